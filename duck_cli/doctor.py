@@ -1,0 +1,63 @@
+"""`duck doctor`: check that the catalog and the warehouse agree, and repair what a dead run
+left behind (abandoned runs, published data the catalog had not recorded, stray staging)."""
+
+from __future__ import annotations
+
+from . import catalog as cat
+from .documents import doc
+from .execute import STAGE, session
+
+
+def run(project, clock, *, wait: float) -> dict:
+    """Repair under the write lock, then check every invariant; a report document."""
+    findings = []
+    with session(project, "doctor", clock, wait=wait) as s:
+        rec = s.recovered
+        if rec.get("abandoned"):
+            findings.append(_f("repaired", "abandoned_runs", "marked abandoned: "
+                               + ", ".join(rec["abandoned"])))
+        if rec.get("recovered"):
+            findings.append(_f("repaired", "ledger_sync", f"recorded {rec['recovered']} "
+                               "published materialization(s) the catalog had missed"))
+        findings += _stray_stages(s)
+        findings += _ledger_agrees(s)
+        findings += _tables_exist(s)
+    ok = not any(f["level"] == "error" for f in findings)
+    if not findings:
+        findings.append(_f("ok", "consistent", "catalog and warehouse agree"))
+    return doc("doctor", ok=ok, findings=findings)
+
+
+def _f(level: str, code: str, message: str) -> dict:
+    return {"level": level, "code": code, "message": message}
+
+
+def _stray_stages(s) -> list[dict]:
+    rows = s.wh.con.execute("SELECT table_name FROM information_schema.tables WHERE "
+                            "table_schema = 'main' AND starts_with(table_name, ?)",
+                            [STAGE]).fetchall()
+    for (name,) in rows:
+        s.wh.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    return [_f("repaired", "stray_stage", f"dropped staging table {n}") for (n,) in rows]
+
+
+def _ledger_agrees(s) -> list[dict]:
+    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
+        catalog_max = c.snapshot().max_seq if c else 0
+    ledger_max = s.wh.max_seq()
+    if catalog_max > ledger_max:
+        return [_f("error", "warehouse_behind", f"the catalog records materializations up to "
+                   f"#{catalog_max} but the warehouse ledger ends at #{ledger_max}: the "
+                   "warehouse file was replaced or restored from an older copy. Rebuild with "
+                   "`duck materialize --force`.")]
+    return []
+
+
+def _tables_exist(s) -> list[dict]:
+    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
+        snap = c.snapshot() if c else cat.Snapshot.empty()
+    built = {a for (a, _k), m in snap.current.items() if m.kind == "materialization"
+             and a in s.project.assets}
+    missing = sorted(a for a in built if not s.wh.exists(a))
+    return [_f("error", "table_missing", f"{a} has a recorded materialization but no table or "
+               f"view in the warehouse; run `duck materialize {a} --force`") for a in missing]

@@ -1,0 +1,476 @@
+"""Run a plan: for each step stage the SQL, audit it with the checks, publish, and record.
+
+A `Session` is one writing command: it holds the project's write lock and the warehouse
+connection, repairs what a dead run left behind, records source observations, and flushes
+catalog writes in batches (the warehouse ledger makes that crash safe).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterator
+
+from . import catalog as cat
+from . import partitions as parts
+from . import sources
+from .health import Health, upstream_partitions
+from .lock import write_lock
+from .models import Asset, Project
+from .plan import Plan, Step
+from .warehouse import Warehouse, ledger_row, quote
+
+STAGE = "__duck_stage"
+FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class StepResult:
+    """What happened to (some of) a plan step's partitions."""
+
+    step: int
+    asset: str
+    keys: tuple[str, ...]
+    status: str  # success | failed | skipped
+    started_at: datetime
+    ended_at: datetime
+    error: str | None = None
+    error_kind: str | None = None  # sql | check | blocked | partition
+    row_count: int | None = None
+    checks: list = field(default_factory=list)  # checks.CheckResult
+    blocked_by: str | None = None
+    seconds: float = 0.0
+    input_seq: int = 0  # the highest upstream materialization the step read
+    ledger: list = field(default_factory=list)  # the materializations it published
+    data_error: bool = False  # failed on the data (checks, casts), not on the SQL itself
+
+
+@dataclass
+class RunResult:
+    """A finished run: its id, status and every step result."""
+
+    run_id: str
+    status: str  # success | failed | canceled
+    results: list[StepResult]
+    backfill_id: str | None = None
+
+    def failed(self) -> list[StepResult]:
+        """Steps that failed (not the skipped ones)."""
+        return [r for r in self.results if r.status == "failed"]
+
+
+class Session:
+    """A writing command's hold on the project: lock, warehouse, catalog writes."""
+
+    def __init__(self, project: Project, clock: Callable[[], datetime], wh: Warehouse):
+        self.project = project
+        self.clock = clock
+        self.wh = wh
+        self.pending = cat.Batch()
+        self.last_flush = time.monotonic()
+        self.seq = 0
+        self.step_seq = 0
+        self.interrupted = False
+        self.backfill_id: str | None = None
+        self.recovered: dict = {}
+
+    @property
+    def settings(self):
+        return self.project.settings
+
+    def flush(self, force: bool = False) -> None:
+        """Write buffered catalog records (at most once a second unless forced)."""
+        if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_SECONDS):
+            return
+        with cat.open_catalog(self.settings.catalog, read_only=False,
+                              wait=self.settings.wait_seconds) as catalog:
+            catalog.write(self.pending)
+        self.pending = cat.Batch()
+        self.last_flush = time.monotonic()
+
+    def next_seq(self) -> int:
+        """The next materialization sequence number."""
+        self.seq += 1
+        return self.seq
+
+    def next_step_seq(self) -> int:
+        """The next step/check sequence number."""
+        self.step_seq += 1
+        return self.step_seq
+
+
+@contextmanager
+def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
+            on_wait=None) -> Iterator[Session]:
+    """Lock the project, open the warehouse, repair and observe; flush and close at the end."""
+    state_dir = project.settings.catalog.parent
+    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
+        wh = Warehouse.open(project.settings, wait=wait)
+        try:
+            s = Session(project, clock, wh)
+            s.recovered = recover(s)
+            observe_sources(s)
+            yield s
+        finally:
+            try:
+                s.flush(force=True)
+            finally:
+                wh.close()
+
+
+def recover(s: Session) -> dict:
+    """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog."""
+    with cat.open_catalog(s.settings.catalog, read_only=False, wait=s.settings.wait_seconds) as c:
+        snap = c.snapshot()
+        for run in snap.active_runs:  # we hold the lock: no live writer owns them
+            c.mark_abandoned(run, s.clock())
+        missing = s.wh.ledger_after(snap.max_seq)
+        batch = cat.Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
+        c.write(batch)
+        s.seq = max(snap.max_seq, s.wh.max_seq())
+        s.step_seq = c.max_step_seq()
+    return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
+
+
+def _synthetic_steps(rows: list[dict], seq: int) -> list[dict]:
+    """Success steps for ledger rows whose run died before recording them."""
+    return [{"seq": seq + i + 1, "run_id": r["run_id"], "step": r["step"], "asset": r["asset"],
+             "partitions": [r["partition_key"]], "status": "success", "started_at": None,
+             "ended_at": r["created_at"], "error": None, "error_kind": None,
+             "row_count": r["row_count"], "blocked_by": None, "code_version": r["code_version"],
+             "reasons": "recovered from the warehouse ledger", "input_seq": r["seq"] - 1}
+            for i, r in enumerate(rows) if r["kind"] == "materialization"]
+
+
+def observe_sources(s: Session) -> None:
+    """Record new or changed source data, and expose each source under its asset name."""
+    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
+        snap = c.snapshot() if c else cat.Snapshot.empty()
+    rows = []
+    now = s.clock()
+    for asset in (a for a in s.project.assets.values() if a.is_source):
+        keys = parts.partition_keys(asset.partitions, now)
+        versions = live_versions(s, asset, keys)
+        for key, version in versions.items():
+            mat = snap.current.get((asset.name, key))
+            if version is not None and (mat is None or mat.data_version != version):
+                rows.append(ledger_row(s.next_seq(), asset, key, None, None, now, None,
+                                       "observation", data_version=version))
+        s.wh.expose_source(asset, s.project.root, [k for k, v in versions.items() if v])
+    if rows:
+        s.wh.begin()
+        s.wh.append_ledger(rows)
+        s.wh.commit()
+        s.pending.mats.extend(rows)
+        s.flush(force=True)
+
+
+def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | None]:
+    """The data version of each partition of a source, as it is now."""
+    if asset.source.table:
+        return s.wh.observe_table(asset, keys)
+    return sources.observe_files(asset, s.project.root, keys)
+
+
+# -- running a plan ----------------------------------------------------------------------
+
+
+def new_run_id(s: Session, prefix: str = "r") -> str:
+    """The next run id, e.g. r00012 (we hold the lock, so counting is safe)."""
+    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
+        table = "runs" if prefix == "r" else "backfills"
+        col = "run_id" if prefix == "r" else "backfill_id"
+        n = c.con.execute(f"SELECT count(*) FROM {table} WHERE {col} LIKE ?",
+                          [prefix + "%"]).fetchone()[0]
+    return f"{prefix}{n + 1:05d}"
+
+
+def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
+             backfill_id: str | None = None, on_event=None) -> RunResult:
+    """Execute a plan step by step; record the run, its steps and materializations."""
+    run_id = new_run_id(s)
+    started = s.clock()
+    run = {"run_id": run_id, "command": command, "status": "running", "started_at": started,
+           "ended_at": None, "pid": os.getpid(), "host": os.uname().nodename, "args": args,
+           "backfill_id": backfill_id, "error": None, "duck_version": _version()}
+    s.pending.runs.append(dict(run))
+    s.flush(force=True)
+    runner = _Runner(s, plan, health, run_id, on_event)
+    with _graceful_interrupt(s):
+        runner.run_all()
+    status = ("canceled" if s.interrupted else
+              "failed" if any(r.status == "failed" for r in runner.results) else "success")
+    s.pending.runs.append({**run, "status": status, "ended_at": s.clock()})
+    s.flush(force=True)
+    return RunResult(run_id, status, runner.results, backfill_id)
+
+
+@contextmanager
+def _graceful_interrupt(s: Session):
+    """First Ctrl-C: finish the current step, then stop. Second: stop at once."""
+    def handler(signum, frame):
+        if s.interrupted:
+            raise KeyboardInterrupt
+        s.interrupted = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Runner:
+    """Walks a plan's steps in order, skipping what a failure blocks."""
+
+    def __init__(self, s: Session, plan: Plan, health: Health, run_id: str, on_event):
+        self.s, self.plan, self.health, self.run_id = s, plan, health, run_id
+        self.on_event = on_event or (lambda *a: None)
+        self.results: list[StepResult] = []
+        self.failed: dict[tuple[str, str], str] = {}  # (asset, key) -> root asset
+        self.seqs = {(a, k): p.seq for a, h in health.assets.items()
+                     for k, p in h.partitions.items()} if len(plan.steps) else {}
+
+    def run_all(self) -> None:
+        for step in self.plan.steps:
+            if self.s.interrupted:
+                break
+            self.on_event("start", step, None)
+            for result in self.run_step(step):
+                self.record(step, result)
+                self.on_event("done", step, result)
+            self.s.flush()
+
+    def run_step(self, step: Step) -> list[StepResult]:
+        asset = self.s.project.assets[step.asset]
+        blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
+        out = [self._skipped(step, k, b) for k, b in blocked.items()]
+        todo = [k for k in step.keys if k not in blocked]
+        if todo:
+            result = self.build(step, asset, todo)
+            if result.status == "failed" and len(todo) > 1 and result.data_error:
+                # isolate the bad partitions; errors in the SQL itself fail them all alike
+                out.extend(self.build(step, asset, [k]) for k in todo)
+            else:
+                out.append(result)
+        return out
+
+    def _blocked_by(self, asset: Asset, key: str) -> str | None:
+        for up in upstream_partitions(self.s.project, self.health, asset.name, key):
+            if up in self.failed:
+                return self.failed[up]
+        return None
+
+    def _skipped(self, step: Step, key: str, root: str) -> StepResult:
+        now = self.s.clock()
+        return StepResult(step.index, step.asset, (key,), "skipped", now, now,
+                          error=f"blocked by {root}", error_kind="blocked", blocked_by=root)
+
+    def build(self, step: Step, asset: Asset, keys: list[str]) -> StepResult:
+        started, t0 = self.s.clock(), time.perf_counter()
+        builder = _Builder(self.s, asset, keys, self.run_id, step.index)
+        builder.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
+                                 upstream_partitions(self.s.project, self.health, asset.name, k)),
+                                default=0)
+        result = builder.run(started)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def record(self, step: Step, r: StepResult) -> None:
+        self.results.append(r)
+        if r.status != "success":
+            root = r.blocked_by or r.asset
+            self.failed.update({(r.asset, k): root for k in r.keys})
+        s = self.s
+        seq = s.next_step_seq()
+        s.pending.steps.append({
+            "seq": seq, "run_id": self.run_id, "step": step.index, "asset": r.asset,
+            "partitions": list(r.keys), "status": r.status, "started_at": r.started_at,
+            "ended_at": r.ended_at, "error": r.error, "error_kind": r.error_kind,
+            "row_count": r.row_count, "blocked_by": r.blocked_by,
+            "code_version": s.project.assets[r.asset].code_version,
+            "reasons": "; ".join(step.reasons), "input_seq": r.input_seq})
+        s.pending.checks.extend(_check_rows(s, self.run_id, step.index, r, seq))
+        s.pending.mats.extend(r.ledger)
+        for row in r.ledger:
+            self.seqs[(row["asset"], row["partition_key"])] = row["seq"]
+
+
+def _check_rows(s: Session, run_id: str, step: int, r: StepResult, seq: int) -> list[dict]:
+    return [{"seq": seq, "run_id": run_id, "step": step, "asset": r.asset, "partition_key": k,
+             "check_name": c.name, "kind": c.kind, "severity": c.severity, "passed": c.passed,
+             "observed": c.observed, "failing": c.failing, "message": c.message,
+             "sample": json.dumps(list(c.sample), default=str), "created_at": r.ended_at,
+             "stage": "audit"} for c in r.checks for k in r.keys]
+
+
+class _Builder:
+    """Builds one asset over some partitions in one warehouse transaction."""
+
+    def __init__(self, s: Session, asset: Asset, keys: list[str], run_id: str, step: int):
+        self.s, self.asset, self.keys, self.run_id, self.step = s, asset, keys, run_id, step
+        self.wh = s.wh
+        self.input_seq = 0
+        self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
+
+    def run(self, started: datetime) -> StepResult:
+        import duckdb
+
+        self.wh.begin()
+        try:
+            relation = self.stage()
+            rows = self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+            self.verify_slice(relation)
+            checks = self.audit(relation)
+            if any(c.blocking for c in checks):
+                self.wh.rollback()
+                bad = [c for c in checks if c.blocking]
+                msg = "; ".join(c.message for c in bad)
+                res = self.result(started, "failed", rows, checks, f"check failed: {msg}", "check")
+                res.data_error = True
+                return res
+            self.publish(relation)
+            ledger = self.ledger(rows, relation)
+            self.wh.append_ledger(ledger)
+            self.wh.commit()
+        except _SliceError as err:
+            self.wh.rollback()
+            res = self.result(started, "failed", None, [], str(err), "partition")
+            res.data_error = True
+            return res
+        except duckdb.Error as err:
+            self.wh.rollback()
+            res = self.result(started, "failed", None, [], _sql_error(err), "sql")
+            res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
+                                                  duckdb.CatalogException))
+            return res
+        res = self.result(started, "success", rows, checks, None, None)
+        res.ledger = ledger
+        return res
+
+    def result(self, started, status, rows, checks, error, kind) -> StepResult:
+        r = StepResult(self.step, self.asset.name, tuple(self.keys), status, started,
+                       self.s.clock(), error=error, error_kind=kind, row_count=rows,
+                       checks=list(checks), input_seq=self.input_seq)
+        return r
+
+    def stage(self) -> str:
+        """Run the asset's SQL into a staging relation; return its quoted name."""
+        con, sql, name = self.wh.con, self.asset.materialize.sql, self.asset.name
+        strategy = self.asset.materialize.strategy
+        if strategy == "view":
+            if self.wh.table_kind(name) == "BASE TABLE":
+                con.execute(f"DROP TABLE {quote(name)}")
+            con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
+            return quote(name)
+        if strategy == "table":
+            con.execute(f"CREATE OR REPLACE TABLE {quote(STAGE + '_' + name)} AS {sql}")
+            return quote(STAGE + "_" + name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(STAGE)} AS {sql}", _used(sql, self.params))
+        return quote(STAGE)
+
+    def verify_slice(self, relation: str) -> None:
+        """Refuse rows outside the partitions being built (they would clobber other slices)."""
+        if self.asset.materialize.strategy != "incremental":
+            return
+        pred, params = slice_predicate(self.asset, self.params)
+        bad = self.wh.con.execute(f"SELECT count(*) FROM {relation} WHERE NOT coalesce({pred}, "
+                                  "false)", params).fetchone()[0]
+        if bad:
+            col = self.asset.partitions.column
+            raise _SliceError(
+                f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: the SQL "
+                f"produced {bad} row(s) whose '{col}' lies outside the partition. Filter it with "
+                f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
+
+    def audit(self, relation: str) -> list:
+        """Run the asset's checks on the staged data."""
+        if not self.asset.checks:
+            return []
+        from . import checks
+
+        ref = None
+        if self.asset.partitions is not None and self.asset.partitions.kind != "static":
+            ref = min(self.s.clock(), parts.bounds(self.asset.partitions, self.keys[-1])[1])
+        return checks.run_checks(self.wh.con, self.asset.checks, relation, now=self.s.clock(),
+                                 reference_time=ref, table_of=quote)
+
+    def publish(self, relation: str) -> None:
+        """Swap the staged table in, or replace exactly the partitions' slice."""
+        con, name = self.wh.con, self.asset.name
+        strategy = self.asset.materialize.strategy
+        if strategy == "table":
+            self.wh.drop(name)
+            con.execute(f"ALTER TABLE {relation} RENAME TO {quote(name)}")
+        elif strategy == "incremental":
+            if self.wh.table_kind(name) != "BASE TABLE":
+                self.wh.drop(name)
+                con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM {relation}")
+            else:
+                pred, params = slice_predicate(self.asset, self.params)
+                con.execute(f"DELETE FROM {quote(name)} WHERE {pred}", params)
+                con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {relation}")
+            con.execute(f"DROP TABLE {relation}")
+
+    def ledger(self, rows: int, relation: str) -> list[dict]:
+        counts = self.per_key_counts(rows, relation)
+        now = self.s.clock()
+        return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
+                           counts.get(k, 0), "materialization",
+                           upstream=json.dumps({"input_seq": self.input_seq}))
+                for k in self.keys]
+
+    def per_key_counts(self, rows: int, relation: str) -> dict[str, int]:
+        if len(self.keys) == 1:
+            return {self.keys[0]: rows}
+        from .warehouse import _key_expr
+
+        if self.asset.materialize.strategy == "incremental":
+            relation = quote(self.asset.name)
+            pred, params = slice_predicate(self.asset, self.params)
+            return dict(self.wh.con.execute(
+                f"SELECT {_key_expr(self.asset.partitions)} AS k, count(*) FROM {relation} "
+                f"WHERE {pred} GROUP BY k", params).fetchall())
+        return {k: rows for k in self.keys}
+
+
+class _SliceError(Exception):
+    """Staged rows outside the partitions being built."""
+
+
+def slice_predicate(asset: Asset, params: dict) -> tuple[str, list]:
+    """The WHERE predicate selecting exactly the partitions in ``params``, and its values."""
+    col = quote(asset.partitions.column)
+    if asset.partitions.kind == "static":
+        return f"{col} IN (SELECT unnest(?))", [params["partition_keys"]]
+    return f"({col} >= ? AND {col} < ?)", [params["partition_start"], params["partition_end"]]
+
+
+def _used(sql: str, params: dict) -> dict:
+    """Only the parameters the SQL mentions (DuckDB refuses extra ones)."""
+    names = set(re.findall(r"\$(partition_\w+)", sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _sql_error(err: Exception) -> str:
+    text = str(err).strip()
+    return text.split("\n\nLINE")[0] if "\n\nLINE" in text else text.splitlines()[0]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("duck-cli")
+    except PackageNotFoundError:
+        return "dev"

@@ -1,0 +1,205 @@
+"""JSON Schema validation of manifest documents, with errors turned into readable problems.
+
+The schema (``schemas/manifest.schema.json``) may word its own errors: ``x-messages`` maps a
+validator keyword (``oneOf``, ``pattern``, ...) to a message, ``x-hint`` gives the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .errors import Problem, did_you_mean
+from .manifest import line_of
+
+SCHEMA_FILE = "manifest.schema.json"
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a text", "integer": "a whole number",
+               "number": "a number", "boolean": "true or false", "null": "nothing"}
+
+
+def load_schema(name: str = SCHEMA_FILE) -> dict[str, Any]:
+    """A schema shipped as package data (duck_cli.schemas), or from the source tree's schemas/."""
+    from importlib import resources
+
+    try:
+        text = (resources.files("duck_cli.schemas") / name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        text = (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def make_validator(schema: dict[str, Any] | None = None) -> Any:
+    """A Draft 2020-12 validator for manifests (jsonschema is imported here: it is slow to import)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema or load_schema())
+
+
+def schema_problems(validator: Any, file: str, doc: Any) -> list[tuple[tuple[Any, ...], Problem]]:
+    """Every schema violation in ``doc``, each with the JSON path it is at."""
+    errors = [_most_specific(err) for err in validator.iter_errors(doc)]
+    precise = {tuple(e.absolute_path) for e in errors if e.validator not in _UMBRELLAS}
+    # an "exactly one of" error adds nothing when a more precise one sits at the same place
+    errors = [e for e in errors if e.validator not in _UMBRELLAS or tuple(e.absolute_path) not in precise]
+    found = {(p.line, p.message): (path, p) for err in errors for path, p in _problems(err, file, doc)}
+    return sorted(found.values(), key=lambda item: (item[1].line or 0, item[1].message))
+
+
+_UMBRELLAS = ("oneOf", "anyOf")
+
+
+def render_path(path: Sequence[Any]) -> str:
+    """A JSON path as text.
+
+    >>> render_path(["assets", 1, "materialize"])
+    'assets[1].materialize'
+    >>> render_path([])
+    ''
+    """
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _problems(err: Any, file: str, doc: Any) -> Iterable[tuple[tuple[Any, ...], Problem]]:
+    path = tuple(err.absolute_path)
+    asset = _asset_name(doc, path)
+    for where, message, hint in _describe(err):
+        prefix = render_path(path)
+        text = f"{prefix}: {message}" if prefix else f"top level: {message}"
+        yield path, Problem(text, file, line_of(doc, where), hint, asset)
+
+
+def _most_specific(err: Any) -> Any:
+    """Descend through anyOf/oneOf into the branch that fits the value's type, if the schema has no wording."""
+    while err.validator in ("anyOf", "oneOf") and err.context and not _custom(err):
+        branches: dict[Any, list[Any]] = {}
+        for sub in err.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [subs for subs in branches.values() if not _type_mismatch(subs, err)]
+        if len(fitting) != 1:
+            return err
+        err = max(fitting[0], key=lambda e: len(e.absolute_path))
+    return err
+
+
+def _type_mismatch(subs: list[Any], parent: Any) -> bool:
+    return any(e.validator == "type" and len(e.absolute_path) == len(parent.absolute_path) for e in subs)
+
+
+def _custom(err: Any) -> str | None:
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    return (schema.get("x-messages") or {}).get(err.validator)
+
+
+def _hint(err: Any) -> str | None:
+    return err.schema.get("x-hint") if isinstance(err.schema, dict) else None
+
+
+def _describe(err: Any) -> list[tuple[tuple[Any, ...], str, str | None]]:
+    """(path for the line, message, hint) triples for one error."""
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        return _unknown_fields(err, path)
+    custom = _custom(err)
+    if custom:
+        return [(path, custom, _hint(err))]
+    describe = _DESCRIBERS.get(err.validator)
+    message = describe(err) if describe else err.message
+    return [(path, message, _specific_hint(err) or _hint(err))]
+
+
+def _unknown_fields(err: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str, str | None]]:
+    known = list((err.schema.get("properties") or {}).keys())
+    out = []
+    for key in err.instance:
+        if key not in known:
+            hint = did_you_mean(str(key), known) or f"Known fields: {', '.join(known)}."
+            out.append((path + (key,), f"unknown field '{key}'", hint))
+    return out
+
+
+def _specific_hint(err: Any) -> str | None:
+    if err.validator == "enum":
+        return did_you_mean(str(err.instance), [str(v) for v in err.validator_value])
+    if err.validator == "type" and "string" in _as_list(err.validator_value):
+        return "Quote the value to make it a text." if not isinstance(err.instance, (dict, list)) else None
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def describe_value(value: Any) -> str:
+    """A short description of a YAML value for messages.
+
+    >>> describe_value(7), describe_value("x"), describe_value([1]), describe_value(None)
+    ('the number 7', "the text 'x'", 'a list', 'nothing (null)')
+    """
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if value is None:
+        return "nothing (null)"
+    return {dict: "a mapping", list: "a list"}.get(type(value).__mro__[-2], type(value).__name__)
+
+
+def _type_message(err: Any) -> str:
+    wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in _as_list(err.validator_value))
+    return f"must be {wanted}, not {describe_value(err.instance)}"
+
+
+def _required_message(err: Any) -> str:
+    missing = [r for r in err.validator_value if r not in err.instance]
+    names = ", ".join(f"'{m}'" for m in missing)
+    return f"missing required field{'s' if len(missing) > 1 else ''} {names}"
+
+
+def _enum_message(err: Any) -> str:
+    return f"{err.instance!r} is not one of {', '.join(str(v) for v in err.validator_value)}"
+
+
+def _unique_message(err: Any) -> str:
+    seen: list[Any] = []
+    dupes = [v for v in err.instance if v in seen or seen.append(v)]
+    return f"lists {dupes[0]!r} more than once" if dupes else "lists a value more than once"
+
+
+def _one_of_message(err: Any) -> str:
+    if not err.context:
+        return "matches more than one of the allowed forms"
+    kinds = sorted({_TYPE_NAMES.get(t, t) for e in err.context if e.validator == "type"
+                    for t in _as_list(e.validator_value)})
+    return f"must be {' or '.join(kinds)}, not {describe_value(err.instance)}" if kinds else err.message
+
+
+_DESCRIBERS = {
+    "type": _type_message,
+    "required": _required_message,
+    "enum": _enum_message,
+    "const": lambda e: f"must be {e.validator_value!r}, not {describe_value(e.instance)}",
+    "pattern": lambda e: f"{e.instance!r} does not have the expected form",
+    "minLength": lambda e: "must not be empty",
+    "maxLength": lambda e: f"is longer than {e.validator_value} characters",
+    "minItems": lambda e: "must not be empty" if e.validator_value == 1 else f"needs {e.validator_value} items",
+    "uniqueItems": _unique_message,
+    "minimum": lambda e: f"must be at least {e.validator_value}, not {e.instance}",
+    "oneOf": _one_of_message,
+    "anyOf": _one_of_message,
+}
+
+
+def _asset_name(doc: Any, path: tuple[Any, ...]) -> str | None:
+    if len(path) < 2 or path[0] != "assets" or not isinstance(path[1], int):
+        return None
+    try:
+        name = doc["assets"][path[1]].get("name")
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None

@@ -1,0 +1,164 @@
+"""The warehouse: a DuckDB file holding the assets' tables and views, and duck's publish ledger.
+
+Every publish is one transaction: stage, audit, swap (or delete+insert one partition slice) and a
+ledger row per partition. The ledger is the warehouse's own record of what was published; the
+catalog copies it, so a crash between the two is repaired by the next command (`sync`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from . import catalog as cat
+from . import sources
+from .models import Asset, Settings
+
+LEDGER = '"_duck"."ledger"'
+_LEDGER_DDL = """
+CREATE SCHEMA IF NOT EXISTS _duck;
+CREATE TABLE IF NOT EXISTS _duck.ledger (
+  seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
+  created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
+  kind VARCHAR, upstream VARCHAR);
+"""
+LEDGER_COLS = ("seq", "asset", "partition_key", "run_id", "step", "created_at", "code_version",
+               "data_version", "row_count", "kind", "upstream")
+
+
+def quote(name: str) -> str:
+    """A quoted SQL identifier (schema-qualified names are quoted per part).
+
+    >>> quote('zone_metrics'), quote('raw.trips'), quote('a"b')
+    ('"zone_metrics"', '"raw"."trips"', '"a""b"')
+    """
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+class Warehouse:
+    """One connection to the warehouse for the whole command."""
+
+    def __init__(self, con, path: Path):
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, settings: Settings, *, wait: float, read_only: bool = False) -> "Warehouse":
+        """Open (and prepare) the warehouse file."""
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        con = cat.connect(settings.warehouse, read_only=read_only, wait=wait)
+        if settings.threads:
+            con.execute(f"SET threads = {int(settings.threads)}")
+        if settings.memory_limit:
+            con.execute("SET memory_limit = ?", [settings.memory_limit])
+        if not read_only:
+            con.execute(_LEDGER_DDL)
+        return cls(con, settings.warehouse)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    # -- ledger --------------------------------------------------------------------------
+
+    def ledger_after(self, seq: int) -> list[dict]:
+        """Ledger rows the catalog has not recorded yet (seq above ``seq``)."""
+        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE seq > ? "
+                               "ORDER BY seq", [seq])
+        return [dict(zip(LEDGER_COLS, r)) for r in cur.fetchall()]
+
+    def max_seq(self) -> int:
+        """The highest ledger sequence number."""
+        return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {LEDGER}").fetchone()[0]
+
+    def append_ledger(self, rows: list[dict]) -> None:
+        """Add ledger rows (inside the caller's transaction)."""
+        cat._bulk_insert(self.con, "_duck.ledger", rows)
+
+    # -- transactions --------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start a transaction."""
+        self.con.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll the transaction back (a no-op if none is open)."""
+        try:
+            self.con.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - nothing to roll back
+            pass
+
+    # -- sources -------------------------------------------------------------------------
+
+    def expose_source(self, asset: Asset, root: Path, arrived: list[str]) -> None:
+        """Make a source readable under its asset name (a view over its files or table)."""
+        src = asset.source
+        if src.table:
+            if src.table.lower() != asset.name.lower():
+                self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS "
+                                 f"SELECT * FROM {quote(src.table)}")
+            return
+        select = sources.reader_sql(asset, root, arrived)
+        if select is None:  # nothing arrived: an empty relation would hide the problem
+            self.con.execute(f"DROP VIEW IF EXISTS {quote(asset.name)}")
+            return
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS {select}")
+
+    def observe_table(self, asset: Asset, keys: list[str]) -> dict[str, str | None]:
+        """Data version per key of a table source (row count and a content hash)."""
+        table, defn = quote(asset.source.table), asset.partitions
+        if not self.exists(asset.source.table):
+            return {k: None for k in keys}
+        if defn is None:
+            row = self.con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
+            return {"": f"{row[0]}:{row[1]}" if row[0] else None}
+        expr = _key_expr(defn)
+        found = dict(self.con.execute(
+            f"SELECT {expr} AS k, count(*) || ':' || bit_xor(hash(t)) FROM {table} t GROUP BY k"
+        ).fetchall())
+        return {k: found.get(k) for k in keys}
+
+    def exists(self, name: str) -> bool:
+        """Whether a table or view exists (``schema.name`` or ``name`` in main)."""
+        schema, _, table = name.rpartition(".")
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = lower(?) "
+            "AND lower(table_schema) = lower(?)", [table, schema or "main"]).fetchone()
+        return bool(row[0])
+
+    def table_kind(self, name: str) -> str | None:
+        """'BASE TABLE', 'VIEW' or None for a name in the main schema."""
+        row = self.con.execute("SELECT table_type FROM information_schema.tables WHERE "
+                               "table_schema = 'main' AND table_name = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def drop(self, name: str) -> None:
+        """Drop a table or view of that name in main, whichever it is."""
+        kind = self.table_kind(name)
+        if kind == "VIEW":
+            self.con.execute(f"DROP VIEW {quote(name)}")
+        elif kind:
+            self.con.execute(f"DROP TABLE {quote(name)}")
+
+
+def _key_expr(defn) -> str:
+    """SQL that turns a partition column's value into its partition key."""
+    col = quote(defn.column or "partition_key")
+    formats = {"hourly": "%Y-%m-%dT%H", "daily": "%Y-%m-%d", "weekly": "%G-W%V", "monthly": "%Y-%m"}
+    if defn.kind == "static":
+        return f"CAST({col} AS VARCHAR)"
+    return f"strftime(CAST({col} AS TIMESTAMP), '{formats[defn.kind]}')"
+
+
+def ledger_row(seq: int, asset: Asset, key: str, run_id: str | None, step: int | None,
+               now: datetime, row_count: int | None, kind: str, data_version: str | None = None,
+               upstream: str | None = None) -> dict:
+    """One ledger (and catalog materialization) row."""
+    return {"seq": seq, "asset": asset.name, "partition_key": key, "run_id": run_id,
+            "step": step, "created_at": now, "code_version": asset.code_version,
+            "data_version": data_version, "row_count": row_count, "kind": kind,
+            "upstream": upstream}

@@ -1,0 +1,1 @@
+"""JSON Schemas for manifests and --json documents (installed as duck_cli.schemas)."""

@@ -1,0 +1,85 @@
+"""Shared fixtures: a copy of the example project in tmp_path, a fixed clock, the CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from duck_cli.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "manifests"
+# 07:30 in Amsterdam on 2026-03-13: yesterday's partition (2026-03-12) is due by 07:00.
+MORNING = "2026-03-13T07:30:00+01:00"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    """No colour, a fixed width, no CI variables leaking in."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    for var in ("DUCK_PROJECT", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "DUCK_NOW"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A private copy of the example project."""
+    dest = tmp_path / "project"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".duck"))
+    return dest
+
+
+class Duck:
+    """Runs `duck` through Typer's CliRunner against one project, at a fixed clock."""
+
+    def __init__(self, root: Path, now: str | None = MORNING):
+        self.root = root
+        self.now = now
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, now: str | None = None, expect: int | None = 0):
+        env = {"DUCK_NOW": now or self.now} if (now or self.now) else {}
+        result = self.runner.invoke(app, [*args, "-p", str(self.root)], env=env,
+                                    catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, (result.exit_code, result.output)
+        assert "Traceback" not in result.output
+        return result
+
+    def json(self, *args: str, **kw) -> dict:
+        result = self(*args, "--json", **kw)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def duck(project) -> Duck:
+    """The CLI bound to the example project copy, at 2026-03-13 07:30 Amsterdam."""
+    return Duck(project)
+
+
+def warehouse_rows(root: Path, sql: str, params=None):
+    """Query the project's warehouse (read-only) and return all rows."""
+    import duckdb
+
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def catalog_rows(root: Path, sql: str, params=None):
+    """Query the project's state catalog (read-only) and return all rows."""
+    import duckdb
+
+    con = duckdb.connect(str(root / ".duck" / "catalog.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

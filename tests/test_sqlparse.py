@@ -1,0 +1,64 @@
+"""sqlparse: DuckDB's parser finds the tables read, a canonical form, and syntax errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from duck_cli.errors import DuckError
+from duck_cli.sqlparse import SqlSyntaxError, parse_select, position_to_line_column
+
+
+@pytest.mark.parametrize("sql, tables", [
+    ("select * from a", ("a",)),
+    ("select * from a join s.b using (k) left join c on a.k = c.k", ("a", "s.b", "c")),
+    ("select * from (select * from inner_t) q", ("inner_t",)),
+    ("select * from a where k in (select k from b) and exists (select 1 from c)", ("a", "b", "c")),
+    ("with t as (select * from raw) select * from t join u using (k)", ("raw", "u")),
+    ("with t as (select 1) select * from a union all select * from b except select * from t", ("a", "b")),
+    ("with recursive r as (select 1 as n union all select n + 1 from r where n < 3) select * from r", ()),
+    ("select * from read_csv('x.csv')", ()),
+    ("select * from A join a using (k)", ("A",)),
+    ("from cat.sch.tbl", ("cat.sch.tbl",)),
+    ("select (select max(x) from m) as top from n", ("n", "m")),
+])
+def test_tables_read(sql: str, tables: tuple[str, ...]) -> None:
+    assert set(parse_select(sql).tables) == set(tables)
+    assert len(parse_select(sql).tables) == len(tables)
+
+
+def test_partition_parameters_parse() -> None:
+    parsed = parse_select("select * from t where d >= $partition_start and d < $partition_end "
+                          "and k = $partition_key")
+    assert parsed.parameters == ("partition_end", "partition_key", "partition_start")
+    assert parsed.tables == ("t",)
+
+
+def test_normalized_ignores_whitespace_comments_and_keyword_case() -> None:
+    one = parse_select("select x, y from t where x > 1")
+    two = parse_select("SELECT  x,\n  y -- why\nFROM t /* c */ WHERE x > 1;")
+    assert one.normalized == two.normalized
+    assert "query_location" not in one.normalized
+    assert parse_select("select x, y from t where x > 2").normalized != one.normalized
+
+
+def test_syntax_errors_carry_line_and_column() -> None:
+    with pytest.raises(SqlSyntaxError) as caught:
+        parse_select("select 1\nfrom t\nwhere (")
+    err = caught.value
+    assert isinstance(err, DuckError)
+    assert (err.line, err.column) == (3, 7) and 'syntax error at or near "("' in err.message
+
+
+@pytest.mark.parametrize("sql", ["create table x as select 1", "insert into t values (1)", "select 1; select 2",
+                                 "", "-- nothing"])
+def test_only_one_select(sql: str) -> None:
+    with pytest.raises(SqlSyntaxError, match="a materialization is one SELECT statement"):
+        parse_select(sql)
+
+
+def test_positions_are_byte_offsets() -> None:
+    sql = "select 'é€' from x where (("
+    with pytest.raises(SqlSyntaxError) as caught:
+        parse_select(sql)
+    assert caught.value.column == sql.rindex("(") + 1
+    assert position_to_line_column("a\nbc", 3) == (2, 2)
