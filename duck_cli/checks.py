@@ -195,7 +195,19 @@ def _observe_max(column: str, rel: str, where: str | None) -> str:
 
 def _custom(p: Mapping[str, Any], rel: str, where: str | None, ctx: _Ctx) -> tuple[str, dict]:
     this = f"(SELECT * FROM {rel}{_filter(where)})" if where else rel
-    return p["sql"].strip().rstrip(";").strip().replace("{this}", this), {}
+    return _without_final_semicolon(p["sql"]).replace("{this}", this), {}
+
+
+def _without_final_semicolon(sql: str) -> str:
+    """The statement without its closing ``;`` (and comments after it): it becomes a subquery.
+
+    >>> _without_final_semicolon("SELECT 1; -- done\\n")
+    'SELECT 1'
+    """
+    return _FINAL_SEMICOLON.sub("", sql.strip()).strip()
+
+
+_FINAL_SEMICOLON = re.compile(r";(?:\s|--[^\n]*)*\Z")
 
 
 _BUILDERS = {"row_count": _row_count, "not_null": _not_null, "unique": _unique,

@@ -335,8 +335,8 @@ class _Builder:
             if any(c.blocking for c in checks):
                 self.wh.rollback()
                 bad = [c for c in checks if c.blocking]
-                msg = "; ".join(c.message for c in bad)
-                res = self.result(started, "failed", rows, checks, f"check failed: {msg}", "check")
+                msg = "; ".join(f"check {c.name} failed: {c.message}" for c in bad)
+                res = self.result(started, "failed", rows, checks, msg, "check")
                 res.data_error = True
                 return res
             self.publish(relation)

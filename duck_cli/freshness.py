@@ -139,9 +139,11 @@ class _Facts:
 
     @property
     def timed(self) -> bool:
+        """Whether the asset has time partitions."""
         return self.period_end is not None
 
     def end(self, key: str) -> datetime:
+        """The end of a key's period, in UTC."""
         return _utc(self.period_end(key))
 
     def newest_ended_by(self, moment: datetime) -> str | None:
@@ -153,6 +155,7 @@ class _Facts:
         return next((k for k in reversed(self.keys) if k in self.mat), None)
 
     def untimed_keys(self) -> tuple[str, ...]:
+        """The keys of an unpartitioned or static asset."""
         return self.keys or ("",)
 
     def next_key_due_by(self, moment: datetime) -> bool:

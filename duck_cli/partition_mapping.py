@@ -7,7 +7,7 @@ hours when both definitions share a timezone (no zoneinfo in the loop), else in 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from datetime import date, datetime
+from datetime import date, datetime  # noqa: F401 (datetime: used by the doctests)
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
@@ -21,8 +21,9 @@ MAPPINGS = ("auto", "identity", "all", "offset")
 def check_mapping(down: PartitionsDef | None, up: PartitionsDef | None, dep: Dep) -> str | None:
     """None if the dependency can map, else a one-sentence reason with a fix.
 
-    >>> print(check_mapping(StaticPartitions(("EU",)), TimePartitions("daily", datetime(2026, 3, 1)), Dep("raw")))
-    upstream 'raw' is partitioned daily and this asset static, so keys cannot map auto; use mapping: all
+    >>> print(check_mapping(StaticPartitions(("EU",)), TimePartitions("daily", datetime(2026, 3, 1)),
+    ...                     Dep("raw")))
+    upstream 'raw' has daily partitions and this asset static ones, so their keys cannot map auto; use mapping: all
     """
     problem = _kind_problem(down, up, dep)
     if problem or not (isinstance(down, StaticPartitions) and isinstance(up, StaticPartitions)):
@@ -47,8 +48,8 @@ def _kind_problem(down: PartitionsDef | None, up: PartitionsDef | None, dep: Dep
     if down is None or up is None:
         return None
     if isinstance(down, StaticPartitions) != isinstance(up, StaticPartitions):
-        return (f"upstream '{dep.asset}' is partitioned {up.kind} and this asset {down.kind}, "
-                f"so keys cannot map {m}; use mapping: all")
+        return (f"upstream '{dep.asset}' has {up.kind} partitions and this asset {down.kind} ones, "
+                f"so their keys cannot map {m}; use mapping: all")
     if m == "identity" and down.kind != up.kind:
         return (f"mapping: identity cannot map {down.kind} keys onto {up.kind} upstream '{dep.asset}'; "
                 f"use mapping: auto (overlapping periods) or all")
@@ -60,7 +61,8 @@ def upstream_map(down: PartitionsDef | None, up: PartitionsDef | None, dep: Dep,
     """For each downstream key, the upstream keys (of ``up_keys``) it reads.
 
     >>> day = TimePartitions("daily", datetime(2026, 3, 1))
-    >>> upstream_map(day, day, Dep("raw", "offset", -1), ["2026-03-01", "2026-03-02"], ["2026-03-01", "2026-03-02"])
+    >>> keys = ["2026-03-01", "2026-03-02"]
+    >>> upstream_map(day, day, Dep("raw", "offset", -1), keys, keys)
     {'2026-03-01': (), '2026-03-02': ('2026-03-01',)}
     """
     if up is None:
@@ -76,7 +78,8 @@ def upstream_map(down: PartitionsDef | None, up: PartitionsDef | None, dep: Dep,
     return _time_map(down, up, dep, down_keys, up_keys)
 
 
-def _same_keys(down_keys: Sequence[str], reads: Sequence[str], up_keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
+def _same_keys(down_keys: Sequence[str], reads: Sequence[str],
+               up_keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Each downstream key reads its counterpart in ``reads`` if the upstream has it."""
     present = set(up_keys)
     return {k: ((r,) if r in present else ()) for k, r in zip(down_keys, reads)}
@@ -115,8 +118,9 @@ def _overlaps(down: TimePartitions, up: TimePartitions, idx: list[int],
 def wall_spans(defn: TimePartitions, idx: Sequence[int]) -> tuple[list[int], list[int]]:
     """Periods as starts and ends in local wall-clock hours (hour index = ordinal * 24 + hour).
 
-    >>> wall_spans(TimePartitions("monthly", datetime(2026, 1, 1)), [24314])[1] == [date(2026, 4, 1).toordinal() * 24]
-    True
+    >>> starts, ends = wall_spans(TimePartitions("monthly", datetime(2026, 1, 1)), [24314])
+    >>> (ends[0] - starts[0]) // 24, starts[0] == date(2026, 3, 1).toordinal() * 24
+    (31, True)
     """
     g = defn.granularity
     if g == "hourly":  # no other granularity has a boundary inside a skipped hour

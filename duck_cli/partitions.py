@@ -308,7 +308,8 @@ def partition_keys(defn: PartitionsDef | None, now: datetime) -> list[str]:
 def bounds(defn: TimePartitions, key: str) -> tuple[datetime, datetime]:
     """The period of a key as UTC datetimes [start, end).
 
-    >>> [str(b) for b in bounds(TimePartitions("daily", datetime(2026, 1, 1), timezone="Europe/Amsterdam"), "2026-03-29")]
+    >>> [str(b) for b in bounds(TimePartitions("daily", datetime(2026, 1, 1), timezone="Europe/Amsterdam"),
+    ...                         "2026-03-29")]
     ['2026-03-28 23:00:00+00:00', '2026-03-29 22:00:00+00:00']
     """
     g, tz = defn.granularity, ZoneInfo(defn.timezone)
@@ -364,7 +365,8 @@ def _validate_static(defn: StaticPartitions, key: str, asset: str) -> str:
     folded = [v for v in defn.values if v.casefold() == key.casefold()]
     if len(folded) == 1:
         return folded[0]
-    shown = ", ".join(defn.values[:10]) + (f" and {len(defn.values) - 10} more" if len(defn.values) > 10 else "")
+    more = len(defn.values) - 10
+    shown = ", ".join(defn.values[:10]) + (f" and {more} more" if more > 0 else "")
     hint = " ".join(filter(None, [f"Its partitions are {shown}.", did_you_mean(key, defn.values)]))
     raise PartitionKeyError(f"{_show(key)} is not a partition of asset '{asset}'",
                             hint=hint, asset=asset, partition=key)
@@ -384,7 +386,8 @@ def _validate_time(defn: TimePartitions, key: str, asset: str, now: datetime) ->
     if defn.end is not None and i > _containing(defn, defn.end):
         raise _key_error(defn, key, asset, now, "is after its last partition")
     if _is_gap(defn, i):
-        raise _key_error(defn, key, asset, now, f"does not exist in {defn.timezone} (the clocks skip that hour)")
+        raise _key_error(defn, key, asset, now,
+                         f"does not exist in {defn.timezone} (the clocks skip that hour)")
     if i > _last(defn, now):
         raise _key_error(defn, key, asset, now, f"has not ended yet (it ends {_ends(defn, i)})")
     return i
@@ -437,7 +440,8 @@ def key_range(defn: PartitionsDef | None, first: str, last: str, asset: str, now
 def batches(defn: PartitionsDef | None, keys: list[str], size: int) -> list[list[str]]:
     """Split keys (in the given order) into runs of consecutive periods of at most ``size``.
 
-    >>> batches(TimePartitions("daily", datetime(2026, 3, 1)), ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-05"], 2)
+    >>> batches(TimePartitions("daily", datetime(2026, 3, 1)),
+    ...         ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-05"], 2)
     [['2026-03-01', '2026-03-02'], ['2026-03-03'], ['2026-03-05']]
     """
     if size < 1:
@@ -463,7 +467,9 @@ def sql_params(defn: PartitionsDef | None, keys: list[str]) -> dict:
     if isinstance(defn, TimePartitions):
         g, idx = defn.granularity, key_indices(defn, keys)
         start, end = period_start(g, min(idx)), period_start(g, step(defn, max(idx), 1))
-        params["partition_start"], params["partition_end"] = (start, end) if g == "hourly" else (start.date(), end.date())
+        if g != "hourly":  # whole days as dates; hours as naive local datetimes
+            start, end = start.date(), end.date()
+        params["partition_start"], params["partition_end"] = start, end
     return params
 
 
@@ -472,7 +478,8 @@ def sql_params(defn: PartitionsDef | None, keys: list[str]) -> dict:
 def compact_list(defn: PartitionsDef | None, keys: Iterable[str]) -> list[str]:
     """Keys as display pieces: runs of three or more consecutive periods become ``first..last``.
 
-    >>> compact_list(TimePartitions("daily", datetime(2026, 3, 1)), ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-05", "2026-03-06"])
+    >>> compact_list(TimePartitions("daily", datetime(2026, 3, 1)),
+    ...              ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-05", "2026-03-06"])
     ['2026-03-01..2026-03-03', '2026-03-05', '2026-03-06']
     """
     if defn is None:
@@ -503,7 +510,8 @@ def compact(defn: PartitionsDef | None, keys: Iterable[str]) -> str:
 def expand(defn: PartitionsDef | None, piece: str) -> list[str]:
     """The keys one piece of ``compact_list`` stands for.
 
-    >>> expand(TimePartitions("hourly", datetime(2026, 1, 1), timezone="Europe/Amsterdam"), "2026-03-29T01..2026-03-29T04")
+    >>> expand(TimePartitions("hourly", datetime(2026, 1, 1), timezone="Europe/Amsterdam"),
+    ...        "2026-03-29T01..2026-03-29T04")
     ['2026-03-29T01', '2026-03-29T03', '2026-03-29T04']
     """
     if isinstance(defn, TimePartitions) and ".." in piece:

@@ -154,8 +154,11 @@ def _steps(project: Project, health: Health, order, verdicts, batch_size: int) -
     where: dict[tuple[str, str], int] = {}
     for asset in order:
         keys = [k for k in health.assets[asset].keys if verdicts.get((asset, k), (None,))[0] == PLAN]
-        defn = project.assets[asset].partitions
-        for batch in parts.batches(defn, keys, batch_size) if keys else []:
+        if not keys:
+            continue
+        a = project.assets[asset]
+        size = 1 if "$partition_key" in a.materialize.sql else batch_size  # a key is not a range
+        for batch in parts.batches(a.partitions, keys, size):
             needs = sorted({where[u] for k in batch
                             for u in upstream_partitions(project, health, asset, k) if u in where})
             reasons = _merge(verdicts[(asset, k)][1] for k in batch)

@@ -86,6 +86,7 @@ class Builder:
         self.out = Built()
 
     def error(self, spot: Spot, message: str, hint: str | None = None) -> None:
+        """Record an error at ``spot``."""
         self.out.problems.append(spot.problem(message, hint))
 
     # assets ---------------------------------------------------------------------------------
@@ -233,8 +234,9 @@ class Builder:
         deps: list[Dep] = []
         for index, item in enumerate(raw):
             dep = self._dep(item, spot.at(index))
-            if any(d.asset == dep.asset for d in deps):
-                self.error(spot.at(index), f"lists '{dep.asset}' twice in deps", "Keep one entry per upstream asset.")
+            if dep in deps:  # the same upstream twice is fine with different mappings (day over day)
+                self.error(spot.at(index), f"lists '{dep.asset}' twice in deps with the same mapping",
+                           "Keep one entry per upstream asset and mapping.")
             else:
                 deps.append(dep)
         return tuple(deps)

@@ -109,11 +109,12 @@ def mapping_problem(own: PartitionsDef | None, up: PartitionsDef | None, dep: De
     if dep.mapping == "offset":
         if isinstance(own, TimePartitions) and isinstance(up, TimePartitions):
             return None
-        return (f"mapping offset needs time partitions on both sides, but '{dep.asset}' is mapped from "
-                f"{_kind(own)} onto {_kind(up)}", "Use mapping: all, or remove the offset.")
+        return (f"mapping offset needs time partitions on both sides, but this asset has {_kind(own)} "
+                f"and '{dep.asset}' has {_kind(up)}", "Use mapping: all, or remove the offset.")
     if own is None or up is None:
         if dep.mapping == "identity":
-            return (f"mapping identity needs partitions on both sides ({_kind(own)} onto {_kind(up)} '{dep.asset}')",
+            return (f"mapping identity needs partitions on both sides, but this asset has {_kind(own)} "
+                    f"and '{dep.asset}' has {_kind(up)}",
                     "Use mapping: auto or all.")
         return None
     return _partitioned_problem(own, up, dep)

@@ -34,7 +34,7 @@ def sql_stage(built: Built) -> SqlResult:
         result.errors += _check_sql_problems(asset)
         if parsed is not None:
             result.errors += _parameter_problems(asset, parsed, built)
-            result.warnings += _reads_warnings(asset, parsed, tables, built)
+            result.warnings += _reads_warnings(asset, parsed, tables, built) + _unfiltered(asset, parsed, built)
         reads = parsed.tables if parsed else ()
         result.assets.append(replace(asset, reads=reads, code_version=code_version(asset, parsed)))
     return result
@@ -85,6 +85,17 @@ def _parameter_problems(asset: Asset, parsed: ParsedSQL, built: Built) -> list[P
         return [Problem(f"the SQL uses ${parsed.parameters[0]} but the asset is not partitioned",
                         origin.file, origin.line, "Add partitions, or remove the parameter.", asset.name)]
     return []
+
+
+def _unfiltered(asset: Asset, parsed: ParsedSQL, built: Built) -> list[Problem]:
+    """An incremental asset whose SQL ignores the partition would build every slice from all data."""
+    if asset.materialize.strategy != "incremental" or parsed.parameters:
+        return []
+    column = getattr(asset.partitions, "column", None) or "<column>"
+    return [_warn(built.sql_origins[asset.name], asset,
+                  "is built one partition at a time, but its SQL uses none of $partition_start, "
+                  "$partition_end, $partition_key",
+                  f"Filter to one partition, e.g. where {column} >= $partition_start and {column} < $partition_end.")]
 
 
 def _table_index(assets: list[Asset]) -> dict[str, str]:

@@ -93,7 +93,7 @@ def test_resume_finishes_what_failed(duck, project):
     duck("materialize")
     manifest = project / "finance.yaml"
     text = manifest.read_text()
-    manifest.write_text(text.replace("GROUP BY trip_date", "GROUP BY trip_date HAVING 1/0 = 1"))
+    manifest.write_text(text.replace("GROUP BY trip_date", "GROUP BY trip_date HAVING error('upstream feed broken') IS NULL"))
     duck("backfill", "daily_revenue", "--from", "2026-03-02", "--to", "2026-03-04", expect=1)
     bf = duck.json("backfills")["backfills"][0]
     assert bf["status"] == "partial" and bf["requested"] == {
@@ -146,26 +146,25 @@ assets:
     partitions: {daily: {start: "2026-01-30", end: "2026-03-02", column: day}}
     materialize:
       sql: >
-        SELECT CAST(at AS DATE) AS day, count(*) AS n FROM events
-        WHERE CAST(at AS DATE) >= $partition_start AND CAST(at AS DATE) < $partition_end
+        SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM events
+        WHERE CAST(ts AS DATE) >= $partition_start AND CAST(ts AS DATE) < $partition_end
         GROUP BY 1
   - name: monthly_events
     deps: [daily_events]
     partitions: {monthly: {start: "2026-01-01", end: "2026-03-01", column: month}}
     materialize:
       sql: >
-        SELECT CAST($partition_start AS DATE) AS month, sum(n) AS n, count(*) AS days,
+        SELECT CAST(date_trunc('month', day) AS DATE) AS month, sum(n) AS n, count(*) AS days,
                min(day) AS first_day, max(day) AS last_day
-        FROM daily_events WHERE day >= $partition_start AND day < $partition_end
+        FROM daily_events WHERE day >= $partition_start AND day < $partition_end GROUP BY 1
   - name: day_over_day
     deps: [daily_events, {asset: daily_events, offset: -1}]
     partitions: {daily: {start: "2026-01-30", end: "2026-03-02", column: day}}
     materialize:
       sql: >
-        SELECT CAST($partition_start AS DATE) AS day,
-               (SELECT n FROM daily_events WHERE day = CAST($partition_start AS DATE)) AS today,
-               (SELECT n FROM daily_events WHERE day = CAST($partition_start AS DATE) - 1)
-                 AS yesterday
+        SELECT t.day, t.n AS today, y.n AS yesterday
+        FROM daily_events AS t LEFT JOIN daily_events AS y ON y.day = t.day - 1
+        WHERE t.day >= $partition_start AND t.day < $partition_end
 """
 
 
@@ -180,7 +179,7 @@ def mapped(tmp_path):
     d = date(2026, 1, 30)
     while d <= date(2026, 3, 2):
         rows = "\n".join(f"{d} 10:{i:02d}:00" for i in range(d.day))
-        (root / "events" / f"{d}.csv").write_text("at\n" + rows + "\n")
+        (root / "events" / f"{d}.csv").write_text("ts\n" + rows + "\n")
         d += timedelta(days=1)
     return root
 

@@ -1,4 +1,4 @@
-"""Freshness against the clock: deadlines in a timezone (across DST), max_lag, never materialized."""
+"""Freshness against the clock: deadlines in a timezone (across DST), max_lag, never built."""
 
 from __future__ import annotations
 
@@ -281,7 +281,8 @@ def test_static_partitions_report_the_value_left_behind():
     assert (r.state, r.required_key) == ("stale", "us")
     assert r.message.startswith("partition us materialized 2026-03-10 06:00 CET")
     r = evaluate(LAG, now, materialized_at={"eu": now}, keys=["eu", "us"], period_end=None)
-    assert (r.state, r.required_key, r.message) == ("unknown", "us", "partition us never materialized")
+    assert (r.state, r.required_key) == ("unknown", "us")
+    assert r.message == "partition us never materialized"
 
 
 # -- aggregation, description, JSON -------------------------------------------------------------
@@ -338,7 +339,9 @@ def _next_moment(policy, r, now, step):
 @given(policy=POLICIES, now=MOMENTS, done=st.sets(st.integers(0, 60)), step=st.integers(0, 10_000))
 def test_moving_now_forward_within_a_deadline_period_never_unstales_partitioned(policy, now, done,
                                                                                  step):
-    keys = [(date(2026, 3, 1) + timedelta(days=i)).isoformat() for i in sorted(done)]
+    existing = daily_keys(now)  # only partitions that exist can have been materialized
+    keys = [k for k in ((date(2026, 3, 1) + timedelta(days=i)).isoformat() for i in sorted(done))
+            if k in existing]
     first = daily(policy, now, keys)
     later = daily(policy, _next_moment(policy, first, now, step), keys)
     assert first.state != "stale" or later.state == "stale"

@@ -401,6 +401,16 @@ def test_reads_versus_deps_warnings(tmp_path: Path) -> None:
     assert "a.yaml:5: asset 'down': lists 'other' in deps but its SQL does not read it" in text
 
 
+def test_incremental_sql_without_partition_filter_warns(tmp_path: Path) -> None:
+    make(tmp_path, {"a.yaml": "assets:\n  - name: orders\n    partitions: {daily: {start: '2026-03-01', column: d}}\n"
+                              "    materialize: {sql: 'select current_date as d'}\n"})
+    (warning,) = load_project(tmp_path, use_cache=False).warnings
+    assert warning.render() == (
+        "a.yaml:4: asset 'orders': is built one partition at a time, but its SQL uses none of $partition_start, "
+        "$partition_end, $partition_key. Filter to one partition, e.g. where d >= $partition_start and "
+        "d < $partition_end.")
+
+
 def test_unpartitioned_filters_are_not_needed(tmp_path: Path) -> None:
     make(tmp_path, {"a.yaml": one_asset("with t as (select 1 as x) select * from t")})
     project = load_project(tmp_path, use_cache=False)

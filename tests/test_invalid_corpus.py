@@ -1,0 +1,148 @@
+"""Invalid projects: the golden corpus in fixtures/invalid, and random manifests that must never crash.
+
+Each folder in ``fixtures/invalid`` is a small project; its ``expected.txt`` holds one substring per
+line that the rendered problems must contain (``file:line`` and a key phrase).
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from duck_cli.errors import ManifestError, UsageError
+from duck_cli.validate import load_project
+
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
+CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+
+
+def rendered(root: Path) -> str:
+    """The problems an invalid project reports, one rendered problem per line."""
+    with pytest.raises((ManifestError, UsageError)) as caught:
+        load_project(root, use_cache=False)
+    return "\n".join(p.render() for p in caught.value.problems())
+
+
+def test_the_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_invalid_project(case: str) -> None:
+    folder = CORPUS / case
+    expected = [line for line in (folder / "expected.txt").read_text().splitlines() if line.strip()]
+    text = rendered(folder)
+    assert expected, f"{case}/expected.txt is empty"
+    for phrase in expected:
+        assert phrase in text, f"{case}: {phrase!r} not in:\n{text}"
+
+
+# random manifests -----------------------------------------------------------------------------
+
+VALID = {
+    "assets": [
+        {"name": "raw", "source": {"path": "data/{date}.csv"}, "partitions": {"daily": {"start": "2026-03-01"}}},
+        {"name": "regions", "source": {"table": "ref.regions"},
+         "partitions": {"static": {"values": ["APAC", "EMEA"], "column": "region"}}},
+        {"name": "metrics", "owner": "team:x", "tags": ["revenue"], "deps": ["raw", {"asset": "regions", "mapping": "all"}],
+         "partitions": {"daily": {"start": "2026-03-01", "end": "2026-03-14", "column": "d", "timezone": "UTC"}},
+         "materialize": {"strategy": "incremental",
+                         "sql": "select * from raw join regions using (r) where d = $partition_key"},
+         "checks": [{"name": "rows", "row_count": {"min": 1}}, {"unique": ["d", "r"]},
+                    {"accepted_range": {"column": "v", "min": 0}, "severity": "warn"},
+                    {"relationships": {"column": "r", "to": "regions", "field": "r"}},
+                    {"data_freshness": {"column": "d", "max_age": "26h"}}, {"sql": "select * from {this}"}],
+         "freshness": {"deadline": "07:00", "timezone": "Europe/Amsterdam", "warn": "1h"}},
+        {"name": "daily", "deps": ["metrics"], "kind": "view",
+         "materialize": {"strategy": "view", "sql": "select * from metrics"}, "freshness": {"max_lag": "26h"}},
+    ],
+    "products": [{"name": "dash", "owner": "team:y", "assets": ["daily"], "freshness": {"deadline": "0 7 * * 1-5"}}],
+}
+
+WORDS = ["assets", "products", "name", "kind", "source", "path", "table", "format", "partitions", "daily",
+         "hourly", "static", "values", "start", "end", "timezone", "column", "deps", "asset", "mapping",
+         "offset", "materialize", "strategy", "incremental", "view", "sql", "sql_file", "checks", "unique",
+         "row_count", "min", "max", "freshness", "deadline", "max_lag", "warn", "raw", "metrics", "../x",
+         "07:00", "26h", "2026-03-01", "UTC", "select 1", "{date}", "Europe/Nowhere", "-1", "0 7 * * *"]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(WORDS),
+                    st.text(max_size=8), st.floats(allow_nan=False, allow_infinity=False))
+documents = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(WORDS), inner, max_size=4)), max_leaves=25)
+tokens = st.lists(st.sampled_from(WORDS + [":", ": ", "- ", "\n", "\n  ", "\n    ", "[", "]", "{", "}", ", ",
+                                           "'", '"', "&a ", "*a", "!!str ", "# c", "\t", "---\n", "|\n"]),
+                  max_size=40)
+
+
+def _load_text(text: str, name: str = "m.yaml") -> None:
+    """Load a one-manifest project; anything but a Project or a duck error is a bug."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / name).write_text(text, encoding="utf-8")
+        try:
+            load_project(Path(folder), use_cache=False)
+        except (ManifestError, UsageError) as err:
+            assert err.problems() and all(p.message for p in err.problems())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tokens)
+def test_random_yamlish_text_never_crashes(parts: list[str]) -> None:
+    _load_text("".join(parts))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_random_documents_never_crash(doc: Any) -> None:
+    _load_text(yaml.safe_dump({"assets": doc} if isinstance(doc, list) else doc))
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path to a value inside ``node``."""
+    found = [prefix]
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, child in items:
+        found += _paths(child, prefix + (key,))
+    return found
+
+
+def _mutate(doc: Any, path: tuple, action: str, value: Any) -> Any:
+    doc = copy.deepcopy(doc)
+    if not path:
+        return value
+    parent = doc
+    for part in path[:-1]:
+        parent = parent[part]
+    key = path[-1]
+    if action == "delete":
+        del parent[key]
+    elif action == "rename" and isinstance(parent, dict):
+        parent[f"{key}x"] = parent.pop(key)
+    elif action == "duplicate" and isinstance(parent, list):
+        parent.append(copy.deepcopy(parent[key]))
+    else:
+        parent[key] = value
+    return doc
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutations_of_a_valid_manifest_never_crash(data: st.DataObject) -> None:
+    doc = VALID
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(doc)))
+        action = data.draw(st.sampled_from(["delete", "rename", "duplicate", "replace"]))
+        doc = _mutate(doc, path, action, data.draw(documents))
+    _load_text(yaml.safe_dump(doc))
+
+
+def test_the_unmutated_manifest_is_valid() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "m.yaml").write_text(yaml.safe_dump(VALID))
+        project = load_project(Path(folder), use_cache=False)
+    assert set(project.assets) == {"raw", "regions", "metrics", "daily"} and set(project.products) == {"dash"}
