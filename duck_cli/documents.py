@@ -52,7 +52,22 @@ def plan_doc(plan, state) -> dict:
                "blocker": _blocker_ref(h.blocker, state)}
               for h in plan.held],
         estimate={"steps": len(plan.steps), "partitions": plan.partitions,
-                  "assets": len({s.asset for s in plan.steps})})
+                  "assets": len({s.asset for s in plan.steps})},
+        changes=changes(state))
+
+
+def changes(state) -> dict:
+    """Assets added, removed or modified since the catalog last saw them, and what they stale."""
+    recorded = {a for (a, _k), m in state.snapshot.current.items()}
+    project, health = state.project, state.health
+    added = [n for n in state.graph.order if n not in recorded]
+    removed = sorted(recorded - set(project.assets))
+    modified = [n for n in state.graph.order if n in recorded and any(
+        r.code == "code_changed" for p in health.assets[n].unhealthy() for r in p.reasons)]
+    downstream = [n for n in state.graph.order
+                  if n in state.graph.downstream_closure(modified) and n not in modified]
+    return {"added": added, "removed": removed, "modified": modified,
+            "stale_downstream": downstream}
 
 
 def _blocker_ref(blocker, state) -> dict | None:

@@ -28,6 +28,24 @@ from .warehouse import Warehouse, ledger_row, quote
 
 STAGE = "__duck_stage"
 FLUSH_SECONDS = 1.0
+FAULT_POINTS = ("stage", "checks", "publish", "ledger", "commit", "catalog")
+
+
+def fault(point: str) -> None:
+    """Crash here (os._exit, like kill -9) when DUCK_FAULT names this point; for crash tests.
+
+    DUCK_FAULT is ``point`` or ``point:N`` (crash at the N-th time the point is reached).
+    """
+    spec = os.environ.get("DUCK_FAULT")
+    if not spec or spec.split(":")[0] != point:
+        return
+    _FAULT_COUNT[point] = _FAULT_COUNT.get(point, 0) + 1
+    nth = int(spec.split(":")[1]) if ":" in spec else 1
+    if _FAULT_COUNT[point] >= nth:
+        os._exit(137)
+
+
+_FAULT_COUNT: dict[str, int] = {}
 
 
 @dataclass
@@ -88,6 +106,7 @@ class Session:
         """Write buffered catalog records (at most once a second unless forced)."""
         if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_SECONDS):
             return
+        fault("catalog")
         with cat.open_catalog(self.settings.catalog, read_only=False,
                               wait=self.settings.wait_seconds) as catalog:
             catalog.write(self.pending)
@@ -329,9 +348,11 @@ class _Builder:
         self.wh.begin()
         try:
             relation = self.stage()
+            fault("stage")
             rows = self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
             self.verify_slice(relation)
             checks = self.audit(relation)
+            fault("checks")
             if any(c.blocking for c in checks):
                 self.wh.rollback()
                 bad = [c for c in checks if c.blocking]
@@ -340,9 +361,12 @@ class _Builder:
                 res.data_error = True
                 return res
             self.publish(relation)
+            fault("publish")
             ledger = self.ledger(rows, relation)
             self.wh.append_ledger(ledger)
+            fault("ledger")
             self.wh.commit()
+            fault("commit")
         except _SliceError as err:
             self.wh.rollback()
             res = self.result(started, "failed", None, [], str(err), "partition")
@@ -417,10 +441,32 @@ class _Builder:
                 self.wh.drop(name)
                 con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM {relation}")
             else:
+                added, dropped = self.evolve(relation)
                 pred, params = slice_predicate(self.asset, self.params)
                 con.execute(f"DELETE FROM {quote(name)} WHERE {pred}", params)
                 con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {relation}")
+                self.drop_emptied(dropped)
             con.execute(f"DROP TABLE {relation}")
+
+    def evolve(self, relation: str) -> tuple[list[str], list[str]]:
+        """Add the staged columns the table lacks; return (added, no longer produced)."""
+        con, table = self.wh.con, quote(self.asset.name)
+        staged = con.execute(f"DESCRIBE {relation}").fetchall()
+        existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        added = [(c, t) for c, t, *_ in staged if c not in existing]
+        for col, typ in added:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
+        dropped = sorted(existing - {r[0] for r in staged})
+        return [c for c, _t in added], dropped
+
+    def drop_emptied(self, columns: list[str]) -> None:
+        """Drop columns the SQL no longer produces once no partition holds a value in them."""
+        con, table = self.wh.con, quote(self.asset.name)
+        for col in columns:
+            if col == self.asset.partitions.column:
+                continue
+            if not con.execute(f"SELECT count({quote(col)}) FROM {table}").fetchone()[0]:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {quote(col)}")
 
     def ledger(self, rows: int, relation: str) -> list[dict]:
         counts = self.per_key_counts(rows, relation)

@@ -78,8 +78,27 @@ def build(project: Project, health: Health, order: Iterable[str], req: Request,
     for asset in order:
         for key in cone.get(asset, ()):
             verdicts[(asset, key)] = _verdict(project, health, req, asset, key, verdicts)
+    if req.include_upstream:
+        _drop_unneeded(project, health, req, verdicts)
     steps = _steps(project, health, order, verdicts, req.batch_size)
     return Plan(command, steps, _held(project, order, verdicts, req), {})
+
+
+def _drop_unneeded(project: Project, health: Health, req: Request, verdicts: dict) -> None:
+    """Keep only upstream work that serves a target that can be built (blocked ones get none)."""
+    stack = [(a, k) for a, ks in req.targets.items() for k in ks
+             if verdicts.get((a, k), (None,))[0] == PLAN]
+    needed: set[tuple[str, str]] = set()
+    while stack:
+        node = stack.pop()
+        if node in needed:
+            continue
+        needed.add(node)
+        stack.extend(u for u in upstream_partitions(project, health, *node)
+                     if verdicts.get(u, (None,))[0] == PLAN)
+    for node, verdict in verdicts.items():
+        if verdict[0] == PLAN and node not in needed:
+            verdicts[node] = (OK, (), None)
 
 
 def _cone(project: Project, health: Health, req: Request) -> dict[str, list[str]]:

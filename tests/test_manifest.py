@@ -50,8 +50,8 @@ def test_merge_keys_work_and_may_be_overridden() -> None:
 @pytest.mark.parametrize("text, line, phrases", [
     ("assets:\n  - name: a\n    kind: b: c\n", 3, ["YAML syntax error: mapping values are not allowed", "Check the indentation"]),
     ("assets:\n\t- name: a\n", 2, ["YAML syntax error", "tabs"]),
-    ("assets: [a, b\n", 2, ["YAML syntax error", "bracket"]),
-    ("assets:\n  - name: \"a\n", 3, ["YAML syntax error", "Close the quote"]),
+    ("assets: [a, b\n", 1, ["YAML syntax error", "bracket"]),  # where the bracket opened
+    ("assets:\n  - name: \"a\n", 2, ["YAML syntax error", "Close the quote"]),
     ("assets: []\nassets: []\n", 2, ["YAML syntax error: duplicate key 'assets'", "remove or rename"]),
     ("assets:\n  - name: a\n name: b\n", 3, ["YAML syntax error"]),
     ("assets: *nope\n", 1, ["YAML syntax error", "anchor"]),

@@ -1,0 +1,206 @@
+"""`duck reconcile` and `duck plan`: the smallest useful recovery path, deterministic.
+
+The property test checks reconcile against a brute-force oracle on random graphs: the planned
+step set equals the smallest set of rebuilds that makes every fixable target healthy.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import catalog_rows
+from duck_cli import plan as planner
+from duck_cli.catalog import Attempt, Mat, Snapshot
+from duck_cli.graph import AssetGraph
+from duck_cli.health import FRESH, assess
+from duck_cli.models import Asset, Dep, Materialize, Project, Settings, Source
+
+NOW = datetime(2026, 3, 13, 7, 30, tzinfo=timezone.utc)
+BUILT_STATES = ("fresh", "code_changed", "never", "failed")
+
+
+@st.composite
+def worlds(draw):
+    """A random DAG of unpartitioned assets: sources first, each with a random state."""
+    n = draw(st.integers(3, 8))
+    n_sources = draw(st.integers(1, 2))
+    ups = {}
+    for i in range(n_sources, n):
+        ups[i] = sorted(draw(st.sets(st.integers(0, i - 1), min_size=1, max_size=3)))
+    states = {i: draw(st.sampled_from(("present", "present", "missing"))) for i in range(n_sources)}
+    states.update({i: draw(st.sampled_from(BUILT_STATES)) for i in range(n_sources, n)})
+    selected = draw(st.sets(st.integers(n_sources, n - 1), min_size=1))
+    return n, n_sources, ups, states, sorted(selected)
+
+
+def _name(i: int) -> str:
+    return f"a{i}"
+
+
+def _project_and_snapshot(n, n_sources, ups, states):
+    assets, current, attempts, seq = {}, {}, {}, 0
+    for i in range(n):
+        name = _name(i)
+        if i < n_sources:
+            assets[name] = Asset(name, "source", source=Source(table=f"src{i}"), code_version="s")
+            if states[i] == "present":
+                seq += 1
+                current[(name, "")] = Mat(seq, name, "", None, None, NOW, "s", "v1", None,
+                                          "observation")
+            continue
+        assets[name] = Asset(name, "table", deps=tuple(Dep(_name(u)) for u in ups[i]),
+                             materialize=Materialize("table", "SELECT 1"), code_version="v1")
+        state = states[i]
+        if state in ("fresh", "code_changed", "failed"):
+            seq += 1
+            version = "v1" if state == "fresh" else "v0"
+            current[(name, "")] = Mat(seq, name, "", "r1", 0, NOW, version, None, 1,
+                                      "materialization")
+        if state == "failed":
+            attempts[(name, "")] = Attempt(seq, "r2", 0, name, "", "failed", "boom", "sql", "v0",
+                                           NOW, seq)
+    settings_ = Settings(Path("/nowhere/w.duckdb"), Path("/nowhere/c.duckdb"))
+    project = Project(Path("/nowhere"), settings_, assets)
+    return project, Snapshot(current, attempts, {}, (), seq)
+
+
+def _oracle(n, n_sources, ups, health_fresh, targets):
+    """Smallest rebuild set making every fixable target healthy (brute force)."""
+    def closure(i):
+        seen, stack = set(), [i]
+        while stack:
+            for u in ups.get(stack.pop(), []):
+                if u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return seen
+
+    def healthy_after(rebuilt):
+        out = {}
+        for i in range(n):
+            if i < n_sources:
+                out[i] = health_fresh[i]
+            elif i in rebuilt:
+                out[i] = all(out[u] for u in ups[i])
+            else:
+                out[i] = health_fresh[i] and not any(u in rebuilt for u in ups[i])
+        return out
+
+    fixable = [t for t in targets
+               if all(health_fresh[u] for u in closure(t) if u < n_sources)]
+    candidates = sorted({c for t in targets for c in closure(t) | {t} if c >= n_sources})
+    for size in range(len(candidates) + 1):
+        for combo in itertools.combinations(candidates, size):
+            after = healthy_after(set(combo))
+            if all(after[t] for t in fixable):
+                return set(combo), fixable
+    raise AssertionError("no rebuild set found")
+
+
+@settings(max_examples=150, deadline=None)
+@given(worlds())
+def test_reconcile_is_the_smallest_useful_recovery(world):
+    n, n_sources, ups, states, selected = world
+    project, snap = _project_and_snapshot(n, n_sources, ups, states)
+    graph = AssetGraph.build(project.assets)
+    health = assess(project, graph, snap, NOW, {})
+    fresh = {i: health.assets[_name(i)].partitions[""].state == FRESH for i in range(n)}
+    targets = [i for i in selected if not fresh[i]]
+    plan = planner.for_reconcile(project, health, graph.order, [_name(i) for i in selected],
+                                 retry_failed=True, batch_size=1)
+    planned = {int(s.asset[1:]) for s in plan.steps}
+    expected, fixable = _oracle(n, n_sources, ups, fresh, targets)
+    assert planned == expected
+    held = {int(h.asset[1:]) for h in plan.held if h.status != "fresh"}
+    assert held == set(targets) - set(fixable)
+    # never a healthy partition that no target depends on
+    for i in planned:
+        assert not fresh[i] or any(u in planned for u in ups.get(i, []))
+    # steps run upstream first
+    order = [int(s.asset[1:]) for s in plan.steps]
+    for pos, i in enumerate(order):
+        assert all(order.index(u) < pos for u in ups.get(i, []) if u in planned)
+
+
+def test_reconcile_reports_a_missing_source_as_blocker_and_plans_independent_work(duck, project):
+    duck("materialize")
+    (project / "data" / "trips" / "2026-03-12.csv").unlink()
+    sql = project / "models" / "zone_metrics.sql"
+    # also make zone_metrics stale everywhere: independent work that can be done
+    sql.write_text(sql.read_text().replace("round(avg(distance_km), 2)", "round(avg(distance_km), 3)"))
+    plan = duck.json("reconcile")
+    blocked = [h for h in plan["held"] if h["status"] != "fresh"]
+    assert blocked and all(h["blocker"]["asset"] == "raw_trips" for h in blocked)
+    assert all(h["blocker"]["partition"] == "2026-03-12" for h in blocked)
+    zm = [s for s in plan["steps"] if s["asset"] == "zone_metrics"]
+    assert zm and "2026-03-12" not in zm[0]["partitions"]
+    assert all("2026-03-12" not in s["partitions"] for s in plan["steps"])
+    text = duck("reconcile").output
+    assert "raw_trips 2026-03-12" in text and "has not arrived" in text
+
+
+def test_reconcile_apply_reports_what_is_healthy_and_what_is_blocked(duck, project):
+    duck("materialize")
+    (project / "data" / "trips" / "2026-03-12.csv").unlink()
+    (project / "models" / "zone_metrics.sql").write_text(
+        (project / "models" / "zone_metrics.sql").read_text().replace("avg_distance_km",
+                                                                       "mean_distance_km"))
+    result = duck.json("reconcile", "--apply")
+    assert result["status"] == "success" and result["summary"]["failed"] == 0
+    assert any(h["status"] == "blocked" for h in result["held"])
+    status = {a["name"]: a for a in duck.json("status")["assets"]}
+    assert status["zone_metrics"]["partitions"]["fresh"] == 11
+
+
+def test_plan_is_deterministic_byte_for_byte(duck, project):
+    duck("materialize", "stg_trips")
+    first = duck("plan", "--json").stdout
+    second = duck("plan", "--json").stdout
+    assert first == second
+    assert duck("reconcile", "--json").stdout == duck("reconcile", "--json").stdout
+
+
+def test_plan_shows_reasons_order_estimate_and_fail_on(duck, project):
+    plan = duck.json("plan")
+    assert plan["estimate"] == {"steps": len(plan["steps"]), "partitions": 12 * 3 + 3 + 1,
+                                "assets": 5}
+    assert plan["steps"][0]["asset"] == "stg_trips"
+    assert "never materialized" in plan["steps"][0]["reasons"]
+    assert duck("plan", "--fail-on", "pending", expect=3).exit_code == 3
+    duck("materialize")
+    result = duck("plan", "--fail-on", "pending")
+    assert result.output.strip() == "Nothing to do: everything selected is up to date."
+    # materialize executes exactly the plan that plan shows
+    sql = project / "models" / "stg_trips.sql"
+    sql.write_text(sql.read_text().replace("AS fare", "AS fare_amount").replace(
+        "round(sum(fare)", "round(sum(fare_amount)"))
+    (project / "models" / "zone_metrics.sql").write_text(
+        (project / "models" / "zone_metrics.sql").read_text().replace("sum(fare)",
+                                                                       "sum(fare_amount)"))
+    shown = duck.json("plan")
+    ran = duck.json("materialize")
+    assert [(s["asset"], s["partitions"]) for s in shown["steps"]] == [
+        (s["asset"], s["partitions"]) for s in ran["steps"]]
+
+
+def test_plan_lists_added_modified_and_removed_assets(duck, project):
+    duck("materialize")
+    finance = project / "finance.yaml"
+    text = finance.read_text()
+    start = text.index("  - name: revenue_summary")
+    end = text.index("products:")
+    finance.write_text(text[:start] + text[end:].replace(", revenue_summary", ""))
+    (project / "extra.yaml").write_text(
+        "assets:\n  - name: zone_count\n    deps: [zone_metrics]\n    materialize:\n"
+        "      sql: SELECT count(DISTINCT zone_id) AS zones FROM zone_metrics\n")
+    changes = duck.json("plan")["changes"]
+    assert changes["added"] == ["zone_count"]
+    assert changes["removed"] == ["revenue_summary"]
+    assert changes["modified"] == []
+    runs_before = catalog_rows(project, "SELECT count(*) FROM runs")[0][0]
+    assert runs_before == 1
