@@ -217,14 +217,15 @@ class Catalog:
             self._migrate(version)
 
     def _version(self) -> int | None:
+        import duckdb
+
         try:
-            tables = {r[0] for r in self.con.execute(
-                "SELECT table_name FROM information_schema.tables").fetchall()}
-            if "duck_meta" not in tables:
-                return None if not tables else -1
             row = self.con.execute(
                 "SELECT value FROM duck_meta WHERE key = 'schema_version'").fetchone()
             return int(row[0]) if row else -1
+        except duckdb.CatalogException:  # no duck_meta: a new file, or someone else's
+            tables = self.con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0]
+            return None if not tables else -1
         except Exception as err:  # a corrupt or foreign file
             raise StateError(f"cannot read {self.path}: {str(err).splitlines()[0]}",
                              hint=_MOVE_ASIDE) from err

@@ -46,9 +46,11 @@ class Problem:
     def render(self) -> str:
         """One paragraph: where, what, how to fix."""
         head = f"{self.where()}: " if self.where() else ""
-        who = f"asset '{self.asset}': " if self.asset and self.asset not in self.message else ""
+        who = f"asset '{self.asset}': " if self.asset and f"'{self.asset}'" not in self.message \
+            else ""
+        stop = "" if self.message.endswith((".", "!", "?")) else "."
         tail = f" {self.hint}" if self.hint else ""
-        return f"{head}{who}{self.message}.{tail}".replace("..", ".")
+        return f"{head}{who}{self.message}{stop}{tail}"
 
 
 class DuckError(Exception):

@@ -22,6 +22,9 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
+    stream = sys.stderr if stderr else sys.stdout
+    if width is None and not stream.isatty():
+        width = 160  # logs and CI: wide enough that tables do not fold every cell
     return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
 
 

@@ -28,10 +28,63 @@ class State:
 
 
 def read_snapshot(project: Project) -> cat.Snapshot:
-    """One catalog snapshot (empty when no catalog exists yet)."""
-    with cat.open_catalog(project.settings.catalog, read_only=True,
-                          wait=project.settings.wait_seconds) as c:
-        return c.snapshot() if c is not None else cat.Snapshot.empty()
+    """One catalog snapshot (empty when no catalog exists yet).
+
+    The snapshot is cached next to the catalog, keyed by the catalog file's (and its WAL's)
+    size and modification time: a reader of an unchanged catalog does not even import DuckDB.
+    """
+    path = project.settings.catalog
+    key = _stamp(path)
+    cached = _cached(path, key)
+    if cached is not None:
+        return cached
+    with cat.open_catalog(path, read_only=True, wait=project.settings.wait_seconds) as c:
+        snap = c.snapshot() if c is not None else cat.Snapshot.empty()
+    if key is not None and key == _stamp(path):
+        _store(path, key, snap)
+    return snap
+
+
+def _stamp(path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    wal = path.with_name(path.name + ".wal")
+    wst = wal.stat() if wal.exists() else None
+    return (st.st_size, st.st_mtime_ns, wst and (wst.st_size, wst.st_mtime_ns))
+
+
+def _cache_file(path):
+    return path.parent / "cache" / "snapshot.pickle"
+
+
+def _cached(path, key) -> cat.Snapshot | None:
+    import pickle
+
+    if key is None:
+        return None
+    try:
+        with open(_cache_file(path), "rb") as f:
+            stored_key, snap = pickle.load(f)
+    except Exception:  # noqa: BLE001 - a missing or unreadable cache is just a miss
+        return None
+    return snap if stored_key == key else None
+
+
+def _store(path, key, snap: cat.Snapshot) -> None:
+    import os
+    import pickle
+
+    target = _cache_file(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump((key, snap), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        pass
 
 
 def observe_files(project: Project, now: datetime) -> dict[str, dict[str, str | None]]:
