@@ -275,8 +275,8 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
 
 
 def _unknown_column(spec: CheckSpec, relation: str, columns: list[str] | None) -> str | None:
-    """A message for a column the check names that the relation lacks (checked before any SQL
-    runs: a failing statement would abort the caller's transaction)."""
+    """A message for a column the check names that the relation lacks, else None."""
+    # checked before any SQL runs: a failing statement aborts the caller's open transaction
     if columns is None or spec.kind not in _COLUMNS_OF:
         return None
     known = {c.lower() for c in columns}

@@ -353,6 +353,11 @@ class _Builder:
             self.verify_slice(relation)
             checks = self.audit(relation)
             fault("checks")
+            if not self.transaction_usable():  # a check's SQL errored: DuckDB aborted it
+                self.wh.rollback()
+                msg = "; ".join(f"check {c.name} could not run: {c.message}"
+                                for c in checks if not c.passed)
+                return self.result(started, "failed", rows, checks, msg, "check")
             if any(c.blocking for c in checks):
                 self.wh.rollback()
                 bad = [c for c in checks if c.blocking]
@@ -402,6 +407,16 @@ class _Builder:
             return quote(STAGE + "_" + name)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(STAGE)} AS {sql}", _used(sql, self.params))
         return quote(STAGE)
+
+    def transaction_usable(self) -> bool:
+        """Whether the transaction survived the checks (a failing statement aborts it)."""
+        import duckdb
+
+        try:
+            self.wh.con.execute("SELECT 1")
+            return True
+        except duckdb.Error:
+            return False
 
     def verify_slice(self, relation: str) -> None:
         """Refuse rows outside the partitions being built (they would clobber other slices)."""

@@ -6,7 +6,7 @@ Every unhealthy partition carries its reasons; blockers are found by walking ups
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Mapping, NamedTuple
 
@@ -77,10 +77,23 @@ class Health:
 
     assets: Mapping[str, AssetHealth]
     now: datetime
+    _maps: dict = field(default_factory=dict, compare=False, repr=False)
 
     def partition(self, asset: str, key: str) -> PartitionHealth:
         """One partition's health."""
         return self.assets[asset].partitions[key]
+
+    def dep_map(self, asset: Asset, index: int) -> Mapping[str, tuple[str, ...]]:
+        """Upstream keys per key of ``asset`` through its ``index``-th dep (computed once)."""
+        cache_key = (asset.name, index)
+        found = self._maps.get(cache_key)
+        if found is None:
+            dep = asset.deps[index]
+            up = self.assets[dep.asset]
+            found = upstream_keys(asset, up.asset, dep, list(self.assets[asset.name].keys),
+                                  list(up.keys))
+            self._maps[cache_key] = found
+        return found
 
 
 def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
@@ -224,12 +237,10 @@ def upstream_partitions(project: Project, health: Health, asset: str, key: str,
     """
     a = project.assets[asset]
     out = []
-    for dep in a.deps:
-        up = health.assets[dep.asset]
-        if blocking_only and reads_all(a, up.asset, dep):
+    for index, dep in enumerate(a.deps):
+        if blocking_only and reads_all(a, project.assets[dep.asset], dep):
             continue
-        mapped = upstream_keys(a, up.asset, dep, [key], list(up.keys)).get(key, ())
-        out.extend((dep.asset, k) for k in mapped)
+        out.extend((dep.asset, k) for k in health.dep_map(a, index).get(key, ()))
     return out
 
 

@@ -85,20 +85,43 @@ def build(project: Project, health: Health, order: Iterable[str], req: Request,
 
 
 def _drop_unneeded(project: Project, health: Health, req: Request, verdicts: dict) -> None:
-    """Keep only upstream work that serves a target that can be built (blocked ones get none)."""
-    stack = [(a, k) for a, ks in req.targets.items() for k in ks
-             if verdicts.get((a, k), (None,))[0] == PLAN]
-    needed: set[tuple[str, str]] = set()
+    """Keep only the smallest useful work: what the buildable targets need, and nothing else.
+
+    From each target walk upstream through partitions that are unhealthy (they must be rebuilt
+    for the target to become healthy); then add every partition on the way to a kept one whose
+    upstream is rebuilt (it would turn stale). Healthy upstream partitions stop the walk.
+    """
+    planned = {n for n, v in verdicts.items() if v[0] == PLAN}
+    keep = {(a, k) for a, ks in req.targets.items() for k in ks if (a, k) in planned}
+    while True:
+        _add_unhealthy_upstream(project, health, planned, keep)
+        more = _stale_by_rebuild(project, health, planned, keep)
+        if not more:
+            break
+        keep |= more
+    for node in planned - keep:
+        verdicts[node] = (OK, (), None)
+
+
+def _add_unhealthy_upstream(project, health, planned, keep) -> None:
+    stack = list(keep)
     while stack:
-        node = stack.pop()
-        if node in needed:
-            continue
-        needed.add(node)
-        stack.extend(u for u in upstream_partitions(project, health, *node)
-                     if verdicts.get(u, (None,))[0] == PLAN)
-    for node, verdict in verdicts.items():
-        if verdict[0] == PLAN and node not in needed:
-            verdicts[node] = (OK, (), None)
+        for up in upstream_partitions(project, health, *stack.pop()):
+            if up in planned and up not in keep and health.partition(*up).state != FRESH:
+                keep.add(up)
+                stack.append(up)
+
+
+def _stale_by_rebuild(project, health, planned, keep) -> set:
+    """Planned partitions upstream of kept ones that read a kept (rebuilt) partition."""
+    ancestors, stack = set(), list(keep)
+    while stack:
+        for up in upstream_partitions(project, health, *stack.pop()):
+            if up in planned and up not in ancestors:
+                ancestors.add(up)
+                stack.append(up)
+    return {n for n in ancestors - keep
+            if any(u in keep for u in upstream_partitions(project, health, *n))}
 
 
 def _cone(project: Project, health: Health, req: Request) -> dict[str, list[str]]:

@@ -102,7 +102,7 @@ def _oracle(n, n_sources, ups, health_fresh, targets):
     raise AssertionError("no rebuild set found")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(worlds())
 def test_reconcile_is_the_smallest_useful_recovery(world):
     n, n_sources, ups, states, selected = world

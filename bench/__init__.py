@@ -1,0 +1,1 @@
+"""duck benchmark: generated projects, timings against raw DuckDB (see README.md)."""

@@ -1,0 +1,479 @@
+"""Time duck against raw DuckDB running the same SQL, and write bench/results.md.
+
+duck runs as a user runs it: the installed ``duck`` command in a subprocess (its peak memory from
+``os.wait4``). Raw DuckDB runs the same statements in this Python process, on a copy of the same
+warehouse file, in the same run. Every figure is the median of ``--repeat`` runs.
+
+Usage: ``python bench/run.py [--scale small|default] [--repeat 3] [--only dag,backfill,...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import generate as gen  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "manifests"
+EXAMPLE_NOW = "2026-03-15T07:30:00+01:00"  # every example partition exists and is due
+
+SCALES = {
+    "default": {"dag": (200, 10, 1_000_000), "backfill": (365, 1_000_000),
+                "wide": (100, 1_000, 10_000), "partitions": (1_000, 10_000, 100_000)},
+    "small": {"dag": (12, 3, 10_000), "backfill": (10, 10_000),
+              "wide": (20, 50, 100), "partitions": (48, 240, 1_000)},
+}
+WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions")
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed run: wall seconds, CPU seconds (user + system) and peak RSS in MB."""
+
+    seconds: float
+    cpu: float
+    rss_mb: float | None = None
+
+
+def duck_bin() -> str:
+    """The installed `duck` command: next to this Python, else on PATH."""
+    here = Path(sys.executable).parent / "duck"
+    found = str(here) if here.exists() else shutil.which("duck")
+    if not found:
+        raise SystemExit("no `duck` command found: pip install -e . first")
+    return found
+
+
+def run_duck(args: list[str], root: Path | None, *, now: str = gen.NOW, duck: str | None = None,
+             ok: tuple[int, ...] = (0,)) -> Sample:
+    """Run `duck ARGS -p ROOT` as a user would; wall time, CPU time and peak RSS of that process."""
+    cmd = [duck or duck_bin(), *args] + (["-p", str(root)] if root is not None else [])
+    env = {**os.environ, "DUCK_NOW": now, "NO_COLOR": "1"}
+    env.pop("DUCK_PROJECT", None)
+    log = _log_path(root)
+    with open(log, "wb") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in ok:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
+    return Sample(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def _log_path(root: Path | None) -> Path:
+    folder = (root.parent if root is not None else ROOT / "bench" / "work")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "duck-last.log"
+
+
+def time_raw(fn: Callable[[], None]) -> Sample:
+    """Time a function running DuckDB in this process (wall and CPU of all its threads)."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Sample(seconds, cpu)
+
+
+def fresh_copy(src: Path, dest: Path) -> Path:
+    """A private copy of a generated project (or warehouse file), replacing what was there."""
+    if dest.is_dir():
+        shutil.rmtree(dest)
+    elif dest.exists():
+        dest.unlink()
+    if src.is_dir():
+        shutil.copytree(src, dest)
+    else:
+        shutil.copyfile(src, dest)
+    return dest
+
+
+# -- raw DuckDB: the same statements, in one process ---------------------------------------
+
+
+def _connect(db: Path):
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _params(sql: str, params: dict) -> dict:
+    """Only the $parameters the SQL names (DuckDB refuses extra ones)."""
+    return {k: v for k, v in params.items() if f"${k}" in sql}
+
+
+def raw_dag(w: gen.Workload, db: Path) -> None:
+    """CREATE TABLE AS for every asset, in build order."""
+    con = _connect(db)
+    try:
+        for a in w.assets:
+            con.execute(f"CREATE TABLE {a.name} AS {a.sql}")
+    finally:
+        con.close()
+
+
+def _day_params(first: date, days: int) -> dict:
+    from datetime import timedelta
+
+    return {"partition_start": first, "partition_end": first + timedelta(days=days)}
+
+
+def _create_empty(con, a: gen.AssetSpec, params: dict) -> None:
+    con.execute(f"CREATE TABLE {a.name} AS SELECT * FROM ({a.sql}) LIMIT 0",
+                _params(a.sql, params))
+
+
+def raw_backfill_each(w: gen.Workload, db: Path) -> None:
+    """One transaction per day: DELETE the day's slice, INSERT the asset's SQL for that day."""
+    from datetime import timedelta
+
+    a, first = w.assets[0], date.fromisoformat(w.first_key)
+    con = _connect(db)
+    try:
+        _create_empty(con, a, _day_params(first, 1))
+        for d in range(w.partitions):
+            p = _day_params(first + timedelta(days=d), 1)
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"DELETE FROM {a.name} WHERE day >= ? AND day < ?",
+                        [p["partition_start"], p["partition_end"]])
+            con.execute(f"INSERT INTO {a.name} {a.sql}", _params(a.sql, p))
+            con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def raw_backfill_set(w: gen.Workload, db: Path) -> None:
+    """One set-based DELETE + INSERT over the whole range, in one transaction."""
+    a, first = w.assets[0], date.fromisoformat(w.first_key)
+    p = _day_params(first, w.partitions)
+    con = _connect(db)
+    try:
+        _create_empty(con, a, p)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {a.name} WHERE day >= ? AND day < ?",
+                    [p["partition_start"], p["partition_end"]])
+        con.execute(f"INSERT INTO {a.name} {a.sql}", _params(a.sql, p))
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def compare_tables(duck_db: Path, raw_db: Path, tables: list[str]) -> list[str]:
+    """Differences between the same tables in two warehouse files (columns, types, rows)."""
+    import duckdb
+
+    con = duckdb.connect()
+    problems = []
+    try:
+        con.execute(f"ATTACH '{duck_db}' AS d (READ_ONLY)")
+        con.execute(f"ATTACH '{raw_db}' AS r (READ_ONLY)")
+        for t in tables:
+            problems += _compare_one(con, t)
+    finally:
+        con.close()
+    return problems
+
+
+def _compare_one(con, table: str) -> list[str]:
+    cols = [con.execute(f"SELECT column_name, data_type FROM information_schema.columns WHERE "
+                        f"table_catalog = '{db}' AND table_name = ? ORDER BY ordinal_position",
+                        [table]).fetchall() for db in ("d", "r")]
+    if not cols[0] or cols[0] != cols[1]:
+        return [f"{table}: columns differ: duck {cols[0]} raw {cols[1]}"]
+    diff = con.execute(f"SELECT (SELECT count(*) FROM d.{table}), (SELECT count(*) FROM r.{table}),"
+                       f" (SELECT count(*) FROM (SELECT * FROM d.{table} EXCEPT ALL "
+                       f"SELECT * FROM r.{table})), (SELECT count(*) FROM (SELECT * FROM "
+                       f"r.{table} EXCEPT ALL SELECT * FROM d.{table}))").fetchone()
+    if diff[0] != diff[1] or diff[2] or diff[3]:
+        return [f"{table}: {diff[0]} rows from duck, {diff[1]} raw, {diff[2]} only in duck, "
+                f"{diff[3]} only in raw"]
+    return []
+
+
+# -- results ------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the results table: a workload, its samples and its target."""
+
+    name: str
+    duck: list[Sample]
+    raw: list[Sample] | None = None
+    target: str = ""  # "1.2x", "0.5s", "300MB" or "" (informational)
+    metric: str = "seconds"  # seconds | rss
+
+    def duck_median(self) -> float:
+        values = [s.rss_mb if self.metric == "rss" else s.seconds for s in self.duck]
+        return statistics.median(values)
+
+    def raw_median(self) -> float | None:
+        return statistics.median(s.seconds for s in self.raw) if self.raw else None
+
+    def cpu_median(self) -> float:
+        return statistics.median(s.cpu for s in self.duck)
+
+    def ratio(self) -> float | None:
+        raw = self.raw_median()
+        return self.duck_median() / raw if raw else None
+
+    def passed(self) -> bool | None:
+        if not self.target:
+            return None
+        limit = float(self.target.rstrip("xsMB"))
+        value = self.ratio() if self.target.endswith("x") else self.duck_median()
+        return value is not None and value <= limit
+
+
+@dataclass
+class Results:
+    """Everything one bench run measured."""
+
+    scale: str
+    repeat: int
+    rows: list[Row] = field(default_factory=list)
+    growth: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        print(f"  {row.name}: {_fmt_row(row)[1]} (raw {_fmt_row(row)[2]})", flush=True)
+        return row
+
+
+def _secs(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def _fmt_row(r: Row) -> list[str]:
+    duck = f"{r.duck_median():.0f} MB" if r.metric == "rss" else _secs(r.duck_median())
+    cpu = "-" if r.metric == "rss" else _secs(r.cpu_median())
+    ratio = f"{r.ratio():.2f}x" if r.ratio() is not None else "-"
+    target = {"x": "<= {}x raw", "s": "<= {} s", "B": "<= {}"}[r.target[-1]].format(
+        r.target.rstrip("xs")) if r.target else "-"
+    verdict = {True: "pass", False: "**FAIL**", None: "-"}[r.passed()]
+    return [r.name, duck, _secs(r.raw_median()), ratio, target, verdict, cpu]
+
+
+def machine() -> list[str]:
+    """CPU model, cores, RAM, Python and DuckDB versions, date."""
+    import duckdb
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return [f"CPU: {cpu}", f"cores: {os.cpu_count()}", f"RAM: {ram:.1f} GiB",
+            f"Python: {platform.python_version()}", f"DuckDB: {duckdb.__version__}",
+            f"OS: {platform.system()} {platform.release()}",
+            f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"]
+
+
+def write_markdown(res: Results, path: Path) -> None:
+    """bench/results.md: the targets table, the growth curve, the machine."""
+    head = ["workload", "duck median", "raw median", "ratio", "target", "result", "duck CPU"]
+    lines = ["# duck benchmark results", "",
+             f"`python bench/run.py --scale {res.scale} --repeat {res.repeat}`: medians of "
+             f"{res.repeat} runs. duck is the installed `duck` command in a subprocess; raw is "
+             "DuckDB running the same SQL in one Python process on a copy of the same warehouse "
+             "file. \"duck CPU\" is the user + system time of the duck process.", "",
+             _table(head, [_fmt_row(r) for r in res.rows]), ""]
+    if res.growth:
+        lines += ["## Growth", "", "Median wall time of one command (warm validation cache), "
+                  "and per asset or partition; \"cold\" is the first command after the manifests "
+                  "changed (full validation); \"build\" is the one `duck materialize` that "
+                  "populated the catalog.", "",
+                  _table(list(res.growth[0]), [list(g.values()) for g in res.growth]), ""]
+    lines += ["## Machine", ""] + [f"- {m}" for m in machine()]
+    if res.load:
+        lines.append(f"- load average (1 min) at start and end: {res.load[0]:.2f}, "
+                     f"{res.load[-1]:.2f} (other processes shared the cores)")
+    if res.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in res.notes]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(out + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
+# -- workloads -----------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """The settings of one bench run."""
+
+    work: Path
+    scale: dict
+    repeat: int
+    duck: str
+    res: Results
+
+    def reps(self) -> range:
+        return range(self.repeat)
+
+
+def bench_startup(b: Bench) -> None:
+    """`duck --help`, and `duck status` on the example project after one materialize."""
+    helps = [run_duck(["--help"], None, duck=b.duck) for _ in range(max(b.repeat, 5))]
+    b.res.add(Row("start-up: `duck --help`", helps, target="0.15s"))
+    proj = fresh_copy(EXAMPLE, b.work / "example")
+    shutil.rmtree(proj / ".duck", ignore_errors=True)
+    run_duck(["materialize"], proj, now=EXAMPLE_NOW, duck=b.duck)
+    status = [run_duck(["status"], proj, now=EXAMPLE_NOW, duck=b.duck, ok=(0, 3))
+              for _ in range(max(b.repeat, 5))]
+    b.res.add(Row("start-up: `duck status` on examples/manifests", status, target="0.3s"))
+
+
+def bench_dag(b: Bench) -> None:
+    """Full build of the DAG from an empty warehouse, then the no-op plan and materialize."""
+    assets, layers, rows = b.scale["dag"]
+    w = gen.dag(b.work / "dag" / "pristine", assets, layers, rows)
+    duck_runs, raw_runs = [], []
+    for _ in b.reps():
+        proj = fresh_copy(w.root, b.work / "dag" / "duck")
+        duck_runs.append(run_duck(["materialize"], proj, duck=b.duck))
+        raw_db = fresh_copy(w.warehouse, b.work / "dag" / "raw.duckdb")
+        raw_runs.append(time_raw(lambda: raw_dag(w, raw_db)))
+    _same(b, "dag", proj / gen.WAREHOUSE, raw_db, w.tables)
+    b.res.add(Row(f"full build: {assets}-asset, {layers}-layer DAG over {rows:,} rows",
+                  duck_runs, raw_runs, target="1.2x"))
+    plans = [run_duck(["plan"], proj, duck=b.duck) for _ in b.reps()]
+    b.res.add(Row("no-op `duck plan` (DAG, nothing changed)", plans, target="0.5s"))
+    mats = [run_duck(["materialize"], proj, duck=b.duck) for _ in b.reps()]
+    b.res.add(Row("no-op `duck materialize` (DAG, nothing changed)", mats, target="0.5s"))
+
+
+def bench_backfill(b: Bench) -> None:
+    """The daily backfill, one partition per step and batched, against raw DuckDB."""
+    days, rows = b.scale["backfill"]
+    w = gen.backfill(b.work / "backfill" / "pristine", days, rows)
+    base = ["backfill", "daily_cat", "--from", w.first_key, "--to", w.last_key]
+    variants = [(["--batch-size", "1"], raw_backfill_each,
+                 f"backfill {days} partitions, `--batch-size 1` vs {days} DELETE+INSERT"),
+                ([], raw_backfill_set,
+                 f"backfill {days} partitions, default batch (31) vs one set-based INSERT")]
+    for extra, raw_fn, name in variants:
+        duck_runs, raw_runs = [], []
+        for _ in b.reps():
+            proj = fresh_copy(w.root, b.work / "backfill" / "duck")
+            duck_runs.append(run_duck(base + extra, proj, duck=b.duck))
+            raw_db = fresh_copy(w.warehouse, b.work / "backfill" / "raw.duckdb")
+            raw_runs.append(time_raw(lambda: raw_fn(w, raw_db)))
+        _same(b, name.split(",")[1].strip(), proj / gen.WAREHOUSE, raw_db, w.tables)
+        b.res.add(Row(name, duck_runs, raw_runs, target="1.5x"))
+
+
+def _same(b: Bench, what: str, duck_db: Path, raw_db: Path, tables: list[str]) -> None:
+    problems = compare_tables(duck_db, raw_db, tables)
+    if problems:
+        raise RuntimeError(f"{what}: duck and raw DuckDB built different tables:\n"
+                           + "\n".join(problems[:10]))
+    b.res.notes.append(f"{what}: duck and raw DuckDB built the same {len(tables)} table(s) "
+                       "(columns, types and rows compared).")
+
+
+def bench_scale(b: Bench, kind: str) -> None:
+    """plan and status at each size: the growth curve; the largest size against the targets."""
+    sizes = b.scale["wide" if kind == "wide" else "partitions"]
+    unit = "assets" if kind == "wide" else "partitions"
+    for n in sizes:
+        root = b.work / kind / f"n{n}"
+        if kind == "wide":
+            gen.wide(root, n)
+        else:
+            gen.many_partitions(root, n)
+        build = run_duck(["materialize"], root, duck=b.duck)
+        shutil.rmtree(root / ".duck" / "cache", ignore_errors=True)
+        cold = run_duck(["plan"], root, duck=b.duck)
+        plans = [run_duck(["plan"], root, duck=b.duck) for _ in b.reps()]
+        status = [run_duck(["status"], root, duck=b.duck) for _ in b.reps()]
+        label = f"{n:,} {unit}" if kind == "wide" else f"1 asset, {n:,} partitions"
+        p, s = Row("", plans), Row("", status)
+        b.res.growth.append({
+            "size": label, "plan": _secs(p.duck_median()),
+            f"plan per 1k {unit}": _secs(p.duck_median() / n * 1000),
+            "status": _secs(s.duck_median()),
+            f"status per 1k {unit}": _secs(s.duck_median() / n * 1000),
+            "peak MB plan / status": f"{max(x.rss_mb for x in plans):.0f} / "
+                                     f"{max(x.rss_mb for x in status):.0f}",
+            "cold plan": _secs(cold.seconds), "build": _secs(build.seconds)})
+        print(f"  {label}: plan {_secs(p.duck_median())}, status {_secs(s.duck_median())}, "
+              f"build {_secs(build.seconds)}", flush=True)
+    for cmd, samples in (("plan", plans), ("status", status)):
+        b.res.add(Row(f"scale: `duck {cmd}` on {label}", samples, target="1s"))
+    for cmd, samples in (("plan", plans), ("status", status)):
+        b.res.add(Row(f"peak memory: `duck {cmd}` on {label}", samples, target="300MB",
+                      metric="rss"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected workloads and write the results file."""
+    ap = argparse.ArgumentParser(description="Time duck against raw DuckDB; write results.md.")
+    ap.add_argument("--scale", choices=sorted(SCALES), default="default")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    ap.add_argument("--only", default=",".join(WORKLOADS),
+                    help=f"comma-separated workloads: {', '.join(WORKLOADS)}")
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work",
+                    help="where generated projects go (deleted and recreated)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    ap.add_argument("--duck", default=None, help="the duck command (default: next to python)")
+    args = ap.parse_args(argv)
+    only = [w.strip() for w in args.only.split(",") if w.strip()]
+    unknown = set(only) - set(WORKLOADS)
+    if unknown:
+        ap.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    res = Results(args.scale, args.repeat, load=[os.getloadavg()[0]])
+    b = Bench(args.work, SCALES[args.scale], args.repeat, args.duck or duck_bin(), res)
+    b.work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    steps = {"startup": bench_startup, "dag": bench_dag, "backfill": bench_backfill,
+             "wide": lambda b: bench_scale(b, "wide"),
+             "partitions": lambda b: bench_scale(b, "partitions")}
+    for name in only:
+        print(f"{name} ...", flush=True)
+        steps[name](b)
+    res.load.append(os.getloadavg()[0])
+    res.notes.append(f"the whole run took {time.perf_counter() - t0:.0f} s.")
+    write_markdown(res, args.out)
+    print(f"wrote {args.out}")
+    return 1 if any(r.passed() is False for r in res.rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

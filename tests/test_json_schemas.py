@@ -1,0 +1,272 @@
+"""Every --json document matches its JSON Schema in schemas/, checked on real output of the
+example project in realistic states: fresh, materialized, a failing check, a missing source
+file, a backfill, invalid manifests. The schemas are strict: unknown nested keys, unknown
+states and missing keys are errors; the test also requires every top-level key to be declared."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from typer.testing import CliRunner
+
+from conftest import ROOT, Duck
+from duck_cli.cli import app
+
+SCHEMAS = ROOT / "schemas"
+KINDS = ("validate", "graph", "plan", "run", "status", "why", "runs", "run_detail", "check",
+         "backfills", "init", "prune", "doctor")
+
+
+def _schema(kind: str) -> dict:
+    return json.loads((SCHEMAS / f"{kind}.schema.json").read_text())
+
+
+def _errors(doc: dict) -> list[str]:
+    validator = Draft202012Validator(_schema(doc["kind"]), format_checker=FormatChecker())
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(doc)]
+
+
+def conforms(doc: dict, kind: str) -> dict:
+    """Assert ``doc`` is a valid ``kind`` document whose top-level keys are all documented."""
+    assert doc["kind"] == kind and doc["schema_version"] == 1
+    errors = _errors(doc)
+    assert not errors, "\n".join(errors[:20])
+    undocumented = set(doc) - set(_schema(kind)["properties"])
+    assert not undocumented, f"{kind} keys missing from its schema: {sorted(undocumented)}"
+    return doc
+
+
+def _append_duplicate_trip(project: Path, day: str = "2026-03-09") -> None:
+    csv = project / "data" / "trips" / f"{day}.csv"
+    last = csv.read_text().splitlines()[-1]
+    with csv.open("a") as f:
+        f.write(last + "\n")
+
+
+# -- the schema files themselves -------------------------------------------------------------
+
+
+def test_there_is_one_schema_per_document_kind():
+    found = {p.name.split(".")[0] for p in SCHEMAS.glob("*.schema.json")}
+    assert found - {"manifest", "settings"} == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_schema_is_draft_2020_12_with_version_and_kind(kind):
+    schema = _schema(kind)
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].endswith(f"/{kind}.schema.json")
+    assert schema["properties"]["kind"] == {"const": kind}
+    assert schema["properties"]["schema_version"]["const"] == 1
+    assert {"schema_version", "kind"} <= set(schema["required"])
+    assert f"duck schema {kind}" in schema["description"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_duck_schema_prints_each_document_schema(kind):
+    result = CliRunner().invoke(app, ["schema", kind])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == _schema(kind)
+
+
+def _nested_objects(node, path="#"):
+    if isinstance(node, dict):
+        if node.get("type") == "object" and path != "#":
+            yield path, node
+        for key, value in node.items():
+            yield from _nested_objects(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _nested_objects(value, f"{path}/{n}")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_nested_objects_are_closed_or_maps(kind):
+    """Only the top level may grow: every nested object lists its keys (or is a typed map)."""
+    for path, node in _nested_objects(_schema(kind)):
+        if path.endswith("/sample/items"):
+            continue  # a failing row: the checked table's own columns
+        assert node.get("additionalProperties") is False or \
+            isinstance(node.get("additionalProperties"), dict), path
+        if "properties" in node:
+            assert set(node.get("required", [])) <= set(node["properties"]), path
+
+
+def test_the_schemas_reject_what_they_should():
+    ok = {"schema_version": 1, "kind": "doctor", "ok": True,
+          "findings": [{"level": "ok", "code": "consistent", "message": "fine"}]}
+    assert not _errors(ok)
+    assert _errors({**ok, "schema_version": 2})
+    assert _errors({**ok, "findings": [{"level": "meh", "code": "x", "message": "m"}]})
+    assert _errors({**ok, "findings": [{"level": "ok", "code": "x", "message": "m", "extra": 1}]})
+    assert _errors({k: v for k, v in ok.items() if k != "ok"})
+    run = {"run_id": "r00001", "command": "materialize", "status": "succeeded",
+           "started_at": "2026-03-13T06:30:00+00:00", "ended_at": None, "pid": 1, "host": "h",
+           "args": "", "backfill_id": None, "error": None}
+    assert _errors({"schema_version": 1, "kind": "runs", "runs": [run]})  # not a status
+    run["status"] = "success"
+    assert not _errors({"schema_version": 1, "kind": "runs", "runs": [run]})
+    run["started_at"] = "yesterday"
+    assert _errors({"schema_version": 1, "kind": "runs", "runs": [run]})
+
+
+# -- real documents --------------------------------------------------------------------------
+
+
+def test_documents_of_a_fresh_project(duck):
+    conforms(duck.json("validate"), "validate")
+    conforms(duck.json("graph"), "graph")
+    conforms(duck.json("graph", "+daily_revenue", "--health"), "graph")
+    plan = conforms(duck.json("plan"), "plan")
+    assert plan["steps"] and plan["command"] == "plan"
+    status = conforms(duck.json("status"), "status")
+    assert status["summary"]["missing"] == 5
+    conforms(duck.json("status", "zone_metrics", "--partitions"), "status")
+    conforms(duck.json("why", "daily_revenue"), "why")
+    conforms(duck.json("why", "daily_revenue", "--partition", "2026-03-12"), "why")
+    product = conforms(duck.json("why", "revenue_dashboard"), "why")
+    assert product["target_type"] == "product"
+    conforms(duck.json("reconcile"), "plan")
+    conforms(duck.json("backfill", "zone_metrics", "--from", "2026-03-01", "--to", "2026-03-03",
+                       "--dry-run"), "plan")
+    assert conforms(duck.json("runs"), "runs")["runs"] == []
+    assert conforms(duck.json("backfills"), "backfills")["backfills"] == []
+    assert conforms(duck.json("check"), "check")["results"] == []
+    assert conforms(duck.json("doctor"), "doctor")["ok"] is True
+
+
+def test_documents_after_materialize(duck):
+    run = conforms(duck.json("materialize"), "run")
+    assert run["status"] == "success" and run["summary"]["failed"] == 0
+    assert any(s["checks"] for s in run["steps"])
+    assert conforms(duck.json("plan"), "plan")["empty"] is True
+    status = conforms(duck.json("status"), "status")
+    assert {a["state"] for a in status["assets"]} == {"fresh"}
+    assert status["assets"][2]["last_materialization"]["kind"] == "materialization"
+    conforms(duck.json("status", "regional_revenue", "--partitions"), "status")
+    conforms(duck.json("status", "revenue_summary", "--partitions"), "status")
+    why = conforms(duck.json("why", "revenue_summary"), "why")
+    assert why["next_action"]["action"] == "none"
+    conforms(duck.json("graph", "--health"), "graph")
+    runs = conforms(duck.json("runs"), "runs")
+    assert [r["run_id"] for r in runs["runs"]] == [run["run_id"]]
+    detail = conforms(duck.json("runs", "show", run["run_id"]), "run_detail")
+    assert detail["checks"] and detail["run"]["status"] == "success"
+    check = conforms(duck.json("check"), "check")
+    assert check["passed"] and check["results"]
+    assert conforms(duck.json("reconcile", "--apply"), "run")["steps"] == []
+    conforms(duck.json("prune", "--keep-runs", "1"), "prune")
+    conforms(duck.json("doctor"), "doctor")
+
+
+def test_documents_after_a_failing_check(duck, project):
+    duck("materialize")
+    _append_duplicate_trip(project)
+    run = conforms(duck.json("materialize", expect=1), "run")
+    failed = [s for s in run["steps"] if s["status"] == "failed"]
+    assert failed[0]["asset"] == "stg_trips" and failed[0]["error_kind"] == "check"
+    bad = [c for c in failed[0]["checks"] if not c["passed"]]
+    assert bad[0]["name"] == "one_row_per_trip" and bad[0]["sample"]
+    assert all(s["status"] == "skipped" for s in run["steps"][1:])
+    status = conforms(duck.json("status"), "status")
+    stg = next(a for a in status["assets"] if a["name"] == "stg_trips")
+    assert stg["state"] == "failed" and stg["checks"]["failing"] == ["one_row_per_trip"]
+    conforms(duck.json("status", "stg_trips", "--partitions"), "status")
+    why = conforms(duck.json("why", "stg_trips"), "why")
+    assert why["state"] == "failed"
+    conforms(duck.json("why", "stg_trips", "--partition", "2026-03-09"), "why")
+    conforms(duck.json("why", "revenue_dashboard"), "why")
+    held = conforms(duck.json("reconcile"), "plan")["held"]
+    assert [h["status"] for h in held if h["status"] != "fresh"] == ["unfixable"]
+    conforms(duck.json("reconcile", "--retry-failed"), "plan")
+    detail = conforms(duck.json("runs", "show", run["run_id"]), "run_detail")
+    assert detail["run"]["status"] == "failed"
+    assert conforms(duck.json("runs"), "runs")["runs"][0]["status"] == "failed"
+
+
+def test_check_documents_with_failing_and_warning_checks(duck, project):
+    duck("materialize")
+    manifest = project / "mobility.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "      - {name: one_row_per_trip, unique: [trip_id]}\n",
+        "      - {name: one_row_per_trip, unique: [trip_id]}\n"
+        "      - {name: short_trips, accepted_range: {column: distance_km, max: 20}}\n"
+        "      - {name: cheap_trips, accepted_range: {column: fare, max: 40}, severity: warn}\n"))
+    doc = conforms(duck.json("check", "stg_trips", "--partition", "2026-03-09", expect=1),
+                   "check")
+    outcome = {r["name"]: (r["passed"], r["severity"]) for r in doc["results"]}
+    assert outcome["short_trips"] == (False, "error")
+    assert outcome["cheap_trips"] == (False, "warn")
+    assert doc["passed"] is False
+    status = conforms(duck.json("status", "stg_trips"), "status")
+    assert status["assets"][0]["checks"]["failed"] >= 1
+
+
+def test_documents_with_a_missing_source_file(duck, project):
+    (project / "data" / "trips" / "2026-03-12.csv").unlink()
+    status = conforms(duck.json("status"), "status")
+    raw = next(a for a in status["assets"] if a["name"] == "raw_trips")
+    assert raw["state"] == "missing" and raw["reasons"][0]["code"] == "source_missing"
+    plan = conforms(duck.json("reconcile"), "plan")
+    assert any(h["status"] == "unfixable" for h in plan["held"])
+    run = conforms(duck.json("reconcile", "--apply"), "run")
+    assert run["status"] == "success" and any(h["status"] != "fresh" for h in run["held"])
+    status = conforms(duck.json("status"), "status")
+    dr = next(a for a in status["assets"] if a["name"] == "daily_revenue")
+    assert dr["blockers"][0]["reason"] == "source_missing"
+    why = conforms(duck.json("why", "revenue_dashboard"), "why")
+    assert why["next_action"]["action"] == "wait_for_source"
+    conforms(duck.json("why", "daily_revenue", "--partition", "2026-03-12"), "why")
+    conforms(duck.json("plan"), "plan")
+
+
+def test_backfill_documents(duck):
+    duck("materialize")
+    run = conforms(duck.json("backfill", "zone_metrics", "--from", "2026-03-01", "--to",
+                             "2026-03-03", "--downstream"), "run")
+    assert run["backfill_id"] and run["status"] == "success"
+    listed = conforms(duck.json("backfills"), "backfills")["backfills"]
+    assert listed[0]["backfill_id"] == run["backfill_id"]
+    assert listed[0]["runs"] == [{"run_id": run["run_id"], "status": "success"}]
+    conforms(duck.json("backfill", "zone_metrics", "--missing", "--dry-run"), "plan")
+    assert conforms(duck.json("runs"), "runs")["runs"][0]["backfill_id"] == run["backfill_id"]
+
+
+def test_validate_documents_with_warnings_and_errors(duck, project):
+    finance = project / "finance.yaml"
+    finance.write_text(finance.read_text().replace("deps: [daily_revenue]",
+                                                   "deps: [daily_revenue, zones]"))
+    doc = conforms(duck.json("validate"), "validate")
+    assert doc["valid"] and [p["severity"] for p in doc["problems"]] == ["warning"]
+    mobility = project / "mobility.yaml"
+    mobility.write_text(mobility.read_text().replace("deps: [stg_trips]", "deps: [stg_trip]"))
+    doc = conforms(duck.json("validate", expect=2), "validate")
+    assert not doc["valid"] and doc["problems"][0]["file"] == "mobility.yaml"
+    assert doc["problems"][0]["line"] > 0
+
+
+def test_init_document(tmp_path):
+    result = CliRunner().invoke(app, ["init", str(tmp_path / "new"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = conforms(json.loads(result.stdout), "init")
+    assert all(Path(f).exists() for f in doc["files"])
+
+
+def test_unpartitioned_project_documents(tmp_path):
+    """The `duck init` scaffold: nothing partitioned, a max_lag freshness policy."""
+    CliRunner().invoke(app, ["init", str(tmp_path / "p")])
+    duck = Duck(tmp_path / "p")
+    conforms(duck.json("status"), "status")
+    conforms(duck.json("materialize"), "run")
+    conforms(duck.json("status", "stg_orders", "--partitions"), "status")
+    conforms(duck.json("why", "revenue_by_customer"), "why")
+    conforms(duck.json("check"), "check")
+    later = Duck(tmp_path / "p", now="2026-03-15T07:30:00+01:00")
+    status = conforms(later.json("status"), "status")
+    assert status["assets"][-1]["freshness"]["state"] == "stale"
+    conforms(later.json("why", "revenue_by_customer"), "why")
