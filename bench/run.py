@@ -64,21 +64,33 @@ def duck_bin() -> str:
 
 def run_duck(args: list[str], root: Path | None, *, now: str = gen.NOW, duck: str | None = None,
              ok: tuple[int, ...] = (0,)) -> Sample:
-    """Run `duck ARGS -p ROOT` as a user would; wall time, CPU time and peak RSS of that process."""
+    """Run `duck ARGS -p ROOT` as a user would; wall time, CPU time and peak RSS of that process.
+
+    Peak RSS comes from /usr/bin/time when present: a child forked straight from this process
+    would report this (larger) process's memory as its own peak.
+    """
     cmd = [duck or duck_bin(), *args] + (["-p", str(root)] if root is not None else [])
     env = {**os.environ, "DUCK_NOW": now, "NO_COLOR": "1"}
     env.pop("DUCK_PROJECT", None)
     log = _log_path(root)
+    stats = log.with_suffix(".time")
+    wrap = [TIME, "-f", "%M %U %S", "-o", str(stats)] if TIME else []
     with open(log, "wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(wrap + cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in ok:
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{tail}")
+    if TIME:
+        rss_kb, user, system = stats.read_text().split()[-3:]
+        return Sample(seconds, float(user) + float(system), int(rss_kb) / 1024)
     return Sample(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 def _log_path(root: Path | None) -> Path:

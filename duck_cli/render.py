@@ -191,7 +191,7 @@ def run_result(result, p, state, as_json: bool) -> None:
 
 
 def _check_note(checks) -> str:
-    warned = [c["message"] for c in checks if not c["passed"]]
+    warned = [f"{c['name']}: {c['message']}" for c in checks if not c["passed"]]
     return ("warn: " + "; ".join(warned)) if warned else (f"{len(checks)} check(s) passed"
                                                           if checks else "")
 

@@ -40,11 +40,12 @@ def conforms(doc: dict, kind: str) -> dict:
     return doc
 
 
-def _append_duplicate_trip(project: Path, day: str = "2026-03-09") -> None:
+def append_duplicate_trip(project: Path, day: str = "2026-03-09") -> None:
+    """Deliver the day's last trip twice (keeping the file's CRLF line ends)."""
     csv = project / "data" / "trips" / f"{day}.csv"
-    last = csv.read_text().splitlines()[-1]
-    with csv.open("a") as f:
-        f.write(last + "\n")
+    data = csv.read_bytes()
+    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    csv.write_bytes(data + last + (b"\r\n" if b"\r\n" in data else b"\n"))
 
 
 # -- the schema files themselves -------------------------------------------------------------
@@ -166,7 +167,7 @@ def test_documents_after_materialize(duck):
 
 def test_documents_after_a_failing_check(duck, project):
     duck("materialize")
-    _append_duplicate_trip(project)
+    append_duplicate_trip(project)
     run = conforms(duck.json("materialize", expect=1), "run")
     failed = [s for s in run["steps"] if s["status"] == "failed"]
     assert failed[0]["asset"] == "stg_trips" and failed[0]["error_kind"] == "check"
@@ -213,7 +214,8 @@ def test_documents_with_a_missing_source_file(duck, project):
     raw = next(a for a in status["assets"] if a["name"] == "raw_trips")
     assert raw["state"] == "missing" and raw["reasons"][0]["code"] == "source_missing"
     plan = conforms(duck.json("reconcile"), "plan")
-    assert any(h["status"] == "unfixable" for h in plan["held"])
+    blocked = [h for h in plan["held"] if h["status"] != "fresh"]
+    assert blocked and {h["blocker"]["reason"] for h in blocked} == {"source_missing"}
     run = conforms(duck.json("reconcile", "--apply"), "run")
     assert run["status"] == "success" and any(h["status"] != "fresh" for h in run["held"])
     status = conforms(duck.json("status"), "status")

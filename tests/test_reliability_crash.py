@@ -1,0 +1,238 @@
+"""Crash safety: `duck materialize` and `duck backfill` killed (kill -9) at every point of a run.
+
+Each scenario copies a pre-built project (2026-03-01..02 materialized; at the clock below,
+2026-03-03..04 are due too), runs the installed `duck` in a subprocess and kills it, either at a
+fault point (DUCK_FAULT=point:N makes duck os._exit(137) the N-th time it gets there) or with a
+SIGKILL after a random delay. Then it checks, in order:
+
+1. right after the kill: the previous data is readable and the catalog claims nothing the
+   warehouse did not publish (tests/reliability_check.py);
+2. after the next writing command (`duck doctor` or `duck materialize`): every published ledger
+   row is in the catalog and the dead run is 'abandoned', naming its pid and host;
+3. after `duck reconcile --apply`: every asset is fresh and everything is consistent.
+
+The scenarios run a few at a time in threads (each in its own copy), once per module; the tests
+below assert one promise each over all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLE
+from reliability_check import check_consistency, run_duck, run_rows, start_duck
+
+NOW = "2026-03-05T07:30:00+01:00"  # partitions 2026-03-01..04 exist; 03-04 is due by 07:00
+MATERIALIZE = ("materialize",)
+BACKFILL = ("backfill", "stg_trips", "zone_metrics", "daily_revenue", "--from", "2026-03-01",
+            "--to", "2026-03-04", "--batch-size", "1")
+BUILD_POINTS = ("stage", "checks", "publish", "ledger", "commit")
+# From the base, `materialize` runs 7 build steps (stg_trips, zone_metrics, daily_revenue,
+# regional_revenue x3, revenue_summary) and the backfill 12 (3 assets x 4 days, one per step).
+# The catalog is written at least twice by materialize (run start and end) and four times by
+# the backfill (backfill record, run start, run end, backfill status).
+FAULTS = ([(MATERIALIZE, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 3, 5, 7)]
+          + [(MATERIALIZE, f"catalog:{n}") for n in (1, 2)]
+          + [(BACKFILL, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 6, 12)]
+          + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3, 4)])
+RANDOM_KILLS = 12
+WORKERS = 3
+CHECKED = {"stg_trips": "trip_date", "zone_metrics": "trip_date", "daily_revenue": "trip_date"}
+
+
+@dataclass
+class Outcome:
+    """What one killed run left behind, and what the following commands made of it."""
+
+    name: str
+    rc: int | None = None
+    pid: int | None = None
+    right_after: list[str] = field(default_factory=list)
+    old_rows: dict = field(default_factory=dict)
+    next_command: str = ""
+    next_rc: int | None = None
+    next_output: str = ""
+    after_next: list[str] = field(default_factory=list)
+    runs_after_next: list[tuple] = field(default_factory=list)
+    reconcile_rc: int | None = None
+    reconcile_output: str = ""
+    final: list[str] = field(default_factory=list)
+    states: dict = field(default_factory=dict)
+
+    @property
+    def killed(self) -> bool:
+        return self.rc in (137, -signal.SIGKILL)
+
+
+def _old_rows(root: Path) -> dict:
+    """Rows per asset for the partitions the base project had built (2026-03-01..02)."""
+    import duckdb
+
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"), read_only=True)
+    try:
+        return {a: con.execute(f"SELECT count(*) FROM {a} WHERE {c} < DATE '2026-03-03'")
+                .fetchone()[0] for a, c in CHECKED.items()}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """The example project with 2026-03-01..02 materialized."""
+    root = tmp_path_factory.mktemp("crash") / "base"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    done = run_duck(root, "materialize", "--from", "2026-03-01", "--to", "2026-03-02", now=NOW)
+    assert done.returncode == 0, done.stderr
+    assert check_consistency(root) == []
+    return root
+
+
+def _kill_at_fault(root: Path, command: tuple, spec: str, out: Outcome) -> None:
+    proc = start_duck(root, *command, now=NOW, DUCK_FAULT=spec)
+    out.pid = proc.pid
+    proc.communicate(timeout=120)
+    out.rc = proc.returncode
+
+
+def _kill_after(root: Path, command: tuple, rng: random.Random, out: Outcome) -> None:
+    """SIGKILL after a random delay, or a random moment after the n-th step's progress line."""
+    proc = start_duck(root, *command, now=NOW)
+    out.pid = proc.pid
+    if rng.random() < 0.5:
+        time.sleep(rng.uniform(0.2, 1.2))
+    else:
+        wanted, seen = rng.randint(1, 5), 0
+        while seen < wanted and (line := proc.stderr.readline()):
+            seen += line.startswith("[")
+        time.sleep(rng.uniform(0, 0.05))
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    out.rc = proc.returncode
+
+
+def _scenario(base: Path, work: Path, index: int, command: tuple, spec: str | None) -> Outcome:
+    name = f"{index:02d} {command[0]} " + (f"DUCK_FAULT={spec}" if spec else "SIGKILL")
+    out = Outcome(name)
+    root = work / f"s{index:02d}"
+    shutil.copytree(base, root)  # copy2 keeps the source files' mtimes: same data versions
+    if spec:
+        _kill_at_fault(root, command, spec, out)
+    else:
+        _kill_after(root, command, random.Random(index), out)
+    out.right_after = check_consistency(root, synced=False, idle=False)
+    out.old_rows = _old_rows(root)
+    nxt = ("doctor", "--json") if index % 2 else ("materialize",)
+    out.next_command = " ".join(nxt)
+    done = run_duck(root, *nxt, now=NOW)
+    out.next_rc, out.next_output = done.returncode, done.stdout + done.stderr
+    out.after_next = check_consistency(root)
+    out.runs_after_next = run_rows(root)
+    done = run_duck(root, "reconcile", "--apply", now=NOW)
+    out.reconcile_rc, out.reconcile_output = done.returncode, done.stdout + done.stderr
+    status = json.loads(run_duck(root, "status", "--json", now=NOW).stdout)
+    out.states = {a["name"]: a["state"] for a in status["assets"]}
+    out.states.update({f"product {p['name']}": p["state"] for p in status["products"]})
+    out.final = check_consistency(root)
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def crashes(base, tmp_path_factory) -> list[Outcome]:
+    """Every scenario, run WORKERS at a time."""
+    work = tmp_path_factory.mktemp("kills")
+    plans = [(c, s) for c, s in FAULTS] + [(BACKFILL if i % 2 else MATERIALIZE, None)
+                                           for i in range(RANDOM_KILLS)]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        futures = [pool.submit(_scenario, base, work, i, c, s) for i, (c, s) in enumerate(plans)]
+        return [f.result() for f in futures]
+
+
+def _report(bad: list[tuple[Outcome, object]]) -> str:
+    return "\n".join(f"{o.name}: {detail}" for o, detail in bad)
+
+
+def test_at_least_fifty_runs_were_killed_and_every_fault_point_was_reached(crashes):
+    unreached = [(o, f"exit {o.rc}") for o in crashes if "DUCK_FAULT" in o.name and o.rc != 137]
+    assert not unreached, "fault points never reached:\n" + _report(unreached)
+    killed = sum(o.killed for o in crashes)
+    assert killed >= 50, f"only {killed} runs were killed"
+    random_kills = [o for o in crashes if "SIGKILL" in o.name]
+    assert sum(o.killed for o in random_kills) >= RANDOM_KILLS // 2
+
+
+def test_right_after_the_kill_the_catalog_claims_only_published_data(crashes):
+    bad = [(o, o.right_after) for o in crashes if o.right_after]
+    assert not bad, _report(bad)
+
+
+def test_the_previous_data_stays_readable(crashes, base):
+    before = _old_rows(base)
+    assert all(before.values())
+    bad = [(o, o.old_rows) for o in crashes if o.old_rows != before]
+    assert not bad, f"expected {before}\n" + _report(bad)
+
+
+def test_the_next_writing_command_succeeds_and_records_every_published_partition(crashes):
+    bad = [(o, f"exit {o.next_rc}: {o.next_output[-400:]}") for o in crashes
+           if o.next_rc != 0 or "Traceback" in o.next_output]
+    assert not bad, _report(bad)
+    bad = [(o, o.after_next) for o in crashes if o.after_next]
+    assert not bad, _report(bad)
+
+
+def test_the_dead_run_is_marked_abandoned_with_its_pid_and_host(crashes):
+    host = os.uname().nodename
+    bad, marked = [], 0
+    for o in crashes:
+        dead = [r for r in o.runs_after_next if r[3] == o.pid and o.killed]
+        for run_id, _cmd, status, pid, run_host, error in dead:
+            marked += 1
+            if (status != "abandoned" or run_host != host
+                    or f"{pid} on {host}" not in (error or "")):
+                bad.append((o, (run_id, status, error)))
+    assert not bad, _report(bad)
+    assert marked >= 35, f"only {marked} killed runs had been recorded as started"
+
+
+def test_reconcile_apply_then_leaves_everything_fresh_and_consistent(crashes):
+    bad = [(o, f"exit {o.reconcile_rc}: {o.reconcile_output[-400:]}") for o in crashes
+           if o.reconcile_rc != 0 or "Traceback" in o.reconcile_output]
+    assert not bad, _report(bad)
+    bad = [(o, o.final) for o in crashes if o.final]
+    assert not bad, _report(bad)
+    bad = [(o, o.states) for o in crashes if set(o.states.values()) != {"fresh"}]
+    assert not bad, _report(bad)
+
+
+# -- the first command after a kill is a reader --------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: read-only commands never repair: state.load_state/read_snapshot ignore ledger rows the "
+    "catalog lacks (execute.recover runs only inside a writing Session), so `duck status` after a "
+    "kill between the warehouse commit and the catalog flush reports published partitions as "
+    "missing, and the catalog does not learn of them."))
+def test_status_right_after_a_kill_knows_the_published_partitions(base, tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(base, root)
+    # Killed right after the warehouse committed stg_trips 2026-03-03..04, before the catalog
+    # heard of it (the catalog is written once a second at most).
+    assert run_duck(root, "materialize", now=NOW, DUCK_FAULT="commit:1").returncode == 137
+    assert any("not in the catalog" in p for p in check_consistency(root, idle=False))
+    status = run_duck(root, "status", "--json", now=NOW)
+    assert status.returncode == 0, status.stderr
+    stg = next(a for a in json.loads(status.stdout)["assets"] if a["name"] == "stg_trips")
+    assert stg["partitions"]["missing"] == 0, stg["partitions"]
+    assert check_consistency(root, idle=False) == []
