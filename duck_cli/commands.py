@@ -29,9 +29,26 @@ def _now() -> datetime:
 
 
 def _state(project: Project, now: datetime):
-    from .state import load_state
+    """Health from one snapshot; first repair what a dead writer left behind, if anything."""
+    from .state import dead_runs, load_state, read_snapshot
 
-    return load_state(project, now)
+    snap = read_snapshot(project)
+    if dead_runs(snap):
+        _repair(project)
+        snap = read_snapshot(project)
+    return load_state(project, now, snap)
+
+
+def _repair(project: Project) -> None:
+    """Let a reader repair a dead run's leftovers when no writer holds the lock."""
+    from . import execute
+    from .errors import LockedError
+
+    try:
+        with execute.session(project, "repair", _now, wait=0):
+            pass
+    except LockedError:  # a live writer holds it: it will record its own work
+        pass
 
 
 def _selected(state, selection: list[str]) -> list[str]:

@@ -221,8 +221,15 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
     s.pending.runs.append(dict(run))
     s.flush(force=True)
     runner = _Runner(s, plan, health, run_id, on_event)
-    with _graceful_interrupt(s):
-        runner.run_all()
+    try:
+        with _graceful_interrupt(s):
+            runner.run_all()
+    except KeyboardInterrupt:  # a second Ctrl-C: the open transaction dies with the process
+        s.wh.rollback()
+        s.pending.runs.append({**run, "status": "canceled", "ended_at": s.clock(),
+                               "error": "interrupted"})
+        s.flush(force=True)
+        raise
     status = ("canceled" if s.interrupted else
               "failed" if any(r.status == "failed" for r in runner.results) else "success")
     s.pending.runs.append({**run, "status": status, "ended_at": s.clock()})
