@@ -21,7 +21,7 @@ from typing import Any, Iterator, NamedTuple
 
 from .errors import LockedError, StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -179,7 +179,10 @@ def _open_error(path: Path, err: Exception) -> Exception:
 
 @contextmanager
 def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator["Catalog | None"]:
-    """A catalog connection for one short transaction; None when reading a catalog not made yet."""
+    """A catalog connection for one short transaction; None when reading a catalog not made yet.
+
+    A reader that meets a catalog from an older duck migrates it first (briefly as a writer).
+    """
     if read_only and not path.exists():
         yield None
         return
@@ -187,10 +190,21 @@ def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator
     con = connect(path, read_only=read_only, wait=wait)
     try:
         catalog = Catalog(con, path)
-        catalog.check_version(read_only)
+        try:
+            catalog.check_version(read_only)
+        except _NeedsMigration:
+            con.close()
+            with open_catalog(path, read_only=False, wait=wait):
+                pass
+            con = connect(path, read_only=True, wait=wait)
+            catalog = Catalog(con, path)
         yield catalog
     finally:
         con.close()
+
+
+class _NeedsMigration(Exception):
+    """A read-only connection met an older catalog schema."""
 
 
 class Catalog:
@@ -213,7 +227,9 @@ class Catalog:
             raise StateError(f"{self.path} was written by a newer duck (catalog schema "
                              f"{version}, this duck knows {SCHEMA_VERSION})",
                              hint="Upgrade duck (pip install -U duck-cli); nothing was changed.")
-        elif version < SCHEMA_VERSION and not read_only:
+        elif version < SCHEMA_VERSION:
+            if read_only:
+                raise _NeedsMigration()
             self._migrate(version)
 
     def _version(self) -> int | None:
@@ -231,14 +247,15 @@ class Catalog:
                              hint=_MOVE_ASIDE) from err
 
     def _migrate(self, version: int) -> None:
-        if version < 0:
+        if version < 1:
             raise StateError(f"{self.path} is not a duck catalog (no schema version)",
                              hint=_MOVE_ASIDE)
         backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
         self.con.execute("CHECKPOINT")
         shutil.copyfile(self.path, backup)
-        for step in MIGRATIONS[version:SCHEMA_VERSION]:
-            self.con.execute(step)
+        for v in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[v]:
+                self.con.execute(statement)
         self.con.execute("UPDATE duck_meta SET value = ? WHERE key = 'schema_version'",
                          [str(SCHEMA_VERSION)])
 
@@ -400,7 +417,9 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
-MIGRATIONS: list[str] = []  # MIGRATIONS[v] upgrades schema v to v+1
+MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
+    1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS input_seq BIGINT"],
+}
 
 
 def _upsert(con, table: str, key: str, row: dict) -> None:

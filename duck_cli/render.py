@@ -25,7 +25,7 @@ def console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     if width is None and not stream.isatty():
         width = 160  # logs and CI: wide enough that tables do not fold every cell
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=stderr)
 
 
 def emit_json(document: dict) -> None:

@@ -156,3 +156,22 @@ def test_installed_duck_runs_the_example_in_a_subprocess(tmp_path):
     assert "0 failed" in run.stdout
     # not a terminal: plain one line per step on stderr, no progress bar
     assert "/40] stg_trips 2026-03-01" in run.stderr and "\x1b" not in run.stderr
+
+
+def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
+    import duckdb
+
+    duck("materialize")
+    path = project / ".duck" / "catalog.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE steps DROP COLUMN input_seq")
+    con.execute("UPDATE duck_meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    doc = duck.json("status")
+    assert {a["state"] for a in doc["assets"]} == {"fresh"}
+    assert (project / ".duck" / "catalog.duckdb.v1.bak").exists()
+    assert catalog_rows(project, "SELECT value FROM duck_meta")[0][0] == "2"
+    assert catalog_rows(project, "SELECT count(*) FROM information_schema.columns WHERE "
+                                 "table_name = 'steps' AND column_name = 'input_seq'")[0][0] == 1
+    duck("materialize", "--force", "stg_trips")  # and the migrated catalog takes new runs
+    assert catalog_rows(project, "SELECT count(input_seq) FROM steps")[0][0] > 0
