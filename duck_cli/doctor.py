@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from . import catalog as cat
 from .documents import doc
-from .execute import STAGE, session
+from .build import STAGE
+from .execute import session
 
 
 def run(project, clock, *, wait: float) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import time
 from contextlib import contextmanager
@@ -24,28 +23,11 @@ from .health import Health, upstream_partitions
 from .lock import write_lock
 from .models import Asset, Project
 from .plan import Plan, Step
-from .warehouse import Warehouse, ledger_row, quote
+from .build import Builder
+from .faults import fault
+from .warehouse import Warehouse, ledger_row
 
-STAGE = "__duck_stage"
 FLUSH_SECONDS = 1.0
-FAULT_POINTS = ("stage", "checks", "publish", "ledger", "commit", "catalog")
-
-
-def fault(point: str) -> None:
-    """Crash here (os._exit, like kill -9) when DUCK_FAULT names this point; for crash tests.
-
-    DUCK_FAULT is ``point`` or ``point:N`` (crash at the N-th time the point is reached).
-    """
-    spec = os.environ.get("DUCK_FAULT")
-    if not spec or spec.split(":")[0] != point:
-        return
-    _FAULT_COUNT[point] = _FAULT_COUNT.get(point, 0) + 1
-    nth = int(spec.split(":")[1]) if ":" in spec else 1
-    if _FAULT_COUNT[point] >= nth:
-        os._exit(137)
-
-
-_FAULT_COUNT: dict[str, int] = {}
 
 
 @dataclass
@@ -304,7 +286,7 @@ class _Runner:
 
     def build(self, step: Step, asset: Asset, keys: list[str]) -> StepResult:
         started, t0 = self.s.clock(), time.perf_counter()
-        builder = _Builder(self.s, asset, keys, self.run_id, step.index)
+        builder = Builder(self.s, asset, keys, self.run_id, step.index)
         builder.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
                                  upstream_partitions(self.s.project, self.health, asset.name, k)),
                                 default=0)
@@ -338,201 +320,6 @@ def _check_rows(s: Session, run_id: str, step: int, r: StepResult, seq: int) -> 
              "observed": c.observed, "failing": c.failing, "message": c.message,
              "sample": json.dumps(list(c.sample), default=str), "created_at": r.ended_at,
              "stage": "audit"} for c in r.checks for k in r.keys]
-
-
-class _Builder:
-    """Builds one asset over some partitions in one warehouse transaction."""
-
-    def __init__(self, s: Session, asset: Asset, keys: list[str], run_id: str, step: int):
-        self.s, self.asset, self.keys, self.run_id, self.step = s, asset, keys, run_id, step
-        self.wh = s.wh
-        self.input_seq = 0
-        self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
-
-    def run(self, started: datetime) -> StepResult:
-        import duckdb
-
-        self.wh.begin()
-        try:
-            relation = self.stage()
-            fault("stage")
-            rows = self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-            self.verify_slice(relation)
-            checks = self.audit(relation)
-            fault("checks")
-            if not self.transaction_usable():  # a check's SQL errored: DuckDB aborted it
-                self.wh.rollback()
-                msg = "; ".join(f"check {c.name} could not run: {c.message}"
-                                for c in checks if not c.passed)
-                return self.result(started, "failed", rows, checks, msg, "check")
-            if any(c.blocking for c in checks):
-                self.wh.rollback()
-                bad = [c for c in checks if c.blocking]
-                msg = "; ".join(f"check {c.name} failed: {c.message}" for c in bad)
-                res = self.result(started, "failed", rows, checks, msg, "check")
-                res.data_error = True
-                return res
-            self.publish(relation)
-            fault("publish")
-            ledger = self.ledger(rows, relation)
-            self.wh.append_ledger(ledger)
-            fault("ledger")
-            self.wh.commit()
-            fault("commit")
-        except _SliceError as err:
-            self.wh.rollback()
-            res = self.result(started, "failed", None, [], str(err), "partition")
-            res.data_error = True
-            return res
-        except duckdb.Error as err:
-            self.wh.rollback()
-            res = self.result(started, "failed", None, [], _sql_error(err), "sql")
-            res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
-                                                  duckdb.CatalogException))
-            return res
-        res = self.result(started, "success", rows, checks, None, None)
-        res.ledger = ledger
-        return res
-
-    def result(self, started, status, rows, checks, error, kind) -> StepResult:
-        r = StepResult(self.step, self.asset.name, tuple(self.keys), status, started,
-                       self.s.clock(), error=error, error_kind=kind, row_count=rows,
-                       checks=list(checks), input_seq=self.input_seq)
-        return r
-
-    def stage(self) -> str:
-        """Run the asset's SQL into a staging relation; return its quoted name."""
-        con, sql, name = self.wh.con, self.asset.materialize.sql, self.asset.name
-        strategy = self.asset.materialize.strategy
-        if strategy == "view":
-            if self.wh.table_kind(name) == "BASE TABLE":
-                con.execute(f"DROP TABLE {quote(name)}")
-            con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
-            return quote(name)
-        if strategy == "table":
-            con.execute(f"CREATE OR REPLACE TABLE {quote(STAGE + '_' + name)} AS {sql}")
-            return quote(STAGE + "_" + name)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(STAGE)} AS {sql}", _used(sql, self.params))
-        return quote(STAGE)
-
-    def transaction_usable(self) -> bool:
-        """Whether the transaction survived the checks (a failing statement aborts it)."""
-        import duckdb
-
-        try:
-            self.wh.con.execute("SELECT 1")
-            return True
-        except duckdb.Error:
-            return False
-
-    def verify_slice(self, relation: str) -> None:
-        """Refuse rows outside the partitions being built (they would clobber other slices)."""
-        if self.asset.materialize.strategy != "incremental":
-            return
-        pred, params = slice_predicate(self.asset, self.params)
-        bad = self.wh.con.execute(f"SELECT count(*) FROM {relation} WHERE NOT coalesce({pred}, "
-                                  "false)", params).fetchone()[0]
-        if bad:
-            col = self.asset.partitions.column
-            raise _SliceError(
-                f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: the SQL "
-                f"produced {bad} row(s) whose '{col}' lies outside the partition. Filter it with "
-                f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
-
-    def audit(self, relation: str) -> list:
-        """Run the asset's checks on the staged data."""
-        if not self.asset.checks:
-            return []
-        from . import checks
-
-        ref = None
-        if self.asset.partitions is not None and self.asset.partitions.kind != "static":
-            ref = min(self.s.clock(), parts.bounds(self.asset.partitions, self.keys[-1])[1])
-        return checks.run_checks(self.wh.con, self.asset.checks, relation, now=self.s.clock(),
-                                 reference_time=ref, table_of=quote)
-
-    def publish(self, relation: str) -> None:
-        """Swap the staged table in, or replace exactly the partitions' slice."""
-        con, name = self.wh.con, self.asset.name
-        strategy = self.asset.materialize.strategy
-        if strategy == "table":
-            self.wh.drop(name)
-            con.execute(f"ALTER TABLE {relation} RENAME TO {quote(name)}")
-        elif strategy == "incremental":
-            if self.wh.table_kind(name) != "BASE TABLE":
-                self.wh.drop(name)
-                con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM {relation}")
-            else:
-                added, dropped = self.evolve(relation)
-                pred, params = slice_predicate(self.asset, self.params)
-                con.execute(f"DELETE FROM {quote(name)} WHERE {pred}", params)
-                con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {relation}")
-                self.drop_emptied(dropped)
-            con.execute(f"DROP TABLE {relation}")
-
-    def evolve(self, relation: str) -> tuple[list[str], list[str]]:
-        """Add the staged columns the table lacks; return (added, no longer produced)."""
-        con, table = self.wh.con, quote(self.asset.name)
-        staged = con.execute(f"DESCRIBE {relation}").fetchall()
-        existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-        added = [(c, t) for c, t, *_ in staged if c not in existing]
-        for col, typ in added:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
-        dropped = sorted(existing - {r[0] for r in staged})
-        return [c for c, _t in added], dropped
-
-    def drop_emptied(self, columns: list[str]) -> None:
-        """Drop columns the SQL no longer produces once no partition holds a value in them."""
-        con, table = self.wh.con, quote(self.asset.name)
-        for col in columns:
-            if col == self.asset.partitions.column:
-                continue
-            if not con.execute(f"SELECT count({quote(col)}) FROM {table}").fetchone()[0]:
-                con.execute(f"ALTER TABLE {table} DROP COLUMN {quote(col)}")
-
-    def ledger(self, rows: int, relation: str) -> list[dict]:
-        counts = self.per_key_counts(rows, relation)
-        now = self.s.clock()
-        return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
-                           counts.get(k, 0), "materialization",
-                           upstream=json.dumps({"input_seq": self.input_seq}))
-                for k in self.keys]
-
-    def per_key_counts(self, rows: int, relation: str) -> dict[str, int]:
-        if len(self.keys) == 1:
-            return {self.keys[0]: rows}
-        from .warehouse import _key_expr
-
-        if self.asset.materialize.strategy == "incremental":
-            relation = quote(self.asset.name)
-            pred, params = slice_predicate(self.asset, self.params)
-            return dict(self.wh.con.execute(
-                f"SELECT {_key_expr(self.asset.partitions)} AS k, count(*) FROM {relation} "
-                f"WHERE {pred} GROUP BY k", params).fetchall())
-        return {k: rows for k in self.keys}
-
-
-class _SliceError(Exception):
-    """Staged rows outside the partitions being built."""
-
-
-def slice_predicate(asset: Asset, params: dict) -> tuple[str, list]:
-    """The WHERE predicate selecting exactly the partitions in ``params``, and its values."""
-    col = quote(asset.partitions.column)
-    if asset.partitions.kind == "static":
-        return f"{col} IN (SELECT unnest(?))", [params["partition_keys"]]
-    return f"({col} >= ? AND {col} < ?)", [params["partition_start"], params["partition_end"]]
-
-
-def _used(sql: str, params: dict) -> dict:
-    """Only the parameters the SQL mentions (DuckDB refuses extra ones)."""
-    names = set(re.findall(r"\$(partition_\w+)", sql))
-    return {k: v for k, v in params.items() if k in names}
-
-
-def _sql_error(err: Exception) -> str:
-    text = str(err).strip()
-    return text.split("\n\nLINE")[0] if "\n\nLINE" in text else text.splitlines()[0]
 
 
 def _version() -> str:

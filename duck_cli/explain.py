@@ -104,8 +104,7 @@ def _q1(fresh) -> dict:
 def _q1_doc(fresh: dict | None, what: str) -> dict:
     q = "Is it stale because it missed freshness?"
     if fresh is None:
-        return {"id": "freshness", "question": q, "answer": "n/a", "detail": f"no freshness "
-                                                                                 f"policy"}
+        return {"id": "freshness", "question": q, "answer": "n/a", "detail": "no freshness policy"}
     answer = "yes" if fresh["state"] == "stale" else "no"
     return {"id": "freshness", "question": q, "answer": answer,
             "detail": f"{what}: {fresh['state']}: {fresh['message']}"}

@@ -131,7 +131,7 @@ def plan(p, state, as_json: bool) -> None:
     out = console()
     if not d["steps"]:
         blocked = [h for h in d["held"] if h["status"] != "fresh"]
-        out.print(f"Nothing to do: everything selected is up to date"
+        out.print("Nothing to do: everything selected is up to date"
                   + (f" or blocked ({len(blocked)} blocked)." if blocked else "."))
     else:
         table = _table(f"{p.command} plan: {len(d['steps'])} step(s), "

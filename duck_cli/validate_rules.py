@@ -9,7 +9,7 @@ import graphlib
 from typing import Any, Callable, Iterable
 
 from .errors import Problem, did_you_mean
-from .models import Asset, Dep, PartitionsDef, StaticPartitions, TimePartitions
+from .models import Dep, PartitionsDef, StaticPartitions, TimePartitions
 from .validate_assets import Built, Spot
 
 

@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Queue
 
 import pytest
 
@@ -45,7 +46,7 @@ FAULTS = ([(MATERIALIZE, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 3, 5, 7)
           + [(MATERIALIZE, f"catalog:{n}") for n in (1, 2)]
           + [(BACKFILL, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 6, 12)]
           + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3, 4)])
-RANDOM_KILLS = 12
+RANDOM_KILLS = 10
 WORKERS = 3
 CHECKED = {"stg_trips": "trip_date", "zone_metrics": "trip_date", "daily_revenue": "trip_date"}
 
@@ -109,7 +110,7 @@ def _kill_after(root: Path, command: tuple, rng: random.Random, out: Outcome) ->
     proc = start_duck(root, *command, now=NOW)
     out.pid = proc.pid
     if rng.random() < 0.5:
-        time.sleep(rng.uniform(0.2, 1.2))
+        time.sleep(rng.uniform(0.2, 0.8))
     else:
         wanted, seen = rng.randint(1, 5), 0
         while seen < wanted and (line := proc.stderr.readline()):
@@ -121,41 +122,70 @@ def _kill_after(root: Path, command: tuple, rng: random.Random, out: Outcome) ->
     out.rc = proc.returncode
 
 
-def _scenario(base: Path, work: Path, index: int, command: tuple, spec: str | None) -> Outcome:
+def _fresh_copy(base: Path, root: Path) -> None:
+    """Copy the base project to ``root``, keeping root's own validated-project cache.
+
+    duck caches a validated project per project folder; reusing a few folders (one per worker)
+    keeps that cache warm so each scenario spends its time on the run, not on validation.
+    """
+    cache, kept = root / ".duck" / "cache", root.with_name(root.name + "-cache")
+    if cache.exists():
+        shutil.rmtree(kept, ignore_errors=True)
+        cache.rename(kept)
+    shutil.rmtree(root, ignore_errors=True)
+    # copy2 keeps the source files' mtimes, so the sources keep their data versions
+    shutil.copytree(base, root, ignore=shutil.ignore_patterns("cache"))
+    if kept.exists():
+        kept.rename(cache)
+
+
+def _scenario(base: Path, slots: Queue, index: int, command: tuple, spec: str | None) -> Outcome:
     name = f"{index:02d} {command[0]} " + (f"DUCK_FAULT={spec}" if spec else "SIGKILL")
     out = Outcome(name)
-    root = work / f"s{index:02d}"
-    shutil.copytree(base, root)  # copy2 keeps the source files' mtimes: same data versions
-    if spec:
-        _kill_at_fault(root, command, spec, out)
-    else:
-        _kill_after(root, command, random.Random(index), out)
-    out.right_after = check_consistency(root, synced=False, idle=False)
-    out.old_rows = _old_rows(root)
-    nxt = ("doctor", "--json") if index % 2 else ("materialize",)
+    root = slots.get()
+    try:
+        _fresh_copy(base, root)
+        if spec:
+            _kill_at_fault(root, command, spec, out)
+        else:
+            _kill_after(root, command, random.Random(index), out)
+        out.right_after = check_consistency(root, synced=False, idle=False)
+        out.old_rows = _old_rows(root)
+        _recover(root, index, out)
+    finally:
+        slots.put(root)
+    return out
+
+
+def _recover(root: Path, index: int, out: Outcome) -> None:
+    """The next writing command; then (every third scenario) `duck reconcile --apply`."""
+    nxt = ("materialize",) if index % 3 == 2 else ("doctor", "--json")
     out.next_command = " ".join(nxt)
     done = run_duck(root, *nxt, now=NOW)
     out.next_rc, out.next_output = done.returncode, done.stdout + done.stderr
     out.after_next = check_consistency(root)
     out.runs_after_next = run_rows(root)
-    done = run_duck(root, "reconcile", "--apply", now=NOW)
-    out.reconcile_rc, out.reconcile_output = done.returncode, done.stdout + done.stderr
-    status = json.loads(run_duck(root, "status", "--json", now=NOW).stdout)
-    out.states = {a["name"]: a["state"] for a in status["assets"]}
-    out.states.update({f"product {p['name']}": p["state"] for p in status["products"]})
-    out.final = check_consistency(root)
-    shutil.rmtree(root, ignore_errors=True)
-    return out
+    if index % 3 == 0:
+        done = run_duck(root, "reconcile", "--apply", now=NOW)
+        out.reconcile_rc, out.reconcile_output = done.returncode, done.stdout + done.stderr
+    if index % 3 != 1:  # after materialize or reconcile --apply: everything is healthy
+        status = json.loads(run_duck(root, "status", "--json", now=NOW).stdout)
+        out.states = {a["name"]: a["state"] for a in status["assets"]}
+        out.states.update({f"product {p['name']}": p["state"] for p in status["products"]})
+        out.final = check_consistency(root)
 
 
 @pytest.fixture(scope="module")
 def crashes(base, tmp_path_factory) -> list[Outcome]:
     """Every scenario, run WORKERS at a time."""
     work = tmp_path_factory.mktemp("kills")
+    slots: Queue = Queue()
+    for i in range(WORKERS):
+        slots.put(work / f"slot{i}")
     plans = [(c, s) for c, s in FAULTS] + [(BACKFILL if i % 2 else MATERIALIZE, None)
                                            for i in range(RANDOM_KILLS)]
     with ThreadPoolExecutor(WORKERS) as pool:
-        futures = [pool.submit(_scenario, base, work, i, c, s) for i, (c, s) in enumerate(plans)]
+        futures = [pool.submit(_scenario, base, slots, i, c, s) for i, (c, s) in enumerate(plans)]
         return [f.result() for f in futures]
 
 
@@ -207,32 +237,47 @@ def test_the_dead_run_is_marked_abandoned_with_its_pid_and_host(crashes):
 
 
 def test_reconcile_apply_then_leaves_everything_fresh_and_consistent(crashes):
-    bad = [(o, f"exit {o.reconcile_rc}: {o.reconcile_output[-400:]}") for o in crashes
+    reconciled = [o for o in crashes if o.reconcile_rc is not None]
+    assert len(reconciled) >= len(crashes) // 3
+    bad = [(o, f"exit {o.reconcile_rc}: {o.reconcile_output[-400:]}") for o in reconciled
            if o.reconcile_rc != 0 or "Traceback" in o.reconcile_output]
     assert not bad, _report(bad)
-    bad = [(o, o.final) for o in crashes if o.final]
+    healed = [o for o in crashes if o.states]
+    assert len(healed) >= 2 * len(crashes) // 3 - 1  # after reconcile --apply or materialize
+    bad = [(o, o.final) for o in healed if o.final]
     assert not bad, _report(bad)
-    bad = [(o, o.states) for o in crashes if set(o.states.values()) != {"fresh"}]
+    bad = [(o, o.states) for o in healed if set(o.states.values()) != {"fresh"}]
     assert not bad, _report(bad)
 
 
-# -- the first command after a kill is a reader --------------------------------------------------
+# -- the first command after a kill is a reader ------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: read-only commands never repair: state.load_state/read_snapshot ignore ledger rows the "
-    "catalog lacks (execute.recover runs only inside a writing Session), so `duck status` after a "
-    "kill between the warehouse commit and the catalog flush reports published partitions as "
-    "missing, and the catalog does not learn of them."))
-def test_status_right_after_a_kill_knows_the_published_partitions(base, tmp_path):
+def test_status_right_after_a_kill_repairs_and_knows_the_published_partitions(base, tmp_path):
     root = tmp_path / "p"
     shutil.copytree(base, root)
     # Killed right after the warehouse committed stg_trips 2026-03-03..04, before the catalog
-    # heard of it (the catalog is written once a second at most).
+    # heard of it (the catalog is written at most once a second).
     assert run_duck(root, "materialize", now=NOW, DUCK_FAULT="commit:1").returncode == 137
     assert any("not in the catalog" in p for p in check_consistency(root, idle=False))
     status = run_duck(root, "status", "--json", now=NOW)
     assert status.returncode == 0, status.stderr
     stg = next(a for a in json.loads(status.stdout)["assets"] if a["name"] == "stg_trips")
     assert stg["partitions"]["missing"] == 0, stg["partitions"]
-    assert check_consistency(root, idle=False) == []
+    assert check_consistency(root) == []  # recorded, and the dead run marked abandoned
+    assert [r[2] for r in run_rows(root)] == ["success", "abandoned"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: commands._state repairs only when the catalog lists a dead 'running' run; a kill "
+    "between observe_sources' warehouse commit and its catalog flush (before the run is "
+    "recorded) leaves observation ledger rows that readers never copy to the catalog."))
+def test_status_after_a_kill_while_recording_new_source_data_syncs_the_ledger(base, tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(base, root)
+    new_day = root / "data" / "trips" / "2026-03-04.csv"
+    os.utime(new_day, ns=(time.time_ns(), time.time_ns()))  # the file was delivered again
+    assert run_duck(root, "materialize", now=NOW, DUCK_FAULT="catalog:1").returncode == 137
+    assert run_rows(root)[-1][2] == "success"  # no run was recorded as started
+    assert run_duck(root, "status", now=NOW).returncode == 0
+    assert check_consistency(root) == []
