@@ -86,8 +86,9 @@ class Builder:
         strategy = self.asset.materialize.strategy
         if strategy == "view":
             if self.wh.table_kind(name) == "BASE TABLE":
-                con.execute(f"DROP TABLE {quote(name)}")
+                self.wh.drop(name)
             con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
+            self.wh.mark(name, "VIEW")
             return quote(name)
         if strategy == "table":
             con.execute(f"CREATE OR REPLACE TABLE {quote(STAGE + '_' + name)} AS {sql}")
@@ -138,10 +139,12 @@ class Builder:
         if strategy == "table":
             self.wh.drop(name)
             con.execute(f"ALTER TABLE {relation} RENAME TO {quote(name)}")
+            self.wh.mark(name, "BASE TABLE")
         elif strategy == "incremental":
             if self.wh.table_kind(name) != "BASE TABLE":
                 self.wh.drop(name)
                 con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM {relation}")
+                self.wh.mark(name, "BASE TABLE")
             else:
                 added, dropped = self.evolve(relation)
                 pred, params = slice_predicate(self.asset, self.params)

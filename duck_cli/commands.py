@@ -141,7 +141,7 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
 
     with execute.session(project, command, _now, wait=_wait(project, wait),
                          on_wait=render.waiting) as s:
-        state = load_state(project, _now())
+        state = load_state(project, _now(), s.snapshot)
         p = make_plan(state)
         if backfill is not None:
             backfill(s, p)

@@ -86,7 +86,9 @@ def _blocker_ref(blocker, state) -> dict | None:
 
 def status_doc(state, names: list[str], with_partitions: bool) -> dict:
     """Health of the selected assets and of the products that publish them."""
-    assets = [asset_status(state, state.health.assets[n], with_partitions) for n in names]
+    latest = latest_attempts(state)
+    assets = [asset_status(state, state.health.assets[n], with_partitions, latest)
+              for n in names]
     products = [product_status(state, p) for p in state.project.products.values()
                 if any(a in names for a in p.assets)]
     summary = {"assets": len(assets)}
@@ -98,7 +100,7 @@ def status_doc(state, names: list[str], with_partitions: bool) -> dict:
                products=products)
 
 
-def asset_status(state, ah: AssetHealth, with_partitions: bool) -> dict:
+def asset_status(state, ah: AssetHealth, with_partitions: bool, attempts=None) -> dict:
     """One asset's status entry."""
     a, defn = ah.asset, ah.asset.partitions
     counts = ah.counts()
@@ -117,7 +119,8 @@ def asset_status(state, ah: AssetHealth, with_partitions: bool) -> dict:
         "checks": check_summary(state, ah),
         "reasons": reasons(ah),
         "blockers": asset_blockers(state, ah),
-        "last_run": last_run(state, a.name),
+        "last_run": _run_ref((attempts if attempts is not None else latest_attempts(state))
+                             .get(a.name)),
     }
     if with_partitions:
         out["partition_list"] = [partition_entry(state, ah, k) for k in ah.keys]
@@ -185,13 +188,17 @@ def asset_blockers(state, ah: AssetHealth, limit: int = 50) -> list[dict]:
     return list(found.values())
 
 
-def last_run(state, asset: str) -> dict | None:
-    """The latest attempt (run and status) over the asset's partitions."""
-    best = None
+def latest_attempts(state) -> dict:
+    """The latest attempt per asset over its partitions (one pass over the snapshot)."""
+    best: dict = {}
     for (name, _key), att in state.snapshot.attempts.items():
-        if name == asset and (best is None or att.seq > best.seq):
-            best = att
-    return {"run_id": best.run_id, "status": best.status} if best else None
+        if name not in best or att.seq > best[name].seq:
+            best[name] = att
+    return best
+
+
+def _run_ref(att) -> dict | None:
+    return {"run_id": att.run_id, "status": att.status} if att else None
 
 
 def product_status(state, product) -> dict:

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator
 
@@ -55,7 +55,7 @@ class StepResult:
 class RunResult:
     """A finished run: its id, status and every step result."""
 
-    run_id: str
+    run_id: str | None  # None: there was nothing to run
     status: str  # success | failed | canceled
     results: list[StepResult]
     backfill_id: str | None = None
@@ -79,6 +79,7 @@ class Session:
         self.interrupted = False
         self.backfill_id: str | None = None
         self.recovered: dict = {}
+        self.snapshot = cat.Snapshot.empty()  # the catalog as this session knows it
 
     @property
     def settings(self):
@@ -134,6 +135,7 @@ def recover(s: Session) -> dict:
         missing = s.wh.ledger_after(snap.max_seq)
         batch = cat.Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
         c.write(batch)
+        s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = c.max_step_seq()
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
@@ -151,8 +153,7 @@ def _synthetic_steps(rows: list[dict], seq: int) -> list[dict]:
 
 def observe_sources(s: Session) -> None:
     """Record new or changed source data, and expose each source under its asset name."""
-    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
-        snap = c.snapshot() if c else cat.Snapshot.empty()
+    snap = s.snapshot
     rows = []
     now = s.clock()
     for asset in (a for a in s.project.assets.values() if a.is_source):
@@ -170,6 +171,11 @@ def observe_sources(s: Session) -> None:
         s.wh.commit()
         s.pending.mats.extend(rows)
         s.flush(force=True)
+        seen = {(r["asset"], r["partition_key"]): cat.Mat(
+            r["seq"], r["asset"], r["partition_key"], None, None, r["created_at"],
+            r["code_version"], r["data_version"], None, "observation") for r in rows}
+        s.snapshot = replace(snap, current={**snap.current, **seen},
+                             max_seq=max(r["seq"] for r in rows))
 
 
 def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | None]:
@@ -195,6 +201,8 @@ def new_run_id(s: Session, prefix: str = "r") -> str:
 def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
              backfill_id: str | None = None, on_event=None) -> RunResult:
     """Execute a plan step by step; record the run, its steps and materializations."""
+    if not plan.steps:  # nothing to do is not a run
+        return RunResult(None, "success", [], backfill_id)
     run_id = new_run_id(s)
     started = s.clock()
     run = {"run_id": run_id, "command": command, "status": "running", "started_at": started,

@@ -18,7 +18,7 @@ def for_run(result, project, junit: Path | None, github: bool) -> None:
     """Reports for a materialize/backfill/reconcile run."""
     cases = list(_run_cases(result))
     if junit:
-        write_junit(junit, f"duck {result.run_id}", cases)
+        write_junit(junit, f"duck {result.run_id or 'run'}", cases)
     if github_enabled(github):
         annotate(project, cases)
         summary(f"duck run {result.run_id}: {result.status}", cases)

@@ -41,6 +41,23 @@ class Warehouse:
     def __init__(self, con, path: Path):
         self.con = con
         self.path = path
+        self.kinds: dict[str, str] = {}  # main-schema relations by lower-case name
+        self.load_kinds()
+
+    def load_kinds(self) -> None:
+        """Read which tables and views exist (once; kept up to date as duck changes them)."""
+        self.kinds = dict(self.con.execute(
+            "SELECT lower(table_name), 'BASE TABLE' FROM duckdb_tables() WHERE schema_name = "
+            "'main' AND NOT temporary UNION ALL SELECT lower(view_name), 'VIEW' FROM "
+            "duckdb_views() WHERE schema_name = 'main' AND NOT internal AND NOT temporary"
+        ).fetchall())
+
+    def mark(self, name: str, kind: str | None) -> None:
+        """Record that duck created (kind) or dropped (None) a relation in main."""
+        if kind is None:
+            self.kinds.pop(name.lower(), None)
+        else:
+            self.kinds[name.lower()] = kind
 
     @classmethod
     def open(cls, settings: Settings, *, wait: float, read_only: bool = False) -> "Warehouse":
@@ -91,6 +108,7 @@ class Warehouse:
             self.con.execute("ROLLBACK")
         except Exception:  # noqa: BLE001 - nothing to roll back
             pass
+        self.load_kinds()  # what the transaction created or dropped is undone
 
     # -- sources -------------------------------------------------------------------------
 
@@ -101,12 +119,15 @@ class Warehouse:
             if src.table.lower() != asset.name.lower():
                 self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS "
                                  f"SELECT * FROM {quote(src.table)}")
+                self.mark(asset.name, "VIEW")
             return
         select = sources.reader_sql(asset, root, arrived)
         if select is None:  # nothing arrived: an empty relation would hide the problem
             self.con.execute(f"DROP VIEW IF EXISTS {quote(asset.name)}")
+            self.mark(asset.name, None)
             return
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS {select}")
+        self.mark(asset.name, "VIEW")
 
     def observe_table(self, asset: Asset, keys: list[str]) -> dict[str, str | None]:
         """Data version per key of a table source (row count and a content hash)."""
@@ -125,6 +146,8 @@ class Warehouse:
     def exists(self, name: str) -> bool:
         """Whether a table or view exists (``schema.name`` or ``name`` in main)."""
         schema, _, table = name.rpartition(".")
+        if not schema or schema.lower() == "main":
+            return table.lower() in self.kinds
         row = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = lower(?) "
             "AND lower(table_schema) = lower(?)", [table, schema or "main"]).fetchone()
@@ -132,9 +155,7 @@ class Warehouse:
 
     def table_kind(self, name: str) -> str | None:
         """'BASE TABLE', 'VIEW' or None for a name in the main schema."""
-        row = self.con.execute("SELECT table_type FROM information_schema.tables WHERE "
-                               "table_schema = 'main' AND table_name = ?", [name]).fetchone()
-        return row[0] if row else None
+        return self.kinds.get(name.lower())
 
     def drop(self, name: str) -> None:
         """Drop a table or view of that name in main, whichever it is."""
@@ -143,6 +164,7 @@ class Warehouse:
             self.con.execute(f"DROP VIEW {quote(name)}")
         elif kind:
             self.con.execute(f"DROP TABLE {quote(name)}")
+        self.mark(name, None)
 
 
 def _key_expr(defn) -> str:

@@ -62,7 +62,7 @@ def test_status_after_materialize_is_fresh_and_a_second_run_does_nothing(duck, p
     again = duck("materialize")
     assert "Nothing to do" in again.output
     assert duck.json("status")["assets"] == before["assets"]
-    assert catalog_rows(project, "SELECT count(*) FROM runs")[0][0] == 2
+    assert catalog_rows(project, "SELECT count(*) FROM runs")[0][0] == 1  # no-op: no run
     plan = duck("plan")
     assert plan.output.strip().splitlines()[0].startswith("Nothing to do")
 
