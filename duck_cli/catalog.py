@@ -265,17 +265,18 @@ class Catalog:
         """Current materializations, latest attempts and checks per asset partition."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            current = {(m.asset, m.partition): m for m in map(Mat._make, self.con.execute(
-                "SELECT seq, asset, partition_key, run_id, step, created_at, code_version, "
-                "data_version, row_count, kind FROM materializations "
+            current = {(m.asset, m.partition): m for m in map(Mat._make, _aware(self.con.execute(
+                "SELECT seq, asset, partition_key, run_id, step, timezone('UTC', created_at), "
+                "code_version, data_version, row_count, kind FROM materializations "
                 "QUALIFY row_number() OVER (PARTITION BY asset, partition_key ORDER BY seq DESC) = 1"
-            ).fetchall())}
-            attempts = {(a.asset, a.partition): a for a in map(Attempt._make, self.con.execute(
-                "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
-                "ended_at, input_seq FROM (SELECT *, unnest(partitions) AS p FROM steps "
-                "WHERE status IN ('success', 'failed')) "
-                "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1"
-            ).fetchall())}
+            ).fetchall(), 5))}
+            attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
+                self.con.execute(
+                    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
+                    "timezone('UTC', ended_at), input_seq FROM (SELECT *, unnest(partitions) AS p "
+                    "FROM steps WHERE status IN ('success', 'failed')) "
+                    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1"
+                ).fetchall(), 9))}
             checks = self._latest_checks()
             active = tuple(map(RunRow._make, self.con.execute(
                 f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')").fetchall()))
@@ -420,6 +421,23 @@ _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, ba
 MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
     1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS input_seq BIGINT"],
 }
+
+
+def _aware(rows: list[tuple], index: int) -> list[tuple]:
+    """Rows with the naive UTC timestamp at ``index`` made aware (cheaply: values repeat)."""
+    from datetime import timezone
+
+    seen: dict = {}
+    out = []
+    for row in rows:
+        value = row[index]
+        if value is not None:
+            aware = seen.get(value)
+            if aware is None:
+                aware = seen[value] = value.replace(tzinfo=timezone.utc)
+            row = row[:index] + (aware,) + row[index + 1:]
+        out.append(row)
+    return out
 
 
 def _upsert(con, table: str, key: str, row: dict) -> None:

@@ -66,10 +66,29 @@ def _cached(path, key) -> cat.Snapshot | None:
         return None
     try:
         with open(_cache_file(path), "rb") as f:
-            stored_key, snap = pickle.load(f)
+            stored_key, packed = pickle.load(f)
+        return _unpack(packed) if stored_key == key else None
     except Exception:  # noqa: BLE001 - a missing or unreadable cache is just a miss
         return None
-    return snap if stored_key == key else None
+
+
+def _pack(snap: cat.Snapshot) -> tuple:
+    """Plain tuples (namedtuples unpickle one Python call at a time: slow at 100,000 rows)."""
+    return ([tuple(m) for m in snap.current.values()],
+            [tuple(a) for a in snap.attempts.values()],
+            [tuple(c) for rows in snap.checks.values() for c in rows],
+            [tuple(r) for r in snap.active_runs], snap.max_seq)
+
+
+def _unpack(packed: tuple) -> cat.Snapshot:
+    current, attempts, checks, runs, max_seq = packed
+    by_key: dict = {}
+    for c in map(cat.CheckRow._make, checks):
+        by_key.setdefault((c.asset, c.partition), []).append(c)
+    return cat.Snapshot({(m.asset, m.partition): m for m in map(cat.Mat._make, current)},
+                        {(a.asset, a.partition): a for a in map(cat.Attempt._make, attempts)},
+                        {k: tuple(v) for k, v in by_key.items()},
+                        tuple(map(cat.RunRow._make, runs)), max_seq)
 
 
 def _store(path, key, snap: cat.Snapshot) -> None:
@@ -81,7 +100,7 @@ def _store(path, key, snap: cat.Snapshot) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            pickle.dump((key, snap), f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((key, _pack(snap)), f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, target)
     except OSError:
         pass
