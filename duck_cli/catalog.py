@@ -385,8 +385,9 @@ class Catalog:
         return counts
 
     def _prunable(self, keep_runs: int | None, older_than: datetime | None) -> list[str]:
-        keep_current = ("SELECT DISTINCT run_id FROM materializations QUALIFY row_number() OVER "
-                        "(PARTITION BY asset, partition_key ORDER BY seq DESC) = 1")
+        keep_current = ("SELECT DISTINCT run_id FROM materializations WHERE run_id IS NOT NULL "
+                        "QUALIFY row_number() OVER (PARTITION BY asset, partition_key "
+                        "ORDER BY seq DESC) = 1")
         ranked = ("SELECT run_id, started_at, row_number() OVER (ORDER BY started_at DESC, "
                   "run_id DESC) AS rn FROM runs WHERE status NOT IN ('pending', 'running')")
         conds, params = [], []

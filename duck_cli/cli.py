@@ -36,8 +36,7 @@ class _Group(TyperGroup):
 
 
 app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
-                  pretty_exceptions_enable=False,
-                  help="duck: tracked, checked, fresh and repairable SQL assets in DuckDB.")
+                  pretty_exceptions_enable=False)
 
 ProjectOpt = typer.Option(None, "--project", "-p", envvar="DUCK_PROJECT",
                           help="Project folder (default: the current directory).")
@@ -237,7 +236,7 @@ def check(selection: Optional[List[str]] = SelArg, project: Optional[Path] = Pro
                                     github, json))
 
 
-runs_app = typer.Typer(cls=_Group, help="Run history.", invoke_without_command=True)
+runs_app = typer.Typer(cls=_Group, invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
 
 

@@ -122,7 +122,7 @@ def _q2(focus) -> dict:
     elif stale_up:
         detail = f"it was materialized before newer upstream data: {stale_up[0].reasons[0].message}"
     else:
-        detail = "no: every partition in focus materialized from current upstream data"
+        detail = "every partition in focus materialized from current upstream data"
         return {"id": "materialization", "question": q, "answer": "no", "detail": detail}
     return {"id": "materialization", "question": q, "answer": "yes", "detail": detail}
 

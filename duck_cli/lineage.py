@@ -82,7 +82,7 @@ def dot(project, g, names: list[str], health) -> str:
             attrs.append("shape=cylinder")
         st = _state(health, n)
         if st in _COLOURS:
-            attrs += ["style=filled", f'fillcolor="{_COLOURS[st]}"', 'fontcolor="white"']
+            attrs += ['style="rounded,filled"', f'fillcolor="{_COLOURS[st]}"', 'fontcolor="white"']
         lines.append(f'  "{n}" [{", ".join(attrs)}];')
     for n in names:
         lines += [f'  "{u}" -> "{n}";' for u in g.upstream[n] if u in chosen]

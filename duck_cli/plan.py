@@ -328,10 +328,34 @@ def _with_downstream(project: Project, health: Health, graph, targets):
 
 def for_reconcile(project: Project, health: Health, order, selected: list[str], *,
                   retry_failed: bool, batch_size: int) -> Plan:
-    """The smallest set of steps that moves the selection's unhealthy partitions to healthy."""
-    targets = {a: tuple(p.key for p in health.assets[a].unhealthy()) for a in selected
-               if not project.assets[a].is_source}
-    targets = {a: ks for a, ks in targets.items() if ks}
-    req = Request(frozenset(project.assets), targets, include_upstream=True,
-                  retry_failed=retry_failed, batch_size=batch_size)
-    return build(project, health, order, req, "reconcile")
+    """The smallest set of steps that moves the selection's unhealthy partitions to healthy.
+
+    Targets are the unhealthy partitions of the selection, plus (to a fixpoint) the selected
+    partitions that read something the plan rebuilds: they would turn stale right after.
+    """
+    from .graph import AssetGraph
+
+    graph = AssetGraph.build(project.assets)
+    readers = {a for a in selected if not project.assets[a].is_source
+               and project.assets[a].materialize.strategy != "view"}
+    targets = {a: tuple(p.key for p in health.assets[a].unhealthy()) for a in readers}
+    targets = _merge_targets({a: ks for a, ks in targets.items() if ks}, {}, readers)
+    while True:
+        req = Request(frozenset(project.assets), targets, include_upstream=True,
+                      retry_failed=retry_failed, batch_size=batch_size)
+        plan = build(project, health, order, req, "reconcile")
+        planned = {}
+        for step in plan.steps:
+            planned.setdefault(step.asset, []).extend(step.keys)
+        grown = _merge_targets(targets, _with_downstream(project, health, graph, planned), readers)
+        if grown == targets:
+            return plan
+        targets = grown
+
+
+def _merge_targets(targets: dict, more: dict, allowed: set) -> dict:
+    out = {a: set(ks) for a, ks in targets.items()}
+    for asset, keys in more.items():
+        if asset in allowed:
+            out.setdefault(asset, set()).update(keys)
+    return {a: tuple(sorted(ks)) for a, ks in out.items()}

@@ -134,7 +134,8 @@ def plan(p, state, as_json: bool) -> None:
         out.print("Nothing to do: everything selected is up to date"
                   + (f" or blocked ({len(blocked)} blocked)." if blocked else "."))
     else:
-        table = _table(f"{p.command} plan: {len(d['steps'])} step(s), "
+        title = "plan" if p.command == "plan" else f"{p.command} plan"
+        table = _table(f"{title}: {len(d['steps'])} step(s), "
                        f"{d['estimate']['partitions']} partition(s)",
                        "#", "Asset", "Partitions", "Why", "After")
         for s in d["steps"]:
@@ -224,7 +225,8 @@ def runs(rows, as_json: bool) -> None:
 
 def run_detail(run, steps, checks, as_json: bool) -> None:
     """One run with its steps and checks."""
-    step_docs = [{"step": s["step"], "asset": s["asset"], "partitions": s["partitions"],
+    step_docs = [{"step": s["step"], "asset": s["asset"],
+                  "partitions": [p for p in s["partitions"] or [] if p],
                   "status": s["status"], "rows": s["row_count"], "error": s["error"],
                   "error_kind": s["error_kind"], "blocked_by": s["blocked_by"],
                   "reasons": s["reasons"], "started_at": docs.ts(s["started_at"]),
@@ -349,6 +351,6 @@ def doctor(report: dict, as_json: bool) -> None:
         return
     out = console()
     for item in report["findings"]:
-        out.print(f"{styled(item['level'] if item['level'] != 'ok' else 'fresh')} "
-                  f"{_esc(item['message'])}")
+        level = "[green]ok[/]" if item["level"] == "ok" else styled(item["level"])
+        out.print(f"{level} {_esc(item['message'])}")
     out.print("[green]consistent[/]" if report["ok"] else "[red]problems found[/]")

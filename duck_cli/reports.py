@@ -3,6 +3,7 @@ workflow annotations pointing at the manifest file and line, plus a Markdown ste
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ def for_run(result, project, junit: Path | None, github: bool) -> None:
         write_junit(junit, f"duck {result.run_id or 'run'}", cases)
     if github_enabled(github):
         annotate(project, cases)
-        summary(f"duck run {result.run_id}: {result.status}", cases)
+        summary(f"duck run {result.run_id or '(nothing to do)'}: {result.status}", cases)
 
 
 def for_checks(results, project, junit: Path | None, github: bool) -> None:
@@ -47,7 +48,7 @@ def _run_cases(result):
 
 def _check_case(asset: str, key: str, c) -> dict:
     status = "passed" if c.passed else ("failed" if c.severity == "error" else "warning")
-    sample = "\n".join(str(row) for row in list(c.sample)[:5])
+    sample = "\n".join(json.dumps(row, default=str) for row in list(c.sample)[:5])
     return {"classname": asset, "name": f"check {c.name} {key}".strip(), "time": 0.0,
             "status": status, "message": c.message, "detail": sample, "asset": asset,
             "severity": c.severity}
