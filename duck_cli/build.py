@@ -28,17 +28,76 @@ class Builder:
         self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
 
     def run(self, started: datetime):
+        """Build the step in one transaction; a StepResult either way."""
+        if self.direct_ok():
+            result = self.run_direct(started)
+            if result is not None:
+                return result
+        return self.run_staged(started)
+
+    def direct_ok(self) -> bool:
+        """No checks to audit and the table exists: insert the slice straight into it."""
+        a = self.asset
+        return (a.materialize.strategy == "incremental" and not a.checks
+                and self.wh.table_kind(a.name) == "BASE TABLE"
+                and self.s.direct.get(a.name, True))
+
+    def run_direct(self, started: datetime):
+        """Delete and re-insert the slice in one transaction, verifying nothing fell outside.
+
+        Returns None (and remembers to stage from now on) if the table's columns do not fit.
+        """
+        import duckdb
+
+        con, table = self.wh.con, quote(self.asset.name)
+        pred, params = slice_predicate(self.asset, self.params)
+        self.wh.begin()
+        try:
+            con.execute(f"DELETE FROM {table} WHERE {pred}", params)
+            fault("stage")
+            sql = self.asset.materialize.sql
+            rows = con.execute(f"INSERT INTO {table} BY NAME {sql}",
+                               _used(sql, self.params)).fetchone()[0]
+            inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}",
+                                 params).fetchone()[0]
+            if inside != rows:
+                raise _SliceError(self.outside_message(rows - inside))
+            fault("publish")
+            return self.finish(started, rows, [], None)
+        except _SliceError as err:
+            self.wh.rollback()
+            res = self.result(started, "failed", None, [], str(err), "partition")
+            res.data_error = True
+            return res
+        except duckdb.Error:
+            self.wh.rollback()  # e.g. the SQL's columns changed: the staged path evolves them
+            self.s.direct[self.asset.name] = False
+            return None
+
+    def finish(self, started: datetime, rows: int, checks: list, relation: str | None):
+        """Write the ledger and commit: the publish becomes visible and recorded at once."""
+        ledger = self.ledger(rows, relation)
+        self.wh.append_ledger(ledger)
+        fault("ledger")
+        self.wh.commit()
+        fault("commit")
+        res = self.result(started, "success", rows, checks, None, None)
+        res.ledger = ledger
+        return res
+
+    def run_staged(self, started: datetime):
+        """Write, audit, publish: stage the SQL, run the checks there, then swap it in."""
         import duckdb
 
         self.wh.begin()
         try:
             relation = self.stage()
             fault("stage")
-            rows = self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-            self.verify_slice(relation)
+            rows = self.count_and_verify(relation)
             checks = self.audit(relation)
             fault("checks")
-            if not self.transaction_usable():  # a check's SQL errored: DuckDB aborted it
+            if any(not c.passed for c in checks) and not self.transaction_usable():
+                # a check's SQL errored, and DuckDB aborted the transaction with it
                 self.wh.rollback()
                 msg = "; ".join(f"check {c.name} could not run: {c.message}"
                                 for c in checks if not c.passed)
@@ -52,11 +111,7 @@ class Builder:
                 return res
             self.publish(relation)
             fault("publish")
-            ledger = self.ledger(rows, relation)
-            self.wh.append_ledger(ledger)
-            fault("ledger")
-            self.wh.commit()
-            fault("commit")
+            return self.finish(started, rows, checks, relation)
         except _SliceError as err:
             self.wh.rollback()
             res = self.result(started, "failed", None, [], str(err), "partition")
@@ -68,9 +123,6 @@ class Builder:
             res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
                                                   duckdb.CatalogException))
             return res
-        res = self.result(started, "success", rows, checks, None, None)
-        res.ledger = ledger
-        return res
 
     def result(self, started, status, rows, checks, error, kind):
         from .execute import StepResult
@@ -106,17 +158,23 @@ class Builder:
         except duckdb.Error:
             return False
 
-    def verify_slice(self, relation: str) -> None:
-        """Refuse rows outside the partitions being built (they would clobber other slices)."""
+    def count_and_verify(self, relation: str) -> int:
+        """Count the staged rows; refuse rows outside the partitions being built (they would
+        clobber other slices)."""
         if self.asset.materialize.strategy != "incremental":
-            return
+            return self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
         pred, params = slice_predicate(self.asset, self.params)
-        bad = self.wh.con.execute(f"SELECT count(*) FROM {relation} WHERE NOT coalesce({pred}, "
-                                  "false)", params).fetchone()[0]
+        rows, bad = self.wh.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({pred}, false)) "
+            f"FROM {relation}", params).fetchone()
         if bad:
-            col = self.asset.partitions.column
-            raise _SliceError(
-                f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: the SQL "
+            raise _SliceError(self.outside_message(bad))
+        return rows
+
+    def outside_message(self, bad: int) -> str:
+        """The error for rows that fall outside the partitions being built."""
+        col = self.asset.partitions.column
+        return (f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: the SQL "
                 f"produced {bad} row(s) whose '{col}' lies outside the partition. Filter it with "
                 f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
 
@@ -157,11 +215,16 @@ class Builder:
         """Add the staged columns the table lacks; return (added, no longer produced)."""
         con, table = self.wh.con, quote(self.asset.name)
         staged = con.execute(f"DESCRIBE {relation}").fetchall()
+        names = [r[0] for r in staged]
+        if self.s.columns.get(self.asset.name) == names:
+            return [], []
         existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
         added = [(c, t) for c, t, *_ in staged if c not in existing]
         for col, typ in added:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
-        dropped = sorted(existing - {r[0] for r in staged})
+        dropped = sorted(existing - set(names))
+        if not dropped:
+            self.s.columns[self.asset.name] = names
         return [c for c, _t in added], dropped
 
     def drop_emptied(self, columns: list[str]) -> None:
@@ -173,7 +236,7 @@ class Builder:
             if not con.execute(f"SELECT count({quote(col)}) FROM {table}").fetchone()[0]:
                 con.execute(f"ALTER TABLE {table} DROP COLUMN {quote(col)}")
 
-    def ledger(self, rows: int, relation: str) -> list[dict]:
+    def ledger(self, rows: int, relation: str | None) -> list[dict]:
         counts = self.per_key_counts(rows, relation)
         now = self.s.clock()
         return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,

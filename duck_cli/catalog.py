@@ -398,8 +398,13 @@ class Catalog:
             conds.append("started_at < ?")
             params.append(older_than)
         where = " AND ".join(conds) or "false"
+        keep_attempts = ("SELECT DISTINCT run_id FROM (SELECT run_id, asset, seq, "
+                         "unnest(partitions) AS p FROM steps WHERE status IN ('success', "
+                         "'failed')) QUALIFY row_number() OVER (PARTITION BY asset, p "
+                         "ORDER BY seq DESC) = 1")
         rows = self.con.execute(f"SELECT run_id FROM ({ranked}) WHERE {where} AND run_id NOT IN "
-                                f"({keep_current})", params).fetchall()
+                                f"({keep_current}) AND run_id NOT IN ({keep_attempts})",
+                                params).fetchall()
         return [r[0] for r in rows]
 
     def _delete_runs(self, table: str, run_ids: list[str]) -> int:

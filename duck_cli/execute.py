@@ -80,6 +80,8 @@ class Session:
         self.backfill_id: str | None = None
         self.recovered: dict = {}
         self.snapshot = cat.Snapshot.empty()  # the catalog as this session knows it
+        self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
+        self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
 
     @property
     def settings(self):

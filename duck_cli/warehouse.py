@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import catalog as cat
+from .errors import ExecutionError
 from . import sources
 from .models import Asset, Settings
 
@@ -90,7 +91,13 @@ class Warehouse:
 
     def append_ledger(self, rows: list[dict]) -> None:
         """Add ledger rows (inside the caller's transaction)."""
-        cat._bulk_insert(self.con, "_duck.ledger", rows)
+        if len(rows) > 64:
+            cat._bulk_insert(self.con, "_duck.ledger", rows)
+            return
+        marks = "(" + ", ".join("?" * len(LEDGER_COLS)) + ")"
+        self.con.execute(f"INSERT INTO {LEDGER} ({', '.join(LEDGER_COLS)}) VALUES "
+                         + ", ".join([marks] * len(rows)),
+                         [r[c] for r in rows for c in LEDGER_COLS])
 
     # -- transactions --------------------------------------------------------------------
 
@@ -126,7 +133,16 @@ class Warehouse:
             self.con.execute(f"DROP VIEW IF EXISTS {quote(asset.name)}")
             self.mark(asset.name, None)
             return
-        self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS {select}")
+        import duckdb
+
+        try:
+            self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS {select}")
+        except duckdb.Error as err:
+            raise ExecutionError(
+                f"source '{asset.name}' ({asset.source.path}) cannot be read: "
+                f"{str(err).splitlines()[0]}", asset=asset.name,
+                hint="Check the files' format, delimiter and header, or pass reader options "
+                     "under source.options (e.g. options: {delim: ';', header: true}).") from err
         self.mark(asset.name, "VIEW")
 
     def observe_table(self, asset: Asset, keys: list[str]) -> dict[str, str | None]:
