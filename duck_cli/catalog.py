@@ -119,10 +119,12 @@ class Snapshot:
     """What the catalog knows, read in one transaction."""
 
     current: dict[tuple[str, str], Mat]
-    attempts: dict[tuple[str, str], Attempt]
-    checks: dict[tuple[str, str], tuple[CheckRow, ...]]
+    attempts: dict[tuple[str, str], Attempt]  # partitions whose latest attempt failed
+    checks: dict[tuple[str, str], tuple[CheckRow, ...]]  # latest results that did not pass
     active_runs: tuple[RunRow, ...]
     max_seq: int
+    last_attempts: dict[str, Attempt] = field(default_factory=dict)  # latest per asset
+    check_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # ok/err/warn
 
     @classmethod
     def empty(cls) -> "Snapshot":
@@ -271,27 +273,28 @@ class Catalog:
                 "QUALIFY row_number() OVER (PARTITION BY asset, partition_key ORDER BY seq DESC) = 1"
             ).fetchall(), 5))}
             attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
-                self.con.execute(
-                    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
-                    "timezone('UTC', ended_at), input_seq FROM (SELECT *, unnest(partitions) AS p "
-                    "FROM steps WHERE status IN ('success', 'failed')) "
-                    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1"
-                ).fetchall(), 9))}
+                self.con.execute(f"SELECT * FROM ({_LATEST_ATTEMPTS}) WHERE status = 'failed'")
+                .fetchall(), 9))}
+            last = {a.asset: a for a in map(Attempt._make, _aware(self.con.execute(
+                f"SELECT * FROM ({_LATEST_ATTEMPTS}) QUALIFY row_number() OVER "
+                "(PARTITION BY asset ORDER BY seq DESC) = 1").fetchall(), 9))}
             checks = self._latest_checks()
+            counts = {r[0]: tuple(r[1:]) for r in self.con.execute(
+                f"SELECT asset, count(*) FILTER (WHERE passed), count(*) FILTER (WHERE NOT passed "
+                f"AND severity = 'error'), count(*) FILTER (WHERE NOT passed AND severity <> "
+                f"'error') FROM ({_LATEST_CHECKS}) GROUP BY asset").fetchall()}
             active = tuple(map(RunRow._make, self.con.execute(
                 f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')").fetchall()))
             max_seq = self.con.execute(
                 "SELECT coalesce(max(seq), 0) FROM materializations").fetchone()[0]
         finally:
             self.con.execute("COMMIT")
-        return Snapshot(current, attempts, checks, active, max_seq)
+        return Snapshot(current, attempts, checks, active, max_seq, last, counts)
 
     def _latest_checks(self) -> dict[tuple[str, str], tuple[CheckRow, ...]]:
         rows = self.con.execute(
-            "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, "
-            "observed, failing, message, sample, stage FROM check_results "
-            "QUALIFY row_number() OVER (PARTITION BY asset, partition_key, check_name "
-            "ORDER BY seq DESC) = 1 ORDER BY asset, partition_key, check_name").fetchall()
+            f"SELECT * FROM ({_LATEST_CHECKS}) WHERE NOT passed "
+            "ORDER BY asset, partition_key, check_name").fetchall()
         out: dict[tuple[str, str], list[CheckRow]] = {}
         for r in rows:
             row = CheckRow(*r[:11], json.loads(r[11] or "[]"), r[12])
@@ -421,6 +424,16 @@ class Catalog:
 _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duckdb "
                ".duck/catalog.broken`) and run `duck materialize` to start a new catalog; the "
                "warehouse keeps the data.")
+
+_LATEST_ATTEMPTS = (
+    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
+    "timezone('UTC', ended_at) AS ended_at, input_seq FROM (SELECT *, unnest(partitions) AS p "
+    "FROM steps WHERE status IN ('success', 'failed')) "
+    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1")
+_LATEST_CHECKS = (
+    "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, observed, "
+    "failing, message, sample, stage FROM check_results QUALIFY row_number() OVER (PARTITION BY "
+    "asset, partition_key, check_name ORDER BY seq DESC) = 1")
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 

@@ -239,7 +239,7 @@ def backfills(path, as_json) -> int:
 # -- status, why, reconcile, check ----------------------------------------------------------
 
 
-def status(path, selection, partitions, fail_on, as_json) -> int:
+def status(path, selection, partitions, fail_on, as_json, show_all: bool = False) -> int:
     """Report health; exit 3 when --fail-on finds what it names."""
     bad = [f for f in fail_on if f not in ("stale", "failed", "warn")]
     if bad:
@@ -249,7 +249,7 @@ def status(path, selection, partitions, fail_on, as_json) -> int:
     names = _selected(state, selection)
     if partitions and len(names) != 1:
         raise UsageError("--partitions shows one asset", hint="Name exactly one asset.")
-    doc = render.status(state, names, partitions, as_json)
+    doc = render.status(state, names, partitions, as_json, show_all)
     return ExitCode.FAIL_ON if render.fails_on(doc, fail_on) else ExitCode.OK
 
 

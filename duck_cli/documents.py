@@ -146,18 +146,16 @@ def partition_entry(state, ah: AssetHealth, key: str) -> dict:
 
 def check_summary(state, ah: AssetHealth) -> dict:
     """Latest check results across the asset's partitions."""
-    passed = failed = warned = 0
+    name = ah.asset.name
     failing: dict[str, None] = {}
-    for key in ah.keys:
-        for c in state.snapshot.checks.get((ah.asset.name, key), ()):
-            if c.passed:
-                passed += 1
-            elif c.severity == "error":
-                failed += 1
+    failed = warned = 0
+    if name in state.snapshot.check_counts:
+        for key in ah.keys:
+            for c in state.snapshot.checks.get((name, key), ()):
                 failing[c.name] = None
-            else:
-                warned += 1
-                failing[c.name] = None
+                failed += c.severity == "error"
+                warned += c.severity != "error"
+    passed = state.snapshot.check_counts.get(name, (0, 0, 0))[0]
     return {"defined": len(ah.asset.checks), "passed": passed, "failed": failed,
             "warned": warned, "failing": list(failing)}
 
@@ -190,11 +188,7 @@ def asset_blockers(state, ah: AssetHealth, limit: int = 50) -> list[dict]:
 
 def latest_attempts(state) -> dict:
     """The latest attempt per asset over its partitions (one pass over the snapshot)."""
-    best: dict = {}
-    for (name, _key), att in state.snapshot.attempts.items():
-        if name not in best or att.seq > best[name].seq:
-            best[name] = att
-    return best
+    return state.snapshot.last_attempts
 
 
 def _run_ref(att) -> dict | None:

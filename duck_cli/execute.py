@@ -27,7 +27,7 @@ from .build import Builder
 from .faults import fault
 from .warehouse import Warehouse, ledger_row
 
-FLUSH_SECONDS = 1.0
+FLUSH_SECONDS = 3.0  # the warehouse ledger keeps crash safety between flushes
 
 
 @dataclass

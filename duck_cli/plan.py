@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from . import partitions as parts
-from .health import FAILED, FRESH, Health, upstream_partitions
+from .health import FAILED, FRESH, STALE, Health, upstream_partitions
 from .models import Project
 
 PLAN, OK, BLOCKED, UNFIXABLE = "plan", "ok", "blocked", "unfixable"
@@ -308,8 +308,11 @@ def for_backfill(project: Project, health: Health, graph, selected: list[str],
     return build(project, health, graph.order, req, "backfill")
 
 
-def _with_downstream(project: Project, health: Health, graph, targets):
-    """Add every downstream partition that reads a targeted one, transitively."""
+def _with_downstream(project: Project, health: Health, graph, targets, passes=None):
+    """Add every downstream partition that reads a targeted one, transitively.
+
+    With ``passes(asset, key)``, only partitions it accepts are added (and walked on from).
+    """
     out = {a: set(ks) for a, ks in targets.items()}
     for name in graph.order:
         asset = project.assets[name]
@@ -320,6 +323,8 @@ def _with_downstream(project: Project, health: Health, graph, targets):
             inverse = parts.downstream_map(asset.partitions, up.asset.partitions, dep,
                                            list(health.assets[name].keys), list(up.keys))
             hit = {d for k in out[dep.asset] for d in inverse.get(k, ())}
+            if passes is not None:
+                hit = {d for d in hit if passes(name, d)}
             if hit:
                 out.setdefault(name, set()).update(hit)
     order = {a: {k: i for i, k in enumerate(health.assets[a].keys)} for a in out}
@@ -347,7 +352,9 @@ def for_reconcile(project: Project, health: Health, order, selected: list[str], 
         planned = {}
         for step in plan.steps:
             planned.setdefault(step.asset, []).extend(step.keys)
-        grown = _merge_targets(targets, _with_downstream(project, health, graph, planned), readers)
+        turns_stale = lambda a, k: health.partition(a, k).state in (FRESH, STALE)  # noqa: E731
+        grown = _merge_targets(targets, _with_downstream(project, health, graph, planned,
+                                                         turns_stale), readers)
         if grown == targets:
             return plan
         targets = grown

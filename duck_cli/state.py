@@ -77,18 +77,20 @@ def _pack(snap: cat.Snapshot) -> tuple:
     return ([tuple(m) for m in snap.current.values()],
             [tuple(a) for a in snap.attempts.values()],
             [tuple(c) for rows in snap.checks.values() for c in rows],
-            [tuple(r) for r in snap.active_runs], snap.max_seq)
+            [tuple(r) for r in snap.active_runs], snap.max_seq,
+            [tuple(a) for a in snap.last_attempts.values()], snap.check_counts)
 
 
 def _unpack(packed: tuple) -> cat.Snapshot:
-    current, attempts, checks, runs, max_seq = packed
+    current, attempts, checks, runs, max_seq, last, counts = packed
     by_key: dict = {}
     for c in map(cat.CheckRow._make, checks):
         by_key.setdefault((c.asset, c.partition), []).append(c)
     return cat.Snapshot({(m.asset, m.partition): m for m in map(cat.Mat._make, current)},
                         {(a.asset, a.partition): a for a in map(cat.Attempt._make, attempts)},
                         {k: tuple(v) for k, v in by_key.items()},
-                        tuple(map(cat.RunRow._make, runs)), max_seq)
+                        tuple(map(cat.RunRow._make, runs)), max_seq,
+                        {a.asset: a for a in map(cat.Attempt._make, last)}, counts)
 
 
 def _store(path, key, snap: cat.Snapshot) -> None:

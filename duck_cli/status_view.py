@@ -5,16 +5,28 @@ from __future__ import annotations
 from .render import _esc, _table, styled
 
 
-def print_status(out, d: dict, with_partitions: bool) -> None:
-    """The status table: one row per asset, then products."""
+FOLD_AFTER = 200  # above this many assets, the table lists only those that need attention
+
+
+def print_status(out, d: dict, with_partitions: bool, show_all: bool = False) -> None:
+    """The status table: one row per asset (only unhealthy ones in a big project), products."""
+    shown = d["assets"]
+    if len(shown) > FOLD_AFTER and not show_all:
+        shown = [a for a in shown if a["state"] != "fresh" or a["checks"]["failed"]
+                 or a["checks"]["warned"] or (a["freshness"] or {}).get("state") == "warn"]
     table = _table(f"Status at {d['now']}", "Asset", "Kind", "Owner", "State", "Partitions",
                    "Freshness", "Checks", "Last run", "Rows", "Why / blocked by")
-    for a in d["assets"]:
+    for a in shown:
         table.add_row(a["name"], a["kind"], _esc(a["owner"] or ""), styled(a["state"]),
                       _partitions_cell(a), _freshness_cell(a["freshness"]), _checks_cell(a),
                       _run_cell(a["last_run"]),
                       "" if a["rows"] is None else f"{a['rows']:,}", _esc(_why_cell(a)))
-    out.print(table)
+    if shown:
+        out.print(table)
+    hidden = len(d["assets"]) - len(shown)
+    if hidden:
+        out.print(f"{hidden:,} fresh assets not listed (of {len(d['assets']):,}); "
+                  "`duck status --all` lists every asset, `--json` gives them all as data.")
     if d["products"]:
         pt = _table("Data products", "Product", "Owner", "State", "Freshness", "Assets")
         for p in d["products"]:

@@ -1,0 +1,103 @@
+"""The benchmark at tiny sizes: duck builds the same tables as raw DuckDB running the same SQL.
+
+Timings are not checked here (bench/run.py measures them); this keeps the generators, the raw
+statements and the populate shortcut honest as duck changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import generate as gen  # noqa: E402
+from bench import run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def duck_cmd() -> str:
+    try:
+        return run.duck_bin()
+    except SystemExit:
+        pytest.skip("the duck command is not installed next to this Python")
+
+
+def _assert_same(w: gen.Workload, raw_db: Path) -> None:
+    assert run.compare_tables(w.warehouse, raw_db, w.tables) == []
+
+
+def _raw(w: gen.Workload, tmp_path: Path, fn) -> Path:
+    db = run.fresh_copy(w.warehouse, tmp_path / "raw.duckdb") if w.warehouse.exists() \
+        else tmp_path / "raw.duckdb"
+    fn(w, db)
+    return db
+
+
+def test_dag_builds_the_same_tables(tmp_path, duck_cmd):
+    w = gen.dag(tmp_path / "dag", assets=12, layers=3, rows=2_000)
+    assert len(w.assets) == 12 and {len(a.deps) for a in w.assets[4:]} == {1, 2, 3}
+    raw_db = _raw(w, tmp_path, run.raw_dag)
+    run.run_duck(["materialize"], w.root, duck=duck_cmd)
+    _assert_same(w, raw_db)
+
+
+@pytest.mark.parametrize("batch", ["1", None])
+def test_backfill_builds_the_same_table(tmp_path, duck_cmd, batch):
+    w = gen.backfill(tmp_path / "backfill", days=10, rows=2_000)
+    raw_db = _raw(w, tmp_path, run.raw_backfill_each if batch else run.raw_backfill_set)
+    extra = ["--batch-size", batch] if batch else []
+    run.run_duck(["backfill", "daily_cat", "--from", w.first_key, "--to", w.last_key, *extra],
+                 w.root, duck=duck_cmd)
+    _assert_same(w, raw_db)
+
+
+def test_wide_builds_the_same_tables_and_populate_matches(tmp_path, duck_cmd):
+    built = gen.wide(tmp_path / "built", assets=30)
+    raw_db = _raw(built, tmp_path, run.raw_dag)
+    run.run_duck(["materialize"], built.root, duck=duck_cmd)
+    _assert_same(built, raw_db)
+
+    from bench.populate import publish_all
+
+    populated = gen.wide(tmp_path / "populated", assets=30)
+    assert publish_all(populated.root, gen.NOW) == 30
+    run.run_duck(["materialize"], populated.root, duck=duck_cmd)
+    _assert_same(populated, raw_db)
+    plan = _json(duck_cmd, populated.root, "plan")
+    assert plan["steps"] == []
+    status = _json(duck_cmd, populated.root, "status")
+    assert {a["state"] for a in status["assets"]} == {"fresh"}
+
+
+def test_many_partitions_builds_the_same_table(tmp_path, duck_cmd):
+    w = gen.many_partitions(tmp_path / "hourly", partitions=48)
+    raw_db = _raw(w, tmp_path, run.raw_many_partitions)
+    run.run_duck(["materialize"], w.root, duck=duck_cmd)
+    _assert_same(w, raw_db)
+    status = _json(duck_cmd, w.root, "status")
+    assert status["assets"][0]["partitions"]["fresh"] == 48
+
+
+def test_results_table_marks_targets(tmp_path):
+    fast, slow = run.Sample(0.1, 0.1, 50.0), run.Sample(2.0, 1.0, 400.0)
+    res = run.Results("small", 1, rows=[
+        run.Row("a", [fast], [run.Sample(0.1, 0.1)], target="1.2x"),
+        run.Row("b", [slow], target="1s"),
+        run.Row("c", [slow], target="300MB", metric="rss")])
+    out = tmp_path / "results.md"
+    run.write_markdown(res, out)
+    text = out.read_text()
+    assert "| a | 100 ms | 100 ms | 1.00x | <= 1.2x raw | pass | 100 ms | 1.00x | 1 |" in text
+    assert "| b | 2.00 s | - | - | <= 1 s | **FAIL** |" in text
+    assert "| c | 400 MB |" in text and "CPU:" in text
+
+
+def _json(duck_cmd: str, root: Path, command: str) -> dict:
+    run.run_duck([command, "--json"], root, duck=duck_cmd)
+    return json.loads((root.parent / "duck-last.log").read_text())
