@@ -93,8 +93,7 @@ def record(s, p: planner.Plan, selection: list[str], opts) -> str:
         "backfill_id": backfill_id, "created_at": s.clock(), "selection": " ".join(selection),
         "requested": json.dumps(requested_keys), "options": json.dumps(options),
         "status": "requested"})
-    s.flush(force=True)
-    return backfill_id
+    return backfill_id  # recorded with the run's first flush
 
 
 def finish(s, backfill_id: str, result) -> None:

@@ -154,8 +154,7 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
             from .backfills import finish
 
             finish(s, s.backfill_id, result)
-    after = load_state(project, _now())
-    render.run_result(result, p, after, as_json)
+    render.run_result(result, p, state, as_json)
     render.reports(result, project, junit, github)
     if result.status == "canceled":
         return ExitCode.INTERRUPTED

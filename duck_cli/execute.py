@@ -80,6 +80,7 @@ class Session:
         self.backfill_id: str | None = None
         self.recovered: dict = {}
         self.snapshot = cat.Snapshot.empty()  # the catalog as this session knows it
+        self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
 
@@ -140,6 +141,8 @@ def recover(s: Session) -> dict:
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = c.max_step_seq()
+        s.ids = {prefix: c.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                 for prefix, table in (("r", "runs"), ("b", "backfills"))}
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
 
 
@@ -171,8 +174,7 @@ def observe_sources(s: Session) -> None:
         s.wh.begin()
         s.wh.append_ledger(rows)
         s.wh.commit()
-        s.pending.mats.extend(rows)
-        s.flush(force=True)
+        s.pending.mats.extend(rows)  # recorded with the next flush; the ledger has them now
         seen = {(r["asset"], r["partition_key"]): cat.Mat(
             r["seq"], r["asset"], r["partition_key"], None, None, r["created_at"],
             r["code_version"], r["data_version"], None, "observation") for r in rows}
@@ -191,13 +193,9 @@ def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | 
 
 
 def new_run_id(s: Session, prefix: str = "r") -> str:
-    """The next run id, e.g. r00012 (we hold the lock, so counting is safe)."""
-    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
-        table = "runs" if prefix == "r" else "backfills"
-        col = "run_id" if prefix == "r" else "backfill_id"
-        n = c.con.execute(f"SELECT count(*) FROM {table} WHERE {col} LIKE ?",
-                          [prefix + "%"]).fetchone()[0]
-    return f"{prefix}{n + 1:05d}"
+    """The next run (r00012) or backfill (b00003) id; we hold the lock, so counting is safe."""
+    s.ids[prefix] = s.ids.get(prefix, 0) + 1
+    return f"{prefix}{s.ids[prefix]:05d}"
 
 
 def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
