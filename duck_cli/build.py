@@ -69,6 +69,9 @@ class Builder:
             res = self.result(started, "failed", None, [], str(err), "partition")
             res.data_error = True
             return res
+        except duckdb.InterruptException as err:
+            self.wh.rollback()
+            raise KeyboardInterrupt from err
         except duckdb.Error:
             self.wh.rollback()  # e.g. the SQL's columns changed: the staged path evolves them
             self.s.direct[self.asset.name] = False
@@ -77,6 +80,7 @@ class Builder:
     def finish(self, started: datetime, rows: int, checks: list, relation: str | None):
         """Write the ledger and commit: the publish becomes visible and recorded at once."""
         ledger = self.ledger(rows, relation)
+        self.s.unrecorded()
         self.wh.append_ledger(ledger)
         fault("ledger")
         self.wh.commit()
@@ -117,6 +121,11 @@ class Builder:
             res = self.result(started, "failed", None, [], str(err), "partition")
             res.data_error = True
             return res
+        except (duckdb.InterruptException, RuntimeError) as err:
+            if "interrupt" not in str(err).lower():
+                raise
+            self.wh.rollback()
+            raise KeyboardInterrupt from err
         except duckdb.Error as err:
             self.wh.rollback()
             res = self.result(started, "failed", None, [], _sql_error(err), "sql")

@@ -373,6 +373,9 @@ class Catalog:
             [now, f"process {run.pid} on {run.host} died before the run ended", run.run_id])
         self.con.execute("UPDATE steps SET status = 'abandoned' WHERE run_id = ? AND status = "
                          "'running'", [run.run_id])
+        if run.backfill_id:
+            self.con.execute("UPDATE backfills SET status = 'partial' WHERE backfill_id = ?",
+                             [run.backfill_id])
 
     def prune(self, keep_runs: int | None, older_than: datetime | None) -> dict[str, int]:
         """Delete old run history, keeping every run that produced a current materialization."""

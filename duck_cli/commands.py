@@ -32,8 +32,13 @@ def _state(project: Project, now: datetime):
     """Health from one snapshot; first repair what a dead writer left behind, if anything."""
     from .state import dead_runs, load_state, read_snapshot
 
+    from .execute import unrecorded_marker
+    from .lock import is_locked
+
     snap = read_snapshot(project)
-    if dead_runs(snap):
+    state_dir = project.settings.catalog.parent
+    if dead_runs(snap) or (unrecorded_marker(project.settings).exists()
+                           and not is_locked(state_dir)):
         _repair(project)
         snap = read_snapshot(project)
     return load_state(project, now, snap)
@@ -150,10 +155,6 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
             result = execute.run_plan(s, p, state.health, command=command, args=_args(),
                                       backfill_id=s.backfill_id,
                                       on_event=events.event)
-        if s.backfill_id:
-            from .backfills import finish
-
-            finish(s, s.backfill_id, result)
     render.run_result(result, p, state, as_json)
     render.reports(result, project, junit, github)
     if result.status == "canceled":
@@ -355,7 +356,11 @@ def prune(path, keep_runs, older_than, wait, as_json) -> int:
     if keep_runs is None and older_than is None:
         raise UsageError("prune needs --keep-runs N or --older-than AGE", hint="e.g. --older-than 90d")
     project = _project(path)
-    cutoff = _now() - parse_duration(older_than) if older_than else None
+    try:
+        cutoff = _now() - parse_duration(older_than) if older_than else None
+    except ValueError as err:
+        raise UsageError(f"--older-than {older_than!r} is not a duration ({err})",
+                         hint="Write it like 90d, 12h or 2w.") from None
     with write_lock(project.settings.catalog.parent, "prune", wait=_wait(project, wait),
                             now=_now(), on_wait=render.waiting):
         with open_catalog(project.settings.catalog, read_only=False,

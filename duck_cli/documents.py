@@ -198,14 +198,15 @@ def _run_ref(att) -> dict | None:
 def product_status(state, product) -> dict:
     """A data product: its own freshness promise over the assets it publishes."""
     from . import freshness as fr
-    from .health import freshness_inputs
+    from .health import freshness_inputs, live_times
 
     results = []
     for name in product.assets:
         ah = state.health.assets[name]
         if product.freshness is not None:
+            times = live_times(ah.asset, ah.current, state.health.assets)
             results.append(fr.evaluate(product.freshness, state.health.now,
-                                       **freshness_inputs(ah.asset, ah.keys, ah.current)))
+                                       **freshness_inputs(ah.asset, ah.keys, times)))
     fresh_state = fr.worst(r.state for r in results) if results else None
     asset_states = [state.health.assets[n].state for n in product.assets]
     unhealthy = [n for n in product.assets if state.health.assets[n].state != FRESH]

@@ -80,6 +80,7 @@ class Session:
         self.backfill_id: str | None = None
         self.recovered: dict = {}
         self.snapshot = cat.Snapshot.empty()  # the catalog as this session knows it
+        self._unrecorded = unrecorded_marker(project.settings).exists()
         self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
@@ -98,6 +99,20 @@ class Session:
             catalog.write(self.pending)
         self.pending = cat.Batch()
         self.last_flush = time.monotonic()
+        self.recorded()
+
+    def unrecorded(self) -> None:
+        """Say (on disk) that the ledger is about to get rows the catalog has not recorded yet:
+        if this process dies before its next flush, the next reader knows to repair."""
+        if not self._unrecorded:
+            unrecorded_marker(self.settings).touch()
+            self._unrecorded = True
+
+    def recorded(self) -> None:
+        """Everything published is in the catalog again."""
+        if self._unrecorded:
+            unrecorded_marker(self.settings).unlink(missing_ok=True)
+            self._unrecorded = False
 
     def next_seq(self) -> int:
         """The next materialization sequence number."""
@@ -110,11 +125,17 @@ class Session:
         return self.step_seq
 
 
+def unrecorded_marker(settings):
+    """The file that exists while the warehouse ledger may be ahead of the catalog."""
+    return settings.catalog.parent / "unrecorded"
+
+
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
             on_wait=None) -> Iterator[Session]:
     """Lock the project, open the warehouse, repair and observe; flush and close at the end."""
     state_dir = project.settings.catalog.parent
+    project = replace(project, settings=replace(project.settings, wait_seconds=wait))
     with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
         wh = Warehouse.open(project.settings, wait=wait)
         try:
@@ -139,6 +160,7 @@ def recover(s: Session) -> dict:
         batch = cat.Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
         c.write(batch)
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
+        s.recorded()
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = c.max_step_seq()
         s.ids = {prefix: c.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -171,10 +193,12 @@ def observe_sources(s: Session) -> None:
                                        "observation", data_version=version))
         s.wh.expose_source(asset, s.project.root, [k for k, v in versions.items() if v])
     if rows:
+        s.unrecorded()
         s.wh.begin()
         s.wh.append_ledger(rows)
         s.wh.commit()
-        s.pending.mats.extend(rows)  # recorded with the next flush; the ledger has them now
+        s.pending.mats.extend(rows)
+        s.flush(force=True)  # only when new source data arrived; readers see it at once
         seen = {(r["asset"], r["partition_key"]): cat.Mat(
             r["seq"], r["asset"], r["partition_key"], None, None, r["created_at"],
             r["code_version"], r["data_version"], None, "observation") for r in rows}
@@ -215,6 +239,7 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
         with _graceful_interrupt(s):
             runner.run_all()
     except KeyboardInterrupt:  # a second Ctrl-C: the open transaction dies with the process
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cancel record get written
         s.wh.rollback()
         s.pending.runs.append({**run, "status": "canceled", "ended_at": s.clock(),
                                "error": "interrupted"})
@@ -223,6 +248,9 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
     status = ("canceled" if s.interrupted else
               "failed" if any(r.status == "failed" for r in runner.results) else "success")
     s.pending.runs.append({**run, "status": status, "ended_at": s.clock()})
+    if backfill_id:
+        state = {"success": "completed", "canceled": "canceled"}.get(status, "partial")
+        s.pending.backfills.append({"backfill_id": backfill_id, "status": state})
     s.flush(force=True)
     return RunResult(run_id, status, runner.results, backfill_id)
 

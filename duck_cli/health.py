@@ -109,7 +109,7 @@ def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
             states = _source_states(asset, keys, current, observed.get(name), virtual)
         else:
             states = _built_states(project, asset, keys, current, snap, out)
-        fresh = _freshness(asset, keys, current, now)
+        fresh = _freshness(asset, keys, live_times(asset, current, out), now)
         if fresh is not None and fresh.state == "stale" and fresh.required_key in states:
             states[fresh.required_key] = _with_freshness(states[fresh.required_key], fresh)
         elif fresh is not None and fresh.state == "stale" and not asset.partitions:
@@ -203,6 +203,20 @@ def _freshness(asset: Asset, keys, current: Mapping[str, Mat], now: datetime):
     from . import freshness
 
     return freshness.evaluate(asset.freshness, now, **freshness_inputs(asset, keys, current))
+
+
+def live_times(asset: Asset, current: Mapping[str, Mat], done: Mapping[str, "AssetHealth"]):
+    """What freshness judges: a view is as fresh as the oldest of its upstreams' latest data."""
+    if asset.materialize is None or asset.materialize.strategy != "view" or not asset.deps \
+            or "" not in current:
+        return current
+    latest = []
+    for dep in asset.deps:
+        mats = done[dep.asset].current.values() if dep.asset in done else ()
+        if not mats:
+            return current
+        latest.append(max(mats, key=lambda m: m.created_at))
+    return {"": min(latest, key=lambda m: m.created_at)}
 
 
 def freshness_inputs(asset: Asset, keys, current: Mapping[str, Mat]) -> dict:

@@ -120,8 +120,8 @@ def _stale_by_rebuild(project, health, planned, keep) -> set:
             if up in planned and up not in ancestors:
                 ancestors.add(up)
                 stack.append(up)
-    return {n for n in ancestors - keep
-            if any(u in keep for u in upstream_partitions(project, health, *n))}
+    return {n for n in ancestors - keep if health.partition(*n).state in (FRESH, STALE)
+            and any(u in keep for u in upstream_partitions(project, health, *n))}
 
 
 def _cone(project: Project, health: Health, req: Request) -> dict[str, list[str]]:
@@ -341,8 +341,7 @@ def for_reconcile(project: Project, health: Health, order, selected: list[str], 
     from .graph import AssetGraph
 
     graph = AssetGraph.build(project.assets)
-    readers = {a for a in selected if not project.assets[a].is_source
-               and project.assets[a].materialize.strategy != "view"}
+    readers = {a for a in selected if not project.assets[a].is_source}
     targets = {a: tuple(p.key for p in health.assets[a].unhealthy()) for a in readers}
     targets = _merge_targets({a: ks for a, ks in targets.items() if ks}, {}, readers)
     while True:

@@ -11,7 +11,7 @@ one sentence each (an empty list: consistent). It checks the invariants DESIGN.m
   an incremental (or whole-table) asset matches the rows the table holds for it;
 - no staging table survived a transaction;
 - with ``synced=True`` (after any command that had the chance to repair): every ledger row is in
-  the catalog;
+  the catalog (except the history of runs `duck prune` deleted);
 - with ``idle=True`` (no duck process is running): no run is still 'pending'/'running', and every
   'abandoned' run names the process that died.
 """
@@ -48,14 +48,15 @@ def check_consistency(root: Path, *, synced: bool = True, idle: bool = True,
             wh.close()
         return [f"catalog {cat_path} cannot be opened: {err}"]
     try:
+        project = project or _load_project(root)
         ledger = _ledger(wh)
         mats = _catalog_mats(catalog)
-        problems += _readable(wh)
+        problems += _readable(wh, project)
         problems += _claims_are_published(mats, ledger, wh)
         problems += _stray_stages(wh)
-        problems += _row_counts(wh, ledger, project or _load_project(root))
+        problems += _row_counts(wh, ledger, project)
         if synced:
-            problems += _ledger_recorded(ledger, mats)
+            problems += _ledger_recorded(ledger, mats, _run_ids(catalog))
         if idle and catalog is not None:
             problems += _runs_settled(catalog)
     finally:
@@ -71,14 +72,25 @@ def _paths(root: Path, project) -> tuple[Path, Path]:
     return root / ".duck" / "warehouse.duckdb", root / ".duck" / "catalog.duckdb"
 
 
-def _load_project(root: Path):
-    """The project's models when its manifests are valid (for the per-partition row counts)."""
-    try:
-        from duck_cli.validate import load_project
+_PROJECTS: dict[tuple, object] = {}
 
-        return load_project(root, use_cache=False)
-    except Exception:  # noqa: BLE001 - an invalid project just skips the row-count check
-        return None
+
+def _load_project(root: Path):
+    """The project's models when its manifests are valid (for the per-partition row counts).
+
+    Memoized on the manifests' and SQL files' bytes: only the assets' definitions are used.
+    """
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".sql")
+                   and ".duck" not in p.parts)
+    key = tuple((str(p.relative_to(root)), p.read_bytes()) for p in files)
+    if key not in _PROJECTS:
+        try:
+            from duck_cli.validate import load_project
+
+            _PROJECTS[key] = load_project(root, use_cache=False)
+        except Exception:  # noqa: BLE001 - an invalid project just skips the row-count check
+            _PROJECTS[key] = None
+    return _PROJECTS[key]
 
 
 def _ledger(wh) -> dict[int, tuple]:
@@ -117,9 +129,13 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _readable(wh) -> list[str]:
+def _readable(wh, project) -> list[str]:
+    """Every table and view duck built can be read (source views are re-made by every command)."""
+    sources = {n for n, a in project.assets.items() if a.is_source} if project else set()
     out = []
     for name, kind in sorted(_relations(wh).items()):
+        if name in sources:
+            continue
         try:
             wh.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()
         except Exception as err:  # noqa: BLE001 - any failure to read is the finding
@@ -147,8 +163,21 @@ def _claims_are_published(mats: dict, ledger: dict, wh) -> list[str]:
     return out
 
 
-def _ledger_recorded(ledger: dict, mats: dict) -> list[str]:
-    missing = sorted(seq for seq in ledger if seq not in mats)
+def _run_ids(catalog) -> set[str]:
+    if catalog is None:
+        return set()
+    tables = {r[0] for r in catalog.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    if "runs" not in tables:
+        return set()
+    return {r[0] for r in catalog.execute("SELECT run_id FROM runs").fetchall()}
+
+
+def _ledger_recorded(ledger: dict, mats: dict, runs: set[str]) -> list[str]:
+    """Every ledger row is in the catalog, except the history of runs `duck prune` deleted."""
+    top = max(mats, default=0)
+    missing = sorted(seq for seq, row in ledger.items() if seq not in mats
+                     and not (row[2] is not None and row[2] not in runs and seq < top))
     if not missing:
         return []
     sample = ", ".join(f"#{s} {ledger[s][0]} {ledger[s][1]!r}" for s in missing[:5])

@@ -70,8 +70,8 @@ def _project_and_snapshot(n, n_sources, ups, states):
 
 
 def _oracle(n, n_sources, ups, health_state, targets, selected):
-    """Smallest rebuild set after which every fixable target is healthy, and so is every
-    selected asset that reads a rebuilt one (brute force over every subset)."""
+    """Smallest rebuild set after which every fixable target is healthy and no healthy selected
+    asset has turned stale by reading what was rebuilt (brute force over every subset)."""
     def closure(i):
         seen, stack = set(), [i]
         while stack:
@@ -107,8 +107,8 @@ def _oracle(n, n_sources, ups, health_state, targets, selected):
         for combo in itertools.combinations(candidates, size):
             rebuilt = set(combo)
             after = healthy_after(rebuilt)
-            must = {t for t in targets if fixable(t)} | {
-                i for i in selected if fixable(i) and any(u in rebuilt for u in ups[i])}
+            must = {t for t in targets if fixable(t)} | {  # and nothing selected breaks
+                i for i in selected if fixable(i) and health_fresh[i] and not after[i]}
             if all(after[t] for t in must):
                 return rebuilt, [t for t in targets if fixable(t)]
     raise AssertionError("no rebuild set found")

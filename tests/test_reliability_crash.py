@@ -1,18 +1,21 @@
 """Crash safety: `duck materialize` and `duck backfill` killed (kill -9) at every point of a run.
 
-Each scenario copies a pre-built project (2026-03-01..02 materialized; at the clock below,
-2026-03-03..04 are due too), runs the installed `duck` in a subprocess and kills it, either at a
+Each scenario copies a pre-built project (materialized when 2026-03-01..02 existed; at the clock
+below, 2026-03-03..04 are due too), runs the installed `duck` in a subprocess and kills it: at a
 fault point (DUCK_FAULT=point:N makes duck os._exit(137) the N-th time it gets there) or with a
 SIGKILL after a random delay. Then it checks, in order:
 
 1. right after the kill: the previous data is readable and the catalog claims nothing the
    warehouse did not publish (tests/reliability_check.py);
-2. after the next writing command (`duck doctor` or `duck materialize`): every published ledger
-   row is in the catalog and the dead run is 'abandoned', naming its pid and host;
-3. after `duck reconcile --apply`: every asset is fresh and everything is consistent.
+2. after the next writing command (`duck doctor --json` or `duck materialize`): every published
+   ledger row is in the catalog, the dead run is 'abandoned' naming its pid and host, and doctor
+   reports what it repaired;
+3. after `duck reconcile --apply` (or that materialize): every asset is fresh and everything is
+   consistent.
 
 The scenarios run a few at a time in threads (each in its own copy), once per module; the tests
-below assert one promise each over all of them.
+below assert one promise each over all of them. Focused tests follow for a reader as the first
+command after a kill, and for a killed backfill.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from queue import Queue
 
 import pytest
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, catalog_rows
 from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 NOW = "2026-03-05T07:30:00+01:00"  # partitions 2026-03-01..04 exist; 03-04 is due by 07:00
@@ -40,13 +43,14 @@ BACKFILL = ("backfill", "stg_trips", "zone_metrics", "daily_revenue", "--from", 
 BUILD_POINTS = ("stage", "checks", "publish", "ledger", "commit")
 # From the base, `materialize` runs 7 build steps (stg_trips, zone_metrics, daily_revenue,
 # regional_revenue x3, revenue_summary) and the backfill 12 (3 assets x 4 days, one per step).
-# The catalog is written at least twice by materialize (run start and end) and four times by
-# the backfill (backfill record, run start, run end, backfill status).
+# The catalog is written at least twice by materialize (run start, run end) and three times by
+# the backfill (its record with the run start, run end, the backfill's status); more often when
+# a run takes over a second (flushes are throttled), so higher N would depend on the machine.
 FAULTS = ([(MATERIALIZE, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 3, 5, 7)]
           + [(MATERIALIZE, f"catalog:{n}") for n in (1, 2)]
           + [(BACKFILL, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 6, 12)]
-          + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3, 4)])
-RANDOM_KILLS = 10
+          + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3)])
+RANDOM_KILLS = 12
 WORKERS = 3
 CHECKED = {"stg_trips": "trip_date", "zone_metrics": "trip_date", "daily_revenue": "trip_date"}
 
@@ -59,10 +63,13 @@ class Outcome:
     rc: int | None = None
     pid: int | None = None
     right_after: list[str] = field(default_factory=list)
+    unsynced: bool = False  # published ledger rows the catalog had not recorded at the kill
+    dead_run: str | None = None  # the killed run, when it had been recorded as running
     old_rows: dict = field(default_factory=dict)
     next_command: str = ""
     next_rc: int | None = None
     next_output: str = ""
+    next_stdout: str = ""
     after_next: list[str] = field(default_factory=list)
     runs_after_next: list[tuple] = field(default_factory=list)
     reconcile_rc: int | None = None
@@ -89,10 +96,10 @@ def _old_rows(root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    """The example project with 2026-03-01..02 materialized."""
+    """The example project fully materialized a day earlier (2026-03-01..02 exist then)."""
     root = tmp_path_factory.mktemp("crash") / "base"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
-    done = run_duck(root, "materialize", "--from", "2026-03-01", "--to", "2026-03-02", now=NOW)
+    done = run_duck(root, "materialize", now="2026-03-03T07:30:00+01:00")
     assert done.returncode == 0, done.stderr
     assert check_consistency(root) == []
     return root
@@ -110,7 +117,7 @@ def _kill_after(root: Path, command: tuple, rng: random.Random, out: Outcome) ->
     proc = start_duck(root, *command, now=NOW)
     out.pid = proc.pid
     if rng.random() < 0.5:
-        time.sleep(rng.uniform(0.2, 0.8))
+        time.sleep(rng.uniform(0.1, 0.6))
     else:
         wanted, seen = rng.randint(1, 5), 0
         while seen < wanted and (line := proc.stderr.readline()):
@@ -149,7 +156,10 @@ def _scenario(base: Path, slots: Queue, index: int, command: tuple, spec: str | 
             _kill_at_fault(root, command, spec, out)
         else:
             _kill_after(root, command, random.Random(index), out)
-        out.right_after = check_consistency(root, synced=False, idle=False)
+        problems = check_consistency(root, idle=False)
+        out.right_after = [p for p in problems if "not in the catalog" not in p]
+        out.unsynced = len(problems) > len(out.right_after)
+        out.dead_run = next((r[0] for r in run_rows(root) if r[2] == "running"), None)
         out.old_rows = _old_rows(root)
         _recover(root, index, out)
     finally:
@@ -163,6 +173,7 @@ def _recover(root: Path, index: int, out: Outcome) -> None:
     out.next_command = " ".join(nxt)
     done = run_duck(root, *nxt, now=NOW)
     out.next_rc, out.next_output = done.returncode, done.stdout + done.stderr
+    out.next_stdout = done.stdout
     out.after_next = check_consistency(root)
     out.runs_after_next = run_rows(root)
     if index % 3 == 0:
@@ -223,20 +234,44 @@ def test_the_next_writing_command_succeeds_and_records_every_published_partition
 
 
 def test_the_dead_run_is_marked_abandoned_with_its_pid_and_host(crashes):
+    """The run the kill left 'running' is 'abandoned' after the next command, naming the dead
+    process; a run that had already ended before the kill keeps its status."""
     host = os.uname().nodename
     bad, marked = [], 0
     for o in crashes:
-        dead = [r for r in o.runs_after_next if r[3] == o.pid and o.killed]
-        for run_id, _cmd, status, pid, run_host, error in dead:
+        runs = {r[0]: r for r in o.runs_after_next}
+        if o.dead_run:
             marked += 1
-            if (status != "abandoned" or run_host != host
+            run_id, _cmd, status, pid, run_host, error = runs[o.dead_run]
+            if (status != "abandoned" or pid != o.pid or run_host != host
                     or f"{pid} on {host}" not in (error or "")):
-                bad.append((o, (run_id, status, error)))
+                bad.append((o, (run_id, status, pid, error)))
+        still = [r for r in runs.values() if r[3] == o.pid and r[2] in ("pending", "running")]
+        if still:
+            bad.append((o, f"left running: {still}"))
     assert not bad, _report(bad)
     assert marked >= 35, f"only {marked} killed runs had been recorded as started"
 
 
-def test_reconcile_apply_then_leaves_everything_fresh_and_consistent(crashes):
+def test_doctor_reports_what_it_repaired(crashes):
+    doctored = [o for o in crashes if o.next_command == "doctor --json"]
+    assert len(doctored) >= len(crashes) // 2
+    bad, repaired = [], 0
+    for o in doctored:
+        doc = json.loads(o.next_stdout)
+        codes = {f["code"]: f["message"] for f in doc["findings"]}
+        if doc["ok"] is not True:
+            bad.append((o, doc["findings"]))
+        if o.dead_run and o.dead_run not in codes.get("abandoned_runs", ""):
+            bad.append((o, f"{o.dead_run} not reported abandoned: {codes}"))
+        if o.unsynced and "ledger_sync" not in codes:
+            bad.append((o, f"unrecorded ledger rows not reported: {codes}"))
+        repaired += bool(o.dead_run or o.unsynced)
+    assert not bad, _report(bad)
+    assert repaired >= len(doctored) // 2
+
+
+def test_reconcile_apply_then_leaves_every_asset_fresh_and_consistent(crashes):
     reconciled = [o for o in crashes if o.reconcile_rc is not None]
     assert len(reconciled) >= len(crashes) // 3
     bad = [(o, f"exit {o.reconcile_rc}: {o.reconcile_output[-400:]}") for o in reconciled
@@ -246,7 +281,21 @@ def test_reconcile_apply_then_leaves_everything_fresh_and_consistent(crashes):
     assert len(healed) >= 2 * len(crashes) // 3 - 1  # after reconcile --apply or materialize
     bad = [(o, o.final) for o in healed if o.final]
     assert not bad, _report(bad)
-    bad = [(o, o.states) for o in healed if set(o.states.values()) != {"fresh"}]
+    bad = [(o, o.states) for o in healed
+           if {v for k, v in o.states.items() if not k.startswith("product ")} != {"fresh"}]
+    assert not bad, _report(bad)
+
+
+RECONCILE_SKIPS_VIEWS = (
+    "BUG: plan.for_reconcile leaves view-strategy assets out of its targets (`readers` excludes "
+    "strategy == 'view'). A view the killed run (or a backfill) did not rebuild keeps its old "
+    "materialization time, so the revenue_dashboard product it feeds stays 'stale' after "
+    "`duck reconcile --apply` ('Nothing to do'), and a view never created stays 'missing'")
+
+
+def test_reconcile_apply_then_leaves_every_data_product_fresh(crashes):
+    reconciled = [o for o in crashes if o.reconcile_rc is not None]
+    bad = [(o, o.states) for o in reconciled if set(o.states.values()) != {"fresh"}]
     assert not bad, _report(bad)
 
 
@@ -268,10 +317,6 @@ def test_status_right_after_a_kill_repairs_and_knows_the_published_partitions(ba
     assert [r[2] for r in run_rows(root)] == ["success", "abandoned"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: commands._state repairs only when the catalog lists a dead 'running' run; a kill "
-    "between observe_sources' warehouse commit and its catalog flush (before the run is "
-    "recorded) leaves observation ledger rows that readers never copy to the catalog."))
 def test_status_after_a_kill_while_recording_new_source_data_syncs_the_ledger(base, tmp_path):
     root = tmp_path / "p"
     shutil.copytree(base, root)
@@ -281,3 +326,57 @@ def test_status_after_a_kill_while_recording_new_source_data_syncs_the_ledger(ba
     assert run_rows(root)[-1][2] == "success"  # no run was recorded as started
     assert run_duck(root, "status", now=NOW).returncode == 0
     assert check_consistency(root) == []
+
+
+def test_reconcile_builds_a_view_the_killed_run_never_created(tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    done = run_duck(root, "materialize", "--from", "2026-03-01", "--to", "2026-03-02", now=NOW)
+    assert done.returncode == 0, done.stderr
+    # The 7th step is revenue_summary's first build (a view): killed as it is staged.
+    assert run_duck(root, "materialize", now=NOW, DUCK_FAULT="stage:7").returncode == 137
+    assert run_duck(root, "doctor", now=NOW).returncode == 0
+    assert run_duck(root, "reconcile", "--apply", now=NOW).returncode == 0
+    status = json.loads(run_duck(root, "status", "--json", now=NOW).stdout)
+    assert {a["name"]: a["state"] for a in status["assets"]}["revenue_summary"] == "fresh"
+
+
+# -- a killed backfill ------------------------------------------------------------------------------
+
+
+def _killed_backfill(base: Path, root: Path) -> None:
+    shutil.copytree(base, root)
+    assert run_duck(root, *BACKFILL, now=NOW, DUCK_FAULT="commit:3").returncode == 137
+    assert run_duck(root, "status", now=NOW).returncode == 0  # the next command repairs
+
+
+def _backfill_doc(root: Path) -> dict:
+    [doc] = json.loads(run_duck(root, "backfills", "--json", now=NOW).stdout)["backfills"]
+    return doc
+
+
+def test_a_killed_backfill_can_be_resumed_to_completion(base, tmp_path):
+    root = tmp_path / "p"
+    _killed_backfill(base, root)
+    doc = _backfill_doc(root)
+    assert [r["status"] for r in doc["runs"]] == ["abandoned"]
+    resumed = run_duck(root, "backfill", "--resume", doc["backfill_id"], now=NOW)
+    assert resumed.returncode == 0, resumed.stderr
+    doc = _backfill_doc(root)
+    assert doc["status"] == "completed"
+    assert [r["status"] for r in doc["runs"]] == ["abandoned", "success"]
+    assert check_consistency(root) == []
+    built = run_rows(root)[-1][0]
+    mats = {(a, k): r for a, k, r in catalog_rows(root, "SELECT asset, partition_key, run_id FROM "
+                                                        "materializations WHERE kind = "
+                                                        "'materialization' ORDER BY seq")}
+    for asset, keys in doc["requested"].items():
+        for key in keys:  # each requested partition was built by the backfill's runs
+            assert mats[(asset, key)] in ("r00002", built), (asset, key, mats[(asset, key)])
+
+
+def test_a_killed_backfill_is_not_reported_as_requested(base, tmp_path):
+    root = tmp_path / "p"
+    _killed_backfill(base, root)
+    assert _backfill_doc(root)["status"] != "requested"
+

@@ -1,0 +1,227 @@
+"""Bad input through the command line: every invalid project, bad options, broken state files.
+
+Whatever a user gets wrong, duck answers with exit code 2 and a message that says what and
+where, never a traceback, and changes nothing: an invalid project gets no `.duck` folder, and a
+project that had a good catalog keeps it byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import EXAMPLE, MORNING, catalog_rows, warehouse_rows
+from duck_cli.cli import app
+
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
+CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+
+
+def invoke(root: Path, *args: str, now: str | None = MORNING, env: dict | None = None):
+    """Run `duck ARGS -p ROOT` in-process; the result, with no exception escaping."""
+    env = {**({"DUCK_NOW": now} if now else {}), **(env or {})}
+    result = CliRunner().invoke(app, [*args, "-p", str(root)], env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"duck {' '.join(args)} raised {result.exception!r}\n{result.output}")
+    assert "Traceback" not in result.output
+    return result
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file below ``folder``: relative path -> sha256 of its bytes."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def expected(case: str) -> list[str]:
+    lines = (CORPUS / case / "expected.txt").read_text().splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def copy_case(case: str, dest: Path) -> Path:
+    shutil.copytree(CORPUS / case, dest, ignore=shutil.ignore_patterns("expected.txt", ".duck"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The example project after one good `duck materialize` (state in .duck)."""
+    root = tmp_path_factory.mktemp("built") / "project"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    assert invoke(root, "materialize").exit_code == 0
+    return root
+
+
+def _assert_reports(result, case: str, command: str) -> None:
+    assert result.exit_code == 2, f"{case}: duck {command} exited {result.exit_code}\n{result.output}"
+    for phrase in expected(case):
+        assert phrase in result.output, f"{case}: duck {command}: {phrase!r} not in\n{result.output}"
+
+
+# -- the invalid corpus through the CLI ------------------------------------------------------------
+
+
+def test_the_corpus_is_there():
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_validate_reports_every_problem_of_an_invalid_project(case, tmp_path):
+    root = copy_case(case, tmp_path / case)
+    _assert_reports(invoke(root, "validate"), case, "validate")
+    assert not (root / ".duck").exists(), "validate wrote state for an invalid project"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_materialize_refuses_an_invalid_project_and_writes_nothing(case, tmp_path):
+    root = copy_case(case, tmp_path / case)
+    result = invoke(root, "materialize")
+    _assert_reports(result, case, "materialize")
+    assert tree(root / ".duck") == {}, "materialize created state for an invalid project"
+
+
+@pytest.mark.parametrize("case", CASES[::4])
+def test_materialize_of_a_broken_project_leaves_the_previous_state_alone(case, built, tmp_path):
+    """A good project whose manifests are replaced by broken ones: its state stays as it was."""
+    root = tmp_path / "project"
+    shutil.copytree(built, root)
+    for manifest in [*root.glob("*.yaml"), *root.glob("*.yml")]:
+        manifest.unlink()
+    shutil.copytree(CORPUS / case, root, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("expected.txt"))
+    before = tree(root / ".duck")
+    result = invoke(root, "materialize")
+    _assert_reports(result, case, "materialize")
+    assert tree(root / ".duck") == before
+
+
+# -- bad command-line input -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path, built) -> Path:
+    """A private copy of the built example project."""
+    root = tmp_path / "project"
+    shutil.copytree(built, root)
+    return root
+
+
+def _nothing_ran(root: Path) -> None:
+    assert catalog_rows(root, "SELECT count(*) FROM runs")[0][0] == 1
+
+
+def test_an_unknown_selection_names_the_asset_and_suggests_one(project):
+    for command in ("materialize", "plan", "status", "graph"):
+        result = invoke(project, command, "daily_revenu")
+        assert result.exit_code == 2, (command, result.output)
+        assert "no asset named 'daily_revenu'" in result.output
+        assert "Did you mean 'daily_revenue'?" in result.output
+    result = invoke(project, "backfill", "nope", "--partition", "2026-03-01")
+    assert result.exit_code == 2 and "nope" in result.output
+    _nothing_ran(project)
+
+
+@pytest.mark.parametrize("key", ["2026-02-30", "2026-3-1", "APAC'; drop table x; --", "", "2027-01-01"])
+def test_a_bad_partition_key_is_refused_before_anything_runs(project, key):
+    before = warehouse_rows(project, "SELECT count(*) FROM stg_trips")
+    for args in (("materialize", "stg_trips", "--partition", key),
+                 ("backfill", "stg_trips", "--partition", key),
+                 ("plan", "stg_trips", "--partition", key)):
+        result = invoke(project, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "stg_trips" in result.output and "partition" in result.output, result.output
+        if key:
+            assert key in result.output, result.output
+    _nothing_ran(project)
+    assert warehouse_rows(project, "SELECT count(*) FROM stg_trips") == before
+
+
+def test_a_key_of_another_partitions_definition_is_refused(project):
+    result = invoke(project, "materialize", "regional_revenue", "--partition", "2026-03-01")
+    assert result.exit_code == 2
+    assert "regional_revenue" in result.output and "2026-03-01" in result.output
+    result = invoke(project, "materialize", "stg_trips", "--partition", "APAC")
+    assert result.exit_code == 2 and "APAC" in result.output
+    _nothing_ran(project)
+
+
+def test_from_after_to_is_refused(project):
+    for command in ("materialize", "backfill", "plan"):
+        result = invoke(project, command, "stg_trips", "--from", "2026-03-05", "--to",
+                        "2026-03-02")
+        assert result.exit_code == 2, (command, result.output)
+        assert "runs backwards" in result.output, result.output
+        assert "2026-03-05" in result.output and "2026-03-02" in result.output
+    _nothing_ran(project)
+
+
+def test_duck_now_without_an_offset_is_refused(project):
+    for command in ("status", "plan", "materialize"):
+        result = invoke(project, command, now="2026-03-13T07:30:00")
+        assert result.exit_code == 2, (command, result.output)
+        assert "DUCK_NOW" in result.output and "offset" in result.output
+        assert "2026-03-13T07:30:00+01:00" in result.output or "e.g." in result.output
+    result = invoke(project, "status", now="yesterday")
+    assert result.exit_code == 2 and "DUCK_NOW 'yesterday'" in result.output
+    _nothing_ran(project)
+
+
+def test_a_missing_project_folder_is_a_usage_error(tmp_path):
+    result = invoke(tmp_path / "nowhere", "status")
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+# -- broken state files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["status", "materialize", "runs", "plan", "doctor"])
+def test_a_corrupt_catalog_is_refused_with_a_way_out_and_left_untouched(project, command):
+    catalog = project / ".duck" / "catalog.duckdb"
+    garbage = b"this is not a duckdb file\x00\xff" * 300
+    catalog.write_bytes(garbage)
+    warehouse = tree(project / ".duck")["warehouse.duckdb"]
+    result = invoke(project, command)
+    assert result.exit_code == 2, result.output
+    assert "catalog.duckdb" in result.output
+    assert "Move it aside" in result.output or "mv " in result.output, result.output
+    assert catalog.read_bytes() == garbage
+    if command != "materialize":
+        assert tree(project / ".duck")["warehouse.duckdb"] == warehouse
+
+
+def test_a_corrupt_warehouse_is_refused_and_left_untouched(project):
+    warehouse = project / ".duck" / "warehouse.duckdb"
+    garbage = b"\x00garbage\xff" * 500
+    warehouse.write_bytes(garbage)
+    catalog = tree(project / ".duck")["catalog.duckdb"]
+    result = invoke(project, "materialize", "--force")
+    assert result.exit_code == 2, result.output
+    assert "warehouse.duckdb" in result.output
+    assert warehouse.read_bytes() == garbage
+    assert tree(project / ".duck")["catalog.duckdb"] == catalog
+
+
+@pytest.mark.parametrize("command", ["status", "materialize", "runs", "doctor"])
+def test_a_catalog_from_a_newer_duck_is_refused_and_left_unchanged(project, command):
+    import duckdb
+
+    catalog = project / ".duck" / "catalog.duckdb"
+    con = duckdb.connect(str(catalog))
+    con.execute("UPDATE duck_meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    before = tree(project / ".duck")
+    result = invoke(project, command)
+    assert result.exit_code == 2, result.output
+    assert "newer duck" in result.output and "99" in result.output, result.output
+    assert "Upgrade duck" in result.output
+    after = tree(project / ".duck")
+    assert after["catalog.duckdb"] == before["catalog.duckdb"]
+    assert after.get("warehouse.duckdb") == before.get("warehouse.duckdb")
+    assert catalog_rows(project, "SELECT value FROM duck_meta WHERE key = 'schema_version'") == [
+        ("99",)]
