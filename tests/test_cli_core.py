@@ -175,3 +175,15 @@ def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
                                  "table_name = 'steps' AND column_name = 'input_seq'")[0][0] == 1
     duck("materialize", "--force", "stg_trips")  # and the migrated catalog takes new runs
     assert catalog_rows(project, "SELECT count(input_seq) FROM steps")[0][0] > 0
+
+
+def test_shell_completion_offers_asset_names_and_partition_keys(project, monkeypatch):
+    from duck_cli import commands
+
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("DUCK_NOW", "2026-03-13T07:30:00+01:00")
+    assert commands.complete_assets("zone") == ["zone_metrics", "zones"]
+    assert commands.complete_assets("+daily") == ["daily_revenue"]
+    keys = commands.complete_keys("2026-03-1")
+    assert keys == ["2026-03-10", "2026-03-11", "2026-03-12"]
+    assert commands.complete_keys("AP") == ["APAC"]
