@@ -92,17 +92,25 @@ def test_freshness_just_before_and_after_the_deadline(project):
 @settings(max_examples=150, deadline=None)
 @given(worlds())
 def test_why_healthy_means_no_blocker_and_blockers_are_real(world):
+    from duck_cli.explain import why
+    from duck_cli.state import State
+
     n, n_sources, ups, states, _selected = world
     project, snap = _project_and_snapshot(n, n_sources, ups, states)
     graph = AssetGraph.build(project.assets)
     health = assess(project, graph, snap, NOW, {})
+    state = State(project, graph, snap, health)
     for i in range(n_sources, n):
         p = health.partition(_name(i), "")
-        found = blockers(project, health, _name(i), "")
-        for b in found:
-            assert b.asset in project.assets
+        for b in blockers(project, health, _name(i), ""):
+            assert b.asset in project.assets  # every blocker named exists and is unhealthy
             assert health.partition(b.asset, b.key).state != FRESH
             assert b.reason in health.partition(b.asset, b.key).reasons
-        if p.state == FRESH:
-            # healthy: nothing upstream holds it back through a blocking dependency
-            assert all(not b.root or b.depth > 0 for b in found)
+        report = why(state, _name(i), None)
+        if p.state == FRESH:  # what why calls healthy has nothing holding it back
+            assert report["state"] == FRESH and report["blockers"] == []
+            assert report["root_causes"] == [] and report["next_action"]["action"] == "none"
+        else:
+            assert report["state"] != FRESH and report["next_action"]["action"] != "none"
+        for b in report["blockers"]:
+            assert health.partition(b["asset"], b["partition"] or "").state != FRESH
