@@ -95,8 +95,3 @@ def record(s, p: planner.Plan, selection: list[str], opts) -> str:
         "status": "requested"})
     return backfill_id  # recorded with the run's first flush
 
-
-def finish(s, backfill_id: str, result) -> None:
-    """Record how the backfill's latest run ended."""
-    status = {"success": "completed", "canceled": "canceled"}.get(result.status, "partial")
-    s.pending.backfills.append({"backfill_id": backfill_id, "status": status})
