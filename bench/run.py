@@ -170,14 +170,18 @@ def raw_backfill_each(w: gen.Workload, db: Path) -> None:
     try:
         _create_empty(con, a, _day_params(first, 1))
         for d in range(w.partitions):
-            p = _day_params(first + timedelta(days=d), 1)
-            con.execute("BEGIN TRANSACTION")
-            con.execute(f"DELETE FROM {a.name} WHERE day >= ? AND day < ?",
-                        [p["partition_start"], p["partition_end"]])
-            con.execute(f"INSERT INTO {a.name} {a.sql}", _params(a.sql, p))
-            con.execute("COMMIT")
+            _replace_slice(con, a, _day_params(first + timedelta(days=d), 1))
     finally:
         con.close()
+
+
+def _replace_slice(con, a, p: dict) -> None:
+    """DELETE the days in ``p`` and INSERT the asset's SQL for them, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    con.execute(f"DELETE FROM {a.name} WHERE day >= ? AND day < ?",
+                [p["partition_start"], p["partition_end"]])
+    con.execute(f"INSERT INTO {a.name} {a.sql}", _params(a.sql, p))
+    con.execute("COMMIT")
 
 
 def raw_backfill_set(w: gen.Workload, db: Path) -> None:
@@ -187,11 +191,7 @@ def raw_backfill_set(w: gen.Workload, db: Path) -> None:
     con = _connect(db)
     try:
         _create_empty(con, a, p)
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"DELETE FROM {a.name} WHERE day >= ? AND day < ?",
-                    [p["partition_start"], p["partition_end"]])
-        con.execute(f"INSERT INTO {a.name} {a.sql}", _params(a.sql, p))
-        con.execute("COMMIT")
+        _replace_slice(con, a, p)
     finally:
         con.close()
 

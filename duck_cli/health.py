@@ -100,6 +100,7 @@ def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
            observed: Mapping[str, Mapping[str, str | None]]) -> Health:
     """Compute the health of every asset, upstream first."""
     out: dict[str, AssetHealth] = {}
+    maps: dict = {}  # dep mappings computed here, handed to Health so planning reuses them
     virtual = snap.max_seq + 1  # seq of source data seen on disk but not recorded yet
     for name in graph.order:
         asset = project.assets[name]
@@ -108,14 +109,14 @@ def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
         if asset.is_source:
             states = _source_states(asset, keys, current, observed.get(name), virtual)
         else:
-            states = _built_states(project, asset, keys, current, snap, out)
+            states = _built_states(project, asset, keys, current, snap, out, maps)
         fresh = _freshness(asset, keys, live_times(asset, current, out), now)
         if fresh is not None and fresh.state == "stale" and fresh.required_key in states:
             states[fresh.required_key] = _with_freshness(states[fresh.required_key], fresh)
         elif fresh is not None and fresh.state == "stale" and not asset.partitions:
             states[""] = _with_freshness(states[""], fresh)
         out[name] = AssetHealth(asset, keys, states, fresh, current)
-    return Health(out, now)
+    return Health(out, now, maps)
 
 
 def _source_states(asset: Asset, keys, current, live: Mapping[str, str | None] | None,
@@ -136,8 +137,8 @@ def _source_states(asset: Asset, keys, current, live: Mapping[str, str | None] |
 
 
 def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
-                  done: Mapping[str, AssetHealth]) -> dict[str, PartitionHealth]:
-    newest = _upstream_newest(project, asset, keys, done)
+                  done: Mapping[str, AssetHealth], maps: dict) -> dict[str, PartitionHealth]:
+    newest = _upstream_newest(project, asset, keys, done, maps)
     view = asset.materialize.strategy == "view"
     out = {}
     for k in keys:
@@ -177,12 +178,13 @@ def _since(reasons: dict, asset: Asset, code_version, seq: int, newest, what: st
                                                f"{dep} is stale and will be rebuilt", dep)
 
 
-def _upstream_newest(project: Project, asset: Asset, keys, done) -> dict[str, list]:
+def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> dict[str, list]:
     """For each key, (upstream asset, highest seq among the upstream partitions it reads)."""
     out: dict[str, list] = {k: [] for k in keys}
-    for dep in asset.deps:
+    for index, dep in enumerate(asset.deps):
         up = done[dep.asset]
         mapping = upstream_keys(asset, project.assets[dep.asset], dep, list(keys), list(up.keys))
+        maps[(asset.name, index)] = mapping
         seqs = {k: p.seq for k, p in up.partitions.items()}
         stale = {k for k, p in up.partitions.items() if p.state == STALE}
         for k, ups in mapping.items():

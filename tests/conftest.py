@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -61,6 +60,16 @@ class Duck:
 def duck(project) -> Duck:
     """The CLI bound to the example project copy, at 2026-03-13 07:30 Amsterdam."""
     return Duck(project)
+
+
+def add_checks_on_published_data(project: Path) -> None:
+    """A blocking and a warning check that the published stg_trips data violates."""
+    manifest = project / "mobility.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "      - {name: one_row_per_trip, unique: [trip_id]}\n",
+        "      - {name: one_row_per_trip, unique: [trip_id]}\n"
+        "      - {name: short_trips, accepted_range: {column: distance_km, max: 20}}\n"
+        "      - {name: cheap_trips, accepted_range: {column: fare, max: 40}, severity: warn}\n"))
 
 
 def warehouse_rows(root: Path, sql: str, params=None):

@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from conftest import add_checks_on_published_data
 from test_json_schemas import append_duplicate_trip
 
 # ::error file=<path>,line=<n>,title=<title>::<message>
@@ -72,16 +73,6 @@ def break_stg_trips(duck, project) -> str:
     append_duplicate_trip(project)
     day = project / "data" / "trips" / "2026-03-09.csv"
     return day.read_text().splitlines()[-1].split(",")[0]
-
-
-def add_checks_on_published_data(project: Path) -> None:
-    """A blocking and a warning check that the published stg_trips data violates."""
-    manifest = project / "mobility.yaml"
-    manifest.write_text(manifest.read_text().replace(
-        "      - {name: one_row_per_trip, unique: [trip_id]}\n",
-        "      - {name: one_row_per_trip, unique: [trip_id]}\n"
-        "      - {name: short_trips, accepted_range: {column: distance_km, max: 20}}\n"
-        "      - {name: cheap_trips, accepted_range: {column: fare, max: 40}, severity: warn}\n"))
 
 
 # -- JUnit XML -----------------------------------------------------------------------------

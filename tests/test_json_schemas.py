@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from typer.testing import CliRunner
 
-from conftest import ROOT, Duck
+from conftest import ROOT, Duck, add_checks_on_published_data
 from duck_cli.cli import app
 
 SCHEMAS = ROOT / "schemas"
@@ -194,12 +194,7 @@ def test_documents_after_a_failing_check(duck, project):
 
 def test_check_documents_with_failing_and_warning_checks(duck, project):
     duck("materialize")
-    manifest = project / "mobility.yaml"
-    manifest.write_text(manifest.read_text().replace(
-        "      - {name: one_row_per_trip, unique: [trip_id]}\n",
-        "      - {name: one_row_per_trip, unique: [trip_id]}\n"
-        "      - {name: short_trips, accepted_range: {column: distance_km, max: 20}}\n"
-        "      - {name: cheap_trips, accepted_range: {column: fare, max: 40}, severity: warn}\n"))
+    add_checks_on_published_data(project)
     doc = conforms(duck.json("check", "stg_trips", "--partition", "2026-03-09", expect=1),
                    "check")
     outcome = {r["name"]: (r["passed"], r["severity"]) for r in doc["results"]}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from duck_cli.errors import ManifestError
-from duck_cli.models import (Asset, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, Source,
+from duck_cli.models import (CheckSpec, Dep, FreshnessPolicy, Location, Materialize, Source,
                              StaticPartitions, TimePartitions)
 from duck_cli.validate import load_project, parse_duration
 from duck_cli.validate_cache import CACHE_DIR
