@@ -77,9 +77,7 @@ def record(s, p: planner.Plan, selection: list[str], opts) -> str:
     from .execute import new_run_id
 
     if opts.resume:
-        from .catalog import open_catalog
-
-        with open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
+        with s.catalog() as c:
             return c.backfills(opts.resume)[0]["backfill_id"]
     backfill_id = new_run_id(s, prefix="b")
     requested_keys = {}

@@ -29,6 +29,9 @@ class Builder:
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
+        a = self.asset
+        if a.materialize.strategy == "table" and not a.checks:
+            return self.run_table(started)
         if self.direct_ok():
             result = self.run_direct(started)
             if result is not None:
@@ -41,6 +44,25 @@ class Builder:
         return (a.materialize.strategy == "incremental" and not a.checks
                 and self.wh.table_kind(a.name) == "BASE TABLE"
                 and self.s.direct.get(a.name, True))
+
+    def run_table(self, started: datetime):
+        """A table with nothing to audit: replace it in place, in one transaction (a reader
+        sees the old table or the new one, never neither)."""
+        import duckdb
+
+        con, name = self.wh.con, self.asset.name
+        self.wh.begin()
+        try:
+            if self.wh.table_kind(name) == "VIEW":
+                self.wh.drop(name)
+            rows = con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS "
+                               f"{self.asset.materialize.sql}").fetchone()[0]
+            self.wh.mark(name, "BASE TABLE")
+            fault("stage")
+            fault("publish")
+            return self.finish(started, rows, [], quote(name))
+        except (duckdb.Error, RuntimeError) as err:
+            return self.sql_failed(started, err)
 
     def run_direct(self, started: datetime):
         """Delete and re-insert the slice in one transaction, verifying nothing fell outside.
@@ -121,17 +143,23 @@ class Builder:
             res = self.result(started, "failed", None, [], str(err), "partition")
             res.data_error = True
             return res
-        except (duckdb.InterruptException, RuntimeError) as err:
-            if "interrupt" not in str(err).lower():
-                raise
-            self.wh.rollback()
-            raise KeyboardInterrupt from err
-        except duckdb.Error as err:
-            self.wh.rollback()
-            res = self.result(started, "failed", None, [], _sql_error(err), "sql")
-            res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
-                                                  duckdb.CatalogException))
-            return res
+        except (duckdb.Error, RuntimeError) as err:
+            return self.sql_failed(started, err)
+
+    def sql_failed(self, started: datetime, err: Exception):
+        """Roll back after a DuckDB error: the step failed (or the run was interrupted)."""
+        import duckdb
+
+        self.wh.rollback()
+        if isinstance(err, duckdb.InterruptException) or (
+                not isinstance(err, duckdb.Error) and "interrupt" in str(err).lower()):
+            raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
+        if not isinstance(err, duckdb.Error):
+            raise err
+        res = self.result(started, "failed", None, [], _sql_error(err), "sql")
+        res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
+                                              duckdb.CatalogException))
+        return res
 
     def result(self, started, status, rows, checks, error, kind):
         from .execute import StepResult

@@ -188,6 +188,15 @@ def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator
     if read_only and not path.exists():
         yield None
         return
+    catalog = open_connection(path, read_only=read_only, wait=wait)
+    try:
+        yield catalog
+    finally:
+        catalog.con.close()
+
+
+def open_connection(path: Path, *, read_only: bool, wait: float = 30.0) -> "Catalog":
+    """An open, version-checked (and if need be migrated) catalog; the caller closes it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = connect(path, read_only=read_only, wait=wait)
     try:
@@ -200,9 +209,10 @@ def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator
                 pass
             con = connect(path, read_only=True, wait=wait)
             catalog = Catalog(con, path)
-        yield catalog
-    finally:
+        return catalog
+    except BaseException:
         con.close()
+        raise
 
 
 class _NeedsMigration(Exception):

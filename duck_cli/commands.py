@@ -133,7 +133,7 @@ def materialize(path, selection, keys, first, last, force, wait, progress, junit
     """Plan under the write lock, then execute exactly that plan."""
     project = _project(path)
 
-    def make_plan(state):
+    def make_plan(state, s):
         return _materialize_plan(state, selection, keys, first, last, force)
 
     return _execute(project, "materialize", make_plan, wait, progress, junit, github, as_json)
@@ -145,9 +145,9 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
     from .state import load_state
 
     with execute.session(project, command, _now, wait=_wait(project, wait),
-                         on_wait=render.waiting) as s:
+                         on_wait=render.waiting, hold_catalog=True) as s:
         state = load_state(project, _now(), s.snapshot)
-        p = make_plan(state)
+        p = make_plan(state, s)
         if backfill is not None:
             backfill(s, p)
         events = render.progress(p, enabled=progress and not as_json)
@@ -200,9 +200,8 @@ def backfill(path, selection, opts: BackfillOptions, wait, progress, junit, gith
         render.plan(p, state, as_json)
         return ExitCode.OK
 
-    def make_plan(state):
-        p = bf.make_plan(state, selection, opts, _resume_request(project, opts))
-        return p
+    def make_plan(state, s):
+        return bf.make_plan(state, selection, opts, _resume_request(project, opts, s))
 
     def record(s, p):
         s.backfill_id = bf.record(s, p, selection, opts)
@@ -211,12 +210,14 @@ def backfill(path, selection, opts: BackfillOptions, wait, progress, junit, gith
                     backfill=record)
 
 
-def _resume_request(project: Project, opts: BackfillOptions):
+def _resume_request(project: Project, opts: BackfillOptions, s=None):
+    """The backfill --resume names (read through the session's catalog when in one)."""
     if not opts.resume:
         return None
     from .catalog import open_catalog
 
-    with open_catalog(project.settings.catalog, read_only=True, wait=project.settings.wait_seconds) as c:
+    with (s.catalog() if s is not None else open_catalog(
+            project.settings.catalog, read_only=True, wait=project.settings.wait_seconds)) as c:
         found = c.backfills(opts.resume) if c else []
     if len(found) != 1:
         raise UsageError(f"no backfill '{opts.resume}'" if not found else
@@ -271,7 +272,7 @@ def reconcile(path, selection, apply, retry_failed, wait, progress, junit, githu
 
     project = _project(path)
 
-    def make_plan(state):
+    def make_plan(state, s=None):
         return planner.for_reconcile(state.project, state.health, state.graph.order,
                                      _selected(state, selection), retry_failed=retry_failed,
                                      batch_size=state.project.settings.batch_size)

@@ -84,6 +84,7 @@ class Session:
         self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
+        self.held = None  # the catalog connection kept from start-up until the run is recorded
 
     @property
     def settings(self):
@@ -94,12 +95,27 @@ class Session:
         if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_SECONDS):
             return
         fault("catalog")
-        with cat.open_catalog(self.settings.catalog, read_only=False,
-                              wait=self.settings.wait_seconds) as catalog:
+        with self.catalog() as catalog:
             catalog.write(self.pending)
         self.pending = cat.Batch()
         self.last_flush = time.monotonic()
         self.recorded()
+
+    @contextmanager
+    def catalog(self) -> Iterator[cat.Catalog]:
+        """The catalog for one write: the held connection, or a brief one."""
+        if self.held is not None:
+            yield self.held
+            return
+        with cat.open_catalog(self.settings.catalog, read_only=False,
+                              wait=self.settings.wait_seconds) as catalog:
+            yield catalog
+
+    def release_catalog(self) -> None:
+        """Let readers in: close the connection held since start-up (runs flush briefly)."""
+        if self.held is not None:
+            held, self.held = self.held, None
+            held.con.close()
 
     def unrecorded(self) -> None:
         """Say (on disk) that the ledger is about to get rows the catalog has not recorded yet:
@@ -132,27 +148,36 @@ def unrecorded_marker(settings):
 
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
-            on_wait=None) -> Iterator[Session]:
-    """Lock the project, open the warehouse, repair and observe; flush and close at the end."""
+            on_wait=None, hold_catalog: bool = False) -> Iterator[Session]:
+    """Lock the project, open the warehouse, repair and observe; flush and close at the end.
+
+    With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
+    wait) until `run_plan` has recorded the run, so planning costs no second open.
+    """
     state_dir = project.settings.catalog.parent
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
     with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
         wh = Warehouse.open(project.settings, wait=wait)
+        s = Session(project, clock, wh)
         try:
-            s = Session(project, clock, wh)
+            s.held = cat.open_connection(s.settings.catalog, read_only=False,
+                                         wait=s.settings.wait_seconds)
             s.recovered = recover(s)
             observe_sources(s)
+            if not hold_catalog:
+                s.release_catalog()
             yield s
         finally:
             try:
                 s.flush(force=True)
             finally:
+                s.release_catalog()
                 wh.close()
 
 
 def recover(s: Session) -> dict:
     """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog."""
-    with cat.open_catalog(s.settings.catalog, read_only=False, wait=s.settings.wait_seconds) as c:
+    with s.catalog() as c:
         snap = c.snapshot()
         for run in snap.active_runs:  # we hold the lock: no live writer owns them
             c.mark_abandoned(run, s.clock())
@@ -234,6 +259,7 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
            "backfill_id": backfill_id, "error": None, "duck_version": _version()}
     s.pending.runs.append(dict(run))
     s.flush(force=True)
+    s.release_catalog()
     runner = _Runner(s, plan, health, run_id, on_event)
     try:
         with _graceful_interrupt(s):

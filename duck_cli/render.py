@@ -167,6 +167,9 @@ def progress(p, enabled: bool):
                                                                            sys.stdout.isatty()))
 
 
+FOLD_STEPS = 50  # above this many steps, a run's table lists only steps that need attention
+
+
 def run_result(result, p, state, as_json: bool) -> None:
     """The summary of a run."""
     d = docs.result_doc(result, p, state)
@@ -180,12 +183,20 @@ def run_result(result, p, state, as_json: bool) -> None:
         return
     table = _table(f"run {result.run_id}: {result.status}", "Asset", "Partitions", "Status",
                    "Rows", "Seconds", "Detail")
-    for s in d["steps"]:
+    steps = d["steps"]
+    if len(steps) > FOLD_STEPS:  # a long run: list what needs attention, count the rest
+        steps = [s for s in steps if s["status"] != "success"
+                 or any(not c["passed"] for c in s["checks"])]
+    for s in steps:
         detail = s["error"] or _check_note(s["checks"])
         table.add_row(s["asset"], _esc(", ".join(s["partitions"]) or "-"), styled(s["status"]),
                       "" if s["rows"] is None else f"{s['rows']:,}", f"{s['seconds']:.2f}",
                       _esc(detail))
-    out.print(table)
+    if steps:
+        out.print(table)
+    if len(steps) < len(d["steps"]):
+        out.print(f"{len(d['steps']) - len(steps)} more step(s) succeeded with every check "
+                  f"passing; `duck runs show {result.run_id}` lists every step.")
     c = d["summary"]
     out.print(f"{c['success']} succeeded, {c['failed']} failed, {c['skipped']} skipped "
               f"({d['partitions']} partition(s) published).")
