@@ -21,9 +21,9 @@ STAGE = "__duck_stage"
 class Builder:
     """Builds one asset over some partitions in one warehouse transaction."""
 
-    def __init__(self, s, asset: Asset, keys: list[str], run_id: str, step: int):
+    def __init__(self, s, asset: Asset, keys: list[str], run_id: str, step: int, wh=None):
         self.s, self.asset, self.keys, self.run_id, self.step = s, asset, keys, run_id, step
-        self.wh = s.wh
+        self.wh = wh or s.wh  # a worker thread's own connection when steps run concurrently
         self.input_seq = 0
         self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
 
@@ -100,13 +100,17 @@ class Builder:
             return None
 
     def finish(self, started: datetime, rows: int, checks: list, relation: str | None):
-        """Write the ledger and commit: the publish becomes visible and recorded at once."""
-        ledger = self.ledger(rows, relation)
-        self.s.unrecorded()
-        self.wh.append_ledger(ledger)
-        fault("ledger")
-        self.wh.commit()
-        fault("commit")
+        """Write the ledger and commit: the publish becomes visible and recorded at once.
+
+        Under the session's commit lock, so ledger sequence numbers are committed in order (a
+        catalog flush never records a number while a lower one is still uncommitted)."""
+        with self.s.commit_lock:
+            ledger = self.ledger(rows, relation)
+            self.s.unrecorded()
+            self.wh.append_ledger(ledger)
+            fault("ledger")
+            self.wh.commit()
+            fault("commit")
         res = self.result(started, "success", rows, checks, None, None)
         res.ledger = ledger
         return res

@@ -35,7 +35,8 @@ def _f(level: str, code: str, message: str) -> dict:
 
 def _stray_stages(s) -> list[dict]:
     rows = s.wh.con.execute("SELECT table_name FROM information_schema.tables WHERE "
-                            "table_schema = 'main' AND starts_with(table_name, ?)",
+                            "table_schema = 'main' AND table_catalog = current_database() "
+                            "AND starts_with(table_name, ?)",
                             [STAGE]).fetchall()
     for (name,) in rows:
         s.wh.con.execute(f'DROP TABLE IF EXISTS "{name}"')

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -85,6 +86,7 @@ class Session:
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
         self.held = None  # the catalog connection kept from start-up until the run is recorded
+        self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
 
     @property
     def settings(self):
@@ -107,15 +109,17 @@ class Session:
         if self.held is not None:
             yield self.held
             return
-        with cat.open_catalog(self.settings.catalog, read_only=False,
-                              wait=self.settings.wait_seconds) as catalog:
+        catalog = cat.attach(self.wh.con, self.settings.catalog, wait=self.settings.wait_seconds)
+        try:
             yield catalog
+        finally:
+            catalog.close()
 
     def release_catalog(self) -> None:
         """Let readers in: close the connection held since start-up (runs flush briefly)."""
         if self.held is not None:
             held, self.held = self.held, None
-            held.con.close()
+            held.close()
 
     def unrecorded(self) -> None:
         """Say (on disk) that the ledger is about to get rows the catalog has not recorded yet:
@@ -160,8 +164,7 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         wh = Warehouse.open(project.settings, wait=wait)
         s = Session(project, clock, wh)
         try:
-            s.held = cat.open_connection(s.settings.catalog, read_only=False,
-                                         wait=s.settings.wait_seconds)
+            s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
             s.recovered = recover(s)
             observe_sources(s)
             if not hold_catalog:
@@ -312,6 +315,10 @@ class _Runner:
                      for k, p in h.partitions.items()} if len(plan.steps) else {}
 
     def run_all(self) -> None:
+        jobs = self.s.settings.jobs or default_jobs()
+        if jobs > 1 and len({step.asset for step in self.plan.steps}) > 1:
+            self.run_concurrently(jobs)
+            return
         for step in self.plan.steps:
             if self.s.interrupted:
                 break
@@ -327,13 +334,85 @@ class _Runner:
         out = [self._skipped(step, k, b) for k, b in blocked.items()]
         todo = [k for k in step.keys if k not in blocked]
         if todo:
-            result = self.build(step, asset, todo)
-            if result.status == "failed" and len(todo) > 1 and result.data_error:
-                # isolate the bad partitions; errors in the SQL itself fail them all alike
-                out.extend(self.build(step, asset, [k]) for k in todo)
-            else:
-                out.append(result)
+            out.extend(self.build_isolating(step, asset, todo))
         return out
+
+    def build_isolating(self, step: Step, asset: Asset, todo: list[str], wh=None):
+        """Build a step's partitions; if the data failed a batch, build them one by one."""
+        result = self.build(step, asset, todo, wh)
+        if result.status == "failed" and len(todo) > 1 and result.data_error:
+            # isolate the bad partitions; errors in the SQL itself fail them all alike
+            return [self.build(step, asset, [k], wh) for k in todo]
+        return [result]
+
+    def run_concurrently(self, jobs: int) -> None:
+        """Run independent steps side by side on worker threads, each with its own warehouse
+        connection; a step starts once every step it reads from has finished. Results are
+        recorded on this thread, so the catalog batch and the progress stay single-threaded."""
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        after = step_dependencies(self.s.project, self.plan)
+        waiting = {st.index: set(after[st.index]) for st in self.plan.steps}
+        dependents: dict[int, list[int]] = {}
+        for i, deps in after.items():
+            for d in deps:
+                dependents.setdefault(d, []).append(i)
+        ready = [i for i, deps in waiting.items() if not deps]
+        local, views = threading.local(), []
+
+        def work(step: Step, asset: Asset, todo: list[str]) -> list[StepResult]:
+            wh = getattr(local, "wh", None)
+            if wh is None:
+                wh = local.wh = self.s.wh.worker()
+                views.append(wh)
+            return self.build_isolating(step, asset, todo, wh)
+
+        running: dict = {}
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="duck-step")
+        try:
+            while ready or running:
+                while ready and len(running) < jobs and not self.s.interrupted:
+                    step = self.plan.steps[ready.pop(0)]
+                    asset = self.s.project.assets[step.asset]
+                    blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
+                    self.on_event("start", step, None)
+                    skipped = [self._skipped(step, k, b) for k, b in blocked.items()]
+                    todo = [k for k in step.keys if k not in blocked]
+                    if todo:
+                        running[pool.submit(work, step, asset, todo)] = (step, skipped)
+                    else:
+                        ready.extend(self._finish(step, skipped, waiting, dependents))
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: running[f][0].index):
+                    step, skipped = running.pop(future)
+                    ready.extend(self._finish(step, skipped + future.result(), waiting,
+                                              dependents))
+                ready.sort()
+                self.s.flush()
+        except BaseException:
+            self.s.interrupted = True
+            for wh in views:  # stop the queries in flight; their transactions roll back
+                wh.con.interrupt()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for wh in views:
+                wh.close()
+        self.results.sort(key=lambda r: r.step)
+
+    def _finish(self, step: Step, results: list[StepResult], waiting, dependents) -> list[int]:
+        """Record a finished step; return the steps that became ready."""
+        for result in results:
+            self.record(step, result)
+            self.on_event("done", step, result)
+        now_ready = []
+        for i in dependents.get(step.index, ()):
+            waiting[i].discard(step.index)
+            if not waiting[i]:
+                now_ready.append(i)
+        return now_ready
 
     def _blocked_by(self, asset: Asset, key: str) -> str | None:
         for up in upstream_partitions(self.s.project, self.health, asset.name, key):
@@ -346,9 +425,9 @@ class _Runner:
         return StepResult(step.index, step.asset, (key,), "skipped", now, now,
                           error=f"blocked by {root}", error_kind="blocked", blocked_by=root)
 
-    def build(self, step: Step, asset: Asset, keys: list[str]) -> StepResult:
+    def build(self, step: Step, asset: Asset, keys: list[str], wh=None) -> StepResult:
         started, t0 = self.s.clock(), time.perf_counter()
-        builder = Builder(self.s, asset, keys, self.run_id, step.index)
+        builder = Builder(self.s, asset, keys, self.run_id, step.index, wh)
         builder.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
                                  upstream_partitions(self.s.project, self.health, asset.name, k)),
                                 default=0)
@@ -374,6 +453,41 @@ class _Runner:
         s.pending.mats.extend(r.ledger)
         for row in r.ledger:
             self.seqs[(row["asset"], row["partition_key"])] = row["seq"]
+
+
+def default_jobs() -> int:
+    """Steps run side by side by default: DuckDB parallelizes inside each statement, so a few
+    workers are enough to overlap the per-statement costs of small ones."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def step_dependencies(project: Project, plan: Plan) -> dict[int, tuple[int, ...]]:
+    """For each step, the earlier steps it must wait for: the previous step of the same asset
+    and the latest step of every planned asset it reads, directly or through assets the plan
+    does not rebuild (a view over a rebuilt table reads the new data)."""
+    planned = {step.asset for step in plan.steps}
+    frontier: dict[str, frozenset[str]] = {}
+
+    def reach(name: str) -> frozenset[str]:
+        if name not in frontier:
+            frontier[name] = frozenset()  # a guard; the graph has no cycles
+            out: set[str] = set()
+            asset = project.assets.get(name)
+            ups = set(asset.upstream) | {r for r in asset.reads if r in project.assets} \
+                if asset else set()
+            for up in ups:
+                out |= {up} if up in planned else reach(up)
+            frontier[name] = frozenset(out)
+        return frontier[name]
+
+    last: dict[str, int] = {}
+    deps: dict[int, tuple[int, ...]] = {}
+    for step in plan.steps:
+        names = reach(step.asset) | {step.asset}
+        found = {last[n] for n in names if n in last} | set(step.needs)
+        deps[step.index] = tuple(sorted(found))
+        last[step.asset] = step.index
+    return deps
 
 
 def _check_rows(s: Session, run_id: str, step: int, r: StepResult, seq: int) -> list[dict]:

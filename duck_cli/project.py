@@ -83,6 +83,7 @@ def load_settings(root: Path) -> Settings:
         threads=values.get("threads"),
         memory_limit=values.get("memory_limit"),
         batch_size=values.get("batch_size", 31),
+        jobs=values.get("jobs"),
         wait_seconds=float(values.get("wait", 30)),
     )
 
@@ -121,6 +122,7 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "threads": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "memory_limit": (lambda v: isinstance(v, str) and bool(_MEMORY.match(v)), "a size such as '4GB'"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
+    "jobs": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "wait": (lambda v: _is_number(v) and v >= 0, "a number of seconds (0 or more)"),
 }
 
@@ -142,5 +144,5 @@ def _settings_problems(doc: Any) -> list[Problem]:
 def _settings_hint(key: str) -> str:
     examples = {"warehouse": "warehouse: .duck/warehouse.duckdb", "catalog": "catalog: .duck/catalog.duckdb",
                 "threads": "threads: 4", "memory_limit": "memory_limit: 4GB", "batch_size": "batch_size: 31",
-                "wait": "wait: 30"}
+                "jobs": "jobs: 4", "wait": "wait: 30"}
     return f"For example: {examples[key]}"

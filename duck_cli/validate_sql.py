@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import Problem, did_you_mean
 from .models import Asset, PartitionsDef, StaticPartitions
-from .sqlparse import ParsedSQL, SqlSyntaxError, parse_select
+from .sqlparse import ParsedSQL, SqlSyntaxError, parse_select, prime
 from .validate_assets import Built, SqlOrigin
 from .validate_rules import dep_spot
 
@@ -29,6 +29,10 @@ def sql_stage(built: Built) -> SqlResult:
     """Parse each asset's SQL and check SQL; warn where reads and deps disagree."""
     result = SqlResult()
     tables = _table_index(built.assets)
+    prime([a.materialize.sql for a in built.assets
+           if a.materialize is not None and a.name in built.sql_origins]
+          + [c.params["sql"].replace("{this}", "__this__") for a in built.assets
+             for c in a.checks if c.kind == "sql"])
     for asset in built.assets:
         parsed = _parse_asset(asset, built.sql_origins.get(asset.name), result.errors)
         result.errors += _check_sql_problems(asset)

@@ -39,22 +39,35 @@ def quote(name: str) -> str:
 class Warehouse:
     """One connection to the warehouse for the whole command."""
 
-    def __init__(self, con, path: Path):
+    def __init__(self, con, path: Path, kinds: dict[str, str] | None = None):
         self.con = con
         self.path = path
-        self.kinds: dict[str, str] = {}  # main-schema relations by lower-case name
-        self.load_kinds()
+        self.shared = kinds is not None  # a worker's connection: kinds shared with others
+        self.kinds: dict[str, str] = kinds if kinds is not None else {}  # by lower-case name
+        self._undo: list[tuple[str, str | None]] | None = None  # marks made in the transaction
+        if kinds is None:
+            self.load_kinds()
+
+    def worker(self) -> "Warehouse":
+        """A connection for a worker thread: its own transactions, the same database, and the
+        same picture of which relations exist."""
+        con = self.con.cursor()
+        con.execute("SET TimeZone = 'UTC'")  # a cursor does not inherit its parent's settings
+        return Warehouse(con, self.path, kinds=self.kinds)
 
     def load_kinds(self) -> None:
         """Read which tables and views exist (once; kept up to date as duck changes them)."""
         self.kinds = dict(self.con.execute(
             "SELECT lower(table_name), 'BASE TABLE' FROM duckdb_tables() WHERE schema_name = "
-            "'main' AND NOT temporary UNION ALL SELECT lower(view_name), 'VIEW' FROM "
-            "duckdb_views() WHERE schema_name = 'main' AND NOT internal AND NOT temporary"
+            "'main' AND NOT temporary AND database_name = current_database() UNION ALL SELECT "
+            "lower(view_name), 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND NOT "
+            "internal AND NOT temporary AND database_name = current_database()"
         ).fetchall())
 
     def mark(self, name: str, kind: str | None) -> None:
         """Record that duck created (kind) or dropped (None) a relation in main."""
+        if self._undo is not None:
+            self._undo.append((name.lower(), self.kinds.get(name.lower())))
         if kind is None:
             self.kinds.pop(name.lower(), None)
         else:
@@ -91,7 +104,7 @@ class Warehouse:
 
     def append_ledger(self, rows: list[dict]) -> None:
         """Add ledger rows (inside the caller's transaction)."""
-        if len(rows) > 64:
+        if len(rows) > 2:  # a column of values per parameter: 2x faster than VALUES rows
             cat._bulk_insert(self.con, "_duck.ledger", rows)
             return
         marks = "(" + ", ".join("?" * len(LEDGER_COLS)) + ")"
@@ -104,10 +117,12 @@ class Warehouse:
     def begin(self) -> None:
         """Start a transaction."""
         self.con.execute("BEGIN TRANSACTION")
+        self._undo = []
 
     def commit(self) -> None:
         """Commit the transaction."""
         self.con.execute("COMMIT")
+        self._undo = None
 
     def rollback(self) -> None:
         """Roll the transaction back (a no-op if none is open)."""
@@ -115,7 +130,15 @@ class Warehouse:
             self.con.execute("ROLLBACK")
         except Exception:  # noqa: BLE001 - nothing to roll back
             pass
-        self.load_kinds()  # what the transaction created or dropped is undone
+        undo, self._undo = self._undo or [], None
+        if self.shared:  # others' uncommitted work is in the shared picture: undo only ours
+            for name, kind in reversed(undo):
+                if kind is None:
+                    self.kinds.pop(name, None)
+                else:
+                    self.kinds[name] = kind
+        else:
+            self.load_kinds()  # what the transaction created or dropped is undone
 
     # -- sources -------------------------------------------------------------------------
 
@@ -153,9 +176,11 @@ class Warehouse:
         if defn is None:
             row = self.con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
             return {"": f"{row[0]}:{row[1]}" if row[0] else None}
-        expr = _key_expr(defn)
+        col = quote(defn.column or "partition_key")
+        expr = _key_expr(defn).replace(col, "v")  # group by the raw values first: 5x faster
         found = dict(self.con.execute(
-            f"SELECT {expr} AS k, count(*) || ':' || bit_xor(hash(t)) FROM {table} t GROUP BY k"
+            f"SELECT {expr} AS k, sum(n) || ':' || bit_xor(h) FROM (SELECT {col} AS v, "
+            f"count(*) AS n, bit_xor(hash(t)) AS h FROM {table} t GROUP BY v) GROUP BY k"
         ).fetchall())
         return {k: found.get(k) for k in keys}
 
@@ -166,7 +191,8 @@ class Warehouse:
             return table.lower() in self.kinds
         row = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = lower(?) "
-            "AND lower(table_schema) = lower(?)", [table, schema or "main"]).fetchone()
+            "AND lower(table_schema) = lower(?) AND table_catalog = current_database()",
+            [table, schema or "main"]).fetchone()
         return bool(row[0])
 
     def table_kind(self, name: str) -> str | None:

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,13 +88,15 @@ def test_many_partitions_builds_the_same_table(tmp_path, duck_cmd):
 def test_results_table_marks_targets(tmp_path):
     fast, slow = run.Sample(0.1, 0.1, 50.0), run.Sample(2.0, 1.0, 400.0)
     res = run.Results("small", 1, rows=[
-        run.Row("a", [fast], [run.Sample(0.1, 0.1)], target="1.2x"),
+        run.Row("a", [fast], [run.Sample(0.1, 0.1)], target="1.2x",
+                sql_only=[run.Sample(0.05, 0.05)]),
         run.Row("b", [slow], target="1s"),
         run.Row("c", [slow], target="300MB", metric="rss")])
     out = tmp_path / "results.md"
     run.write_markdown(res, out)
     text = out.read_text()
-    assert "| a | 100 ms | 100 ms | 1.00x | <= 1.2x raw | pass | 100 ms | 1.00x | 1 |" in text
+    assert ("| a | 100 ms | 100 ms | 1.00x | <= 1.2x raw | pass | 100 ms | 1.00x | 50 ms | "
+            "2.00x | 1 |") in text
     assert "| b | 2.00 s | - | - | <= 1 s | **FAIL** |" in text
     assert "| c | 400 MB |" in text and "CPU:" in text
 
@@ -101,3 +104,20 @@ def test_results_table_marks_targets(tmp_path):
 def _json(duck_cmd: str, root: Path, command: str) -> dict:
     run.run_duck([command, "--json"], root, duck=duck_cmd)
     return json.loads((root.parent / "duck-last.log").read_text())
+
+
+def test_the_raw_process_runs_the_same_statements(tmp_path):
+    """bench/raw.py in a new process (the baseline duck is judged against) builds what the
+    in-process statements build, date parameters included."""
+    w = gen.backfill(tmp_path / "backfill", days=5, rows=1_000)
+    in_process = _raw(w, tmp_path, run.raw_backfill_each)
+    by_process = run.fresh_copy(w.warehouse, tmp_path / "process.duckdb")
+    sample = run.time_raw_process(run.backfill_each_statements(w), by_process,
+                                  tmp_path / "raw.json")
+    assert sample.seconds > 0 and sample.cpu > 0
+    assert run.compare_tables(in_process, by_process, w.tables) == []
+    con = duckdb.connect(str(by_process), read_only=True)
+    try:
+        assert con.execute("SELECT count(DISTINCT day) FROM daily_cat").fetchone()[0] == 5
+    finally:
+        con.close()
