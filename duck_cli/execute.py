@@ -316,7 +316,7 @@ class _Runner:
 
     def run_all(self) -> None:
         jobs = self.s.settings.jobs or default_jobs()
-        if jobs > 1 and len({step.asset for step in self.plan.steps}) > 1:
+        if jobs > 1 and len(self.plan.steps) > 1:
             self.run_concurrently(jobs)
             return
         for step in self.plan.steps:
@@ -351,7 +351,7 @@ class _Runner:
         recorded on this thread, so the catalog batch and the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-        after = step_dependencies(self.s.project, self.plan)
+        after = step_dependencies(self.s.project, self.plan, self.slices_in_parallel)
         waiting = {st.index: set(after[st.index]) for st in self.plan.steps}
         dependents: dict[int, list[int]] = {}
         for i, deps in after.items():
@@ -401,6 +401,17 @@ class _Runner:
             for wh in views:
                 wh.close()
         self.results.sort(key=lambda r: r.step)
+
+    def slices_in_parallel(self, name: str) -> bool:
+        """Whether an asset's partition steps may run side by side once its first step is done.
+
+        The first step creates the table or changes its columns if the SQL's have changed; after
+        it, each step of an incremental asset without checks deletes and inserts its own slice
+        of the table, and transactions on disjoint slices do not conflict. (A step that falls
+        back to staging after it finds the same columns, so it alters nothing.)"""
+        a = self.s.project.assets[name]
+        return (a.partitions is not None and a.materialize is not None
+                and a.materialize.strategy == "incremental" and not a.checks)
 
     def _finish(self, step: Step, results: list[StepResult], waiting, dependents) -> list[int]:
         """Record a finished step; return the steps that became ready."""
@@ -461,10 +472,13 @@ def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def step_dependencies(project: Project, plan: Plan) -> dict[int, tuple[int, ...]]:
-    """For each step, the earlier steps it must wait for: the previous step of the same asset
-    and the latest step of every planned asset it reads, directly or through assets the plan
-    does not rebuild (a view over a rebuilt table reads the new data)."""
+def step_dependencies(project: Project, plan: Plan,
+                      slices_in_parallel: Callable[[str], bool] = lambda name: False,
+                      ) -> dict[int, tuple[int, ...]]:
+    """For each step, the earlier steps it must wait for: the latest step of every planned asset
+    it reads, directly or through assets the plan does not rebuild (a view over a rebuilt table
+    reads the new data), and the previous step of the same asset; or, for an asset whose slices
+    may be built side by side, only its first step (which shows the SQL fits the table)."""
     planned = {step.asset for step in plan.steps}
     frontier: dict[str, frozenset[str]] = {}
 
@@ -480,12 +494,17 @@ def step_dependencies(project: Project, plan: Plan) -> dict[int, tuple[int, ...]
             frontier[name] = frozenset(out)
         return frontier[name]
 
+    parallel = {name: slices_in_parallel(name) for name in planned}
+    first: dict[str, int] = {}
     last: dict[str, int] = {}
     deps: dict[int, tuple[int, ...]] = {}
     for step in plan.steps:
-        names = reach(step.asset) | {step.asset}
-        found = {last[n] for n in names if n in last} | set(step.needs)
+        found = {last[n] for n in reach(step.asset) if n in last} | set(step.needs)
+        own = (first if parallel[step.asset] else last).get(step.asset)
+        if own is not None:
+            found.add(own)
         deps[step.index] = tuple(sorted(found))
+        first.setdefault(step.asset, step.index)
         last[step.asset] = step.index
     return deps
 
