@@ -48,6 +48,8 @@ PartOpt = typer.Option(None, "--partition", help="A partition key (repeatable)."
 FromOpt = typer.Option(None, "--from", help="First partition key of a range.")
 ToOpt = typer.Option(None, "--to", help="Last partition key of a range (inclusive).")
 WaitOpt = typer.Option(None, "--wait", help="Seconds to wait for another writer (default 30).")
+JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Independent steps run side by side "
+                       "(default: duck.yaml's jobs, else the cores, at most 4; 1: one by one).")
 ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal.")
 JunitOpt = typer.Option(None, "--junit-xml", help="Write a JUnit XML report of steps and checks.")
 GithubOpt = typer.Option(False, "--github",
@@ -123,7 +125,7 @@ def materialize(selection: Optional[List[str]] = SelArg, project: Optional[Path]
                 force: bool = typer.Option(False, "--force", help="Rebuild fresh partitions too."),
                 wait: Optional[float] = WaitOpt, progress: bool = ProgressOpt,
                 junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
-                json: bool = JsonOpt) -> None:
+                json: bool = JsonOpt, jobs: Optional[int] = JobsOpt) -> None:
     """Build the selected assets' missing or stale partitions (all of them by default).
 
     Example: duck materialize +daily_revenue --partition 2026-03-12
@@ -131,7 +133,7 @@ def materialize(selection: Optional[List[str]] = SelArg, project: Optional[Path]
     from . import commands
 
     raise typer.Exit(commands.materialize(project, selection or [], partition or [], from_, to,
-                                          force, wait, progress, junit_xml, github, json))
+                                          force, wait, progress, junit_xml, github, json, jobs))
 
 
 @app.command()
@@ -150,7 +152,7 @@ def backfill(selection: Optional[List[str]] = SelArg, project: Optional[Path] = 
              resume: Optional[str] = typer.Option(None, "--resume", help="Finish a backfill."),
              wait: Optional[float] = WaitOpt, progress: bool = ProgressOpt,
              junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
-             json: bool = JsonOpt) -> None:
+             json: bool = JsonOpt, jobs: Optional[int] = JobsOpt) -> None:
     """Rebuild historical partitions: named keys, a range, the missing or the failed ones.
 
     Example: duck backfill zone_metrics --from 2026-03-01 --to 2026-03-14 --downstream
@@ -160,7 +162,7 @@ def backfill(selection: Optional[List[str]] = SelArg, project: Optional[Path] = 
     opts = commands.BackfillOptions(partition or [], from_, to, missing, failed, downstream,
                                     dry_run, batch_size, max_partitions, resume)
     raise typer.Exit(commands.backfill(project, selection or [], opts, wait, progress, junit_xml,
-                                       github, json))
+                                       github, json, jobs))
 
 
 @app.command()
@@ -213,7 +215,7 @@ def reconcile(selection: Optional[List[str]] = SelArg, project: Optional[Path] =
                                                 help="Retry partitions that failed unchanged."),
               wait: Optional[float] = WaitOpt, progress: bool = ProgressOpt,
               junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
-              json: bool = JsonOpt) -> None:
+              json: bool = JsonOpt, jobs: Optional[int] = JobsOpt) -> None:
     """The smallest set of rebuilds that moves unhealthy assets back to healthy.
 
     Example: duck reconcile --apply
@@ -221,7 +223,7 @@ def reconcile(selection: Optional[List[str]] = SelArg, project: Optional[Path] =
     from . import commands
 
     raise typer.Exit(commands.reconcile(project, selection or [], apply, retry_failed, wait,
-                                        progress, junit_xml, github, json))
+                                        progress, junit_xml, github, json, jobs))
 
 
 @app.command()

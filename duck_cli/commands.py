@@ -129,14 +129,22 @@ def plan(path, selection, keys, first, last, force, fail_on, as_json) -> int:
 
 
 def materialize(path, selection, keys, first, last, force, wait, progress, junit, github,
-                as_json) -> int:
+                as_json, jobs=None) -> int:
     """Plan under the write lock, then execute exactly that plan."""
-    project = _project(path)
+    project = _with_jobs(_project(path), jobs)
 
     def make_plan(state, s):
         return _materialize_plan(state, selection, keys, first, last, force)
 
     return _execute(project, "materialize", make_plan, wait, progress, junit, github, as_json)
+
+
+def _with_jobs(project: Project, jobs: int | None) -> Project:
+    """The project with --jobs in place of duck.yaml's jobs, when given."""
+    from dataclasses import replace
+
+    return project if jobs is None else replace(project,
+                                                settings=replace(project.settings, jobs=jobs))
 
 
 def _execute(project, command, make_plan, wait, progress, junit, github, as_json,
@@ -188,11 +196,11 @@ class BackfillOptions:
 
 
 def backfill(path, selection, opts: BackfillOptions, wait, progress, junit, github,
-             as_json) -> int:
+             as_json, jobs=None) -> int:
     """Rebuild requested historical partitions, recorded as a backfill."""
     from . import backfills as bf
 
-    project = _project(path)
+    project = _with_jobs(_project(path), jobs)
     bf.check_options(selection, opts)
     if opts.dry_run:
         state = _state(project, _now())
@@ -266,11 +274,11 @@ def why(path, target, key, as_json) -> int:
 
 
 def reconcile(path, selection, apply, retry_failed, wait, progress, junit, github,
-              as_json) -> int:
+              as_json, jobs=None) -> int:
     """Plan (and with --apply, run) the smallest recovery."""
     from . import plan as planner
 
-    project = _project(path)
+    project = _with_jobs(_project(path), jobs)
 
     def make_plan(state, s=None):
         return planner.for_reconcile(state.project, state.health, state.graph.order,

@@ -68,6 +68,7 @@ def test_empty_duck_yaml_means_defaults(tmp_path: Path) -> None:
     ("batch_size: true\n", "'batch_size' must be a whole number of at least 1, not True"),
     ("memory_limit: lots\n", "'memory_limit' must be a size such as '4GB'"),
     ("wait: -1\n", "'wait' must be a number of seconds (0 or more)"),
+    ("jobs: 0\n", "duck.yaml:1: 'jobs' must be a whole number of at least 1, not 0. For example: jobs: 4"),
     ("warehouse: [a]\n", "'warehouse' must be a path (text)"),
     ("- threads\n", "duck.yaml:1: the top level is a list, not a mapping. duck.yaml is a mapping of settings"),
     ("threads: [\n", "duck.yaml:2: YAML syntax error"),

@@ -1,0 +1,238 @@
+"""Steps side by side (`jobs`): the same tables and records as one at a time, in a safe order.
+
+Real projects in temporary folders, real DuckDB files, the real CLI (and a subprocess where the
+process environment matters).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import Duck, catalog_rows, warehouse_rows
+from duck_cli.execute import step_dependencies
+from duck_cli.plan import Plan, Step
+from duck_cli.validate import load_project
+
+NOW = "2026-06-01T00:00:00Z"
+
+# a diamond with a side branch: seed -> (lhs, rhs) -> joined; seed -> lonely
+DAG = """
+assets:
+  - name: seed
+    owner: team:t
+    materialize:
+      strategy: table
+      sql: SELECT range AS k, range * 3 AS v FROM range(2000)
+  - name: lhs
+    owner: team:t
+    deps: [seed]
+    materialize: {strategy: table, sql: "SELECT k, v + 1 AS v FROM seed WHERE k % 2 = 0"}
+  - name: rhs
+    owner: team:t
+    deps: [seed]
+    materialize: {strategy: table, sql: "SELECT k, v * 2 AS v FROM seed WHERE k % 3 = 0"}
+  - name: joined
+    owner: team:t
+    deps: [lhs, rhs]
+    materialize:
+      strategy: table
+      sql: SELECT l.k, l.v + r.v AS v FROM lhs AS l JOIN rhs AS r USING (k)
+  - name: lonely
+    owner: team:t
+    deps: [seed]
+    materialize: {strategy: table, sql: "SELECT count(*) AS n, sum(v) AS v FROM seed"}
+"""
+
+DAILY = """
+assets:
+  - name: events
+    owner: team:t
+    materialize:
+      strategy: table
+      sql: >-
+        SELECT DATE '2026-01-01' + (range % 40)::INTEGER AS day, range % 7 AS cat, range AS amount
+        FROM range(20000)
+  - name: daily
+    owner: team:t
+    deps: [events]
+    partitions: {daily: {start: "2026-01-01", end: "2026-02-09", column: day}}
+    materialize:
+      strategy: incremental
+      sql: |
+        SELECT day, cat, count(*) AS n, sum(amount) AS amount FROM events
+        WHERE day >= $partition_start AND day < $partition_end GROUP BY day, cat
+"""
+
+
+def _project(tmp_path: Path, name: str, manifest: str, jobs: int) -> Path:
+    root = tmp_path / name
+    root.mkdir()
+    (root / "assets.yaml").write_text(manifest)
+    (root / "duck.yaml").write_text(f"jobs: {jobs}\n")
+    return root
+
+
+def _tables(root: Path, names: list[str]) -> dict[str, list]:
+    return {n: warehouse_rows(root, f"SELECT * FROM {n} ORDER BY ALL") for n in names}
+
+
+def test_side_by_side_builds_the_same_tables_and_records_as_one_at_a_time(tmp_path):
+    one = _project(tmp_path, "one", DAG, jobs=1)
+    four = _project(tmp_path, "four", DAG, jobs=4)
+    for root in (one, four):
+        Duck(root, now=NOW)("materialize")
+    names = ["seed", "lhs", "rhs", "joined", "lonely"]
+    assert _tables(one, names) == _tables(four, names)
+    assert len(_tables(four, ["joined"])["joined"]) == 334  # k divisible by 6 below 2000
+    for root in (one, four):
+        seqs = catalog_rows(root, "SELECT seq, asset FROM materializations "
+                                  "WHERE kind = 'materialization' ORDER BY seq")
+        assert [s for s, _ in seqs] == list(range(seqs[0][0], seqs[0][0] + 5))
+        order = [a for _, a in seqs]
+        # the ledger order is a build order: every asset after what it reads
+        assert order.index("seed") < min(order.index(n) for n in ("lhs", "rhs", "lonely"))
+        assert order.index("joined") > max(order.index("lhs"), order.index("rhs"))
+        steps = catalog_rows(root, "SELECT asset, status FROM steps ORDER BY seq")
+        assert sorted(steps) == sorted((n, "success") for n in names)
+    status = Duck(four, now=NOW).json("status")
+    assert status["summary"]["fresh"] == 5
+
+
+def test_a_failing_branch_skips_its_readers_and_the_other_branch_still_builds(tmp_path):
+    broken = DAG.replace("SELECT k, v * 2 AS v FROM seed WHERE k % 3 = 0",
+                         "SELECT k, CAST('x' || v AS INTEGER) AS v FROM seed")
+    root = _project(tmp_path, "broken", broken, jobs=4)
+    result = Duck(root, now=NOW)("materialize", "--json", expect=1)
+    import json
+
+    doc = json.loads(result.stdout)
+    by_asset = {s["asset"]: s["status"] for s in doc["steps"]}
+    assert by_asset == {"seed": "success", "lhs": "success", "rhs": "failed",
+                        "joined": "skipped", "lonely": "success"}
+    assert [s["asset"] for s in doc["steps"]] == ["seed", "lhs", "lonely", "rhs", "joined"]
+    skipped = next(s for s in doc["steps"] if s["asset"] == "joined")
+    assert "rhs" in skipped["error"]
+    assert warehouse_rows(root, "SELECT count(*) FROM lonely") == [(1,)]
+    assert warehouse_rows(root, "SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_name IN ('rhs', 'joined')") == [(0,)]
+
+
+def test_partition_slices_side_by_side_build_the_same_table(tmp_path):
+    one = _project(tmp_path, "one", DAILY, jobs=1)
+    two = _project(tmp_path, "two", DAILY, jobs=2)
+    for root in (one, two):
+        Duck(root, now=NOW)("materialize", "events")
+        Duck(root, now=NOW)("backfill", "daily", "--from", "2026-01-01", "--to", "2026-02-09",
+                            "--batch-size", "1")
+    assert _tables(one, ["daily"]) == _tables(two, ["daily"])
+    assert warehouse_rows(two, "SELECT count(DISTINCT day), sum(n) FROM daily") == [(40, 20000)]
+    mats = catalog_rows(two, "SELECT partition_key, row_count FROM materializations "
+                             "WHERE asset = 'daily' ORDER BY partition_key")
+    assert len(mats) == 40 and all(rows == 7 for _key, rows in mats)
+    # a rebuild of a few slices side by side leaves the others' rows and records alone
+    before = catalog_rows(two, "SELECT partition_key, seq FROM materializations "
+                               "WHERE asset = 'daily' AND partition_key < '2026-01-10'")
+    Duck(two, now=NOW)("backfill", "daily", "--from", "2026-01-20", "--to", "2026-01-29",
+                       "--batch-size", "1")
+    assert catalog_rows(two, "SELECT partition_key, seq FROM materializations WHERE asset = "
+                             "'daily' AND partition_key < '2026-01-10'") == before
+    assert _tables(one, ["daily"]) == _tables(two, ["daily"])
+
+
+def _steps(*specs: tuple[str, int]) -> Plan:
+    steps = tuple(Step(i, asset, (f"k{i}",), ("r",), ("c",), ()) for i, (asset, _n)
+                  in enumerate(specs))
+    return Plan("materialize", steps)
+
+
+def test_steps_wait_for_what_they_read_even_through_a_view_not_rebuilt(tmp_path):
+    root = tmp_path / "views"
+    root.mkdir()
+    (root / "assets.yaml").write_text("""
+assets:
+  - name: base
+    owner: team:t
+    materialize: {strategy: table, sql: "SELECT 1 AS x"}
+  - name: shown
+    owner: team:t
+    deps: [base]
+    materialize: {strategy: view, sql: "SELECT x FROM base"}
+  - name: top
+    owner: team:t
+    deps: [shown]
+    materialize: {strategy: table, sql: "SELECT x + 1 AS x FROM shown"}
+  - name: other
+    owner: team:t
+    materialize: {strategy: table, sql: "SELECT 2 AS x"}
+""")
+    project = load_project(root)
+    plan = _steps(("base", 0), ("other", 0), ("top", 0))  # `shown` is not rebuilt
+    assert step_dependencies(project, plan) == {0: (), 1: (), 2: (0,)}
+
+
+def test_slices_of_one_asset_wait_only_for_its_first_step(tmp_path):
+    root = _project(tmp_path, "daily", DAILY, jobs=2)
+    project = load_project(root)
+    plan = _steps(("events", 0), ("daily", 0), ("daily", 0), ("daily", 0))
+    assert step_dependencies(project, plan) == {0: (), 1: (0,), 2: (0, 1), 3: (0, 2)}
+    assert step_dependencies(project, plan, lambda name: name == "daily") == {
+        0: (), 1: (0,), 2: (0, 1), 3: (0, 1)}
+
+
+def test_a_long_run_lists_only_the_steps_that_need_attention(tmp_path):
+    assets = "\n".join(
+        f"  - name: a{i:02d}\n    owner: team:t\n    materialize: "
+        f"{{strategy: table, sql: \"SELECT {i} AS x\"}}" for i in range(55))
+    bad = ("  - name: zz_bad\n    owner: team:t\n    materialize: "
+           "{strategy: table, sql: \"SELECT CAST('x' AS INTEGER) AS x\"}")
+    root = _project(tmp_path, "long", "assets:\n" + assets + "\n" + bad + "\n", jobs=2)
+    out = Duck(root, now=NOW)("materialize", expect=1).stdout
+    assert "zz_bad" in out and "failed" in out
+    assert "a07" not in out
+    assert "55 more step(s) succeeded with every check passing" in out
+    assert "duck runs show r00001" in out
+    shown = Duck(root, now=NOW)("runs", "show", "r00001").stdout
+    assert "a07" in shown and "zz_bad" in shown
+
+
+def test_worker_connections_use_utc_whatever_the_machine_zone(tmp_path):
+    """Each worker has its own DuckDB connection; it must see the same session settings."""
+    two = """
+assets:
+""" + "".join(f"""  - name: t{i}
+    owner: team:t
+    materialize:
+      strategy: table
+      sql: "SELECT current_setting('TimeZone') AS tz, strftime(TIMESTAMPTZ '2026-01-01 00:30:00+00', '%H:%M') AS hm"
+""" for i in range(4))
+    root = _project(tmp_path, "tz", two, jobs=4)
+    env = {**os.environ, "TZ": "America/New_York", "DUCK_NOW": NOW, "NO_COLOR": "1"}
+    duck = Path(sys.executable).parent / "duck"
+    proc = subprocess.run([str(duck), "materialize", "-p", str(root)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for i in range(4):
+        assert warehouse_rows(root, f"SELECT tz, hm FROM t{i}") == [("UTC", "00:30")]
+
+
+@pytest.mark.parametrize("flag, expected", [(["--jobs", "1"], 1), (["-j", "3"], 3)])
+def test_jobs_flag_overrides_the_setting(tmp_path, flag, expected, monkeypatch):
+    from duck_cli import execute
+
+    seen = []
+    real = execute._Runner.run_concurrently
+
+    def spy(self, jobs):  # records the worker count the real runner is given
+        seen.append(jobs)
+        return real(self, jobs)
+
+    monkeypatch.setattr(execute._Runner, "run_concurrently", spy)
+    root = _project(tmp_path, "flag", DAG, jobs=2)
+    Duck(root, now=NOW)("materialize", *flag)
+    assert seen == ([] if expected == 1 else [expected])
+    assert warehouse_rows(root, "SELECT count(*) FROM joined") == [(334,)]
