@@ -103,9 +103,10 @@ def strip_locations(node: Any) -> Any:
     {'a': [{'b': 1}]}
     """
     if isinstance(node, dict):
-        return {k: strip_locations(v) for k, v in node.items() if k not in _LOCATION_KEYS}
+        return {k: strip_locations(v) if isinstance(v, (dict, list)) else v
+                for k, v in node.items() if k not in _LOCATION_KEYS}
     if isinstance(node, list):
-        return [strip_locations(v) for v in node]
+        return [strip_locations(v) if isinstance(v, (dict, list)) else v for v in node]
     return node
 
 
@@ -122,17 +123,20 @@ def _base_tables(node: Any, ctes: frozenset[str], out: list[str]) -> list[str]:
     """Every BASE_TABLE below ``node`` (subqueries, joins, CTE bodies, set operations) not a CTE in scope."""
     if isinstance(node, list):
         for child in node:
-            _base_tables(child, ctes, out)
+            if isinstance(child, (dict, list)):
+                _base_tables(child, ctes, out)
         return out
     if not isinstance(node, dict):
         return out
-    ctes = ctes | _cte_names(node)
+    if "cte_map" in node:
+        ctes = ctes | _cte_names(node)
     if node.get("type") == "BASE_TABLE" and node.get("table_name"):
         name = _qualified(node)
         if "." in name or name.lower() not in ctes:
             out.append(name)
     for child in node.values():
-        _base_tables(child, ctes, out)
+        if isinstance(child, (dict, list)):
+            _base_tables(child, ctes, out)
     return out
 
 
