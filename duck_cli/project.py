@@ -22,7 +22,11 @@ def find_root(path: Path | str | None = None, environ: Mapping[str, str] | None 
     """The project folder: ``path`` (-p), else env DUCK_PROJECT, else the current directory."""
     env = os.environ if environ is None else environ
     chosen = path if path not in (None, "") else env.get("DUCK_PROJECT") or None
-    folder = Path(chosen) if chosen is not None else Path.cwd()
+    try:
+        folder = Path(chosen) if chosen is not None else Path.cwd()
+    except FileNotFoundError:
+        raise UsageError("the current folder no longer exists (it was deleted or moved)",
+                         hint="cd into the project folder, or pass it with --project/-p.") from None
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise UsageError(f"the project folder '{folder}' {what}",

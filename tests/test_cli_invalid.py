@@ -225,3 +225,17 @@ def test_a_catalog_from_a_newer_duck_is_refused_and_left_unchanged(project, comm
     assert after.get("warehouse.duckdb") == before.get("warehouse.duckdb")
     assert catalog_rows(project, "SELECT value FROM duck_meta WHERE key = 'schema_version'") == [
         ("99",)]
+
+
+def test_a_deleted_current_folder_is_a_clear_usage_error(tmp_path):
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    duck = Path(sys.executable).parent / "duck"
+    proc = subprocess.run(["bash", "-c", f"cd '{gone}' && rmdir '{gone}' && exec '{duck}' status"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "the current folder no longer exists" in proc.stderr
+    assert "--project/-p" in proc.stderr and "Traceback" not in proc.stderr
