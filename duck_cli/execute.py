@@ -7,7 +7,6 @@ catalog writes in batches (the warehouse ledger makes that crash safe).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -20,11 +19,10 @@ from typing import Callable, Iterator
 from . import catalog as cat
 from . import partitions as parts
 from . import sources
-from .health import Health, upstream_partitions
+from .health import Health
 from .lock import write_lock
 from .models import Asset, Project
-from .plan import Plan, Step
-from .build import Builder
+from .plan import Plan
 from .faults import fault
 from .warehouse import Warehouse, ledger_row
 
@@ -263,7 +261,9 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
     s.pending.runs.append(dict(run))
     s.flush(force=True)
     s.release_catalog()
-    runner = _Runner(s, plan, health, run_id, on_event)
+    from .runner import Runner
+
+    runner = Runner(s, plan, health, run_id, on_event)
     try:
         with _graceful_interrupt(s):
             runner.run_all()
@@ -301,220 +301,6 @@ def _graceful_interrupt(s: Session):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-class _Runner:
-    """Walks a plan's steps in order, skipping what a failure blocks."""
-
-    def __init__(self, s: Session, plan: Plan, health: Health, run_id: str, on_event):
-        self.s, self.plan, self.health, self.run_id = s, plan, health, run_id
-        self.on_event = on_event or (lambda *a: None)
-        self.results: list[StepResult] = []
-        self.failed: dict[tuple[str, str], str] = {}  # (asset, key) -> root asset
-        self.seqs = {(a, k): p.seq for a, h in health.assets.items()
-                     for k, p in h.partitions.items()} if len(plan.steps) else {}
-
-    def run_all(self) -> None:
-        jobs = self.s.settings.jobs or default_jobs()
-        if jobs > 1 and len(self.plan.steps) > 1:
-            self.run_concurrently(jobs)
-            return
-        for step in self.plan.steps:
-            if self.s.interrupted:
-                break
-            self.on_event("start", step, None)
-            for result in self.run_step(step):
-                self.record(step, result)
-                self.on_event("done", step, result)
-            self.s.flush()
-
-    def run_step(self, step: Step) -> list[StepResult]:
-        asset = self.s.project.assets[step.asset]
-        blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
-        out = [self._skipped(step, k, b) for k, b in blocked.items()]
-        todo = [k for k in step.keys if k not in blocked]
-        if todo:
-            out.extend(self.build_isolating(step, asset, todo))
-        return out
-
-    def build_isolating(self, step: Step, asset: Asset, todo: list[str], wh=None):
-        """Build a step's partitions; if the data failed a batch, build them one by one."""
-        result = self.build(step, asset, todo, wh)
-        if result.status == "failed" and len(todo) > 1 and result.data_error:
-            # isolate the bad partitions; errors in the SQL itself fail them all alike
-            return [self.build(step, asset, [k], wh) for k in todo]
-        return [result]
-
-    def run_concurrently(self, jobs: int) -> None:
-        """Run independent steps side by side on worker threads, each with its own warehouse
-        connection; a step starts once every step it reads from has finished. Results are
-        recorded on this thread, so the catalog batch and the progress stay single-threaded."""
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        after = step_dependencies(self.s.project, self.plan, self.slices_in_parallel)
-        waiting = {st.index: set(after[st.index]) for st in self.plan.steps}
-        dependents: dict[int, list[int]] = {}
-        for i, deps in after.items():
-            for d in deps:
-                dependents.setdefault(d, []).append(i)
-        ready = [i for i, deps in waiting.items() if not deps]
-        local, views = threading.local(), []
-
-        def work(step: Step, asset: Asset, todo: list[str]) -> list[StepResult]:
-            wh = getattr(local, "wh", None)
-            if wh is None:
-                wh = local.wh = self.s.wh.worker()
-                views.append(wh)
-            return self.build_isolating(step, asset, todo, wh)
-
-        running: dict = {}
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="duck-step")
-        try:
-            while ready or running:
-                while ready and len(running) < jobs and not self.s.interrupted:
-                    step = self.plan.steps[ready.pop(0)]
-                    asset = self.s.project.assets[step.asset]
-                    blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
-                    self.on_event("start", step, None)
-                    skipped = [self._skipped(step, k, b) for k, b in blocked.items()]
-                    todo = [k for k in step.keys if k not in blocked]
-                    if todo:
-                        running[pool.submit(work, step, asset, todo)] = (step, skipped)
-                    else:
-                        ready.extend(self._finish(step, skipped, waiting, dependents))
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: running[f][0].index):
-                    step, skipped = running.pop(future)
-                    ready.extend(self._finish(step, skipped + future.result(), waiting,
-                                              dependents))
-                ready.sort()
-                self.s.flush()
-        except BaseException:
-            self.s.interrupted = True
-            for wh in views:  # stop the queries in flight; their transactions roll back
-                wh.con.interrupt()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            for wh in views:
-                wh.close()
-        self.results.sort(key=lambda r: r.step)
-
-    def slices_in_parallel(self, name: str) -> bool:
-        """Whether an asset's partition steps may run side by side once its first step is done.
-
-        The first step creates the table or changes its columns if the SQL's have changed; after
-        it, each step of an incremental asset without checks deletes and inserts its own slice
-        of the table, and transactions on disjoint slices do not conflict. (A step that falls
-        back to staging after it finds the same columns, so it alters nothing.)"""
-        a = self.s.project.assets[name]
-        return (a.partitions is not None and a.materialize is not None
-                and a.materialize.strategy == "incremental" and not a.checks)
-
-    def _finish(self, step: Step, results: list[StepResult], waiting, dependents) -> list[int]:
-        """Record a finished step; return the steps that became ready."""
-        for result in results:
-            self.record(step, result)
-            self.on_event("done", step, result)
-        now_ready = []
-        for i in dependents.get(step.index, ()):
-            waiting[i].discard(step.index)
-            if not waiting[i]:
-                now_ready.append(i)
-        return now_ready
-
-    def _blocked_by(self, asset: Asset, key: str) -> str | None:
-        for up in upstream_partitions(self.s.project, self.health, asset.name, key):
-            if up in self.failed:
-                return self.failed[up]
-        return None
-
-    def _skipped(self, step: Step, key: str, root: str) -> StepResult:
-        now = self.s.clock()
-        return StepResult(step.index, step.asset, (key,), "skipped", now, now,
-                          error=f"blocked by {root}", error_kind="blocked", blocked_by=root)
-
-    def build(self, step: Step, asset: Asset, keys: list[str], wh=None) -> StepResult:
-        started, t0 = self.s.clock(), time.perf_counter()
-        builder = Builder(self.s, asset, keys, self.run_id, step.index, wh)
-        builder.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
-                                 upstream_partitions(self.s.project, self.health, asset.name, k)),
-                                default=0)
-        result = builder.run(started)
-        result.seconds = time.perf_counter() - t0
-        return result
-
-    def record(self, step: Step, r: StepResult) -> None:
-        self.results.append(r)
-        if r.status != "success":
-            root = r.blocked_by or r.asset
-            self.failed.update({(r.asset, k): root for k in r.keys})
-        s = self.s
-        seq = s.next_step_seq()
-        s.pending.steps.append({
-            "seq": seq, "run_id": self.run_id, "step": step.index, "asset": r.asset,
-            "partitions": list(r.keys), "status": r.status, "started_at": r.started_at,
-            "ended_at": r.ended_at, "error": r.error, "error_kind": r.error_kind,
-            "row_count": r.row_count, "blocked_by": r.blocked_by,
-            "code_version": s.project.assets[r.asset].code_version,
-            "reasons": "; ".join(step.reasons), "input_seq": r.input_seq})
-        s.pending.checks.extend(_check_rows(s, self.run_id, step.index, r, seq))
-        s.pending.mats.extend(r.ledger)
-        for row in r.ledger:
-            self.seqs[(row["asset"], row["partition_key"])] = row["seq"]
-
-
-def default_jobs() -> int:
-    """Steps run side by side by default: DuckDB parallelizes inside each statement, so a few
-    workers are enough to overlap the per-statement costs of small ones."""
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def step_dependencies(project: Project, plan: Plan,
-                      slices_in_parallel: Callable[[str], bool] = lambda name: False,
-                      ) -> dict[int, tuple[int, ...]]:
-    """For each step, the earlier steps it must wait for: the latest step of every planned asset
-    it reads, directly or through assets the plan does not rebuild (a view over a rebuilt table
-    reads the new data), and the previous step of the same asset; or, for an asset whose slices
-    may be built side by side, only its first step (which shows the SQL fits the table)."""
-    planned = {step.asset for step in plan.steps}
-    frontier: dict[str, frozenset[str]] = {}
-
-    def reach(name: str) -> frozenset[str]:
-        if name not in frontier:
-            frontier[name] = frozenset()  # a guard; the graph has no cycles
-            out: set[str] = set()
-            asset = project.assets.get(name)
-            ups = set(asset.upstream) | {r for r in asset.reads if r in project.assets} \
-                if asset else set()
-            for up in ups:
-                out |= {up} if up in planned else reach(up)
-            frontier[name] = frozenset(out)
-        return frontier[name]
-
-    parallel = {name: slices_in_parallel(name) for name in planned}
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    deps: dict[int, tuple[int, ...]] = {}
-    for step in plan.steps:
-        found = {last[n] for n in reach(step.asset) if n in last} | set(step.needs)
-        own = (first if parallel[step.asset] else last).get(step.asset)
-        if own is not None:
-            found.add(own)
-        deps[step.index] = tuple(sorted(found))
-        first.setdefault(step.asset, step.index)
-        last[step.asset] = step.index
-    return deps
-
-
-def _check_rows(s: Session, run_id: str, step: int, r: StepResult, seq: int) -> list[dict]:
-    return [{"seq": seq, "run_id": run_id, "step": step, "asset": r.asset, "partition_key": k,
-             "check_name": c.name, "kind": c.kind, "severity": c.severity, "passed": c.passed,
-             "observed": c.observed, "failing": c.failing, "message": c.message,
-             "sample": json.dumps(list(c.sample), default=str), "created_at": r.ended_at,
-             "stage": "audit"} for c in r.checks for k in r.keys]
 
 
 def _version() -> str:

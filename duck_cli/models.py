@@ -196,7 +196,7 @@ class Settings:
     threads: int | None = None
     memory_limit: str | None = None
     batch_size: int = 31  # adjacent partitions per statement in backfills
-    jobs: int | None = None  # steps run side by side (None: execute.default_jobs())
+    jobs: int | None = None  # steps run side by side (None: runner.default_jobs())
     wait_seconds: float = 30.0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Duck, catalog_rows, warehouse_rows
-from duck_cli.execute import step_dependencies
+from duck_cli.runner import step_dependencies
 from duck_cli.plan import Plan, Step
 from duck_cli.validate import load_project
 
@@ -222,16 +222,16 @@ assets:
 
 @pytest.mark.parametrize("flag, expected", [(["--jobs", "1"], 1), (["-j", "3"], 3)])
 def test_jobs_flag_overrides_the_setting(tmp_path, flag, expected, monkeypatch):
-    from duck_cli import execute
+    from duck_cli import runner
 
     seen = []
-    real = execute._Runner.run_concurrently
+    real = runner.Runner.run_concurrently
 
     def spy(self, jobs):  # records the worker count the real runner is given
         seen.append(jobs)
         return real(self, jobs)
 
-    monkeypatch.setattr(execute._Runner, "run_concurrently", spy)
+    monkeypatch.setattr(runner.Runner, "run_concurrently", spy)
     root = _project(tmp_path, "flag", DAG, jobs=2)
     Duck(root, now=NOW)("materialize", *flag)
     assert seen == ([] if expected == 1 else [expected])
