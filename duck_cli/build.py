@@ -110,6 +110,7 @@ class Builder:
             self.wh.append_ledger(ledger)
             fault("ledger")
             self.wh.commit()
+            self.s.in_flight += len(ledger)  # until the runner records the result
             fault("commit")
         res = self.result(started, "success", rows, checks, None, None)
         res.ledger = ledger

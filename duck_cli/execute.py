@@ -85,13 +85,14 @@ class Session:
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
         self.held = None  # the catalog connection kept from start-up until the run is recorded
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
+        self.in_flight = 0  # ledger rows committed by a step whose result is not recorded yet
 
     @property
     def settings(self):
         return self.project.settings
 
     def flush(self, force: bool = False) -> None:
-        """Write buffered catalog records (at most once a second unless forced)."""
+        """Write buffered catalog records (at most once every FLUSH_SECONDS unless forced)."""
         if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_SECONDS):
             return
         fault("catalog")
@@ -99,7 +100,9 @@ class Session:
             catalog.write(self.pending)
         self.pending = cat.Batch()
         self.last_flush = time.monotonic()
-        self.recorded()
+        with self.commit_lock:
+            if not self.in_flight:  # no worker holds published rows the batch did not carry
+                self.recorded()
 
     @contextmanager
     def catalog(self) -> Iterator[cat.Catalog]:
