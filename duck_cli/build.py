@@ -45,22 +45,48 @@ class Builder:
                 and self.wh.table_kind(a.name) == "BASE TABLE"
                 and self.s.direct.get(a.name, True))
 
+    def simple(self) -> bool:
+        """Whether the step is statements on the published table only (no staging, nothing to
+        audit), so it can share a transaction with other such steps (`run_group`)."""
+        a = self.asset
+        return not a.checks and (a.materialize.strategy == "table" or self.direct_ok())
+
+    def replace_table(self) -> int:
+        """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
+        name = self.asset.name
+        if self.wh.table_kind(name) == "VIEW":
+            self.wh.drop(name)
+        rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS "
+                                   f"{self.asset.materialize.sql}").fetchone()[0]
+        self.wh.mark(name, "BASE TABLE")
+        fault("stage")
+        fault("publish")
+        return rows
+
+    def replace_slice(self) -> int:
+        """Delete and re-insert the partitions' slice (inside the caller's transaction),
+        refusing rows outside it (_SliceError); the rows inserted."""
+        con, table = self.wh.con, quote(self.asset.name)
+        pred, params = slice_predicate(self.asset, self.params)
+        con.execute(f"DELETE FROM {table} WHERE {pred}", params)
+        fault("stage")
+        sql = self.asset.materialize.sql
+        rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", _used(sql, self.params)).fetchone()[0]
+        inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}", params).fetchone()[0]
+        if inside != rows:
+            raise _SliceError(self.outside_message(rows - inside))
+        fault("publish")
+        return rows
+
     def run_table(self, started: datetime):
         """A table with nothing to audit: replace it in place, in one transaction (a reader
         sees the old table or the new one, never neither)."""
         import duckdb
 
-        con, name = self.wh.con, self.asset.name
         self.wh.begin()
         try:
-            if self.wh.table_kind(name) == "VIEW":
-                self.wh.drop(name)
-            rows = con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS "
-                               f"{self.asset.materialize.sql}").fetchone()[0]
-            self.wh.mark(name, "BASE TABLE")
-            fault("stage")
-            fault("publish")
-            return self.finish(started, rows, [], quote(name))
+            rows = self.replace_table()
+            return self.finish(started, rows, [], quote(self.asset.name))
         except (duckdb.Error, RuntimeError) as err:
             return self.sql_failed(started, err)
 
@@ -71,21 +97,9 @@ class Builder:
         """
         import duckdb
 
-        con, table = self.wh.con, quote(self.asset.name)
-        pred, params = slice_predicate(self.asset, self.params)
         self.wh.begin()
         try:
-            con.execute(f"DELETE FROM {table} WHERE {pred}", params)
-            fault("stage")
-            sql = self.asset.materialize.sql
-            rows = con.execute(f"INSERT INTO {table} BY NAME {sql}",
-                               _used(sql, self.params)).fetchone()[0]
-            inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}",
-                                 params).fetchone()[0]
-            if inside != rows:
-                raise _SliceError(self.outside_message(rows - inside))
-            fault("publish")
-            return self.finish(started, rows, [], None)
+            return self.finish(started, self.replace_slice(), [], None)
         except _SliceError as err:
             self.wh.rollback()
             res = self.result(started, "failed", None, [], str(err), "partition")
@@ -156,8 +170,7 @@ class Builder:
         import duckdb
 
         self.wh.rollback()
-        if isinstance(err, duckdb.InterruptException) or (
-                not isinstance(err, duckdb.Error) and "interrupt" in str(err).lower()):
+        if _interrupted(err):
             raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
         if not isinstance(err, duckdb.Error):
             raise err
@@ -296,6 +309,55 @@ class Builder:
                 f"SELECT {_key_expr(self.asset.partitions)} AS k, count(*) FROM {relation} "
                 f"WHERE {pred} GROUP BY k", params).fetchall())
         return {k: rows for k in self.keys}
+
+
+def run_group(s, builders: list[Builder], wh) -> list | None:
+    """Several simple steps (`Builder.simple`) that do not read each other, in ONE transaction
+    with one ledger insert and one commit: commits, not statements, dominate small steps.
+
+    All or nothing: on any error the transaction rolls back and None says so; the caller then
+    builds the steps one by one, each in its own transaction, so a bad step fails alone."""
+    import time
+
+    import duckdb
+
+    done = []
+    wh.begin()
+    try:
+        for b in builders:
+            started, t0 = s.clock(), time.perf_counter()
+            strategy = b.asset.materialize.strategy
+            rows = b.replace_table() if strategy == "table" else b.replace_slice()
+            done.append((b, started, rows, time.perf_counter() - t0))
+        with s.commit_lock:
+            ledgers = [b.ledger(rows, None) for b, _started, rows, _secs in done]
+            s.unrecorded()
+            wh.append_ledger([row for ledger in ledgers for row in ledger])
+            fault("ledger")
+            wh.commit()
+            s.in_flight += sum(len(ledger) for ledger in ledgers)
+            fault("commit")
+    except (duckdb.Error, RuntimeError, _SliceError) as err:
+        wh.rollback()
+        if _interrupted(err):
+            raise KeyboardInterrupt from err
+        if not isinstance(err, (duckdb.Error, _SliceError)):
+            raise
+        return None
+    out = []
+    for (b, started, rows, seconds), ledger in zip(done, ledgers):
+        res = b.result(started, "success", rows, [], None, None)
+        res.ledger, res.seconds = ledger, seconds
+        out.append(res)
+    return out
+
+
+def _interrupted(err: Exception) -> bool:
+    """A query stopped by Ctrl-C (DuckDB raises InterruptException or a RuntimeError)."""
+    import duckdb
+
+    return isinstance(err, duckdb.InterruptException) or (
+        not isinstance(err, duckdb.Error) and "interrupt" in str(err).lower())
 
 
 class _SliceError(Exception):

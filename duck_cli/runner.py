@@ -13,11 +13,14 @@ import threading
 import time
 from typing import Callable
 
-from .build import Builder
+from .build import Builder, run_group
 from .execute import Session, StepResult
 from .health import Health, upstream_partitions
 from .models import Asset, Project
 from .plan import Plan, Step
+
+
+GROUP_MAX = 32  # simple steps sharing one transaction (all are redone if one fails)
 
 
 class Runner:
@@ -64,8 +67,10 @@ class Runner:
 
     def run_concurrently(self, jobs: int) -> None:
         """Run independent steps side by side on worker threads, each with its own warehouse
-        connection; a step starts once every step it reads from has finished. Results are
-        recorded on this thread, so the catalog batch and the progress stay single-threaded."""
+        connection; a step starts once every step it reads from has finished. Ready steps that
+        are plain statements on their table (`Builder.simple`) go to a worker in groups that
+        share one transaction. Results are recorded on this thread, so the catalog batch and
+        the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         after = step_dependencies(self.s.project, self.plan, self.slices_in_parallel)
@@ -77,35 +82,45 @@ class Runner:
         ready = [i for i, deps in waiting.items() if not deps]
         local, views = threading.local(), []
 
-        def work(step: Step, asset: Asset, todo: list[str]) -> list[StepResult]:
+        def work(batch: list[tuple[Step, Asset, list[str]]]) -> list[list[StepResult]]:
             wh = getattr(local, "wh", None)
             if wh is None:
                 wh = local.wh = self.s.wh.worker()
                 views.append(wh)
-            return self.build_isolating(step, asset, todo, wh)
+            if len(batch) > 1:
+                grouped = run_group(self.s, [self.builder(st, a, keys, wh)
+                                             for st, a, keys in batch], wh)
+                if grouped is not None:
+                    return [[r] for r in grouped]
+            return [self.build_isolating(st, a, keys, wh) for st, a, keys in batch]
 
         running: dict = {}
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="duck-step")
         try:
             while ready or running:
                 while ready and len(running) < jobs and not self.s.interrupted:
-                    step = self.plan.steps[ready.pop(0)]
-                    asset = self.s.project.assets[step.asset]
-                    blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
-                    self.on_event("start", step, None)
-                    skipped = [self._skipped(step, k, b) for k, b in blocked.items()]
-                    todo = [k for k in step.keys if k not in blocked]
-                    if todo:
-                        running[pool.submit(work, step, asset, todo)] = (step, skipped)
-                    else:
-                        ready.extend(self._finish(step, skipped, waiting, dependents))
+                    batch, skipped = [], {}
+                    for i in self._take(ready, jobs - len(running)):
+                        step = self.plan.steps[i]
+                        asset = self.s.project.assets[step.asset]
+                        blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
+                        self.on_event("start", step, None)
+                        skipped[i] = [self._skipped(step, k, b) for k, b in blocked.items()]
+                        todo = [k for k in step.keys if k not in blocked]
+                        if todo:
+                            batch.append((step, asset, todo))
+                        else:
+                            ready.extend(self._finish(step, skipped[i], waiting, dependents))
+                    if batch:
+                        running[pool.submit(work, batch)] = (batch, skipped)
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: running[f][0].index):
-                    step, skipped = running.pop(future)
-                    ready.extend(self._finish(step, skipped + future.result(), waiting,
-                                              dependents))
+                for future in sorted(done, key=lambda f: running[f][0][0][0].index):
+                    batch, skipped = running.pop(future)
+                    for (step, _a, _k), results in zip(batch, future.result()):
+                        ready.extend(self._finish(step, skipped[step.index] + results, waiting,
+                                                  dependents))
                 ready.sort()
                 self.s.flush()
         except BaseException:
@@ -118,6 +133,35 @@ class Runner:
             for wh in views:
                 wh.close()
         self.results.sort(key=lambda r: r.step)
+
+    def _take(self, ready: list[int], free: int) -> list[int]:
+        """The next ready step, with (if it is simple) its share of the other simple ready
+        steps: they are spread over the free workers, at most GROUP_MAX to a transaction."""
+        first = ready.pop(0)
+        if not self._simple(first):
+            return [first]
+        others = [i for i in ready if self._simple(i)]
+        size = min(GROUP_MAX, -(-(len(others) + 1) // free)) - 1
+        taken = others[:size]
+        if taken:
+            gone = set(taken)
+            ready[:] = [i for i in ready if i not in gone]
+        return [first] + taken
+
+    def _simple(self, index: int) -> bool:
+        """Whether a step can share a transaction: no checks, a table replaced or an existing
+        table's slices replaced straight from the SQL, nothing upstream failed."""
+        step = self.plan.steps[index]
+        a = self.s.project.assets[step.asset]
+        if a.checks or a.materialize is None:
+            return False
+        if a.materialize.strategy == "incremental":
+            if (self.s.wh.table_kind(a.name) != "BASE TABLE"
+                    or not self.s.direct.get(a.name, True)):
+                return False
+        elif a.materialize.strategy != "table":
+            return False
+        return not any(self._blocked_by(a, k) for k in step.keys)
 
     def slices_in_parallel(self, name: str) -> bool:
         """Whether an asset's partition steps may run side by side once its first step is done.
@@ -155,13 +199,17 @@ class Runner:
 
     def build(self, step: Step, asset: Asset, keys: list[str], wh=None) -> StepResult:
         started, t0 = self.s.clock(), time.perf_counter()
-        builder = Builder(self.s, asset, keys, self.run_id, step.index, wh)
-        builder.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
-                                 upstream_partitions(self.s.project, self.health, asset.name, k)),
-                                default=0)
-        result = builder.run(started)
+        result = self.builder(step, asset, keys, wh).run(started)
         result.seconds = time.perf_counter() - t0
         return result
+
+    def builder(self, step: Step, asset: Asset, keys: list[str], wh=None) -> Builder:
+        """A builder for some of a step's partitions, knowing the upstream data it reads."""
+        b = Builder(self.s, asset, keys, self.run_id, step.index, wh)
+        b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
+                           upstream_partitions(self.s.project, self.health, asset.name, k)),
+                          default=0)
+        return b
 
     def record(self, step: Step, r: StepResult) -> None:
         self.results.append(r)

@@ -236,3 +236,55 @@ def test_jobs_flag_overrides_the_setting(tmp_path, flag, expected, monkeypatch):
     Duck(root, now=NOW)("materialize", *flag)
     assert seen == ([] if expected == 1 else [expected])
     assert warehouse_rows(root, "SELECT count(*) FROM joined") == [(334,)]
+
+
+WIDE = "assets:\n" + "".join(
+    f"  - name: w{i:02d}\n    owner: team:t\n    materialize: "
+    f"{{strategy: table, sql: \"SELECT {i} AS x, range AS r FROM range({i + 1})\"}}\n"
+    for i in range(12))
+
+
+def test_simple_steps_share_a_transaction_and_a_bad_one_fails_alone(tmp_path):
+    """Twelve independent tables go to two workers in groups (one transaction each); when one
+    fails, its group is rolled back and rebuilt step by step, so only the bad one fails."""
+    broken = WIDE.replace("SELECT 5 AS x", "SELECT CAST('five' AS INTEGER) AS x")
+    root = _project(tmp_path, "wide", broken, jobs=2)
+    import json
+
+    doc = json.loads(Duck(root, now=NOW)("materialize", "--json", expect=1).stdout)
+    status = {s["asset"]: s["status"] for s in doc["steps"]}
+    assert status.pop("w05") == "failed" and set(status.values()) == {"success"}
+    assert len(status) == 11
+    for i in (0, 4, 6, 11):
+        assert warehouse_rows(root, f"SELECT count(*), max(x) FROM w{i:02d}") == [(i + 1, i)]
+    ledger = warehouse_rows(root, "SELECT asset, row_count FROM _duck.ledger "
+                                  "WHERE kind = 'materialization' ORDER BY asset")
+    assert [a for a, _ in ledger] == [f"w{i:02d}" for i in range(12) if i != 5]
+    assert dict(ledger)["w11"] == 12
+    seqs = catalog_rows(root, "SELECT seq FROM materializations WHERE kind = 'materialization' "
+                              "ORDER BY seq")
+    assert len(seqs) == 11 and len({s for (s,) in seqs}) == 11
+
+
+@pytest.mark.parametrize("fault", ["publish:3", "ledger:1", "commit:1", "ledger:2"])
+def test_a_kill_inside_a_shared_transaction_publishes_all_of_it_or_none(tmp_path, fault):
+    from reliability_check import check_consistency, run_duck
+
+    root = _project(tmp_path, "wide", WIDE, jobs=2)
+    killed = run_duck(root, "materialize", now=NOW, DUCK_FAULT=fault)
+    assert killed.returncode == 137, killed.stderr
+    assert check_consistency(root, synced=False, idle=False) == []
+    published = {a for (a,) in warehouse_rows(
+        root, "SELECT asset FROM _duck.ledger WHERE kind = 'materialization'")}
+    tables = {t for (t,) in warehouse_rows(
+        root, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")}
+    assert published == tables  # a table exists exactly when its publish was committed
+    if fault.startswith("commit"):
+        assert len(published) >= 2  # the first group committed before the kill
+    else:
+        assert len(published) < 12
+    after = run_duck(root, "materialize", now=NOW)
+    assert after.returncode == 0, after.stderr
+    assert check_consistency(root) == []
+    for i in range(12):
+        assert warehouse_rows(root, f"SELECT count(*) FROM w{i:02d}") == [(i + 1,)]
