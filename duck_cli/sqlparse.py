@@ -49,7 +49,7 @@ def parse_select(sql: str) -> ParsedSQL:
     text = _SERIALIZED.pop(sql, None)
     if text is None:
         text = _connection().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
-    result = json.loads(text)
+    result = json.loads(text, object_pairs_hook=_without_locations)
     if result.get("error"):
         raise _error(sql, result)
     statements = result.get("statements") or []
@@ -60,7 +60,7 @@ def parse_select(sql: str) -> ParsedSQL:
     statement = statements[0]
     tables = _dedupe(_base_tables(statement, frozenset(), []))
     params = tuple(sorted(str(p["key"]) for p in statement.get("named_param_map") or []))
-    return ParsedSQL(tables, canonical(strip_locations(statement)), params)
+    return ParsedSQL(tables, canonical(statement), params)
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,18 +96,15 @@ def position_to_line_column(sql: str, position: Any) -> tuple[int, int]:
     return line, len(before) - (before.rfind("\n") + 1) + 1
 
 
-def strip_locations(node: Any) -> Any:
-    """The tree without ``query_location*`` fields (they change with whitespace and comments).
+def _without_locations(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object without ``query_location*`` fields (they change with whitespace and
+    comments), dropped as the parser's output is decoded.
 
-    >>> strip_locations({"a": [{"query_location": 3, "b": 1}], "query_location_length": 2})
+    >>> json.loads('{"a": [{"query_location": 3, "b": 1}], "query_location_length": 2}',
+    ...            object_pairs_hook=_without_locations)
     {'a': [{'b': 1}]}
     """
-    if isinstance(node, dict):
-        return {k: strip_locations(v) if isinstance(v, (dict, list)) else v
-                for k, v in node.items() if k not in _LOCATION_KEYS}
-    if isinstance(node, list):
-        return [strip_locations(v) if isinstance(v, (dict, list)) else v for v in node]
-    return node
+    return {k: v for k, v in pairs if k not in _LOCATION_KEYS}
 
 
 def canonical(tree: Any) -> str:

@@ -33,7 +33,36 @@ def make_validator(schema: dict[str, Any] | None = None) -> Any:
     """A Draft 2020-12 validator for manifests (jsonschema is imported here: it is slow to import)."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(schema or load_schema())
+    return Draft202012Validator(schema or inline_refs(load_schema()))
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with each local ``$ref`` to ``#/$defs/...`` replaced by the definition itself:
+    the same checks and messages, without a reference lookup per node (half the time).
+
+    A reference is kept where inlining could change the meaning: a definition that refers to
+    itself, or sibling keywords that the definition also has.
+
+    >>> inline_refs({"$defs": {"n": {"type": "integer"}},
+    ...              "properties": {"a": {"$ref": "#/$defs/n", "description": "A"}}})["properties"]
+    {'a': {'type': 'integer', 'description': 'A'}}
+    """
+    defs = schema.get("$defs") or {}
+
+    def inline(node: Any, stack: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [inline(v, stack) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        rest = {k: inline(v, stack) for k, v in node.items() if k != "$ref"}
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref not in stack:
+            target = defs.get(ref[len("#/$defs/"):])
+            if isinstance(target, dict) and not set(rest) & set(target):
+                return {**inline(target, stack + (ref,)), **rest}
+        return {**rest, "$ref": ref} if ref is not None else rest
+
+    return inline(schema, ())
 
 
 def schema_problems(validator: Any, file: str, doc: Any) -> list[tuple[tuple[Any, ...], Problem]]:
