@@ -288,3 +288,28 @@ def test_a_kill_inside_a_shared_transaction_publishes_all_of_it_or_none(tmp_path
     assert check_consistency(root) == []
     for i in range(12):
         assert warehouse_rows(root, f"SELECT count(*) FROM w{i:02d}") == [(i + 1,)]
+
+
+def test_a_bad_slice_in_a_shared_transaction_fails_alone_and_keeps_its_rows(tmp_path):
+    root = _project(tmp_path, "daily", DAILY, jobs=2)
+    duck = Duck(root, now=NOW)
+    duck("materialize", "events")
+    duck("backfill", "daily", "--from", "2026-01-01", "--to", "2026-02-09", "--batch-size", "1")
+    before = warehouse_rows(root, "SELECT * FROM daily WHERE day = DATE '2026-01-15' ORDER BY ALL")
+    manifest = root / "assets.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "count(*) AS n,",
+        "count(*) + CAST(CASE WHEN day = DATE '2026-01-15' THEN 'bad' ELSE '0' END AS INTEGER)"
+        " AS n,"))
+    import json
+
+    doc = json.loads(duck("backfill", "daily", "--from", "2026-01-01", "--to", "2026-02-09",
+                          "--batch-size", "1", "--json", expect=1).stdout)
+    failed = [s for s in doc["steps"] if s["status"] != "success"]
+    assert [(s["partitions"], s["status"]) for s in failed] == [(["2026-01-15"], "failed")]
+    assert "bad" in failed[0]["error"]
+    assert sum(s["status"] == "success" for s in doc["steps"]) == 39
+    assert warehouse_rows(root, "SELECT * FROM daily WHERE day = DATE '2026-01-15' "
+                                "ORDER BY ALL") == before
+    counts = duck.json("status", "daily")["assets"][0]["partitions"]
+    assert (counts["failed"], counts["failed_ranges"]) == (1, ["2026-01-15"])
