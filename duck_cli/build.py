@@ -120,12 +120,7 @@ class Builder:
         catalog flush never records a number while a lower one is still uncommitted)."""
         with self.s.commit_lock:
             ledger = self.ledger(rows, relation)
-            self.s.unrecorded()
-            self.wh.append_ledger(ledger)
-            fault("ledger")
-            self.wh.commit()
-            self.s.in_flight += len(ledger)  # until the runner records the result
-            fault("commit")
+            _commit_with_ledger(self.s, self.wh, ledger)
         res = self.result(started, "success", rows, checks, None, None)
         res.ledger = ledger
         return res
@@ -331,12 +326,7 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
             done.append((b, started, rows, time.perf_counter() - t0))
         with s.commit_lock:
             ledgers = [b.ledger(rows, None) for b, _started, rows, _secs in done]
-            s.unrecorded()
-            wh.append_ledger([row for ledger in ledgers for row in ledger])
-            fault("ledger")
-            wh.commit()
-            s.in_flight += sum(len(ledger) for ledger in ledgers)
-            fault("commit")
+            _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
     except (duckdb.Error, RuntimeError, _SliceError) as err:
         wh.rollback()
         if _interrupted(err):
@@ -350,6 +340,22 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         res.ledger, res.seconds = ledger, seconds
         out.append(res)
     return out
+
+
+def _commit_with_ledger(s, wh, ledger: list[dict]) -> None:
+    """Add the ledger rows and commit (the caller holds the session's commit lock). The rows
+    count as in flight from before the commit until the runner records them, so a catalog
+    flush in between keeps the unrecorded marker."""
+    s.add_in_flight(len(ledger))  # first: a flush from now on keeps the marker
+    try:
+        s.unrecorded()
+        wh.append_ledger(ledger)
+        fault("ledger")
+        wh.commit()
+    except BaseException:
+        s.add_in_flight(-len(ledger))
+        raise
+    fault("commit")
 
 
 def _interrupted(err: Exception) -> bool:

@@ -85,7 +85,8 @@ class Session:
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
         self.held = None  # the catalog connection kept from start-up until the run is recorded
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
-        self.in_flight = 0  # ledger rows committed by a step whose result is not recorded yet
+        self.in_flight = 0  # ledger rows (being) committed by steps not recorded yet
+        self._flight_lock = threading.Lock()
 
     @property
     def settings(self):
@@ -100,9 +101,14 @@ class Session:
             catalog.write(self.pending)
         self.pending = cat.Batch()
         self.last_flush = time.monotonic()
-        with self.commit_lock:
+        with self._flight_lock:
             if not self.in_flight:  # no worker holds published rows the batch did not carry
                 self.recorded()
+
+    def add_in_flight(self, rows: int) -> None:
+        """Count ledger rows committed (or being committed) but not yet in the catalog batch."""
+        with self._flight_lock:
+            self.in_flight += rows
 
     @contextmanager
     def catalog(self) -> Iterator[cat.Catalog]:
@@ -125,9 +131,10 @@ class Session:
     def unrecorded(self) -> None:
         """Say (on disk) that the ledger is about to get rows the catalog has not recorded yet:
         if this process dies before its next flush, the next reader knows to repair."""
-        if not self._unrecorded:
-            unrecorded_marker(self.settings).touch()
-            self._unrecorded = True
+        with self._flight_lock:
+            if not self._unrecorded:
+                unrecorded_marker(self.settings).touch()
+                self._unrecorded = True
 
     def recorded(self) -> None:
         """Everything published is in the catalog again."""

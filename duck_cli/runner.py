@@ -227,8 +227,7 @@ class Runner:
             "reasons": "; ".join(step.reasons), "input_seq": r.input_seq})
         s.pending.checks.extend(_check_rows(s, self.run_id, step.index, r, seq))
         s.pending.mats.extend(r.ledger)
-        with s.commit_lock:
-            s.in_flight -= len(r.ledger)
+        s.add_in_flight(-len(r.ledger))
         for row in r.ledger:
             self.seqs[(row["asset"], row["partition_key"])] = row["seq"]
 
