@@ -33,6 +33,7 @@ class Runner:
         self.failed: dict[tuple[str, str], str] = {}  # (asset, key) -> root asset
         self.seqs = {(a, k): p.seq for a, h in health.assets.items()
                      for k, p in h.partitions.items()} if len(plan.steps) else {}
+        self._simple_memo: dict[int, bool] = {}
 
     def run_all(self) -> None:
         jobs = self.s.settings.jobs or default_jobs()
@@ -150,8 +151,13 @@ class Runner:
 
     def _simple(self, index: int) -> bool:
         """Whether a step can share a transaction: no checks, a table replaced or an existing
-        table's slices replaced straight from the SQL, nothing upstream failed."""
-        step = self.plan.steps[index]
+        table's slices replaced straight from the SQL, nothing upstream failed. Known for good
+        once the step is ready (everything it reads has finished), so it is worked out once."""
+        if index not in self._simple_memo:
+            self._simple_memo[index] = self._is_simple(self.plan.steps[index])
+        return self._simple_memo[index]
+
+    def _is_simple(self, step: Step) -> bool:
         a = self.s.project.assets[step.asset]
         if a.checks or a.materialize is None:
             return False
