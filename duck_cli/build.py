@@ -45,12 +45,6 @@ class Builder:
                 and self.wh.table_kind(a.name) == "BASE TABLE"
                 and self.s.direct.get(a.name, True))
 
-    def simple(self) -> bool:
-        """Whether the step is statements on the published table only (no staging, nothing to
-        audit), so it can share a transaction with other such steps (`run_group`)."""
-        a = self.asset
-        return not a.checks and (a.materialize.strategy == "table" or self.direct_ok())
-
     def replace_table(self) -> int:
         """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
         name = self.asset.name
@@ -307,7 +301,8 @@ class Builder:
 
 
 def run_group(s, builders: list[Builder], wh) -> list | None:
-    """Several simple steps (`Builder.simple`) that do not read each other, in ONE transaction
+    """Several simple steps (no checks; a table replaced, or a slice of an existing table; see
+    `runner.Runner._is_simple`) that do not read each other, in ONE transaction
     with one ledger insert and one commit: commits, not statements, dominate small steps.
 
     All or nothing: on any error the transaction rolls back and None says so; the caller then

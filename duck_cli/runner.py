@@ -69,8 +69,8 @@ class Runner:
     def run_concurrently(self, jobs: int) -> None:
         """Run independent steps side by side on worker threads, each with its own warehouse
         connection; a step starts once every step it reads from has finished. Ready steps that
-        are plain statements on their table (`Builder.simple`) go to a worker in groups that
-        share one transaction. Results are recorded on this thread, so the catalog batch and
+        are plain statements on their table (`_is_simple`) go to a worker in groups that share
+        one transaction (`build.run_group`). Results are recorded on this thread, so the catalog batch and
         the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
