@@ -56,8 +56,18 @@ GithubOpt = typer.Option(False, "--github",
                          help="GitHub Actions annotations and step summary (auto in Actions).")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"duck {__version__}\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")) -> None:
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+          version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print duck's version and exit.")) -> None:
     """duck: tracked, checked, fresh and repairable SQL assets in DuckDB.
 
     Example: duck materialize -p examples/manifests

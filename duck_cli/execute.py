@@ -314,9 +314,7 @@ def _graceful_interrupt(s: Session):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """duck's version, for the run record (from the package: importlib.metadata costs 20 ms)."""
+    from . import __version__
 
-    try:
-        return version("duck-cli")
-    except PackageNotFoundError:
-        return "dev"
+    return __version__

@@ -4,8 +4,11 @@ the set-up commands, and the CI example workflow."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+from pathlib import Path
 
 import pytest
 import typer
@@ -174,3 +177,22 @@ def test_the_ci_example_workflow():
         assert all(p.endswith("/.duck") for p in cached)
     assert any(u.startswith("actions/cache/save@") for u in uses["materialize"])
     assert "DUCK_PROJECT" in workflow["env"]
+
+
+def test_version_is_the_package_version_and_is_recorded_with_each_run(tmp_path):
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    from conftest import EXAMPLE, MORNING, catalog_rows
+
+    duck = Path(sys.executable).parent / "duck"
+    out = subprocess.run([str(duck), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == f"duck {version('duck-cli')}\n"
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    env = {**os.environ, "DUCK_NOW": MORNING}
+    run = subprocess.run([str(duck), "materialize", "-p", str(root)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert catalog_rows(root, "SELECT DISTINCT duck_version FROM runs") == [(version("duck-cli"),)]
