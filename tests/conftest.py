@@ -26,12 +26,16 @@ def _clean_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+def example_copy(dest: Path) -> Path:
+    """A private copy of the example project, without its state, at ``dest``."""
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".duck"))
+    return dest
+
+
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A private copy of the example project."""
-    dest = tmp_path / "project"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".duck"))
-    return dest
+    return example_copy(tmp_path / "project")
 
 
 class Duck:
@@ -81,6 +85,11 @@ def warehouse_rows(root: Path, sql: str, params=None):
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def run_count(root: Path) -> int:
+    """How many runs the project's catalog records."""
+    return catalog_rows(root, "SELECT count(*) FROM runs")[0][0]
 
 
 def catalog_rows(root: Path, sql: str, params=None):

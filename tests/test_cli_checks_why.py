@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from conftest import Duck, catalog_rows, warehouse_rows
-from duck_cli.graph import AssetGraph
-from duck_cli.health import FRESH, assess, blockers
-from test_reconcile import NOW, _name, _project_and_snapshot, worlds
+from conftest import Duck, catalog_rows, run_count, warehouse_rows
+from duck_cli.health import FRESH, blockers
+from test_reconcile import _name, assessed, worlds
 
 
 def _duplicate_a_trip(project, day="2026-03-09"):
@@ -54,13 +53,13 @@ def test_warn_check_publishes_and_is_reported(duck, project):
 
 def test_duck_check_runs_on_published_data_without_materializing(duck, project):
     duck("materialize")
-    runs = catalog_rows(project, "SELECT count(*) FROM runs")[0][0]
+    runs = run_count(project)
     doc = duck.json("check", "zone_metrics", "--partition", "2026-03-12")
     assert doc["passed"] is True
     assert {r["name"] for r in doc["results"]} == {"has_rows", "one_row_per_zone_day",
                                                    "known_zone", "revenue_positive"}
     assert {r["partition"] for r in doc["results"]} == {"2026-03-12"}
-    assert catalog_rows(project, "SELECT count(*) FROM runs")[0][0] == runs
+    assert run_count(project) == runs
     recorded = catalog_rows(project, "SELECT count(*) FROM check_results WHERE stage = "
                                      "'published' AND partition_key = '2026-03-12'")[0][0]
     assert recorded == 4
@@ -95,10 +94,8 @@ def test_why_healthy_means_no_blocker_and_blockers_are_real(world):
     from duck_cli.explain import why
     from duck_cli.state import State
 
-    n, n_sources, ups, states, _selected = world
-    project, snap = _project_and_snapshot(n, n_sources, ups, states)
-    graph = AssetGraph.build(project.assets)
-    health = assess(project, graph, snap, NOW, {})
+    n, n_sources = world[:2]
+    project, graph, snap, health = assessed(world)
     state = State(project, graph, snap, health)
     for i in range(n_sources, n):
         p = health.partition(_name(i), "")

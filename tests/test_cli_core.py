@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import EXAMPLE, catalog_rows, warehouse_rows
+from conftest import catalog_rows, example_copy, run_count, warehouse_rows
 
 BUILT = ["stg_trips", "zone_metrics", "daily_revenue", "regional_revenue", "revenue_summary"]
 
@@ -62,7 +61,7 @@ def test_status_after_materialize_is_fresh_and_a_second_run_does_nothing(duck, p
     again = duck("materialize")
     assert "Nothing to do" in again.output
     assert duck.json("status")["assets"] == before["assets"]
-    assert catalog_rows(project, "SELECT count(*) FROM runs")[0][0] == 1  # no-op: no run
+    assert run_count(project) == 1  # no-op: no run
     plan = duck("plan")
     assert plan.output.strip().splitlines()[0].startswith("Nothing to do")
 
@@ -145,7 +144,7 @@ def test_unknown_selection_suggests_a_name(duck):
 
 def test_installed_duck_runs_the_example_in_a_subprocess(tmp_path):
     dest = tmp_path / "example"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(dest)
     duck_bin = Path(sys.executable).parent / "duck"
     env = {**os.environ, "NO_COLOR": "1", "DUCK_NOW": "2026-03-13T07:30:00+01:00"}
     help_out = subprocess.run([str(duck_bin), "--help"], capture_output=True, text=True, env=env)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from conftest import ROOT
+from conftest import ROOT, example_copy
 from duck_cli.cli import app
 from duck_cli.errors import ExitCode
 
@@ -184,13 +183,12 @@ def test_version_is_the_package_version_and_is_recorded_with_each_run(tmp_path):
     import sys
     from importlib.metadata import version
 
-    from conftest import EXAMPLE, MORNING, catalog_rows
+    from conftest import MORNING, catalog_rows
 
     duck = Path(sys.executable).parent / "duck"
     out = subprocess.run([str(duck), "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == f"duck {version('duck-cli')}\n"
-    root = tmp_path / "project"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    root = example_copy(tmp_path / "project")
     env = {**os.environ, "DUCK_NOW": MORNING}
     run = subprocess.run([str(duck), "materialize", "-p", str(root)], capture_output=True,
                          text=True, env=env, timeout=120)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLE, MORNING, catalog_rows, warehouse_rows
+from conftest import MORNING, catalog_rows, example_copy, run_count, warehouse_rows
 from duck_cli.cli import app
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
@@ -53,7 +53,7 @@ def copy_case(case: str, dest: Path) -> Path:
 def built(tmp_path_factory) -> Path:
     """The example project after one good `duck materialize` (state in .duck)."""
     root = tmp_path_factory.mktemp("built") / "project"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(root)
     assert invoke(root, "materialize").exit_code == 0
     return root
 
@@ -113,7 +113,7 @@ def project(tmp_path, built) -> Path:
 
 
 def _nothing_ran(root: Path) -> None:
-    assert catalog_rows(root, "SELECT count(*) FROM runs")[0][0] == 1
+    assert run_count(root) == 1
 
 
 def test_an_unknown_selection_names_the_asset_and_suggests_one(project):

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import EXAMPLE
+from conftest import EXAMPLE, example_copy
+from mutation import mutate, paths
 from duck_cli.cli import app
 
 FUZZ = settings(max_examples=60, deadline=None, database=None,
@@ -71,7 +72,7 @@ def run_on(files: dict[str, str | bytes], with_example_files: bool = False) -> N
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "p"
         if with_example_files:  # the example's data, SQL and manifests, some replaced below
-            shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+            example_copy(root)
         root.mkdir(exist_ok=True)
         for name, content in files.items():
             path = root / name
@@ -105,35 +106,7 @@ def test_random_yamlish_text(parts: list[str], name: str) -> None:
 # -- mutations of the example project ---------------------------------------------------------------
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix] if prefix else []
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
-    for key, child in items:
-        found += _paths(child, prefix + (key,))
-    return found
-
-
-def _mutate(doc: Any, path: tuple, action: str, value: Any, nasty: str) -> Any:
-    doc = copy.deepcopy(doc)
-    parent = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    key = path[-1]
-    if action == "drop":
-        del parent[key]
-    elif action == "rename" and isinstance(parent, dict):
-        parent[f"{key}{nasty}"] = parent.pop(key)
-    elif action == "splice" and isinstance(parent[key], str):
-        middle = len(parent[key]) // 2
-        parent[key] = parent[key][:middle] + nasty + parent[key][middle:]
-    elif action == "wrap":
-        parent[key] = [parent[key]] if not isinstance(parent[key], list) else {"x": parent[key]}
-    else:
-        parent[key] = value
-    return doc
-
-
-mutation = st.tuples(st.sampled_from(["drop", "rename", "splice", "splice", "wrap", "replace"]),
+mutation = st.tuples(st.sampled_from(["delete", "rename", "splice", "splice", "wrap", "replace"]),
                      scalars, st.sampled_from(NASTY))
 
 
@@ -143,11 +116,11 @@ def test_mutated_example_manifests(data: st.DataObject) -> None:
     files = {name: copy.deepcopy(doc) for name, doc in MANIFESTS.items()}
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         name = data.draw(st.sampled_from(sorted(files)), label="file")
-        if not _paths(files[name]):  # an earlier mutation emptied it
+        if not paths(files[name], root=False):  # an earlier mutation emptied it
             continue
-        path = data.draw(st.sampled_from(_paths(files[name])), label="path")
+        path = data.draw(st.sampled_from(paths(files[name], root=False)), label="path")
         action, value, nasty = data.draw(mutation, label="mutation")
-        files[name] = _mutate(files[name], path, action, value, nasty)
+        files[name] = mutate(files[name], path, action, value, nasty)
     texts: dict[str, str | bytes] = {n: yaml.safe_dump(d, allow_unicode=True, sort_keys=False)
                                      for n, d in files.items()}
     if data.draw(st.booleans(), label="mutate sql"):

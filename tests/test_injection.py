@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLE, MORNING, catalog_rows
+from conftest import MORNING, catalog_rows, example_copy, run_count
 from duck_cli.cli import app
 
 HOSTILE_KEYS = [
@@ -70,7 +70,7 @@ def fingerprint(root: Path) -> dict:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("inj") / "project"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(root)
     assert invoke(root, "materialize").exit_code == 0
     return root
 
@@ -88,10 +88,6 @@ def own_copy(built, tmp_path) -> Path:
     return root
 
 
-def _runs(root: Path) -> int:
-    return catalog_rows(root, "SELECT count(*) FROM runs")[0][0]
-
-
 KEY_COMMANDS = [("backfill", "+daily_revenue", "--partition", "{key}"),
                 ("backfill", "zone_metrics", "--from", "{key}", "--to", "2026-03-02"),
                 ("plan", "daily_revenue", "--partition", "{key}", "--force"),
@@ -105,7 +101,7 @@ KEY_COMMANDS = [("backfill", "+daily_revenue", "--partition", "{key}"),
 def test_hostile_partition_keys_are_refused_and_change_nothing(project, index):
     """Each key through materialize, and through two of the other commands that take keys."""
     key = HOSTILE_KEYS[index]
-    before, runs = fingerprint(project), _runs(project)
+    before, runs = fingerprint(project), run_count(project)
     others = [KEY_COMMANDS[(2 * index + i) % len(KEY_COMMANDS)] for i in (0, 1)]
     for template in [("materialize", "stg_trips", "--partition", "{key}"), *others]:
         args = [a.replace("{key}", key) if a == "{key}" else a for a in template]
@@ -113,7 +109,7 @@ def test_hostile_partition_keys_are_refused_and_change_nothing(project, index):
         assert result.exit_code == 2, (args, result.output)
         assert "partition" in result.output.lower(), (args, result.output)
     assert fingerprint(project) == before
-    assert _runs(project) == runs
+    assert run_count(project) == runs
 
 
 SELECTION_COMMANDS = ["plan", "status", "reconcile", "check", "graph", "why"]
@@ -123,7 +119,7 @@ SELECTION_COMMANDS = ["plan", "status", "reconcile", "check", "graph", "why"]
 def test_hostile_selections_are_refused_and_change_nothing(project, index):
     """Each selection through materialize and backfill, and through two reading commands."""
     selection = HOSTILE_SELECTIONS[index]
-    before, runs = fingerprint(project), _runs(project)
+    before, runs = fingerprint(project), run_count(project)
     result = invoke(project, "materialize", selection)
     assert result.exit_code == 2, result.output
     assert "no asset" in result.output or "matches no asset" in result.output, result.output
@@ -135,7 +131,7 @@ def test_hostile_selections_are_refused_and_change_nothing(project, index):
         assert result.exit_code == 2, (command, result.output)
         assert "no asset" in result.output or "matches no asset" in result.output, result.output
     assert fingerprint(project) == before
-    assert _runs(project) == runs
+    assert run_count(project) == runs
 
 
 def test_hostile_run_and_backfill_ids_find_nothing(project):

@@ -8,7 +8,6 @@ A second Ctrl-C stops at once, even in the middle of a long query.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import textwrap
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE, MORNING, catalog_rows
+from conftest import MORNING, catalog_rows, example_copy
 from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 BACKFILL = ("backfill", "stg_trips", "zone_metrics", "--from", "2026-03-01", "--to",
@@ -27,7 +26,7 @@ BACKFILL = ("backfill", "stg_trips", "zone_metrics", "--from", "2026-03-01", "--
 @pytest.fixture
 def project(tmp_path) -> Path:
     root = tmp_path / "project"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(root)
     return root
 
 

@@ -6,7 +6,6 @@ line that the rendered problems must contain (``file:line`` and a key phrase).
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duck_cli.errors import ManifestError, UsageError
+from mutation import mutate, paths
 from duck_cli.validate import load_project
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
@@ -102,42 +102,14 @@ def test_random_documents_never_crash(doc: Any) -> None:
     _load_text(yaml.safe_dump({"assets": doc} if isinstance(doc, list) else doc))
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path to a value inside ``node``."""
-    found = [prefix]
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
-    for key, child in items:
-        found += _paths(child, prefix + (key,))
-    return found
-
-
-def _mutate(doc: Any, path: tuple, action: str, value: Any) -> Any:
-    doc = copy.deepcopy(doc)
-    if not path:
-        return value
-    parent = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    key = path[-1]
-    if action == "delete":
-        del parent[key]
-    elif action == "rename" and isinstance(parent, dict):
-        parent[f"{key}x"] = parent.pop(key)
-    elif action == "duplicate" and isinstance(parent, list):
-        parent.append(copy.deepcopy(parent[key]))
-    else:
-        parent[key] = value
-    return doc
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutations_of_a_valid_manifest_never_crash(data: st.DataObject) -> None:
     doc = VALID
     for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(doc)))
+        path = data.draw(st.sampled_from(paths(doc)))
         action = data.draw(st.sampled_from(["delete", "rename", "duplicate", "replace"]))
-        doc = _mutate(doc, path, action, data.draw(documents))
+        doc = mutate(doc, path, action, data.draw(documents))
     _load_text(yaml.safe_dump(doc))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLE, catalog_rows
+from conftest import catalog_rows, example_copy
 from duck_cli.cli import app
 from reliability_check import check_consistency
 
@@ -61,7 +61,7 @@ def _break(root: Path, broken: bool) -> None:
 def history(tmp_path_factory) -> Path:
     """r1 full; r2 rebuilds daily_revenue 03-12, superseded by r4; r3 fails on it; r5 next day."""
     root = tmp_path_factory.mktemp("prune") / "history"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(root)
     one = ("materialize", "daily_revenue", "--partition", "2026-03-12", "--force")
     duck(root, "materialize", now=DAY1)
     duck(root, *one, now="2026-03-13T08:00:00+01:00")

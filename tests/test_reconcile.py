@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import catalog_rows
+from conftest import run_count
 from duck_cli import plan as planner
 from duck_cli.catalog import Attempt, Mat, Snapshot
 from duck_cli.graph import AssetGraph
@@ -69,6 +69,14 @@ def _project_and_snapshot(n, n_sources, ups, states):
     return project, Snapshot(current, attempts, {}, (), seq)
 
 
+def assessed(world):
+    """A generated world's project, graph, snapshot and health (as duck assesses it at NOW)."""
+    n, n_sources, ups, states, _selected = world
+    project, snap = _project_and_snapshot(n, n_sources, ups, states)
+    graph = AssetGraph.build(project.assets)
+    return project, graph, snap, assess(project, graph, snap, NOW, {})
+
+
 def _oracle(n, n_sources, ups, health_state, targets, selected):
     """Smallest rebuild set after which every fixable target is healthy and no healthy selected
     asset has turned stale by reading what was rebuilt (brute force over every subset)."""
@@ -117,10 +125,8 @@ def _oracle(n, n_sources, ups, health_state, targets, selected):
 @settings(max_examples=300, deadline=None)
 @given(worlds())
 def test_reconcile_is_the_smallest_useful_recovery(world):
-    n, n_sources, ups, states, selected = world
-    project, snap = _project_and_snapshot(n, n_sources, ups, states)
-    graph = AssetGraph.build(project.assets)
-    health = assess(project, graph, snap, NOW, {})
+    n, n_sources, ups, _states, selected = world
+    project, graph, _snap, health = assessed(world)
     states = {i: health.assets[_name(i)].partitions[""].state for i in range(n)}
     fresh = {i: state == FRESH for i, state in states.items()}
     targets = [i for i in selected if not fresh[i]]
@@ -215,5 +221,5 @@ def test_plan_lists_added_modified_and_removed_assets(duck, project):
     assert changes["added"] == ["zone_count"]
     assert changes["removed"] == ["revenue_summary"]
     assert changes["modified"] == []
-    runs_before = catalog_rows(project, "SELECT count(*) FROM runs")[0][0]
+    runs_before = run_count(project)
     assert runs_before == 1

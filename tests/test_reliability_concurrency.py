@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLE, MORNING
+from conftest import MORNING, example_copy
 from duck_cli.cli import app
 from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
@@ -30,7 +29,7 @@ BACKFILL = ("backfill", "stg_trips", "zone_metrics", "daily_revenue", *DAYS, "--
 @pytest.fixture
 def project(tmp_path) -> Path:
     root = tmp_path / "project"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(root)
     return root
 
 

@@ -33,7 +33,7 @@ from queue import Queue
 
 import pytest
 
-from conftest import EXAMPLE, catalog_rows
+from conftest import catalog_rows, example_copy
 from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 NOW = "2026-03-05T07:30:00+01:00"  # partitions 2026-03-01..04 exist; 03-04 is due by 07:00
@@ -98,7 +98,7 @@ def _old_rows(root: Path) -> dict:
 def base(tmp_path_factory) -> Path:
     """The example project fully materialized a day earlier (2026-03-01..02 exist then)."""
     root = tmp_path_factory.mktemp("crash") / "base"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(root)
     done = run_duck(root, "materialize", now="2026-03-03T07:30:00+01:00")
     assert done.returncode == 0, done.stderr
     assert check_consistency(root) == []
@@ -330,7 +330,7 @@ def test_status_after_a_kill_while_recording_new_source_data_syncs_the_ledger(ba
 
 def test_reconcile_builds_a_view_the_killed_run_never_created(tmp_path):
     root = tmp_path / "p"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".duck"))
+    example_copy(root)
     done = run_duck(root, "materialize", "--from", "2026-03-01", "--to", "2026-03-02", now=NOW)
     assert done.returncode == 0, done.stderr
     # The 7th step is revenue_summary's first build (a view): killed as it is staged.
