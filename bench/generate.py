@@ -18,10 +18,9 @@ Usage: ``python bench/generate.py dag bench/work/dag --assets 200 --layers 10 --
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -48,11 +47,9 @@ class Workload:
     kind: str
     root: Path
     assets: list[AssetSpec]
-    source_rows: int = 0
     partitions: int = 0  # partitions of the partitioned asset (backfill, many_partitions)
     first_key: str = ""
     last_key: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def warehouse(self) -> Path:
@@ -92,11 +89,6 @@ def create_table(warehouse: Path, name: str, select: str) -> None:
 
 
 # -- writing manifests ----------------------------------------------------------------------
-
-
-def _text(value: str) -> str:
-    """A YAML scalar (JSON strings are valid YAML)."""
-    return json.dumps(value)
 
 
 def _block(sql: str, indent: int) -> str:
@@ -189,7 +181,7 @@ def dag(root: Path, assets: int = 200, layers: int = 10, rows: int = 1_000_000) 
     entries = [source_yaml("events", "events")] + [asset_yaml(a) for a in specs]
     write_manifests(root, entries)
     create_table(root / WAREHOUSE, "events", events_sql(rows, 365))
-    return Workload("dag", root, specs, source_rows=rows, extra={"layers": layers})
+    return Workload("dag", root, specs)
 
 
 # -- backfill -------------------------------------------------------------------------------
@@ -210,7 +202,7 @@ def backfill(root: Path, days: int = 365, rows: int = 1_000_000) -> Workload:
                asset_yaml(spec, "incremental", daily)]
     write_manifests(root, entries)
     create_table(root / WAREHOUSE, "events", events_sql(rows, days))
-    return Workload("backfill", root, [spec], source_rows=rows, partitions=days,
+    return Workload("backfill", root, [spec], partitions=days,
                     first_key=str(FIRST_DAY), last_key=str(last))
 
 

@@ -50,8 +50,8 @@ def publish_all(root: Path, now_text: str) -> int:
                 rows.append(ledger_row(seq, asset, key, None, None, now, None, "observation",
                                        data_version=version))
                 continue
-            wh.con.execute(f"CREATE TABLE {quote(name)} AS {asset.materialize.sql}")
-            count = wh.con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+            count = wh.con.execute(f"CREATE TABLE {quote(name)} AS "
+                                   f"{asset.materialize.sql}").fetchone()[0]
             rows.append(ledger_row(seq, asset, UNPARTITIONED, RUN_ID, seq, now, count,
                                    "materialization", upstream=json.dumps({"input_seq": seq - 1})))
         wh.append_ledger(rows)

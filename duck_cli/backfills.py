@@ -72,13 +72,12 @@ def _unfinished(state, bf: dict) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def record(s, p: planner.Plan, selection: list[str], opts) -> str:
-    """Record a new backfill (or reuse the resumed one) and return its id."""
+def record(s, p: planner.Plan, selection: list[str], opts, resumed: dict | None = None) -> str:
+    """Record a new backfill (or reuse ``resumed``, the one --resume named) and return its id."""
     from .execute import new_run_id
 
-    if opts.resume:
-        with s.catalog() as c:
-            return c.backfills(opts.resume)[0]["backfill_id"]
+    if resumed is not None:
+        return resumed["backfill_id"]
     backfill_id = new_run_id(s, prefix="b")
     requested_keys = {}
     for step in p.steps:

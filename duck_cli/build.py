@@ -40,10 +40,7 @@ class Builder:
 
     def direct_ok(self) -> bool:
         """No checks to audit and the table exists: insert the slice straight into it."""
-        a = self.asset
-        return (a.materialize.strategy == "incremental" and not a.checks
-                and self.wh.table_kind(a.name) == "BASE TABLE"
-                and self.s.direct.get(a.name, True))
+        return direct_ok(self.s, self.wh, self.asset)
 
     def replace_table(self) -> int:
         """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
@@ -80,7 +77,7 @@ class Builder:
         self.wh.begin()
         try:
             rows = self.replace_table()
-            return self.finish(started, rows, [], quote(self.asset.name))
+            return self.finish(started, rows, [])
         except (duckdb.Error, RuntimeError) as err:
             return self.sql_failed(started, err)
 
@@ -93,27 +90,21 @@ class Builder:
 
         self.wh.begin()
         try:
-            return self.finish(started, self.replace_slice(), [], None)
+            return self.finish(started, self.replace_slice(), [])
         except _SliceError as err:
-            self.wh.rollback()
-            res = self.result(started, "failed", None, [], str(err), "partition")
-            res.data_error = True
-            return res
-        except duckdb.InterruptException as err:
-            self.wh.rollback()
-            raise KeyboardInterrupt from err
-        except duckdb.Error:
-            self.wh.rollback()  # e.g. the SQL's columns changed: the staged path evolves them
-            self.s.direct[self.asset.name] = False
-            return None
+            return self.slice_failed(started, err)
+        except (duckdb.Error, RuntimeError) as err:
+            _rollback_or_raise(self.wh, err)
+            self.s.direct[self.asset.name] = False  # e.g. the SQL's columns changed: the
+            return None  # staged path evolves them
 
-    def finish(self, started: datetime, rows: int, checks: list, relation: str | None):
+    def finish(self, started: datetime, rows: int, checks: list):
         """Write the ledger and commit: the publish becomes visible and recorded at once.
 
         Under the session's commit lock, so ledger sequence numbers are committed in order (a
         catalog flush never records a number while a lower one is still uncommitted)."""
         with self.s.commit_lock:
-            ledger = self.ledger(rows, relation)
+            ledger = self.ledger(rows)
             _commit_with_ledger(self.s, self.wh, ledger)
         res = self.result(started, "success", rows, checks, None, None)
         res.ledger = ledger
@@ -145,24 +136,24 @@ class Builder:
                 return res
             self.publish(relation)
             fault("publish")
-            return self.finish(started, rows, checks, relation)
+            return self.finish(started, rows, checks)
         except _SliceError as err:
-            self.wh.rollback()
-            res = self.result(started, "failed", None, [], str(err), "partition")
-            res.data_error = True
-            return res
+            return self.slice_failed(started, err)
         except (duckdb.Error, RuntimeError) as err:
             return self.sql_failed(started, err)
+
+    def slice_failed(self, started: datetime, err: "_SliceError"):
+        """Roll back a step whose SQL produced rows outside its partitions."""
+        self.wh.rollback()
+        res = self.result(started, "failed", None, [], str(err), "partition")
+        res.data_error = True
+        return res
 
     def sql_failed(self, started: datetime, err: Exception):
         """Roll back after a DuckDB error: the step failed (or the run was interrupted)."""
         import duckdb
 
-        self.wh.rollback()
-        if _interrupted(err):
-            raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
-        if not isinstance(err, duckdb.Error):
-            raise err
+        _rollback_or_raise(self.wh, err)
         res = self.result(started, "failed", None, [], _sql_error(err), "sql")
         res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
                                               duckdb.CatalogException))
@@ -248,20 +239,20 @@ class Builder:
                 con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM {relation}")
                 self.wh.mark(name, "BASE TABLE")
             else:
-                added, dropped = self.evolve(relation)
+                dropped = self.evolve(relation)
                 pred, params = slice_predicate(self.asset, self.params)
                 con.execute(f"DELETE FROM {quote(name)} WHERE {pred}", params)
                 con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {relation}")
                 self.drop_emptied(dropped)
             con.execute(f"DROP TABLE {relation}")
 
-    def evolve(self, relation: str) -> tuple[list[str], list[str]]:
-        """Add the staged columns the table lacks; return (added, no longer produced)."""
+    def evolve(self, relation: str) -> list[str]:
+        """Add the staged columns the table lacks; return those it no longer produces."""
         con, table = self.wh.con, quote(self.asset.name)
         staged = con.execute(f"DESCRIBE {relation}").fetchall()
         names = [r[0] for r in staged]
         if self.s.columns.get(self.asset.name) == names:
-            return [], []
+            return []
         existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
         added = [(c, t) for c, t, *_ in staged if c not in existing]
         for col, typ in added:
@@ -269,7 +260,7 @@ class Builder:
         dropped = sorted(existing - set(names))
         if not dropped:
             self.s.columns[self.asset.name] = names
-        return [c for c, _t in added], dropped
+        return dropped
 
     def drop_emptied(self, columns: list[str]) -> None:
         """Drop columns the SQL no longer produces once no partition holds a value in them."""
@@ -280,30 +271,31 @@ class Builder:
             if not con.execute(f"SELECT count({quote(col)}) FROM {table}").fetchone()[0]:
                 con.execute(f"ALTER TABLE {table} DROP COLUMN {quote(col)}")
 
-    def ledger(self, rows: int, relation: str | None) -> list[dict]:
-        counts = self.per_key_counts(rows, relation)
+    def ledger(self, rows: int) -> list[dict]:
+        counts = self.per_key_counts(rows)
         now = self.s.clock()
         return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
                            counts.get(k, 0), "materialization",
                            upstream=json.dumps({"input_seq": self.input_seq}))
                 for k in self.keys]
 
-    def per_key_counts(self, rows: int, relation: str) -> dict[str, int]:
+    def per_key_counts(self, rows: int) -> dict[str, int]:
+        """Rows per partition key of what the step published."""
         if len(self.keys) == 1:
             return {self.keys[0]: rows}
         if self.asset.materialize.strategy == "incremental":
-            relation = quote(self.asset.name)
             pred, params = slice_predicate(self.asset, self.params)
             return dict(self.wh.con.execute(
-                f"SELECT {_key_expr(self.asset.partitions)} AS k, count(*) FROM {relation} "
+                f"SELECT {_key_expr(self.asset.partitions)} AS k, count(*) "
+                f"FROM {quote(self.asset.name)} "
                 f"WHERE {pred} GROUP BY k", params).fetchall())
         return {k: rows for k in self.keys}
 
 
 def run_group(s, builders: list[Builder], wh) -> list | None:
-    """Several simple steps (no checks; a table replaced, or a slice of an existing table; see
-    `runner.Runner._is_simple`) that do not read each other, in ONE transaction
-    with one ledger insert and one commit: commits, not statements, dominate small steps.
+    """Several steps that `shares_transaction` allows and that do not read each other, in ONE
+    transaction with one ledger insert and one commit: commits, not statements, dominate small
+    steps.
 
     All or nothing: on any error the transaction rolls back and None says so; the caller then
     builds the steps one by one, each in its own transaction, so a bad step fails alone."""
@@ -320,14 +312,10 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
             rows = b.replace_table() if strategy == "table" else b.replace_slice()
             done.append((b, started, rows, time.perf_counter() - t0))
         with s.commit_lock:
-            ledgers = [b.ledger(rows, None) for b, _started, rows, _secs in done]
+            ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
             _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
     except (duckdb.Error, RuntimeError, _SliceError) as err:
-        wh.rollback()
-        if _interrupted(err):
-            raise KeyboardInterrupt from err
-        if not isinstance(err, (duckdb.Error, _SliceError)):
-            raise
+        _rollback_or_raise(wh, err)
         return None
     out = []
     for (b, started, rows, seconds), ledger in zip(done, ledgers):
@@ -353,12 +341,32 @@ def _commit_with_ledger(s, wh, ledger: list[dict]) -> None:
     fault("commit")
 
 
-def _interrupted(err: Exception) -> bool:
-    """A query stopped by Ctrl-C (DuckDB raises InterruptException or a RuntimeError)."""
+def direct_ok(s, wh, asset: Asset) -> bool:
+    """Whether a step of an incremental asset replaces its slice straight from the SQL: no
+    checks to audit, the table exists and its columns fit (so far)."""
+    return (asset.materialize.strategy == "incremental" and not asset.checks
+            and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
+
+
+def shares_transaction(s, wh, asset: Asset) -> bool:
+    """Whether a step is plain statements on its published table (no staging, nothing to
+    audit), so it can share a transaction with other such steps (`run_group`)."""
+    if asset.materialize is None or asset.checks:
+        return False
+    return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
+
+
+def _rollback_or_raise(wh, err: Exception) -> None:
+    """Roll back after an error in a step's statements; raise KeyboardInterrupt when Ctrl-C
+    stopped the query, and anything that is not a DuckDB (or slice) error as it is."""
     import duckdb
 
-    return isinstance(err, duckdb.InterruptException) or (
-        not isinstance(err, duckdb.Error) and "interrupt" in str(err).lower())
+    wh.rollback()
+    if isinstance(err, duckdb.InterruptException) or (
+            not isinstance(err, (duckdb.Error, _SliceError)) and "interrupt" in str(err).lower()):
+        raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
+    if not isinstance(err, (duckdb.Error, _SliceError)):
+        raise err
 
 
 class _SliceError(Exception):

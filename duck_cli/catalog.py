@@ -522,10 +522,16 @@ def _upsert(con, table: str, key: str, row: dict) -> None:
 
 
 def _bulk_insert(con, table: str, rows: list[dict]) -> None:
-    """Insert many rows as one statement: a column of values per parameter, unnested."""
+    """Insert rows as one statement: a column of values per parameter, unnested (twice as
+    fast as VALUES rows from a few rows on), or plain VALUES for one or two rows."""
     if not rows:
         return
     cols = list(rows[0])
+    if len(rows) <= 2:
+        marks = "(" + ", ".join("?" * len(cols)) + ")"
+        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    + ", ".join([marks] * len(rows)), [r.get(c) for r in rows for c in cols])
+        return
     columns = [[r.get(c) for r in rows] for c in cols]
     select = ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols))
     con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", columns)

@@ -30,10 +30,8 @@ def _now() -> datetime:
 
 def _state(project: Project, now: datetime):
     """Health from one snapshot; first repair what a dead writer left behind, if anything."""
-    from .state import dead_runs, load_state, read_snapshot
-
-    from .execute import unrecorded_marker
     from .lock import is_locked
+    from .state import dead_runs, load_state, read_snapshot, unrecorded_marker
 
     snap = read_snapshot(project)
     state_dir = project.settings.catalog.parent
@@ -208,11 +206,14 @@ def backfill(path, selection, opts: BackfillOptions, wait, progress, junit, gith
         render.plan(p, state, as_json)
         return ExitCode.OK
 
+    resumed: dict = {}  # the backfill --resume names, read once under the lock
+
     def make_plan(state, s):
-        return bf.make_plan(state, selection, opts, _resume_request(project, opts, s))
+        resumed["request"] = _resume_request(project, opts, s)
+        return bf.make_plan(state, selection, opts, resumed["request"])
 
     def record(s, p):
-        s.backfill_id = bf.record(s, p, selection, opts)
+        s.backfill_id = bf.record(s, p, selection, opts, resumed.get("request"))
 
     return _execute(project, "backfill", make_plan, wait, progress, junit, github, as_json,
                     backfill=record)

@@ -3,7 +3,6 @@ left behind (abandoned runs, published data the catalog had not recorded, stray 
 
 from __future__ import annotations
 
-from . import catalog as cat
 from .documents import doc
 from .build import STAGE
 from .execute import session
@@ -44,8 +43,7 @@ def _stray_stages(s) -> list[dict]:
 
 
 def _ledger_agrees(s) -> list[dict]:
-    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
-        catalog_max = c.snapshot().max_seq if c else 0
+    catalog_max = s.snapshot.max_seq  # the session's snapshot, after its repair
     ledger_max = s.wh.max_seq()
     if catalog_max > ledger_max:
         return [_f("error", "warehouse_behind", f"the catalog records materializations up to "
@@ -56,9 +54,7 @@ def _ledger_agrees(s) -> list[dict]:
 
 
 def _tables_exist(s) -> list[dict]:
-    with cat.open_catalog(s.settings.catalog, read_only=True, wait=s.settings.wait_seconds) as c:
-        snap = c.snapshot() if c else cat.Snapshot.empty()
-    built = {a for (a, _k), m in snap.current.items() if m.kind == "materialization"
+    built = {a for (a, _k), m in s.snapshot.current.items() if m.kind == "materialization"
              and a in s.project.assets}
     missing = sorted(a for a in built if not s.wh.exists(a))
     return [_f("error", "table_missing", f"{a} has a recorded materialization but no table or "

@@ -46,14 +46,20 @@ def plan_doc(plan, state) -> dict:
                 "reasons": list(s.reasons), "reason_codes": list(s.codes),
                 "needs": list(s.needs), "strategy": assets[s.asset].materialize.strategy}
                for s in plan.steps],
-        held=[{"asset": h.asset, "status": h.status, "message": h.message,
-               "partitions": ranges(assets[h.asset].partitions, h.keys),
-               "partition_count": len(h.keys) if assets[h.asset].partitions else 0,
-               "blocker": _blocker_ref(h.blocker, state)}
-              for h in plan.held],
+        held=held(plan, state),
         estimate={"steps": len(plan.steps), "partitions": plan.partitions,
                   "assets": len({s.asset for s in plan.steps})},
         changes=changes(state))
+
+
+def held(plan, state) -> list[dict]:
+    """What a plan leaves alone, and why (in the plan and in the run documents)."""
+    assets = state.project.assets
+    return [{"asset": h.asset, "status": h.status, "message": h.message,
+             "partitions": ranges(assets[h.asset].partitions, h.keys),
+             "partition_count": len(h.keys) if assets[h.asset].partitions else 0,
+             "blocker": _blocker_ref(h.blocker, state)}
+            for h in plan.held]
 
 
 def changes(state) -> dict:
@@ -64,8 +70,7 @@ def changes(state) -> dict:
     removed = sorted(recorded - set(project.assets))
     modified = [n for n in state.graph.order if n in recorded and any(
         r.code == "code_changed" for p in health.assets[n].unhealthy() for r in p.reasons)]
-    downstream = [n for n in state.graph.order
-                  if n in state.graph.downstream_closure(modified) and n not in modified]
+    downstream = state.graph.ordered(state.graph.downstream_closure(modified) - set(modified))
     return {"added": added, "removed": removed, "modified": modified,
             "stale_downstream": downstream}
 
@@ -86,21 +91,23 @@ def _blocker_ref(blocker, state) -> dict | None:
 
 def status_doc(state, names: list[str], with_partitions: bool) -> dict:
     """Health of the selected assets and of the products that publish them."""
-    latest = latest_attempts(state)
-    assets = [asset_status(state, state.health.assets[n], with_partitions, latest)
-              for n in names]
+    assets = [asset_status(state, state.health.assets[n], with_partitions) for n in names]
     products = [product_status(state, p) for p in state.project.products.values()
                 if any(a in names for a in p.assets)]
     summary = {"assets": len(assets)}
     for key in ("fresh", "stale", "missing", "failed"):
         summary[key] = sum(1 for a in assets if a["state"] == key)
-    summary["warn"] = sum(1 for a in assets if a["checks"]["warned"] or
-                          (a["freshness"] or {}).get("state") == "warn")
+    summary["warn"] = sum(1 for a in assets if warns(a))
     return doc("status", now=ts(state.health.now), summary=summary, assets=assets,
                products=products)
 
 
-def asset_status(state, ah: AssetHealth, with_partitions: bool, attempts=None) -> dict:
+def warns(entry: dict) -> bool:
+    """Whether an asset's status entry carries a warning (a warn check, freshness at risk)."""
+    return bool(entry["checks"]["warned"]) or (entry["freshness"] or {}).get("state") == "warn"
+
+
+def asset_status(state, ah: AssetHealth, with_partitions: bool) -> dict:
     """One asset's status entry."""
     a, defn = ah.asset, ah.asset.partitions
     counts = ah.counts()
@@ -119,8 +126,7 @@ def asset_status(state, ah: AssetHealth, with_partitions: bool, attempts=None) -
         "checks": check_summary(state, ah),
         "reasons": reasons(ah),
         "blockers": asset_blockers(state, ah),
-        "last_run": _run_ref((attempts if attempts is not None else latest_attempts(state))
-                             .get(a.name)),
+        "last_run": _run_ref(state.snapshot.last_attempts.get(a.name)),
     }
     if with_partitions:
         out["partition_list"] = [partition_entry(state, ah, k) for k in ah.keys]
@@ -186,11 +192,6 @@ def asset_blockers(state, ah: AssetHealth, limit: int = 50) -> list[dict]:
     return list(found.values())
 
 
-def latest_attempts(state) -> dict:
-    """The latest attempt per asset over its partitions (one pass over the snapshot)."""
-    return state.snapshot.last_attempts
-
-
 def _run_ref(att) -> dict | None:
     return {"run_id": att.run_id, "status": att.status} if att else None
 
@@ -198,15 +199,15 @@ def _run_ref(att) -> dict | None:
 def product_status(state, product) -> dict:
     """A data product: its own freshness promise over the assets it publishes."""
     from . import freshness as fr
-    from .health import freshness_inputs, live_times
+    from .health import freshness_inputs
 
     results = []
     for name in product.assets:
         ah = state.health.assets[name]
         if product.freshness is not None:
-            times = live_times(ah.asset, ah.current, state.health.assets)
             results.append(fr.evaluate(product.freshness, state.health.now,
-                                       **freshness_inputs(ah.asset, ah.keys, times)))
+                                       **freshness_inputs(ah.asset, ah.keys, ah.current,
+                                                          state.health.assets)))
     fresh_state = fr.worst(r.state for r in results) if results else None
     asset_states = [state.health.assets[n].state for n in product.assets]
     unhealthy = [n for n in product.assets if state.health.assets[n].state != FRESH]
@@ -253,5 +254,5 @@ def result_doc(result, plan, state) -> dict:
               for k in ("success", "failed", "skipped")}
     return doc("run", run_id=result.run_id, status=result.status,
                backfill_id=result.backfill_id, summary=counts, steps=steps,
-               held=plan_doc(plan, state)["held"],
+               held=held(plan, state),
                partitions=sum(len(r.keys) for r in result.results if r.status == "success"))

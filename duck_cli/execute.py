@@ -23,6 +23,7 @@ from .health import Health
 from .lock import write_lock
 from .models import Asset, Project
 from .plan import Plan
+from .state import unrecorded_marker
 from .faults import fault
 from .warehouse import Warehouse, ledger_row
 
@@ -151,11 +152,6 @@ class Session:
         """The next step/check sequence number."""
         self.step_seq += 1
         return self.step_seq
-
-
-def unrecorded_marker(settings):
-    """The file that exists while the warehouse ledger may be ahead of the catalog."""
-    return settings.catalog.parent / "unrecorded"
 
 
 @contextmanager

@@ -110,7 +110,7 @@ def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
             states = _source_states(asset, keys, current, observed.get(name), virtual)
         else:
             states = _built_states(project, asset, keys, current, snap, out, maps)
-        fresh = _freshness(asset, keys, live_times(asset, current, out), now)
+        fresh = _freshness(asset, keys, current, out, now)
         if fresh is not None and fresh.state == "stale" and fresh.required_key in states:
             states[fresh.required_key] = _with_freshness(states[fresh.required_key], fresh)
         elif fresh is not None and fresh.state == "stale" and not asset.partitions:
@@ -199,12 +199,12 @@ def upstream_keys(asset: Asset, up: Asset, dep, keys: list[str], up_keys: list[s
     return parts.upstream_map(asset.partitions, up.partitions, dep, keys, up_keys)
 
 
-def _freshness(asset: Asset, keys, current: Mapping[str, Mat], now: datetime):
+def _freshness(asset: Asset, keys, current: Mapping[str, Mat], done, now: datetime):
     if asset.freshness is None:
         return None
     from . import freshness
 
-    return freshness.evaluate(asset.freshness, now, **freshness_inputs(asset, keys, current))
+    return freshness.evaluate(asset.freshness, now, **freshness_inputs(asset, keys, current, done))
 
 
 def live_times(asset: Asset, current: Mapping[str, Mat], done: Mapping[str, "AssetHealth"]):
@@ -221,10 +221,13 @@ def live_times(asset: Asset, current: Mapping[str, Mat], done: Mapping[str, "Ass
     return {"": min(latest, key=lambda m: m.created_at)}
 
 
-def freshness_inputs(asset: Asset, keys, current: Mapping[str, Mat]) -> dict:
-    """The keyword arguments freshness.evaluate needs for an asset."""
+def freshness_inputs(asset: Asset, keys, current: Mapping[str, Mat],
+                     done: Mapping[str, "AssetHealth"]) -> dict:
+    """The keyword arguments freshness.evaluate needs for an asset (a view's times are its
+    upstreams', `live_times`; ``done`` holds the upstreams' health)."""
     defn = asset.partitions
     timed = defn is not None and defn.kind != "static"
+    current = live_times(asset, current, done)
     return {"materialized_at": {k: m.created_at for k, m in current.items()},
             "keys": list(keys),
             "period_end": (lambda k: parts.bounds(defn, k)[1]) if timed else None}

@@ -302,19 +302,19 @@ def for_backfill(project: Project, health: Health, graph, selected: list[str],
     """Rebuild exactly the requested partitions (and, with downstream, what reads them)."""
     targets = {a: tuple(ks) for a, ks in keys.items() if ks}
     if downstream:
-        targets = _with_downstream(project, health, graph, targets)
+        targets = _with_downstream(project, health, graph.order, targets)
     forced = frozenset((a, k) for a, ks in targets.items() for k in ks)
     req = Request(frozenset(targets), targets, forced, batch_size=batch_size)
     return build(project, health, graph.order, req, "backfill")
 
 
-def _with_downstream(project: Project, health: Health, graph, targets, passes=None):
+def _with_downstream(project: Project, health: Health, order, targets, passes=None):
     """Add every downstream partition that reads a targeted one, transitively.
 
     With ``passes(asset, key)``, only partitions it accepts are added (and walked on from).
     """
     out = {a: set(ks) for a, ks in targets.items()}
-    for name in graph.order:
+    for name in order:
         asset = project.assets[name]
         for dep in asset.deps:
             if dep.asset not in out:
@@ -327,8 +327,8 @@ def _with_downstream(project: Project, health: Health, graph, targets, passes=No
                 hit = {d for d in hit if passes(name, d)}
             if hit:
                 out.setdefault(name, set()).update(hit)
-    order = {a: {k: i for i, k in enumerate(health.assets[a].keys)} for a in out}
-    return {a: tuple(sorted(ks, key=order[a].get)) for a, ks in out.items()}
+    position = {a: {k: i for i, k in enumerate(health.assets[a].keys)} for a in out}
+    return {a: tuple(sorted(ks, key=position[a].get)) for a, ks in out.items()}
 
 
 def for_reconcile(project: Project, health: Health, order, selected: list[str], *,
@@ -338,9 +338,6 @@ def for_reconcile(project: Project, health: Health, order, selected: list[str], 
     Targets are the unhealthy partitions of the selection, plus (to a fixpoint) the selected
     partitions that read something the plan rebuilds: they would turn stale right after.
     """
-    from .graph import AssetGraph
-
-    graph = AssetGraph.build(project.assets)
     readers = {a for a in selected if not project.assets[a].is_source}
     targets = {a: tuple(p.key for p in health.assets[a].unhealthy()) for a in readers}
     targets = _merge_targets({a: ks for a, ks in targets.items() if ks}, {}, readers)
@@ -352,7 +349,7 @@ def for_reconcile(project: Project, health: Health, order, selected: list[str], 
         for step in plan.steps:
             planned.setdefault(step.asset, []).extend(step.keys)
         turns_stale = lambda a, k: health.partition(a, k).state in (FRESH, STALE)  # noqa: E731
-        grown = _merge_targets(targets, _with_downstream(project, health, graph, planned,
+        grown = _merge_targets(targets, _with_downstream(project, health, order, planned,
                                                          turns_stale), readers)
         if grown == targets:
             return plan

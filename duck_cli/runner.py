@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Callable
 
-from .build import Builder, run_group
+from .build import Builder, run_group, shares_transaction
 from .execute import Session, StepResult
 from .health import Health, upstream_partitions
 from .models import Asset, Project
@@ -32,8 +32,7 @@ class Runner:
         self.results: list[StepResult] = []
         self.failed: dict[tuple[str, str], str] = {}  # (asset, key) -> root asset
         self.seqs = {(a, k): p.seq for a, h in health.assets.items()
-                     for k, p in h.partitions.items()} if len(plan.steps) else {}
-        self._simple_memo: dict[int, bool] = {}
+                     for k, p in h.partitions.items()}
 
     def run_all(self) -> None:
         jobs = self.s.settings.jobs or default_jobs()
@@ -50,13 +49,15 @@ class Runner:
             self.s.flush()
 
     def run_step(self, step: Step) -> list[StepResult]:
+        asset, skipped, todo = self._split(step)
+        return skipped + (self.build_isolating(step, asset, todo) if todo else [])
+
+    def _split(self, step: Step) -> tuple[Asset, list[StepResult], list[str]]:
+        """A step's asset, the skips of its partitions a failure upstream blocks, the rest."""
         asset = self.s.project.assets[step.asset]
         blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
-        out = [self._skipped(step, k, b) for k, b in blocked.items()]
         todo = [k for k in step.keys if k not in blocked]
-        if todo:
-            out.extend(self.build_isolating(step, asset, todo))
-        return out
+        return asset, [self._skipped(step, k, b) for k, b in blocked.items()], todo
 
     def build_isolating(self, step: Step, asset: Asset, todo: list[str], wh=None):
         """Build a step's partitions; if the data failed a batch, build them one by one."""
@@ -69,7 +70,7 @@ class Runner:
     def run_concurrently(self, jobs: int) -> None:
         """Run independent steps side by side on worker threads, each with its own warehouse
         connection; a step starts once every step it reads from has finished. Ready steps that
-        are plain statements on their table (`_is_simple`) go to a worker in groups that share
+        are plain statements on their table (`_simple`) go to a worker in groups that share
         one transaction (`build.run_group`). Results are recorded on this thread, so the catalog batch and
         the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -103,11 +104,8 @@ class Runner:
                     batch, skipped = [], {}
                     for i in self._take(ready, jobs - len(running)):
                         step = self.plan.steps[i]
-                        asset = self.s.project.assets[step.asset]
-                        blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
                         self.on_event("start", step, None)
-                        skipped[i] = [self._skipped(step, k, b) for k, b in blocked.items()]
-                        todo = [k for k in step.keys if k not in blocked]
+                        asset, skipped[i], todo = self._split(step)
                         if todo:
                             batch.append((step, asset, todo))
                         else:
@@ -150,24 +148,9 @@ class Runner:
         return [first] + taken
 
     def _simple(self, index: int) -> bool:
-        """Whether a step can share a transaction: no checks, a table replaced or an existing
-        table's slices replaced straight from the SQL, nothing upstream failed. Known for good
-        once the step is ready (everything it reads has finished), so it is worked out once."""
-        if index not in self._simple_memo:
-            self._simple_memo[index] = self._is_simple(self.plan.steps[index])
-        return self._simple_memo[index]
-
-    def _is_simple(self, step: Step) -> bool:
-        a = self.s.project.assets[step.asset]
-        if a.checks or a.materialize is None:
-            return False
-        if a.materialize.strategy == "incremental":
-            if (self.s.wh.table_kind(a.name) != "BASE TABLE"
-                    or not self.s.direct.get(a.name, True)):
-                return False
-        elif a.materialize.strategy != "table":
-            return False
-        return not any(self._blocked_by(a, k) for k in step.keys)
+        """Whether a ready step can share a transaction (`build.shares_transaction`)."""
+        asset = self.s.project.assets[self.plan.steps[index].asset]
+        return shares_transaction(self.s, self.s.wh, asset)
 
     def slices_in_parallel(self, name: str) -> bool:
         """Whether an asset's partition steps may run side by side once its first step is done.

@@ -33,20 +33,20 @@ class ParsedSQL:
     parameters: tuple[str, ...] = ()
 
 
-_SERIALIZED: dict[str, str] = {}  # DuckDB's parse of each SQL text seen, as JSON text
+def serialize_many(sqls: list[str]) -> dict[str, str]:
+    """DuckDB's parse of many SQL texts, in one call (one call each costs ten times as much),
+    for `parse_select`."""
+    todo = list(dict.fromkeys(sqls))
+    if not todo:
+        return {}
+    rows = _connection().execute("SELECT json_serialize_sql(unnest(?))", [todo]).fetchall()
+    return dict(zip(todo, (r[0] for r in rows)))
 
 
-def prime(sqls: list[str]) -> None:
-    """Parse many SQL texts in one DuckDB call (one call each costs ten times as much)."""
-    todo = list(dict.fromkeys(s for s in sqls if s not in _SERIALIZED))
-    if len(todo) > 1:
-        rows = _connection().execute("SELECT json_serialize_sql(unnest(?))", [todo]).fetchall()
-        _SERIALIZED.update(zip(todo, (r[0] for r in rows)))
-
-
-def parse_select(sql: str) -> ParsedSQL:
-    """Parse one SELECT (WITH allowed); raise SqlSyntaxError for anything else."""
-    text = _SERIALIZED.pop(sql, None)
+def parse_select(sql: str, serialized: dict[str, str] | None = None) -> ParsedSQL:
+    """Parse one SELECT (WITH allowed); raise SqlSyntaxError for anything else. ``serialized``
+    may hold the parse already (`serialize_many`)."""
+    text = (serialized or {}).get(sql)
     if text is None:
         text = _connection().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
     result = json.loads(text, object_pairs_hook=_without_locations)

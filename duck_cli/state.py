@@ -126,6 +126,11 @@ def load_state(project: Project, now: datetime, snapshot: cat.Snapshot | None = 
     return State(project, graph, snap, health)
 
 
+def unrecorded_marker(settings):
+    """The file that exists while the warehouse ledger may be ahead of the catalog."""
+    return settings.catalog.parent / "unrecorded"
+
+
 def dead_runs(snap: cat.Snapshot) -> list[cat.RunRow]:
     """Runs the catalog says are running whose process is gone."""
     return [r for r in snap.active_runs if not cat.process_alive(r.pid, r.host)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .documents import warns
 from .render import _esc, _table, styled
 
 
@@ -12,8 +13,7 @@ def print_status(out, d: dict, with_partitions: bool, show_all: bool = False) ->
     """The status table: one row per asset (only unhealthy ones in a big project), products."""
     shown = d["assets"]
     if len(shown) > FOLD_AFTER and not show_all:
-        shown = [a for a in shown if a["state"] != "fresh" or a["checks"]["failed"]
-                 or a["checks"]["warned"] or (a["freshness"] or {}).get("state") == "warn"]
+        shown = [a for a in shown if a["state"] != "fresh" or a["checks"]["failed"] or warns(a)]
     table = _table(f"Status at {d['now']}", "Asset", "Kind", "Owner", "State", "Partitions",
                    "Freshness", "Checks", "Last run", "Rows", "Why / blocked by")
     for a in shown:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import Problem, did_you_mean
 from .models import Asset, PartitionsDef, StaticPartitions
-from .sqlparse import ParsedSQL, SqlSyntaxError, parse_select, prime
+from .sqlparse import ParsedSQL, SqlSyntaxError, parse_select, serialize_many
 from .validate_assets import Built, SqlOrigin
 from .validate_rules import dep_spot
 
@@ -29,13 +29,11 @@ def sql_stage(built: Built) -> SqlResult:
     """Parse each asset's SQL and check SQL; warn where reads and deps disagree."""
     result = SqlResult()
     tables = _table_index(built.assets)
-    prime([a.materialize.sql for a in built.assets
-           if a.materialize is not None and a.name in built.sql_origins]
-          + [c.params["sql"].replace("{this}", "__this__") for a in built.assets
-             for c in a.checks if c.kind == "sql"])
+    parsed_sql = serialize_many([a.materialize.sql for a in built.assets if _has_sql(a, built)]
+                                + [_check_text(c) for a in built.assets for c in _sql_checks(a)])
     for asset in built.assets:
-        parsed = _parse_asset(asset, built.sql_origins.get(asset.name), result.errors)
-        result.errors += _check_sql_problems(asset)
+        parsed = _parse_asset(asset, built, result.errors, parsed_sql)
+        result.errors += _check_sql_problems(asset, parsed_sql)
         if parsed is not None:
             result.errors += _parameter_problems(asset, parsed, built)
             result.warnings += _reads_warnings(asset, parsed, tables, built) + _unfiltered(asset, parsed, built)
@@ -44,13 +42,28 @@ def sql_stage(built: Built) -> SqlResult:
     return result
 
 
-def _parse_asset(asset: Asset, origin: SqlOrigin | None, errors: list[Problem]) -> ParsedSQL | None:
-    if asset.materialize is None or origin is None:
+def _has_sql(asset: Asset, built: Built) -> bool:
+    """Whether the asset has a materialization SQL (that validation has located) to parse."""
+    return asset.materialize is not None and asset.name in built.sql_origins
+
+
+def _sql_checks(asset: Asset) -> list:
+    return [c for c in asset.checks if c.kind == "sql"]
+
+
+def _check_text(check) -> str:
+    """A sql check's SELECT as the parser reads it ({this} stands for the checked table)."""
+    return check.params["sql"].replace("{this}", "__this__")
+
+
+def _parse_asset(asset: Asset, built: Built, errors: list[Problem],
+                 parsed_sql: dict[str, str]) -> ParsedSQL | None:
+    if not _has_sql(asset, built):
         return None
     try:
-        return parse_select(asset.materialize.sql)
+        return parse_select(asset.materialize.sql, parsed_sql)
     except SqlSyntaxError as err:
-        errors.append(_syntax_problem(err, origin, asset.name))
+        errors.append(_syntax_problem(err, built.sql_origins[asset.name], asset.name))
         return None
 
 
@@ -63,13 +76,11 @@ def _syntax_problem(err: SqlSyntaxError, origin: SqlOrigin, asset: str) -> Probl
                    "Fix the SQL; DuckDB's parser points at the first token it could not read.", asset)
 
 
-def _check_sql_problems(asset: Asset) -> list[Problem]:
+def _check_sql_problems(asset: Asset, parsed_sql: dict[str, str]) -> list[Problem]:
     problems = []
-    for check in asset.checks:
-        if check.kind != "sql":
-            continue
+    for check in _sql_checks(asset):
         try:
-            parse_select(check.params["sql"].replace("{this}", "__this__"))
+            parse_select(_check_text(check), parsed_sql)
         except SqlSyntaxError as err:
             loc = check.location
             problems.append(Problem(f"check '{check.name}': SQL syntax error: {err.message}",

@@ -34,13 +34,14 @@ from queue import Queue
 import pytest
 
 from conftest import catalog_rows, example_copy
+from duck_cli.faults import FAULT_POINTS
 from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 NOW = "2026-03-05T07:30:00+01:00"  # partitions 2026-03-01..04 exist; 03-04 is due by 07:00
 MATERIALIZE = ("materialize",)
 BACKFILL = ("backfill", "stg_trips", "zone_metrics", "daily_revenue", "--from", "2026-03-01",
             "--to", "2026-03-04", "--batch-size", "1")
-BUILD_POINTS = ("stage", "checks", "publish", "ledger", "commit")
+BUILD_POINTS = tuple(p for p in FAULT_POINTS if p != "catalog")  # every point in a step
 # From the base, `materialize` runs 7 build steps (stg_trips, zone_metrics, daily_revenue,
 # regional_revenue x3, revenue_summary) and the backfill 12 (3 assets x 4 days, one per step).
 # The catalog is written at least twice by materialize (run start, run end) and three times by
