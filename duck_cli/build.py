@@ -72,7 +72,7 @@ class Builder:
     def run_table(self, started: datetime):
         """A table with nothing to audit: replace it in place, in one transaction (a reader
         sees the old table or the new one, never neither)."""
-        import duckdb
+        from .engine import duckdb
 
         self.wh.begin()
         try:
@@ -86,7 +86,7 @@ class Builder:
 
         Returns None (and remembers to stage from now on) if the table's columns do not fit.
         """
-        import duckdb
+        from .engine import duckdb
 
         self.wh.begin()
         try:
@@ -112,7 +112,7 @@ class Builder:
 
     def run_staged(self, started: datetime):
         """Write, audit, publish: stage the SQL, run the checks there, then swap it in."""
-        import duckdb
+        from .engine import duckdb
 
         self.wh.begin()
         try:
@@ -151,7 +151,7 @@ class Builder:
 
     def sql_failed(self, started: datetime, err: Exception):
         """Roll back after a DuckDB error: the step failed (or the run was interrupted)."""
-        import duckdb
+        from .engine import duckdb
 
         _rollback_or_raise(self.wh, err)
         res = self.result(started, "failed", None, [], _sql_error(err), "sql")
@@ -185,7 +185,7 @@ class Builder:
 
     def transaction_usable(self) -> bool:
         """Whether the transaction survived the checks (a failing statement aborts it)."""
-        import duckdb
+        from .engine import duckdb
 
         try:
             self.wh.con.execute("SELECT 1")
@@ -301,7 +301,7 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
     builds the steps one by one, each in its own transaction, so a bad step fails alone."""
     import time
 
-    import duckdb
+    from .engine import duckdb
 
     done = []
     wh.begin()
@@ -359,7 +359,7 @@ def shares_transaction(s, wh, asset: Asset) -> bool:
 def _rollback_or_raise(wh, err: Exception) -> None:
     """Roll back after an error in a step's statements; raise KeyboardInterrupt when Ctrl-C
     stopped the query, and anything that is not a DuckDB (or slice) error as it is."""
-    import duckdb
+    from .engine import duckdb
 
     wh.rollback()
     if isinstance(err, duckdb.InterruptException) or (

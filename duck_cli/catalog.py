@@ -153,7 +153,7 @@ def _is_lock_error(err: Exception) -> bool:
 
 def connect(path: Path, *, read_only: bool, wait: float):
     """Open a DuckDB file, retrying with backoff while another process holds it."""
-    import duckdb
+    from .engine import duckdb
 
     con = _retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
     con.execute("SET TimeZone = 'UTC'")
@@ -162,7 +162,7 @@ def connect(path: Path, *, read_only: bool, wait: float):
 
 def _retry_locked(path: Path, wait: float, open_it):
     """``open_it()``, retried with backoff while another process holds the file's lock."""
-    import duckdb
+    from .engine import duckdb
 
     deadline, delay = time.monotonic() + wait, 0.01
     while True:
@@ -281,7 +281,7 @@ class Catalog:
             self._migrate(version)
 
     def _version(self) -> int | None:
-        import duckdb
+        from .engine import duckdb
 
         try:
             row = self.con.execute(

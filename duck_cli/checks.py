@@ -24,7 +24,7 @@ from .freshness import format_duration
 from .models import CheckSpec
 
 if TYPE_CHECKING:
-    import duckdb
+    from .engine import duckdb
 
 SAMPLE_SIZE = 5
 UTC = timezone.utc
@@ -91,7 +91,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, specs: Sequence[CheckSpec], relat
                now: datetime, reference_time: datetime | None = None,
                table_of: Callable[[str], str] = quote_ident) -> list[CheckResult]:
     """Run checks on ``relation`` or the slice ``where`` selects; SQL errors give failed results."""
-    import duckdb  # the connection's own module, already loaded: needed to catch its errors
+    from .engine import duckdb  # the connection's own module, already loaded: needed to catch its errors
 
     ctx = _Ctx(min(now, reference_time) if reference_time else now, table_of)
     columns = _columns(con, relation) if specs else None
@@ -266,7 +266,7 @@ def _used(params: Mapping[str, Any], sql: str) -> dict:
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
     """The relation's column names, or None if it cannot be read (each check then reports why)."""
-    import duckdb
+    from .engine import duckdb
 
     try:
         return [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]

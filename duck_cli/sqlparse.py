@@ -65,7 +65,7 @@ def parse_select(sql: str, serialized: dict[str, str] | None = None) -> ParsedSQ
 
 @functools.lru_cache(maxsize=1)
 def _connection() -> Any:
-    import duckdb
+    from .engine import duckdb
 
     return duckdb.connect(":memory:")
 

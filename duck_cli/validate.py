@@ -92,11 +92,14 @@ def _parse(manifests: list[Manifest], problems: list[Problem]) -> list[tuple[str
 def _build(root: Path, docs: list[tuple[str, Any]], problems: list[Problem]) -> tuple[Any, set[str]]:
     """Schema-check each document, then build the entries that passed; names of the others."""
     from .validate_assets import Builder, Spot
-    from .validate_schema import make_validator, schema_problems
+    from .validate_schema import fast_valid, make_validator, schema_problems
 
-    validator, builder, skipped_names = make_validator(), Builder(root), set()
+    validator, builder, skipped_names = None, Builder(root), set()
     for file, doc in docs:
-        found = schema_problems(validator, file, doc)
+        found = []
+        if not fast_valid(doc):  # jsonschema only where the compiled schema had doubts
+            validator = validator or make_validator()
+            found = schema_problems(validator, file, doc)
         problems += [p for _, p in found]
         bad = {tuple(path[:2]) for path, _ in found}
         for section, index, raw in _entries(doc, bad):

@@ -6,7 +6,9 @@ validator keyword (``oneOf``, ``pattern``, ...) to a message, ``x-hint`` gives t
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -20,13 +22,17 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a text", "in
 
 def load_schema(name: str = SCHEMA_FILE) -> dict[str, Any]:
     """A schema shipped as package data (duck_cli.schemas), or from the source tree's schemas/."""
-    from importlib import resources
+    return json.loads(schema_text(name))
 
+
+def schema_text(name: str = SCHEMA_FILE) -> str:
+    """The text of a schema file (package data, or the source tree's schemas/)."""
     try:
-        text = (resources.files("duck_cli.schemas") / name).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        text = (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
-    return json.loads(text)
+        from . import schemas
+
+        return (Path(schemas.__file__).parent / name).read_text(encoding="utf-8")
+    except (ImportError, OSError):
+        return (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
 
 
 def make_validator(schema: dict[str, Any] | None = None) -> Any:
@@ -34,6 +40,87 @@ def make_validator(schema: dict[str, Any] | None = None) -> Any:
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator(schema or inline_refs(load_schema()))
+
+
+# -- the fast path: the schema compiled to Python -------------------------------------------------
+#
+# jsonschema costs about 60 ms per command that validates (45 ms of it importing jsonschema,
+# referencing and attrs). Most manifests are valid, so a document first goes through the schema
+# compiled to plain Python by fastjsonschema (duck_cli/manifest_validator.py, generated, checked
+# in: under 1 ms to import). Only a document it does not accept goes to jsonschema, which decides
+# and explains every problem with the schema's own wording. The compiled code is trusted only for
+# "valid": tests check that it never accepts what jsonschema rejects.
+
+COMPILED = "manifest_validator.py"
+
+
+def fast_valid(doc: Any) -> bool:
+    """True when the compiled schema accepts ``doc`` (so jsonschema would find nothing)."""
+    check = _compiled_check()
+    if check is None:
+        return False
+    try:
+        check(doc)
+    except Exception:  # noqa: BLE001 - not certainly valid: jsonschema decides, and explains
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _compiled_check() -> Any:
+    """The compiled validator, unless it was compiled from another version of the schema."""
+    try:
+        from . import manifest_validator as compiled
+    except ImportError:
+        return None
+    return compiled.validate if compiled.SCHEMA_SHA256 == schema_sha256() else None
+
+
+def schema_sha256() -> str:
+    """The SHA-256 of the manifest schema's text (the compiled validator records it)."""
+    return hashlib.sha256(schema_text().encode("utf-8")).hexdigest()
+
+
+_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException"
+_EXCEPTIONS = '''
+class JsonSchemaValueException(ValueError):
+    """The document does not match the schema (jsonschema then says where and why)."""
+
+    def __init__(self, message, value=None, name=None, definition=None, rule=None):
+        super().__init__(message)
+        self.rule = rule
+
+
+class JsonSchemaValuesException(ValueError):
+    """Several mismatches (raised by a subschema behind a $ref)."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+'''
+
+
+def compile_schema() -> str:
+    """The text of duck_cli/manifest_validator.py: the manifest schema compiled by fastjsonschema
+    (a development dependency), standing alone (its two exception classes defined in place)."""
+    import re
+
+    import fastjsonschema
+
+    text = schema_text()
+    code = fastjsonschema.compile_to_code(json.loads(text), use_default=False, use_formats=False)
+    if code.count(_IMPORT) != 1:
+        raise RuntimeError(f"fastjsonschema {fastjsonschema.VERSION}: the generated code no longer "
+                           "imports its exceptions as expected; update compile_schema()")
+    entry = re.search(r"^def (\w+)\(", code, re.M)
+    assert entry is not None, "no validation function in the generated code"
+    header = (f'"""GENERATED from schemas/{SCHEMA_FILE} by fastjsonschema {fastjsonschema.VERSION}: '
+              'do not edit.\n\nRegenerate after changing the schema: python -m duck_cli.validate_schema\n'
+              '(tests/test_validate.py fails until you do). See validate_schema.fast_valid.\n"""\n'
+              "# fmt: off\n# flake8: noqa\n\n"
+              f'SCHEMA_SHA256 = "{hashlib.sha256(text.encode("utf-8")).hexdigest()}"\n')
+    return (header + code.replace(_IMPORT, _EXCEPTIONS).rstrip() + "\n\n\n"
+            f"validate = {entry.group(1)}\n")
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -232,3 +319,9 @@ def _asset_name(doc: Any, path: tuple[Any, ...]) -> str | None:
     except (AttributeError, IndexError, KeyError, TypeError):
         return None
     return name if isinstance(name, str) else None
+
+
+if __name__ == "__main__":  # python -m duck_cli.validate_schema: regenerate the compiled schema
+    _target = Path(__file__).resolve().parent / COMPILED
+    _target.write_text(compile_schema(), encoding="utf-8")
+    print(f"wrote {_target}")

@@ -153,7 +153,7 @@ class Warehouse:
             self.con.execute(f"DROP VIEW IF EXISTS {quote(asset.name)}")
             self.mark(asset.name, None)
             return
-        import duckdb
+        from .engine import duckdb
 
         try:
             self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS {select}")

@@ -22,7 +22,30 @@ def test_module_imports_alone(name):
 
 def test_cli_import_is_lazy():
     code = ("import sys, duck_cli.cli; "
-            "print(sorted(m for m in ('duckdb', 'jsonschema', 'yaml', 'rich.table', 'croniter') "
+            "print(sorted(m for m in ('duckdb', '_duckdb', 'jsonschema', 'yaml', 'rich.table', 'croniter') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_the_engine_module_is_the_public_duckdb_engine(tmp_path):
+    """duck imports DuckDB's compiled engine alone; its objects are the public package's."""
+    import duckdb
+
+    from duck_cli.engine import duckdb as engine
+
+    assert engine.Error is duckdb.Error and engine.IOException is duckdb.IOException
+    con = engine.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT DATE '2026-03-12' AS d, 1.5::DECIMAL(4, 2) AS x")
+    con.close()
+    assert duckdb.connect(str(tmp_path / "w.duckdb")).execute("SELECT * FROM t").fetchall() == [
+        (__import__("datetime").date(2026, 3, 12), __import__("decimal").Decimal("1.50"))]
+
+
+def test_a_command_does_not_import_duckdbs_python_layer(project):
+    code = ("import sys; from duck_cli.cli import main; sys.argv = ['duck', 'materialize', '-p', "
+            f"{str(project)!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('\\n', sorted(m for m in ('duckdb', '_duckdb') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (project / ".duck" / "warehouse.duckdb").exists()
+    assert result.stdout.strip().splitlines()[-1].strip() == "['_duckdb']", result.stdout + result.stderr

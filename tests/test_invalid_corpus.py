@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duck_cli.errors import ManifestError, UsageError
+from duck_cli.manifest import parse_document
+from duck_cli.validate_schema import fast_valid, make_validator, schema_problems
 from mutation import mutate, paths
 from duck_cli.validate import load_project
 
@@ -105,12 +107,16 @@ def test_random_documents_never_crash(doc: Any) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutations_of_a_valid_manifest_never_crash(data: st.DataObject) -> None:
+    _load_text(yaml.safe_dump(mutated(data, ["delete", "rename", "duplicate", "replace"])))
+
+
+def mutated(data: st.DataObject, actions: list[str]) -> Any:
+    """VALID after one to three random mutations (`mutation.mutate`)."""
     doc = VALID
     for _ in range(data.draw(st.integers(1, 3))):
         path = data.draw(st.sampled_from(paths(doc)))
-        action = data.draw(st.sampled_from(["delete", "rename", "duplicate", "replace"]))
-        doc = mutate(doc, path, action, data.draw(documents))
-    _load_text(yaml.safe_dump(doc))
+        doc = mutate(doc, path, data.draw(st.sampled_from(actions)), data.draw(documents))
+    return doc
 
 
 def test_the_unmutated_manifest_is_valid() -> None:
@@ -118,3 +124,46 @@ def test_the_unmutated_manifest_is_valid() -> None:
         (Path(folder) / "m.yaml").write_text(yaml.safe_dump(VALID))
         project = load_project(Path(folder), use_cache=False)
     assert set(project.assets) == {"raw", "regions", "metrics", "daily"} and set(project.products) == {"dash"}
+
+
+# the compiled schema (the fast path) against jsonschema ---------------------------------------
+
+JSONSCHEMA = make_validator()
+
+
+def agreement(doc: Any) -> tuple[bool, bool]:
+    """(compiled schema accepts, jsonschema accepts) for ``doc`` as duck's YAML loader reads it;
+    the compiled schema must never accept a document that jsonschema rejects."""
+    parsed, problem = parse_document("m.yaml", yaml.safe_dump(doc).encode("utf-8"))
+    if parsed is None:
+        return False, problem is None
+    fast, found = fast_valid(parsed), schema_problems(JSONSCHEMA, "m.yaml", parsed)
+    assert not (fast and found), f"the compiled schema accepted what jsonschema rejects: {found}"
+    return fast, not found
+
+
+def test_the_compiled_schema_accepts_the_valid_manifest() -> None:
+    assert agreement(VALID) == (True, True)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_compiled_schema_agrees_on_the_corpus(case: str) -> None:
+    for manifest in sorted((CORPUS / case).glob("*.yaml")):
+        try:
+            doc, _ = parse_document(manifest.name, manifest.read_bytes())
+        except Exception:  # noqa: BLE001 - a corpus file that is not YAML has nothing to compare
+            continue
+        if doc is not None:
+            assert not (fast_valid(doc) and schema_problems(JSONSCHEMA, manifest.name, doc)), case
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_compiled_schema_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
+    agreement(mutated(data, ["delete", "rename", "duplicate", "splice", "wrap", "replace"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_the_compiled_schema_agrees_on_random_documents(doc: Any) -> None:
+    agreement({"assets": doc} if isinstance(doc, list) else doc)

@@ -358,6 +358,58 @@ def test_invalid_entries_do_not_cascade(tmp_path: Path) -> None:
     assert "unknown field 'colour'" in text and "unknown asset" not in text
 
 
+# the compiled schema (validate_schema.fast_valid) ---------------------------------------------
+
+def test_the_compiled_schema_is_compiled_from_the_current_schema() -> None:
+    from duck_cli import manifest_validator
+    from duck_cli.validate_schema import schema_sha256
+
+    assert manifest_validator.SCHEMA_SHA256 == schema_sha256(), (
+        "schemas/manifest.schema.json changed: run `python -m duck_cli.validate_schema`")
+
+
+def test_compiling_the_schema_gives_a_standalone_validator(tmp_path: Path) -> None:
+    import fastjsonschema
+
+    from duck_cli import manifest_validator
+    from duck_cli.validate_schema import compile_schema
+
+    text = compile_schema()
+    assert "import fastjsonschema" not in text and "from fastjsonschema" not in text
+    if fastjsonschema.VERSION == manifest_validator.VERSION:
+        assert text == Path(manifest_validator.__file__).read_text(encoding="utf-8")
+    (tmp_path / "compiled.py").write_text(text, encoding="utf-8")
+    code = "import compiled; compiled.validate({'assets': [{'name': 'a', 'source': {'table': 't'}}]})"
+    ok = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([sys.executable, "-c", code.replace("'t'", "7")], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "JsonSchemaValueException" in bad.stderr
+
+
+def test_a_valid_project_loads_without_jsonschema(trips: Path) -> None:
+    code = ("import sys; from pathlib import Path; from duck_cli.validate import load_project; "
+            f"load_project(Path({str(trips)!r}), use_cache=False); "
+            "print('jsonschema' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_a_stale_compiled_schema_is_not_trusted(trips: Path, monkeypatch) -> None:
+    from duck_cli import manifest_validator, validate_schema
+
+    validate_schema._compiled_check.cache_clear()
+    monkeypatch.setattr(manifest_validator, "SCHEMA_SHA256", "0" * 64)
+    try:
+        assert not validate_schema.fast_valid({"assets": [{"name": "a", "source": {"table": "t"}}]})
+        assert set(load_project(trips, use_cache=False).assets) >= {"raw_trips", "zones"}
+        make(trips, {"models/bad.yaml": "assets:\n  - {name: x, colour: red, source: {table: t}}\n"})
+        assert "unknown field 'colour'" in errors(trips)
+    finally:
+        validate_schema._compiled_check.cache_clear()
+
+
 # SQL ------------------------------------------------------------------------------------------
 
 def test_inline_sql_syntax_error_points_at_the_manifest_line(tmp_path: Path) -> None:
