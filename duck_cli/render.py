@@ -321,7 +321,8 @@ def check_results(results, as_json: bool) -> None:
 def backfills(rows, project, as_json: bool) -> None:
     """Recorded backfills."""
     entries = [{"backfill_id": r["backfill_id"], "created_at": docs.ts(r["created_at"]),
-                "selection": r["selection"], "status": r["status"], "requested": r["requested"],
+                "selection": r["selection"], "status": r["status"],
+                "requested": {a: [k for k in keys if k] for a, keys in r["requested"].items()},
                 "options": r["options"], "runs": [{"run_id": i, "status": s} for i, s in
                                                   zip(r["run_ids"], r["run_statuses"])]}
                for r in rows]
@@ -329,8 +330,10 @@ def backfills(rows, project, as_json: bool) -> None:
         emit_json(docs.doc("backfills", backfills=entries))
         return
     table = _table("Backfills", "Backfill", "Created", "Selection", "Requested", "Status", "Runs")
-    for e in entries:
-        req = "; ".join(f"{a}: {', '.join(ks)}" for a, ks in e["requested"].items())
+    defs = {name: a.partitions for name, a in project.assets.items()}
+    for e in entries:  # keys as ranges; an unpartitioned asset (or one since removed) by name
+        req = "; ".join(f"{a}: {', '.join(docs.ranges(defs[a], ks))}" if ks and defs.get(a)
+                        else a for a, ks in e["requested"].items())
         table.add_row(e["backfill_id"], e["created_at"], _esc(e["selection"]), _esc(req),
                       styled(e["status"]), ", ".join(f"{r['run_id']} ({r['status']})"
                                                      for r in e["runs"]))

@@ -64,6 +64,14 @@ def test_backfill_downstream_rebuilds_the_partitions_that_read_it(duck, project)
                      ("regional_revenue", ["APAC"]), ("regional_revenue", ["EMEA"]),
                      ("regional_revenue", ["AMER"]), ("revenue_summary", [])]
     assert catalog_rows(project, "SELECT count(*) FROM backfills")[0][0] == 0  # dry run
+    duck("backfill", "zone_metrics", "--from", "2026-03-02", "--to", "2026-03-07", "--downstream")
+    assert duck.json("backfills")["backfills"][0]["requested"] == {
+        "zone_metrics": [f"2026-03-0{d}" for d in range(2, 8)],
+        "daily_revenue": [f"2026-03-0{d}" for d in range(2, 8)],
+        "regional_revenue": ["APAC", "EMEA", "AMER"], "revenue_summary": []}
+    listed = duck("backfills").output
+    assert "zone_metrics: 2026-03-02..2026-03-07" in listed and "revenue_summary" in listed
+    assert "2026-03-04" not in listed  # ranges, not every key
 
 
 def test_failed_partition_keeps_its_rows_and_failed_rebuilds_only_it(duck, project):
