@@ -14,12 +14,12 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Iterator
 
 from .errors import LockedError, StateError
+from .records import Attempt, Batch, CheckRow, Mat, RunRow, Snapshot
 
 SCHEMA_VERSION = 2  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
 
@@ -48,102 +48,6 @@ CREATE TABLE IF NOT EXISTS backfills (
 """
 
 _TABLES = ("runs", "steps", "materializations", "check_results", "backfills")
-
-
-class Mat(NamedTuple):
-    """A recorded materialization (or a source observation) of one asset partition."""
-
-    seq: int
-    asset: str
-    partition: str
-    run_id: str | None
-    step: int | None
-    created_at: datetime
-    code_version: str | None
-    data_version: str | None
-    row_count: int | None
-    kind: str
-
-
-class Attempt(NamedTuple):
-    """The latest executed step that touched one asset partition (success or failed)."""
-
-    seq: int
-    run_id: str
-    step: int
-    asset: str
-    partition: str
-    status: str
-    error: str | None
-    error_kind: str | None
-    code_version: str | None
-    ended_at: datetime | None
-    input_seq: int | None
-
-
-class CheckRow(NamedTuple):
-    """A recorded check result for one asset partition."""
-
-    seq: int
-    run_id: str | None
-    asset: str
-    partition: str
-    name: str
-    kind: str
-    severity: str
-    passed: bool
-    observed: str | None
-    failing: int
-    message: str
-    sample: list
-    stage: str
-
-
-class RunRow(NamedTuple):
-    """A run: an execution record."""
-
-    run_id: str
-    command: str
-    status: str
-    started_at: datetime
-    ended_at: datetime | None
-    pid: int | None
-    host: str | None
-    args: str | None
-    backfill_id: str | None
-    error: str | None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the catalog knows, read in one transaction."""
-
-    current: dict[tuple[str, str], Mat]
-    attempts: dict[tuple[str, str], Attempt]  # partitions whose latest attempt failed
-    checks: dict[tuple[str, str], tuple[CheckRow, ...]]  # latest results that did not pass
-    active_runs: tuple[RunRow, ...]
-    max_seq: int
-    last_attempts: dict[str, Attempt] = field(default_factory=dict)  # latest per asset
-    check_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # ok/err/warn
-
-    @classmethod
-    def empty(cls) -> "Snapshot":
-        """A snapshot of a catalog that does not exist yet."""
-        return cls({}, {}, {}, (), 0)
-
-
-@dataclass
-class Batch:
-    """Catalog writes collected during a run and flushed in one transaction."""
-
-    runs: list[dict] = field(default_factory=list)
-    steps: list[dict] = field(default_factory=list)
-    mats: list[dict] = field(default_factory=list)
-    checks: list[dict] = field(default_factory=list)
-    backfills: list[dict] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return any((self.runs, self.steps, self.mats, self.checks, self.backfills))
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -424,52 +328,6 @@ class Catalog:
             self.con.execute("UPDATE backfills SET status = 'partial' WHERE backfill_id = ?",
                              [run.backfill_id])
 
-    def prune(self, keep_runs: int | None, older_than: datetime | None) -> dict[str, int]:
-        """Delete old run history, keeping every run that produced a current materialization."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            doomed = self._prunable(keep_runs, older_than)
-            counts = {t: self._delete_runs(t, doomed) for t in
-                      ("check_results", "steps", "materializations", "runs")}
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        return counts
-
-    def _prunable(self, keep_runs: int | None, older_than: datetime | None) -> list[str]:
-        keep_current = ("SELECT DISTINCT run_id FROM materializations WHERE run_id IS NOT NULL "
-                        "QUALIFY row_number() OVER (PARTITION BY asset, partition_key "
-                        "ORDER BY seq DESC) = 1")
-        ranked = ("SELECT run_id, started_at, row_number() OVER (ORDER BY started_at DESC, "
-                  "run_id DESC) AS rn FROM runs WHERE status NOT IN ('pending', 'running')")
-        conds, params = [], []
-        if keep_runs is not None:
-            conds.append("rn > ?")
-            params.append(keep_runs)
-        if older_than is not None:
-            conds.append("started_at < ?")
-            params.append(older_than)
-        where = " AND ".join(conds) or "false"
-        keep_attempts = ("SELECT DISTINCT run_id FROM (SELECT run_id, asset, seq, "
-                         "unnest(partitions) AS p FROM steps WHERE status IN ('success', "
-                         "'failed')) QUALIFY row_number() OVER (PARTITION BY asset, p "
-                         "ORDER BY seq DESC) = 1")
-        rows = self.con.execute(f"SELECT run_id FROM ({ranked}) WHERE {where} AND run_id NOT IN "
-                                f"({keep_current}) AND run_id NOT IN ({keep_attempts})",
-                                params).fetchall()
-        return [r[0] for r in rows]
-
-    def _delete_runs(self, table: str, run_ids: list[str]) -> int:
-        if not run_ids:
-            return 0
-        if table == "materializations":  # keep the history of the current ones' runs intact
-            sql = ("DELETE FROM materializations WHERE list_contains(?, run_id) AND seq NOT IN "
-                   "(SELECT max(seq) FROM materializations GROUP BY asset, partition_key)")
-        else:
-            sql = f"DELETE FROM {table} WHERE list_contains(?, run_id)"
-        return self.con.execute(sql, [run_ids]).fetchone()[0]
-
 
 _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duckdb "
                ".duck/catalog.broken`) and run `duck materialize` to start a new catalog; the "
@@ -543,23 +401,3 @@ def _decode_backfill(row: dict) -> dict:
     row["run_ids"] = [r for r in row.get("run_ids") or [] if r]
     row["run_statuses"] = [s for s in row.get("run_statuses") or [] if s]
     return row
-
-
-def process_alive(pid: int | None, host: str | None) -> bool:
-    """Whether a run's process may still be alive (a run from another host is assumed alive)."""
-    if host != os.uname().nodename:
-        return True
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def as_json_text(value: Any) -> str:
-    """JSON text for a column holding a document."""
-    return json.dumps(value, sort_keys=True, default=str)

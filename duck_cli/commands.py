@@ -361,6 +361,7 @@ def prune(path, keep_runs, older_than, wait, as_json) -> int:
     """Delete old run history."""
     from .catalog import open_catalog
     from .lock import write_lock
+    from .prune import prune_history
     from .validate_values import parse_duration
 
     if keep_runs is None and older_than is None:
@@ -375,7 +376,7 @@ def prune(path, keep_runs, older_than, wait, as_json) -> int:
                             now=_now(), on_wait=render.waiting):
         with open_catalog(project.settings.catalog, read_only=False,
                           wait=_wait(project, wait)) as c:
-            counts = c.prune(keep_runs, cutoff)
+            counts = prune_history(c, keep_runs, cutoff)
     render.pruned(counts, as_json)
     return ExitCode.OK
 

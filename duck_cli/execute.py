@@ -22,9 +22,10 @@ from . import sources
 from .health import Health
 from .lock import write_lock
 from .models import Asset, Project
-from .plan import Plan
-from .state import unrecorded_marker
 from .faults import fault
+from .plan import Plan
+from .records import Batch, Mat, Snapshot
+from .state import unrecorded_marker
 from .warehouse import Warehouse, ledger_row
 
 FLUSH_SECONDS = 3.0  # the warehouse ledger keeps crash safety between flushes
@@ -72,14 +73,14 @@ class Session:
         self.project = project
         self.clock = clock
         self.wh = wh
-        self.pending = cat.Batch()
+        self.pending = Batch()
         self.last_flush = time.monotonic()
         self.seq = 0
         self.step_seq = 0
         self.interrupted = False
         self.backfill_id: str | None = None
         self.recovered: dict = {}
-        self.snapshot = cat.Snapshot.empty()  # the catalog as this session knows it
+        self.snapshot = Snapshot.empty()  # the catalog as this session knows it
         self._unrecorded = unrecorded_marker(project.settings).exists()
         self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
@@ -100,7 +101,7 @@ class Session:
         fault("catalog")
         with self.catalog() as catalog:
             catalog.write(self.pending)
-        self.pending = cat.Batch()
+        self.pending = Batch()
         self.last_flush = time.monotonic()
         with self._flight_lock:
             if not self.in_flight:  # no worker holds published rows the batch did not carry
@@ -189,7 +190,7 @@ def recover(s: Session) -> dict:
         for run in snap.active_runs:  # we hold the lock: no live writer owns them
             c.mark_abandoned(run, s.clock())
         missing = s.wh.ledger_after(snap.max_seq)
-        batch = cat.Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
+        batch = Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
         c.write(batch)
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
         s.recorded()
@@ -231,7 +232,7 @@ def observe_sources(s: Session) -> None:
         s.wh.commit()
         s.pending.mats.extend(rows)
         s.flush(force=True)  # only when new source data arrived; readers see it at once
-        seen = {(r["asset"], r["partition_key"]): cat.Mat(
+        seen = {(r["asset"], r["partition_key"]): Mat(
             r["seq"], r["asset"], r["partition_key"], None, None, r["created_at"],
             r["code_version"], r["data_version"], None, "observation") for r in rows}
         s.snapshot = replace(snap, current={**snap.current, **seen},

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Mapping, NamedTuple
 
 from . import partitions as parts
-from .catalog import Mat, Snapshot
+from .records import Mat, Snapshot
 from .graph import AssetGraph
 from .models import Asset, Project
 

@@ -70,9 +70,9 @@ class Runner:
     def run_concurrently(self, jobs: int) -> None:
         """Run independent steps side by side on worker threads, each with its own warehouse
         connection; a step starts once every step it reads from has finished. Ready steps that
-        are plain statements on their table (`_simple`) go to a worker in groups that share
-        one transaction (`build.run_group`). Results are recorded on this thread, so the catalog batch and
-        the progress stay single-threaded."""
+        are plain statements on their table (`_simple`) go to a worker in groups that share one
+        transaction (`build.run_group`). Results are recorded on this thread, so the catalog
+        batch and the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         after = step_dependencies(self.s.project, self.plan, self.slices_in_parallel)
@@ -82,36 +82,15 @@ class Runner:
             for d in deps:
                 dependents.setdefault(d, []).append(i)
         ready = [i for i, deps in waiting.items() if not deps]
-        local, views = threading.local(), []
-
-        def work(batch: list[tuple[Step, Asset, list[str]]]) -> list[list[StepResult]]:
-            wh = getattr(local, "wh", None)
-            if wh is None:
-                wh = local.wh = self.s.wh.worker()
-                views.append(wh)
-            if len(batch) > 1:
-                grouped = run_group(self.s, [self.builder(st, a, keys, wh)
-                                             for st, a, keys in batch], wh)
-                if grouped is not None:
-                    return [[r] for r in grouped]
-            return [self.build_isolating(st, a, keys, wh) for st, a, keys in batch]
-
-        running: dict = {}
+        workers, running = _Workers(self), {}
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="duck-step")
         try:
             while ready or running:
                 while ready and len(running) < jobs and not self.s.interrupted:
-                    batch, skipped = [], {}
-                    for i in self._take(ready, jobs - len(running)):
-                        step = self.plan.steps[i]
-                        self.on_event("start", step, None)
-                        asset, skipped[i], todo = self._split(step)
-                        if todo:
-                            batch.append((step, asset, todo))
-                        else:
-                            ready.extend(self._finish(step, skipped[i], waiting, dependents))
+                    batch, skipped = self._next_batch(ready, jobs - len(running), waiting,
+                                                      dependents)
                     if batch:
-                        running[pool.submit(work, batch)] = (batch, skipped)
+                        running[pool.submit(workers.work, batch)] = (batch, skipped)
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -124,14 +103,26 @@ class Runner:
                 self.s.flush()
         except BaseException:
             self.s.interrupted = True
-            for wh in views:  # stop the queries in flight; their transactions roll back
-                wh.con.interrupt()
+            workers.interrupt()  # stop the queries in flight; their transactions roll back
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            for wh in views:
-                wh.close()
+            workers.close()
         self.results.sort(key=lambda r: r.step)
+
+    def _next_batch(self, ready: list[int], free: int, waiting, dependents):
+        """The steps one worker takes next (`_take`), as (step, asset, keys to build), and the
+        skips of their blocked partitions; a step left with nothing to build finishes here."""
+        batch, skipped = [], {}
+        for i in self._take(ready, free):
+            step = self.plan.steps[i]
+            self.on_event("start", step, None)
+            asset, skipped[i], todo = self._split(step)
+            if todo:
+                batch.append((step, asset, todo))
+            else:
+                ready.extend(self._finish(step, skipped[i], waiting, dependents))
+        return batch, skipped
 
     def _take(self, ready: list[int], free: int) -> list[int]:
         """The next ready step, with (if it is simple) its share of the other simple ready
@@ -270,3 +261,35 @@ def _check_rows(s: Session, run_id: str, step: int, r: StepResult, seq: int) -> 
              "observed": c.observed, "failing": c.failing, "message": c.message,
              "sample": json.dumps(list(c.sample), default=str), "created_at": r.ended_at,
              "stage": "audit"} for c in r.checks for k in r.keys]
+
+
+class _Workers:
+    """The worker threads' warehouse connections (one per thread, opened on first use)."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+        self.local = threading.local()
+        self.opened: list = []
+
+    def work(self, batch: list[tuple[Step, Asset, list[str]]]) -> list[list[StepResult]]:
+        """Build a batch on this thread: as one group transaction when it can, else one by one."""
+        r = self.runner
+        wh = getattr(self.local, "wh", None)
+        if wh is None:
+            wh = self.local.wh = r.s.wh.worker()
+            self.opened.append(wh)
+        if len(batch) > 1:
+            grouped = run_group(r.s, [r.builder(st, a, keys, wh) for st, a, keys in batch], wh)
+            if grouped is not None:
+                return [[res] for res in grouped]
+        return [r.build_isolating(st, a, keys, wh) for st, a, keys in batch]
+
+    def interrupt(self) -> None:
+        """Stop the queries in flight (Ctrl-C twice, or an error on the main thread)."""
+        for wh in self.opened:
+            wh.con.interrupt()
+
+    def close(self) -> None:
+        """Close the worker connections."""
+        for wh in self.opened:
+            wh.close()

@@ -6,6 +6,7 @@ unrecorded, the first reader that can take the write lock repairs it (see execut
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from . import sources
 from .graph import AssetGraph
 from .health import Health, assess
 from .models import Project
+from .records import Attempt, CheckRow, Mat, RunRow, Snapshot
 
 
 @dataclass(frozen=True)
@@ -23,11 +25,11 @@ class State:
 
     project: Project
     graph: AssetGraph
-    snapshot: cat.Snapshot
+    snapshot: Snapshot
     health: Health
 
 
-def read_snapshot(project: Project) -> cat.Snapshot:
+def read_snapshot(project: Project) -> Snapshot:
     """One catalog snapshot (empty when no catalog exists yet).
 
     The snapshot is cached next to the catalog, keyed by the catalog file's (and its WAL's)
@@ -39,7 +41,7 @@ def read_snapshot(project: Project) -> cat.Snapshot:
     if cached is not None:
         return cached
     with cat.open_catalog(path, read_only=True, wait=project.settings.wait_seconds) as c:
-        snap = c.snapshot() if c is not None else cat.Snapshot.empty()
+        snap = c.snapshot() if c is not None else Snapshot.empty()
     if key is not None and key == _stamp(path):
         _store(path, key, snap)
     return snap
@@ -59,7 +61,7 @@ def _cache_file(path):
     return path.parent / "cache" / "snapshot.pickle"
 
 
-def _cached(path, key) -> cat.Snapshot | None:
+def _cached(path, key) -> Snapshot | None:
     import pickle
 
     if key is None:
@@ -72,7 +74,7 @@ def _cached(path, key) -> cat.Snapshot | None:
         return None
 
 
-def _pack(snap: cat.Snapshot) -> tuple:
+def _pack(snap: Snapshot) -> tuple:
     """Plain tuples (namedtuples unpickle one Python call at a time: slow at 100,000 rows)."""
     return ([tuple(m) for m in snap.current.values()],
             [tuple(a) for a in snap.attempts.values()],
@@ -81,19 +83,19 @@ def _pack(snap: cat.Snapshot) -> tuple:
             [tuple(a) for a in snap.last_attempts.values()], snap.check_counts)
 
 
-def _unpack(packed: tuple) -> cat.Snapshot:
+def _unpack(packed: tuple) -> Snapshot:
     current, attempts, checks, runs, max_seq, last, counts = packed
     by_key: dict = {}
-    for c in map(cat.CheckRow._make, checks):
+    for c in map(CheckRow._make, checks):
         by_key.setdefault((c.asset, c.partition), []).append(c)
-    return cat.Snapshot({(m.asset, m.partition): m for m in map(cat.Mat._make, current)},
-                        {(a.asset, a.partition): a for a in map(cat.Attempt._make, attempts)},
+    return Snapshot({(m.asset, m.partition): m for m in map(Mat._make, current)},
+                        {(a.asset, a.partition): a for a in map(Attempt._make, attempts)},
                         {k: tuple(v) for k, v in by_key.items()},
-                        tuple(map(cat.RunRow._make, runs)), max_seq,
-                        {a.asset: a for a in map(cat.Attempt._make, last)}, counts)
+                        tuple(map(RunRow._make, runs)), max_seq,
+                        {a.asset: a for a in map(Attempt._make, last)}, counts)
 
 
-def _store(path, key, snap: cat.Snapshot) -> None:
+def _store(path, key, snap: Snapshot) -> None:
     import os
     import pickle
 
@@ -118,7 +120,7 @@ def observe_files(project: Project, now: datetime) -> dict[str, dict[str, str | 
     return out
 
 
-def load_state(project: Project, now: datetime, snapshot: cat.Snapshot | None = None) -> State:
+def load_state(project: Project, now: datetime, snapshot: Snapshot | None = None) -> State:
     """Build the graph and assess health from a snapshot (read now unless given)."""
     graph = AssetGraph.build(project.assets)
     snap = snapshot if snapshot is not None else read_snapshot(project)
@@ -131,6 +133,21 @@ def unrecorded_marker(settings):
     return settings.catalog.parent / "unrecorded"
 
 
-def dead_runs(snap: cat.Snapshot) -> list[cat.RunRow]:
+def dead_runs(snap: Snapshot) -> list[RunRow]:
     """Runs the catalog says are running whose process is gone."""
-    return [r for r in snap.active_runs if not cat.process_alive(r.pid, r.host)]
+    return [r for r in snap.active_runs if not process_alive(r.pid, r.host)]
+
+
+def process_alive(pid: int | None, host: str | None) -> bool:
+    """Whether a run's process may still be alive (a run from another host is assumed alive)."""
+    if host != os.uname().nodename:
+        return True
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import run_count
 from duck_cli import plan as planner
-from duck_cli.catalog import Attempt, Mat, Snapshot
+from duck_cli.records import Attempt, Mat, Snapshot
 from duck_cli.graph import AssetGraph
 from duck_cli.health import FRESH, assess
 from duck_cli.models import Asset, Dep, Materialize, Project, Settings, Source
