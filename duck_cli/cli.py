@@ -49,7 +49,7 @@ FromOpt = typer.Option(None, "--from", help="First partition key of a range.")
 ToOpt = typer.Option(None, "--to", help="Last partition key of a range (inclusive).")
 WaitOpt = typer.Option(None, "--wait", help="Seconds to wait for another writer (default 30).")
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Independent steps run side by side "
-                       "(default: duck.yaml's jobs, else the cores, at most 4; 1: one by one).")
+                       "(default: duck.yaml's jobs, else the cores, 2 to 4; 1: one by one).")
 ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal.")
 JunitOpt = typer.Option(None, "--junit-xml", help="Write a JUnit XML report of steps and checks.")
 GithubOpt = typer.Option(False, "--github",

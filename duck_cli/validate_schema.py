@@ -112,8 +112,9 @@ def compile_schema() -> str:
     if code.count(_IMPORT) != 1:
         raise RuntimeError(f"fastjsonschema {fastjsonschema.VERSION}: the generated code no longer "
                            "imports its exceptions as expected; update compile_schema()")
-    entry = re.search(r"^def (\w+)\(", code, re.M)
-    assert entry is not None, "no validation function in the generated code"
+    entry = re.search(r"^def (\w+)\(", code, re.M)  # the first function validates the root
+    if entry is None:
+        raise RuntimeError("no validation function in the code fastjsonschema generated")
     header = (f'"""GENERATED from schemas/{SCHEMA_FILE} by fastjsonschema {fastjsonschema.VERSION}: '
               'do not edit.\n\nRegenerate after changing the schema: python -m duck_cli.validate_schema\n'
               '(tests/test_validate.py fails until you do). See validate_schema.fast_valid.\n"""\n'
