@@ -298,7 +298,9 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
     steps.
 
     All or nothing: on any error the transaction rolls back and None says so; the caller then
-    builds the steps one by one, each in its own transaction, so a bad step fails alone."""
+    builds the steps one by one, each in its own transaction, so a bad step fails alone. After a
+    first Ctrl-C the group stops after the step in progress and commits the steps it finished:
+    the results are then fewer than the builders."""
     import time
 
     from .engine import duckdb
@@ -307,10 +309,15 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
     wh.begin()
     try:
         for b in builders:
+            if s.interrupted:  # finish the step in progress, not the whole group
+                break
             started, t0 = s.clock(), time.perf_counter()
             strategy = b.asset.materialize.strategy
             rows = b.replace_table() if strategy == "table" else b.replace_slice()
             done.append((b, started, rows, time.perf_counter() - t0))
+        if not done:
+            wh.rollback()
+            return []
         with s.commit_lock:
             ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
             _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])

@@ -282,9 +282,14 @@ class _Workers:
             self.opened.append(wh)
         if len(batch) > 1:
             grouped = run_group(r.s, [r.builder(st, a, keys, wh) for st, a, keys in batch], wh)
-            if grouped is not None:
+            if grouped is not None:  # fewer results than steps after a first Ctrl-C
                 return [[res] for res in grouped]
-        return [r.build_isolating(st, a, keys, wh) for st, a, keys in batch]
+        out = []
+        for st, a, keys in batch:
+            if r.s.interrupted:  # first Ctrl-C: finish the step in progress, then stop
+                break
+            out.append(r.build_isolating(st, a, keys, wh))
+        return out
 
     def interrupt(self) -> None:
         """Stop the queries in flight (Ctrl-C twice, or an error on the main thread)."""

@@ -107,3 +107,35 @@ def test_a_second_ctrl_c_stops_a_long_query_at_once(tmp_path):
     assert catalog_rows(root, "SELECT asset FROM materializations WHERE kind = "
                               "'materialization'") == [("quick",)]
     assert check_consistency(root) == []
+
+
+GROUPED = "assets:\n  - {name: quick, kind: table, materialize: {sql: 'SELECT 42 AS answer'}}\n" + "".join(
+    f"  - {{name: slow_{i}, kind: table, deps: [quick], materialize: {{sql: 'SELECT sum(i) AS s "
+    f"FROM range(1000000000) AS t(i), quick'}}}}\n" for i in range(10))  # about 1 s each
+
+
+def test_ctrl_c_stops_a_group_of_steps_after_the_step_in_progress(tmp_path):
+    """Steps with nothing to audit share a transaction in groups (here 2 workers x 5 steps); the
+    first Ctrl-C still means "finish the step in progress", not "finish the group"."""
+    root = tmp_path / "grouped"
+    root.mkdir()
+    (root / "duck.yaml").write_text("threads: 1\njobs: 2\n")
+    (root / "assets.yaml").write_text(GROUPED)
+    proc = start_duck(root, "materialize", now=MORNING)
+    try:
+        assert _progress_lines(proc, 1) == 1  # quick is published; both groups have begun
+        time.sleep(0.4)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in out + err
+    assert [r[2] for r in run_rows(root)] == ["canceled"]
+    published = {a for (a,) in catalog_rows(root, "SELECT asset FROM materializations WHERE "
+                                                  "kind = 'materialization'")}
+    slow = published - {"quick"}
+    assert "quick" in published and 1 <= len(slow) <= 4, sorted(slow)  # not all 10
+    assert check_consistency(root) == []
