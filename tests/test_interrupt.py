@@ -83,25 +83,33 @@ SLOW = textwrap.dedent("""\
     """)
 
 
-def test_a_second_ctrl_c_stops_a_long_query_at_once(tmp_path):
-    root = tmp_path / "slow"
+def _materialize_and_ctrl_c(root: Path, settings: str, manifest: str, presses: int,
+                            timeout: float) -> tuple[str, str, int]:
+    """Materialize; once `quick` is published and the next steps have begun, press Ctrl-C
+    ``presses`` times (0.5 s apart). The output, the errors and the exit code."""
     root.mkdir()
-    (root / "duck.yaml").write_text("threads: 1\n")
-    (root / "assets.yaml").write_text(SLOW)
+    (root / "duck.yaml").write_text(settings)
+    (root / "assets.yaml").write_text(manifest)
     proc = start_duck(root, "materialize", now=MORNING)
     try:
-        assert _progress_lines(proc, 1) == 1  # quick is published; slow's query has begun
-        time.sleep(0.5)
-        os.kill(proc.pid, signal.SIGINT)  # finish the step... (it would take minutes)
-        time.sleep(0.5)
-        os.kill(proc.pid, signal.SIGINT)  # ...no: stop now
-        out, err = proc.communicate(timeout=30)
+        assert _progress_lines(proc, 1) == 1  # quick is published; what follows has begun
+        for _ in range(presses):
+            time.sleep(0.5)
+            os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+    return out, err, proc.returncode
+
+
+def test_a_second_ctrl_c_stops_a_long_query_at_once(tmp_path):
+    root = tmp_path / "slow"
+    # the first Ctrl-C would finish the step (minutes), the second stops now
+    out, err, code = _materialize_and_ctrl_c(root, "threads: 1\n", SLOW, presses=2, timeout=30)
     assert "Traceback" not in err, err[-3000:]
-    assert proc.returncode == 130, (out, err)
+    assert code == 130, (out, err)
     assert "interrupted" in err
     assert [r[2] for r in run_rows(root)] == ["canceled"]
     assert catalog_rows(root, "SELECT asset FROM materializations WHERE kind = "
@@ -118,20 +126,9 @@ def test_ctrl_c_stops_a_group_of_steps_after_the_step_in_progress(tmp_path):
     """Steps with nothing to audit share a transaction in groups (here 2 workers x 5 steps); the
     first Ctrl-C still means "finish the step in progress", not "finish the group"."""
     root = tmp_path / "grouped"
-    root.mkdir()
-    (root / "duck.yaml").write_text("threads: 1\njobs: 2\n")
-    (root / "assets.yaml").write_text(GROUPED)
-    proc = start_duck(root, "materialize", now=MORNING)
-    try:
-        assert _progress_lines(proc, 1) == 1  # quick is published; both groups have begun
-        time.sleep(0.4)
-        os.kill(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, (out, err)
+    out, err, code = _materialize_and_ctrl_c(root, "threads: 1\njobs: 2\n", GROUPED, presses=1,
+                                             timeout=60)
+    assert code == 130, (out, err)
     assert "Traceback" not in out + err
     assert [r[2] for r in run_rows(root)] == ["canceled"]
     published = {a for (a,) in catalog_rows(root, "SELECT asset FROM materializations WHERE "
