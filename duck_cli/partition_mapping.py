@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from duck_cli.errors import UsageError
 from duck_cli.models import UNPARTITIONED, Dep, PartitionsDef, StaticPartitions, TimePartitions
-from duck_cli.partitions import index_keys, key_indices, period_start, steps
+from duck_cli.periods import index_keys, key_indices, period_start, steps
 
 MAPPINGS = ("auto", "identity", "all", "offset")
 

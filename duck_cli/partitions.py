@@ -1,8 +1,7 @@
 """Partition keys: which exist at a moment, validation, ranges, batches, compact display, SQL parameters.
 
-Pure functions, no I/O. A time key is handled as an integer period index, so bulk work is plain
-integer arithmetic: hourly = date ordinal * 24 + hour (local wall clock), daily = date ordinal,
-weekly = (ordinal of the ISO week's Monday - 1) // 7, monthly = year * 12 + month - 1.
+Pure functions, no I/O. A time key is handled as an integer period index (``periods``), so bulk
+work is plain integer arithmetic.
 
 DST: hourly keys are local wall-clock hours. An hour whose start does not exist (clocks spring
 forward: ``2026-03-29T02`` in Europe/Amsterdam) is no key, so that day has 23 keys and ``T01`` is
@@ -16,26 +15,16 @@ Mapping one asset's keys onto an upstream's lives in ``partition_mapping`` (re-e
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left, bisect_right
-from calendar import isleap
-from datetime import date, datetime, timezone
-from functools import lru_cache
-from typing import Iterable, Sequence
+from datetime import datetime
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from duck_cli.errors import PartitionKeyError, did_you_mean
 from duck_cli.models import UNPARTITIONED, PartitionsDef, StaticPartitions, TimePartitions
+from duck_cli.periods import (UTC, between, breaks, index_at, index_key, is_gap, key_index, key_indices,
+                              parse_index, period_start, step)
 
-UTC = timezone.utc
-_HOURS = tuple(f"T{h:02d}" for h in range(24))
 _UNIT = {"hourly": "hour", "daily": "date", "weekly": "ISO week", "monthly": "month"}
-_PATTERN = {  # [0-9], not \d: \d also matches non-ASCII digits
-    "hourly": re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2})(?::00(?::00)?)?"),
-    "daily": re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
-    "weekly": re.compile(r"([0-9]{4})-[Ww]([0-9]{2})"),
-    "monthly": re.compile(r"([0-9]{4})-([0-9]{2})"),
-}
 _MAPPING_API = ("check_mapping", "upstream_map", "downstream_map")
 
 
@@ -45,227 +34,6 @@ def __getattr__(name: str):
         from duck_cli import partition_mapping
         return getattr(partition_mapping, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# -- period arithmetic on indices ------------------------------------------------------------
-
-def index_at(granularity: str, local: datetime) -> int:
-    """The index of the period containing a naive local time.
-
-    >>> index_at("weekly", datetime(2026, 3, 4)) == index_at("weekly", datetime(2026, 3, 8, 23))
-    True
-    """
-    o = local.toordinal()
-    if granularity == "hourly":
-        return o * 24 + local.hour
-    if granularity == "daily":
-        return o
-    if granularity == "weekly":
-        return (o - 1) // 7  # ordinal 1 (0001-01-01) is a Monday
-    return local.year * 12 + local.month - 1
-
-
-def period_start(granularity: str, i: int) -> datetime:
-    """The naive local start of period ``i``.
-
-    >>> period_start("weekly", index_at("weekly", datetime(2026, 1, 1)))
-    datetime.datetime(2025, 12, 29, 0, 0)
-    """
-    if granularity == "hourly":
-        return datetime.fromordinal(i // 24).replace(hour=i % 24)
-    if granularity == "daily":
-        return datetime.fromordinal(i)
-    if granularity == "weekly":
-        return datetime.fromordinal(i * 7 + 1)
-    return datetime(i // 12, i % 12 + 1, 1)
-
-
-def index_key(granularity: str, i: int) -> str:
-    """The key of period ``i``.
-
-    >>> [index_key(g, index_at(g, datetime(2027, 1, 2, 5))) for g in ("hourly", "daily", "weekly", "monthly")]
-    ['2027-01-02T05', '2027-01-02', '2026-W53', '2027-01']
-    """
-    if granularity == "hourly":
-        return date.fromordinal(i // 24).isoformat() + _HOURS[i % 24]
-    if granularity == "daily":
-        return date.fromordinal(i).isoformat()
-    if granularity == "weekly":
-        year, week, _ = date.fromordinal(i * 7 + 1).isocalendar()
-        return f"{year:04d}-W{week:02d}"
-    return f"{i // 12:04d}-{i % 12 + 1:02d}"
-
-
-def _parse(granularity: str, key: str) -> int | None:
-    """The index of a key written in any accepted form; None if the form is wrong.
-
-    Raises ValueError for a well-formed key naming no real period (2026-02-30, T24, W54, month 13).
-    """
-    m = _PATTERN[granularity].fullmatch(key)
-    if m is None:
-        return None
-    n = [int(part) for part in m.groups()]
-    if granularity == "hourly":
-        if n[3] > 23:
-            raise ValueError("hour out of range")
-        return date(n[0], n[1], n[2]).toordinal() * 24 + n[3]
-    if granularity == "daily":
-        return date(n[0], n[1], n[2]).toordinal()
-    if granularity == "weekly":
-        return (date.fromisocalendar(n[0], n[1], 1).toordinal() - 1) // 7
-    if not (n[0] >= 1 and 1 <= n[1] <= 12):
-        raise ValueError("month out of range")
-    return n[0] * 12 + n[1] - 1
-
-
-def key_indices(defn: TimePartitions, keys: Iterable[str]) -> list[int]:
-    """Period indices of canonical keys (as partition_keys returns them), fast in bulk.
-
-    >>> key_indices(TimePartitions("monthly", datetime(2026, 1, 1)), ["2026-03", "2027-01"])
-    [24314, 24324]
-    """
-    g = defn.granularity
-    if g == "daily":
-        return [date.fromisoformat(k).toordinal() for k in keys]
-    if g == "hourly":
-        return _hour_indices(keys)
-    out = [_parse(g, k) for k in keys]
-    if None in out:
-        raise ValueError(f"not a canonical {g} key: {keys!r}")
-    return out  # type: ignore[return-value]
-
-
-def _hour_indices(keys: Iterable[str]) -> list[int]:
-    """Wall-hour indices of canonical hourly keys; parses each day once."""
-    days: dict[str, int] = {}
-    out = []
-    for k in keys:
-        base = days.get(k[:10])
-        if base is None:
-            base = days[k[:10]] = date.fromisoformat(k[:10]).toordinal() * 24
-        out.append(base + int(k[11:]))
-    return out
-
-
-def index_keys(defn: TimePartitions, idx: Iterable[int]) -> list[str]:
-    """Keys of many period indices (formats each day once for hourly keys)."""
-    if defn.granularity != "hourly":
-        return [index_key(defn.granularity, i) for i in idx]
-    days: dict[int, str] = {}
-    out = []
-    for i in idx:
-        day = days.get(i // 24)
-        if day is None:
-            day = days[i // 24] = date.fromordinal(i // 24).isoformat()
-        out.append(day + _HOURS[i % 24])
-    return out
-
-
-# -- DST: wall-clock hours that do not exist --------------------------------------------------
-
-@lru_cache(maxsize=512)
-def _year_gaps(tzname: str, year: int) -> tuple[int, ...]:
-    """Wall-hour indices of a year whose start does not exist in the zone (clocks spring forward)."""
-    if tzname in ("UTC", "Etc/UTC"):
-        return ()
-    tz = ZoneInfo(tzname)
-    first = date(year, 1, 1).toordinal()
-    # fold=1 on the next midnight catches a gap that spans midnight
-    changing = [o for o in range(first, min(first + 365 + isleap(year), date.max.toordinal()))
-                if _offset(tz, o, 0) != _offset(tz, o + 1, 1)]
-    return tuple(o * 24 + h for o in changing for h in range(24)
-                 if not _exists(tz, datetime.fromordinal(o).replace(hour=h)))
-
-
-def _offset(tz: ZoneInfo, ordinal: int, fold: int):
-    """The UTC offset at local midnight of a day."""
-    return datetime.fromordinal(ordinal).replace(tzinfo=tz, fold=fold).utcoffset()
-
-
-def _exists(tz: ZoneInfo, naive: datetime) -> bool:
-    """Whether a local wall time happens at all in the zone."""
-    return naive.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) == naive
-
-
-@lru_cache(maxsize=512)
-def _gaps_years(tzname: str, first: int, last: int) -> tuple[int, ...]:
-    """Skipped wall hours of the years first..last, sorted."""
-    return tuple(w for year in range(first, last + 1) for w in _year_gaps(tzname, year))
-
-
-def _gaps(tzname: str, lo: int, hi: int) -> tuple[int, ...]:
-    """Skipped wall hours around lo..hi (with a year's margin each side), sorted."""
-    year = lambda w: date.fromordinal(min(max(w // 24, 1), date.max.toordinal())).year  # noqa: E731
-    return _gaps_years(tzname, max(year(lo) - 1, 1), min(year(hi) + 1, 9998))
-
-
-def _only_gaps(tzname: str, a: int, b: int) -> bool:
-    """Whether every wall hour strictly between a and b is skipped."""
-    gaps = _gaps(tzname, a, b)
-    return bisect_left(gaps, b) - bisect_right(gaps, a) == b - a - 1
-
-
-def step(defn: TimePartitions, i: int, n: int) -> int:
-    """The index ``n`` periods after ``i``; hourly steps skip non-existent hours.
-
-    >>> step(TimePartitions("hourly", datetime(2026, 1, 1), timezone="Europe/Amsterdam"),
-    ...      index_at("hourly", datetime(2026, 3, 29, 1)), 1) % 24
-    3
-    """
-    return steps(defn, [i], n)[0]
-
-
-def steps(defn: TimePartitions, idx: Sequence[int], n: int) -> list[int]:
-    """``step`` for many indices at once."""
-    if defn.granularity != "hourly" or not idx:
-        return [i + n for i in idx]
-    gaps = _gaps(defn.timezone, min(idx) + min(n, 0), max(idx) + max(n, 0))
-    if not gaps:
-        return [i + n for i in idx]
-    return [_step_over(gaps, i, n) for i in idx]
-
-
-def _step_over(gaps: tuple[int, ...], i: int, n: int) -> int:
-    """The wall hour ``n`` existing hours after ``i``, given the skipped hours around them."""
-    dense = i - bisect_right(gaps, i) + n  # position among existing hours
-    w = dense
-    while (nxt := dense + bisect_right(gaps, w)) != w:  # least fixed point: an existing hour
-        w = nxt
-    return w
-
-
-def _is_gap(defn: TimePartitions, i: int) -> bool:
-    """Whether hourly index ``i`` is a skipped hour (never for other granularities)."""
-    return defn.granularity == "hourly" and i in _year_gaps(defn.timezone, date.fromordinal(i // 24).year)
-
-
-def _follows(defn: TimePartitions, a: int, b: int) -> bool:
-    """Whether period ``b`` comes right after period ``a``."""
-    return b == a + 1 or (b > a + 1 and defn.granularity == "hourly" and _only_gaps(defn.timezone, a, b))
-
-
-def _breaks(defn: TimePartitions, idx: Sequence[int]) -> list[int]:
-    """Positions p where idx[p] does not come right after idx[p - 1]."""
-    found = [p for p, (a, b) in enumerate(zip(idx, idx[1:]), 1) if b != a + 1]
-    if defn.granularity == "hourly":
-        found = [p for p in found if not _follows(defn, idx[p - 1], idx[p])]
-    return found
-
-
-def _between(defn: TimePartitions, lo: int, hi: int) -> list[str]:
-    """The keys of periods lo..hi inclusive."""
-    g = defn.granularity
-    if g == "daily":
-        return [date.fromordinal(o).isoformat() for o in range(lo, hi + 1)]
-    if g != "hourly":
-        return [index_key(g, i) for i in range(lo, hi + 1)]
-    gaps = set(_gaps(defn.timezone, lo, hi)) if hi >= lo else set()
-    out: list[str] = []
-    for o in range(lo // 24, hi // 24 + 1):
-        day, base = date.fromordinal(o).isoformat(), o * 24
-        out += [day + _HOURS[h] for h in range(max(lo - base, 0), min(hi - base, 23) + 1)
-                if base + h not in gaps]
-    return out
 
 
 # -- which keys exist ---------------------------------------------------------------------------
@@ -302,7 +70,7 @@ def partition_keys(defn: PartitionsDef | None, now: datetime) -> list[str]:
         return [UNPARTITIONED]
     if isinstance(defn, StaticPartitions):
         return list(defn.values)
-    return _between(defn, _first(defn), _last(defn, now))
+    return between(defn, _first(defn), _last(defn, now))
 
 
 def bounds(defn: TimePartitions, key: str) -> tuple[datetime, datetime]:
@@ -313,17 +81,9 @@ def bounds(defn: TimePartitions, key: str) -> tuple[datetime, datetime]:
     ['2026-03-28 23:00:00+00:00', '2026-03-29 22:00:00+00:00']
     """
     g, tz = defn.granularity, ZoneInfo(defn.timezone)
-    i = _index(g, key)
+    i = key_index(g, key)
     ends = period_start(g, i), period_start(g, step(defn, i, 1))
     return ends[0].replace(tzinfo=tz).astimezone(UTC), ends[1].replace(tzinfo=tz).astimezone(UTC)
-
-
-def _index(granularity: str, key: str) -> int:
-    """The index of a well-formed key; ValueError otherwise."""
-    i = _parse(granularity, key)
-    if i is None:
-        raise ValueError(f"not a {granularity} key: {key!r}")
-    return i
 
 
 def shift(defn: TimePartitions, key: str, n: int) -> str:
@@ -332,7 +92,7 @@ def shift(defn: TimePartitions, key: str, n: int) -> str:
     >>> shift(TimePartitions("weekly", datetime(2026, 1, 1)), "2026-W53", 1)
     '2027-W01'
     """
-    return index_key(defn.granularity, step(defn, _index(defn.granularity, key), n))
+    return index_key(defn.granularity, step(defn, key_index(defn.granularity, key), n))
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -376,7 +136,7 @@ def _validate_time(defn: TimePartitions, key: str, asset: str, now: datetime) ->
     """The index of a valid, existing key, or PartitionKeyError."""
     g = defn.granularity
     try:
-        i = _parse(g, key)
+        i = parse_index(g, key)
     except ValueError:
         raise _key_error(defn, key, asset, now, f"is not a real {_UNIT[g]}") from None
     if i is None:
@@ -385,7 +145,7 @@ def _validate_time(defn: TimePartitions, key: str, asset: str, now: datetime) ->
         raise _key_error(defn, key, asset, now, "is before its first partition")
     if defn.end is not None and i > _containing(defn, defn.end):
         raise _key_error(defn, key, asset, now, "is after its last partition")
-    if _is_gap(defn, i):
+    if is_gap(defn, i):
         raise _key_error(defn, key, asset, now,
                          f"does not exist in {defn.timezone} (the clocks skip that hour)")
     if i > _last(defn, now):
@@ -428,11 +188,11 @@ def key_range(defn: PartitionsDef | None, first: str, last: str, asset: str, now
     if isinstance(defn, StaticPartitions):
         lo, hi = defn.values.index(a), defn.values.index(b)
     else:
-        lo, hi = _index(defn.granularity, a), _index(defn.granularity, b)
+        lo, hi = key_index(defn.granularity, a), key_index(defn.granularity, b)
     if lo > hi:
         raise PartitionKeyError(f"partition range from {a} to {b} of asset '{asset}' runs backwards",
                                 hint=f"Put the earlier key first ({b} before {a}).", asset=asset, partition=a)
-    return list(defn.values[lo:hi + 1]) if isinstance(defn, StaticPartitions) else _between(defn, lo, hi)
+    return list(defn.values[lo:hi + 1]) if isinstance(defn, StaticPartitions) else between(defn, lo, hi)
 
 
 # -- steps: batches and SQL parameters ----------------------------------------------------------
@@ -448,7 +208,7 @@ def batches(defn: PartitionsDef | None, keys: list[str], size: int) -> list[list
         raise ValueError("batch size must be at least 1")
     if not isinstance(defn, TimePartitions) or size == 1:
         return [[k] for k in keys]
-    cuts = [0, *_breaks(defn, key_indices(defn, keys)), len(keys)]
+    cuts = [0, *breaks(defn, key_indices(defn, keys)), len(keys)]
     return [keys[p:min(p + size, b)] for a, b in zip(cuts, cuts[1:]) for p in range(a, b, size)]
 
 
@@ -491,7 +251,7 @@ def compact_list(defn: PartitionsDef | None, keys: Iterable[str]) -> list[str]:
     if any(b <= a for a, b in zip(idx, idx[1:])):  # not sorted and unique: sort, dropping repeats
         pairs = sorted(dict(zip(idx, keys)).items())
         idx, keys = [i for i, _ in pairs], [k for _, k in pairs]
-    cuts = [0, *_breaks(defn, idx), len(keys)]
+    cuts = [0, *breaks(defn, idx), len(keys)]
     pieces: list[str] = []
     for a, b in zip(cuts, cuts[1:]):
         pieces += [f"{keys[a]}..{keys[b - 1]}"] if b - a >= 3 else keys[a:b]
@@ -516,5 +276,5 @@ def expand(defn: PartitionsDef | None, piece: str) -> list[str]:
     """
     if isinstance(defn, TimePartitions) and ".." in piece:
         first, last = piece.split("..")
-        return _between(defn, _index(defn.granularity, first), _index(defn.granularity, last))
+        return between(defn, key_index(defn.granularity, first), key_index(defn.granularity, last))
     return [piece]
