@@ -376,8 +376,8 @@ def test_compiling_the_schema_gives_a_standalone_validator(tmp_path: Path) -> No
 
     text = compile_schema()
     assert "import fastjsonschema" not in text and "from fastjsonschema" not in text
-    if fastjsonschema.VERSION == manifest_validator.VERSION:
-        assert text == Path(manifest_validator.__file__).read_text(encoding="utf-8")
+    assert fastjsonschema.VERSION == manifest_validator.VERSION  # the version pyproject pins
+    assert text == Path(manifest_validator.__file__).read_text(encoding="utf-8")
     (tmp_path / "compiled.py").write_text(text, encoding="utf-8")
     code = "import compiled; compiled.validate({'assets': [{'name': 'a', 'source': {'table': 't'}}]})"
     ok = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
