@@ -38,6 +38,25 @@ def project(tmp_path) -> Path:
     return example_copy(tmp_path / "project")
 
 
+def invoke(root: Path, *args: str, now: str | None = MORNING, env: dict | None = None):
+    """Run `duck ARGS -p ROOT` in-process, whatever the exit code; no exception or traceback
+    may escape (the tests of bad input)."""
+    env = {**({"DUCK_NOW": now} if now else {}), **(env or {})}
+    result = CliRunner().invoke(app, [*args, "-p", str(root)], env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"duck {' '.join(args)} raised {result.exception!r}\n{result.output}")
+    assert "Traceback" not in result.output
+    return result
+
+
+def built_example(tmp_path_factory, name: str) -> Path:
+    """A copy of the example project after one good `duck materialize` (state in .duck)."""
+    root = tmp_path_factory.mktemp(name) / "project"
+    example_copy(root)
+    assert invoke(root, "materialize").exit_code == 0
+    return root
+
+
 class Duck:
     """Runs `duck` through Typer's CliRunner against one project, at a fixed clock."""
 

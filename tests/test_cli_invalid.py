@@ -12,23 +12,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import MORNING, catalog_rows, example_copy, run_count, warehouse_rows
-from duck_cli.cli import app
+from conftest import built_example, catalog_rows, invoke, run_count, warehouse_rows
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
-
-
-def invoke(root: Path, *args: str, now: str | None = MORNING, env: dict | None = None):
-    """Run `duck ARGS -p ROOT` in-process; the result, with no exception escaping."""
-    env = {**({"DUCK_NOW": now} if now else {}), **(env or {})}
-    result = CliRunner().invoke(app, [*args, "-p", str(root)], env=env)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"duck {' '.join(args)} raised {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    return result
 
 
 def tree(folder: Path) -> dict[str, str]:
@@ -52,10 +40,7 @@ def copy_case(case: str, dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """The example project after one good `duck materialize` (state in .duck)."""
-    root = tmp_path_factory.mktemp("built") / "project"
-    example_copy(root)
-    assert invoke(root, "materialize").exit_code == 0
-    return root
+    return built_example(tmp_path_factory, "built")
 
 
 def _assert_reports(result, case: str, command: str) -> None:

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from typer.testing import CliRunner
 
-from conftest import MORNING, catalog_rows, example_copy, run_count
-from duck_cli.cli import app
+from conftest import built_example, catalog_rows, invoke, run_count
 
 HOSTILE_KEYS = [
     "2026-03-01'; DROP TABLE stg_trips; --",
@@ -41,14 +39,6 @@ HOSTILE_SELECTIONS = [
 ]
 
 
-def invoke(root: Path, *args: str):
-    result = CliRunner().invoke(app, [*args, "-p", str(root)], env={"DUCK_NOW": MORNING})
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"duck {args!r} raised {result.exception!r}\n{result.output}")
-    assert "Traceback" not in result.output
-    return result
-
-
 def fingerprint(root: Path) -> dict:
     """Every table and view in the warehouse (all schemas) with its row count and content hash."""
     con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"), read_only=True)
@@ -69,10 +59,7 @@ def fingerprint(root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("inj") / "project"
-    example_copy(root)
-    assert invoke(root, "materialize").exit_code == 0
-    return root
+    return built_example(tmp_path_factory, "inj")
 
 
 @pytest.fixture
