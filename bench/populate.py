@@ -27,11 +27,11 @@ def publish_all(root: Path, now_text: str) -> int:
     """Create every asset's table and its ledger row; return how many assets were published."""
     from datetime import datetime
 
-    from duck_cli.graph import AssetGraph
+    from duck_cli.graph.dag import AssetGraph
     from duck_cli.models import UNPARTITIONED
-    from duck_cli.project import find_root
-    from duck_cli.validate import load_project
-    from duck_cli.warehouse import Warehouse, ledger_row, quote
+    from duck_cli.manifest.settings import find_root
+    from duck_cli.manifest.load import load_project
+    from duck_cli.state.warehouse import Warehouse, ledger_row, quote
 
     project = load_project(find_root(root))
     now = datetime.fromisoformat(now_text)

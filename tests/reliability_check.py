@@ -85,7 +85,7 @@ def _load_project(root: Path):
     key = tuple((str(p.relative_to(root)), p.read_bytes()) for p in files)
     if key not in _PROJECTS:
         try:
-            from duck_cli.validate import load_project
+            from duck_cli.manifest.load import load_project
 
             _PROJECTS[key] = load_project(root, use_cache=False)
         except Exception:  # noqa: BLE001 - an invalid project just skips the row-count check

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 
 from conftest import Duck, catalog_rows, run_count, warehouse_rows
-from duck_cli.health import FRESH, blockers
+from duck_cli.health.assess import FRESH, blockers
 from test_reconcile import _name, assessed, worlds
 
 
@@ -91,8 +91,8 @@ def test_freshness_just_before_and_after_the_deadline(project):
 @settings(max_examples=150, deadline=None)
 @given(worlds())
 def test_why_healthy_means_no_blocker_and_blockers_are_real(world):
-    from duck_cli.explain import why
-    from duck_cli.state import State
+    from duck_cli.report.why import why
+    from duck_cli.health.assess import State
 
     n, n_sources = world[:2]
     project, graph, snap, health = assessed(world)

@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import ROOT, example_copy
-from duck_cli.cli import app
+from duck_cli.cli.app import app
 from duck_cli.errors import ExitCode
 
 README = ROOT / "README.md"

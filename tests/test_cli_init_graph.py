@@ -9,7 +9,7 @@ import re
 from typer.testing import CliRunner
 
 from conftest import MORNING, ROOT, Duck
-from duck_cli.cli import app
+from duck_cli.cli.app import app
 from test_json_schemas import append_duplicate_trip
 
 EDGES = {("raw_trips", "stg_trips"), ("stg_trips", "zone_metrics"),

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from conftest import EXAMPLE, example_copy
 from mutation import mutate, paths
-from duck_cli.cli import app
+from duck_cli.cli.app import app
 
 FUZZ = settings(max_examples=60, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duck_cli.errors import ManifestError, UsageError
-from duck_cli.manifest import parse_document
-from duck_cli.validate_schema import fast_valid, make_validator, schema_problems
+from duck_cli.manifest.read import parse_document
+from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 from mutation import mutate, paths
-from duck_cli.validate import load_project
+from duck_cli.manifest.load import load_project
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())

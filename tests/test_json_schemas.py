@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from typer.testing import CliRunner
 
 from conftest import ROOT, Duck, add_checks_on_published_data
-from duck_cli.cli import app
+from duck_cli.cli.app import app
 
 SCHEMAS = ROOT / "schemas"
 KINDS = ("validate", "graph", "plan", "run", "status", "why", "runs", "run_detail", "check",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from duck_cli.manifest import Map, Seq, discover, line_of, loads, parse_document, read_manifests, value_line
+from duck_cli.manifest.read import Map, Seq, discover, line_of, loads, parse_document, read_manifests, value_line
 
 
 def write(root: Path, files: dict[str, str]) -> None:

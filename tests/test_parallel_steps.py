@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import Duck, catalog_rows, warehouse_rows
-from duck_cli.runner import step_dependencies
-from duck_cli.plan import Plan, Step
-from duck_cli.validate import load_project
+from duck_cli.run.runner import step_dependencies
+from duck_cli.plan.builder import Plan, Step
+from duck_cli.manifest.load import load_project
 
 NOW = "2026-06-01T00:00:00Z"
 
@@ -222,7 +222,7 @@ assets:
 
 @pytest.mark.parametrize("flag, expected", [(["--jobs", "1"], 1), (["-j", "3"], 3)])
 def test_jobs_flag_overrides_the_setting(tmp_path, flag, expected, monkeypatch):
-    from duck_cli import runner
+    from duck_cli.run import runner
 
     seen = []
     real = runner.Runner.run_concurrently

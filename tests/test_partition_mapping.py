@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from duck_cli.errors import UsageError
 from duck_cli.models import Dep, StaticPartitions, TimePartitions
-from duck_cli.partition_mapping import check_mapping, downstream_map, upstream_map
-from duck_cli.partitions import bounds, partition_keys
+from duck_cli.graph.mapping import check_mapping, downstream_map, upstream_map
+from duck_cli.graph.partitions import bounds, partition_keys
 
 UTC = timezone.utc
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

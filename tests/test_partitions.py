@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from duck_cli.errors import PartitionKeyError, UsageError
 from duck_cli.models import StaticPartitions, TimePartitions
-from duck_cli.partitions import (batches, bounds, compact, compact_list, expand, key_range, partition_keys,
+from duck_cli.graph.partitions import (batches, bounds, compact, compact_list, expand, key_range, partition_keys,
                                  shift, sql_params, validate_key)
 
 UTC = timezone.utc
@@ -399,6 +399,6 @@ def test_any_text_is_a_canonical_existing_key_or_refused(defn, key):
 
 
 def test_mapping_functions_are_reexported():
-    from duck_cli import partition_mapping
-    from duck_cli.partitions import upstream_map
+    from duck_cli.graph import mapping as partition_mapping
+    from duck_cli.graph.mapping import upstream_map
     assert upstream_map is partition_mapping.upstream_map

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from duck_cli.errors import ManifestError, UsageError
-from duck_cli.project import SETTINGS_KEYS, clock, find_root, load_settings, relative_inside
+from duck_cli.manifest.settings import SETTINGS_KEYS, clock, find_root, load_settings, relative_inside
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import catalog_rows, example_copy
-from duck_cli.cli import app
+from duck_cli.cli.app import app
 from reliability_check import check_consistency
 
 DAY1, DAY2 = "2026-03-13T07:30:00+01:00", "2026-03-14T07:30:00+01:00"

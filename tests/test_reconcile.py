@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_count
-from duck_cli import plan as planner
+from duck_cli.plan import builder as planner
 from duck_cli.records import Attempt, Mat, Snapshot
-from duck_cli.graph import AssetGraph
-from duck_cli.health import FRESH, assess
+from duck_cli.graph.dag import AssetGraph
+from duck_cli.health.assess import FRESH, assess
 from duck_cli.models import Asset, Dep, Materialize, Project, Settings, Source
 
 NOW = datetime(2026, 3, 13, 7, 30, tzinfo=timezone.utc)

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import MORNING, example_copy
-from duck_cli.cli import app
+from duck_cli.cli.app import app
 from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 DAYS = ("--from", "2026-03-01", "--to", "2026-03-12")

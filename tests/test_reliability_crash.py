@@ -34,7 +34,7 @@ from queue import Queue
 import pytest
 
 from conftest import catalog_rows, example_copy
-from duck_cli.faults import FAULT_POINTS
+from duck_cli.run.faults import FAULT_POINTS
 from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 NOW = "2026-03-05T07:30:00+01:00"  # partitions 2026-03-01..04 exist; 03-04 is due by 07:00

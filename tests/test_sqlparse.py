@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from duck_cli.errors import DuckError
-from duck_cli.sqlparse import SqlSyntaxError, parse_select, position_to_line_column
+from duck_cli.manifest.sqlparse import SqlSyntaxError, parse_select, position_to_line_column
 
 
 @pytest.mark.parametrize("sql, tables", [

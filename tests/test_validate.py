@@ -15,8 +15,8 @@ import pytest
 from duck_cli.errors import ManifestError
 from duck_cli.models import (CheckSpec, Dep, FreshnessPolicy, Location, Materialize, Source,
                              StaticPartitions, TimePartitions)
-from duck_cli.validate import load_project, parse_duration
-from duck_cli.validate_cache import CACHE_DIR
+from duck_cli.manifest.load import load_project, parse_duration
+from duck_cli.manifest.cache import CACHE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -361,18 +361,18 @@ def test_invalid_entries_do_not_cascade(tmp_path: Path) -> None:
 # the compiled schema (validate_schema.fast_valid) ---------------------------------------------
 
 def test_the_compiled_schema_is_compiled_from_the_current_schema() -> None:
-    from duck_cli import manifest_validator
-    from duck_cli.validate_schema import schema_sha256
+    from duck_cli.manifest import compiled as manifest_validator
+    from duck_cli.manifest.schema import schema_sha256
 
     assert manifest_validator.SCHEMA_SHA256 == schema_sha256(), (
-        "schemas/manifest.schema.json changed: run `python -m duck_cli.validate_schema`")
+        "schemas/manifest.schema.json changed: run `python -m duck_cli.manifest.schema`")
 
 
 def test_compiling_the_schema_gives_a_standalone_validator(tmp_path: Path) -> None:
     import fastjsonschema
 
-    from duck_cli import manifest_validator
-    from duck_cli.validate_schema import compile_schema
+    from duck_cli.manifest import compiled as manifest_validator
+    from duck_cli.manifest.schema import compile_schema
 
     text = compile_schema()
     assert "import fastjsonschema" not in text and "from fastjsonschema" not in text
@@ -388,7 +388,7 @@ def test_compiling_the_schema_gives_a_standalone_validator(tmp_path: Path) -> No
 
 
 def test_a_valid_project_loads_without_jsonschema(trips: Path) -> None:
-    code = ("import sys; from pathlib import Path; from duck_cli.validate import load_project; "
+    code = ("import sys; from pathlib import Path; from duck_cli.manifest.load import load_project; "
             f"load_project(Path({str(trips)!r}), use_cache=False); "
             "print('jsonschema' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -397,7 +397,8 @@ def test_a_valid_project_loads_without_jsonschema(trips: Path) -> None:
 
 
 def test_a_stale_compiled_schema_is_not_trusted(trips: Path, monkeypatch) -> None:
-    from duck_cli import manifest_validator, validate_schema
+    from duck_cli.manifest import compiled as manifest_validator
+    from duck_cli.manifest import schema as validate_schema
 
     validate_schema._compiled_check.cache_clear()
     monkeypatch.setattr(manifest_validator, "SCHEMA_SHA256", "0" * 64)
@@ -502,7 +503,7 @@ def test_cache_hit_returns_an_equal_project(trips: Path) -> None:
 
 def test_cache_hit_imports_neither_jsonschema_nor_duckdb(trips: Path) -> None:
     load_project(trips)
-    code = ("import sys; from pathlib import Path; from duck_cli.validate import load_project; "
+    code = ("import sys; from pathlib import Path; from duck_cli.manifest.load import load_project; "
             f"load_project(Path({str(trips)!r})); "
             "print(sorted(m for m in ('jsonschema', 'duckdb', 'yaml') if m in sys.modules))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

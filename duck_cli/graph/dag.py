@@ -1,0 +1,95 @@
+"""The asset graph: topological order, upstream and downstream closures."""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from duck_cli.errors import Problem
+from duck_cli.models import Asset
+
+
+@dataclass(frozen=True)
+class AssetGraph:
+    """Edges between assets by name; ``order`` is a deterministic topological order."""
+
+    upstream: Mapping[str, tuple[str, ...]]
+    downstream: Mapping[str, tuple[str, ...]]
+    order: tuple[str, ...]
+
+    @classmethod
+    def build(cls, assets: Mapping[str, Asset]) -> "AssetGraph":
+        """Build the graph; unknown deps must have been rejected by validation."""
+        up = {name: tuple(sorted(set(a.upstream))) for name, a in assets.items()}
+        down: dict[str, list[str]] = {name: [] for name in assets}
+        for name, deps in up.items():
+            for dep in deps:
+                down[dep].append(name)
+        return cls(up, {k: tuple(sorted(v)) for k, v in down.items()}, topological_order(up))
+
+    def upstream_closure(self, names: Iterable[str]) -> set[str]:
+        """Every asset the given ones depend on, transitively (not including themselves)."""
+        return _closure(names, self.upstream)
+
+    def downstream_closure(self, names: Iterable[str]) -> set[str]:
+        """Every asset depending on the given ones, transitively (not including themselves)."""
+        return _closure(names, self.downstream)
+
+    def ordered(self, names: Iterable[str]) -> list[str]:
+        """The given names in topological order."""
+        wanted = set(names)
+        return [n for n in self.order if n in wanted]
+
+    def roots(self) -> list[str]:
+        """Assets without upstream, in order."""
+        return [n for n in self.order if not self.upstream[n]]
+
+
+def topological_order(upstream: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
+    """A deterministic topological order: ready nodes are taken in name order.
+
+    >>> topological_order({"b": ["a"], "a": [], "c": ["a"]})
+    ('a', 'b', 'c')
+    """
+    sorter = graphlib.TopologicalSorter({k: sorted(v) for k, v in upstream.items()})
+    sorter.prepare()
+    out: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        out.extend(ready)
+        sorter.done(*ready)
+    return tuple(out)
+
+
+def find_cycle(upstream: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """The path of one dependency cycle (first node repeated at the end), or None.
+
+    >>> find_cycle({"a": ["b"], "b": ["a"]})
+    ['a', 'b', 'a']
+    >>> find_cycle({"a": []}) is None
+    True
+    """
+    try:
+        graphlib.TopologicalSorter({k: list(v) for k, v in upstream.items()}).prepare()
+    except graphlib.CycleError as err:
+        cycle = list(reversed(err.args[1]))
+        return cycle
+    return None
+
+
+def cycle_problem(cycle: list[str]) -> Problem:
+    """A problem naming a cycle's path."""
+    return Problem(f"dependency cycle: {' -> '.join(cycle)}", asset=cycle[0],
+                   hint="Remove one of these deps so that the graph has no cycle.")
+
+
+def _closure(names: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[str]:
+    seen: set[str] = set()
+    stack = [e for n in names for e in edges.get(n, ())]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(edges.get(node, ()))
+    return seen

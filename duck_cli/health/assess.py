@@ -1,0 +1,316 @@
+"""Health per asset and partition, from the graph, a catalog snapshot and the clock.
+
+Pure: the only inputs are the project, one snapshot, the observed source versions and ``now``.
+Every unhealthy partition carries its reasons; blockers are found by walking upstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping, NamedTuple
+
+from duck_cli.graph import mapping as pmap
+from duck_cli.health import freshness
+from duck_cli.graph import partitions as parts
+from duck_cli.records import Mat, Snapshot
+from duck_cli.graph.dag import AssetGraph
+from duck_cli.models import Asset, Project
+
+FRESH, STALE, MISSING, FAILED = "fresh", "stale", "missing", "failed"
+UNFIXABLE = ("source_missing",)
+
+
+class Reason(NamedTuple):
+    """Why a partition is not healthy: a stable code and a sentence."""
+
+    code: str  # never_materialized | code_changed | upstream_newer | source_missing |
+    # upstream_stale | last_run_failed | check_failed | freshness_breached
+    message: str
+    upstream: str | None = None
+
+
+class PartitionHealth(NamedTuple):
+    """The state of one asset partition."""
+
+    asset: str
+    key: str
+    state: str
+    reasons: tuple[Reason, ...]
+    seq: int  # the current materialization's sequence number (0: none)
+
+
+@dataclass(frozen=True)
+class AssetHealth:
+    """The state of one asset: its partitions, freshness and latest checks."""
+
+    asset: Asset
+    keys: tuple[str, ...]
+    partitions: Mapping[str, PartitionHealth]
+    freshness: object | None  # freshness.FreshnessResult
+    current: Mapping[str, Mat]
+
+    def unhealthy(self) -> list[PartitionHealth]:
+        """Partitions that are not fresh, in key order."""
+        return [p for p in (self.partitions[k] for k in self.keys) if p.state != FRESH]
+
+    def counts(self) -> dict[str, int]:
+        """How many partitions are in each state."""
+        out = {FRESH: 0, STALE: 0, MISSING: 0, FAILED: 0}
+        for p in self.partitions.values():
+            out[p.state] += 1
+        return out
+
+    @property
+    def state(self) -> str:
+        """The asset's overall state: failed > missing > stale > fresh."""
+        counts = self.counts()
+        for state in (FAILED, MISSING, STALE):
+            if counts[state]:
+                return state
+        if self.freshness is not None and self.freshness.state == "stale":
+            return STALE
+        return FRESH
+
+
+@dataclass(frozen=True)
+class Health:
+    """Health of every asset in a project at one moment."""
+
+    assets: Mapping[str, AssetHealth]
+    now: datetime
+    _maps: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def partition(self, asset: str, key: str) -> PartitionHealth:
+        """One partition's health."""
+        return self.assets[asset].partitions[key]
+
+    def dep_map(self, asset: Asset, index: int) -> Mapping[str, tuple[str, ...]]:
+        """Upstream keys per key of ``asset`` through its ``index``-th dep (computed once)."""
+        cache_key = (asset.name, index)
+        found = self._maps.get(cache_key)
+        if found is None:
+            dep = asset.deps[index]
+            up = self.assets[dep.asset]
+            found = upstream_keys(asset, up.asset, dep, list(self.assets[asset.name].keys),
+                                  list(up.keys))
+            self._maps[cache_key] = found
+        return found
+
+
+@dataclass(frozen=True)
+class State:
+    """What one command knows: the project, its graph, the catalog snapshot and health."""
+
+    project: Project
+    graph: AssetGraph
+    snapshot: Snapshot
+    health: Health
+
+
+def state_of(project: Project, snap: Snapshot, now: datetime,
+             observed: Mapping[str, Mapping[str, str | None]]) -> State:
+    """Build the graph and assess health from one snapshot and the observed source versions."""
+    graph = AssetGraph.build(project.assets)
+    return State(project, graph, snap, assess(project, graph, snap, now, observed))
+
+
+def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
+           observed: Mapping[str, Mapping[str, str | None]]) -> Health:
+    """Compute the health of every asset, upstream first."""
+    out: dict[str, AssetHealth] = {}
+    maps: dict = {}  # dep mappings computed here, handed to Health so planning reuses them
+    virtual = snap.max_seq + 1  # seq of source data seen on disk but not recorded yet
+    for name in graph.order:
+        asset = project.assets[name]
+        keys = tuple(parts.partition_keys(asset.partitions, now))
+        current = {k: m for k in keys if (m := snap.current.get((name, k))) is not None}
+        if asset.is_source:
+            states = _source_states(asset, keys, current, observed.get(name), virtual)
+        else:
+            states = _built_states(project, asset, keys, current, snap, out, maps)
+        fresh = _freshness(asset, keys, current, out, now)
+        if fresh is not None and fresh.state == "stale" and fresh.required_key in states:
+            states[fresh.required_key] = _with_freshness(states[fresh.required_key], fresh)
+        elif fresh is not None and fresh.state == "stale" and not asset.partitions:
+            states[""] = _with_freshness(states[""], fresh)
+        out[name] = AssetHealth(asset, keys, states, fresh, current)
+    return Health(out, now, maps)
+
+
+def _source_states(asset: Asset, keys, current, live: Mapping[str, str | None] | None,
+                   virtual: int) -> dict[str, PartitionHealth]:
+    states = {}
+    for k in keys:
+        mat = current.get(k)
+        version = live.get(k, mat.data_version if mat else None) if live is not None else (
+            mat.data_version if mat else None)
+        if version is None:
+            label = f"partition {k} " if k else ""
+            reason = Reason("source_missing", f"source {label}has not arrived")
+            states[k] = PartitionHealth(asset.name, k, MISSING, (reason,), 0)
+        else:
+            seq = mat.seq if mat and mat.data_version == version else virtual
+            states[k] = PartitionHealth(asset.name, k, FRESH, (), seq)
+    return states
+
+
+def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
+                  done: Mapping[str, AssetHealth], maps: dict) -> dict[str, PartitionHealth]:
+    newest = _upstream_newest(project, asset, keys, done, maps)
+    view = asset.materialize.strategy == "view"
+    out = {}
+    for k in keys:
+        mat = current.get(k)
+        attempt = snap.attempts.get((asset.name, k))
+        failed = attempt is not None and attempt.status == "failed"
+        reasons: dict[str, Reason] = {}
+        if failed:
+            code = "check_failed" if attempt.error_kind == "check" else "last_run_failed"
+            reasons[code] = Reason(code, attempt.error or "the last run failed")
+            _since(reasons, asset, attempt.code_version, attempt.input_seq or 0, newest.get(k, ()),
+                   "the failure", view)
+        if mat is None:
+            reasons["never_materialized"] = Reason("never_materialized", "never materialized")
+        elif not failed:
+            _since(reasons, asset, mat.code_version, mat.seq, newest.get(k, ()),
+                   "its last materialization", view)
+        state = FAILED if failed else MISSING if mat is None else STALE if reasons else FRESH
+        out[k] = PartitionHealth(asset.name, k, state, tuple(reasons.values()),
+                                 mat.seq if mat else 0)
+    return out
+
+
+def _since(reasons: dict, asset: Asset, code_version, seq: int, newest, what: str,
+           view: bool) -> None:
+    """Add code_changed / upstream_newer when SQL or inputs changed after ``what``."""
+    if code_version != asset.code_version and "code_changed" not in reasons:
+        reasons["code_changed"] = Reason("code_changed", f"SQL or settings changed since {what}")
+    for dep, up_seq, up_stale in newest:
+        if view:
+            continue
+        if up_seq > seq and "upstream_newer" not in reasons:
+            reasons["upstream_newer"] = Reason("upstream_newer",
+                                               f"{dep} materialized since {what}", dep)
+        elif up_stale and "upstream_stale" not in reasons:
+            reasons["upstream_stale"] = Reason("upstream_stale",
+                                               f"{dep} is stale and will be rebuilt", dep)
+
+
+def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> dict[str, list]:
+    """For each key, (upstream asset, highest seq among the upstream partitions it reads)."""
+    out: dict[str, list] = {k: [] for k in keys}
+    for index, dep in enumerate(asset.deps):
+        up = done[dep.asset]
+        mapping = upstream_keys(asset, project.assets[dep.asset], dep, list(keys), list(up.keys))
+        maps[(asset.name, index)] = mapping
+        seqs = {k: p.seq for k, p in up.partitions.items()}
+        stale = {k for k, p in up.partitions.items() if p.state == STALE}
+        for k, ups in mapping.items():
+            if ups:
+                out[k].append((dep.asset, max(seqs[u] for u in ups),
+                               bool(stale) and any(u in stale for u in ups)))
+    return out
+
+
+def upstream_keys(asset: Asset, up: Asset, dep, keys: list[str], up_keys: list[str]):
+    """Which upstream keys each key of ``asset`` reads through ``dep``."""
+    return pmap.upstream_map(asset.partitions, up.partitions, dep, keys, up_keys)
+
+
+def _freshness(asset: Asset, keys, current: Mapping[str, Mat], done, now: datetime):
+    if asset.freshness is None:
+        return None
+    return freshness.evaluate(asset.freshness, now, **freshness_inputs(asset, keys, current, done))
+
+
+def live_times(asset: Asset, current: Mapping[str, Mat], done: Mapping[str, "AssetHealth"]):
+    """What freshness judges: a view is as fresh as the oldest of its upstreams' latest data."""
+    if asset.materialize is None or asset.materialize.strategy != "view" or not asset.deps \
+            or "" not in current:
+        return current
+    latest = []
+    for dep in asset.deps:
+        mats = done[dep.asset].current.values() if dep.asset in done else ()
+        if not mats:
+            return current
+        latest.append(max(mats, key=lambda m: m.created_at))
+    return {"": min(latest, key=lambda m: m.created_at)}
+
+
+def freshness_inputs(asset: Asset, keys, current: Mapping[str, Mat],
+                     done: Mapping[str, "AssetHealth"]) -> dict:
+    """The keyword arguments freshness.evaluate needs for an asset (a view's times are its
+    upstreams', `live_times`; ``done`` holds the upstreams' health)."""
+    defn = asset.partitions
+    timed = defn is not None and defn.kind != "static"
+    current = live_times(asset, current, done)
+    return {"materialized_at": {k: m.created_at for k, m in current.items()},
+            "keys": list(keys),
+            "period_end": (lambda k: parts.bounds(defn, k)[1]) if timed else None}
+
+
+ROOT_CAUSES = ("source_missing", "check_failed", "last_run_failed")
+
+
+class Blocker(NamedTuple):
+    """An unhealthy upstream partition that holds an asset partition back."""
+
+    asset: str
+    key: str
+    reason: Reason
+    depth: int  # 1: a direct upstream
+    root: bool  # whether this partition's own fault (not its upstream) is the cause
+
+
+def upstream_partitions(project: Project, health: Health, asset: str, key: str,
+                        *, blocking_only: bool = False) -> list[tuple]:
+    """The (upstream asset, key) pairs one partition reads, in dep order.
+
+    With ``blocking_only``, deps that read every upstream partition (mapping ``all``, or an
+    unpartitioned reader of a partitioned upstream) are left out: such a reader builds from
+    whatever is published, so one unhealthy upstream slice does not hold it back.
+    """
+    a = project.assets[asset]
+    out = []
+    for index, dep in enumerate(a.deps):
+        if blocking_only and reads_all(a, project.assets[dep.asset], dep):
+            continue
+        out.extend((dep.asset, k) for k in health.dep_map(a, index).get(key, ()))
+    return out
+
+
+def reads_all(asset: Asset, up: Asset, dep) -> bool:
+    """Whether a dep reads every partition of a partitioned upstream."""
+    return up.partitions is not None and (dep.mapping == "all" or asset.partitions is None)
+
+
+def blockers(project: Project, health: Health, asset: str, key: str) -> list[Blocker]:
+    """Unhealthy upstream partitions of one partition, nearest first, down to root causes."""
+    out: list[Blocker] = []
+    seen: set[tuple[str, str]] = set()
+    frontier = [(asset, key)]
+    depth = 0
+    while frontier:
+        depth += 1
+        nxt = []
+        for node in frontier:
+            for up in upstream_partitions(project, health, *node, blocking_only=True):
+                if up in seen:
+                    continue
+                seen.add(up)
+                p = health.partition(*up)
+                if p.state == FRESH:
+                    continue
+                root = next((r for r in p.reasons if r.code in ROOT_CAUSES), None)
+                out.append(Blocker(up[0], up[1], root or p.reasons[0], depth, root is not None))
+                if root is None:
+                    nxt.append(up)
+        frontier = nxt
+    return out
+
+
+def _with_freshness(p: PartitionHealth, fresh) -> PartitionHealth:
+    reason = Reason("freshness_breached", f"freshness breached: {fresh.message}")
+    state = p.state if p.state != FRESH else STALE
+    return p._replace(state=state, reasons=p.reasons + (reason,))

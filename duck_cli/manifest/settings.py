@@ -1,0 +1,152 @@
+"""The project around the manifests: its folder, its ``duck.yaml`` settings, paths inside it, the clock."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from duck_cli.errors import ManifestError, Problem, UsageError, did_you_mean
+from duck_cli.manifest.read import Map, parse_document
+from duck_cli.models import Settings
+
+SETTINGS_FILE = "duck.yaml"
+DEFAULT_WAREHOUSE = ".duck/warehouse.duckdb"
+DEFAULT_CATALOG = ".duck/catalog.duckdb"
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
+
+
+def find_root(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The project folder: ``path`` (-p), else env DUCK_PROJECT, else the current directory."""
+    env = os.environ if environ is None else environ
+    chosen = path if path not in (None, "") else env.get("DUCK_PROJECT") or None
+    try:
+        folder = Path(chosen) if chosen is not None else Path.cwd()
+    except FileNotFoundError:
+        raise UsageError("the current folder no longer exists (it was deleted or moved)",
+                         hint="cd into the project folder, or pass it with --project/-p.") from None
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"the project folder '{folder}' {what}",
+                         hint="Pass an existing folder with --project/-p or DUCK_PROJECT.")
+    return folder.resolve()
+
+
+def clock(environ: Mapping[str, str]) -> datetime:
+    """The aware "now": DUCK_NOW (ISO 8601 with an offset) when set, else the UTC wall clock.
+
+    >>> clock({"DUCK_NOW": "2026-03-13T07:30:00+01:00"}).isoformat()
+    '2026-03-13T07:30:00+01:00'
+    >>> clock({"DUCK_NOW": "2026-03-13T06:30:00Z"}).utcoffset()
+    datetime.timedelta(0)
+    """
+    text = environ.get("DUCK_NOW", "").strip()
+    if not text:
+        return datetime.now(timezone.utc)
+    hint = "Write it as ISO 8601 with an offset, e.g. 2026-03-13T07:30:00+01:00 or 2026-03-13T06:30:00Z."
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"DUCK_NOW '{text}' is not an ISO 8601 date and time", hint=hint) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise UsageError(f"DUCK_NOW '{text}' has no UTC offset", hint=hint)
+    return moment
+
+
+def relative_inside(root: Path, path_text: str, base_dir: Path) -> Path | None:
+    """``path_text`` resolved against ``base_dir``, or None when it leaves the project folder.
+
+    >>> relative_inside(Path("/p"), "sql/a.sql", Path("/p/m")).as_posix()
+    '/p/m/sql/a.sql'
+    >>> relative_inside(Path("/p"), "../../etc/passwd", Path("/p/m")) is None
+    True
+    """
+    full = Path(os.path.normpath(Path(base_dir) / path_text))
+    try:
+        full.relative_to(Path(os.path.normpath(root)))
+    except ValueError:
+        return None
+    return full
+
+
+def load_settings(root: Path) -> Settings:
+    """The settings in ``root/duck.yaml`` (optional), with absolute paths; ManifestError if invalid."""
+    path = root / SETTINGS_FILE
+    doc: Any = None
+    if path.is_file():
+        doc = _read_settings_doc(path)
+    problems = _settings_problems(doc) if doc is not None else []
+    if problems:
+        raise ManifestError(problems)
+    values = dict(doc or {})
+    return Settings(
+        warehouse=_absolute(root, values.get("warehouse", DEFAULT_WAREHOUSE)),
+        catalog=_absolute(root, values.get("catalog", DEFAULT_CATALOG)),
+        threads=values.get("threads"),
+        memory_limit=values.get("memory_limit"),
+        batch_size=values.get("batch_size", 31),
+        jobs=values.get("jobs"),
+        wait_seconds=float(values.get("wait", 30)),
+    )
+
+
+def _absolute(root: Path, text: str) -> Path:
+    return Path(os.path.normpath(root / Path(text).expanduser()))
+
+
+def _read_settings_doc(path: Path) -> Any:
+
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ManifestError([Problem(f"cannot read the file: {err.strerror}", SETTINGS_FILE)]) from None
+    doc, problem = parse_document(SETTINGS_FILE, data, manifest=False)
+    if problem is not None and problem.message.startswith("the top level"):
+        problem = replace(problem, hint="duck.yaml is a mapping of settings, e.g. 'threads: 4'.")
+    if problem is not None:
+        raise ManifestError([problem])
+    return doc if isinstance(doc, Map) else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key: (test, what the value must be)
+SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
+    "warehouse": (lambda v: isinstance(v, str) and v.strip() != "", "a path (text)"),
+    "catalog": (lambda v: isinstance(v, str) and v.strip() != "", "a path (text)"),
+    "threads": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
+    "memory_limit": (lambda v: isinstance(v, str) and bool(_MEMORY.match(v)), "a size such as '4GB'"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
+    "jobs": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
+    "wait": (lambda v: _is_number(v) and v >= 0, "a number of seconds (0 or more)"),
+}
+
+
+def _settings_problems(doc: Any) -> list[Problem]:
+    """Every wrong key or value in duck.yaml's mapping."""
+    problems = []
+    for key, value in doc.items():
+        line = doc.lines.get(key, doc.line)
+        if key not in SETTINGS_KEYS:
+            hint = did_you_mean(str(key), SETTINGS_KEYS) or f"Known keys: {', '.join(SETTINGS_KEYS)}."
+            problems.append(Problem(f"unknown setting '{key}'", SETTINGS_FILE, line, hint))
+        elif not SETTINGS_KEYS[key][0](value):
+            problems.append(Problem(f"'{key}' must be {SETTINGS_KEYS[key][1]}, not {value!r}",
+                                    SETTINGS_FILE, line, _settings_hint(key)))
+    return problems
+
+
+def _settings_hint(key: str) -> str:
+    examples = {"warehouse": "warehouse: .duck/warehouse.duckdb", "catalog": "catalog: .duck/catalog.duckdb",
+                "threads": "threads: 4", "memory_limit": "memory_limit: 4GB", "batch_size": "batch_size: 31",
+                "jobs": "jobs: 4", "wait": "wait: 30"}
+    return f"For example: {examples[key]}"

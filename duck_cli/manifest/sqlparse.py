@@ -1,0 +1,156 @@
+"""SQL through DuckDB's own parser (``json_serialize_sql``): tables read, a canonical form, syntax errors.
+
+It parses only, never binds: tables need not exist and ``$partition_start`` needs no value.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from duck_cli.errors import DuckError
+
+_LOCATION_KEYS = ("query_location", "query_location_length")
+
+
+class SqlSyntaxError(DuckError):
+    """SQL that DuckDB cannot parse, or that is not one SELECT; ``line``/``column`` are within the SQL."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
+                 hint: str | None = None):
+        super().__init__(message, hint=hint, line=line)
+        self.column = column
+
+
+@dataclass(frozen=True)
+class ParsedSQL:
+    """A parsed SELECT: base tables read (CTE names excluded), named parameters, canonical form."""
+
+    tables: tuple[str, ...]
+    normalized: str
+    parameters: tuple[str, ...] = ()
+
+
+def serialize_many(sqls: list[str]) -> dict[str, str]:
+    """DuckDB's parse of many SQL texts, in one call (one call each costs ten times as much),
+    for `parse_select`."""
+    todo = list(dict.fromkeys(sqls))
+    if not todo:
+        return {}
+    rows = _connection().execute("SELECT json_serialize_sql(unnest(?))", [todo]).fetchall()
+    return dict(zip(todo, (r[0] for r in rows)))
+
+
+def parse_select(sql: str, serialized: dict[str, str] | None = None) -> ParsedSQL:
+    """Parse one SELECT (WITH allowed); raise SqlSyntaxError for anything else. ``serialized``
+    may hold the parse already (`serialize_many`)."""
+    text = (serialized or {}).get(sql)
+    if text is None:
+        text = _connection().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+    result = json.loads(text, object_pairs_hook=_without_locations)
+    if result.get("error"):
+        raise _error(sql, result)
+    statements = result.get("statements") or []
+    if len(statements) != 1:
+        what = "no statement" if not statements else f"{len(statements)} statements"
+        raise SqlSyntaxError(f"the SQL holds {what}, but a materialization is one SELECT statement",
+                             line=1, column=1, hint="Write a single SELECT (it may start with WITH).")
+    statement = statements[0]
+    tables = _dedupe(_base_tables(statement, frozenset(), []))
+    params = tuple(sorted(str(p["key"]) for p in statement.get("named_param_map") or []))
+    return ParsedSQL(tables, canonical(statement), params)
+
+
+@functools.lru_cache(maxsize=1)
+def _connection() -> Any:
+    from duck_cli.engine import duckdb
+
+    return duckdb.connect(":memory:")
+
+
+def _error(sql: str, result: dict[str, Any]) -> SqlSyntaxError:
+    message = str(result.get("error_message") or "invalid SQL")
+    if "Only SELECT" in message:
+        return SqlSyntaxError("a materialization is one SELECT statement", line=1, column=1,
+                              hint="Write a SELECT (it may start with WITH); duck creates the table itself.")
+    line, column = position_to_line_column(sql, result.get("position"))
+    return SqlSyntaxError(message, line=line, column=column)
+
+
+def position_to_line_column(sql: str, position: Any) -> tuple[int, int]:
+    """DuckDB's error position (a byte offset) as a 1-based line and column in ``sql``.
+
+    >>> position_to_line_column("select 1\\nfrom (", "14")
+    (2, 6)
+    >>> position_to_line_column("select", None)
+    (1, 1)
+    """
+    try:
+        offset = int(position)
+    except (TypeError, ValueError):
+        return 1, 1
+    before = sql.encode("utf-8")[:max(offset, 0)].decode("utf-8", "ignore")
+    line = before.count("\n") + 1
+    return line, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _without_locations(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object without ``query_location*`` fields (they change with whitespace and
+    comments), dropped as the parser's output is decoded.
+
+    >>> json.loads('{"a": [{"query_location": 3, "b": 1}], "query_location_length": 2}',
+    ...            object_pairs_hook=_without_locations)
+    {'a': [{'b': 1}]}
+    """
+    return {k: v for k, v in pairs if k not in _LOCATION_KEYS}
+
+
+def canonical(tree: Any) -> str:
+    """Compact, key-sorted JSON: the text that code versions hash.
+
+    >>> canonical({"b": 1, "a": [2]})
+    '{"a":[2],"b":1}'
+    """
+    return json.dumps(tree, sort_keys=True, separators=(",", ":"))
+
+
+def _base_tables(node: Any, ctes: frozenset[str], out: list[str]) -> list[str]:
+    """Every BASE_TABLE below ``node`` (subqueries, joins, CTE bodies, set operations) not a CTE in scope."""
+    if isinstance(node, list):
+        for child in node:
+            if isinstance(child, (dict, list)):
+                _base_tables(child, ctes, out)
+        return out
+    if not isinstance(node, dict):
+        return out
+    if "cte_map" in node:
+        ctes = ctes | _cte_names(node)
+    if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+        name = _qualified(node)
+        if "." in name or name.lower() not in ctes:
+            out.append(name)
+    for child in node.values():
+        if isinstance(child, (dict, list)):
+            _base_tables(child, ctes, out)
+    return out
+
+
+def _cte_names(node: dict[str, Any]) -> frozenset[str]:
+    cte_map = node.get("cte_map")
+    if not isinstance(cte_map, dict):
+        return frozenset()
+    return frozenset(str(e.get("key", "")).lower() for e in cte_map.get("map") or [])
+
+
+def _qualified(node: dict[str, Any]) -> str:
+    parts = (node.get("catalog_name"), node.get("schema_name"), node.get("table_name"))
+    return ".".join(str(p) for p in parts if p)
+
+
+def _dedupe(names: list[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(name.lower(), name)
+    return tuple(seen.values())

@@ -1,0 +1,365 @@
+"""Plans as data: which asset partitions to build, in which order, and why; what is left alone.
+
+`duck plan`, `duck materialize`, `duck backfill` and `duck reconcile` all build a `Plan` here; the
+dry runs, `--json` and the executor all use the same plan. Planning is pure and deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from duck_cli.errors import PartitionKeyError
+from duck_cli.graph import mapping as pmap
+from duck_cli.graph import partitions as parts
+from duck_cli.health.assess import FAILED, FRESH, STALE, Health, upstream_partitions
+from duck_cli.models import Project
+
+PLAN, OK, BLOCKED, UNFIXABLE = "plan", "ok", "blocked", "unfixable"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work: build these partitions (one statement for a batch) of one asset."""
+
+    index: int
+    asset: str
+    keys: tuple[str, ...]
+    reasons: tuple[str, ...]  # sentences, most important first
+    codes: tuple[str, ...]  # reason codes, sorted
+    needs: tuple[int, ...]  # steps that must succeed first
+
+
+@dataclass(frozen=True)
+class Held:
+    """Partitions of an asset the plan leaves alone, and why."""
+
+    asset: str
+    keys: tuple[str, ...]
+    status: str  # fresh | blocked | unfixable
+    message: str
+    blocker: tuple[str, str] | None = None  # (asset, key) of the root cause
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of steps with their reasons, and what is held back."""
+
+    command: str
+    steps: tuple[Step, ...]
+    held: tuple[Held, ...] = ()
+    options: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def partitions(self) -> int:
+        """How many asset partitions the plan builds."""
+        return sum(len(s.keys) for s in self.steps)
+
+    def blocked(self) -> list[Held]:
+        """Held partitions that cannot be built yet (blocked or unfixable)."""
+        return [h for h in self.held if h.status != FRESH]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to plan: assets in scope, target partitions, and how eagerly."""
+
+    scope: frozenset[str]  # assets the plan may build
+    targets: Mapping[str, tuple[str, ...]]  # asset -> keys to consider
+    forced: frozenset[tuple[str, str]] = frozenset()  # build even when fresh
+    include_upstream: bool = False  # walk upstream of targets (reconcile)
+    retry_failed: bool = True
+    batch_size: int = 1
+
+
+def build(project: Project, health: Health, order: Iterable[str], req: Request,
+          command: str) -> Plan:
+    """Decide, for every target partition and what it needs, whether to build it, and why."""
+    cone = _cone(project, health, req)
+    verdicts: dict[tuple[str, str], tuple] = {}
+    for asset in order:
+        for key in cone.get(asset, ()):
+            verdicts[(asset, key)] = _verdict(project, health, req, asset, key, verdicts)
+    if req.include_upstream:
+        _drop_unneeded(project, health, req, verdicts)
+    steps = _steps(project, health, order, verdicts, req.batch_size)
+    return Plan(command, steps, _held(project, order, verdicts, req), {})
+
+
+def _drop_unneeded(project: Project, health: Health, req: Request, verdicts: dict) -> None:
+    """Keep only the smallest useful work: what the buildable targets need, and nothing else.
+
+    From each target walk upstream through partitions that are unhealthy (they must be rebuilt
+    for the target to become healthy); then add every partition on the way to a kept one whose
+    upstream is rebuilt (it would turn stale). Healthy upstream partitions stop the walk.
+    """
+    planned = {n for n, v in verdicts.items() if v[0] == PLAN}
+    keep = {(a, k) for a, ks in req.targets.items() for k in ks if (a, k) in planned}
+    while True:
+        _add_unhealthy_upstream(project, health, planned, keep)
+        more = _stale_by_rebuild(project, health, planned, keep)
+        if not more:
+            break
+        keep |= more
+    for node in planned - keep:
+        verdicts[node] = (OK, (), None)
+
+
+def _add_unhealthy_upstream(project, health, planned, keep) -> None:
+    stack = list(keep)
+    while stack:
+        for up in upstream_partitions(project, health, *stack.pop()):
+            if up in planned and up not in keep and health.partition(*up).state != FRESH:
+                keep.add(up)
+                stack.append(up)
+
+
+def _stale_by_rebuild(project, health, planned, keep) -> set:
+    """Planned partitions upstream of kept ones that read a kept (rebuilt) partition."""
+    ancestors, stack = set(), list(keep)
+    while stack:
+        for up in upstream_partitions(project, health, *stack.pop()):
+            if up in planned and up not in ancestors:
+                ancestors.add(up)
+                stack.append(up)
+    return {n for n in ancestors - keep if health.partition(*n).state in (FRESH, STALE)
+            and any(u in keep for u in upstream_partitions(project, health, *n))}
+
+
+def _cone(project: Project, health: Health, req: Request) -> dict[str, list[str]]:
+    """Target partitions, plus (for reconcile) every upstream partition they read."""
+    seen = {(a, k) for a, keys in req.targets.items() for k in keys}
+    if req.include_upstream:
+        stack = list(seen)
+        while stack:
+            for up in upstream_partitions(project, health, *stack.pop()):
+                if up not in seen:
+                    seen.add(up)
+                    stack.append(up)
+    out: dict[str, set[str]] = {}
+    for asset, key in seen:
+        out.setdefault(asset, set()).add(key)
+    return {a: [k for k in health.assets[a].keys if k in ks] for a, ks in out.items()}
+
+
+def _verdict(project: Project, health: Health, req: Request, asset: str, key: str,
+             verdicts: Mapping) -> tuple:
+    """(verdict, reasons, root blocker) for one partition; upstream verdicts are known."""
+    p = health.partition(asset, key)
+    if project.assets[asset].is_source:
+        if p.state == FRESH:
+            return (OK, (), None)
+        return (UNFIXABLE, tuple(r.message for r in p.reasons), (asset, key))
+    ups = [(u, verdicts.get(u) or _outside(health, req, u)) for u in
+           upstream_partitions(project, health, asset, key)]
+    blocking = set(upstream_partitions(project, health, asset, key, blocking_only=True))
+    for up, (verdict, _why, root) in ups:
+        if verdict in (BLOCKED, UNFIXABLE) and up in blocking:
+            return (BLOCKED, (), root or up)
+    upstream_planned = [up for up, v in ups if v[0] == PLAN]
+    if (asset, key) in req.forced:
+        return (PLAN, _reasons(p) or ("requested",), None)
+    if p.state == FRESH and not upstream_planned:
+        return (OK, (), None)
+    if asset not in req.scope:
+        return (BLOCKED, (), (asset, key))
+    if p.state == FAILED and not req.retry_failed and not upstream_planned \
+            and _fails_the_same(project, health, asset, key):
+        return (UNFIXABLE, _reasons(p), (asset, key))
+    extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned))
+    return (PLAN, _reasons(p) + extra, None)
+
+
+def _outside(health: Health, req: Request, up: tuple[str, str]) -> tuple:
+    """The verdict of an upstream partition that is not part of the plan's cone."""
+    p = health.partition(*up)
+    if p.state == FRESH:
+        return (OK, (), None)
+    return (UNFIXABLE if any(r.code == "source_missing" for r in p.reasons) else BLOCKED,
+            (), up)
+
+
+def _fails_the_same(project: Project, health: Health, asset: str, key: str) -> bool:
+    """A failed partition whose SQL and inputs did not change since it failed."""
+    p = health.partition(asset, key)
+    return not any(r.code in ("code_changed", "upstream_newer") for r in p.reasons)
+
+
+def _reasons(p) -> tuple[str, ...]:
+    return tuple(r.message for r in p.reasons)
+
+
+def _codes(p) -> tuple[str, ...]:
+    return tuple(sorted({r.code for r in p.reasons}))
+
+
+def _steps(project: Project, health: Health, order, verdicts, batch_size: int) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    where: dict[tuple[str, str], int] = {}
+    for asset in order:
+        keys = [k for k in health.assets[asset].keys if verdicts.get((asset, k), (None,))[0] == PLAN]
+        if not keys:
+            continue
+        a = project.assets[asset]
+        size = 1 if "$partition_key" in a.materialize.sql else batch_size  # a key is not a range
+        for batch in parts.batches(a.partitions, keys, size):
+            needs = sorted({where[u] for k in batch
+                            for u in upstream_partitions(project, health, asset, k) if u in where})
+            reasons = _merge(verdicts[(asset, k)][1] for k in batch)
+            codes = tuple(sorted({c for k in batch for c in _codes(health.partition(asset, k))}))
+            steps.append(Step(len(steps), asset, tuple(batch), reasons, codes, tuple(needs)))
+            where.update({(asset, k): len(steps) - 1 for k in batch})
+    return tuple(steps)
+
+
+def _merge(reason_lists: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    out: dict[str, None] = {}
+    for reasons in reason_lists:
+        out.update(dict.fromkeys(reasons))
+    return tuple(out)
+
+
+def _held(project: Project, order, verdicts, req: Request) -> tuple[Held, ...]:
+    groups: dict[tuple, list[str]] = {}
+    for asset in order:
+        if asset not in req.targets or project.assets[asset].is_source and asset not in req.scope:
+            continue
+        for key in req.targets[asset]:
+            verdict, reasons, root = verdicts.get((asset, key), (OK, (), None))
+            if verdict == PLAN:
+                continue
+            status = FRESH if verdict == OK else verdict
+            groups.setdefault((asset, status, root), []).append(key)
+    return tuple(Held(a, tuple(keys), s, _held_message(s, a, root, keys), root)
+                 for (a, s, root), keys in groups.items())
+
+
+def _held_message(status: str, asset: str, root, keys) -> str:
+    if status == FRESH:
+        return "fresh"
+    if status == UNFIXABLE and root and root[0] == asset:
+        return "cannot be rebuilt yet"
+    label = f"{root[0]} {root[1]}".strip() if root else "an upstream"
+    return f"blocked by {label}"
+
+
+# -- requests: what each command asks the planner for ----------------------------------------
+
+
+def requested_keys(project: Project, health: Health, assets: Iterable[str], keys: list[str],
+                   first: str | None, last: str | None) -> dict[str, tuple[str, ...]]:
+    """Validate --partition / --from --to against each selected partitioned asset.
+
+    A key only has to belong to one of the selected assets (a daily key skips a region-partitioned
+    asset); a key that belongs to none is an error naming the first asset's expectation.
+    """
+
+    out: dict[str, tuple[str, ...]] = {}
+    first_error = None
+    partitioned = [a for a in assets if project.assets[a].partitions is not None
+                   and not project.assets[a].is_source]
+    for name in partitioned:
+        try:
+            out[name] = _keys_for(project.assets[name], keys, first, last, health.now)
+        except PartitionKeyError as err:
+            first_error = first_error or err
+    if not out:
+        if first_error is not None:
+            raise first_error
+        raise PartitionKeyError("none of the selected assets is partitioned",
+                                hint="Drop --partition/--from/--to, or select a partitioned asset.")
+    return out
+
+
+def _keys_for(asset, keys: list[str], first, last, now) -> tuple[str, ...]:
+    defn = asset.partitions
+    chosen = [parts.validate_key(defn, k, asset.name, now) for k in keys]
+    if first or last:
+        existing = parts.partition_keys(defn, now)
+        lo = first or existing[0]
+        hi = last or existing[-1]
+        chosen += parts.key_range(defn, lo, hi, asset.name, now)
+    order = {k: i for i, k in enumerate(parts.partition_keys(defn, now))}
+    return tuple(sorted(set(chosen), key=lambda k: order.get(k, -1)))
+
+
+def for_materialize(project: Project, health: Health, order, selected: list[str], *,
+                    keys: Mapping[str, tuple[str, ...]] | None = None, force: bool = False,
+                    batch_size: int = 1, command: str = "materialize") -> Plan:
+    """What `duck materialize` (and `duck plan`) would do: unhealthy or requested partitions."""
+    if keys:
+        targets = dict(keys)
+        forced = frozenset((a, k) for a, ks in targets.items() for k in ks)
+    else:
+        targets = {a: health.assets[a].keys for a in selected}
+        forced = frozenset((a, k) for a in selected for k in targets[a]) if force else frozenset()
+    req = Request(frozenset(selected), targets, forced, batch_size=batch_size)
+    return build(project, health, order, req, command)
+
+
+def for_backfill(project: Project, health: Health, graph, selected: list[str],
+                 keys: Mapping[str, tuple[str, ...]], *, downstream: bool,
+                 batch_size: int) -> Plan:
+    """Rebuild exactly the requested partitions (and, with downstream, what reads them)."""
+    targets = {a: tuple(ks) for a, ks in keys.items() if ks}
+    if downstream:
+        targets = _with_downstream(project, health, graph.order, targets)
+    forced = frozenset((a, k) for a, ks in targets.items() for k in ks)
+    req = Request(frozenset(targets), targets, forced, batch_size=batch_size)
+    return build(project, health, graph.order, req, "backfill")
+
+
+def _with_downstream(project: Project, health: Health, order, targets, passes=None):
+    """Add every downstream partition that reads a targeted one, transitively.
+
+    With ``passes(asset, key)``, only partitions it accepts are added (and walked on from).
+    """
+    out = {a: set(ks) for a, ks in targets.items()}
+    for name in order:
+        asset = project.assets[name]
+        for dep in asset.deps:
+            if dep.asset not in out:
+                continue
+            up = health.assets[dep.asset]
+            inverse = pmap.downstream_map(asset.partitions, up.asset.partitions, dep,
+                                           list(health.assets[name].keys), list(up.keys))
+            hit = {d for k in out[dep.asset] for d in inverse.get(k, ())}
+            if passes is not None:
+                hit = {d for d in hit if passes(name, d)}
+            if hit:
+                out.setdefault(name, set()).update(hit)
+    position = {a: {k: i for i, k in enumerate(health.assets[a].keys)} for a in out}
+    return {a: tuple(sorted(ks, key=position[a].get)) for a, ks in out.items()}
+
+
+def for_reconcile(project: Project, health: Health, order, selected: list[str], *,
+                  retry_failed: bool, batch_size: int) -> Plan:
+    """The smallest set of steps that moves the selection's unhealthy partitions to healthy.
+
+    Targets are the unhealthy partitions of the selection, plus (to a fixpoint) the selected
+    partitions that read something the plan rebuilds: they would turn stale right after.
+    """
+    readers = {a for a in selected if not project.assets[a].is_source}
+    targets = {a: tuple(p.key for p in health.assets[a].unhealthy()) for a in readers}
+    targets = _merge_targets({a: ks for a, ks in targets.items() if ks}, {}, readers)
+    while True:
+        req = Request(frozenset(project.assets), targets, include_upstream=True,
+                      retry_failed=retry_failed, batch_size=batch_size)
+        plan = build(project, health, order, req, "reconcile")
+        planned = {}
+        for step in plan.steps:
+            planned.setdefault(step.asset, []).extend(step.keys)
+        turns_stale = lambda a, k: health.partition(a, k).state in (FRESH, STALE)  # noqa: E731
+        grown = _merge_targets(targets, _with_downstream(project, health, order, planned,
+                                                         turns_stale), readers)
+        if grown == targets:
+            return plan
+        targets = grown
+
+
+def _merge_targets(targets: dict, more: dict, allowed: set) -> dict:
+    out = {a: set(ks) for a, ks in targets.items()}
+    for asset, keys in more.items():
+        if asset in allowed:
+            out.setdefault(asset, set()).update(keys)
+    return {a: tuple(sorted(ks)) for a, ks in out.items()}

@@ -1,0 +1,397 @@
+"""Building one step: stage the SQL, audit it with the checks, publish it, write the ledger.
+
+Write, audit, publish in one warehouse transaction: consumers never see half a rebuild or data
+that failed a blocking check, and a crash at any point leaves the previous data in place.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from duck_cli.graph import partitions as parts
+from duck_cli.run import checks
+from duck_cli.run.faults import fault
+from duck_cli.run.session import StepResult
+from duck_cli.models import Asset
+from duck_cli.state.warehouse import _key_expr, ledger_row, quote
+
+STAGE = "__duck_stage"
+
+
+class Builder:
+    """Builds one asset over some partitions in one warehouse transaction."""
+
+    def __init__(self, s, asset: Asset, keys: list[str], run_id: str, step: int, wh=None):
+        self.s, self.asset, self.keys, self.run_id, self.step = s, asset, keys, run_id, step
+        self.wh = wh or s.wh  # a worker thread's own connection when steps run concurrently
+        self.input_seq = 0
+        self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
+
+    def run(self, started: datetime):
+        """Build the step in one transaction; a StepResult either way."""
+        a = self.asset
+        if a.materialize.strategy == "table" and not a.checks:
+            return self.run_table(started)
+        if self.direct_ok():
+            result = self.run_direct(started)
+            if result is not None:
+                return result
+        return self.run_staged(started)
+
+    def direct_ok(self) -> bool:
+        """No checks to audit and the table exists: insert the slice straight into it."""
+        return direct_ok(self.s, self.wh, self.asset)
+
+    def replace_table(self) -> int:
+        """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
+        name = self.asset.name
+        if self.wh.table_kind(name) == "VIEW":
+            self.wh.drop(name)
+        rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS "
+                                   f"{self.asset.materialize.sql}").fetchone()[0]
+        self.wh.mark(name, "BASE TABLE")
+        fault("stage")
+        fault("publish")
+        return rows
+
+    def replace_slice(self) -> int:
+        """Delete and re-insert the partitions' slice (inside the caller's transaction),
+        refusing rows outside it (_SliceError); the rows inserted."""
+        con, table = self.wh.con, quote(self.asset.name)
+        pred, params = slice_predicate(self.asset, self.params)
+        con.execute(f"DELETE FROM {table} WHERE {pred}", params)
+        fault("stage")
+        sql = self.asset.materialize.sql
+        rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", _used(sql, self.params)).fetchone()[0]
+        inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}", params).fetchone()[0]
+        if inside != rows:
+            raise _SliceError(self.outside_message(rows - inside))
+        fault("publish")
+        return rows
+
+    def run_table(self, started: datetime):
+        """A table with nothing to audit: replace it in place, in one transaction (a reader
+        sees the old table or the new one, never neither)."""
+        from duck_cli.engine import duckdb
+
+        self.wh.begin()
+        try:
+            rows = self.replace_table()
+            return self.finish(started, rows, [])
+        except (duckdb.Error, RuntimeError) as err:
+            return self.sql_failed(started, err)
+
+    def run_direct(self, started: datetime):
+        """Delete and re-insert the slice in one transaction, verifying nothing fell outside.
+
+        Returns None (and remembers to stage from now on) if the table's columns do not fit.
+        """
+        from duck_cli.engine import duckdb
+
+        self.wh.begin()
+        try:
+            return self.finish(started, self.replace_slice(), [])
+        except _SliceError as err:
+            return self.slice_failed(started, err)
+        except (duckdb.Error, RuntimeError) as err:
+            _rollback_or_raise(self.wh, err)
+            self.s.direct[self.asset.name] = False  # e.g. the SQL's columns changed: the
+            return None  # staged path evolves them
+
+    def finish(self, started: datetime, rows: int, checks: list):
+        """Write the ledger and commit: the publish becomes visible and recorded at once.
+
+        Under the session's commit lock, so ledger sequence numbers are committed in order (a
+        catalog flush never records a number while a lower one is still uncommitted)."""
+        with self.s.commit_lock:
+            ledger = self.ledger(rows)
+            _commit_with_ledger(self.s, self.wh, ledger)
+        res = self.result(started, "success", rows, checks, None, None)
+        res.ledger = ledger
+        return res
+
+    def run_staged(self, started: datetime):
+        """Write, audit, publish: stage the SQL, run the checks there, then swap it in."""
+        from duck_cli.engine import duckdb
+
+        self.wh.begin()
+        try:
+            relation = self.stage()
+            fault("stage")
+            rows = self.count_and_verify(relation)
+            checks = self.audit(relation)
+            fault("checks")
+            if any(not c.passed for c in checks) and not self.transaction_usable():
+                # a check's SQL errored, and DuckDB aborted the transaction with it
+                self.wh.rollback()
+                msg = "; ".join(f"check {c.name} could not run: {c.message}"
+                                for c in checks if not c.passed)
+                return self.result(started, "failed", rows, checks, msg, "check")
+            if any(c.blocking for c in checks):
+                self.wh.rollback()
+                bad = [c for c in checks if c.blocking]
+                msg = "; ".join(f"check {c.name} failed: {c.message}" for c in bad)
+                res = self.result(started, "failed", rows, checks, msg, "check")
+                res.data_error = True
+                return res
+            self.publish(relation)
+            fault("publish")
+            return self.finish(started, rows, checks)
+        except _SliceError as err:
+            return self.slice_failed(started, err)
+        except (duckdb.Error, RuntimeError) as err:
+            return self.sql_failed(started, err)
+
+    def slice_failed(self, started: datetime, err: "_SliceError"):
+        """Roll back a step whose SQL produced rows outside its partitions."""
+        self.wh.rollback()
+        res = self.result(started, "failed", None, [], str(err), "partition")
+        res.data_error = True
+        return res
+
+    def sql_failed(self, started: datetime, err: Exception):
+        """Roll back after a DuckDB error: the step failed (or the run was interrupted)."""
+        from duck_cli.engine import duckdb
+
+        _rollback_or_raise(self.wh, err)
+        res = self.result(started, "failed", None, [], _sql_error(err), "sql")
+        res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
+                                              duckdb.CatalogException))
+        return res
+
+    def result(self, started, status, rows, checks, error, kind):
+        r = StepResult(self.step, self.asset.name, tuple(self.keys), status, started,
+                       self.s.clock(), error=error, error_kind=kind, row_count=rows,
+                       checks=list(checks), input_seq=self.input_seq)
+        return r
+
+    def stage(self) -> str:
+        """Run the asset's SQL into a staging relation; return its quoted name."""
+        con, sql, name = self.wh.con, self.asset.materialize.sql, self.asset.name
+        strategy = self.asset.materialize.strategy
+        if strategy == "view":
+            if self.wh.table_kind(name) == "BASE TABLE":
+                self.wh.drop(name)
+            con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
+            self.wh.mark(name, "VIEW")
+            return quote(name)
+        if strategy == "table":
+            con.execute(f"CREATE OR REPLACE TABLE {quote(STAGE + '_' + name)} AS {sql}")
+            return quote(STAGE + "_" + name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(STAGE)} AS {sql}", _used(sql, self.params))
+        return quote(STAGE)
+
+    def transaction_usable(self) -> bool:
+        """Whether the transaction survived the checks (a failing statement aborts it)."""
+        from duck_cli.engine import duckdb
+
+        try:
+            self.wh.con.execute("SELECT 1")
+            return True
+        except duckdb.Error:
+            return False
+
+    def count_and_verify(self, relation: str) -> int:
+        """Count the staged rows; refuse rows outside the partitions being built (they would
+        clobber other slices)."""
+        if self.asset.materialize.strategy != "incremental":
+            return self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+        pred, params = slice_predicate(self.asset, self.params)
+        rows, bad = self.wh.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({pred}, false)) "
+            f"FROM {relation}", params).fetchone()
+        if bad:
+            raise _SliceError(self.outside_message(bad))
+        return rows
+
+    def outside_message(self, bad: int) -> str:
+        """The error for rows that fall outside the partitions being built."""
+        col = self.asset.partitions.column
+        return (f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: the SQL "
+                f"produced {bad} row(s) whose '{col}' lies outside the partition. Filter it with "
+                f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
+
+    def audit(self, relation: str) -> list:
+        """Run the asset's checks on the staged data."""
+        if not self.asset.checks:
+            return []
+        ref = None
+        if self.asset.partitions is not None and self.asset.partitions.kind != "static":
+            ref = min(self.s.clock(), parts.bounds(self.asset.partitions, self.keys[-1])[1])
+        return checks.run_checks(self.wh.con, self.asset.checks, relation, now=self.s.clock(),
+                                 reference_time=ref, table_of=quote)
+
+    def publish(self, relation: str) -> None:
+        """Swap the staged table in, or replace exactly the partitions' slice."""
+        con, name = self.wh.con, self.asset.name
+        strategy = self.asset.materialize.strategy
+        if strategy == "table":
+            self.wh.drop(name)
+            con.execute(f"ALTER TABLE {relation} RENAME TO {quote(name)}")
+            self.wh.mark(name, "BASE TABLE")
+        elif strategy == "incremental":
+            if self.wh.table_kind(name) != "BASE TABLE":
+                self.wh.drop(name)
+                con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM {relation}")
+                self.wh.mark(name, "BASE TABLE")
+            else:
+                dropped = self.evolve(relation)
+                pred, params = slice_predicate(self.asset, self.params)
+                con.execute(f"DELETE FROM {quote(name)} WHERE {pred}", params)
+                con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {relation}")
+                self.drop_emptied(dropped)
+            con.execute(f"DROP TABLE {relation}")
+
+    def evolve(self, relation: str) -> list[str]:
+        """Add the staged columns the table lacks; return those it no longer produces."""
+        con, table = self.wh.con, quote(self.asset.name)
+        staged = con.execute(f"DESCRIBE {relation}").fetchall()
+        names = [r[0] for r in staged]
+        if self.s.columns.get(self.asset.name) == names:
+            return []
+        existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        added = [(c, t) for c, t, *_ in staged if c not in existing]
+        for col, typ in added:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
+        dropped = sorted(existing - set(names))
+        if not dropped:
+            self.s.columns[self.asset.name] = names
+        return dropped
+
+    def drop_emptied(self, columns: list[str]) -> None:
+        """Drop columns the SQL no longer produces once no partition holds a value in them."""
+        con, table = self.wh.con, quote(self.asset.name)
+        for col in columns:
+            if col == self.asset.partitions.column:
+                continue
+            if not con.execute(f"SELECT count({quote(col)}) FROM {table}").fetchone()[0]:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {quote(col)}")
+
+    def ledger(self, rows: int) -> list[dict]:
+        counts = self.per_key_counts(rows)
+        now = self.s.clock()
+        return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
+                           counts.get(k, 0), "materialization",
+                           upstream=json.dumps({"input_seq": self.input_seq}))
+                for k in self.keys]
+
+    def per_key_counts(self, rows: int) -> dict[str, int]:
+        """Rows per partition key of what the step published."""
+        if len(self.keys) == 1:
+            return {self.keys[0]: rows}
+        if self.asset.materialize.strategy == "incremental":
+            pred, params = slice_predicate(self.asset, self.params)
+            return dict(self.wh.con.execute(
+                f"SELECT {_key_expr(self.asset.partitions)} AS k, count(*) "
+                f"FROM {quote(self.asset.name)} "
+                f"WHERE {pred} GROUP BY k", params).fetchall())
+        return {k: rows for k in self.keys}
+
+
+def run_group(s, builders: list[Builder], wh) -> list | None:
+    """Several steps that `shares_transaction` allows and that do not read each other, in ONE
+    transaction with one ledger insert and one commit: commits, not statements, dominate small
+    steps.
+
+    All or nothing: on any error the transaction rolls back and None says so; the caller then
+    builds the steps one by one, each in its own transaction, so a bad step fails alone. After a
+    first Ctrl-C the group stops after the step in progress and commits the steps it finished:
+    the results are then fewer than the builders."""
+    import time
+
+    from duck_cli.engine import duckdb
+
+    done = []
+    wh.begin()
+    try:
+        for b in builders:
+            if s.interrupted:  # finish the step in progress, not the whole group
+                break
+            started, t0 = s.clock(), time.perf_counter()
+            strategy = b.asset.materialize.strategy
+            rows = b.replace_table() if strategy == "table" else b.replace_slice()
+            done.append((b, started, rows, time.perf_counter() - t0))
+        if not done:
+            wh.rollback()
+            return []
+        with s.commit_lock:
+            ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
+            _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
+    except (duckdb.Error, RuntimeError, _SliceError) as err:
+        _rollback_or_raise(wh, err)
+        return None
+    out = []
+    for (b, started, rows, seconds), ledger in zip(done, ledgers):
+        res = b.result(started, "success", rows, [], None, None)
+        res.ledger, res.seconds = ledger, seconds
+        out.append(res)
+    return out
+
+
+def _commit_with_ledger(s, wh, ledger: list[dict]) -> None:
+    """Add the ledger rows and commit (the caller holds the session's commit lock). The rows
+    count as in flight from before the commit until the runner records them, so a catalog
+    flush in between keeps the unrecorded marker."""
+    s.add_in_flight(len(ledger))  # first: a flush from now on keeps the marker
+    try:
+        s.unrecorded()
+        wh.append_ledger(ledger)
+        fault("ledger")
+        wh.commit()
+    except BaseException:
+        s.add_in_flight(-len(ledger))
+        raise
+    fault("commit")
+
+
+def direct_ok(s, wh, asset: Asset) -> bool:
+    """Whether a step of an incremental asset replaces its slice straight from the SQL: no
+    checks to audit, the table exists and its columns fit (so far)."""
+    return (asset.materialize.strategy == "incremental" and not asset.checks
+            and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
+
+
+def shares_transaction(s, wh, asset: Asset) -> bool:
+    """Whether a step is plain statements on its published table (no staging, nothing to
+    audit), so it can share a transaction with other such steps (`run_group`)."""
+    if asset.materialize is None or asset.checks:
+        return False
+    return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
+
+
+def _rollback_or_raise(wh, err: Exception) -> None:
+    """Roll back after an error in a step's statements; raise KeyboardInterrupt when Ctrl-C
+    stopped the query, and anything that is not a DuckDB (or slice) error as it is."""
+    from duck_cli.engine import duckdb
+
+    wh.rollback()
+    if isinstance(err, duckdb.InterruptException) or (
+            not isinstance(err, (duckdb.Error, _SliceError)) and "interrupt" in str(err).lower()):
+        raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
+    if not isinstance(err, (duckdb.Error, _SliceError)):
+        raise err
+
+
+class _SliceError(Exception):
+    """Staged rows outside the partitions being built."""
+
+
+def slice_predicate(asset: Asset, params: dict) -> tuple[str, list]:
+    """The WHERE predicate selecting exactly the partitions in ``params``, and its values."""
+    col = quote(asset.partitions.column)
+    if asset.partitions.kind == "static":
+        return f"{col} IN (SELECT unnest(?))", [params["partition_keys"]]
+    return f"({col} >= ? AND {col} < ?)", [params["partition_start"], params["partition_end"]]
+
+
+def _used(sql: str, params: dict) -> dict:
+    """Only the parameters the SQL mentions (DuckDB refuses extra ones)."""
+    names = set(re.findall(r"\$(partition_\w+)", sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _sql_error(err: Exception) -> str:
+    text = str(err).strip()
+    return text.split("\n\nLINE")[0] if "\n\nLINE" in text else text.splitlines()[0]

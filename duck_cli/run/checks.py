@@ -1,0 +1,421 @@
+"""Checks: validations of an asset's data, as SQL selecting the failing rows, and their results.
+
+``check_sql`` turns a CheckSpec into one SELECT of the failing rows (or keys) with its
+parameters; ``run_checks`` runs them on a DuckDB connection and returns one CheckResult per
+check. Identifiers are quoted and values bound as parameters, never pasted into the SQL.
+
+Choices: NULLs pass every check but ``not_null`` (``unique`` ignores keys holding a NULL, as an
+SQL UNIQUE constraint does); ``accepted_range`` bounds are inclusive; ``row_count`` and
+``data_freshness`` fail with one aggregate row (so ``failing`` is 1). ``data_freshness``
+compares epochs: a DATE counts as its midnight UTC and a TIMESTAMP without time zone as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
+
+from duck_cli.errors import did_you_mean
+from duck_cli.health.freshness import format_duration
+from duck_cli.models import CheckSpec
+
+if TYPE_CHECKING:
+    from duck_cli.engine import duckdb
+
+SAMPLE_SIZE = 5
+UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check on one relation."""
+
+    name: str
+    kind: str
+    severity: str
+    passed: bool
+    observed: str | None  # e.g. "0 rows", "3 duplicate keys", "max 2026-03-12 23:10 UTC"
+    failing: int  # failing rows (keys for unique; 1 for a failed row_count or data_freshness)
+    message: str
+    sample: tuple[dict, ...] = ()  # at most SAMPLE_SIZE failing rows, JSON-friendly values
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this result stops a publish: a failed check of severity error."""
+        return self.severity == "error" and not self.passed
+
+    def to_json(self) -> dict:
+        """The result as JSON-ready data."""
+        return {"name": self.name, "kind": self.kind, "severity": self.severity,
+                "passed": self.passed, "blocking": self.blocking, "observed": self.observed,
+                "failing": self.failing, "message": self.message, "sample": list(self.sample)}
+
+
+def quote_ident(name: str) -> str:
+    """An SQL identifier in double quotes, embedded quotes doubled.
+
+    >>> quote_ident('zone_id'), quote_ident('a"b')
+    ('"zone_id"', '"a""b"')
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Ctx(NamedTuple):
+    reference: datetime | None
+    table_of: Callable[[str], str]
+
+
+def check_sql(spec: CheckSpec, relation: str, where: str | None = None, *,
+              reference: datetime | None = None,
+              table_of: Callable[[str], str] = quote_ident) -> tuple[str, dict]:
+    """The SELECT of a check's failing rows in ``relation`` (within ``where``), and its parameters.
+
+    ``reference`` is the time data_freshness measures from; ``table_of`` maps an asset name to
+    its relation (for relationships).
+
+    >>> check_sql(CheckSpec("c", "not_null", {"columns": ["a"]}), '"t"', "b > $lo")
+    ('SELECT * FROM "t" WHERE (b > $lo) AND ("a" IS NULL)', {})
+    """
+    build = _BUILDERS.get(spec.kind)
+    if build is None:
+        raise ValueError(f"unknown check kind '{spec.kind}'")
+    return build(spec.params, relation, where, _Ctx(reference, table_of))
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, specs: Sequence[CheckSpec], relation: str, *,
+               where: str | None = None, params: Mapping[str, Any] | None = None,
+               now: datetime, reference_time: datetime | None = None,
+               table_of: Callable[[str], str] = quote_ident) -> list[CheckResult]:
+    """Run checks on ``relation`` or the slice ``where`` selects; SQL errors give failed results."""
+    from duck_cli.engine import duckdb  # the connection's own module, already loaded: needed to catch its errors
+
+    ctx = _Ctx(min(now, reference_time) if reference_time else now, table_of)
+    columns = _columns(con, relation) if specs else None
+    out = []
+    for spec in specs:
+        try:
+            out.append(_run_one(con, spec, relation, where, dict(params or {}), ctx, columns))
+        except (duckdb.Error, ValueError) as err:
+            out.append(_errored(spec, _one_line(str(err))))
+    return out
+
+
+# -- SQL per kind -----------------------------------------------------------------------------
+
+
+def _filter(*predicates: str | None) -> str:
+    """A WHERE clause ANDing the given predicates (empty if none).
+
+    >>> _filter(None, '"a" IS NULL')
+    ' WHERE ("a" IS NULL)'
+    """
+    parts = [f"({p})" for p in predicates if p]
+    return " WHERE " + " AND ".join(parts) if parts else ""
+
+
+def _outside(expr: str, p: Mapping[str, Any]) -> tuple[str, dict]:
+    """A predicate true when ``expr`` is outside the inclusive bounds min/max (bound as parameters).
+
+    >>> _outside('"x"', {"min": 0})
+    ('"x" < $chk_min', {'chk_min': 0})
+    """
+    conds, params = [], {}
+    if p.get("min") is not None:
+        conds.append(f"{expr} < $chk_min")
+        params["chk_min"] = p["min"]
+    if p.get("max") is not None:
+        conds.append(f"{expr} > $chk_max")
+        params["chk_max"] = p["max"]
+    return " OR ".join(conds) or "false", params
+
+
+def _row_count(p: Mapping[str, Any], rel: str, where: str | None, ctx: _Ctx) -> tuple[str, dict]:
+    cond, params = _outside("row_count", p)
+    return f"SELECT row_count FROM ({_observe_count(rel, where)}) WHERE {cond}", params
+
+
+def _observe_count(rel: str, where: str | None) -> str:
+    return f"SELECT count(*) AS row_count FROM {rel}{_filter(where)}"
+
+
+def _not_null(p: Mapping[str, Any], rel: str, where: str | None, ctx: _Ctx) -> tuple[str, dict]:
+    nulls = " OR ".join(f"{quote_ident(c)} IS NULL" for c in p["columns"])
+    return f"SELECT * FROM {rel}{_filter(where, nulls)}", {}
+
+
+def _unique(p: Mapping[str, Any], rel: str, where: str | None, ctx: _Ctx) -> tuple[str, dict]:
+    cols = ", ".join(quote_ident(c) for c in p["columns"])
+    present = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in p["columns"])
+    return (f"SELECT {cols}, count(*) AS duplicate_rows FROM {rel}{_filter(where, present)} "
+            f"GROUP BY {cols} HAVING count(*) > 1 ORDER BY {cols}"), {}
+
+
+def _accepted_values(p: Mapping[str, Any], rel: str, where: str | None,
+                     ctx: _Ctx) -> tuple[str, dict]:
+    col = quote_ident(p["column"])
+    params = {f"chk_v{i}": v for i, v in enumerate(p["values"])}
+    other = f"{col} NOT IN ({', '.join('$' + k for k in params)})" if params else "true"
+    return f"SELECT * FROM {rel}{_filter(where, f'{col} IS NOT NULL', other)}", params
+
+
+def _accepted_range(p: Mapping[str, Any], rel: str, where: str | None,
+                    ctx: _Ctx) -> tuple[str, dict]:
+    col = quote_ident(p["column"])
+    cond, params = _outside(col, p)
+    return f"SELECT * FROM {rel}{_filter(where, f'{col} IS NOT NULL', cond)}", params
+
+
+def _relationships(p: Mapping[str, Any], rel: str, where: str | None,
+                   ctx: _Ctx) -> tuple[str, dict]:
+    col, field = quote_ident(p["column"]), quote_ident(p["field"])
+    orphan = (f"NOT EXISTS (SELECT 1 FROM {ctx.table_of(p['to'])} AS __duck_parent "
+              f"WHERE __duck_parent.{field} = __duck_child.{col})")
+    return (f"SELECT __duck_child.* FROM {rel} AS __duck_child"
+            f"{_filter(where, f'__duck_child.{col} IS NOT NULL', orphan)}"), {}
+
+
+def _data_freshness(p: Mapping[str, Any], rel: str, where: str | None,
+                    ctx: _Ctx) -> tuple[str, dict]:
+    if ctx.reference is None:
+        raise ValueError("a data_freshness check needs a reference time")
+    cutoff = (ctx.reference - p["max_age"]).timestamp()
+    return (f"SELECT * FROM ({_observe_max(p['column'], rel, where)}) "
+            "WHERE max_epoch IS NULL OR max_epoch < $chk_cutoff"), {"chk_cutoff": cutoff}
+
+
+def _observe_max(column: str, rel: str, where: str | None) -> str:
+    col = quote_ident(column)
+    return (f"SELECT CAST(max({col}) AS VARCHAR) AS max_value, epoch(max({col})) AS max_epoch, "
+            f"typeof(max({col})) AS max_type FROM {rel}{_filter(where)}")
+
+
+def _custom(p: Mapping[str, Any], rel: str, where: str | None, ctx: _Ctx) -> tuple[str, dict]:
+    this = f"(SELECT * FROM {rel}{_filter(where)})" if where else rel
+    return _without_final_semicolon(p["sql"]).replace("{this}", this), {}
+
+
+def _without_final_semicolon(sql: str) -> str:
+    """The statement without its closing ``;`` (and comments after it): it becomes a subquery.
+
+    >>> _without_final_semicolon("SELECT 1; -- done\\n")
+    'SELECT 1'
+    """
+    return _FINAL_SEMICOLON.sub("", sql.strip()).strip()
+
+
+_FINAL_SEMICOLON = re.compile(r";(?:\s|--[^\n]*)*\Z")
+
+
+_BUILDERS = {"row_count": _row_count, "not_null": _not_null, "unique": _unique,
+             "accepted_values": _accepted_values, "accepted_range": _accepted_range,
+             "relationships": _relationships, "data_freshness": _data_freshness, "sql": _custom}
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def _run_one(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str, where: str | None,
+             params: dict, ctx: _Ctx, columns: list[str] | None) -> CheckResult:
+    problem = _unknown_column(spec, relation, columns)
+    if problem:
+        return _errored(spec, problem)
+    sql, bound = check_sql(spec, relation, where, reference=ctx.reference, table_of=ctx.table_of)
+    failing, sample = _failing(con, sql, {**_used(params, sql), **bound})
+    value = _observation(con, spec, relation, where, params, sample)
+    observed = _observed(spec, failing, value)
+    message = _message(spec, observed, failing, sample, value, ctx.reference)
+    return CheckResult(spec.name, spec.kind, spec.severity, failing == 0, observed, failing,
+                       message, sample)
+
+
+def _failing(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> tuple[int, tuple]:
+    """How many rows ``sql`` selects, and the first few as JSON-friendly dicts: one query."""
+    # to_json keeps numbers as numbers and renders every other type (TIMESTAMPTZ too) as text
+    query = (f"WITH __duck_failing AS (\n{sql}\n) "
+             "SELECT (SELECT count(*) FROM __duck_failing), to_json(__duck_row) "
+             f"FROM (SELECT * FROM __duck_failing LIMIT {SAMPLE_SIZE}) AS __duck_row")
+    rows = con.execute(query, params).fetchall()
+    return (rows[0][0] if rows else 0), tuple(_jsonable(json.loads(r[1])) for r in rows)
+
+
+def _observation(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str,
+                 where: str | None, params: dict, sample: tuple) -> Any:
+    """row_count's count or data_freshness's max row (the failing row, or queried when passing)."""
+    if spec.kind not in ("row_count", "data_freshness"):
+        return None
+    if sample:
+        return sample[0]
+    sql = (_observe_count(relation, where) if spec.kind == "row_count"
+           else _observe_max(spec.params["column"], relation, where))
+    _, rows = _failing(con, sql, _used(params, sql))
+    return rows[0]
+
+
+def _used(params: Mapping[str, Any], sql: str) -> dict:
+    """The parameters ``sql`` refers to (DuckDB rejects extra ones).
+
+    >>> _used({"partition_key": "eu", "partition_start": 1}, 'WHERE "r" = $partition_key')
+    {'partition_key': 'eu'}
+    """
+    return {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
+    """The relation's column names, or None if it cannot be read (each check then reports why)."""
+    from duck_cli.engine import duckdb
+
+    try:
+        return [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+    except duckdb.Error:
+        return None
+
+
+def _unknown_column(spec: CheckSpec, relation: str, columns: list[str] | None) -> str | None:
+    """A message for a column the check names that the relation lacks, else None."""
+    # checked before any SQL runs: a failing statement aborts the caller's open transaction
+    if columns is None or spec.kind not in _COLUMNS_OF:
+        return None
+    known = {c.lower() for c in columns}
+    for name in _COLUMNS_OF[spec.kind](spec.params):
+        if name.lower() not in known:
+            hint = did_you_mean(name, columns)
+            tail = f"; {hint}" if hint else ""
+            return f"{_label(spec)}: no column '{name}' in {relation}{tail}"
+    return None
+
+
+_COLUMNS_OF: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
+    "not_null": lambda p: list(p["columns"]), "unique": lambda p: list(p["columns"]),
+    "accepted_values": lambda p: [p["column"]], "accepted_range": lambda p: [p["column"]],
+    "relationships": lambda p: [p["column"]], "data_freshness": lambda p: [p["column"]]}
+
+
+# -- describing results -----------------------------------------------------------------------
+
+
+def _errored(spec: CheckSpec, text: str) -> CheckResult:
+    """A check that could not run: failed, with the error as its message."""
+    message = text if text.startswith(_label(spec)) else f"{_label(spec)}: {text}"
+    return CheckResult(spec.name, spec.kind, spec.severity, False, None, 0, message, ())
+
+
+def _label(spec: CheckSpec) -> str:
+    """The check in a few words.
+
+    >>> _label(CheckSpec("u", "unique", {"columns": ["trip_date", "zone_id"]}))
+    'unique(trip_date, zone_id)'
+    """
+    p = spec.params
+    args = {"row_count": lambda: ", ".join(f"{b}={p[b]}" for b in ("min", "max")
+                                           if p.get(b) is not None),
+            "not_null": lambda: ", ".join(p["columns"]), "unique": lambda: ", ".join(p["columns"]),
+            "relationships": lambda: f"{p['column']} -> {p['to']}.{p['field']}",
+            "sql": lambda: spec.name}.get(spec.kind, lambda: p.get("column", ""))
+    return f"{spec.kind}({args()})"
+
+
+def _observed(spec: CheckSpec, failing: int, value: Any) -> str:
+    """What the check saw, in a few words."""
+    if spec.kind == "row_count":
+        return _plural(value["row_count"], "row")
+    if spec.kind == "data_freshness":
+        return f"max {_moment(value)}" if value["max_value"] is not None else "no rows"
+    if spec.kind == "unique":
+        return _plural(failing, "duplicate key")
+    what = {"not_null": "with nulls", "accepted_values": "with other values",
+            "accepted_range": "out of range", "relationships": "without a match",
+            "sql": "failing"}[spec.kind]
+    return f"{_plural(failing, 'row')} {what}"
+
+
+def _message(spec: CheckSpec, observed: str, failing: int, sample: tuple, value: Any,
+             reference: datetime | None) -> str:
+    """One sentence: the check, what it saw and, when it failed, an example or the limit."""
+    head = f"{_label(spec)}: {observed}"
+    if failing == 0:
+        return head
+    if spec.kind == "row_count":
+        return f"{head}, expected {_bounds(spec.params)}"
+    if spec.kind == "data_freshness":
+        return head + _staleness(spec.params["max_age"], value, reference)
+    example = _example(spec, sample[0]) if sample else None
+    return f"{head}, e.g. {example}" if example else head
+
+
+def _bounds(p: Mapping[str, Any]) -> str:
+    """row_count bounds in words.
+
+    >>> _bounds({"min": 1}), _bounds({"min": 1, "max": 9}), _bounds({"max": 9})
+    ('at least 1', 'between 1 and 9', 'at most 9')
+    """
+    low, high = p.get("min"), p.get("max")
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
+
+
+def _staleness(max_age: timedelta, value: Mapping[str, Any], reference: datetime | None) -> str:
+    if value["max_epoch"] is None or reference is None:
+        return ""
+    age = reference - datetime.fromtimestamp(value["max_epoch"], UTC)
+    return (f", {format_duration(age)} before {reference.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+            f"(at most {format_duration(max_age)})")
+
+
+def _example(spec: CheckSpec, row: Mapping[str, Any]) -> str | None:
+    """The failing values of one sample row, as a person reads them."""
+    if spec.kind == "unique":
+        return "(" + ", ".join(_text(row.get(c)) for c in spec.params["columns"]) + ")"
+    if spec.kind in ("accepted_values", "accepted_range", "relationships"):
+        return _text(row.get(spec.params["column"]))
+    return None
+
+
+def _moment(value: Mapping[str, Any]) -> str:
+    """data_freshness's max value: a date as is, a timestamp to the minute (in UTC if zoned)."""
+    if value["max_type"] == "DATE" or value["max_epoch"] is None:
+        return str(value["max_value"])
+    zoned = "TIME ZONE" in value["max_type"]
+    when = datetime.fromtimestamp(value["max_epoch"], UTC)
+    return f"{when:%Y-%m-%d %H:%M}" + (" UTC" if zoned else "")
+
+
+def _plural(n: int, noun: str) -> str:
+    """A count with its noun.
+
+    >>> _plural(1, "row"), _plural(3, "duplicate key")
+    ('1 row', '3 duplicate keys')
+    """
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _text(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """A parsed JSON value with NaN and infinities as text (JSON has no such numbers).
+
+    >>> _jsonable({"a": float("nan"), "b": [1, 2.5]})
+    {'a': 'nan', 'b': [1, 2.5]}
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _one_line(text: str) -> str:
+    """An error text on one line: DuckDB's first paragraph, whitespace collapsed.
+
+    >>> _one_line('Binder Error: no "x"\\n\\nLINE 1: SELECT x')
+    'Binder Error: no "x"'
+    """
+    return " ".join(text.strip().split("\n\n")[0].split())

@@ -1,0 +1,67 @@
+"""Run a plan: for each step stage the SQL, audit it with the checks, publish, and record."""
+
+from __future__ import annotations
+
+import os
+import signal
+from contextlib import contextmanager
+
+from duck_cli import __version__
+from duck_cli.health.assess import Health
+from duck_cli.plan.builder import Plan
+from duck_cli.run.runner import Runner
+from duck_cli.run.session import RunResult, Session, new_run_id
+
+
+def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
+             backfill_id: str | None = None, on_event=None) -> RunResult:
+    """Execute a plan step by step; record the run, its steps and materializations."""
+    if not plan.steps:  # nothing to do is not a run
+        return RunResult(None, "success", [], backfill_id)
+    run_id = new_run_id(s)
+    started = s.clock()
+    run = {"run_id": run_id, "command": command, "status": "running", "started_at": started,
+           "ended_at": None, "pid": os.getpid(), "host": os.uname().nodename, "args": args,
+           "backfill_id": backfill_id, "error": None, "duck_version": __version__}
+    s.pending.runs.append(dict(run))
+    s.flush(force=True)
+    s.release_catalog()
+    runner = Runner(s, plan, health, run_id, on_event)
+    try:
+        with _graceful_interrupt(s):
+            runner.run_all()
+    except KeyboardInterrupt:  # a second Ctrl-C: the open transaction dies with the process
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cancel record get written
+        s.wh.rollback()
+        s.pending.runs.append({**run, "status": "canceled", "ended_at": s.clock(),
+                               "error": "interrupted"})
+        s.flush(force=True)
+        raise
+    status = ("canceled" if s.interrupted else
+              "failed" if any(r.status == "failed" for r in runner.results) else "success")
+    s.pending.runs.append({**run, "status": status, "ended_at": s.clock()})
+    if backfill_id:
+        state = {"success": "completed", "canceled": "canceled"}.get(status, "partial")
+        s.pending.backfills.append({"backfill_id": backfill_id, "status": state})
+    s.flush(force=True)
+    return RunResult(run_id, status, runner.results, backfill_id)
+
+
+@contextmanager
+def _graceful_interrupt(s: Session):
+    """First Ctrl-C: finish the current step, then stop. Second: stop at once."""
+    def handler(signum, frame):
+        if s.interrupted:
+            raise KeyboardInterrupt
+        s.interrupted = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+

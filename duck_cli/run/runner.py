@@ -1,0 +1,302 @@
+"""Walking a plan: steps one by one in plan order, or side by side on worker threads.
+
+A step starts once every step it reads from has finished; results are recorded on the calling
+thread, so the catalog batch and the progress stay single-threaded. Publishes commit under the
+session's commit lock, in ledger order (see `build.Builder.finish`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Callable
+
+from duck_cli.run.build import Builder, run_group, shares_transaction
+from duck_cli.run.session import Session, StepResult
+from duck_cli.health.assess import Health, upstream_partitions
+from duck_cli.models import Asset, Project
+from duck_cli.plan.builder import Plan, Step
+
+
+GROUP_MAX = 32  # simple steps sharing one transaction (all are redone if one fails)
+
+
+class Runner:
+    """Walks a plan's steps in order, skipping what a failure blocks."""
+
+    def __init__(self, s: Session, plan: Plan, health: Health, run_id: str, on_event):
+        self.s, self.plan, self.health, self.run_id = s, plan, health, run_id
+        self.on_event = on_event or (lambda *a: None)
+        self.results: list[StepResult] = []
+        self.failed: dict[tuple[str, str], str] = {}  # (asset, key) -> root asset
+        self.seqs = {(a, k): p.seq for a, h in health.assets.items()
+                     for k, p in h.partitions.items()}
+
+    def run_all(self) -> None:
+        jobs = self.s.settings.jobs or default_jobs()
+        if jobs > 1 and len(self.plan.steps) > 1:
+            self.run_concurrently(jobs)
+            return
+        for step in self.plan.steps:
+            if self.s.interrupted:
+                break
+            self.on_event("start", step, None)
+            for result in self.run_step(step):
+                self.record(step, result)
+                self.on_event("done", step, result)
+            self.s.flush()
+
+    def run_step(self, step: Step) -> list[StepResult]:
+        asset, skipped, todo = self._split(step)
+        return skipped + (self.build_isolating(step, asset, todo) if todo else [])
+
+    def _split(self, step: Step) -> tuple[Asset, list[StepResult], list[str]]:
+        """A step's asset, the skips of its partitions a failure upstream blocks, the rest."""
+        asset = self.s.project.assets[step.asset]
+        blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
+        todo = [k for k in step.keys if k not in blocked]
+        return asset, [self._skipped(step, k, b) for k, b in blocked.items()], todo
+
+    def build_isolating(self, step: Step, asset: Asset, todo: list[str], wh=None):
+        """Build a step's partitions; if the data failed a batch, build them one by one."""
+        result = self.build(step, asset, todo, wh)
+        if result.status == "failed" and len(todo) > 1 and result.data_error:
+            # isolate the bad partitions; errors in the SQL itself fail them all alike
+            return [self.build(step, asset, [k], wh) for k in todo]
+        return [result]
+
+    def run_concurrently(self, jobs: int) -> None:
+        """Run independent steps side by side on worker threads, each with its own warehouse
+        connection; a step starts once every step it reads from has finished. Ready steps that
+        are plain statements on their table (`_simple`) go to a worker in groups that share one
+        transaction (`build.run_group`). Results are recorded on this thread, so the catalog
+        batch and the progress stay single-threaded."""
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        after = step_dependencies(self.s.project, self.plan, self.slices_in_parallel)
+        waiting = {st.index: set(after[st.index]) for st in self.plan.steps}
+        dependents: dict[int, list[int]] = {}
+        for i, deps in after.items():
+            for d in deps:
+                dependents.setdefault(d, []).append(i)
+        ready = [i for i, deps in waiting.items() if not deps]
+        workers, running = _Workers(self), {}
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="duck-step")
+        try:
+            while ready or running:
+                while ready and len(running) < jobs and not self.s.interrupted:
+                    batch, skipped = self._next_batch(ready, jobs - len(running), waiting,
+                                                      dependents)
+                    if batch:
+                        running[pool.submit(workers.work, batch)] = (batch, skipped)
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: running[f][0][0][0].index):
+                    batch, skipped = running.pop(future)
+                    for (step, _a, _k), results in zip(batch, future.result()):
+                        ready.extend(self._finish(step, skipped[step.index] + results, waiting,
+                                                  dependents))
+                ready.sort()
+                self.s.flush()
+        except BaseException:
+            self.s.interrupted = True
+            workers.interrupt()  # stop the queries in flight; their transactions roll back
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            workers.close()
+        self.results.sort(key=lambda r: r.step)
+
+    def _next_batch(self, ready: list[int], free: int, waiting, dependents):
+        """The steps one worker takes next (`_take`), as (step, asset, keys to build), and the
+        skips of their blocked partitions; a step left with nothing to build finishes here."""
+        batch, skipped = [], {}
+        for i in self._take(ready, free):
+            step = self.plan.steps[i]
+            self.on_event("start", step, None)
+            asset, skipped[i], todo = self._split(step)
+            if todo:
+                batch.append((step, asset, todo))
+            else:
+                ready.extend(self._finish(step, skipped[i], waiting, dependents))
+        return batch, skipped
+
+    def _take(self, ready: list[int], free: int) -> list[int]:
+        """The next ready step, with (if it is simple) its share of the other simple ready
+        steps: they are spread over the free workers, at most GROUP_MAX to a transaction."""
+        first = ready.pop(0)
+        if not self._simple(first):
+            return [first]
+        others = [i for i in ready if self._simple(i)]
+        size = min(GROUP_MAX, -(-(len(others) + 1) // free)) - 1
+        taken = others[:size]
+        if taken:
+            gone = set(taken)
+            ready[:] = [i for i in ready if i not in gone]
+        return [first] + taken
+
+    def _simple(self, index: int) -> bool:
+        """Whether a ready step can share a transaction (`build.shares_transaction`)."""
+        asset = self.s.project.assets[self.plan.steps[index].asset]
+        return shares_transaction(self.s, self.s.wh, asset)
+
+    def slices_in_parallel(self, name: str) -> bool:
+        """Whether an asset's partition steps may run side by side once its first step is done.
+
+        The first step creates the table or changes its columns if the SQL's have changed; after
+        it, each step of an incremental asset without checks deletes and inserts its own slice
+        of the table, and transactions on disjoint slices do not conflict. (A step that falls
+        back to staging after it finds the same columns, so it alters nothing.)"""
+        a = self.s.project.assets[name]
+        return (a.partitions is not None and a.materialize is not None
+                and a.materialize.strategy == "incremental" and not a.checks)
+
+    def _finish(self, step: Step, results: list[StepResult], waiting, dependents) -> list[int]:
+        """Record a finished step; return the steps that became ready."""
+        for result in results:
+            self.record(step, result)
+            self.on_event("done", step, result)
+        now_ready = []
+        for i in dependents.get(step.index, ()):
+            waiting[i].discard(step.index)
+            if not waiting[i]:
+                now_ready.append(i)
+        return now_ready
+
+    def _blocked_by(self, asset: Asset, key: str) -> str | None:
+        for up in upstream_partitions(self.s.project, self.health, asset.name, key):
+            if up in self.failed:
+                return self.failed[up]
+        return None
+
+    def _skipped(self, step: Step, key: str, root: str) -> StepResult:
+        now = self.s.clock()
+        return StepResult(step.index, step.asset, (key,), "skipped", now, now,
+                          error=f"blocked by {root}", error_kind="blocked", blocked_by=root)
+
+    def build(self, step: Step, asset: Asset, keys: list[str], wh=None) -> StepResult:
+        started, t0 = self.s.clock(), time.perf_counter()
+        result = self.builder(step, asset, keys, wh).run(started)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def builder(self, step: Step, asset: Asset, keys: list[str], wh=None) -> Builder:
+        """A builder for some of a step's partitions, knowing the upstream data it reads."""
+        b = Builder(self.s, asset, keys, self.run_id, step.index, wh)
+        b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
+                           upstream_partitions(self.s.project, self.health, asset.name, k)),
+                          default=0)
+        return b
+
+    def record(self, step: Step, r: StepResult) -> None:
+        self.results.append(r)
+        if r.status != "success":
+            root = r.blocked_by or r.asset
+            self.failed.update({(r.asset, k): root for k in r.keys})
+        s = self.s
+        seq = s.next_step_seq()
+        s.pending.steps.append({
+            "seq": seq, "run_id": self.run_id, "step": step.index, "asset": r.asset,
+            "partitions": list(r.keys), "status": r.status, "started_at": r.started_at,
+            "ended_at": r.ended_at, "error": r.error, "error_kind": r.error_kind,
+            "row_count": r.row_count, "blocked_by": r.blocked_by,
+            "code_version": s.project.assets[r.asset].code_version,
+            "reasons": "; ".join(step.reasons), "input_seq": r.input_seq})
+        s.pending.checks.extend(_check_rows(s, self.run_id, step.index, r, seq))
+        s.pending.mats.extend(r.ledger)
+        s.add_in_flight(-len(r.ledger))
+        for row in r.ledger:
+            self.seqs[(row["asset"], row["partition_key"])] = row["seq"]
+
+
+def default_jobs() -> int:
+    """Steps run side by side by default: DuckDB parallelizes inside each statement, so a few
+    workers are enough to overlap the per-statement costs of small ones. At least 2 even on one
+    core: the workers group small steps into shared transactions (the 200-asset bench DAG builds
+    in 1.22 s with 2 workers on one core, 1.54 s one step at a time)."""
+    return max(2, min(4, os.cpu_count() or 1))
+
+
+def step_dependencies(project: Project, plan: Plan,
+                      slices_in_parallel: Callable[[str], bool] = lambda name: False,
+                      ) -> dict[int, tuple[int, ...]]:
+    """For each step, the earlier steps it must wait for: the latest step of every planned asset
+    it reads, directly or through assets the plan does not rebuild (a view over a rebuilt table
+    reads the new data), and the previous step of the same asset; or, for an asset whose slices
+    may be built side by side, only its first step (which shows the SQL fits the table)."""
+    planned = {step.asset for step in plan.steps}
+    frontier: dict[str, frozenset[str]] = {}
+
+    def reach(name: str) -> frozenset[str]:
+        if name not in frontier:
+            frontier[name] = frozenset()  # a guard; the graph has no cycles
+            out: set[str] = set()
+            asset = project.assets.get(name)
+            ups = set(asset.upstream) | {r for r in asset.reads if r in project.assets} \
+                if asset else set()
+            for up in ups:
+                out |= {up} if up in planned else reach(up)
+            frontier[name] = frozenset(out)
+        return frontier[name]
+
+    parallel = {name: slices_in_parallel(name) for name in planned}
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    deps: dict[int, tuple[int, ...]] = {}
+    for step in plan.steps:
+        found = {last[n] for n in reach(step.asset) if n in last} | set(step.needs)
+        own = (first if parallel[step.asset] else last).get(step.asset)
+        if own is not None:
+            found.add(own)
+        deps[step.index] = tuple(sorted(found))
+        first.setdefault(step.asset, step.index)
+        last[step.asset] = step.index
+    return deps
+
+
+def _check_rows(s: Session, run_id: str, step: int, r: StepResult, seq: int) -> list[dict]:
+    return [{"seq": seq, "run_id": run_id, "step": step, "asset": r.asset, "partition_key": k,
+             "check_name": c.name, "kind": c.kind, "severity": c.severity, "passed": c.passed,
+             "observed": c.observed, "failing": c.failing, "message": c.message,
+             "sample": json.dumps(list(c.sample), default=str), "created_at": r.ended_at,
+             "stage": "audit"} for c in r.checks for k in r.keys]
+
+
+class _Workers:
+    """The worker threads' warehouse connections (one per thread, opened on first use)."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+        self.local = threading.local()
+        self.opened: list = []
+
+    def work(self, batch: list[tuple[Step, Asset, list[str]]]) -> list[list[StepResult]]:
+        """Build a batch on this thread: as one group transaction when it can, else one by one."""
+        r = self.runner
+        wh = getattr(self.local, "wh", None)
+        if wh is None:
+            wh = self.local.wh = r.s.wh.worker()
+            self.opened.append(wh)
+        if len(batch) > 1:
+            grouped = run_group(r.s, [r.builder(st, a, keys, wh) for st, a, keys in batch], wh)
+            if grouped is not None:  # fewer results than steps after a first Ctrl-C
+                return [[res] for res in grouped]
+        out = []
+        for st, a, keys in batch:
+            if r.s.interrupted:  # first Ctrl-C: finish the step in progress, then stop
+                break
+            out.append(r.build_isolating(st, a, keys, wh))
+        return out
+
+    def interrupt(self) -> None:
+        """Stop the queries in flight (Ctrl-C twice, or an error on the main thread)."""
+        for wh in self.opened:
+            wh.con.interrupt()
+
+    def close(self) -> None:
+        """Close the worker connections."""
+        for wh in self.opened:
+            wh.close()

@@ -1,0 +1,248 @@
+"""A writing command's session.
+
+A `Session` is one writing command: it holds the project's write lock and the warehouse
+connection, repairs what a dead run left behind, records source observations, and flushes
+catalog writes in batches (the warehouse ledger makes that crash safe).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Callable, Iterator
+
+from duck_cli.state import catalog as cat
+from duck_cli.graph import partitions as parts
+from duck_cli.state import sources
+from duck_cli.state.lock import write_lock
+from duck_cli.models import Asset, Project
+from duck_cli.run.faults import fault
+from duck_cli.records import Batch, Mat, Snapshot
+from duck_cli.state.snapshot import unrecorded_marker
+from duck_cli.state.warehouse import Warehouse, ledger_row
+
+FLUSH_SECONDS = 3.0  # the warehouse ledger keeps crash safety between flushes
+
+
+@dataclass
+class StepResult:
+    """What happened to (some of) a plan step's partitions."""
+
+    step: int
+    asset: str
+    keys: tuple[str, ...]
+    status: str  # success | failed | skipped
+    started_at: datetime
+    ended_at: datetime
+    error: str | None = None
+    error_kind: str | None = None  # sql | check | blocked | partition
+    row_count: int | None = None
+    checks: list = field(default_factory=list)  # checks.CheckResult
+    blocked_by: str | None = None
+    seconds: float = 0.0
+    input_seq: int = 0  # the highest upstream materialization the step read
+    ledger: list = field(default_factory=list)  # the materializations it published
+    data_error: bool = False  # failed on the data (checks, casts), not on the SQL itself
+
+
+@dataclass
+class RunResult:
+    """A finished run: its id, status and every step result."""
+
+    run_id: str | None  # None: there was nothing to run
+    status: str  # success | failed | canceled
+    results: list[StepResult]
+    backfill_id: str | None = None
+
+    def failed(self) -> list[StepResult]:
+        """Steps that failed (not the skipped ones)."""
+        return [r for r in self.results if r.status == "failed"]
+
+
+class Session:
+    """A writing command's hold on the project: lock, warehouse, catalog writes."""
+
+    def __init__(self, project: Project, clock: Callable[[], datetime], wh: Warehouse):
+        self.project = project
+        self.clock = clock
+        self.wh = wh
+        self.pending = Batch()
+        self.last_flush = time.monotonic()
+        self.seq = 0
+        self.step_seq = 0
+        self.interrupted = False
+        self.backfill_id: str | None = None
+        self.recovered: dict = {}
+        self.snapshot = Snapshot.empty()  # the catalog as this session knows it
+        self._unrecorded = unrecorded_marker(project.settings).exists()
+        self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
+        self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
+        self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
+        self.held = None  # the catalog connection kept from start-up until the run is recorded
+        self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
+        self.in_flight = 0  # ledger rows (being) committed by steps not recorded yet
+        self._flight_lock = threading.Lock()
+
+    @property
+    def settings(self):
+        return self.project.settings
+
+    def flush(self, force: bool = False) -> None:
+        """Write buffered catalog records (at most once every FLUSH_SECONDS unless forced)."""
+        if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_SECONDS):
+            return
+        fault("catalog")
+        with self.catalog() as catalog:
+            catalog.write(self.pending)
+        self.pending = Batch()
+        self.last_flush = time.monotonic()
+        with self._flight_lock:
+            if not self.in_flight:  # no worker holds published rows the batch did not carry
+                self.recorded()
+
+    def add_in_flight(self, rows: int) -> None:
+        """Count ledger rows committed (or being committed) but not yet in the catalog batch."""
+        with self._flight_lock:
+            self.in_flight += rows
+
+    @contextmanager
+    def catalog(self) -> Iterator[cat.Catalog]:
+        """The catalog for one write: the held connection, or a brief one."""
+        if self.held is not None:
+            yield self.held
+            return
+        catalog = cat.attach(self.wh.con, self.settings.catalog, wait=self.settings.wait_seconds)
+        try:
+            yield catalog
+        finally:
+            catalog.close()
+
+    def release_catalog(self) -> None:
+        """Let readers in: close the connection held since start-up (runs flush briefly)."""
+        if self.held is not None:
+            held, self.held = self.held, None
+            held.close()
+
+    def unrecorded(self) -> None:
+        """Say (on disk) that the ledger is about to get rows the catalog has not recorded yet:
+        if this process dies before its next flush, the next reader knows to repair."""
+        with self._flight_lock:
+            if not self._unrecorded:
+                unrecorded_marker(self.settings).touch()
+                self._unrecorded = True
+
+    def recorded(self) -> None:
+        """Everything published is in the catalog again."""
+        if self._unrecorded:
+            unrecorded_marker(self.settings).unlink(missing_ok=True)
+            self._unrecorded = False
+
+    def next_seq(self) -> int:
+        """The next materialization sequence number."""
+        self.seq += 1
+        return self.seq
+
+    def next_step_seq(self) -> int:
+        """The next step/check sequence number."""
+        self.step_seq += 1
+        return self.step_seq
+
+
+@contextmanager
+def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
+            on_wait=None, hold_catalog: bool = False) -> Iterator[Session]:
+    """Lock the project, open the warehouse, repair and observe; flush and close at the end.
+
+    With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
+    wait) until `run_plan` has recorded the run, so planning costs no second open.
+    """
+    state_dir = project.settings.catalog.parent
+    project = replace(project, settings=replace(project.settings, wait_seconds=wait))
+    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
+        wh = Warehouse.open(project.settings, wait=wait)
+        s = Session(project, clock, wh)
+        try:
+            s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
+            s.recovered = recover(s)
+            observe_sources(s)
+            if not hold_catalog:
+                s.release_catalog()
+            yield s
+        finally:
+            try:
+                s.flush(force=True)
+            finally:
+                s.release_catalog()
+                wh.close()
+
+
+def recover(s: Session) -> dict:
+    """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog."""
+    with s.catalog() as c:
+        snap = c.snapshot()
+        for run in snap.active_runs:  # we hold the lock: no live writer owns them
+            c.mark_abandoned(run, s.clock())
+        missing = s.wh.ledger_after(snap.max_seq)
+        batch = Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
+        c.write(batch)
+        s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
+        s.recorded()
+        s.seq = max(snap.max_seq, s.wh.max_seq())
+        s.step_seq = c.max_step_seq()
+        s.ids = {prefix: c.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                 for prefix, table in (("r", "runs"), ("b", "backfills"))}
+    return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
+
+
+def _synthetic_steps(rows: list[dict], seq: int) -> list[dict]:
+    """Success steps for ledger rows whose run died before recording them."""
+    return [{"seq": seq + i + 1, "run_id": r["run_id"], "step": r["step"], "asset": r["asset"],
+             "partitions": [r["partition_key"]], "status": "success", "started_at": None,
+             "ended_at": r["created_at"], "error": None, "error_kind": None,
+             "row_count": r["row_count"], "blocked_by": None, "code_version": r["code_version"],
+             "reasons": "recovered from the warehouse ledger", "input_seq": r["seq"] - 1}
+            for i, r in enumerate(rows) if r["kind"] == "materialization"]
+
+
+def observe_sources(s: Session) -> None:
+    """Record new or changed source data, and expose each source under its asset name."""
+    snap = s.snapshot
+    rows = []
+    now = s.clock()
+    for asset in (a for a in s.project.assets.values() if a.is_source):
+        keys = parts.partition_keys(asset.partitions, now)
+        versions = live_versions(s, asset, keys)
+        for key, version in versions.items():
+            mat = snap.current.get((asset.name, key))
+            if version is not None and (mat is None or mat.data_version != version):
+                rows.append(ledger_row(s.next_seq(), asset, key, None, None, now, None,
+                                       "observation", data_version=version))
+        s.wh.expose_source(asset, s.project.root, [k for k, v in versions.items() if v])
+    if rows:
+        s.unrecorded()
+        s.wh.begin()
+        s.wh.append_ledger(rows)
+        s.wh.commit()
+        s.pending.mats.extend(rows)
+        s.flush(force=True)  # only when new source data arrived; readers see it at once
+        seen = {(r["asset"], r["partition_key"]): Mat(
+            r["seq"], r["asset"], r["partition_key"], None, None, r["created_at"],
+            r["code_version"], r["data_version"], None, "observation") for r in rows}
+        s.snapshot = replace(snap, current={**snap.current, **seen},
+                             max_seq=max(r["seq"] for r in rows))
+
+
+def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | None]:
+    """The data version of each partition of a source, as it is now."""
+    if asset.source.table:
+        return s.wh.observe_table(asset, keys)
+    return sources.observe_files(asset, s.project.root, keys)
+
+
+def new_run_id(s: Session, prefix: str = "r") -> str:
+    """The next run (r00012) or backfill (b00003) id; we hold the lock, so counting is safe."""
+    s.ids[prefix] = s.ids.get(prefix, 0) + 1
+    return f"{prefix}{s.ids[prefix]:05d}"

@@ -1,0 +1,402 @@
+"""The state catalog: a DuckDB file holding runs, steps, materializations, check results, backfills.
+
+Connections are held briefly (open, read or write in one transaction, close) so that readers
+(`status`, `plan`, `why`, `runs`) work while a writer runs; a locked file is retried with backoff.
+Writes come in batches (`Batch`), each one transaction. Materializations enter the catalog only
+after the warehouse committed them (see warehouse.py's ledger), so the catalog never claims data
+the warehouse does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from duck_cli.errors import LockedError, StateError
+from duck_cli.records import Attempt, Batch, CheckRow, Mat, RunRow, Snapshot
+
+SCHEMA_VERSION = 2  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+  run_id VARCHAR PRIMARY KEY, command VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
+  ended_at TIMESTAMPTZ, pid INTEGER, host VARCHAR, args VARCHAR, backfill_id VARCHAR,
+  error VARCHAR, duck_version VARCHAR);
+CREATE TABLE IF NOT EXISTS steps (
+  seq BIGINT, run_id VARCHAR, step INTEGER, asset VARCHAR, partitions VARCHAR[], status VARCHAR,
+  started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, error_kind VARCHAR,
+  row_count BIGINT, blocked_by VARCHAR, code_version VARCHAR, reasons VARCHAR,
+  input_seq BIGINT);
+CREATE TABLE IF NOT EXISTS materializations (
+  seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
+  created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
+  kind VARCHAR, upstream VARCHAR);
+CREATE TABLE IF NOT EXISTS check_results (
+  seq BIGINT, run_id VARCHAR, step INTEGER, asset VARCHAR, partition_key VARCHAR,
+  check_name VARCHAR, kind VARCHAR, severity VARCHAR, passed BOOLEAN, observed VARCHAR,
+  failing BIGINT, message VARCHAR, sample VARCHAR, created_at TIMESTAMPTZ, stage VARCHAR);
+CREATE TABLE IF NOT EXISTS backfills (
+  backfill_id VARCHAR PRIMARY KEY, created_at TIMESTAMPTZ, selection VARCHAR,
+  requested VARCHAR, options VARCHAR, status VARCHAR);
+"""
+
+_TABLES = ("runs", "steps", "materializations", "check_results", "backfills")
+
+
+def _is_lock_error(err: Exception) -> bool:
+    text = str(err)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+def connect(path: Path, *, read_only: bool, wait: float):
+    """Open a DuckDB file, retrying with backoff while another process holds it."""
+    from duck_cli.engine import duckdb
+
+    con = _retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _retry_locked(path: Path, wait: float, open_it):
+    """``open_it()``, retried with backoff while another process holds the file's lock."""
+    from duck_cli.engine import duckdb
+
+    deadline, delay = time.monotonic() + wait, 0.01
+    while True:
+        try:
+            return open_it()
+        except duckdb.IOException as err:
+            if not _is_lock_error(err) or time.monotonic() >= deadline:
+                raise _open_error(path, err) from err
+        except duckdb.Error as err:
+            raise _open_error(path, err) from err
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def _open_error(path: Path, err: Exception) -> Exception:
+    if _is_lock_error(err):
+        return LockedError(f"{path} is in use by another process", hint="Wait for it to finish, "
+                           "or raise --wait.")
+    return StateError(f"cannot open {path}: {str(err).splitlines()[0]}", hint=(
+        "The file is not a readable DuckDB database. Move it aside (keep it for inspection) and "
+        "run the command again to start a new one, or restore it from a backup."))
+
+
+@contextmanager
+def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator["Catalog | None"]:
+    """A catalog connection for one short transaction; None when reading a catalog not made yet.
+
+    A reader that meets a catalog from an older duck migrates it first (briefly as a writer).
+    """
+    if read_only and not path.exists():
+        yield None
+        return
+    catalog = open_connection(path, read_only=read_only, wait=wait)
+    try:
+        yield catalog
+    finally:
+        catalog.close()
+
+
+ATTACHED = "duck_catalog"  # the catalog's name when attached to the warehouse connection
+
+
+def attach(con, path: Path, *, wait: float = 30.0) -> "Catalog":
+    """The catalog attached (read-write) to an open warehouse connection: a tenth of the cost
+    of a connection of its own (no second database instance), the same file lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    literal = "'" + str(path).replace("'", "''") + "'"
+    _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS {ATTACHED}"))
+    cur = con.cursor()
+    try:
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute(f"USE {ATTACHED}")
+        catalog = Catalog(cur, path, detach=lambda: con.execute(f"DETACH {ATTACHED}"))
+        catalog.check_version(False)
+        return catalog
+    except BaseException:
+        cur.close()
+        con.execute(f"DETACH DATABASE IF EXISTS {ATTACHED}")
+        raise
+
+
+def open_connection(path: Path, *, read_only: bool, wait: float = 30.0) -> "Catalog":
+    """An open, version-checked (and if need be migrated) catalog; the caller closes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(path, read_only=read_only, wait=wait)
+    try:
+        catalog = Catalog(con, path)
+        try:
+            catalog.check_version(read_only)
+        except _NeedsMigration:
+            con.close()
+            with open_catalog(path, read_only=False, wait=wait):
+                pass
+            con = connect(path, read_only=True, wait=wait)
+            catalog = Catalog(con, path)
+        return catalog
+    except BaseException:
+        con.close()
+        raise
+
+
+class _NeedsMigration(Exception):
+    """A read-only connection met an older catalog schema."""
+
+
+class Catalog:
+    """Queries and writes over an open catalog connection."""
+
+    def __init__(self, con, path: Path, detach=None):
+        self.con = con
+        self.path = path
+        self._detach = detach  # set when attached to another connection
+
+    def close(self) -> None:
+        """Close the connection (and detach the file, if attached)."""
+        self.con.close()
+        if self._detach is not None:
+            self._detach()
+
+    def check_version(self, read_only: bool) -> None:
+        """Create the schema, migrate an older one (with a backup), refuse a newer one."""
+        version = self._version()
+        if version is None:
+            if read_only:
+                raise StateError(f"{self.path} is not a duck catalog", hint=_MOVE_ASIDE)
+            self.con.execute(_DDL)
+            self.con.execute("INSERT OR REPLACE INTO duck_meta VALUES ('schema_version', ?)",
+                             [str(SCHEMA_VERSION)])
+        elif version > SCHEMA_VERSION:
+            raise StateError(f"{self.path} was written by a newer duck (catalog schema "
+                             f"{version}, this duck knows {SCHEMA_VERSION})",
+                             hint="Upgrade duck (pip install -U duck-cli); nothing was changed.")
+        elif version < SCHEMA_VERSION:
+            if read_only:
+                raise _NeedsMigration()
+            self._migrate(version)
+
+    def _version(self) -> int | None:
+        from duck_cli.engine import duckdb
+
+        try:
+            row = self.con.execute(
+                "SELECT value FROM duck_meta WHERE key = 'schema_version'").fetchone()
+            return int(row[0]) if row else -1
+        except duckdb.CatalogException:  # no duck_meta: a new file, or someone else's
+            tables = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE "
+                                      "database_name = current_database()").fetchone()[0]
+            return None if not tables else -1
+        except Exception as err:  # a corrupt or foreign file
+            raise StateError(f"cannot read {self.path}: {str(err).splitlines()[0]}",
+                             hint=_MOVE_ASIDE) from err
+
+    def _migrate(self, version: int) -> None:
+        if version < 1:
+            raise StateError(f"{self.path} is not a duck catalog (no schema version)",
+                             hint=_MOVE_ASIDE)
+        backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+        self.con.execute("CHECKPOINT")
+        shutil.copyfile(self.path, backup)
+        for v in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[v]:
+                self.con.execute(statement)
+        self.con.execute("UPDATE duck_meta SET value = ? WHERE key = 'schema_version'",
+                         [str(SCHEMA_VERSION)])
+
+    # -- reading -------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Current materializations, latest attempts and checks per asset partition."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            current = {(m.asset, m.partition): m for m in map(Mat._make, _aware(self.con.execute(
+                "SELECT seq, asset, partition_key, run_id, step, timezone('UTC', created_at), "
+                "code_version, data_version, row_count, kind FROM materializations "
+                "QUALIFY row_number() OVER (PARTITION BY asset, partition_key ORDER BY seq DESC) = 1"
+            ).fetchall(), 5))}
+            attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
+                self.con.execute(f"SELECT * FROM ({_LATEST_ATTEMPTS}) WHERE status = 'failed'")
+                .fetchall(), 9))}
+            last = {a.asset: a for a in map(Attempt._make, _aware(self.con.execute(
+                f"SELECT * FROM ({_LATEST_ATTEMPTS}) QUALIFY row_number() OVER "
+                "(PARTITION BY asset ORDER BY seq DESC) = 1").fetchall(), 9))}
+            checks = self._latest_checks()
+            counts = {r[0]: tuple(r[1:]) for r in self.con.execute(
+                f"SELECT asset, count(*) FILTER (WHERE passed), count(*) FILTER (WHERE NOT passed "
+                f"AND severity = 'error'), count(*) FILTER (WHERE NOT passed AND severity <> "
+                f"'error') FROM ({_LATEST_CHECKS}) GROUP BY asset").fetchall()}
+            active = tuple(map(RunRow._make, self.con.execute(
+                f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')").fetchall()))
+            max_seq = self.con.execute(
+                "SELECT coalesce(max(seq), 0) FROM materializations").fetchone()[0]
+        finally:
+            self.con.execute("COMMIT")
+        return Snapshot(current, attempts, checks, active, max_seq, last, counts)
+
+    def _latest_checks(self) -> dict[tuple[str, str], tuple[CheckRow, ...]]:
+        rows = self.con.execute(
+            f"SELECT * FROM ({_LATEST_CHECKS}) WHERE NOT passed "
+            "ORDER BY asset, partition_key, check_name").fetchall()
+        out: dict[tuple[str, str], list[CheckRow]] = {}
+        for r in rows:
+            row = CheckRow(*r[:11], json.loads(r[11] or "[]"), r[12])
+            out.setdefault((row.asset, row.partition), []).append(row)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def runs(self, limit: int = 20, asset: str | None = None) -> list[RunRow]:
+        """The latest runs, newest first (optionally only runs that touched an asset)."""
+        where = "WHERE run_id IN (SELECT run_id FROM steps WHERE asset = ?)" if asset else ""
+        params = [asset] if asset else []
+        return list(map(RunRow._make, self.con.execute(
+            f"SELECT {_RUN_COLS} FROM runs {where} ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            [*params, limit]).fetchall()))
+
+    def run(self, run_id: str) -> RunRow | None:
+        """One run by id (or by a unique prefix of it)."""
+        rows = self.con.execute(f"SELECT {_RUN_COLS} FROM runs WHERE starts_with(run_id, ?) "
+                                "ORDER BY run_id", [run_id]).fetchall()
+        return RunRow._make(rows[0]) if len(rows) == 1 else None
+
+    def steps(self, run_id: str) -> list[dict]:
+        """The steps of one run, in order, as dicts."""
+        cur = self.con.execute(
+            "SELECT step, asset, partitions, status, started_at, ended_at, error, error_kind, "
+            "row_count, blocked_by, reasons FROM steps WHERE run_id = ? ORDER BY step", [run_id])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def run_checks(self, run_id: str) -> list[CheckRow]:
+        """Check results recorded by one run."""
+        rows = self.con.execute(
+            "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, "
+            "observed, failing, message, sample, stage FROM check_results WHERE run_id = ? "
+            "ORDER BY seq", [run_id]).fetchall()
+        return [CheckRow(*r[:11], json.loads(r[11] or "[]"), r[12]) for r in rows]
+
+    def backfills(self, backfill_id: str | None = None) -> list[dict]:
+        """Recorded backfills, newest first, with their runs' statuses."""
+        cur = self.con.execute(
+            "SELECT b.*, list(r.run_id ORDER BY r.started_at) AS run_ids, "
+            "list(r.status ORDER BY r.started_at) AS run_statuses FROM backfills b "
+            "LEFT JOIN runs r ON r.backfill_id = b.backfill_id "
+            + ("WHERE starts_with(b.backfill_id, ?) " if backfill_id else "")
+            + "GROUP BY ALL ORDER BY b.created_at DESC, b.backfill_id DESC",
+            [backfill_id] if backfill_id else [])
+        cols = [d[0] for d in cur.description]
+        return [_decode_backfill(dict(zip(cols, r))) for r in cur.fetchall()]
+
+    def max_step_seq(self) -> int:
+        """The highest step/check sequence number recorded."""
+        return self.con.execute("SELECT greatest((SELECT coalesce(max(seq), 0) FROM steps), "
+                                "(SELECT coalesce(max(seq), 0) FROM check_results))").fetchone()[0]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        """Write a batch in one transaction (runs and backfills are upserts)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for run in batch.runs:
+                _upsert(self.con, "runs", "run_id", run)
+            for bf in batch.backfills:
+                _upsert(self.con, "backfills", "backfill_id", bf)
+            _bulk_insert(self.con, "steps", batch.steps)
+            _bulk_insert(self.con, "materializations", batch.mats)
+            _bulk_insert(self.con, "check_results", batch.checks)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def mark_abandoned(self, run: RunRow, now: datetime) -> None:
+        """Mark a run whose process died as abandoned."""
+        self.con.execute(
+            "UPDATE runs SET status = 'abandoned', ended_at = ?, error = ? WHERE run_id = ?",
+            [now, f"process {run.pid} on {run.host} died before the run ended", run.run_id])
+        self.con.execute("UPDATE steps SET status = 'abandoned' WHERE run_id = ? AND status = "
+                         "'running'", [run.run_id])
+        if run.backfill_id:
+            self.con.execute("UPDATE backfills SET status = 'partial' WHERE backfill_id = ?",
+                             [run.backfill_id])
+
+
+_MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duckdb "
+               ".duck/catalog.broken`) and run `duck materialize` to start a new catalog; the "
+               "warehouse keeps the data.")
+
+_LATEST_ATTEMPTS = (
+    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
+    "timezone('UTC', ended_at) AS ended_at, input_seq FROM (SELECT *, unnest(partitions) AS p "
+    "FROM steps WHERE status IN ('success', 'failed')) "
+    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1")
+_LATEST_CHECKS = (
+    "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, observed, "
+    "failing, message, sample, stage FROM check_results QUALIFY row_number() OVER (PARTITION BY "
+    "asset, partition_key, check_name ORDER BY seq DESC) = 1")
+
+_RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
+
+MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
+    1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS input_seq BIGINT"],
+}
+
+
+def _aware(rows: list[tuple], index: int) -> list[tuple]:
+    """Rows with the naive UTC timestamp at ``index`` made aware (cheaply: values repeat)."""
+    from datetime import timezone
+
+    seen: dict = {}
+    out = []
+    for row in rows:
+        value = row[index]
+        if value is not None:
+            aware = seen.get(value)
+            if aware is None:
+                aware = seen[value] = value.replace(tzinfo=timezone.utc)
+            row = row[:index] + (aware,) + row[index + 1:]
+        out.append(row)
+    return out
+
+
+def _upsert(con, table: str, key: str, row: dict) -> None:
+    cols = list(row)
+    if len(cols) <= 2:  # a status update of an existing row
+        sets = ", ".join(f"{c} = ?" for c in cols if c != key)
+        con.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?",
+                    [row[c] for c in cols if c != key] + [row[key]])
+        return
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
+    con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}", [row[c] for c in cols])
+
+
+def _bulk_insert(con, table: str, rows: list[dict]) -> None:
+    """Insert rows as one statement: a column of values per parameter, unnested (twice as
+    fast as VALUES rows from a few rows on), or plain VALUES for one or two rows."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    if len(rows) <= 2:
+        marks = "(" + ", ".join("?" * len(cols)) + ")"
+        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    + ", ".join([marks] * len(rows)), [r.get(c) for r in rows for c in cols])
+        return
+    columns = [[r.get(c) for r in rows] for c in cols]
+    select = ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols))
+    con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", columns)
+
+
+def _decode_backfill(row: dict) -> dict:
+    for key in ("requested", "options"):
+        row[key] = json.loads(row[key] or "{}")
+    row["run_ids"] = [r for r in row.get("run_ids") or [] if r]
+    row["run_statuses"] = [s for s in row.get("run_statuses") or [] if s]
+    return row

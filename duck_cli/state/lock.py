@@ -1,0 +1,91 @@
+"""The project's write lock: one writing duck process at a time, and who holds it.
+
+DuckDB allows one writing process per file; duck makes that explicit with an advisory lock on
+``<state dir>/duck.lock`` whose content names the holder (command, pid, host, since).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+from duck_cli.errors import LockedError
+
+
+def lock_path(state_dir: Path) -> Path:
+    """Where the lock file lives."""
+    return state_dir / "duck.lock"
+
+
+def holder(state_dir: Path) -> dict | None:
+    """Who holds (or last held) the lock, as written in the lock file."""
+    try:
+        return json.loads(lock_path(state_dir).read_text() or "null")
+    except (OSError, ValueError):
+        return None
+
+
+def describe(info: dict | None) -> str:
+    """'duck materialize (pid 123 on host, since 2026-03-13T07:00:00+00:00)'."""
+    if not info:
+        return "another duck process"
+    return (f"`duck {info.get('command', '?')}` (pid {info.get('pid')} on {info.get('host')}, "
+            f"since {info.get('since')})")
+
+
+@contextmanager
+def write_lock(state_dir: Path, command: str, *, wait: float, now: datetime,
+               on_wait: Callable[[dict | None], None] | None = None) -> Iterator[None]:
+    """Hold the write lock; wait up to ``wait`` seconds for it, then raise LockedError."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(fd, state_dir, wait, on_wait)
+        info = {"command": command, "pid": os.getpid(), "host": os.uname().nodename,
+                "since": now.isoformat()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _acquire(fd: int, state_dir: Path, wait: float, on_wait) -> None:
+    deadline, told = time.monotonic() + wait, False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            info = holder(state_dir)
+            if not told and on_wait is not None:
+                on_wait(info)
+                told = True
+            if time.monotonic() >= deadline:
+                raise LockedError(
+                    f"the project is locked by {describe(info)}; waited {wait:g}s",
+                    hint="Wait for that command to finish, raise --wait, or if that process is "
+                         "gone for good, run the command again (the lock dies with its process).")
+            time.sleep(0.05)
+
+
+def is_locked(state_dir: Path) -> bool:
+    """Whether some process holds the write lock right now."""
+    path = lock_path(state_dir)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)

@@ -1,0 +1,59 @@
+"""`duck prune`: delete old run history from the catalog, in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from duck_cli.state.catalog import Catalog
+
+
+def prune_history(catalog: Catalog, keep_runs: int | None,
+                  older_than: datetime | None) -> dict[str, int]:
+    """Delete old run history, keeping every run that produced a current materialization or
+    the latest attempt at a partition (what status and `why` explain)."""
+    con = catalog.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        doomed = _prunable(con, keep_runs, older_than)
+        counts = {t: _delete_runs(con, t, doomed) for t in
+                  ("check_results", "steps", "materializations", "runs")}
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def _prunable(con, keep_runs: int | None, older_than: datetime | None) -> list[str]:
+    keep_current = ("SELECT DISTINCT run_id FROM materializations WHERE run_id IS NOT NULL "
+                    "QUALIFY row_number() OVER (PARTITION BY asset, partition_key "
+                    "ORDER BY seq DESC) = 1")
+    ranked = ("SELECT run_id, started_at, row_number() OVER (ORDER BY started_at DESC, "
+              "run_id DESC) AS rn FROM runs WHERE status NOT IN ('pending', 'running')")
+    conds, params = [], []
+    if keep_runs is not None:
+        conds.append("rn > ?")
+        params.append(keep_runs)
+    if older_than is not None:
+        conds.append("started_at < ?")
+        params.append(older_than)
+    where = " AND ".join(conds) or "false"
+    keep_attempts = ("SELECT DISTINCT run_id FROM (SELECT run_id, asset, seq, "
+                     "unnest(partitions) AS p FROM steps WHERE status IN ('success', "
+                     "'failed')) QUALIFY row_number() OVER (PARTITION BY asset, p "
+                     "ORDER BY seq DESC) = 1")
+    rows = con.execute(f"SELECT run_id FROM ({ranked}) WHERE {where} AND run_id NOT IN "
+                            f"({keep_current}) AND run_id NOT IN ({keep_attempts})",
+                            params).fetchall()
+    return [r[0] for r in rows]
+
+
+def _delete_runs(con, table: str, run_ids: list[str]) -> int:
+    if not run_ids:
+        return 0
+    if table == "materializations":  # keep the history of the current ones' runs intact
+        sql = ("DELETE FROM materializations WHERE list_contains(?, run_id) AND seq NOT IN "
+               "(SELECT max(seq) FROM materializations GROUP BY asset, partition_key)")
+    else:
+        sql = f"DELETE FROM {table} WHERE list_contains(?, run_id)"
+    return con.execute(sql, [run_ids]).fetchone()[0]

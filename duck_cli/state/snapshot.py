@@ -1,0 +1,132 @@
+"""Reading state for a command: one catalog snapshot and live source observations.
+
+Readers hold the catalog only for one transaction; if a writer died and left published data
+unrecorded, the first reader that can take the write lock repairs it (see execute.recover).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from duck_cli.state import catalog as cat
+from duck_cli.graph import partitions as parts
+from duck_cli.state import sources
+from duck_cli.models import Project
+from duck_cli.records import Attempt, CheckRow, Mat, RunRow, Snapshot
+
+
+def read_snapshot(project: Project) -> Snapshot:
+    """One catalog snapshot (empty when no catalog exists yet).
+
+    The snapshot is cached next to the catalog, keyed by the catalog file's (and its WAL's)
+    size and modification time: a reader of an unchanged catalog does not even import DuckDB.
+    """
+    path = project.settings.catalog
+    key = _stamp(path)
+    cached = _cached(path, key)
+    if cached is not None:
+        return cached
+    with cat.open_catalog(path, read_only=True, wait=project.settings.wait_seconds) as c:
+        snap = c.snapshot() if c is not None else Snapshot.empty()
+    if key is not None and key == _stamp(path):
+        _store(path, key, snap)
+    return snap
+
+
+def _stamp(path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    wal = path.with_name(path.name + ".wal")
+    wst = wal.stat() if wal.exists() else None
+    return (st.st_size, st.st_mtime_ns, wst and (wst.st_size, wst.st_mtime_ns))
+
+
+def _cache_file(path):
+    return path.parent / "cache" / "snapshot.pickle"
+
+
+def _cached(path, key) -> Snapshot | None:
+    import pickle
+
+    if key is None:
+        return None
+    try:
+        with open(_cache_file(path), "rb") as f:
+            stored_key, packed = pickle.load(f)
+        return _unpack(packed) if stored_key == key else None
+    except Exception:  # noqa: BLE001 - a missing or unreadable cache is just a miss
+        return None
+
+
+def _pack(snap: Snapshot) -> tuple:
+    """Plain tuples (namedtuples unpickle one Python call at a time: slow at 100,000 rows)."""
+    return ([tuple(m) for m in snap.current.values()],
+            [tuple(a) for a in snap.attempts.values()],
+            [tuple(c) for rows in snap.checks.values() for c in rows],
+            [tuple(r) for r in snap.active_runs], snap.max_seq,
+            [tuple(a) for a in snap.last_attempts.values()], snap.check_counts)
+
+
+def _unpack(packed: tuple) -> Snapshot:
+    current, attempts, checks, runs, max_seq, last, counts = packed
+    by_key: dict = {}
+    for c in map(CheckRow._make, checks):
+        by_key.setdefault((c.asset, c.partition), []).append(c)
+    return Snapshot({(m.asset, m.partition): m for m in map(Mat._make, current)},
+                        {(a.asset, a.partition): a for a in map(Attempt._make, attempts)},
+                        {k: tuple(v) for k, v in by_key.items()},
+                        tuple(map(RunRow._make, runs)), max_seq,
+                        {a.asset: a for a in map(Attempt._make, last)}, counts)
+
+
+def _store(path, key, snap: Snapshot) -> None:
+    import os
+    import pickle
+
+    target = _cache_file(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump((key, _pack(snap)), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
+def observe_files(project: Project, now: datetime) -> dict[str, dict[str, str | None]]:
+    """Live data versions of file sources (table sources come from the catalog)."""
+    out = {}
+    for asset in project.assets.values():
+        if asset.is_source and asset.source.path:
+            keys = parts.partition_keys(asset.partitions, now)
+            out[asset.name] = sources.observe_files(asset, project.root, keys)
+    return out
+
+
+def unrecorded_marker(settings):
+    """The file that exists while the warehouse ledger may be ahead of the catalog."""
+    return settings.catalog.parent / "unrecorded"
+
+
+def dead_runs(snap: Snapshot) -> list[RunRow]:
+    """Runs the catalog says are running whose process is gone."""
+    return [r for r in snap.active_runs if not process_alive(r.pid, r.host)]
+
+
+def process_alive(pid: int | None, host: str | None) -> bool:
+    """Whether a run's process may still be alive (a run from another host is assumed alive)."""
+    if host != os.uname().nodename:
+        return True
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

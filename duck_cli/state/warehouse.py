@@ -1,0 +1,225 @@
+"""The warehouse: a DuckDB file holding the assets' tables and views, and duck's publish ledger.
+
+Every publish is one transaction: stage, audit, swap (or delete+insert one partition slice) and a
+ledger row per partition. The ledger is the warehouse's own record of what was published; the
+catalog copies it, so a crash between the two is repaired by the next command (`sync`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from duck_cli.state import catalog as cat
+from duck_cli.errors import ExecutionError
+from duck_cli.state import sources
+from duck_cli.models import Asset, Settings
+
+LEDGER = '"_duck"."ledger"'
+_LEDGER_DDL = """
+CREATE SCHEMA IF NOT EXISTS _duck;
+CREATE TABLE IF NOT EXISTS _duck.ledger (
+  seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
+  created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
+  kind VARCHAR, upstream VARCHAR);
+"""
+LEDGER_COLS = ("seq", "asset", "partition_key", "run_id", "step", "created_at", "code_version",
+               "data_version", "row_count", "kind", "upstream")
+
+
+def quote(name: str) -> str:
+    """A quoted SQL identifier (schema-qualified names are quoted per part).
+
+    >>> quote('zone_metrics'), quote('raw.trips'), quote('a"b')
+    ('"zone_metrics"', '"raw"."trips"', '"a""b"')
+    """
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+class Warehouse:
+    """One connection to the warehouse for the whole command."""
+
+    def __init__(self, con, path: Path, kinds: dict[str, str] | None = None):
+        self.con = con
+        self.path = path
+        self.shared = kinds is not None  # a worker's connection: kinds shared with others
+        self.kinds: dict[str, str] = kinds if kinds is not None else {}  # by lower-case name
+        self._undo: list[tuple[str, str | None]] | None = None  # marks made in the transaction
+        if kinds is None:
+            self.load_kinds()
+
+    def worker(self) -> "Warehouse":
+        """A connection for a worker thread: its own transactions, the same database, and the
+        same picture of which relations exist."""
+        con = self.con.cursor()
+        con.execute("SET TimeZone = 'UTC'")  # a cursor does not inherit its parent's settings
+        return Warehouse(con, self.path, kinds=self.kinds)
+
+    def load_kinds(self) -> None:
+        """Read which tables and views exist (once; kept up to date as duck changes them).
+        In place: worker connections share the dict."""
+        found = dict(self.con.execute(
+            "SELECT lower(table_name), 'BASE TABLE' FROM duckdb_tables() WHERE schema_name = "
+            "'main' AND NOT temporary AND database_name = current_database() UNION ALL SELECT "
+            "lower(view_name), 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND NOT "
+            "internal AND NOT temporary AND database_name = current_database()"
+        ).fetchall())
+        self.kinds.clear()
+        self.kinds.update(found)
+
+    def mark(self, name: str, kind: str | None) -> None:
+        """Record that duck created (kind) or dropped (None) a relation in main."""
+        if self._undo is not None:
+            self._undo.append((name.lower(), self.kinds.get(name.lower())))
+        if kind is None:
+            self.kinds.pop(name.lower(), None)
+        else:
+            self.kinds[name.lower()] = kind
+
+    @classmethod
+    def open(cls, settings: Settings, *, wait: float, read_only: bool = False) -> "Warehouse":
+        """Open (and prepare) the warehouse file."""
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        con = cat.connect(settings.warehouse, read_only=read_only, wait=wait)
+        if settings.threads:
+            con.execute(f"SET threads = {int(settings.threads)}")
+        if settings.memory_limit:
+            con.execute("SET memory_limit = ?", [settings.memory_limit])
+        if not read_only:
+            con.execute(_LEDGER_DDL)
+        return cls(con, settings.warehouse)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    # -- ledger --------------------------------------------------------------------------
+
+    def ledger_after(self, seq: int) -> list[dict]:
+        """Ledger rows the catalog has not recorded yet (seq above ``seq``)."""
+        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE seq > ? "
+                               "ORDER BY seq", [seq])
+        return [dict(zip(LEDGER_COLS, r)) for r in cur.fetchall()]
+
+    def max_seq(self) -> int:
+        """The highest ledger sequence number."""
+        return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {LEDGER}").fetchone()[0]
+
+    def append_ledger(self, rows: list[dict]) -> None:
+        """Add ledger rows (inside the caller's transaction)."""
+        cat._bulk_insert(self.con, LEDGER, rows)
+
+    # -- transactions --------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start a transaction."""
+        self.con.execute("BEGIN TRANSACTION")
+        self._undo = []
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        self.con.execute("COMMIT")
+        self._undo = None
+
+    def rollback(self) -> None:
+        """Roll the transaction back (a no-op if none is open)."""
+        try:
+            self.con.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - nothing to roll back
+            pass
+        undo, self._undo = self._undo or [], None
+        if self.shared:  # others' uncommitted work is in the shared picture: undo only ours
+            for name, kind in reversed(undo):
+                if kind is None:
+                    self.kinds.pop(name, None)
+                else:
+                    self.kinds[name] = kind
+        else:
+            self.load_kinds()  # what the transaction created or dropped is undone
+
+    # -- sources -------------------------------------------------------------------------
+
+    def expose_source(self, asset: Asset, root: Path, arrived: list[str]) -> None:
+        """Make a source readable under its asset name (a view over its files or table)."""
+        src = asset.source
+        if src.table:
+            if src.table.lower() != asset.name.lower():
+                self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS "
+                                 f"SELECT * FROM {quote(src.table)}")
+                self.mark(asset.name, "VIEW")
+            return
+        select = sources.reader_sql(asset, root, arrived)
+        if select is None:  # nothing arrived: an empty relation would hide the problem
+            self.con.execute(f"DROP VIEW IF EXISTS {quote(asset.name)}")
+            self.mark(asset.name, None)
+            return
+        from duck_cli.engine import duckdb
+
+        try:
+            self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS {select}")
+        except duckdb.Error as err:
+            raise ExecutionError(
+                f"source '{asset.name}' ({asset.source.path}) cannot be read: "
+                f"{str(err).splitlines()[0]}", asset=asset.name,
+                hint="Check the files' format, delimiter and header, or pass reader options "
+                     "under source.options (e.g. options: {delim: ';', header: true}).") from err
+        self.mark(asset.name, "VIEW")
+
+    def observe_table(self, asset: Asset, keys: list[str]) -> dict[str, str | None]:
+        """Data version per key of a table source (row count and a content hash)."""
+        table, defn = quote(asset.source.table), asset.partitions
+        if not self.exists(asset.source.table):
+            return {k: None for k in keys}
+        if defn is None:
+            row = self.con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
+            return {"": f"{row[0]}:{row[1]}" if row[0] else None}
+        col = quote(defn.column or "partition_key")
+        expr = _key_expr(defn, "v")  # keys of the distinct raw values: 5x faster than per row
+        found = dict(self.con.execute(
+            f"SELECT {expr} AS k, sum(n) || ':' || bit_xor(h) FROM (SELECT {col} AS v, "
+            f"count(*) AS n, bit_xor(hash(t)) AS h FROM {table} t GROUP BY v) GROUP BY k"
+        ).fetchall())
+        return {k: found.get(k) for k in keys}
+
+    def exists(self, name: str) -> bool:
+        """Whether a table or view exists (``schema.name`` or ``name`` in main)."""
+        schema, _, table = name.rpartition(".")
+        if not schema or schema.lower() == "main":
+            return table.lower() in self.kinds
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = lower(?) "
+            "AND lower(table_schema) = lower(?) AND table_catalog = current_database()",
+            [table, schema]).fetchone()
+        return bool(row[0])
+
+    def table_kind(self, name: str) -> str | None:
+        """'BASE TABLE', 'VIEW' or None for a name in the main schema."""
+        return self.kinds.get(name.lower())
+
+    def drop(self, name: str) -> None:
+        """Drop a table or view of that name in main, whichever it is."""
+        kind = self.table_kind(name)
+        if kind == "VIEW":
+            self.con.execute(f"DROP VIEW {quote(name)}")
+        elif kind:
+            self.con.execute(f"DROP TABLE {quote(name)}")
+        self.mark(name, None)
+
+
+def _key_expr(defn, col: str | None = None) -> str:
+    """SQL that turns a partition column's value (or the expression ``col``) into its key."""
+    col = col or quote(defn.column or "partition_key")
+    formats = {"hourly": "%Y-%m-%dT%H", "daily": "%Y-%m-%d", "weekly": "%G-W%V", "monthly": "%Y-%m"}
+    if defn.kind == "static":
+        return f"CAST({col} AS VARCHAR)"
+    return f"strftime(CAST({col} AS TIMESTAMP), '{formats[defn.kind]}')"
+
+
+def ledger_row(seq: int, asset: Asset, key: str, run_id: str | None, step: int | None,
+               now: datetime, row_count: int | None, kind: str, data_version: str | None = None,
+               upstream: str | None = None) -> dict:
+    """One ledger (and catalog materialization) row."""
+    return {"seq": seq, "asset": asset.name, "partition_key": key, "run_id": run_id,
+            "step": step, "created_at": now, "code_version": asset.code_version,
+            "data_version": data_version, "row_count": row_count, "kind": kind,
+            "upstream": upstream}
