@@ -120,3 +120,11 @@ def catalog_rows(root: Path, sql: str, params=None):
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def append_duplicate_trip(project: Path, day: str = "2026-03-09") -> None:
+    """Deliver the day's last trip twice (keeping the file's CRLF line ends)."""
+    csv = project / "data" / "trips" / f"{day}.csv"
+    data = csv.read_bytes()
+    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    csv.write_bytes(data + last + (b"\r\n" if b"\r\n" in data else b"\n"))

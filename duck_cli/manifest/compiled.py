@@ -1,7 +1,7 @@
 """GENERATED from schemas/manifest.schema.json by fastjsonschema 2.22.3: do not edit.
 
 Regenerate after changing the schema: python -m duck_cli.manifest.schema
-(tests/test_validate.py fails until you do). See duck_cli.manifest.schema.fast_valid.
+(tests/manifest/test_validate.py fails until you do). See duck_cli.manifest.schema.fast_valid.
 """
 # fmt: off
 # flake8: noqa

@@ -117,7 +117,7 @@ def compile_schema() -> str:
         raise RuntimeError("no validation function in the code fastjsonschema generated")
     header = (f'"""GENERATED from schemas/{SCHEMA_FILE} by fastjsonschema {fastjsonschema.VERSION}: '
               'do not edit.\n\nRegenerate after changing the schema: python -m duck_cli.manifest.schema\n'
-              '(tests/test_validate.py fails until you do). See duck_cli.manifest.schema.fast_valid.\n"""\n'
+              '(tests/manifest/test_validate.py fails until you do). See duck_cli.manifest.schema.fast_valid.\n"""\n'
               "# fmt: off\n# flake8: noqa\n\n"
               f'SCHEMA_SHA256 = "{hashlib.sha256(text.encode("utf-8")).hexdigest()}"\n')
     return (header + code.replace(_IMPORT, _EXCEPTIONS).rstrip() + "\n\n\n"

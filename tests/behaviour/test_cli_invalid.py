@@ -15,7 +15,7 @@ import pytest
 
 from conftest import built_example, catalog_rows, invoke, run_count, warehouse_rows
 
-CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "invalid"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 
 

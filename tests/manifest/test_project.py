@@ -11,7 +11,7 @@ import pytest
 from duck_cli.errors import ManifestError, UsageError
 from duck_cli.manifest.settings import SETTINGS_KEYS, clock, find_root, load_settings, relative_inside
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings_errors(root: Path, text: str) -> str:

@@ -18,7 +18,7 @@ from duck_cli.models import (CheckSpec, Dep, FreshnessPolicy, Location, Material
 from duck_cli.manifest.load import load_project, parse_duration
 from duck_cli.manifest.cache import CACHE_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 TRIPS = """\
 assets:

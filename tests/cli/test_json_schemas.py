@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from typer.testing import CliRunner
 
-from conftest import ROOT, Duck, add_checks_on_published_data
+from conftest import append_duplicate_trip, ROOT, Duck, add_checks_on_published_data
 from duck_cli.cli.app import app
 
 SCHEMAS = ROOT / "schemas"
@@ -38,14 +38,6 @@ def conforms(doc: dict, kind: str) -> dict:
     undocumented = set(doc) - set(_schema(kind)["properties"])
     assert not undocumented, f"{kind} keys missing from its schema: {sorted(undocumented)}"
     return doc
-
-
-def append_duplicate_trip(project: Path, day: str = "2026-03-09") -> None:
-    """Deliver the day's last trip twice (keeping the file's CRLF line ends)."""
-    csv = project / "data" / "trips" / f"{day}.csv"
-    data = csv.read_bytes()
-    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].rstrip(b"\r")
-    csv.write_bytes(data + last + (b"\r\n" if b"\r\n" in data else b"\n"))
 
 
 # -- the schema files themselves -------------------------------------------------------------

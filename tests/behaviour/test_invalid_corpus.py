@@ -21,7 +21,7 @@ from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 from mutation import mutate, paths
 from duck_cli.manifest.load import load_project
 
-CORPUS = Path(__file__).resolve().parent / "fixtures" / "invalid"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "invalid"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 
 

@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from conftest import add_checks_on_published_data
-from test_json_schemas import append_duplicate_trip
+from conftest import append_duplicate_trip
 
 # ::error file=<path>,line=<n>,title=<title>::<message>
 ANNOTATION = re.compile(r"^::(error|warning) file=([^,]+),line=(\d+),title=([^:]*)::(.*)$")

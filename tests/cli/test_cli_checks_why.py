@@ -7,7 +7,7 @@ from hypothesis import given, settings
 
 from conftest import Duck, catalog_rows, run_count, warehouse_rows
 from duck_cli.health.assess import FRESH, blockers
-from test_reconcile import _name, assessed, worlds
+from worlds import _name, assessed, worlds
 
 
 def _duplicate_a_trip(project, day="2026-03-09"):

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import MORNING, ROOT, Duck
 from duck_cli.cli.app import app
-from test_json_schemas import append_duplicate_trip
+from conftest import append_duplicate_trip
 
 EDGES = {("raw_trips", "stg_trips"), ("stg_trips", "zone_metrics"),
          ("zone_metrics", "daily_revenue"), ("zone_metrics", "regional_revenue"),
