@@ -31,7 +31,8 @@ def publish_all(root: Path, now_text: str) -> int:
     from duck_cli.models import UNPARTITIONED
     from duck_cli.manifest.settings import find_root
     from duck_cli.manifest.load import load_project
-    from duck_cli.state.warehouse import Warehouse, ledger_row, quote
+    from duck_cli.sql import quote_ident as quote
+    from duck_cli.state.warehouse import Warehouse, ledger_row
 
     project = load_project(find_root(root))
     now = datetime.fromisoformat(now_text)

@@ -28,17 +28,16 @@ Semantics:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from duck_cli.health.wording import deadline_words, format_duration, moment_text
 from duck_cli.models import FreshnessPolicy
 
 UTC = timezone.utc
 RANK = {"fresh": 0, "unknown": 1, "warn": 2, "stale": 3}  # worse is higher
-_DAILY = re.compile(r"(\d{1,2}) (\d{1,2}) \* \* \*")
 
 
 @dataclass(frozen=True)
@@ -86,43 +85,6 @@ def worst(states: Iterable[str]) -> str:
     'fresh'
     """
     return max(states, key=RANK.__getitem__, default="fresh")
-
-
-def describe(policy: FreshnessPolicy) -> str:
-    """The policy in a few words.
-
-    >>> describe(FreshnessPolicy(cron="0 7 * * *", timezone="Europe/Amsterdam"))
-    'current by 07:00 Europe/Amsterdam every day'
-    >>> describe(FreshnessPolicy(max_lag=timedelta(hours=26)))
-    'at most 26h old'
-    >>> describe(FreshnessPolicy(cron="0 7 * * 1-5", timezone="Europe/Amsterdam"))
-    "cron '0 7 * * 1-5' (Europe/Amsterdam)"
-    """
-    if policy.max_lag is not None:
-        return f"at most {format_duration(policy.max_lag)} old"
-    daily = _daily_time(policy.cron or "")
-    if daily:
-        return f"current by {daily} {policy.timezone} every day"
-    return f"cron '{policy.cron}' ({policy.timezone})"
-
-
-def format_duration(td: timedelta) -> str:
-    """A duration in compact units (whole days from 2 days on; seconds dropped past an hour).
-
-    >>> format_duration(timedelta(hours=26)), format_duration(timedelta(minutes=90))
-    ('26h', '1h30m')
-    >>> format_duration(timedelta(days=7)), format_duration(timedelta(seconds=-45))
-    ('7d', '-45s')
-    """
-    secs = int(td.total_seconds())
-    sign, secs = ("-" if secs < 0 else ""), abs(secs)
-    if secs >= 2 * 86400 and secs % 86400 == 0:
-        return f"{sign}{secs // 86400}d"
-    hours, rest = divmod(secs, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "",
-             f"{seconds}s" if seconds and not hours else ""]
-    return sign + ("".join(parts) or "0s")
 
 
 # -- inputs and the schedule ------------------------------------------------------------------
@@ -227,16 +189,16 @@ def _deadline_timed(policy: FreshnessPolicy, sched: _Schedule, d: _Deadlines,
     never = "never materialized; " if not f.mat else ""
     if req is not None and req not in f.mat:
         due = sched.at_or_after(f.end(req))
-        message = f"{never}required partition {req} missing at {_deadline(policy, due)}"
+        message = f"{never}required partition {req} missing at {deadline_words(policy, due)}"
         return FreshnessResult("stale", message, due=due, **common)
     upcoming = _next_unmet(f, d.next)
     if upcoming and _in_warn_window(policy, f.now, d):
-        message = f"{never}{upcoming} required at {_deadline(policy, d.next)} is not there yet"
+        message = f"{never}{upcoming} required at {deadline_words(policy, d.next)} is not there yet"
         return FreshnessResult("warn", message, due=d.next, **common)
     if req is None:
-        message = f"{never}no partition was due by {_deadline(policy, d.last)}"
+        message = f"{never}no partition was due by {deadline_words(policy, d.last)}"
         return FreshnessResult("fresh" if f.mat else "unknown", message, due=d.next, **common)
-    message = f"required partition {req} materialized for {_deadline(policy, d.last)}"
+    message = f"required partition {req} materialized for {deadline_words(policy, d.last)}"
     return FreshnessResult("fresh", message, due=d.next, **common)
 
 
@@ -253,18 +215,18 @@ def _deadline_key(policy: FreshnessPolicy, sched: _Schedule, d: _Deadlines, f: _
     t, tz, who = f.mat.get(key), ZoneInfo(policy.timezone), _subject(key)
     common = dict(required_key=key, last_deadline=d.last, next_deadline=d.next)
     if t is None:
-        message = f"{who}never materialized; required by {_deadline(policy, d.last)}"
+        message = f"{who}never materialized; required by {deadline_words(policy, d.last)}"
         return FreshnessResult("stale", message, due=d.last, **common)
-    lag, when = f.now - t, _fmt(t, tz)
+    lag, when = f.now - t, moment_text(t, tz)
     if t < d.prev:
         due = sched.after(sched.after(t))
-        message = f"{who}materialized {when}, too old for {_deadline(policy, due)}"
+        message = f"{who}materialized {when}, too old for {deadline_words(policy, due)}"
         return FreshnessResult("stale", message, lag=lag, due=due, **common)
     if _in_warn_window(policy, f.now, d) and t < d.last:
         message = (f"{who}materialized {when}, not since the last deadline; "
-                   f"{_deadline(policy, d.next)} needs a newer one")
+                   f"{deadline_words(policy, d.next)} needs a newer one")
         return FreshnessResult("warn", message, lag=lag, due=d.next, **common)
-    message = f"{who}materialized {when}, current for {_deadline(policy, d.last)}"
+    message = f"{who}materialized {when}, current for {deadline_words(policy, d.last)}"
     return FreshnessResult("fresh", message, lag=lag, due=sched.after(sched.after(t)), **common)
 
 
@@ -308,7 +270,7 @@ def _lag_never(policy: FreshnessPolicy, f: _Facts, need: str | None) -> Freshnes
     state = _lag_state(policy, f.now - f.end(f.keys[0]))
     verb = "required since" if state == "stale" else "due by"
     return FreshnessResult("unknown" if state == "fresh" else state,
-                           f"never materialized; {verb} {_fmt(due, ZoneInfo(policy.timezone))}",
+                           f"never materialized; {verb} {moment_text(due, ZoneInfo(policy.timezone))}",
                            required_key=need, due=due)
 
 
@@ -336,9 +298,9 @@ def _lag_key(policy: FreshnessPolicy, f: _Facts, key: str) -> FreshnessResult:
 def _lag_tail(policy: FreshnessPolicy, state: str, due: datetime, tz: ZoneInfo) -> str:
     limit = format_duration(policy.max_lag)
     if state == "stale":
-        return f", more than {limit} (stale since {_fmt(due, tz)})"
+        return f", more than {limit} (stale since {moment_text(due, tz)})"
     if state == "warn":
-        return f", stale after {limit} at {_fmt(due, tz)}"
+        return f", stale after {limit} at {moment_text(due, tz)}"
     return f", within {limit}"
 
 
@@ -359,37 +321,8 @@ def _localize(r: FreshnessResult, tz: ZoneInfo) -> FreshnessResult:
                            loc(r.next_deadline), r.lag, loc(r.due))
 
 
-def _deadline(policy: FreshnessPolicy, when: datetime) -> str:
-    """A deadline in words: "the 07:00 Europe/Amsterdam deadline (2026-03-13 07:00 CET)"."""
-    tz, daily = ZoneInfo(policy.timezone), _daily_time(policy.cron or "")
-    if daily:
-        return f"the {daily} {policy.timezone} deadline ({_fmt(when, tz)})"
-    return f"the deadline {_fmt(when, tz)} (cron '{policy.cron}')"
-
-
-def _daily_time(cron: str) -> str | None:
-    """``HH:MM`` for a once-a-day cron expression, else None.
-
-    >>> _daily_time("0 7 * * *"), _daily_time("0 7 * * 1-5")
-    ('07:00', None)
-    """
-    m = _DAILY.fullmatch(cron.strip())
-    if not m or int(m.group(1)) > 59 or int(m.group(2)) > 23:
-        return None
-    return f"{int(m.group(2)):02d}:{int(m.group(1)):02d}"
-
-
 def _subject(key: str) -> str:
     return f"partition {key} " if key else ""
-
-
-def _fmt(t: datetime, tz: ZoneInfo) -> str:
-    """A moment for people, in ``tz``.
-
-    >>> _fmt(datetime(2026, 3, 13, 6, tzinfo=UTC), ZoneInfo("Europe/Amsterdam"))
-    '2026-03-13 07:00 CET'
-    """
-    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _utc(t: datetime) -> datetime:

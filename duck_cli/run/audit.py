@@ -7,7 +7,7 @@ import json
 from duck_cli.graph import partitions as parts
 from duck_cli.run import checks
 from duck_cli.run.session import session
-from duck_cli.state.warehouse import quote
+from duck_cli.sql import quote_ident, slice_predicate
 
 
 def check_published(state, names: list[str], keys: list[str], now, *, wait: float) -> list:
@@ -22,9 +22,9 @@ def check_published(state, names: list[str], keys: list[str], now, *, wait: floa
             for key in _keys(state, asset, keys):
                 where, params = _where(asset, key)
                 ref = _reference(asset, key, now)
-                for r in checks.run_checks(s.wh.con, asset.checks, quote(name), where=where,
+                for r in checks.run_checks(s.wh.con, asset.checks, quote_ident(name), where=where,
                                            params=params, now=now, reference_time=ref,
-                                           table_of=quote):
+                                           table_of=quote_ident):
                     out.append((name, key, r))
         s.pending.checks.extend(_rows(out, now, s.next_step_seq))
     return out
@@ -45,12 +45,7 @@ def _keys(state, asset, wanted: list[str]) -> list[str]:
 def _where(asset, key: str):
     if not key:
         return None, None
-    col = quote(asset.partitions.column)
-    if asset.partitions.kind == "static":
-        return f"{col} = $partition_key", {"partition_key": key}
-    p = parts.sql_params(asset.partitions, [key])
-    return (f"{col} >= $partition_start AND {col} < $partition_end",
-            {"partition_start": p["partition_start"], "partition_end": p["partition_end"]})
+    return slice_predicate(asset.partitions, parts.sql_params(asset.partitions, [key]))
 
 
 def _reference(asset, key: str, now):

@@ -15,7 +15,8 @@ from duck_cli.run import checks
 from duck_cli.run.faults import fault
 from duck_cli.run.session import StepResult
 from duck_cli.models import Asset
-from duck_cli.state.warehouse import _key_expr, ledger_row, quote
+from duck_cli.sql import key_expr, quote_ident, slice_predicate
+from duck_cli.state.warehouse import ledger_row
 
 STAGE = "__duck_stage"
 
@@ -49,7 +50,7 @@ class Builder:
         name = self.asset.name
         if self.wh.table_kind(name) == "VIEW":
             self.wh.drop(name)
-        rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS "
+        rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
                                    f"{self.asset.materialize.sql}").fetchone()[0]
         self.wh.mark(name, "BASE TABLE")
         fault("stage")
@@ -59,8 +60,8 @@ class Builder:
     def replace_slice(self) -> int:
         """Delete and re-insert the partitions' slice (inside the caller's transaction),
         refusing rows outside it (_SliceError); the rows inserted."""
-        con, table = self.wh.con, quote(self.asset.name)
-        pred, params = slice_predicate(self.asset, self.params)
+        con, table = self.wh.con, quote_ident(self.asset.name)
+        pred, params = slice_predicate(self.asset.partitions, self.params)
         con.execute(f"DELETE FROM {table} WHERE {pred}", params)
         fault("stage")
         sql = self.asset.materialize.sql
@@ -174,14 +175,14 @@ class Builder:
         if strategy == "view":
             if self.wh.table_kind(name) == "BASE TABLE":
                 self.wh.drop(name)
-            con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
+            con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {sql}")
             self.wh.mark(name, "VIEW")
-            return quote(name)
+            return quote_ident(name)
         if strategy == "table":
-            con.execute(f"CREATE OR REPLACE TABLE {quote(STAGE + '_' + name)} AS {sql}")
-            return quote(STAGE + "_" + name)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(STAGE)} AS {sql}", _used(sql, self.params))
-        return quote(STAGE)
+            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(STAGE + '_' + name)} AS {sql}")
+            return quote_ident(STAGE + "_" + name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(STAGE)} AS {sql}", _used(sql, self.params))
+        return quote_ident(STAGE)
 
     def transaction_usable(self) -> bool:
         """Whether the transaction survived the checks (a failing statement aborts it)."""
@@ -198,7 +199,7 @@ class Builder:
         clobber other slices)."""
         if self.asset.materialize.strategy != "incremental":
             return self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-        pred, params = slice_predicate(self.asset, self.params)
+        pred, params = slice_predicate(self.asset.partitions, self.params)
         rows, bad = self.wh.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({pred}, false)) "
             f"FROM {relation}", params).fetchone()
@@ -221,7 +222,7 @@ class Builder:
         if self.asset.partitions is not None and self.asset.partitions.kind != "static":
             ref = min(self.s.clock(), parts.bounds(self.asset.partitions, self.keys[-1])[1])
         return checks.run_checks(self.wh.con, self.asset.checks, relation, now=self.s.clock(),
-                                 reference_time=ref, table_of=quote)
+                                 reference_time=ref, table_of=quote_ident)
 
     def publish(self, relation: str) -> None:
         """Swap the staged table in, or replace exactly the partitions' slice."""
@@ -229,24 +230,24 @@ class Builder:
         strategy = self.asset.materialize.strategy
         if strategy == "table":
             self.wh.drop(name)
-            con.execute(f"ALTER TABLE {relation} RENAME TO {quote(name)}")
+            con.execute(f"ALTER TABLE {relation} RENAME TO {quote_ident(name)}")
             self.wh.mark(name, "BASE TABLE")
         elif strategy == "incremental":
             if self.wh.table_kind(name) != "BASE TABLE":
                 self.wh.drop(name)
-                con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM {relation}")
+                con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {relation}")
                 self.wh.mark(name, "BASE TABLE")
             else:
                 dropped = self.evolve(relation)
-                pred, params = slice_predicate(self.asset, self.params)
-                con.execute(f"DELETE FROM {quote(name)} WHERE {pred}", params)
-                con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {relation}")
+                pred, params = slice_predicate(self.asset.partitions, self.params)
+                con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
+                con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
                 self.drop_emptied(dropped)
             con.execute(f"DROP TABLE {relation}")
 
     def evolve(self, relation: str) -> list[str]:
         """Add the staged columns the table lacks; return those it no longer produces."""
-        con, table = self.wh.con, quote(self.asset.name)
+        con, table = self.wh.con, quote_ident(self.asset.name)
         staged = con.execute(f"DESCRIBE {relation}").fetchall()
         names = [r[0] for r in staged]
         if self.s.columns.get(self.asset.name) == names:
@@ -254,7 +255,7 @@ class Builder:
         existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
         added = [(c, t) for c, t, *_ in staged if c not in existing]
         for col, typ in added:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(col)} {typ}")
         dropped = sorted(existing - set(names))
         if not dropped:
             self.s.columns[self.asset.name] = names
@@ -262,12 +263,12 @@ class Builder:
 
     def drop_emptied(self, columns: list[str]) -> None:
         """Drop columns the SQL no longer produces once no partition holds a value in them."""
-        con, table = self.wh.con, quote(self.asset.name)
+        con, table = self.wh.con, quote_ident(self.asset.name)
         for col in columns:
             if col == self.asset.partitions.column:
                 continue
-            if not con.execute(f"SELECT count({quote(col)}) FROM {table}").fetchone()[0]:
-                con.execute(f"ALTER TABLE {table} DROP COLUMN {quote(col)}")
+            if not con.execute(f"SELECT count({quote_ident(col)}) FROM {table}").fetchone()[0]:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {quote_ident(col)}")
 
     def ledger(self, rows: int) -> list[dict]:
         counts = self.per_key_counts(rows)
@@ -282,10 +283,10 @@ class Builder:
         if len(self.keys) == 1:
             return {self.keys[0]: rows}
         if self.asset.materialize.strategy == "incremental":
-            pred, params = slice_predicate(self.asset, self.params)
+            pred, params = slice_predicate(self.asset.partitions, self.params)
             return dict(self.wh.con.execute(
-                f"SELECT {_key_expr(self.asset.partitions)} AS k, count(*) "
-                f"FROM {quote(self.asset.name)} "
+                f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) "
+                f"FROM {quote_ident(self.asset.name)} "
                 f"WHERE {pred} GROUP BY k", params).fetchall())
         return {k: rows for k in self.keys}
 
@@ -376,14 +377,6 @@ def _rollback_or_raise(wh, err: Exception) -> None:
 
 class _SliceError(Exception):
     """Staged rows outside the partitions being built."""
-
-
-def slice_predicate(asset: Asset, params: dict) -> tuple[str, list]:
-    """The WHERE predicate selecting exactly the partitions in ``params``, and its values."""
-    col = quote(asset.partitions.column)
-    if asset.partitions.kind == "static":
-        return f"{col} IN (SELECT unnest(?))", [params["partition_keys"]]
-    return f"({col} >= ? AND {col} < ?)", [params["partition_start"], params["partition_end"]]
 
 
 def _used(sql: str, params: dict) -> dict:

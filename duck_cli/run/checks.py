@@ -13,15 +13,15 @@ compares epochs: a DATE counts as its midnight UTC and a TIMESTAMP without time 
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from duck_cli.errors import did_you_mean
-from duck_cli.health.freshness import format_duration
 from duck_cli.models import CheckSpec
+from duck_cli.sql import quote_ident
+from duck_cli.run.check_text import jsonable, label, message_text, observed_text, one_line
 
 if TYPE_CHECKING:
     from duck_cli.engine import duckdb
@@ -53,15 +53,6 @@ class CheckResult:
         return {"name": self.name, "kind": self.kind, "severity": self.severity,
                 "passed": self.passed, "blocking": self.blocking, "observed": self.observed,
                 "failing": self.failing, "message": self.message, "sample": list(self.sample)}
-
-
-def quote_ident(name: str) -> str:
-    """An SQL identifier in double quotes, embedded quotes doubled.
-
-    >>> quote_ident('zone_id'), quote_ident('a"b')
-    ('"zone_id"', '"a""b"')
-    """
-    return '"' + name.replace('"', '""') + '"'
 
 
 class _Ctx(NamedTuple):
@@ -100,7 +91,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, specs: Sequence[CheckSpec], relat
         try:
             out.append(_run_one(con, spec, relation, where, dict(params or {}), ctx, columns))
         except (duckdb.Error, ValueError) as err:
-            out.append(_errored(spec, _one_line(str(err))))
+            out.append(_errored(spec, one_line(str(err))))
     return out
 
 
@@ -226,8 +217,8 @@ def _run_one(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str, whe
     sql, bound = check_sql(spec, relation, where, reference=ctx.reference, table_of=ctx.table_of)
     failing, sample = _failing(con, sql, {**_used(params, sql), **bound})
     value = _observation(con, spec, relation, where, params, sample)
-    observed = _observed(spec, failing, value)
-    message = _message(spec, observed, failing, sample, value, ctx.reference)
+    observed = observed_text(spec, failing, value)
+    message = message_text(spec, observed, failing, sample, value, ctx.reference)
     return CheckResult(spec.name, spec.kind, spec.severity, failing == 0, observed, failing,
                        message, sample)
 
@@ -239,7 +230,7 @@ def _failing(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> tuple[in
              "SELECT (SELECT count(*) FROM __duck_failing), to_json(__duck_row) "
              f"FROM (SELECT * FROM __duck_failing LIMIT {SAMPLE_SIZE}) AS __duck_row")
     rows = con.execute(query, params).fetchall()
-    return (rows[0][0] if rows else 0), tuple(_jsonable(json.loads(r[1])) for r in rows)
+    return (rows[0][0] if rows else 0), tuple(jsonable(json.loads(r[1])) for r in rows)
 
 
 def _observation(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str,
@@ -284,7 +275,7 @@ def _unknown_column(spec: CheckSpec, relation: str, columns: list[str] | None) -
         if name.lower() not in known:
             hint = did_you_mean(name, columns)
             tail = f"; {hint}" if hint else ""
-            return f"{_label(spec)}: no column '{name}' in {relation}{tail}"
+            return f"{label(spec)}: no column '{name}' in {relation}{tail}"
     return None
 
 
@@ -299,123 +290,5 @@ _COLUMNS_OF: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
 
 def _errored(spec: CheckSpec, text: str) -> CheckResult:
     """A check that could not run: failed, with the error as its message."""
-    message = text if text.startswith(_label(spec)) else f"{_label(spec)}: {text}"
+    message = text if text.startswith(label(spec)) else f"{label(spec)}: {text}"
     return CheckResult(spec.name, spec.kind, spec.severity, False, None, 0, message, ())
-
-
-def _label(spec: CheckSpec) -> str:
-    """The check in a few words.
-
-    >>> _label(CheckSpec("u", "unique", {"columns": ["trip_date", "zone_id"]}))
-    'unique(trip_date, zone_id)'
-    """
-    p = spec.params
-    args = {"row_count": lambda: ", ".join(f"{b}={p[b]}" for b in ("min", "max")
-                                           if p.get(b) is not None),
-            "not_null": lambda: ", ".join(p["columns"]), "unique": lambda: ", ".join(p["columns"]),
-            "relationships": lambda: f"{p['column']} -> {p['to']}.{p['field']}",
-            "sql": lambda: spec.name}.get(spec.kind, lambda: p.get("column", ""))
-    return f"{spec.kind}({args()})"
-
-
-def _observed(spec: CheckSpec, failing: int, value: Any) -> str:
-    """What the check saw, in a few words."""
-    if spec.kind == "row_count":
-        return _plural(value["row_count"], "row")
-    if spec.kind == "data_freshness":
-        return f"max {_moment(value)}" if value["max_value"] is not None else "no rows"
-    if spec.kind == "unique":
-        return _plural(failing, "duplicate key")
-    what = {"not_null": "with nulls", "accepted_values": "with other values",
-            "accepted_range": "out of range", "relationships": "without a match",
-            "sql": "failing"}[spec.kind]
-    return f"{_plural(failing, 'row')} {what}"
-
-
-def _message(spec: CheckSpec, observed: str, failing: int, sample: tuple, value: Any,
-             reference: datetime | None) -> str:
-    """One sentence: the check, what it saw and, when it failed, an example or the limit."""
-    head = f"{_label(spec)}: {observed}"
-    if failing == 0:
-        return head
-    if spec.kind == "row_count":
-        return f"{head}, expected {_bounds(spec.params)}"
-    if spec.kind == "data_freshness":
-        return head + _staleness(spec.params["max_age"], value, reference)
-    example = _example(spec, sample[0]) if sample else None
-    return f"{head}, e.g. {example}" if example else head
-
-
-def _bounds(p: Mapping[str, Any]) -> str:
-    """row_count bounds in words.
-
-    >>> _bounds({"min": 1}), _bounds({"min": 1, "max": 9}), _bounds({"max": 9})
-    ('at least 1', 'between 1 and 9', 'at most 9')
-    """
-    low, high = p.get("min"), p.get("max")
-    if low is not None and high is not None:
-        return f"between {low} and {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
-
-
-def _staleness(max_age: timedelta, value: Mapping[str, Any], reference: datetime | None) -> str:
-    if value["max_epoch"] is None or reference is None:
-        return ""
-    age = reference - datetime.fromtimestamp(value["max_epoch"], UTC)
-    return (f", {format_duration(age)} before {reference.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
-            f"(at most {format_duration(max_age)})")
-
-
-def _example(spec: CheckSpec, row: Mapping[str, Any]) -> str | None:
-    """The failing values of one sample row, as a person reads them."""
-    if spec.kind == "unique":
-        return "(" + ", ".join(_text(row.get(c)) for c in spec.params["columns"]) + ")"
-    if spec.kind in ("accepted_values", "accepted_range", "relationships"):
-        return _text(row.get(spec.params["column"]))
-    return None
-
-
-def _moment(value: Mapping[str, Any]) -> str:
-    """data_freshness's max value: a date as is, a timestamp to the minute (in UTC if zoned)."""
-    if value["max_type"] == "DATE" or value["max_epoch"] is None:
-        return str(value["max_value"])
-    zoned = "TIME ZONE" in value["max_type"]
-    when = datetime.fromtimestamp(value["max_epoch"], UTC)
-    return f"{when:%Y-%m-%d %H:%M}" + (" UTC" if zoned else "")
-
-
-def _plural(n: int, noun: str) -> str:
-    """A count with its noun.
-
-    >>> _plural(1, "row"), _plural(3, "duplicate key")
-    ('1 row', '3 duplicate keys')
-    """
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def _text(value: Any) -> str:
-    return "NULL" if value is None else str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    """A parsed JSON value with NaN and infinities as text (JSON has no such numbers).
-
-    >>> _jsonable({"a": float("nan"), "b": [1, 2.5]})
-    {'a': 'nan', 'b': [1, 2.5]}
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _one_line(text: str) -> str:
-    """An error text on one line: DuckDB's first paragraph, whitespace collapsed.
-
-    >>> _one_line('Binder Error: no "x"\\n\\nLINE 1: SELECT x')
-    'Binder Error: no "x"'
-    """
-    return " ".join(text.strip().split("\n\n")[0].split())

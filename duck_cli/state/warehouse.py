@@ -14,6 +14,7 @@ from duck_cli.state import catalog as cat
 from duck_cli.errors import ExecutionError
 from duck_cli.state import sources
 from duck_cli.models import Asset, Settings
+from duck_cli.sql import key_expr, quote_ident, quote_table
 
 LEDGER = '"_duck"."ledger"'
 _LEDGER_DDL = """
@@ -25,15 +26,6 @@ CREATE TABLE IF NOT EXISTS _duck.ledger (
 """
 LEDGER_COLS = ("seq", "asset", "partition_key", "run_id", "step", "created_at", "code_version",
                "data_version", "row_count", "kind", "upstream")
-
-
-def quote(name: str) -> str:
-    """A quoted SQL identifier (schema-qualified names are quoted per part).
-
-    >>> quote('zone_metrics'), quote('raw.trips'), quote('a"b')
-    ('"zone_metrics"', '"raw"."trips"', '"a""b"')
-    """
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
 
 class Warehouse:
@@ -144,19 +136,19 @@ class Warehouse:
         src = asset.source
         if src.table:
             if src.table.lower() != asset.name.lower():
-                self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS "
-                                 f"SELECT * FROM {quote(src.table)}")
+                self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS "
+                                 f"SELECT * FROM {quote_table(src.table)}")
                 self.mark(asset.name, "VIEW")
             return
         select = sources.reader_sql(asset, root, arrived)
         if select is None:  # nothing arrived: an empty relation would hide the problem
-            self.con.execute(f"DROP VIEW IF EXISTS {quote(asset.name)}")
+            self.con.execute(f"DROP VIEW IF EXISTS {quote_ident(asset.name)}")
             self.mark(asset.name, None)
             return
         from duck_cli.engine import duckdb
 
         try:
-            self.con.execute(f"CREATE OR REPLACE VIEW {quote(asset.name)} AS {select}")
+            self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS {select}")
         except duckdb.Error as err:
             raise ExecutionError(
                 f"source '{asset.name}' ({asset.source.path}) cannot be read: "
@@ -167,14 +159,14 @@ class Warehouse:
 
     def observe_table(self, asset: Asset, keys: list[str]) -> dict[str, str | None]:
         """Data version per key of a table source (row count and a content hash)."""
-        table, defn = quote(asset.source.table), asset.partitions
+        table, defn = quote_table(asset.source.table), asset.partitions
         if not self.exists(asset.source.table):
             return {k: None for k in keys}
         if defn is None:
             row = self.con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
             return {"": f"{row[0]}:{row[1]}" if row[0] else None}
-        col = quote(defn.column or "partition_key")
-        expr = _key_expr(defn, "v")  # keys of the distinct raw values: 5x faster than per row
+        col = quote_ident(defn.column or "partition_key")
+        expr = key_expr(defn, "v")  # keys of the distinct raw values: 5x faster than per row
         found = dict(self.con.execute(
             f"SELECT {expr} AS k, sum(n) || ':' || bit_xor(h) FROM (SELECT {col} AS v, "
             f"count(*) AS n, bit_xor(hash(t)) AS h FROM {table} t GROUP BY v) GROUP BY k"
@@ -200,19 +192,10 @@ class Warehouse:
         """Drop a table or view of that name in main, whichever it is."""
         kind = self.table_kind(name)
         if kind == "VIEW":
-            self.con.execute(f"DROP VIEW {quote(name)}")
+            self.con.execute(f"DROP VIEW {quote_ident(name)}")
         elif kind:
-            self.con.execute(f"DROP TABLE {quote(name)}")
+            self.con.execute(f"DROP TABLE {quote_ident(name)}")
         self.mark(name, None)
-
-
-def _key_expr(defn, col: str | None = None) -> str:
-    """SQL that turns a partition column's value (or the expression ``col``) into its key."""
-    col = col or quote(defn.column or "partition_key")
-    formats = {"hourly": "%Y-%m-%dT%H", "daily": "%Y-%m-%d", "weekly": "%G-W%V", "monthly": "%Y-%m"}
-    if defn.kind == "static":
-        return f"CAST({col} AS VARCHAR)"
-    return f"strftime(CAST({col} AS TIMESTAMP), '{formats[defn.kind]}')"
 
 
 def ledger_row(seq: int, asset: Asset, key: str, run_id: str | None, step: int | None,

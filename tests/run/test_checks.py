@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 import duckdb
 import pytest
 
-from duck_cli.run.checks import CheckResult, check_sql, quote_ident, run_checks
+from duck_cli.run.checks import CheckResult, check_sql, run_checks
+from duck_cli.sql import quote_ident
 from duck_cli.models import CheckSpec
 
 UTC = timezone.utc

@@ -1,0 +1,60 @@
+"""SQL text duck writes itself: quoted identifiers, a partition key as SQL, a slice predicate.
+
+The one owner of quoting and of the predicate that selects partitions, so every module that
+reads or replaces a slice (build, audit, checks, the warehouse) says it the same way. Values
+are never pasted into SQL: they are bound as named parameters ($partition_start, ...).
+"""
+
+from __future__ import annotations
+
+from duck_cli.models import PartitionsDef
+
+KEY_FORMATS = {"hourly": "%Y-%m-%dT%H", "daily": "%Y-%m-%d", "weekly": "%G-W%V", "monthly": "%Y-%m"}
+
+
+def quote_ident(name: str) -> str:
+    """One SQL identifier in double quotes, embedded quotes doubled (dots are part of the name).
+
+    >>> quote_ident('zone_id'), quote_ident('a"b'), quote_ident('a.b')
+    ('"zone_id"', '"a""b"', '"a.b"')
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_table(name: str) -> str:
+    """A possibly schema-qualified relation name, each dotted part quoted.
+
+    >>> quote_table('zone_metrics'), quote_table('raw.trips'), quote_table('a"b')
+    ('"zone_metrics"', '"raw"."trips"', '"a""b"')
+    """
+    return ".".join(quote_ident(part) for part in name.split("."))
+
+
+def key_expr(defn: PartitionsDef, col: str | None = None) -> str:
+    """SQL turning a partition column's value (or the SQL expression ``col``) into its key.
+
+    >>> from duck_cli.models import StaticPartitions
+    >>> key_expr(StaticPartitions(("eu",), column="region"))
+    'CAST("region" AS VARCHAR)'
+    """
+    col = col or quote_ident(defn.column or "partition_key")
+    if defn.kind == "static":
+        return f"CAST({col} AS VARCHAR)"
+    return f"strftime(CAST({col} AS TIMESTAMP), '{KEY_FORMATS[defn.kind]}')"
+
+
+def slice_predicate(defn: PartitionsDef, params: dict) -> tuple[str, dict]:
+    """The WHERE predicate selecting exactly the partitions of ``params`` (see
+    ``graph.partitions.sql_params``), with the named parameters it binds.
+
+    >>> from duck_cli.models import StaticPartitions
+    >>> slice_predicate(StaticPartitions(("eu", "us"), column="region"),
+    ...                 {"partition_keys": ["eu"]})
+    ('"region" IN (SELECT unnest($partition_keys))', {'partition_keys': ['eu']})
+    """
+    col = quote_ident(defn.column)
+    if defn.kind == "static":
+        return f"{col} IN (SELECT unnest($partition_keys))", {
+            "partition_keys": list(params["partition_keys"])}
+    return (f"({col} >= $partition_start AND {col} < $partition_end)",
+            {"partition_start": params["partition_start"], "partition_end": params["partition_end"]})
