@@ -38,7 +38,7 @@ def publish_all(root: Path, now_text: str) -> int:
     now = datetime.fromisoformat(now_text)
     order = AssetGraph.build(project.assets).order
     wh = Warehouse.open(project.settings, wait=project.settings.wait_seconds)
-    rows: list[dict] = []
+    rows: list = []
     try:
         wh.begin()
         for name in order:
@@ -59,4 +59,4 @@ def publish_all(root: Path, now_text: str) -> int:
         wh.commit()
     finally:
         wh.close()
-    return sum(1 for r in rows if r["kind"] == "materialization")
+    return sum(1 for r in rows if r.kind == "materialization")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from duck_cli.plan import builder as planner
 from duck_cli.errors import UsageError
+from duck_cli.records import Backfill
 from duck_cli.graph.select import select
 from duck_cli.health.assess import FAILED, MISSING
 
@@ -34,7 +35,7 @@ def requested(state, selection: list[str], opts) -> dict[str, tuple[str, ...]]:
                                   opts.last)
 
 
-def make_plan(state, selection: list[str], opts, resume: dict | None) -> planner.Plan:
+def make_plan(state, selection: list[str], opts, resume: Backfill | None) -> planner.Plan:
     """The backfill's plan: exactly the requested partitions (and downstream when asked)."""
     if resume is not None:
         keys = _unfinished(state, resume)
@@ -52,11 +53,11 @@ def make_plan(state, selection: list[str], opts, resume: dict | None) -> planner
     return p
 
 
-def _unfinished(state, bf: dict) -> dict[str, tuple[str, ...]]:
+def _unfinished(state, bf: Backfill) -> dict[str, tuple[str, ...]]:
     """Requested partitions not yet materialized by one of the backfill's runs."""
-    runs = set(bf["run_ids"])
+    runs = set(bf.run_ids)
     out = {}
-    for asset, keys in bf["requested"].items():
+    for asset, keys in bf.requested.items():
         if asset not in state.project.assets:
             continue
         current = state.health.assets[asset].current
@@ -64,7 +65,7 @@ def _unfinished(state, bf: dict) -> dict[str, tuple[str, ...]]:
         if left:
             out[asset] = left
     if not out:
-        raise UsageError(f"backfill {bf['backfill_id']} has nothing left to do",
+        raise UsageError(f"backfill {bf.backfill_id} has nothing left to do",
                          hint="Every requested partition was materialized by its runs.")
     return out
 

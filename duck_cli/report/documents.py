@@ -233,6 +233,23 @@ def run_entry(r) -> dict:
             "host": r.host, "args": r.args, "backfill_id": r.backfill_id, "error": r.error}
 
 
+def step_entry(s) -> dict:
+    """A recorded step (records.StepRecord) as data, for `duck runs show`."""
+    return {"step": s.step, "asset": s.asset, "partitions": [p for p in s.partitions or [] if p],
+            "status": s.status, "rows": s.row_count, "error": s.error, "error_kind": s.error_kind,
+            "blocked_by": s.blocked_by, "reasons": s.reasons, "started_at": ts(s.started_at),
+            "ended_at": ts(s.ended_at)}
+
+
+def backfill_entry(b) -> dict:
+    """A recorded backfill (records.Backfill) as data, for `duck backfills`."""
+    return {"backfill_id": b.backfill_id, "created_at": ts(b.created_at),
+            "selection": b.selection, "status": b.status,
+            "requested": {a: [k for k in keys if k] for a, keys in b.requested.items()},
+            "options": b.options, "runs": [{"run_id": i, "status": s} for i, s in
+                                           zip(b.run_ids, b.run_statuses)]}
+
+
 def check_entry(c) -> dict:
     """A check result as data (from checks.CheckResult or catalog.CheckRow)."""
     return {"name": c.name, "kind": c.kind, "severity": c.severity, "passed": c.passed,

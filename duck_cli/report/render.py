@@ -191,12 +191,7 @@ def runs(rows, as_json: bool) -> None:
 
 def run_detail(run, steps, checks, as_json: bool) -> None:
     """One run with its steps and checks."""
-    step_docs = [{"step": s["step"], "asset": s["asset"],
-                  "partitions": [p for p in s["partitions"] or [] if p],
-                  "status": s["status"], "rows": s["row_count"], "error": s["error"],
-                  "error_kind": s["error_kind"], "blocked_by": s["blocked_by"],
-                  "reasons": s["reasons"], "started_at": docs.ts(s["started_at"]),
-                  "ended_at": docs.ts(s["ended_at"])} for s in steps]
+    step_docs = [docs.step_entry(s) for s in steps]
     if as_json:
         emit_json(docs.doc("run_detail", run=docs.run_entry(run), steps=step_docs,
                            checks=[{**docs.check_entry(c), "asset": c.asset,
@@ -270,12 +265,7 @@ def check_results(results, as_json: bool) -> None:
 
 def backfills(rows, project, as_json: bool) -> None:
     """Recorded backfills."""
-    entries = [{"backfill_id": r["backfill_id"], "created_at": docs.ts(r["created_at"]),
-                "selection": r["selection"], "status": r["status"],
-                "requested": {a: [k for k in keys if k] for a, keys in r["requested"].items()},
-                "options": r["options"], "runs": [{"run_id": i, "status": s} for i, s in
-                                                  zip(r["run_ids"], r["run_statuses"])]}
-               for r in rows]
+    entries = [docs.backfill_entry(r) for r in rows]
     if as_json:
         emit_json(docs.doc("backfills", backfills=entries))
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from duck_cli.graph import partitions as parts
 from duck_cli.run import checks
@@ -26,7 +25,8 @@ def check_published(state, names: list[str], keys: list[str], now, *, wait: floa
                                            params=params, now=now, reference_time=ref,
                                            table_of=quote_ident):
                     out.append((name, key, r))
-        s.pending.checks.extend(_rows(out, now, s.next_step_seq))
+        s.pending.checks.extend(checks.check_records(out, s.next_step_seq, run_id=None, step=None,
+                                                      at=now, stage="published"))
     return out
 
 
@@ -54,9 +54,3 @@ def _reference(asset, key: str, now):
     return min(now, parts.bounds(asset.partitions, key)[1])
 
 
-def _rows(results, now, next_seq) -> list[dict]:
-    return [{"seq": next_seq(), "run_id": None, "step": None, "asset": a, "partition_key": k,
-             "check_name": r.name, "kind": r.kind, "severity": r.severity, "passed": r.passed,
-             "observed": r.observed, "failing": r.failing, "message": r.message,
-             "sample": json.dumps(list(r.sample), default=str), "created_at": now,
-             "stage": "published"} for a, k, r in results]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 from duck_cli.plan.builder import Plan
+from duck_cli.records import Backfill, BackfillRecord
 from duck_cli.run.session import Session, new_run_id
 
 
-def record(s: Session, p: Plan, selection: list[str], opts, resumed: dict | None = None) -> str:
+def record(s: Session, p: Plan, selection: list[str], opts,
+           resumed: Backfill | None = None) -> str:
     """Record a new backfill (or reuse ``resumed``, the one --resume named) and return its id."""
     if resumed is not None:
-        return resumed["backfill_id"]
+        return resumed.backfill_id
     backfill_id = new_run_id(s, prefix="b")
     requested_keys = {}
     for step in p.steps:
@@ -20,9 +22,8 @@ def record(s: Session, p: Plan, selection: list[str], opts, resumed: dict | None
         requested_keys.setdefault(held.asset, []).extend(held.keys)
     options = {"downstream": opts.downstream, "batch_size": opts.batch_size,
                "missing": opts.missing, "failed": opts.failed}
-    s.pending.backfills.append({
-        "backfill_id": backfill_id, "created_at": s.clock(), "selection": " ".join(selection),
-        "requested": json.dumps(requested_keys), "options": json.dumps(options),
-        "status": "requested"})
+    s.pending.backfills.append(BackfillRecord(
+        backfill_id, s.clock(), " ".join(selection), json.dumps(requested_keys),
+        json.dumps(options), "requested"))
     return backfill_id  # recorded with the run's first flush
 

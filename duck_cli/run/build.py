@@ -12,6 +12,7 @@ from datetime import datetime
 
 from duck_cli.graph import partitions as parts
 from duck_cli.run import checks
+from duck_cli.records import LedgerRow
 from duck_cli.run.faults import fault
 from duck_cli.run.session import StepResult
 from duck_cli.models import Asset
@@ -270,7 +271,7 @@ class Builder:
             if not con.execute(f"SELECT count({quote_ident(col)}) FROM {table}").fetchone()[0]:
                 con.execute(f"ALTER TABLE {table} DROP COLUMN {quote_ident(col)}")
 
-    def ledger(self, rows: int) -> list[dict]:
+    def ledger(self, rows: int) -> list[LedgerRow]:
         counts = self.per_key_counts(rows)
         now = self.s.clock()
         return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
@@ -331,7 +332,7 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
     return out
 
 
-def _commit_with_ledger(s, wh, ledger: list[dict]) -> None:
+def _commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
     """Add the ledger rows and commit (the caller holds the session's commit lock). The rows
     count as in flight from before the commit until the runner records them, so a catalog
     flush in between keeps the unrecorded marker."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from duck_cli.errors import did_you_mean
 from duck_cli.models import CheckSpec
+from duck_cli.records import CheckRecord
 from duck_cli.sql import quote_ident
 from duck_cli.run.check_text import jsonable, label, message_text, observed_text, one_line
 
@@ -93,6 +94,16 @@ def run_checks(con: duckdb.DuckDBPyConnection, specs: Sequence[CheckSpec], relat
         except (duckdb.Error, ValueError) as err:
             out.append(_errored(spec, one_line(str(err))))
     return out
+
+
+def check_records(results, next_seq: Callable[[], int], *, run_id: str | None, step: int | None,
+                  at: datetime, stage: str) -> list[CheckRecord]:
+    """The catalog records of (asset, partition, CheckResult) triples: ``stage`` is audit
+    (staged data, before publish) or published (``duck check``)."""
+    return [CheckRecord(next_seq(), run_id, step, asset, key, r.name, r.kind, r.severity,
+                        r.passed, r.observed, r.failing, r.message,
+                        json.dumps(list(r.sample), default=str), at, stage)
+            for asset, key, r in results]
 
 
 # -- SQL per kind -----------------------------------------------------------------------------

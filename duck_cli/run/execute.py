@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from duck_cli import __version__
 from duck_cli.health.assess import Health
 from duck_cli.plan.builder import Plan
+from duck_cli.records import BackfillStatus, RunRecord
 from duck_cli.run.runner import Runner
 from duck_cli.run.session import RunResult, Session, new_run_id
 
@@ -20,10 +21,9 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
         return RunResult(None, "success", [], backfill_id)
     run_id = new_run_id(s)
     started = s.clock()
-    run = {"run_id": run_id, "command": command, "status": "running", "started_at": started,
-           "ended_at": None, "pid": os.getpid(), "host": os.uname().nodename, "args": args,
-           "backfill_id": backfill_id, "error": None, "duck_version": __version__}
-    s.pending.runs.append(dict(run))
+    run = RunRecord(run_id, command, "running", started, None, os.getpid(), os.uname().nodename,
+                    args, backfill_id, None, __version__)
+    s.pending.runs.append(run)
     s.flush(force=True)
     s.release_catalog()
     runner = Runner(s, plan, health, run_id, on_event)
@@ -33,16 +33,16 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
     except KeyboardInterrupt:  # a second Ctrl-C: the open transaction dies with the process
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cancel record get written
         s.wh.rollback()
-        s.pending.runs.append({**run, "status": "canceled", "ended_at": s.clock(),
-                               "error": "interrupted"})
+        s.pending.runs.append(run._replace(status="canceled", ended_at=s.clock(),
+                                           error="interrupted"))
         s.flush(force=True)
         raise
     status = ("canceled" if s.interrupted else
               "failed" if any(r.status == "failed" for r in runner.results) else "success")
-    s.pending.runs.append({**run, "status": status, "ended_at": s.clock()})
+    s.pending.runs.append(run._replace(status=status, ended_at=s.clock()))
     if backfill_id:
         state = {"success": "completed", "canceled": "canceled"}.get(status, "partial")
-        s.pending.backfills.append({"backfill_id": backfill_id, "status": state})
+        s.pending.backfills.append(BackfillStatus(backfill_id, state))
     s.flush(force=True)
     return RunResult(run_id, status, runner.results, backfill_id)
 

@@ -7,7 +7,6 @@ session's commit lock, in ledger order (see `build.Builder.finish`).
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -18,6 +17,8 @@ from duck_cli.run.session import Session, StepResult
 from duck_cli.health.assess import Health, upstream_partitions
 from duck_cli.models import Asset, Project
 from duck_cli.plan.builder import Plan, Step
+from duck_cli.records import StepRecord
+from duck_cli.run.checks import check_records
 
 
 GROUP_MAX = 32  # simple steps sharing one transaction (all are redone if one fails)
@@ -198,18 +199,17 @@ class Runner:
             self.failed.update({(r.asset, k): root for k in r.keys})
         s = self.s
         seq = s.next_step_seq()
-        s.pending.steps.append({
-            "seq": seq, "run_id": self.run_id, "step": step.index, "asset": r.asset,
-            "partitions": list(r.keys), "status": r.status, "started_at": r.started_at,
-            "ended_at": r.ended_at, "error": r.error, "error_kind": r.error_kind,
-            "row_count": r.row_count, "blocked_by": r.blocked_by,
-            "code_version": s.project.assets[r.asset].code_version,
-            "reasons": "; ".join(step.reasons), "input_seq": r.input_seq})
-        s.pending.checks.extend(_check_rows(s, self.run_id, step.index, r, seq))
+        s.pending.steps.append(StepRecord(
+            seq, self.run_id, step.index, r.asset, list(r.keys), r.status, r.started_at,
+            r.ended_at, r.error, r.error_kind, r.row_count, r.blocked_by,
+            s.project.assets[r.asset].code_version, "; ".join(step.reasons), r.input_seq))
+        s.pending.checks.extend(check_records(
+            [(r.asset, k, c) for c in r.checks for k in r.keys], lambda: seq,
+            run_id=self.run_id, step=step.index, at=r.ended_at, stage="audit"))
         s.pending.mats.extend(r.ledger)
         s.add_in_flight(-len(r.ledger))
         for row in r.ledger:
-            self.seqs[(row["asset"], row["partition_key"])] = row["seq"]
+            self.seqs[(row.asset, row.partition_key)] = row.seq
 
 
 def default_jobs() -> int:
@@ -255,14 +255,6 @@ def step_dependencies(project: Project, plan: Plan,
         first.setdefault(step.asset, step.index)
         last[step.asset] = step.index
     return deps
-
-
-def _check_rows(s: Session, run_id: str, step: int, r: StepResult, seq: int) -> list[dict]:
-    return [{"seq": seq, "run_id": run_id, "step": step, "asset": r.asset, "partition_key": k,
-             "check_name": c.name, "kind": c.kind, "severity": c.severity, "passed": c.passed,
-             "observed": c.observed, "failing": c.failing, "message": c.message,
-             "sample": json.dumps(list(c.sample), default=str), "created_at": r.ended_at,
-             "stage": "audit"} for c in r.checks for k in r.keys]
 
 
 class _Workers:

@@ -20,7 +20,7 @@ from duck_cli.state import sources
 from duck_cli.state.lock import write_lock
 from duck_cli.models import Asset, Project
 from duck_cli.run.faults import fault
-from duck_cli.records import Batch, Mat, Snapshot
+from duck_cli.records import Batch, LedgerRow, Mat, Snapshot, StepRecord
 from duck_cli.state.snapshot import unrecorded_marker
 from duck_cli.state.warehouse import Warehouse, ledger_row
 
@@ -197,14 +197,12 @@ def recover(s: Session) -> dict:
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
 
 
-def _synthetic_steps(rows: list[dict], seq: int) -> list[dict]:
+def _synthetic_steps(rows: list[LedgerRow], seq: int) -> list[StepRecord]:
     """Success steps for ledger rows whose run died before recording them."""
-    return [{"seq": seq + i + 1, "run_id": r["run_id"], "step": r["step"], "asset": r["asset"],
-             "partitions": [r["partition_key"]], "status": "success", "started_at": None,
-             "ended_at": r["created_at"], "error": None, "error_kind": None,
-             "row_count": r["row_count"], "blocked_by": None, "code_version": r["code_version"],
-             "reasons": "recovered from the warehouse ledger", "input_seq": r["seq"] - 1}
-            for i, r in enumerate(rows) if r["kind"] == "materialization"]
+    return [StepRecord(seq + i + 1, r.run_id, r.step, r.asset, [r.partition_key], "success", None,
+                       r.created_at, None, None, r.row_count, None, r.code_version,
+                       "recovered from the warehouse ledger", r.seq - 1)
+            for i, r in enumerate(rows) if r.kind == "materialization"]
 
 
 def observe_sources(s: Session) -> None:
@@ -228,11 +226,11 @@ def observe_sources(s: Session) -> None:
         s.wh.commit()
         s.pending.mats.extend(rows)
         s.flush(force=True)  # only when new source data arrived; readers see it at once
-        seen = {(r["asset"], r["partition_key"]): Mat(
-            r["seq"], r["asset"], r["partition_key"], None, None, r["created_at"],
-            r["code_version"], r["data_version"], None, "observation") for r in rows}
+        seen = {(r.asset, r.partition_key): Mat(
+            r.seq, r.asset, r.partition_key, None, None, r.created_at, r.code_version,
+            r.data_version, None, "observation") for r in rows}
         s.snapshot = replace(snap, current={**snap.current, **seen},
-                             max_seq=max(r["seq"] for r in rows))
+                             max_seq=max(r.seq for r in rows))
 
 
 def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | None]:

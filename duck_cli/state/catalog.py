@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from duck_cli.errors import LockedError, StateError
-from duck_cli.records import Attempt, Batch, CheckRow, Mat, RunRow, Snapshot
+from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
+                              RunRow, Snapshot, StepRecord)
 
 SCHEMA_VERSION = 2  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
 
@@ -265,13 +266,11 @@ class Catalog:
                                 "ORDER BY run_id", [run_id]).fetchall()
         return RunRow._make(rows[0]) if len(rows) == 1 else None
 
-    def steps(self, run_id: str) -> list[dict]:
-        """The steps of one run, in order, as dicts."""
-        cur = self.con.execute(
-            "SELECT step, asset, partitions, status, started_at, ended_at, error, error_kind, "
-            "row_count, blocked_by, reasons FROM steps WHERE run_id = ? ORDER BY step", [run_id])
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
+    def steps(self, run_id: str) -> list[StepRecord]:
+        """The steps of one run, in order."""
+        rows = self.con.execute(f"SELECT {', '.join(StepRecord._fields)} FROM steps "
+                                "WHERE run_id = ? ORDER BY step, seq", [run_id]).fetchall()
+        return [StepRecord._make(r) for r in rows]
 
     def run_checks(self, run_id: str) -> list[CheckRow]:
         """Check results recorded by one run."""
@@ -281,17 +280,17 @@ class Catalog:
             "ORDER BY seq", [run_id]).fetchall()
         return [CheckRow(*r[:11], json.loads(r[11] or "[]"), r[12]) for r in rows]
 
-    def backfills(self, backfill_id: str | None = None) -> list[dict]:
+    def backfills(self, backfill_id: str | None = None) -> list[Backfill]:
         """Recorded backfills, newest first, with their runs' statuses."""
         cur = self.con.execute(
-            "SELECT b.*, list(r.run_id ORDER BY r.started_at) AS run_ids, "
+            f"SELECT {', '.join('b.' + c for c in BackfillRecord._fields)}, "
+            "list(r.run_id ORDER BY r.started_at) AS run_ids, "
             "list(r.status ORDER BY r.started_at) AS run_statuses FROM backfills b "
             "LEFT JOIN runs r ON r.backfill_id = b.backfill_id "
             + ("WHERE starts_with(b.backfill_id, ?) " if backfill_id else "")
             + "GROUP BY ALL ORDER BY b.created_at DESC, b.backfill_id DESC",
             [backfill_id] if backfill_id else [])
-        cols = [d[0] for d in cur.description]
-        return [_decode_backfill(dict(zip(cols, r))) for r in cur.fetchall()]
+        return [_decode_backfill(r) for r in cur.fetchall()]
 
     def max_step_seq(self) -> int:
         """The highest step/check sequence number recorded."""
@@ -307,7 +306,11 @@ class Catalog:
             for run in batch.runs:
                 _upsert(self.con, "runs", "run_id", run)
             for bf in batch.backfills:
-                _upsert(self.con, "backfills", "backfill_id", bf)
+                if isinstance(bf, BackfillStatus):
+                    self.con.execute("UPDATE backfills SET status = ? WHERE backfill_id = ?",
+                                     [bf.status, bf.backfill_id])
+                else:
+                    _upsert(self.con, "backfills", "backfill_id", bf)
             _bulk_insert(self.con, "steps", batch.steps)
             _bulk_insert(self.con, "materializations", batch.mats)
             _bulk_insert(self.con, "check_results", batch.checks)
@@ -366,37 +369,31 @@ def _aware(rows: list[tuple], index: int) -> list[tuple]:
     return out
 
 
-def _upsert(con, table: str, key: str, row: dict) -> None:
-    cols = list(row)
-    if len(cols) <= 2:  # a status update of an existing row
-        sets = ", ".join(f"{c} = ?" for c in cols if c != key)
-        con.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?",
-                    [row[c] for c in cols if c != key] + [row[key]])
-        return
+def _upsert(con, table: str, key: str, row: tuple) -> None:
+    """Insert a whole record, or replace the one with the same key."""
+    cols = row._fields
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
     con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                f"ON CONFLICT ({key}) DO UPDATE SET {updates}", [row[c] for c in cols])
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}", list(row))
 
 
-def _bulk_insert(con, table: str, rows: list[dict]) -> None:
-    """Insert rows as one statement: a column of values per parameter, unnested (twice as
+def _bulk_insert(con, table: str, rows: list[tuple]) -> None:
+    """Insert records as one statement: a column of values per parameter, unnested (twice as
     fast as VALUES rows from a few rows on), or plain VALUES for one or two rows."""
     if not rows:
         return
-    cols = list(rows[0])
+    cols = rows[0]._fields
     if len(rows) <= 2:
         marks = "(" + ", ".join("?" * len(cols)) + ")"
         con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                    + ", ".join([marks] * len(rows)), [r.get(c) for r in rows for c in cols])
+                    + ", ".join([marks] * len(rows)), [v for r in rows for v in r])
         return
-    columns = [[r.get(c) for r in rows] for c in cols]
+    columns = [list(c) for c in zip(*rows)]
     select = ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols))
     con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", columns)
 
 
-def _decode_backfill(row: dict) -> dict:
-    for key in ("requested", "options"):
-        row[key] = json.loads(row[key] or "{}")
-    row["run_ids"] = [r for r in row.get("run_ids") or [] if r]
-    row["run_statuses"] = [s for s in row.get("run_statuses") or [] if s]
-    return row
+def _decode_backfill(row: tuple) -> Backfill:
+    *head, requested, options, status, run_ids, run_statuses = row
+    return Backfill(*head, json.loads(requested or "{}"), json.loads(options or "{}"), status,
+                    [r for r in run_ids or [] if r], [s for s in run_statuses or [] if s])

@@ -14,6 +14,7 @@ from duck_cli.state import catalog as cat
 from duck_cli.errors import ExecutionError
 from duck_cli.state import sources
 from duck_cli.models import Asset, Settings
+from duck_cli.records import LedgerRow
 from duck_cli.sql import key_expr, quote_ident, quote_table
 
 LEDGER = '"_duck"."ledger"'
@@ -24,8 +25,7 @@ CREATE TABLE IF NOT EXISTS _duck.ledger (
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
   kind VARCHAR, upstream VARCHAR);
 """
-LEDGER_COLS = ("seq", "asset", "partition_key", "run_id", "step", "created_at", "code_version",
-               "data_version", "row_count", "kind", "upstream")
+LEDGER_COLS = LedgerRow._fields
 
 
 class Warehouse:
@@ -87,17 +87,17 @@ class Warehouse:
 
     # -- ledger --------------------------------------------------------------------------
 
-    def ledger_after(self, seq: int) -> list[dict]:
+    def ledger_after(self, seq: int) -> list[LedgerRow]:
         """Ledger rows the catalog has not recorded yet (seq above ``seq``)."""
         cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE seq > ? "
                                "ORDER BY seq", [seq])
-        return [dict(zip(LEDGER_COLS, r)) for r in cur.fetchall()]
+        return [LedgerRow._make(r) for r in cur.fetchall()]
 
     def max_seq(self) -> int:
         """The highest ledger sequence number."""
         return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {LEDGER}").fetchone()[0]
 
-    def append_ledger(self, rows: list[dict]) -> None:
+    def append_ledger(self, rows: list[LedgerRow]) -> None:
         """Add ledger rows (inside the caller's transaction)."""
         cat._bulk_insert(self.con, LEDGER, rows)
 
@@ -200,9 +200,7 @@ class Warehouse:
 
 def ledger_row(seq: int, asset: Asset, key: str, run_id: str | None, step: int | None,
                now: datetime, row_count: int | None, kind: str, data_version: str | None = None,
-               upstream: str | None = None) -> dict:
+               upstream: str | None = None) -> LedgerRow:
     """One ledger (and catalog materialization) row."""
-    return {"seq": seq, "asset": asset.name, "partition_key": key, "run_id": run_id,
-            "step": step, "created_at": now, "code_version": asset.code_version,
-            "data_version": data_version, "row_count": row_count, "kind": kind,
-            "upstream": upstream}
+    return LedgerRow(seq, asset.name, key, run_id, step, now, asset.code_version, data_version,
+                     row_count, kind, upstream)
