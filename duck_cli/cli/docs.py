@@ -1,0 +1,87 @@
+"""docs/commands.md, generated from each command's `--help` text.
+
+Regenerate it after changing a command, an option or a help text::
+
+    python -m duck_cli.cli.docs > docs/commands.md
+
+(`tests/cli/test_cli_docs.py` fails while the checked-in file differs from this output.)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import typer
+from typer.testing import CliRunner
+
+from duck_cli.cli.app import app
+
+REGENERATE = "python -m duck_cli.cli.docs > docs/commands.md"
+WIDTH = "100"  # COLUMNS for the help texts; click caps them at 80 characters anyway
+
+INTRO = f"""\
+# Commands
+
+<!-- Generated from the commands' --help texts by `{REGENERATE}`. Do not edit by hand. -->
+
+Every command that reads a project takes `-p/--project DIR` (default: the current folder, or
+`DUCK_PROJECT`), and every command that reports takes `--json` (one document on stdout, see
+[json.md](json.md)). A selection is any number of selectors, their union: `name`, `+name` (and
+everything upstream), `name+` (and everything downstream), `tag:x`, `owner:x`, `kind:x`, and
+globs such as `stg_*`. Exit codes are in [ci.md](ci.md#exit-codes). `DUCK_NOW` (ISO 8601 with
+an offset) fixes the clock of every command.
+"""
+
+
+def command_paths(group=None, prefix: tuple = ()) -> list[tuple]:
+    """Every command and subcommand path, groups included, in the order `duck --help` lists them."""
+    group = group or typer.main.get_command(app)
+    paths = []
+    for name, cmd in group.commands.items():
+        paths.append(prefix + (name,))
+        if hasattr(cmd, "commands"):  # a group: its subcommands follow it
+            paths.extend(command_paths(cmd, prefix + (name,)))
+    return paths
+
+
+def help_text(path: tuple) -> str:
+    """What `duck PATH --help` prints at a fixed width."""
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="duck",
+                                env={"COLUMNS": WIDTH, "NO_COLOR": "1"})
+    if result.exit_code != 0:
+        raise RuntimeError(f"duck {' '.join(path)} --help exited {result.exit_code}")
+    return result.stdout
+
+
+def example(text: str) -> str | None:
+    """The `Example: duck ...` line of a help text."""
+    found = re.search(r"^\s*Example: (duck .+?)\s*$", text, flags=re.M)
+    return found[1] if found else None
+
+
+def section(path: tuple) -> str:
+    """One command's section: a heading, its help text, its example as a command."""
+    name = " ".join(("duck",) + path)
+    text = help_text(path)
+    lines = [f"## `{name}`", "", "```text", text.rstrip(), "```", ""]
+    if example(text):
+        lines += [f"Example: `{example(text)}`", ""]
+    return "\n".join(lines)
+
+
+def anchor(path: tuple) -> str:
+    """GitHub's anchor for a command's heading."""
+    return "duck-" + "-".join(path)
+
+
+def render() -> str:
+    """The whole of docs/commands.md."""
+    paths = command_paths()
+    toc = "\n".join(f"- [`duck {' '.join(p)}`](#{anchor(p)})" for p in paths)
+    body = "\n".join(section(p) for p in [()] + paths)
+    return f"{INTRO}\n{toc}\n\n{body}"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
