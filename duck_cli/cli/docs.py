@@ -71,7 +71,11 @@ def section(path: tuple) -> str:
 
 
 def anchor(path: tuple) -> str:
-    """GitHub's anchor for a command's heading."""
+    """GitHub's anchor for a command's heading.
+
+    >>> anchor(("runs", "show"))
+    'duck-runs-show'
+    """
     return "duck-" + "-".join(path)
 
 

@@ -1,9 +1,12 @@
 """Every command documents itself (`--help` with an "Example:" line) and appears in README.md,
-and what the README shows exists: its commands' options, the exit codes, the --json schemas,
-the set-up commands, and the CI example workflow."""
+and what the documentation (README.md and docs/) shows exists: its commands' options, the exit
+codes, the --json schemas and examples, every manifest and settings field, the set-up commands,
+and the CI example workflow. docs/commands.md is generated from the help texts and must be
+current."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -19,6 +22,7 @@ from duck_cli.cli.app import app
 from duck_cli.errors import ExitCode
 
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 WORKFLOW = ROOT / "examples" / "ci" / "github-actions.yml"
 # The contract's commands (DESIGN.md); the CLI may have more, never fewer.
 CONTRACT = {"validate", "graph", "plan", "materialize", "backfill", "status", "why", "reconcile",
@@ -26,8 +30,10 @@ CONTRACT = {"validate", "graph", "plan", "materialize", "backfill", "status", "w
 SETUP = [
     'python3 -m venv .venv && . .venv/bin/activate && pip install -e . && '
     'duck materialize -p examples/manifests',
-    'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest -n 2',
+    'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && '
+    'python -m pytest -n 2',
 ]
+DOC_FILES = ("manifest.md", "commands.md", "json.md", "ci.md", "architecture.md")
 
 
 def _commands(group=None, prefix=()):
@@ -53,6 +59,15 @@ def _paths():
 
 def _readme() -> str:
     return README.read_text()
+
+
+def _doc(name: str) -> str:
+    return (DOCS / name).read_text()
+
+
+def _all_docs() -> str:
+    """README.md and every page of docs/, as one text."""
+    return "\n".join([_readme(), *(p.read_text() for p in sorted(DOCS.glob("*.md")))])
 
 
 def _example(path: tuple) -> str:
@@ -90,33 +105,48 @@ def test_the_readme_has_the_two_setup_commands():
         assert f"   {command}\n" in text, command
 
 
-def test_the_readme_has_every_exit_code():
-    table = _readme().split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_have_every_page_and_the_readme_links_them():
+    text = _readme()
+    for name in DOC_FILES:
+        assert (DOCS / name).is_file(), name
+        assert f"(docs/{name})" in text, f"README.md does not link docs/{name}"
+
+
+def test_the_docs_have_every_exit_code():
+    table = _doc("ci.md").split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     codes = {int(c) for c in re.findall(r"^\| (\d+) \|", table, flags=re.M)}
     assert codes == {int(c) for c in ExitCode}
+    line = _readme().split("Exit codes: ", 1)[1].split("\n\n", 1)[0]
+    assert {int(c) for c in re.findall(r"\b(\d+)\s", line)} == {int(c) for c in ExitCode}, line
 
 
-def test_the_readme_links_every_schema():
-    text = _readme()
+def test_the_docs_link_every_schema():
+    text = _all_docs()
     for schema in (ROOT / "schemas").glob("*.schema.json"):
-        assert f"(schemas/{schema.name})" in text, schema.name
+        assert f"(../schemas/{schema.name})" in text, schema.name
 
 
-def test_the_readme_has_the_schema_line_and_partition_parameters():
+def test_the_docs_have_the_schema_line_partition_parameters_and_ci_words():
+    manifest, ci = _doc("manifest.md"), _doc("ci.md")
+    assert "# yaml-language-server: $schema=../../schemas/manifest.schema.json" in manifest
+    for word in ("$partition_start", "$partition_end", "$partition_key"):
+        assert word in manifest, word
+    for word in ("DUCK_NOW", "--junit-xml", "--github", "GITHUB_STEP_SUMMARY",
+                 "examples/ci/github-actions.yml", "--fail-on", ".duck/"):
+        assert word in ci, word
+    assert "DUCK_NOW" in _readme()
+
+
+def test_the_readme_has_the_concepts():
     text = _readme()
-    assert "# yaml-language-server: $schema=../../schemas/manifest.schema.json" in text
-    for word in ("$partition_start", "$partition_end", "$partition_key", "DUCK_NOW",
-                 "--junit-xml", "--github", "GITHUB_STEP_SUMMARY",
-                 "examples/ci/github-actions.yml"):
-        assert word in text, word
     for concept in ("asset", "run", "materialization", "check", "backfill", "freshness",
                     "blocker", "reconcile", "data product"):
         assert f"**{concept}**" in text.lower(), concept
 
 
 def _readme_invocations():
-    """Every `duck ...` invocation shown in README code (code blocks and inline code)."""
-    text = _readme()
+    """Every `duck ...` invocation shown in README and docs/ code (blocks and inline code)."""
+    text = _all_docs()
     chunks = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S) + re.findall(r"`([^`\n]+)`", text)
     for chunk in chunks:
         for line in chunk.splitlines():
@@ -143,12 +173,12 @@ def test_every_option_the_readme_shows_exists():
     for invocation in _readme_invocations():
         words = shlex.split(invocation.split(" > ")[0])[1:]
         path = _command_of(words)
-        assert path, f"README: `{invocation}` is not a duck command"
+        assert path, f"README or docs/: `{invocation}` is not a duck command"
         known = _options(COMMANDS[path]) | root_options
         for word in words[len(path):]:
             if word.startswith("-"):
                 assert word.split("=")[0] in known, \
-                    f"README: `{invocation}`: duck {' '.join(path)} has no {word}"
+                    f"README or docs/: `{invocation}`: duck {' '.join(path)} has no {word}"
         checked.add(path)
     assert checked == set(COMMANDS)
 
@@ -194,3 +224,48 @@ def test_version_is_the_package_version_and_is_recorded_with_each_run(tmp_path):
                          text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert catalog_rows(root, "SELECT DISTINCT duck_version FROM runs") == [(version("duck-cli"),)]
+
+
+def test_commands_md_is_generated_from_the_current_help_texts():
+    from duck_cli.cli import docs
+
+    assert _doc("commands.md") == docs.render(), (
+        f"docs/commands.md is out of date: regenerate it with `{docs.REGENERATE}`")
+
+
+def _schema_fields(node) -> set[str]:
+    """Every property name a JSON Schema defines, at any depth."""
+    if isinstance(node, list):
+        return set().union(*map(_schema_fields, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    own = set(node.get("properties", {}))
+    return own.union(*map(_schema_fields, node.values()))
+
+
+@pytest.mark.parametrize("schema", ["manifest", "settings"])
+def test_manifest_md_documents_every_field_of_the_schemas(schema):
+    fields = _schema_fields(json.loads((ROOT / "schemas" / f"{schema}.schema.json").read_text()))
+    assert len(fields) > 5
+    text = _doc("manifest.md")
+    missing = sorted(f for f in fields if f"`{f}`" not in text)
+    assert not missing, f"docs/manifest.md does not document {missing} ({schema}.schema.json)"
+
+
+DOCUMENT_SCHEMAS = sorted(p.name.split(".")[0] for p in (ROOT / "schemas").glob("*.schema.json")
+                          if p.name.split(".")[0] not in ("manifest", "settings"))
+
+
+@pytest.mark.parametrize("kind", DOCUMENT_SCHEMAS)
+def test_json_md_shows_a_valid_example_of_every_document(kind):
+    from jsonschema import Draft202012Validator
+
+    text = _doc("json.md")
+    assert f"## {kind}\n" in text, f"docs/json.md has no section for the {kind} document"
+    section = text.split(f"## {kind}\n", 1)[1].split("\n## ", 1)[0]
+    assert f"(../schemas/{kind}.schema.json)" in section
+    example = json.loads(re.search(r"```json\n(.*?)```", section, flags=re.S)[1])
+    assert example["kind"] == kind and example["schema_version"] == 1
+    schema = json.loads((ROOT / "schemas" / f"{kind}.schema.json").read_text())
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(example)]
+    assert not errors, f"docs/json.md's {kind} example does not match its schema: {errors}"
