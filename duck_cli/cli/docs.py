@@ -55,9 +55,13 @@ def help_text(path: tuple) -> str:
 
 
 def example(text: str) -> str | None:
-    """The `Example: duck ...` line of a help text."""
-    found = re.search(r"^\s*Example: (duck .+?)\s*$", text, flags=re.M)
-    return found[1] if found else None
+    r"""The `Example: duck ...` paragraph of a help text, unwrapped.
+
+    >>> example("  Does x.\n\n  Example: duck x --from 1\n  --to 2\n\nOptions:\n")
+    'duck x --from 1 --to 2'
+    """
+    found = re.search(r"^\s*Example: (duck .+?)\n\s*\n", text + "\n\n", flags=re.M | re.S)
+    return " ".join(found[1].split()) if found else None
 
 
 def section(path: tuple) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -80,12 +81,14 @@ def normal(output: str) -> str:
 
 
 def run_tour(commands: list[str], workdir: Path) -> list[tuple[int, str, str]]:
-    """(exit code, stdout, stderr) of each command, run in order in one bash session."""
-    script = ["cd " + _quote(str(ROOT))]
+    """(exit code, stdout, stderr) of each command, run in order in one bash session (-1 for
+    the commands after a failure, which are not run)."""
+    script, w = ["cd " + shlex.quote(str(ROOT))], shlex.quote(str(workdir))
     for i, command in enumerate(commands):
         # The braces keep `cd` and `export` in this shell; the newline ends a trailing comment.
-        script.append(f"{{ {command}\n}} > {workdir}/out{i} 2> {workdir}/err{i}; "
-                      f"echo $? > {workdir}/rc{i}")
+        # The tour stops at the first failure: later commands could run in the wrong folder.
+        script.append(f"{{ {command}\n}} > {w}/out{i} 2> {w}/err{i}; "
+                      f"rc=$?; echo $rc > {w}/rc{i}; [ $rc = 0 ] || exit 0")
     tmp = workdir / "tmp"
     tmp.mkdir()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -93,12 +96,14 @@ def run_tour(commands: list[str], workdir: Path) -> list[tuple[int, str, str]]:
     for var in ("DUCK_PROJECT", "DUCK_NOW", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
         env.pop(var, None)
     subprocess.run(["bash", "-c", "\n".join(script)], env=env, timeout=600, check=True)
-    return [(int((workdir / f"rc{i}").read_text()), (workdir / f"out{i}").read_text(),
-             (workdir / f"err{i}").read_text()) for i in range(len(commands))]
+    return [_outcome(workdir, i) for i in range(len(commands))]
 
 
-def _quote(path: str) -> str:
-    return "'" + path.replace("'", "'\\''") + "'"
+def _outcome(workdir: Path, i: int) -> tuple[int, str, str]:
+    if not (workdir / f"rc{i}").exists():
+        return -1, "", "(not run: an earlier command failed)"
+    return (int((workdir / f"rc{i}").read_text()), (workdir / f"out{i}").read_text(),
+            (workdir / f"err{i}").read_text())
 
 
 def rewrite(text: str, outputs: list[str]) -> str:
@@ -130,6 +135,7 @@ def test_every_tour_command_succeeds(tour):
 def test_the_readme_shows_what_the_tour_commands_print(tour):
     shown, results = tour
     if os.environ.get("DUCK_UPDATE_GOLDEN"):
+        assert all(code == 0 for code, _o, _e in results), "a tour command failed: not rewritten"
         README.write_text(rewrite(README.read_text(), [out for _c, out, _e in results]))
         return
     diffs = []
