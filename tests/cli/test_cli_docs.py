@@ -261,11 +261,13 @@ def test_json_md_shows_a_valid_example_of_every_document(kind):
     from jsonschema import Draft202012Validator
 
     text = _doc("json.md")
-    assert f"## {kind}\n" in text, f"docs/json.md has no section for the {kind} document"
+    assert f"## {kind}\n" in text, (f"docs/json.md has no section for the {kind} document: add "
+                                    "it to KINDS in tests/docs_json.py and regenerate")
     section = text.split(f"## {kind}\n", 1)[1].split("\n## ", 1)[0]
     assert f"(../schemas/{kind}.schema.json)" in section
     example = json.loads(re.search(r"```json\n(.*?)```", section, flags=re.S)[1])
     assert example["kind"] == kind and example["schema_version"] == 1
     schema = json.loads((ROOT / "schemas" / f"{kind}.schema.json").read_text())
     errors = [e.message for e in Draft202012Validator(schema).iter_errors(example)]
-    assert not errors, f"docs/json.md's {kind} example does not match its schema: {errors}"
+    assert not errors, (f"docs/json.md's {kind} example does not match its schema: {errors}; "
+                        "regenerate it with `python tests/docs_json.py > docs/json.md`")
