@@ -271,3 +271,38 @@ def test_json_md_shows_a_valid_example_of_every_document(kind):
     errors = [e.message for e in Draft202012Validator(schema).iter_errors(example)]
     assert not errors, (f"docs/json.md's {kind} example does not match its schema: {errors}; "
                         "regenerate it with `python tests/docs_json.py > docs/json.md`")
+
+
+def _layer_rows() -> dict[str, list[str]]:
+    """docs/architecture.md's layer table: layer -> [what it holds, what it may import]."""
+    rows = {}
+    for line in _doc("architecture.md").split("## The layers", 1)[1].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| foundation:"):
+            rows["foundation"] = [cells[0], cells[2]]
+        elif re.match(r"^\| `\w+/` \|", line):
+            rows[cells[0].strip("`/")] = cells[1:3]
+    return rows
+
+
+def test_architecture_md_lists_every_module_in_its_layer():
+    package, rows = ROOT / "duck_cli", _layer_rows()
+    layers = {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert set(rows) == layers | {"foundation"}, "docs/architecture.md's layer table"
+    missing = [f"{p.stem}.py" for p in package.glob("*.py")
+               if p.stem != "__init__" and f"`{p.stem}.py`" not in rows["foundation"][0]]
+    missing += [f"{layer}/{p.name}" for layer in layers for p in (package / layer).glob("*.py")
+                if p.stem != "__init__" and f"`{p.stem}`" not in rows[layer][0]]
+    assert not missing, f"docs/architecture.md's layer table does not name {missing}"
+
+
+def test_architecture_md_states_the_import_rules_the_layer_test_enforces():
+    from architecture.test_layers import ALLOWED
+
+    order = [layer for layer in ALLOWED]
+    words = {"the standard library": set(), "anything": set(order) - {"cli"},
+             "all but cli": set(order) - {"cli", "report"}}
+    for layer, (_holds, may) in _layer_rows().items():
+        above = set(order[:order.index(layer)])
+        said = words.get(may, above if may == "all above" else set(may.split(", ")))
+        assert said == ALLOWED[layer], f"docs/architecture.md: {layer} may import {may!r}"
