@@ -41,10 +41,14 @@ app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=True, rich_ma
 ProjectOpt = typer.Option(None, "--project", "-p", envvar="DUCK_PROJECT",
                           help="Project folder (default: the current directory).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-SelArg = typer.Argument(None, help="Selection: name, +name, name+, tag:x, owner:x, kind:x, globs.",
-                        autocompletion=lambda incomplete: _complete_assets(incomplete))
+SelArg = typer.Argument(None, help="Selection: name, +name, name+, 2+name, name+1, @name, tag:x, "
+                        "owner:x, kind:x, globs; a comma intersects (tag:x,owner:y).",
+                        autocompletion=lambda ctx, incomplete: _complete_selectors(ctx, incomplete))
+ExcludeOpt = typer.Option(None, "--exclude", help="Leave out what these selectors match "
+                          "(repeatable; same syntax as the selection).",
+                          autocompletion=lambda ctx, incomplete: _complete_selectors(ctx, incomplete))
 PartOpt = typer.Option(None, "--partition", help="A partition key (repeatable).",
-                       autocompletion=lambda incomplete: _complete_keys(incomplete))
+                       autocompletion=lambda ctx, incomplete: _complete_keys(ctx, incomplete))
 FromOpt = typer.Option(None, "--from", help="First partition key of a range.")
 ToOpt = typer.Option(None, "--to", help="Last partition key of a range (inclusive).")
 WaitOpt = typer.Option(None, "--wait", help="Seconds to wait for another writer (default 30).")
@@ -74,16 +78,45 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     """
 
 
-def _complete_assets(incomplete: str) -> list[str]:
-    from duck_cli.cli import commands
+def _complete_selectors(ctx, incomplete: str) -> list[str]:
+    from duck_cli.cli import completion
 
-    return commands.complete_assets(incomplete)
+    return completion.selectors(completion.project_dir(ctx), incomplete)
 
 
-def _complete_keys(incomplete: str) -> list[str]:
-    from duck_cli.cli import commands
+def _complete_keys(ctx, incomplete: str) -> list[str]:
+    from duck_cli.cli import completion
 
-    return commands.complete_keys(incomplete)
+    return completion.keys(completion.project_dir(ctx), incomplete)
+
+
+def _complete_runs(ctx, incomplete: str) -> list[str]:
+    from duck_cli.cli import completion
+
+    return completion.runs(completion.project_dir(ctx), incomplete)
+
+
+def _complete_backfills(ctx, incomplete: str) -> list[str]:
+    from duck_cli.cli import completion
+
+    return completion.backfills(completion.project_dir(ctx), incomplete)
+
+
+def _complete_targets(ctx, incomplete: str) -> list[str]:
+    from duck_cli.cli import completion
+
+    return completion.targets(completion.project_dir(ctx), incomplete)
+
+
+def _choices(*values: str):
+    """Completion for an option with a fixed set of values."""
+    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
+
+
+def _sel(selection: Optional[List[str]], exclude: Optional[List[str]]):
+    from duck_cli.graph.select import Selection
+
+    return Selection(tuple(selection or ()), tuple(exclude or ()))
 
 
 @app.command()
@@ -98,8 +131,10 @@ def validate(project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None
 
 
 @app.command()
-def graph(selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
-          format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json"),
+def graph(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+        project: Optional[Path] = ProjectOpt,
+          format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json",
+                                     autocompletion=_choices("tree", "mermaid", "dot", "json")),
           health: bool = typer.Option(False, "--health", help="Colour assets by health."),
           json: bool = JsonOpt) -> None:
     """Show the asset graph (lineage) as a tree, Mermaid, Graphviz dot or JSON.
@@ -108,15 +143,17 @@ def graph(selection: Optional[List[str]] = SelArg, project: Optional[Path] = Pro
     """
     from duck_cli.cli import commands
 
-    raise typer.Exit(commands.graph(project, selection or [], "json" if json else format, health))
+    raise typer.Exit(commands.graph(project, _sel(selection, exclude), "json" if json else format, health))
 
 
 @app.command()
-def plan(selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def plan(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+        project: Optional[Path] = ProjectOpt,
          partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
          to: Optional[str] = ToOpt,
          force: bool = typer.Option(False, "--force", help="Plan fresh partitions too."),
-         fail_on: Optional[str] = typer.Option(None, "--fail-on", help="pending: exit 3 if any work."),
+         fail_on: Optional[str] = typer.Option(None, "--fail-on", help="pending: exit 3 if any work.",
+                                          autocompletion=_choices("pending")),
          json: bool = JsonOpt) -> None:
     """Show what `duck materialize` with the same arguments would do, and why.
 
@@ -124,12 +161,13 @@ def plan(selection: Optional[List[str]] = SelArg, project: Optional[Path] = Proj
     """
     from duck_cli.cli import commands
 
-    raise typer.Exit(commands.plan(project, selection or [], partition or [], from_, to, force,
+    raise typer.Exit(commands.plan(project, _sel(selection, exclude), partition or [], from_, to, force,
                                    fail_on, json))
 
 
 @app.command()
-def materialize(selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def materialize(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+        project: Optional[Path] = ProjectOpt,
                 partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
                 to: Optional[str] = ToOpt,
                 force: bool = typer.Option(False, "--force", help="Rebuild fresh partitions too."),
@@ -142,12 +180,13 @@ def materialize(selection: Optional[List[str]] = SelArg, project: Optional[Path]
     """
     from duck_cli.cli import commands
 
-    raise typer.Exit(commands.materialize(project, selection or [], partition or [], from_, to,
+    raise typer.Exit(commands.materialize(project, _sel(selection, exclude), partition or [], from_, to,
                                           force, wait, progress, junit_xml, github, json, jobs))
 
 
 @app.command()
-def backfill(selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def backfill(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+        project: Optional[Path] = ProjectOpt,
              partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
              to: Optional[str] = ToOpt,
              missing: bool = typer.Option(False, "--missing", help="Every missing partition."),
@@ -159,7 +198,8 @@ def backfill(selection: Optional[List[str]] = SelArg, project: Optional[Path] = 
                                                       help="Adjacent partitions per statement."),
              max_partitions: Optional[int] = typer.Option(None, "--max-partitions", min=1,
                                                           help="Refuse a larger plan."),
-             resume: Optional[str] = typer.Option(None, "--resume", help="Finish a backfill."),
+             resume: Optional[str] = typer.Option(None, "--resume", help="Finish a backfill.",
+                                                  autocompletion=_complete_backfills),
              wait: Optional[float] = WaitOpt, progress: bool = ProgressOpt,
              junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
              json: bool = JsonOpt, jobs: Optional[int] = JobsOpt) -> None:
@@ -171,7 +211,7 @@ def backfill(selection: Optional[List[str]] = SelArg, project: Optional[Path] = 
 
     opts = commands.BackfillOptions(partition or [], from_, to, missing, failed, downstream,
                                     dry_run, batch_size, max_partitions, resume)
-    raise typer.Exit(commands.backfill(project, selection or [], opts, wait, progress, junit_xml,
+    raise typer.Exit(commands.backfill(project, _sel(selection, exclude), opts, wait, progress, junit_xml,
                                        github, json, jobs))
 
 
@@ -187,12 +227,14 @@ def backfills(project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> Non
 
 
 @app.command()
-def status(selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def status(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+        project: Optional[Path] = ProjectOpt,
            partitions: bool = typer.Option(False, "--partitions", help="One row per partition."),
            show_all: bool = typer.Option(False, "--all", help="List every asset, even in a "
                                                                "big project."),
            fail_on: Optional[List[str]] = typer.Option(
-               None, "--fail-on", help="stale | failed | warn: exit 3 when found (repeatable)."),
+               None, "--fail-on", help="stale | failed | warn: exit 3 when found (repeatable).",
+               autocompletion=_choices("stale", "failed", "warn")),
            json: bool = JsonOpt) -> None:
     """One row per asset: state, partitions, freshness, checks, blockers, last run.
 
@@ -200,14 +242,16 @@ def status(selection: Optional[List[str]] = SelArg, project: Optional[Path] = Pr
     """
     from duck_cli.cli import commands
 
-    raise typer.Exit(commands.status(project, selection or [], partitions, fail_on or [], json,
+    raise typer.Exit(commands.status(project, _sel(selection, exclude), partitions, fail_on or [], json,
                                      show_all))
 
 
 @app.command()
-def why(target: str = typer.Argument(..., help="An asset or data product."),
+def why(target: str = typer.Argument(..., help="An asset or data product.",
+                                     autocompletion=_complete_targets),
         project: Optional[Path] = ProjectOpt, partition: Optional[str] = typer.Option(
-            None, "--partition", help="Explain one partition."),
+            None, "--partition", help="Explain one partition.",
+            autocompletion=lambda ctx, incomplete: _complete_keys(ctx, incomplete)),
         json: bool = JsonOpt) -> None:
     """Explain why an asset or product is stale: root cause and the next action.
 
@@ -219,7 +263,8 @@ def why(target: str = typer.Argument(..., help="An asset or data product."),
 
 
 @app.command()
-def reconcile(selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def reconcile(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+        project: Optional[Path] = ProjectOpt,
               apply: bool = typer.Option(False, "--apply", help="Execute the plan."),
               retry_failed: bool = typer.Option(False, "--retry-failed",
                                                 help="Retry partitions that failed unchanged."),
@@ -232,12 +277,13 @@ def reconcile(selection: Optional[List[str]] = SelArg, project: Optional[Path] =
     """
     from duck_cli.cli import commands
 
-    raise typer.Exit(commands.reconcile(project, selection or [], apply, retry_failed, wait,
+    raise typer.Exit(commands.reconcile(project, _sel(selection, exclude), apply, retry_failed, wait,
                                         progress, junit_xml, github, json, jobs))
 
 
 @app.command()
-def check(selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def check(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+        project: Optional[Path] = ProjectOpt,
           partition: Optional[List[str]] = PartOpt, wait: Optional[float] = WaitOpt,
           junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
           json: bool = JsonOpt) -> None:
@@ -247,7 +293,7 @@ def check(selection: Optional[List[str]] = SelArg, project: Optional[Path] = Pro
     """
     from duck_cli.cli import commands
 
-    raise typer.Exit(commands.check(project, selection or [], partition or [], wait, junit_xml,
+    raise typer.Exit(commands.check(project, _sel(selection, exclude), partition or [], wait, junit_xml,
                                     github, json))
 
 
@@ -258,7 +304,8 @@ app.add_typer(runs_app, name="runs")
 @runs_app.callback(invoke_without_command=True)
 def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
          limit: int = typer.Option(20, "--limit", help="How many runs."),
-         asset: Optional[str] = typer.Option(None, "--asset", help="Only runs touching it."),
+         asset: Optional[str] = typer.Option(None, "--asset", help="Only runs touching it.",
+                                             autocompletion=_complete_targets),
          json: bool = JsonOpt) -> None:
     """List runs, newest first; `duck runs show RUN_ID` for one run's steps and checks.
 
@@ -271,7 +318,8 @@ def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
 
 
 @runs_app.command("show")
-def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."),
+def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix).",
+                                           autocompletion=_complete_runs),
               project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Show one run: its steps, partitions, errors and check results.
 

@@ -62,10 +62,19 @@ def _repair(project: Project) -> None:
         pass
 
 
-def _selected(state, selection: list[str]) -> list[str]:
+def _selected(state, selection) -> list[str]:
     from duck_cli.graph.select import select
 
+    _note_selection(selection)
     return select(state.project.assets, state.graph, selection)
+
+
+def _note_selection(selection) -> None:
+    """Warn where a comma changed meaning (union before, intersection now, as in dbt)."""
+    from duck_cli.graph.select import comma_warnings
+
+    for note in comma_warnings(selection):
+        render.warning(note)
 
 
 def _wait(project: Project, wait: float | None) -> float:
@@ -102,6 +111,7 @@ def graph(path: Path | None, selection: list[str], fmt: str, with_health: bool) 
         from duck_cli.graph.select import select
 
         g = AssetGraph.build(project.assets)
+        _note_selection(selection)
         names = select(project.assets, g, selection)
     else:
         g, names = state.graph, _selected(state, selection)
@@ -208,6 +218,7 @@ def backfill(path, selection, opts: BackfillOptions, wait, progress, junit, gith
 
     project = _with_jobs(_project(path), jobs)
     bf.check_options(selection, opts)
+    _note_selection(selection)
     if opts.dry_run:
         state = _state(project, _now())
         p = bf.make_plan(state, selection, opts, _resume_request(project, opts))
@@ -397,30 +408,3 @@ def doctor(path, wait, as_json) -> int:
     report = doc.run(project, _now, wait=_wait(project, wait))
     render.doctor(report, as_json)
     return ExitCode.OK if report.ok else ExitCode.FAILED
-
-
-# -- completion ------------------------------------------------------------------------------
-
-
-def complete_assets(incomplete: str) -> list[str]:
-    """Asset names for shell completion (from the manifests in the current project)."""
-    try:
-        project = _project(None)
-    except Exception:  # noqa: BLE001 - completion must never fail loudly
-        return []
-    return [n for n in project.assets if n.startswith(incomplete.lstrip("+"))]
-
-
-def complete_keys(incomplete: str) -> list[str]:
-    """Partition keys for shell completion (every key of every partitioned asset)."""
-    from duck_cli.graph import partitions as parts
-
-    try:
-        project = _project(None)
-    except Exception:  # noqa: BLE001
-        return []
-    now, keys = _now(), set()
-    for asset in project.assets.values():
-        if asset.partitions is not None:
-            keys.update(parts.partition_keys(asset.partitions, now))
-    return sorted(k for k in keys if k.startswith(incomplete))[:200]

@@ -39,6 +39,11 @@ def error(err) -> None:
         out.print(f"{len(problems)} problems found.")
 
 
+def warning(text: str) -> None:
+    """One warning line on stderr (stdout stays clean for --json)."""
+    console(stderr=True).print(f"[yellow]warning:[/] {_esc(text)}")
+
+
 def waiting(info) -> None:
     """Say who holds the lock we are waiting for."""
     console(stderr=True).print(f"waiting for the project lock held by {_esc(describe(info))} ...")
