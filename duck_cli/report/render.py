@@ -13,6 +13,7 @@ from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import lineage
 from duck_cli.report import status as status_view
+from duck_cli.report import tables
 from duck_cli.report.progress import Progress
 from duck_cli.report.style import _esc, _table, console, styled
 from duck_cli.state.lock import describe
@@ -205,19 +206,36 @@ def run_detail(run, steps, checks, as_json: bool) -> None:
     out = console()
     out.print(f"run {run.run_id} ({run.command}): {styled(run.status)}, started "
               f"{docs.ts(run.started_at)}" + (f", error: {_esc(run.error)}" if run.error else ""))
-    table = _table("Steps", "#", "Asset", "Partitions", "Status", "Rows", "Detail")
-    for s in step_docs:
-        parts = s["partitions"] or []
-        shown = ", ".join(parts[:3]) + (f" (+{len(parts) - 3})" if len(parts) > 3 else "")
-        table.add_row(str(s["step"] + 1), s["asset"], _esc(shown or "-"), styled(s["status"]),
-                      "" if s["rows"] is None else f"{s['rows']:,}", _esc(s["error"] or ""))
-    out.print(table)
+    rows = [[str(s["step"] + 1), _esc(s["asset"]), _esc(_few(s["partitions"] or []) or "-"),
+             styled(s["status"]), "" if s["rows"] is None else f"{s['rows']:,}",
+             _esc(s["error"] or "")] for s in step_docs]
+    tables.show(out, tables.fit("Steps", STEP_COLUMNS, rows, out.width),
+                f"duck runs show {run.run_id}")
     if checks:
-        ct = _table("Checks", "Asset", "Partition", "Check", "Severity", "Result", "Message")
-        for c in checks:
-            ct.add_row(c.asset, c.partition or "-", c.name, c.severity,
-                       styled("success" if c.passed else "failed"), _esc(c.message))
-        out.print(ct)
+        rows = [_check_row({"asset": c.asset, "partition": c.partition, **docs.check_entry(c)})
+                for c in checks]
+        tables.show(out, tables.fit("Checks", CHECK_COLUMNS, rows, out.width),
+                    f"duck runs show {run.run_id}")
+
+
+STEP_COLUMNS = (tables.Column("#", justify="right"), tables.Column("Asset", tables.NAME),
+                tables.Column("Partitions", tables.WRAP), tables.Column("Status"),
+                tables.Column("Rows", drop=1, justify="right"), tables.Column("Detail", tables.WRAP))
+CHECK_COLUMNS = (tables.Column("Asset", tables.NAME), tables.Column("Partition", tables.NAME),
+                 tables.Column("Check", tables.NAME), tables.Column("Severity", drop=2),
+                 tables.Column("Result"), tables.Column("Observed", drop=1),
+                 tables.Column("Message", tables.WRAP))
+
+
+def _check_row(e: dict) -> list[str]:
+    result = "success" if e["passed"] else ("failed" if e["severity"] == "error" else "warn")
+    return [_esc(e["asset"]), _esc(e["partition"] or "-"), _esc(e["name"]), e["severity"],
+            styled(result), _esc(e["observed"] or ""), _esc(e["message"])]
+
+
+def _few(keys: list[str]) -> str:
+    """The first three keys and how many more."""
+    return ", ".join(keys[:3]) + (f" (+{len(keys) - 3})" if len(keys) > 3 else "")
 
 
 # -- status, why, checks -----------------------------------------------------------------------
@@ -258,14 +276,12 @@ def check_results(results, as_json: bool) -> None:
         emit_json(docs.doc("check", passed=not any(r.blocking for _a, _k, r in results),
                            results=entries))
         return
-    table = _table("Checks", "Asset", "Partition", "Check", "Severity", "Result", "Observed",
-                   "Message")
-    for e in entries:
-        table.add_row(e["asset"], e["partition"] or "-", e["name"], e["severity"],
-                      styled("success" if e["passed"] else ("failed" if e["severity"] == "error"
-                                                             else "warn")),
-                      _esc(e["observed"] or ""), _esc(e["message"]))
-    console().print(table if entries else "No checks defined on the selection.")
+    out = console()
+    if not entries:
+        out.print("No checks defined on the selection.")
+        return
+    rows = [_check_row(e) for e in entries]
+    tables.show(out, tables.fit("Checks", CHECK_COLUMNS, rows, out.width), "duck check")
 
 
 def backfills(rows, project, as_json: bool) -> None:

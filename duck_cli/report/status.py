@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from duck_cli.report import tables
 from duck_cli.report.documents import warns
 from duck_cli.report.style import _esc, _table, styled
 
@@ -9,46 +10,76 @@ from duck_cli.report.style import _esc, _table, styled
 FOLD_AFTER = 200  # above this many assets, the table lists only those that need attention
 
 
+STATUS_COLUMNS = (
+    tables.Column("Asset", tables.NAME),
+    tables.Column("Kind", drop=5),
+    tables.Column("Owner", tables.NAME, drop=3),
+    tables.Column("State"),
+    tables.Column("Partitions"),
+    tables.Column("Freshness", drop=2),
+    tables.Column("Checks", tables.NAME, drop=1, fold=lambda v: v.startswith(("failed", "warn"))),
+    tables.Column("Last run", tables.NAME, drop=4, fold=lambda v: v.endswith(" failed")),
+    tables.Column("Rows", drop=6, justify="right"),
+    tables.Column("Why / blocked by", tables.WRAP),
+)
+
+
 def print_status(out, d: dict, with_partitions: bool, show_all: bool = False) -> None:
     """The status table: one row per asset (only unhealthy ones in a big project), products."""
     shown = d["assets"]
     if len(shown) > FOLD_AFTER and not show_all:
         shown = [a for a in shown if a["state"] != "fresh" or a["checks"]["failed"] or warns(a)]
-    table = _table(f"Status at {d['now']}", "Asset", "Kind", "Owner", "State", "Partitions",
-                   "Freshness", "Checks", "Last run", "Rows", "Why / blocked by")
-    for a in shown:
-        table.add_row(a["name"], a["kind"], _esc(a["owner"] or ""), styled(a["state"]),
-                      _partitions_cell(a), _freshness_cell(a["freshness"]), _checks_cell(a),
-                      _run_cell(a["last_run"]),
-                      "" if a["rows"] is None else f"{a['rows']:,}", _esc(_why_cell(a)))
     if shown:
-        out.print(table)
+        rows = [_status_row(a) for a in shown]
+        tables.show(out, tables.fit(f"Status at {d['now']}", STATUS_COLUMNS, rows, out.width),
+                    "duck status")
     hidden = len(d["assets"]) - len(shown)
     if hidden:
         out.print(f"{hidden:,} fresh assets not listed (of {len(d['assets']):,}); "
                   "`duck status --all` lists every asset, `--json` gives them all as data.")
     if d["products"]:
-        pt = _table("Data products", "Product", "Owner", "State", "Freshness", "Assets")
-        for p in d["products"]:
-            pt.add_row(p["name"], _esc(p["owner"] or ""), styled(p["state"]),
-                       _freshness_cell(p["freshness"]),
-                       ", ".join(f"{n} ({s})" for n, s in zip(p["assets"], p["asset_states"])))
-        out.print(pt)
+        _products(out, d["products"])
     if with_partitions and d["assets"]:
         _partition_table(out, d["assets"][0])
+
+
+def _status_row(a: dict) -> list[str]:
+    return [_esc(a["name"]), _esc(a["kind"]), _esc(a["owner"] or ""), styled(a["state"]),
+            _partitions_cell(a), _freshness_cell(a["freshness"]), _checks_cell(a),
+            _run_cell(a["last_run"]), "" if a["rows"] is None else f"{a['rows']:,}",
+            "; ".join(t for t in (_unhealthy_ranges(a), _esc(_why_cell(a))) if t)]
+
+
+PRODUCT_COLUMNS = (tables.Column("Product", tables.NAME), tables.Column("Owner", tables.NAME, drop=1),
+                   tables.Column("State"), tables.Column("Freshness", drop=2),
+                   tables.Column("Assets", tables.WRAP))
+
+
+def _products(out, products: list[dict]) -> None:
+    rows = [[_esc(p["name"]), _esc(p["owner"] or ""), styled(p["state"]),
+             _freshness_cell(p["freshness"]),
+             _esc(", ".join(f"{n} ({s})" for n, s in zip(p["assets"], p["asset_states"])))]
+            for p in products]
+    tables.show(out, tables.fit("Data products", PRODUCT_COLUMNS, rows, out.width), "duck status")
 
 
 def _partitions_cell(a: dict) -> str:
     if not a["partitioned"]:
         return "-"
-    p = a["partitions"]
-    parts = [f"{p['fresh']}/{p['total']} fresh"]
+    return f"{a['partitions']['fresh']}/{a['partitions']['total']} fresh"
+
+
+def _unhealthy_ranges(a: dict) -> str:
+    """Which partitions are not fresh, as ranges (the first three per state)."""
+    if not a["partitioned"]:
+        return ""
+    p, parts = a["partitions"], []
     for state in ("missing", "stale", "failed"):
         if p[state]:
             shown = ", ".join(p[f"{state}_ranges"][:3])
             more = " ..." if len(p[f"{state}_ranges"]) > 3 else ""
             parts.append(f"{styled(state)} {_esc(shown)}{more}")
-    return "\n".join(parts)
+    return "; ".join(parts)
 
 
 def _freshness_cell(f: dict | None) -> str:
@@ -78,7 +109,10 @@ def _why_cell(a: dict) -> str:
         more = f" (+{len(a['blockers']) - 1})" if len(a["blockers"]) > 1 else ""
         return f"blocked by {b['asset']} {b['partition'] or ''}: {b['message']}{more}".replace(
             "  ", " ")
-    return "; ".join(r["message"] for r in a["reasons"][:2])
+    if not a["reasons"]:
+        return ""
+    more = f" (+{len(a['reasons']) - 1})" if len(a["reasons"]) > 1 else ""
+    return a["reasons"][0]["message"] + more
 
 
 def _partition_table(out, a: dict) -> None:
