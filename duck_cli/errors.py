@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     INVALID = 2  # invalid manifests or usage
     FAIL_ON = 3  # status/plan found what --fail-on names
     LOCKED = 4  # catalog or warehouse locked past the wait
+    HELD_BACK = 5  # nothing could run: everything selected that needed work was held back
     INTERRUPTED = 130
 
 

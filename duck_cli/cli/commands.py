@@ -182,6 +182,8 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
     render.reports(result, project, junit, github)
     if result.status == "canceled":
         return ExitCode.INTERRUPTED
+    if not result.results and p.blocked():
+        return ExitCode.HELD_BACK
     return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
 
 

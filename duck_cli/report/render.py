@@ -97,9 +97,7 @@ def plan(p, state, as_json: bool) -> None:
         return
     out = console()
     if not d["steps"]:
-        blocked = [h for h in d["held"] if h["status"] != "fresh"]
-        out.print("Nothing to do: everything selected is up to date"
-                  + (f" or blocked ({len(blocked)} blocked)." if blocked else "."))
+        out.print(_nothing(d["held"]))
     else:
         title = "plan" if p.command == "plan" else f"{p.command} plan"
         table = _table(f"{title}: {len(d['steps'])} step(s), "
@@ -110,6 +108,22 @@ def plan(p, state, as_json: bool) -> None:
                           _esc("; ".join(s["reasons"])), ", ".join(str(n + 1) for n in s["needs"]))
         out.print(table)
     _held_table(out, d["held"])
+
+
+HELD_HINT = ("Nothing was built (exit code 5). `duck why ASSET` names the root cause; "
+             "`duck reconcile --apply` repairs upstream first; `--force` builds over upstream "
+             "that has published data.")
+
+
+def _nothing(held) -> str:
+    """The one line for a plan without steps: up to date, or held back (and how much)."""
+    blocked = [h for h in held if h["status"] != "fresh"]
+    if not blocked:
+        return "Nothing to do: everything selected is up to date."
+    count = sum(h["partition_count"] or 1 for h in blocked)
+    assets = len({h["asset"] for h in blocked})
+    return (f"Nothing can run: {count} partition(s) of {assets} selected asset(s) need work "
+            "but are held back by their upstream (below).")
 
 
 def _held_table(out, held) -> None:
@@ -142,8 +156,10 @@ def run_result(result, p, state, as_json: bool) -> None:
         return
     out = console()
     if not result.results:
-        out.print("Nothing to do: everything selected is up to date.")
+        out.print(_nothing(d["held"]))
         _held_table(out, d["held"])
+        if any(h["status"] != "fresh" for h in d["held"]):
+            out.print(HELD_HINT)
         return
     table = _table(f"run {result.run_id}: {result.status}", "Asset", "Partitions", "Status",
                    "Rows", "Seconds", "Detail")
