@@ -11,12 +11,13 @@ the string Norway wrote), and dates and ``10:30`` stay strings (no timestamps, n
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from duck_cli.errors import Problem, did_you_mean
 
@@ -109,16 +110,46 @@ def loads(text: str | bytes) -> Any:
         loader.dispose()
 
 
-def discover(root: Path) -> list[Path]:
-    """Every manifest below ``root``, sorted: ``*.yaml``/``*.yml`` outside dot-folders, but not duck.yaml."""
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
-        here = Path(folder)
-        for name in files:
-            if name.endswith((".yaml", ".yml")) and not (here == root and name == SETTINGS_FILE):
-                found.append(here / name)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+# Well-known YAML files that live beside projects and are never manifests.
+DEFAULT_IGNORE = ("docker-compose*.yml", "docker-compose*.yaml", "compose.yml", "compose.yaml")
+
+
+def discover(root: Path, paths: Iterable[str] = (".",), ignore: Iterable[str] = ()) -> list[Path]:
+    """Every manifest under ``paths``, sorted: ``*.yaml``/``*.yml`` outside dot-folders, not
+    dot-files, duck.yaml or what an ``ignore`` glob (or a well-known compose file) matches."""
+    globs = (*DEFAULT_IGNORE, *ignore)
+    found: set[Path] = set()
+    for base in paths:
+        for folder, dirs, files in os.walk(root / base):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"
+                       and not ignored(_rel(root, here / d), globs)]
+            found.update(here / n for n in files if n.endswith((".yaml", ".yml"))
+                         and not n.startswith(".") and not (here == root and n == SETTINGS_FILE)
+                         and not ignored(_rel(root, here / n), globs))
+    return sorted(found, key=lambda p: _rel(root, p))
+
+
+def _rel(root: Path, path: Path) -> str:
+    return os.path.normpath(os.path.relpath(path, root)).replace(os.sep, "/")
+
+
+def ignored(rel: str, globs: Iterable[str]) -> bool:
+    """Whether a project-relative path matches an ignore glob (a folder's glob covers its files).
+
+    >>> ignored("deploy/k8s.yaml", ["deploy/**"]), ignored("deploy", ["deploy/"])
+    (True, True)
+    >>> ignored("sub/docker-compose.yml", ["docker-compose*.yml"]), ignored("a.yaml", ["b*"])
+    (True, False)
+    """
+    name = rel.rsplit("/", 1)[-1]
+    for glob in globs:
+        g = glob.strip().rstrip("/")
+        if fnmatch.fnmatchcase(rel, g) or ("/" not in g and fnmatch.fnmatchcase(name, g)):
+            return True
+        if g.endswith("/**") and (rel == g[:-3] or rel.startswith(g[:-2])):
+            return True
+    return False
 
 
 def read_manifests(root: Path) -> tuple[list[Manifest], list[Problem]]:
@@ -132,11 +163,12 @@ def read_manifests(root: Path) -> tuple[list[Manifest], list[Problem]]:
     return parsed, problems
 
 
-def collect(root: Path) -> tuple[list[Manifest], list[Problem]]:
+def collect(root: Path, paths: Iterable[str] = (".",),
+            ignore: Iterable[str] = ()) -> tuple[list[Manifest], list[Problem]]:
     """Every manifest's bytes, not parsed yet (``doc`` is None); unreadable files are problems."""
     manifests: list[Manifest] = []
     problems: list[Problem] = []
-    for path in discover(root):
+    for path in discover(root, paths, ignore):
         file = path.relative_to(root).as_posix()
         try:
             manifests.append(Manifest(file, path, path.read_bytes(), None))
@@ -180,7 +212,9 @@ def check_top_level(file: str, doc: Map) -> Problem | None:
         if close:
             return Problem(f"unknown top-level key '{key}'", file, doc.lines.get(key, doc.line), close)
     return Problem("the manifest has neither 'assets' nor 'products'", file, doc.line,
-                   "Add 'assets:' or 'products:', or move this YAML file out of the project folder.")
+                   "Add 'assets:' or 'products:'; if it is not a manifest, list it under "
+                   f"'ignore:' in duck.yaml (ignore: [{file}]) or set 'paths:' to the folders "
+                   "that hold manifests.")
 
 
 def yaml_problem(file: str, err: Exception, data: bytes = b"") -> Problem:
