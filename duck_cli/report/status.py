@@ -131,8 +131,8 @@ def print_why(out, r: dict) -> None:
     head = r["target"] + (f" {r['partition']}" if r.get("partition") else "")
     out.print(f"[bold]{_esc(head)}[/]: {styled(r['state'])}")
     for i, q in enumerate(r["questions"], 1):
-        mark = "[red]yes[/]" if q["answer"] == "yes" else ("[green]no[/]" if q["answer"] == "no"
-                                                            else "[dim]n/a[/]")
+        mark = {"yes": "[red]yes[/]", "no": "[green]no[/]", "n/a": "[dim]n/a[/]"}.get(
+            q["answer"], f"[bold]{_esc(q['answer'])}[/]")  # an either/or answers with the choice
         out.print(f" {i}. {_esc(q['question'])} {mark}: {_esc(q['detail'])}")
     if r["root_causes"]:
         out.print("[bold]Root cause:[/]")

@@ -13,6 +13,7 @@ from duck_cli.report import documents as docs
 from duck_cli.health.assess import FRESH, blockers
 
 _UPSTREAM = ("upstream_newer",)
+_CHANGED = ("code_changed", "upstream_newer")  # a retry may succeed: something changed
 
 
 def why(state, target: str, key: str | None) -> dict:
@@ -40,10 +41,10 @@ def _asset(state, name: str, key: str | None, product_fresh=None) -> dict:
     ah = state.health.assets[name]
     focus = _focus(state, name, key)
     found = _blockers(state, name, focus)
-    roots = _roots(state, found)
+    roots = _roots(state, found) + _own_roots(state, name, focus)
     fresh = product_fresh or ah.freshness
     questions = [
-        _q1(fresh), _q2(focus), _q3(found), _q4(state, name, focus, roots), _q5(roots, focus)]
+        _q1(fresh), _q2(focus), _q3(found), _q4(state, name, focus, roots), _q5(roots, focus, name)]
     return docs.doc("why", target=name, target_type="asset", partition=key,
                     state=(focus[0].state if key and focus else ah.state if not key else FRESH),
                     freshness=fresh.to_json() if fresh is not None else None,
@@ -92,6 +93,20 @@ def _roots(state, found) -> list[dict]:
         out.append({"asset": asset, "partition": ", ".join(docs.ranges(defn, keys)) or None,
                     "partitions": keys, "reason": code, "message": messages[(asset, code)]})
     return out
+
+
+def _own_roots(state, name: str, focus) -> list[dict]:
+    """The asset's own failed checks, where nothing changed since: a rebuild fails the same way."""
+    keys = [p.key for p in focus if p.state == "failed"
+            and any(r.code == "check_failed" for r in p.reasons)
+            and not any(r.code in _CHANGED for r in p.reasons)]
+    if not keys:
+        return []
+    first = state.health.partition(name, keys[0])
+    message = next(r.message for r in first.reasons if r.code == "check_failed")
+    defn = state.project.assets[name].partitions
+    return [{"asset": name, "partition": ", ".join(docs.ranges(defn, keys)) or None,
+             "partitions": keys, "reason": "check_failed", "message": message}]
 
 
 def _q1(fresh) -> dict:
@@ -151,15 +166,24 @@ def _q4(state, name, focus, roots) -> dict:
     return {"id": "scope", "question": q, "answer": "yes" if limited else "no", "detail": detail}
 
 
-def _q5(roots, focus) -> dict:
+def _q5(roots, focus, name: str) -> dict:
+    """Answered with the choice (an either/or question), and what it rests on."""
     q = "Rematerialize here, or repair upstream first?"
     if not focus:
         return {"id": "action", "question": q, "answer": "n/a", "detail": "nothing to do"}
-    if roots:
-        return {"id": "action", "question": q, "answer": "yes",
-                "detail": "repair upstream first: " + "; ".join(
-                    f"{r['asset']} {r['partition'] or ''}".strip() for r in roots)}
-    return {"id": "action", "question": q, "answer": "no",
+    upstream = [r for r in roots if r["asset"] != name]
+    own = [r for r in roots if r["asset"] == name]
+    where = "; ".join(f"{r['asset']} {r['partition'] or ''}".strip() for r in upstream)
+    if any(r["reason"] == "source_missing" for r in upstream):
+        return {"id": "action", "question": q, "answer": "wait for the source",
+                "detail": f"a source has not arrived: {where}"}
+    if upstream:
+        return {"id": "action", "question": q, "answer": "repair upstream first",
+                "detail": f"rebuilding here would read the broken upstream: {where}"}
+    if own:
+        return {"id": "action", "question": q, "answer": "fix the data or the check",
+                "detail": f"its own check failed and nothing changed since: {own[0]['message']}"}
+    return {"id": "action", "question": q, "answer": "rematerialize here",
             "detail": "no upstream blocker: rematerialize here"}
 
 
@@ -173,7 +197,8 @@ def _next(state, name, focus, roots) -> dict:
         return {"action": "wait_for_source", "command": f"duck reconcile {name} --apply",
                 "message": f"wait for source {r['asset']} partition {r['partition']} to arrive; "
                            f"no rebuild can fix it. Then reconcile."}
-    fixes = [r for r in roots if r["reason"] in ("check_failed", "last_run_failed")]
+    fixes = [r for r in roots if r["reason"] in ("check_failed", "last_run_failed")
+             and r["asset"] != name]
     if fixes:
         r = fixes[0]
         keys = " ".join(f"--partition {k}" for k in r["partitions"][:10] if k)
@@ -181,9 +206,23 @@ def _next(state, name, focus, roots) -> dict:
                 "command": f"duck backfill {r['asset']} {keys} --downstream".replace("  ", " "),
                 "message": f"backfill the upstream slice {r['asset']} {r['partition'] or ''} first "
                            f"(fix what made it fail: {r['message']}), then its downstream"}
+    own_checks = [r for r in roots if r["asset"] == name]
+    if own_checks:
+        return _fix_data_or_check(name, own_checks[0])
     keys = [p.key for p in focus if p.key]
     own = [p for p in focus if p.state == "failed"]
     opts = " ".join(f"--partition {k}" for k in keys[:10])
     verb = "fix the failure, then rematerialize here" if own else "rematerialize here"
     return {"action": "rematerialize", "message": verb,
             "command": f"duck materialize {name} {opts}".strip()}
+
+
+def _fix_data_or_check(name: str, root: dict) -> dict:
+    """Its own check failed on unchanged inputs: rebuilding as is would fail the same way."""
+    keys = " ".join(f"--partition {k}" for k in root["partitions"][:10] if k)
+    where = f"{name} {root['partition'] or ''}".strip()
+    return {"action": "fix_data_or_check",
+            "command": f"duck materialize {name} {keys}".strip(),
+            "message": f"fix the data or the check: {where} failed its own check "
+                       f"({root['message']}); a rebuild of the same inputs fails the same way. "
+                       "Correct the upstream data (or the check, if it is wrong), then rebuild"}
