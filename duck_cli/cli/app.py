@@ -154,6 +154,8 @@ def plan(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] =
          force: bool = typer.Option(False, "--force", help="Plan fresh partitions too."),
          fail_on: Optional[str] = typer.Option(None, "--fail-on", help="pending: exit 3 if any work.",
                                           autocompletion=_choices("pending")),
+         github: bool = typer.Option(False, "--github", help="Write the plan to the GitHub "
+                                     "step summary (auto in Actions)."),
          json: bool = JsonOpt) -> None:
     """Show what `duck materialize` with the same arguments would do, and why.
 
@@ -162,7 +164,7 @@ def plan(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] =
     from duck_cli.cli import commands
 
     raise typer.Exit(commands.plan(project, _sel(selection, exclude), partition or [], from_, to, force,
-                                   fail_on, json))
+                                   fail_on, json, github))
 
 
 @app.command()

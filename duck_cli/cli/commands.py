@@ -133,14 +133,14 @@ def _materialize_plan(state, selection, keys, first, last, force, command="mater
                                    batch_size=state.project.settings.batch_size, command=command)
 
 
-def plan(path, selection, keys, first, last, force, fail_on, as_json) -> int:
+def plan(path, selection, keys, first, last, force, fail_on, as_json, github=False) -> int:
     """Show what materialize would do."""
     if fail_on not in (None, "pending"):
         raise UsageError(f"--fail-on {fail_on} is not known for plan", hint="Use --fail-on pending.")
     project = _project(path)
     state = _state(project, _now())
     p = _materialize_plan(state, selection, keys, first, last, force, "plan")
-    render.plan(p, state, as_json)
+    render.plan(p, state, as_json, github)
     return ExitCode.FAIL_ON if fail_on and p.steps else ExitCode.OK
 
 
@@ -309,7 +309,7 @@ def reconcile(path, selection, apply, retry_failed, wait, progress, junit, githu
 
     if not apply:
         state = _state(project, _now())
-        render.plan(make_plan(state), state, as_json)
+        render.plan(make_plan(state), state, as_json, github)
         return ExitCode.OK
     return _execute(project, "reconcile", make_plan, wait, progress, junit, github, as_json)
 

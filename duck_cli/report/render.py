@@ -89,9 +89,10 @@ def graph(project, g, names, fmt: str, health) -> None:
 # -- plans and runs --------------------------------------------------------------------------
 
 
-def plan(p, state, as_json: bool) -> None:
-    """A plan: steps with reasons, then what is held back."""
+def plan(p, state, as_json: bool, github: bool = False) -> None:
+    """A plan: steps with reasons, then what is held back (and in the GitHub step summary)."""
     d = docs.plan_doc(p, state)
+    rep.plan_summary(d, github)
     if as_json:
         emit_json(d)
         return
