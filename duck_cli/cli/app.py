@@ -361,6 +361,8 @@ def prune(project: Optional[Path] = ProjectOpt,
                                                   help="Keep the newest N runs."),
           older_than: Optional[str] = typer.Option(None, "--older-than",
                                                    help="Delete runs older than this (e.g. 90d)."),
+          dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be deleted; "
+                                       "delete nothing."),
           wait: Optional[float] = WaitOpt, json: bool = JsonOpt) -> None:
     """Delete old run history; never the current materialization of any partition.
 
@@ -368,7 +370,7 @@ def prune(project: Optional[Path] = ProjectOpt,
     """
     from duck_cli.cli import commands
 
-    raise typer.Exit(commands.prune(project, keep_runs, older_than, wait, json))
+    raise typer.Exit(commands.prune(project, keep_runs, older_than, wait, json, dry_run))
 
 
 @app.command()

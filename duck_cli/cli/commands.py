@@ -263,8 +263,15 @@ def backfills(path, as_json) -> int:
     project = _project(path)
     with open_catalog(project.settings.catalog, read_only=True, wait=project.settings.wait_seconds) as c:
         rows = c.backfills() if c else []
-    render.backfills(rows, project, as_json)
+        built = {r.backfill_id: _built(c, r.run_ids) for r in rows}
+    render.backfills(rows, project, as_json, built)
     return ExitCode.OK
+
+
+def _built(c, run_ids) -> set[tuple[str, str]]:
+    """The (asset, key) pairs a backfill's runs built successfully."""
+    return {(s.asset, k) for run_id in run_ids if run_id for s in c.steps(run_id)
+            if s.status == "success" for k in (s.partitions or [""])}
 
 
 # -- status, why, reconcile, check ----------------------------------------------------------
@@ -378,7 +385,7 @@ def schema(which: str) -> int:
     return ExitCode.OK
 
 
-def prune(path, keep_runs, older_than, wait, as_json) -> int:
+def prune(path, keep_runs, older_than, wait, as_json, dry_run=False) -> int:
     """Delete old run history."""
     from duck_cli.state.catalog import open_catalog
     from duck_cli.state.lock import write_lock
@@ -390,15 +397,15 @@ def prune(path, keep_runs, older_than, wait, as_json) -> int:
     project = _project(path)
     try:
         cutoff = _now() - parse_duration(older_than) if older_than else None
-    except ValueError as err:
-        raise UsageError(f"--older-than {older_than!r} is not a duration ({err})",
+    except ValueError:
+        raise UsageError(f"--older-than {older_than!r} is not a duration",
                          hint="Write it like 90d, 12h or 2w.") from None
     with write_lock(project.settings.catalog.parent, "prune", wait=_wait(project, wait),
                             now=_now(), on_wait=render.waiting):
         with open_catalog(project.settings.catalog, read_only=False,
                           wait=_wait(project, wait)) as c:
-            counts = prune_history(c, keep_runs, cutoff)
-    render.pruned(counts, as_json)
+            counts = prune_history(c, keep_runs, cutoff, dry_run=dry_run)
+    render.pruned(counts, as_json, dry_run)
     return ExitCode.OK
 
 

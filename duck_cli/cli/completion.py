@@ -97,7 +97,7 @@ def runs(path: Path | None, incomplete: str) -> list[str]:
 
 def backfills(path: Path | None, incomplete: str) -> list[str]:
     """Recorded backfill ids, newest first."""
-    return _ids(path, incomplete, lambda c: [b["backfill_id"] for b in c.backfills()])
+    return _ids(path, incomplete, lambda c: [b.backfill_id for b in c.backfills()])
 
 
 def _ids(path: Path | None, incomplete: str, read) -> list[str]:

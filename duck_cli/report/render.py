@@ -175,6 +175,8 @@ def run_result(result, p, state, as_json: bool) -> None:
                       _esc(detail))
     if steps:
         out.print(table)
+    if result.status == "canceled" and result.backfill_id:
+        out.print(f"Canceled: `duck backfill --resume {result.backfill_id}` finishes the backfill.")
     if len(steps) < len(d["steps"]):
         out.print(f"{len(d['steps']) - len(steps)} more step(s) succeeded with every check "
                   f"passing; `duck runs show {result.run_id}` lists every step.")
@@ -301,21 +303,36 @@ def check_results(results, as_json: bool) -> None:
     tables.show(out, tables.fit("Checks", CHECK_COLUMNS, rows, out.width), "duck check")
 
 
-def backfills(rows, project, as_json: bool) -> None:
-    """Recorded backfills."""
+def _progress(requested: dict, built: set) -> dict:
+    """How many of a backfill's requested partitions its runs built."""
+    wanted = [(a, k) for a, keys in requested.items() for k in (keys or [""])]
+    return {"done": sum(w in built for w in wanted), "requested": len(wanted)}
+
+
+def backfills(rows, project, as_json: bool, built: dict | None = None) -> None:
+    """Recorded backfills, with their progress (partitions built of those requested)."""
     entries = [docs.backfill_entry(r) for r in rows]
+    for e in entries:
+        e["progress"] = _progress(e["requested"], (built or {}).get(e["backfill_id"], set()))
     if as_json:
         emit_json(docs.doc("backfills", backfills=entries))
         return
-    table = _table("Backfills", "Backfill", "Created", "Selection", "Requested", "Status", "Runs")
+    table = _table("Backfills", "Backfill", "Created", "Selection", "Requested", "Status",
+                   "Progress", "Runs")
     defs = {name: a.partitions for name, a in project.assets.items()}
     for e in entries:  # keys as ranges; an unpartitioned asset (or one since removed) by name
         req = "; ".join(f"{a}: {', '.join(docs.ranges(defs[a], ks))}" if ks and defs.get(a)
                         else a for a, ks in e["requested"].items())
+        done = f"{e['progress']['done']}/{e['progress']['requested']}"
         table.add_row(e["backfill_id"], e["created_at"], _esc(e["selection"]), _esc(req),
-                      styled(e["status"]), ", ".join(f"{r['run_id']} ({r['status']})"
+                      styled(e["status"]), done, ", ".join(f"{r['run_id']} ({r['status']})"
                                                      for r in e["runs"]))
-    console().print(table if entries else "No backfills yet.")
+    out = console()
+    out.print(table if entries else "No backfills yet.")
+    for e in entries:
+        if e["status"] in ("canceled", "partial"):
+            out.print(f"{e['backfill_id']} is {e['status']}: `duck backfill --resume "
+                      f"{e['backfill_id']}` finishes it.")
 
 
 def init_done(directory, written, as_json: bool) -> None:
@@ -329,12 +346,13 @@ def init_done(directory, written, as_json: bool) -> None:
     out.print(f"Next: duck materialize -p {_esc(directory)}")
 
 
-def pruned(counts: dict, as_json: bool) -> None:
-    """What `duck prune` deleted."""
+def pruned(counts: dict, as_json: bool, dry_run: bool = False) -> None:
+    """What `duck prune` deleted (or, with --dry-run, would delete)."""
     if as_json:
-        emit_json(docs.doc("prune", deleted=counts))
+        emit_json(docs.doc("prune", deleted=counts, dry_run=dry_run))
         return
-    console().print("deleted " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    verb = "would delete (dry run, nothing deleted): " if dry_run else "deleted "
+    console().print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
 def doctor(report, as_json: bool) -> None:
