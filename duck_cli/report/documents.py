@@ -25,6 +25,18 @@ def ts(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def shown(value: datetime | str | None) -> str:
+    """A time for a table: local time (TZ) to the second, with its offset (JSON keeps ``ts``).
+
+    >>> len(shown("2026-03-13T07:30:00.123456+01:00"))  # 2026-03-13 06:30:00+00:00 in UTC
+    25
+    """
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone().isoformat(sep=" ", timespec="seconds")
+
+
 def ranges(defn, keys: Iterable[str]) -> list[str]:
     """Keys as compact pieces: ['2026-03-01..2026-03-11', '2026-03-13']."""
     keys = list(keys)

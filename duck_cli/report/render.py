@@ -209,8 +209,8 @@ def runs(rows, as_json: bool) -> None:
         return
     table = _table("Runs", "Run", "Command", "Status", "Started", "Ended", "Backfill")
     for r in rows:
-        table.add_row(r.run_id, r.command, styled(r.status), docs.ts(r.started_at),
-                      docs.ts(r.ended_at) or "", r.backfill_id or "")
+        table.add_row(r.run_id, r.command, styled(r.status), docs.shown(r.started_at),
+                      docs.shown(r.ended_at), r.backfill_id or "")
     console().print(table if rows else "No runs yet.")
 
 
@@ -224,7 +224,7 @@ def run_detail(run, steps, checks, as_json: bool) -> None:
         return
     out = console()
     out.print(f"run {run.run_id} ({run.command}): {styled(run.status)}, started "
-              f"{docs.ts(run.started_at)}" + (f", error: {_esc(run.error)}" if run.error else ""))
+              f"{docs.shown(run.started_at)}" + (f", error: {_esc(run.error)}" if run.error else ""))
     rows = [[str(s["step"] + 1), _esc(s["asset"]), _esc(_few(s["partitions"] or []) or "-"),
              styled(s["status"]), "" if s["rows"] is None else f"{s['rows']:,}",
              _esc(s["error"] or "")] for s in step_docs]
@@ -324,7 +324,7 @@ def backfills(rows, project, as_json: bool, built: dict | None = None) -> None:
         req = "; ".join(f"{a}: {', '.join(docs.ranges(defs[a], ks))}" if ks and defs.get(a)
                         else a for a, ks in e["requested"].items())
         done = f"{e['progress']['done']}/{e['progress']['requested']}"
-        table.add_row(e["backfill_id"], e["created_at"], _esc(e["selection"]), _esc(req),
+        table.add_row(e["backfill_id"], docs.shown(e["created_at"]), _esc(e["selection"]), _esc(req),
                       styled(e["status"]), done, ", ".join(f"{r['run_id']} ({r['status']})"
                                                      for r in e["runs"]))
     out = console()

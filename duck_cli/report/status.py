@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from duck_cli.report import tables
-from duck_cli.report.documents import warns
+from duck_cli.report.documents import shown as local_time, warns
 from duck_cli.report.style import _esc, _table, styled
 
 
@@ -31,7 +31,8 @@ def print_status(out, d: dict, with_partitions: bool, show_all: bool = False) ->
         shown = [a for a in shown if a["state"] != "fresh" or a["checks"]["failed"] or warns(a)]
     if shown:
         rows = [_status_row(a) for a in shown]
-        tables.show(out, tables.fit(f"Status at {d['now']}", STATUS_COLUMNS, rows, out.width),
+        title = f"Status at {local_time(d['now'])}"
+        tables.show(out, tables.fit(title, STATUS_COLUMNS, rows, out.width),
                     "duck status")
     hidden = len(d["assets"]) - len(shown)
     if hidden:
@@ -120,7 +121,7 @@ def _partition_table(out, a: dict) -> None:
                    "Rows", "Why")
     for p in a["partition_list"]:
         m = p["materialization"] or {}
-        table.add_row(p["partition"] or "-", styled(p["state"]), m.get("at") or "",
+        table.add_row(p["partition"] or "-", styled(p["state"]), local_time(m.get("at")),
                       m.get("run_id") or "", "" if m.get("rows") is None else f"{m['rows']:,}",
                       _esc("; ".join(r["message"] for r in p["reasons"])))
     out.print(table)

@@ -4,6 +4,7 @@ what a narrow terminal leaves out is named (or folded into the row when it matte
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -92,3 +93,19 @@ def test_runs_show_steps_and_checks_fit(built, width):
     assert_fits(out, width)
     for word in ("stg_trips", "zone_metrics", "regional_revenue", "one_row_per_trip", "has_rows"):
         assert word in out
+
+
+def test_times_in_tables_are_local_to_the_second_and_json_keeps_the_offset(built):
+    from reliability_check import run_duck
+
+    for tz, offset in (("Europe/Amsterdam", "+01:00"), ("UTC", "+00:00")):
+        runs = run_duck(built, "runs", now=MORNING, TZ=tz).stdout
+        stamps = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d", runs)
+        assert stamps and all(s.endswith(offset) for s in stamps), runs
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d", runs)  # no microseconds
+        status = run_duck(built, "status", now=MORNING, TZ=tz).stdout
+        assert status.startswith(f"Status at 2026-03-13 {'07' if tz != 'UTC' else '06'}:30:00"
+                                 f"{offset}")
+    doc = json.loads(run_duck(built, "runs", "--json", now=MORNING, TZ="UTC").stdout)
+    started = doc["runs"][0]["started_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d", started), started
