@@ -75,9 +75,13 @@ def orient_cycle(nodes: list[str], upstream: dict[str, list[str]]) -> list[str]:
     ['a', 'b', 'a']
     >>> orient_cycle(["a", "c", "b", "a"], {"a": ["b"], "b": ["c"], "c": ["a"]})
     ['a', 'b', 'c', 'a']
+    >>> orient_cycle(["t", "o", "s", "t"], {"o": ["t"], "s": ["o"], "t": ["o", "s"]})
+    ['o', 't', 's', 'o']
     """
     ring = nodes[:-1]
-    if len(ring) > 1 and ring[1] not in upstream.get(ring[0], ()):
+    # Check every step, not only the first: a chord (t also depends on o) can make the first
+    # step look right in the reversed ring.
+    if any(b not in upstream.get(a, ()) for a, b in zip(ring, ring[1:] + ring[:1])):
         ring.reverse()
     start = ring.index(min(ring))
     ring = ring[start:] + ring[:start]
