@@ -32,9 +32,18 @@ def example_copy(dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session")
+def materialized_example(tmp_path_factory) -> Path:
+    """The example project after one good `duck materialize` at MORNING, built once per worker."""
+    return built_example(tmp_path_factory, "materialized")
+
+
 @pytest.fixture
-def project(tmp_path) -> Path:
-    """A private copy of the example project."""
+def project(request, tmp_path) -> Path:
+    """A private copy of the example project; under ``@pytest.mark.materialized`` a copy of it
+    after one good `duck materialize` at MORNING (copying is much cheaper than building)."""
+    if request.node.get_closest_marker("materialized"):
+        return shutil.copytree(request.getfixturevalue("materialized_example"), tmp_path / "project")
     return example_copy(tmp_path / "project")
 
 

@@ -3,6 +3,7 @@ and the `why` property: healthy means no blocker, and every blocker is real and 
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 
 from conftest import Duck, catalog_rows, run_count, warehouse_rows
@@ -16,8 +17,8 @@ def _duplicate_a_trip(project, day="2026-03-09"):
     path.write_text("\n".join(lines + [lines[1]]) + "\n")
 
 
+@pytest.mark.materialized
 def test_error_check_keeps_previous_data_as_the_current_materialization(duck, project):
-    duck("materialize")
     mat_before = catalog_rows(project, "SELECT max(seq) FROM materializations WHERE asset = "
                                        "'stg_trips' AND partition_key = '2026-03-09'")[0][0]
     rows_before = warehouse_rows(project, "SELECT count(*) FROM stg_trips WHERE trip_date = "
@@ -51,8 +52,8 @@ def test_warn_check_publishes_and_is_reported(duck, project):
                                    "'2026-03-04' AND revenue < 0")[0][0] == 1
 
 
+@pytest.mark.materialized
 def test_duck_check_runs_on_published_data_without_materializing(duck, project):
-    duck("materialize")
     runs = run_count(project)
     doc = duck.json("check", "zone_metrics", "--partition", "2026-03-12")
     assert doc["passed"] is True

@@ -114,8 +114,8 @@ def test_junit_for_a_failing_materialize_carries_message_and_sample(duck, projec
     assert len(skipped) == 6 and all(c["message"] == "blocked by stg_trips" for c in skipped)
 
 
+@pytest.mark.materialized
 def test_junit_for_a_backfill(duck, tmp_path):
-    duck("materialize")
     report = tmp_path / "backfill.xml"
     run = duck.json("backfill", "zone_metrics", "--from", "2026-03-01", "--to", "2026-03-03",
                     "--downstream", "--junit-xml", str(report))
@@ -140,8 +140,8 @@ def test_junit_for_reconcile_apply(duck, project, tmp_path):
     assert [c["classname"] for c in cases if c["status"] == "failed"] == ["stg_trips"] * 2
 
 
+@pytest.mark.materialized
 def test_junit_for_check_with_failure_warning_and_sample(duck, project, tmp_path):
-    duck("materialize")
     add_checks_on_published_data(project)
     report = tmp_path / "check.xml"
     doc = duck.json("check", "stg_trips", "--partition", "2026-03-09", "--junit-xml",
@@ -160,8 +160,8 @@ def test_junit_for_check_with_failure_warning_and_sample(duck, project, tmp_path
     assert by_name["check one_row_per_trip 2026-03-09"]["status"] == "passed"
 
 
+@pytest.mark.materialized
 def test_no_junit_file_unless_asked(duck, project):
-    duck("materialize")
     assert not list(project.rglob("*.xml"))
 
 
@@ -182,8 +182,8 @@ def test_github_annotations_point_at_the_assets_manifest_line(duck, project, mon
     assert "::" not in result.stdout
 
 
+@pytest.mark.materialized
 def test_github_paths_are_relative_to_the_working_directory(duck, project, monkeypatch):
-    duck("materialize")
     add_checks_on_published_data(project)
     monkeypatch.chdir(project.parent)
     result = duck("check", "stg_trips", "--partition", "2026-03-09", "--github", expect=1)
@@ -204,9 +204,9 @@ def test_github_actions_env_turns_annotations_on_with_json(duck, project, monkey
     assert [a[1] for a in annotations(result.stderr)] == ["mobility.yaml"] * 2
 
 
+@pytest.mark.materialized
 def test_annotations_for_another_manifest_file(duck, project, monkeypatch):
     """A failure in finance.yaml points there, at daily_revenue's line."""
-    duck("materialize")
     finance = project / "finance.yaml"
     finance.write_text(finance.read_text().replace(
         "{name: revenue_present, not_null: [revenue]}",

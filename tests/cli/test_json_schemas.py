@@ -157,8 +157,8 @@ def test_documents_after_materialize(duck):
     conforms(duck.json("doctor"), "doctor")
 
 
+@pytest.mark.materialized
 def test_documents_after_a_failing_check(duck, project):
-    duck("materialize")
     append_duplicate_trip(project)
     run = conforms(duck.json("materialize", expect=1), "run")
     failed = [s for s in run["steps"] if s["status"] == "failed"]
@@ -184,8 +184,8 @@ def test_documents_after_a_failing_check(duck, project):
     assert conforms(duck.json("runs"), "runs")["runs"][0]["status"] == "failed"
 
 
+@pytest.mark.materialized
 def test_check_documents_with_failing_and_warning_checks(duck, project):
-    duck("materialize")
     add_checks_on_published_data(project)
     doc = conforms(duck.json("check", "stg_trips", "--partition", "2026-03-09", expect=1),
                    "check")
@@ -216,8 +216,8 @@ def test_documents_with_a_missing_source_file(duck, project):
     conforms(duck.json("plan"), "plan")
 
 
+@pytest.mark.materialized
 def test_backfill_documents(duck):
-    duck("materialize")
     run = conforms(duck.json("backfill", "zone_metrics", "--from", "2026-03-01", "--to",
                              "2026-03-03", "--downstream"), "run")
     assert run["backfill_id"] and run["status"] == "success"
