@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import built_example, catalog_rows, invoke, run_count, warehouse_rows
+from conftest import catalog_rows, invoke, run_count, warehouse_rows
 from duck_cli.errors import ManifestError, UsageError
 from duck_cli.manifest.load import load_project
 from duck_cli.manifest.read import parse_document
@@ -43,10 +43,10 @@ def copy_case(case: str, dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """The example project after one good `duck materialize` (state in .duck)."""
-    return built_example(tmp_path_factory, "built")
+@pytest.fixture
+def built(materialized_example) -> Path:
+    """The example project after one good `duck materialize` (state in .duck); only copied."""
+    return materialized_example
 
 
 def _assert_reports(result, case: str, command: str) -> None:
