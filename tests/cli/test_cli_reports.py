@@ -67,9 +67,9 @@ def asset_line(manifest: Path, asset: str) -> int:
 
 
 def break_stg_trips(duck, project) -> str:
-    """Materialize, then deliver a duplicated trip: stg_trips 2026-03-09 fails unique.
-    Returns the duplicated trip id."""
-    duck("materialize")
+    """On the materialized example (the test's mark), deliver a duplicated trip: stg_trips
+    2026-03-09 fails unique. Returns the duplicated trip id."""
+    assert (project / ".duck" / "catalog.duckdb").exists(), "mark the test materialized"
     append_duplicate_trip(project)
     day = project / "data" / "trips" / "2026-03-09.csv"
     return day.read_text().splitlines()[-1].split(",")[0]
@@ -95,6 +95,7 @@ def test_junit_for_a_successful_materialize(duck, tmp_path):
     assert suite.get("name") == f"duck {run['run_id']}"
 
 
+@pytest.mark.materialized
 def test_junit_for_a_failing_materialize_carries_message_and_sample(duck, project, tmp_path):
     break_stg_trips(duck, project)
     report = tmp_path / "duck.xml"
@@ -129,6 +130,7 @@ def test_junit_for_a_backfill(duck, tmp_path):
     assert all(c["status"] == "passed" for c in cases)
 
 
+@pytest.mark.materialized
 def test_junit_for_reconcile_apply(duck, project, tmp_path):
     break_stg_trips(duck, project)
     duck("materialize", expect=1)
@@ -168,6 +170,7 @@ def test_no_junit_file_unless_asked(duck, project):
 # -- GitHub Actions ------------------------------------------------------------------------
 
 
+@pytest.mark.materialized
 def test_github_annotations_point_at_the_assets_manifest_line(duck, project, monkeypatch):
     trip = break_stg_trips(duck, project)
     monkeypatch.chdir(project)
@@ -195,6 +198,7 @@ def test_github_paths_are_relative_to_the_working_directory(duck, project, monke
     assert found[0][4].startswith("accepted_range(distance_km): ")
 
 
+@pytest.mark.materialized
 def test_github_actions_env_turns_annotations_on_with_json(duck, project, monkeypatch):
     break_stg_trips(duck, project)
     monkeypatch.chdir(project)
@@ -219,12 +223,14 @@ def test_annotations_for_another_manifest_file(duck, project, monkeypatch):
                          "duck: check small_days 2026-03-12")
 
 
+@pytest.mark.materialized
 def test_no_annotations_without_github(duck, project):
     break_stg_trips(duck, project)
     result = duck("materialize", expect=1)
     assert annotations(result.stderr) == []
 
 
+@pytest.mark.materialized
 def test_step_summary_gets_a_markdown_table(duck, project, tmp_path, monkeypatch):
     break_stg_trips(duck, project)
     summary = tmp_path / "summary.md"
