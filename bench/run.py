@@ -40,7 +40,7 @@ SCALES = {
               "wide": (20, 50, 100), "partitions": (48, 240, 1_000)},
 }
 WARM = " (manifests validated before)"  # the same, after an untimed `duck validate`
-WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions")
+WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -529,6 +529,25 @@ def bench_scale(b: Bench, kind: str) -> None:
                       metric="rss"))
 
 
+def bench_report(b: Bench) -> None:
+    """`duck report --html` on the largest wide project: a page per asset, search over all."""
+    n = b.scale["wide"][-1]
+    root = b.work / "report" / f"n{n}"
+    build = _build_scaled(b, "wide", root, n)
+    site = root / "site"
+    samples = []
+    for _ in b.reps():
+        shutil.rmtree(site, ignore_errors=True)
+        samples.append(run_duck(["report", "--html", str(site)], root, duck=b.duck))
+        if sum(s.seconds for s in samples) >= b.budget:
+            break
+    pages = sum(1 for _ in site.rglob("*.html"))
+    print(f"  report on {n:,} assets: {_secs(Row('', samples).duck_median())} "
+          f"({pages:,} pages; build {build})", flush=True)
+    b.res.add(Row(f"report: `duck report --html` on {n:,} assets ({pages:,} pages)", samples))
+    b.res.add(Row(f"peak memory: `duck report --html` on {n:,} assets", samples, metric="rss"))
+
+
 def _build_scaled(b: Bench, kind: str, root: Path, n: int) -> str:
     """Generate and build one size; return how long the build took, for the growth table."""
     if kind != "wide":
@@ -581,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     steps = {"startup": bench_startup, "dag": bench_dag, "backfill": bench_backfill,
              "wide": lambda b: bench_scale(b, "wide"),
-             "partitions": lambda b: bench_scale(b, "partitions")}
+             "partitions": lambda b: bench_scale(b, "partitions"), "report": bench_report}
     for name in only:
         print(f"{name} ...", flush=True)
         steps[name](b)

@@ -62,6 +62,10 @@ KINDS = {
                   "and its runs."),
     "init": ("`duck init DIR --json`", "The project folder `duck init` created and the files it "
              "wrote."),
+    "report": ("`duck report --html DIR --json`", "Where the HTML status report was written "
+               "(`directory`, the status page `index`), its overview pages and the folders of "
+               "asset and run pages (`pages`, relative to the directory), and the counts: pages "
+               "written, assets by state, data products ([report.md](report.md))."),
     "prune": ("`duck prune --json`", "How many records of each kind were deleted."),
     "doctor": ("`duck doctor --json`", "Whether catalog and warehouse agree (`ok`), and each "
                "finding with its level (`ok`, `repaired`, `error`), code and message. Exit 1 "
@@ -128,10 +132,13 @@ def documents(work: Path) -> dict[str, dict]:
     _duck(project, "backfill", "stg_trips", "--partition", "2026-03-12", "--downstream")
     for kind, args in [("runs", ["runs"]), ("run_detail", ["runs", "show", "r00001"]),
                        ("check", ["check", "zone_metrics", "--partition", "2026-03-12"]),
-                       ("backfills", ["backfills"]), ("prune", ["prune", "--keep-runs", "5"]),
+                       ("backfills", ["backfills"]),
+                       ("report", ["report", "--html", str(work / "site")]),
+                       ("prune", ["prune", "--keep-runs", "5"]),
                        ("doctor", ["doctor"]), ("init", ["init", str(work / "new")])]:
         docs[kind] = _duck(project, *args)
-    docs["init"] = json.loads(json.dumps(docs["init"]).replace(str(work) + "/", ""))
+    for kind in ("init", "report"):
+        docs[kind] = json.loads(json.dumps(docs[kind]).replace(str(work) + "/", ""))
     return docs
 
 

@@ -251,6 +251,23 @@ def check(selection: Optional[List[str]] = SelArg, project: Optional[Path] = Pro
                                     github, json))
 
 
+@app.command()
+def report(project: Optional[Path] = ProjectOpt,
+           html: Optional[Path] = typer.Option(None, "--html", help="Write the HTML status "
+                                               "report into this folder (new, or an earlier "
+                                               "report's)."),
+           json: bool = JsonOpt) -> None:
+    """Write a static HTML status report: health, lineage, one page per asset, run timelines.
+
+    No server and no network: open DIR/index.html, or keep DIR as a CI artifact.
+
+    Example: duck report --html site
+    """
+    from duck_cli.cli import report_html
+
+    raise typer.Exit(report_html.report(project, html, json))
+
+
 runs_app = typer.Typer(cls=_Group, invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
 

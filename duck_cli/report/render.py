@@ -291,6 +291,14 @@ def init_done(directory, written, as_json: bool) -> None:
     out.print(f"Next: duck materialize -p {_esc(directory)}")
 
 
+def report_written(d: dict) -> None:
+    """Where `duck report --html` wrote the site, and what it holds."""
+    c = d["counts"]
+    console().print(f"Wrote {c['pages']:,} pages ({c['asset_pages']:,} assets, "
+                    f"{c['run_pages']:,} runs) to {_esc(d['directory'])}; open "
+                    f"{_esc(d['index'])}")
+
+
 def pruned(counts: dict, as_json: bool) -> None:
     """What `duck prune` deleted."""
     if as_json:

@@ -12,12 +12,12 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from typer.testing import CliRunner
 
-from conftest import append_duplicate_trip, ROOT, Duck, add_checks_on_published_data
+from conftest import append_duplicate_trip, ROOT, Duck, add_checks_on_published_data, example_copy
 from duck_cli.cli.app import app
 
 SCHEMAS = ROOT / "schemas"
 KINDS = ("validate", "graph", "plan", "run", "status", "why", "runs", "run_detail", "check",
-         "backfills", "init", "prune", "doctor")
+         "backfills", "init", "prune", "doctor", "report")
 
 
 def _schema(kind: str) -> dict:
@@ -239,6 +239,15 @@ def test_validate_documents_with_warnings_and_errors(duck, project):
     doc = conforms(duck.json("validate", expect=2), "validate")
     assert not doc["valid"] and doc["problems"][0]["file"] == "mobility.yaml"
     assert doc["problems"][0]["line"] > 0
+
+
+def test_report_document(tmp_path):
+    root = example_copy(tmp_path / "p")
+    duck = Duck(root)
+    duck("materialize")
+    doc = conforms(duck.json("report", "--html", str(tmp_path / "site")), "report")
+    assert doc["counts"]["asset_pages"] == doc["counts"]["assets"] == 7
+    assert (tmp_path / "site" / doc["pages"][0]).is_file()
 
 
 def test_init_document(tmp_path):

@@ -1,0 +1,47 @@
+"""The body of `duck report --html DIR`: read the state and the catalog's history once, then let
+report/html render the site (it never opens DuckDB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from duck_cli.errors import ExitCode, UsageError
+
+RUN_PAGES = 30  # the newest runs get a timeline page each
+STEPS_PER_ASSET = 5  # an asset page lists its last steps
+
+
+def report(path: Path | None, html: Path | None, as_json: bool) -> int:
+    """Write the HTML status report into ``html``."""
+    from duck_cli.cli import commands
+    from duck_cli.report import render
+    from duck_cli.report.html.site import write_site
+
+    if html is None:
+        raise UsageError("duck report needs --html DIR",
+                         hint="e.g. duck report --html site/ (then open site/index.html)")
+    project = commands._project(path)
+    state = commands._state(project, commands._now())
+    document = write_site(html, _site_data(project, state))
+    if as_json:
+        render.emit_json(document)
+    else:
+        render.report_written(document)
+    return ExitCode.OK
+
+
+def _site_data(project, state):
+    """State plus the history the pages show, read in one catalog session."""
+    from duck_cli.report.html.site import SiteData
+    from duck_cli.state import history
+    from duck_cli.state.catalog import open_catalog
+
+    with open_catalog(project.settings.catalog, read_only=True,
+                      wait=project.settings.wait_seconds) as c:
+        runs, run_steps = history.recent_runs(c, RUN_PAGES) if c else ([], {})
+        asset_steps = history.latest_steps(c, STEPS_PER_ASSET) if c else {}
+        checks = history.check_results(c) if c else {}
+    now = state.health.now
+    stamp = f"health at {now.isoformat(timespec='seconds')}"
+    return SiteData(state, tuple(runs), run_steps, asset_steps, checks,
+                    title=project.root.name, stamp=stamp)
