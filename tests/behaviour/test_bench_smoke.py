@@ -121,3 +121,15 @@ def test_the_raw_process_runs_the_same_statements(tmp_path):
         assert con.execute("SELECT count(DISTINCT day) FROM daily_cat").fetchone()[0] == 5
     finally:
         con.close()
+
+
+def test_the_report_workload_writes_a_page_per_asset(tmp_path, duck_cmd):
+    res = run.Results("small", 1, 30.0, load=[0.0])
+    b = run.Bench(tmp_path / "work", {"wide": (12,)}, 1, duck_cmd, res, full_build=12)
+    run.bench_report(b)
+    assert [r.name for r in res.rows] == [
+        "report: `duck report --html` on 12 assets (17 pages)",
+        "peak memory: `duck report --html` on 12 assets"]
+    site = tmp_path / "work" / "report" / "n12" / "site"
+    assert sorted(p.stem for p in (site / "assets").glob("*.html")) == sorted(
+        [a.name for a in gen.wide(tmp_path / "again", assets=12).assets] + ["seed"])

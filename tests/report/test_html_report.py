@@ -199,5 +199,9 @@ def test_a_big_graph_is_drawn_as_neighbourhoods(tmp_path):
     assert f"{pages.GRAPH_LIMIT + 11:,} assets are too many for one drawing" in text_of(graph)
     assert len(Elements(graph).find("a", **{"class": "node"})) <= pages.PRODUCT_NODES
     seed = Elements(read(tmp_path / "site", "assets/seed.html")).find("a", **{"class": "node"})
-    assert len(seed) == svg.NEIGHBOURS
+    drawn = {a["href"] for a in seed}
+    # 31 chains start at seed: its third of the drawing goes to the first of them
+    assert drawn == {"seed.html"} | {f"a{i * 10:04d}.html" for i in range(svg.NEIGHBOURS // 3)}
+    middle = Elements(read(tmp_path / "site", "assets/a0015.html")).find("a", **{"class": "node"})
+    assert {a["href"] for a in middle} == {f"a00{i}.html" for i in range(13, 18)}
     shutil.rmtree(tmp_path / "site")

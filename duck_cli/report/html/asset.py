@@ -152,10 +152,10 @@ def _lineage(site, name: str) -> str:
     order = sorted(near, key=site.position.__getitem__)  # g.ordered() walks every asset
     products = {p.name: p.assets for p in site.state.project.products.values()}
     drawing = svg.lineage(order, g.upstream, site.states, site.sources,
-                          lambda n: f"{n}.html", products, focus=name)
-    more = (f'<p class="muted">The {len(near)} nearest assets of a larger graph.</p>'
-            if len(near) >= svg.NEIGHBOURS else "")
-    return f'<div class="scroll">{drawing}</div>{more}'
+                          lambda n: f"{n}.html", products, focus=name, fit=True)
+    return (f'<div class="scroll">{drawing}</div><p class="muted">Up to two steps up- and '
+            f'downstream, at most {svg.NEIGHBOURS} assets; <a href="../graph.html">the whole '
+            "lineage</a>.</p>")
 
 
 def _definition(a: Asset) -> str:

@@ -55,23 +55,35 @@ def _centre(ups: Iterable[str], position: Mapping[str, float]) -> float:
 
 def neighbourhood(name: str, upstream: Mapping[str, Iterable[str]],
                   downstream: Mapping[str, Iterable[str]], limit: int = NEIGHBOURS) -> set[str]:
-    """The asset and its nearest relatives, breadth first both ways, at most ``limit`` nodes."""
-    seen, frontier = {name}, [name]
-    while frontier and len(seen) < limit:
-        nxt = []
-        for n in frontier:
-            for m in (*upstream[n], *downstream[n]):
-                if m not in seen and len(seen) < limit:
-                    seen.add(m)
-                    nxt.append(m)
-        frontier = nxt
+    """The asset, its upstream and downstream up to two steps away: at most ``limit`` nodes,
+    two thirds of them upstream, so the drawing stays five layers wide at most.
+
+    >>> up = {"a": [], "b": ["a"], "c": ["b"], "d": ["c"]}
+    >>> sorted(neighbourhood("d", up, {"a": ["b"], "b": ["c"], "c": ["d"], "d": []}))
+    ['b', 'c', 'd']
+    """
+    near = _walk(name, upstream, limit * 2 // 3) | _walk(name, downstream, limit // 3)
+    return near | {name}
+
+
+def _walk(name: str, edges: Mapping[str, Iterable[str]], cap: int, depth: int = 2) -> set[str]:
+    seen: set[str] = set()
+    frontier = [name]
+    for _ in range(depth):
+        frontier = [m for n in frontier for m in edges[n] if m not in seen and m != name]
+        for m in frontier:
+            if len(seen) >= cap:
+                return seen
+            seen.add(m)
     return seen
 
 
 def lineage(order: list[str], upstream: Mapping[str, Iterable[str]],
             states: Mapping[str, str], sources: set[str], href: Callable[[str], str],
-            products: Mapping[str, tuple[str, ...]] | None = None, focus: str | None = None) -> str:
-    """An SVG of ``order``'s assets (edges among them) and the products that publish them."""
+            products: Mapping[str, tuple[str, ...]] | None = None, focus: str | None = None,
+            fit: bool = False) -> str:
+    """An SVG of ``order``'s assets (edges among them) and the products that publish them;
+    ``fit`` shrinks it to the page whatever its width (else only up to FIT pixels)."""
     chosen = set(order)
     ups = {n: [u for u in upstream[n] if u in chosen] for n in order}
     grid = layers(order, ups)
@@ -85,7 +97,7 @@ def lineage(order: list[str], upstream: Mapping[str, Iterable[str]],
                                                        for a in a_s]
     width = PAD * 2 + len(grid) * (W + GAP_X) - GAP_X
     height = PAD * 2 + max((len(layer) for layer in grid), default=0) * (H + GAP_Y) - GAP_Y
-    fit = ' style="max-width:100%;height:auto"' if width <= FIT else ""
+    fit = ' style="max-width:100%;height:auto"' if fit or width <= FIT else ""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}"{fit} role="img" '
              'aria-label="lineage graph">', _ARROW]
