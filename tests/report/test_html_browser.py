@@ -131,3 +131,43 @@ def test_an_asset_page_and_the_lineage_load_cleanly(browser, site):
             assert {"data-state": "failed", "href": f"{name}.html", "class": "node"} in nodes
         else:
             assert len(Elements(dom).find("g", **{"class": "bar"})) == 7
+
+
+def test_the_search_box_keeps_up_with_10000_assets(browser, tmp_path):
+    """The status page's search over an index of 10,000 assets (status entries as the report
+    inlines them), filtered in the browser; only the first 100 matches are drawn."""
+    from duck_cli.report.html.pages import search_box
+    from duck_cli.report.html.templates import page
+
+    owners = ("team:finance", "team:ingest", "team:mobility")
+    assets = [{"name": f"asset_{i:05d}", "state": ("fresh", "stale", "failed")[i % 3],
+               "kind": "table", "owner": owners[i % 7 % 3], "tags": [f"t{i % 10}"]}
+              for i in range(10_000)]
+    index = tmp_path / "index.html"
+    index.write_text(page("search", search_box(assets), "now"))
+    (tmp_path / "style.css").write_text("")
+    dom, console = browser.dom(f"{index.as_uri()}#q=failed%20finance%20t4")
+    assert console == []
+    names, count = _results(dom)
+    expected = [a["name"] for a in assets if a["state"] == "failed"
+                and a["owner"] == "team:finance" and "t4" in a["tags"]]
+    assert names == expected[:100] and count.startswith(f"{len(expected)} of 10000 assets match")
+    dom, _console = browser.dom(f"{index.as_uri()}#q=asset_0")
+    names, count = _results(dom)
+    assert len(names) == 100 and count == "10000 of 10000 assets match (first 100 shown)"
+
+
+def test_without_a_browser_the_tests_skip_unless_a_browser_is_required(tmp_path):
+    """Skipped with the install line; with DUCK_REQUIRE_BROWSER=1 (as .ci/run sets) a failure."""
+    import sys
+
+    here = Path(__file__)
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}  # no chromium on this PATH
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", "-q", str(here),
+            "-k", "script_error", "-o", "addopts=", f"--rootdir={ROOT}"]
+    skipped = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert skipped.returncode == 0 and "1 skipped" in skipped.stdout, skipped.stdout
+    assert INSTALL in skipped.stdout
+    failed = subprocess.run(args, capture_output=True, text=True, cwd=ROOT,
+                            env={**env, "DUCK_REQUIRE_BROWSER": "1"})
+    assert failed.returncode == 1 and "DUCK_REQUIRE_BROWSER is set" in failed.stdout

@@ -27,7 +27,7 @@ def index_page(site, status: dict) -> str:
             f"at {escape(status['now'])}</p>", f'<div class="cards">{cards}</div>',
             "<h2>Data products</h2>", _products(site, status["products"]),
             "<h2>Needs attention</h2>", _worst(status["assets"]),
-            "<h2>All assets</h2>", _search(status["assets"]),
+            "<h2>All assets</h2>", search_box(status["assets"]),
             "<h2>Recent runs</h2>", runs_table(site, site.runs[:10], ""),
             '<p><a href="runs.html">All recent runs</a> · <a href="graph.html">Lineage</a></p>']
     return page(f"duck status: {site.title}", "".join(body), site.stamp)
@@ -95,7 +95,8 @@ def _why(a: dict) -> str:
         f"check {c} warns" for c in a["checks"]["failing"])
 
 
-def _search(assets: list[dict]) -> str:
+def search_box(assets: list[dict]) -> str:
+    """The search box, its results table, every asset as inline JSON and the filter script."""
     rows = [[a["name"], a["state"], a["kind"], a["owner"] or "", " ".join(a["tags"]),
              " ".join([a["name"], a["state"], a["kind"], a["owner"] or "", *a["tags"]]).lower()]
             for a in assets]
