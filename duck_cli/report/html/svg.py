@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Mapping
 
 from duck_cli.report.html.templates import STATE_COLOURS
 
-W, H, GAP_X, GAP_Y, PAD = 176, 30, 64, 12, 12
+W, H, GAP_X, GAP_Y, PAD = 176, 30, 64, 18, 12
 FIT = 1800  # a drawing up to this wide shrinks to the page; a wider one scrolls
 NEIGHBOURS = 30  # an asset page draws at most this many nodes around the asset
 
@@ -116,9 +116,15 @@ _ARROW = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" marker
 
 def _edge(a: tuple[int, int], b: tuple[int, int]) -> str:
     x1, y1, x2, y2 = a[0] + W, a[1] + H // 2, b[0], b[1] + H // 2
-    mid = (x1 + x2) // 2
-    return (f'<path d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2 - 2},{y2}" fill="none" '
-            'stroke="#8c959f" stroke-width="1.2" marker-end="url(#arrow)"/>')
+    if x2 - x1 <= GAP_X:  # next layer: one curve
+        mid = (x1 + x2) // 2
+        d = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2 - 2},{y2}"
+    else:  # across layers: along the gap below the lower row, not behind the nodes between
+        lane, q = max(a[1], b[1]) + H + GAP_Y // 2, GAP_X // 2
+        d = (f"M{x1},{y1} C{x1 + q},{y1} {x1 + q},{lane} {x1 + GAP_X},{lane} "
+             f"L{x2 - GAP_X},{lane} C{x2 - q},{lane} {x2 - q},{y2} {x2 - 2},{y2}")
+    return (f'<path d="{d}" fill="none" stroke="#8c959f" stroke-width="1.2" '
+            'marker-end="url(#arrow)"/>')
 
 
 def _node(name: str, xy: tuple[int, int], state: str, source: bool, focus: bool,
