@@ -151,7 +151,9 @@ def runs_table(site, runs, root: str) -> str:
 
 def runs_page(site) -> str:
     """The recent runs."""
-    body = f"<h1>Recent runs</h1>{runs_table(site, site.runs, '')}"
+    body = (f"<h1>Recent runs</h1><p class=\"muted\">The newest {len(site.runs)} runs, each with "
+            "its timeline; <code>duck runs</code> lists them all.</p>"
+            + runs_table(site, site.runs, ""))
     return page("duck runs", body, site.stamp)
 
 
