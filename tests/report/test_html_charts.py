@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from duck_cli.records import StepRecord
 from duck_cli.report.html import charts, svg
 
 
@@ -40,13 +41,17 @@ def test_coarser_partitions_are_a_strip_of_their_newest_keys():
     assert list(cells) == keys[-charts.STRIP:]
 
 
+def _step(start, end, status) -> StepRecord:
+    return StepRecord(1, "r00001", 0, "a", [""], status, start, end, None, None, None, None,
+                      None, None, None)
+
+
 def test_gantt_bars_sit_on_one_time_axis():
     t0 = datetime(2026, 3, 13, 6, 0, tzinfo=timezone.utc)
-    steps = [{"started_at": t0, "ended_at": t0 + timedelta(seconds=10), "status": "success"},
-             {"started_at": t0 + timedelta(seconds=10), "ended_at": t0 + timedelta(seconds=20),
-              "status": "failed"},
-             {"started_at": None, "ended_at": None, "status": "skipped"}]
-    drawing = charts.gantt(steps, lambda s: s["status"])
+    steps = [_step(t0, t0 + timedelta(seconds=10), "success"),
+             _step(t0 + timedelta(seconds=10), t0 + timedelta(seconds=20), "failed"),
+             _step(None, None, "skipped")]
+    drawing = charts.gantt(steps, lambda s: s.status)
     bars = re.findall(r'<rect x="([\d.]+)" y="\d+" width="([\d.]+)"', drawing)
     half = charts.BAR_W / 2
     assert [(float(x), float(w)) for x, w in bars] == [(charts.LABEL_W, half),

@@ -170,14 +170,13 @@ def _definition(a: Asset) -> str:
 
 def _runs(site, a: Asset) -> str:
     rows = []
-    for s in site.asset_steps.get(a.name, []):
-        run = f'<a href="../runs/{escape(s["run_id"])}.html">{escape(s["run_id"])}</a>' \
-            if s["run_id"] in site.run_ids else escape(s["run_id"])
-        rows.append([run, escape(s.get("command") or ""), badge(s["status"]),
-                     escape(", ".join(docs.ranges(a.partitions, [k for k in s["partitions"] if k]))),
-                     escape(when(s["started_at"])), escape(took(s)),
-                     "" if s["row_count"] is None else f"{s['row_count']:,}",
-                     escape(s["error"] or "")])
+    for s, command in site.asset_steps.get(a.name, []):
+        run = f'<a href="../runs/{escape(s.run_id)}.html">{escape(s.run_id)}</a>' \
+            if s.run_id in site.run_ids else escape(s.run_id)
+        rows.append([run, escape(command or ""), badge(s.status),
+                     escape(", ".join(docs.ranges(a.partitions, [k for k in s.partitions if k]))),
+                     escape(when(s.started_at)), escape(took(s)),
+                     "" if s.row_count is None else f"{s.row_count:,}", escape(s.error or "")])
     return table(["Run", "Command", "Status", "Partitions", "Started", "Took", "Rows", "Error"],
                  rows, empty="No runs yet.")
 
@@ -187,8 +186,8 @@ def when(value) -> str:
     return value.isoformat(timespec="seconds") if value is not None else ""
 
 
-def took(s: dict) -> str:
-    """How long a step or run took."""
-    if s.get("started_at") is None or s.get("ended_at") is None:
+def took(s) -> str:
+    """How long a step or a run took (anything with started_at and ended_at)."""
+    if s.started_at is None or s.ended_at is None:
         return ""
-    return charts.seconds((s["ended_at"] - s["started_at"]).total_seconds())
+    return charts.seconds((s.ended_at - s.started_at).total_seconds())

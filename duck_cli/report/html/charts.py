@@ -82,13 +82,14 @@ def _cell(x: int, y: int, label: str, state: str) -> str:
             f"<title>{escape(label)}: {word}</title></rect>")
 
 
-def gantt(steps: list[dict], label) -> str:
-    """Bars from each step's start to its end on one time axis (``label(step)`` names a row)."""
-    timed = [s for s in steps if s.get("started_at") is not None][:GANTT_ROWS]
+def gantt(steps: list, label) -> str:
+    """Bars from each step's start to its end on one time axis (``label(step)`` names a row;
+    a step is a StepRecord, or anything with started_at, ended_at and status)."""
+    timed = [s for s in steps if s.started_at is not None][:GANTT_ROWS]
     if not timed:
         return '<p class="muted">no step recorded a start time</p>'
-    t0 = min(s["started_at"] for s in timed)
-    t1 = max(s["ended_at"] or s["started_at"] for s in timed)
+    t0 = min(s.started_at for s in timed)
+    t1 = max(s.ended_at or s.started_at for s in timed)
     span = max((t1 - t0).total_seconds(), 0.001)
     height = 24 + len(timed) * ROW
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="gantt" width="{LABEL_W + BAR_W + 50}"'
@@ -112,15 +113,15 @@ def _axis(span: float, height: int) -> list[str]:
     return out
 
 
-def _bar(i: int, s: dict, t0: datetime, span: float, name: str) -> str:
+def _bar(i: int, s, t0: datetime, span: float, name: str) -> str:
     y = 22 + i * ROW
-    start = (s["started_at"] - t0).total_seconds()
-    took = ((s["ended_at"] or s["started_at"]) - s["started_at"]).total_seconds()
+    start = (s.started_at - t0).total_seconds()
+    took = ((s.ended_at or s.started_at) - s.started_at).total_seconds()
     x, w = LABEL_W + BAR_W * start / span, max(BAR_W * took / span, 2)
-    colour = STATE_COLOURS.get(s["status"], STATE_COLOURS["unknown"])
+    colour = STATE_COLOURS.get(s.status, STATE_COLOURS["unknown"])
     short = name if len(name) <= 40 else name[:38] + "…"
-    return (f'<g class="bar" data-status="{escape(s["status"])}"><title>{escape(name)}: '
-            f'{escape(s["status"])}, {seconds(took)}</title>'
+    return (f'<g class="bar" data-status="{escape(s.status)}"><title>{escape(name)}: '
+            f'{escape(s.status)}, {seconds(took)}</title>'
             f'<text x="{LABEL_W - 8}" y="{y + 11}" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{ROW - 5}" rx="2" '
             f'fill="{colour}"/></g>')

@@ -142,7 +142,7 @@ def runs_table(site, runs, root: str) -> str:
     """Runs, newest first, each linked to its timeline."""
     rows = [[f'<a href="{root}runs/{escape(r.run_id)}.html">{escape(r.run_id)}</a>',
              escape(r.command), badge(r.status), escape(when(r.started_at)),
-             escape(took({"started_at": r.started_at, "ended_at": r.ended_at})),
+             escape(took(r)),
              f"{len(site.run_steps.get(r.run_id, ())):,}", escape(r.args or ""),
              escape(r.error or "")] for r in runs]
     return table(["Run", "Command", "Status", "Started", "Took", "Steps", "Arguments", "Error"],
@@ -162,19 +162,18 @@ def run_page(site, run) -> str:
     steps = site.run_steps.get(run.run_id, [])
     assets = site.state.project.assets
 
-    def label(s: dict) -> str:
-        keys = [k for k in s["partitions"] if k]
-        defn = assets[s["asset"]].partitions if s["asset"] in assets else None
-        return f"{s['asset']} {', '.join(ranges(defn, keys))}".strip()
+    def label(s) -> str:
+        keys = [k for k in s.partitions if k]
+        defn = assets[s.asset].partitions if s.asset in assets else None
+        return f"{s.asset} {', '.join(ranges(defn, keys))}".strip()
 
-    rows = [[str(s["step"]), link(s["asset"], "../") if s["asset"] in assets else
-             escape(s["asset"]), escape(label(s)[len(s["asset"]):].strip()), badge(s["status"]),
-             escape(when(s["started_at"])), escape(took(s)),
-             "" if s["row_count"] is None else f"{s['row_count']:,}", escape(s["error"] or "")]
-            for s in steps]
+    rows = [[str(s.step), link(s.asset, "../") if s.asset in assets else escape(s.asset),
+             escape(label(s)[len(s.asset):].strip()), badge(s.status), escape(when(s.started_at)),
+             escape(took(s)), "" if s.row_count is None else f"{s.row_count:,}",
+             escape(s.error or "")] for s in steps]
     head = (f"<h1>Run {escape(run.run_id)} {badge(run.status)}</h1><p>"
             f"<code>duck {escape(run.args or run.command)}</code> started "
-            f"{escape(when(run.started_at))}, took {escape(took(run._asdict()))}</p>")
+            f"{escape(when(run.started_at))}, took {escape(took(run))}</p>")
     body = (head + "<h2>Timeline</h2>" + legend(["success", "failed", "skipped", "running"])
             + f'<div class="scroll">{charts.gantt(steps, label)}</div>'
             + "<h2>Steps</h2>" + table(["Step", "Asset", "Partitions", "Status", "Started",

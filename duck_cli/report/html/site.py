@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping
 
 from duck_cli.errors import UsageError
-from duck_cli.records import RunRow
+from duck_cli.records import RunRow, StepRecord
 from duck_cli.report import documents as docs
 from duck_cli.report.html import pages
 from duck_cli.report.html.asset import asset_page
@@ -28,8 +28,8 @@ class SiteData:
 
     state: object  # health.assess.State
     runs: tuple[RunRow, ...]  # newest first
-    run_steps: Mapping[str, list[dict]]  # run id -> its steps in order
-    asset_steps: Mapping[str, list[dict]]  # asset -> its latest steps, newest first
+    run_steps: Mapping[str, list[StepRecord]]  # run id -> its steps in order
+    asset_steps: Mapping[str, list[tuple[StepRecord, str | None]]]  # asset -> (step, command)
     checks: Mapping[tuple[str, str], dict]  # (asset, check) -> latest results (state.history)
     title: str
     stamp: str  # "generated at ..." in every page's header
