@@ -199,7 +199,7 @@ def _held(project: Project, order, verdicts, req: Request) -> tuple[Held, ...]:
 
 def _held_message(status: str, asset: str, root, keys) -> str:
     if status == State.FRESH:
-        return "fresh"
+        return str(State.FRESH)
     if status == UNFIXABLE and root and root[0] == asset:
         return "cannot be rebuilt yet"
     label = f"{root[0]} {root[1]}".strip() if root else "an upstream"

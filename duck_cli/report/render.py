@@ -9,6 +9,7 @@ import json
 import sys
 
 from duck_cli.errors import UsageError
+from duck_cli.health.state import State
 from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import lineage
@@ -91,7 +92,7 @@ def plan(p, state, as_json: bool) -> None:
         return
     out = console()
     if not d["steps"]:
-        blocked = [h for h in d["held"] if h["status"] != "fresh"]
+        blocked = [h for h in d["held"] if h["status"] != State.FRESH]
         out.print("Nothing to do: everything selected is up to date"
                   + (f" or blocked ({len(blocked)} blocked)." if blocked else "."))
     else:
@@ -107,7 +108,7 @@ def plan(p, state, as_json: bool) -> None:
 
 
 def _held_table(out, held) -> None:
-    rows = [h for h in held if h["status"] != "fresh"]
+    rows = [h for h in held if h["status"] != State.FRESH]
     if not rows:
         return
     table = _table("Held back", "Asset", "Partitions", "Status", "Why")
