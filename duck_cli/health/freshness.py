@@ -30,15 +30,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from duck_cli.health.wording import deadline_words, format_duration, moment_text
-from duck_cli.health.state import Promise
+from duck_cli.health.state import RANK, Promise
 from duck_cli.models import FreshnessPolicy
 
 UTC = timezone.utc
-RANK = {Promise.FRESH: 0, Promise.UNKNOWN: 1, Promise.WARN: 2, Promise.STALE: 3}  # worse is higher
 
 
 @dataclass(frozen=True)
@@ -75,17 +74,6 @@ def evaluate(policy: FreshnessPolicy, now: datetime, *, materialized_at: Mapping
     if not results:
         raise ValueError("a freshness policy needs max_lag or cron")
     return _localize(_worst_result(results), ZoneInfo(policy.timezone))
-
-
-def worst(states: Iterable[str]) -> str:
-    """The worst of several states: stale > warn > unknown > fresh ('fresh' for none).
-
-    >>> worst(["fresh", "unknown", "warn"])
-    'warn'
-    >>> print(worst([]))
-    fresh
-    """
-    return max(states, key=RANK.__getitem__, default=Promise.FRESH)
 
 
 # -- inputs and the schedule ------------------------------------------------------------------

@@ -31,7 +31,19 @@ class Promise(StrEnum):
 
 
 UNHEALTHY = (State.FAILED, State.MISSING, State.STALE)  # worst first
+RANK = {Promise.FRESH: 0, Promise.UNKNOWN: 1, Promise.WARN: 2, Promise.STALE: 3}  # worse is higher
 FAIL_ON = ("stale", "failed", "warn")  # what `--fail-on` may name
+
+
+def worst(states: Iterable[str]) -> str:
+    """The worst of several promise verdicts: stale > warn > unknown > fresh ('fresh' for none).
+
+    >>> worst(["fresh", "unknown", "warn"])
+    'warn'
+    >>> print(worst([]))
+    fresh
+    """
+    return max(states, key=RANK.__getitem__, default=Promise.FRESH)
 
 
 def partition_state(*, failed: bool, materialized: bool, reasons: bool) -> State:

@@ -12,7 +12,7 @@ from duck_cli.health import freshness as fr
 from duck_cli.health.assess import AssetHealth, Assessment, freshness_inputs
 from duck_cli.health.blockers import Blocker, Blockers, find_blockers
 from duck_cli.health.state import (
-    Promise, State, fails_on, product_state, warns,
+    Promise, State, fails_on, product_state, warns, worst,
 )
 from duck_cli.models import Product
 from duck_cli.records import Attempt, CheckRow
@@ -157,7 +157,7 @@ def product_status(known: Assessment, product: Product) -> ProductStatus:
             results.append(fr.evaluate(product.freshness, health.now,
                                        **freshness_inputs(ah.asset, ah.keys, ah.current,
                                                           health.assets)))
-    promise = fr.worst(r.state for r in results) if results else None
+    promise = worst(r.state for r in results) if results else None
     states = tuple(health.assets[n].state for n in product.assets)
     unhealthy = tuple(n for n, s in zip(product.assets, states) if s != State.FRESH)
     return ProductStatus(product, product_state(states, promise), states, unhealthy,
