@@ -13,6 +13,7 @@ from duck_cli.graph import partitions as parts
 from duck_cli.health.state import State
 from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
 from duck_cli.health.why import WhyReport
+from duck_cli.records import RunStatus
 
 SCHEMA_VERSION = 1
 
@@ -230,11 +231,12 @@ def result_doc(result, plan, state) -> dict:
               "error": r.error, "error_kind": r.error_kind, "blocked_by": r.blocked_by,
               "checks": [check_entry(c) for c in r.checks]} for r in result.results]
     counts = {k: sum(1 for r in result.results if r.status == k)
-              for k in ("success", "failed", "skipped")}
+              for k in (RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.SKIPPED)}
     return doc("run", run_id=result.run_id, status=result.status,
                backfill_id=result.backfill_id, summary=counts, steps=steps,
                held=held(plan, state),
-               partitions=sum(len(r.keys) for r in result.results if r.status == "success"))
+               partitions=sum(len(r.keys) for r in result.results
+                              if r.status == RunStatus.SUCCESS))
 
 
 def doctor_doc(report) -> dict:
