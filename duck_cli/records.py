@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
+
+
+class RunStatus(StrEnum):
+    """The status of a run or of one of its steps (not the health of data: `health.state`)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a step whose upstream failed in the same run
+    CANCELED = "canceled"
 
 
 class Mat(NamedTuple):

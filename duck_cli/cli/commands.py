@@ -259,7 +259,10 @@ def backfills(path, as_json) -> int:
 
 def status(path, selection, partitions, fail_on, as_json, show_all: bool = False) -> int:
     """Report health; exit 3 when --fail-on finds what it names."""
-    bad = [f for f in fail_on if f not in ("stale", "failed", "warn")]
+    from duck_cli.health.state import FAIL_ON
+    from duck_cli.health.status import status_report
+
+    bad = [f for f in fail_on if f not in FAIL_ON]
     if bad:
         raise UsageError(f"--fail-on {bad[0]} is not known", hint="Use stale, failed or warn.")
     project = _project(path)
@@ -267,17 +270,18 @@ def status(path, selection, partitions, fail_on, as_json, show_all: bool = False
     names = _selected(state, selection)
     if partitions and len(names) != 1:
         raise UsageError("--partitions shows one asset", hint="Name exactly one asset.")
-    doc = render.status(state, names, partitions, as_json, show_all)
-    return ExitCode.FAIL_ON if render.fails_on(doc, fail_on) else ExitCode.OK
+    report = status_report(state, names)
+    render.status(report, partitions, as_json, show_all)
+    return ExitCode.FAIL_ON if report.fails_on(fail_on) else ExitCode.OK
 
 
 def why(path, target, key, as_json) -> int:
     """Explain an asset's or product's health."""
-    from duck_cli.report import why as explain
+    from duck_cli.health.why import why as explain
 
     project = _project(path)
     state = _state(project, _now())
-    report = explain.why(state, target, key)
+    report = explain(state, target, key)
     render.why(report, as_json)
     return ExitCode.OK
 

@@ -78,7 +78,7 @@ class Built:
     problems: list[Problem] = field(default_factory=list)
 
 
-class Builder:
+class EntryBuilder:
     """Turns schema-valid asset and product mappings into models, collecting problems."""
 
     def __init__(self, root: Path):

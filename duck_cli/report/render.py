@@ -9,6 +9,7 @@ import json
 import sys
 
 from duck_cli.errors import UsageError
+from duck_cli.health.state import State
 from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import lineage
@@ -91,7 +92,7 @@ def plan(p, state, as_json: bool) -> None:
         return
     out = console()
     if not d["steps"]:
-        blocked = [h for h in d["held"] if h["status"] != "fresh"]
+        blocked = [h for h in d["held"] if h["status"] != State.FRESH]
         out.print("Nothing to do: everything selected is up to date"
                   + (f" or blocked ({len(blocked)} blocked)." if blocked else "."))
     else:
@@ -107,7 +108,7 @@ def plan(p, state, as_json: bool) -> None:
 
 
 def _held_table(out, held) -> None:
-    rows = [h for h in held if h["status"] != "fresh"]
+    rows = [h for h in held if h["status"] != State.FRESH]
     if not rows:
         return
     table = _table("Held back", "Asset", "Partitions", "Status", "Why")
@@ -218,30 +219,18 @@ def run_detail(run, steps, checks, as_json: bool) -> None:
 # -- status, why, checks -----------------------------------------------------------------------
 
 
-def status(state, names, with_partitions: bool, as_json: bool, show_all: bool = False) -> dict:
-    """The status table (or document); returns the document for --fail-on."""
-    d = docs.status_doc(state, names, with_partitions)
+def status(report, with_partitions: bool, as_json: bool, show_all: bool = False) -> None:
+    """The status table (or document) of a `health.status.StatusReport`."""
     if as_json:
-        emit_json(d)
-        return d
-    status_view.print_status(console(), d, with_partitions, show_all)
-    return d
+        emit_json(docs.status_doc(report, with_partitions))
+        return
+    status_view.print_status(console(), report, with_partitions, show_all)
 
 
-def fails_on(d: dict, fail_on: list[str]) -> bool:
-    """Whether a status document shows what --fail-on names."""
-    s = d["summary"]
-    products = d["products"]
-    found = {"stale": s["stale"] + s["missing"] + sum(p["state"] == "stale" for p in products),
-             "failed": s["failed"],
-             "warn": s["warn"] + sum((p["freshness"] or {}).get("state") == "warn" for p in products)}
-    return any(found.get(f) for f in fail_on)
-
-
-def why(report: dict, as_json: bool) -> None:
-    """The answer to 'why is this stale?'."""
+def why(report, as_json: bool) -> None:
+    """The answer to 'why is this stale?' (a `health.why.WhyReport`)."""
     if as_json:
-        emit_json(report)
+        emit_json(docs.why_doc(report))
         return
     status_view.print_why(console(), report)
 

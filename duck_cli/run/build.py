@@ -16,6 +16,7 @@ from duck_cli.records import LedgerRow
 from duck_cli.run.faults import fault
 from duck_cli.run.session import StepResult
 from duck_cli.models import Asset
+from duck_cli.records import RunStatus
 from duck_cli.sql import key_expr, quote_ident, slice_predicate
 from duck_cli.state.warehouse import ledger_row
 
@@ -110,7 +111,7 @@ class Builder:
         with self.s.commit_lock:
             ledger = self.ledger(rows)
             _commit_with_ledger(self.s, self.wh, ledger)
-        res = self.result(started, "success", rows, checks, None, None)
+        res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
         res.ledger = ledger
         return res
 
@@ -130,12 +131,12 @@ class Builder:
                 self.wh.rollback()
                 msg = "; ".join(f"check {c.name} could not run: {c.message}"
                                 for c in checks if not c.passed)
-                return self.result(started, "failed", rows, checks, msg, "check")
+                return self.result(started, RunStatus.FAILED, rows, checks, msg, "check")
             if any(c.blocking for c in checks):
                 self.wh.rollback()
                 bad = [c for c in checks if c.blocking]
                 msg = "; ".join(f"check {c.name} failed: {c.message}" for c in bad)
-                res = self.result(started, "failed", rows, checks, msg, "check")
+                res = self.result(started, RunStatus.FAILED, rows, checks, msg, "check")
                 res.data_error = True
                 return res
             self.publish(relation)
@@ -149,7 +150,7 @@ class Builder:
     def slice_failed(self, started: datetime, err: "_SliceError"):
         """Roll back a step whose SQL produced rows outside its partitions."""
         self.wh.rollback()
-        res = self.result(started, "failed", None, [], str(err), "partition")
+        res = self.result(started, RunStatus.FAILED, None, [], str(err), "partition")
         res.data_error = True
         return res
 
@@ -158,7 +159,7 @@ class Builder:
         from duck_cli.engine import duckdb
 
         _rollback_or_raise(self.wh, err)
-        res = self.result(started, "failed", None, [], _sql_error(err), "sql")
+        res = self.result(started, RunStatus.FAILED, None, [], _sql_error(err), "sql")
         res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
                                               duckdb.CatalogException))
         return res
@@ -326,7 +327,7 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         return None
     out = []
     for (b, started, rows, seconds), ledger in zip(done, ledgers):
-        res = b.result(started, "success", rows, [], None, None)
+        res = b.result(started, RunStatus.SUCCESS, rows, [], None, None)
         res.ledger, res.seconds = ledger, seconds
         out.append(res)
     return out

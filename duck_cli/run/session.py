@@ -20,7 +20,7 @@ from duck_cli.state import sources
 from duck_cli.state.lock import write_lock
 from duck_cli.models import Asset, Project
 from duck_cli.run.faults import fault
-from duck_cli.records import Batch, LedgerRow, Mat, Snapshot, StepRecord
+from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state.snapshot import unrecorded_marker
 from duck_cli.state.warehouse import Warehouse, ledger_row
 
@@ -59,7 +59,7 @@ class RunResult:
 
     def failed(self) -> list[StepResult]:
         """Steps that failed (not the skipped ones)."""
-        return [r for r in self.results if r.status == "failed"]
+        return [r for r in self.results if r.status == RunStatus.FAILED]
 
 
 class Session:
@@ -199,8 +199,9 @@ def recover(s: Session) -> dict:
 
 def _synthetic_steps(rows: list[LedgerRow], seq: int) -> list[StepRecord]:
     """Success steps for ledger rows whose run died before recording them."""
-    return [StepRecord(seq + i + 1, r.run_id, r.step, r.asset, [r.partition_key], "success", None,
-                       r.created_at, None, None, r.row_count, None, r.code_version,
+    return [StepRecord(seq + i + 1, r.run_id, r.step, r.asset, [r.partition_key],
+                       RunStatus.SUCCESS, None, r.created_at, None, None, r.row_count, None,
+                       r.code_version,
                        "recovered from the warehouse ledger", r.seq - 1)
             for i, r in enumerate(rows) if r.kind == "materialization"]
 

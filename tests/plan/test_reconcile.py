@@ -13,7 +13,9 @@ from hypothesis import given, settings
 
 from conftest import run_count
 from duck_cli.plan import builder as planner
-from duck_cli.health.assess import FRESH
+from duck_cli.health.state import State
+
+FRESH = State.FRESH
 
 from worlds import NOW, _name, assessed, worlds  # noqa: F401
 

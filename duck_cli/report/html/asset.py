@@ -7,7 +7,8 @@ from html import escape
 
 from duck_cli.models import Asset, FreshnessPolicy
 from duck_cli.report import documents as docs
-from duck_cli.report import why as explain
+from duck_cli.health.why import why
+from duck_cli.report.documents import why_doc
 from duck_cli.report.html import charts, svg
 from duck_cli.report.html.templates import badge, facts, legend, page, table
 
@@ -19,7 +20,7 @@ def asset_page(site, name: str) -> str:
     state = site.state
     ah = state.health.assets[name]
     a = ah.asset
-    story = explain.why(state, name, None)
+    story = why_doc(why(state, name, None, site.blockers["all"]))
     body = [f"<h1>{escape(name)} {badge(ah.state)}</h1>",
             f'<p>{escape(a.description or "No description.")}</p>',
             _facts(site, a, ah),

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Mapping
 
 from duck_cli.errors import UsageError
+from duck_cli.health.blockers import find_blockers
+from duck_cli.health.status import status_report
 from duck_cli.records import RunRow, StepRecord
 from duck_cli.report import documents as docs
 from duck_cli.report.html import pages
@@ -26,7 +28,7 @@ MARKER = ".duck-report"
 class SiteData:
     """Everything the report shows, read once by the CLI."""
 
-    state: object  # health.assess.State
+    state: object  # health.assess.Assessment
     runs: tuple[RunRow, ...]  # newest first
     run_steps: Mapping[str, list[StepRecord]]  # run id -> its steps in order
     asset_steps: Mapping[str, list[tuple[StepRecord, str | None]]]  # asset -> (step, command)
@@ -37,6 +39,7 @@ class SiteData:
     sources: set = field(default_factory=set)
     run_ids: set = field(default_factory=set)
     position: dict = field(default_factory=dict)  # asset -> its index in topological order
+    blockers: dict = field(default_factory=dict)  # "all": health.blockers, computed once
 
     def __post_init__(self) -> None:
         health = self.state.health.assets
@@ -44,13 +47,14 @@ class SiteData:
         self.sources.update(n for n, ah in health.items() if ah.asset.is_source)
         self.run_ids.update(r.run_id for r in self.runs)
         self.position.update((n, i) for i, n in enumerate(self.state.graph.order))
+        self.blockers["all"] = find_blockers(self.state.project, self.state.health)
 
 
 def write_site(out: Path, site: SiteData) -> dict:
     """Write every page under ``out`` and return the `report --json` document."""
     prepare(out)
     names = list(site.state.graph.order)
-    status = docs.status_doc(site.state, names, False)
+    status = docs.status_doc(status_report(site.state, names, site.blockers["all"]), False)
     written = [_write(out, "style.css", CSS), _write(out, "index.html",
                                                      pages.index_page(site, status)),
                _write(out, "graph.html", pages.graph_page(site)),
