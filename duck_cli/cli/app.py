@@ -1,9 +1,9 @@
 """The `duck` command line: each command parses options, calls the core, renders, exits.
 
-Only `cli/` meets the outside world (argv, console, environment, exit codes): the group below
-builds one `Env` per invocation and turns every error into a paragraph on stderr (and, with
---json, an error document on stdout) and its exit code. Heavy imports (duckdb, jsonschema,
-rich tables) happen inside the commands that need them.
+Only `cli/` meets the outside world (argv, console, environment, exit codes): the root group
+(`cli/group.py`) builds one `Env` per invocation and renders every error; each command below
+fills its options dataclass and hands it, with the Env, to its body in `read_commands` or
+`write_commands`. Heavy imports (duckdb, jsonschema, rich tables) happen inside the bodies.
 """
 
 from __future__ import annotations
@@ -12,75 +12,11 @@ from pathlib import Path
 from typing import List, NoReturn, Optional
 
 import typer
-from typer.core import TyperGroup
 
 from duck_cli.cli import options as o
-from duck_cli.errors import DuckError, ExitCode, Interrupted, UsageError
+from duck_cli.cli.group import RootGroup
 
-_ARGV = "duck.argv"  # where the root context keeps the command line it was given
-
-
-class _Group(TyperGroup):
-    """The root group: builds the Env, renders every error, maps it to its exit code."""
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        argv = tuple(args)  # before parsing consumes them: the run record and --json need them
-        ctx = super().make_context(info_name, args, parent=parent, **extra)
-        ctx.meta.setdefault(_ARGV, argv)
-        return ctx
-
-    def invoke(self, ctx):
-        if ctx.parent is not None:  # a subgroup (`runs`): the root handles errors
-            return super().invoke(ctx)
-        from duck_cli.cli.env import Env
-
-        env = ctx.obj = Env.from_process(ctx.meta.get(_ARGV, ()),
-                                         debug=bool(ctx.params.get("debug")))
-        try:
-            return super().invoke(ctx)
-        except DuckError as err:
-            if env.debug:
-                raise
-            _report(env, err)
-            raise typer.Exit(int(err.exit_code)) from None
-        except typer.TyperException as err:  # click usage errors: bad option values, unknown options
-            if env.wants_json:
-                _report(env, _usage_error(err), stderr=False)
-            raise
-        except KeyboardInterrupt:
-            env.stderr.write("interrupted\n")
-            if env.wants_json:
-                _report(env, Interrupted("interrupted"), stderr=False)
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-
-
-def _report(env, err: DuckError, stderr: bool = True) -> None:
-    """The error for people on stderr; with --json, its document on stdout as well."""
-    from duck_cli.report import error_document, render
-
-    if env.wants_json:
-        render.emit_json(env.screen, error_document.error_doc(err))
-    if stderr:
-        render.error(env.screen, err)
-
-
-def _usage_error(err: typer.TyperException) -> UsageError:
-    """Click's usage error as duck's, for the --json error document (click prints its own)."""
-    ctx = getattr(err, "ctx", None)
-    hint = f"Run `{ctx.command_path} --help` for its options." if ctx is not None else None
-    return UsageError(err.format_message(), hint=hint)
-
-
-def _done(code: int) -> NoReturn:
-    raise typer.Exit(int(code))
-
-
-def _target(project: Optional[Path], selection: Optional[List[str]] = None,
-            json: bool = False) -> o.Target:
-    return o.Target(project, tuple(selection or ()), json)
-
-
-app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
+app = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False)
 
 ProjectOpt = typer.Option(None, "--project", "-p", envvar="DUCK_PROJECT",
@@ -101,6 +37,24 @@ GithubOpt = typer.Option(False, "--github",
                          help="GitHub Actions annotations and step summary (auto in Actions).")
 
 
+# -- from the parsed command line to the options dataclasses -----------------------------------
+
+
+def _done(code: int) -> NoReturn:
+    """Exit with the command body's exit code."""
+    raise typer.Exit(int(code))
+
+
+def _target(project: Optional[Path], selection: Optional[List[str]] = None,
+            json: bool = False) -> o.Target:
+    return o.Target(project, tuple(selection or ()), json)
+
+
+def _keys(partition: Optional[List[str]], first: Optional[str] = None,
+          last: Optional[str] = None) -> o.Keys:
+    return o.Keys(tuple(partition or ()), first, last)
+
+
 def _print_version(value: bool) -> None:
     if value:
         from duck_cli import __version__
@@ -110,18 +64,14 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),  # see RootGroup
           version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                        help="Print duck's version and exit.")) -> None:
     """duck: tracked, checked, fresh and repairable SQL assets in DuckDB.
 
     Example: duck materialize -p examples/manifests
     """
-
-
-def _keys(partition: Optional[List[str]], first: Optional[str] = None,
-          last: Optional[str] = None) -> o.Keys:
-    return o.Keys(tuple(partition or ()), first, last)
+    # --debug is read by RootGroup.invoke, which builds the Env before this callback runs
 
 
 def _complete_assets(incomplete: str) -> list[str]:
@@ -137,7 +87,8 @@ def _complete_keys(incomplete: str) -> list[str]:
 
 
 @app.command()
-def validate(ctx: typer.Context, project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
+def validate(ctx: typer.Context,
+             project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Validate the manifests: schema, names, deps, cycles, SQL; warnings for undeclared reads.
 
     Example: duck validate -p examples/manifests
@@ -148,7 +99,8 @@ def validate(ctx: typer.Context, project: Optional[Path] = ProjectOpt, json: boo
 
 
 @app.command()
-def graph(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def graph(ctx: typer.Context,
+          selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
           format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json"),
           health: bool = typer.Option(False, "--health", help="Colour assets by health."),
           json: bool = JsonOpt) -> None:
@@ -163,11 +115,13 @@ def graph(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: 
 
 
 @app.command()
-def plan(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def plan(ctx: typer.Context,
+         selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
          partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
          to: Optional[str] = ToOpt,
          force: bool = typer.Option(False, "--force", help="Plan fresh partitions too."),
-         fail_on: Optional[str] = typer.Option(None, "--fail-on", help="pending: exit 3 if any work."),
+         fail_on: Optional[str] = typer.Option(None, "--fail-on",
+                                               help="pending: exit 3 if any work."),
          json: bool = JsonOpt) -> None:
     """Show what `duck materialize` with the same arguments would do, and why.
 
@@ -181,7 +135,8 @@ def plan(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: O
 
 
 @app.command()
-def materialize(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def materialize(ctx: typer.Context,
+                selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
                 partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
                 to: Optional[str] = ToOpt,
                 force: bool = typer.Option(False, "--force", help="Rebuild fresh partitions too."),
@@ -200,7 +155,8 @@ def materialize(ctx: typer.Context, selection: Optional[List[str]] = SelArg, pro
 
 
 @app.command()
-def backfill(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def backfill(ctx: typer.Context,
+             selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
              partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
              to: Optional[str] = ToOpt,
              missing: bool = typer.Option(False, "--missing", help="Every missing partition."),
@@ -230,7 +186,8 @@ def backfill(ctx: typer.Context, selection: Optional[List[str]] = SelArg, projec
 
 
 @app.command()
-def backfills(ctx: typer.Context, project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
+def backfills(ctx: typer.Context,
+              project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """List recorded backfills with their requested partitions and runs.
 
     Example: duck backfills --json
@@ -241,7 +198,8 @@ def backfills(ctx: typer.Context, project: Optional[Path] = ProjectOpt, json: bo
 
 
 @app.command()
-def status(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def status(ctx: typer.Context,
+           selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
            partitions: bool = typer.Option(False, "--partitions", help="One row per partition."),
            show_all: bool = typer.Option(False, "--all", help="List every asset, even in a "
                                                                "big project."),
@@ -275,7 +233,8 @@ def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or 
 
 
 @app.command()
-def reconcile(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def reconcile(ctx: typer.Context,
+              selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
               apply: bool = typer.Option(False, "--apply", help="Execute the plan."),
               retry_failed: bool = typer.Option(False, "--retry-failed",
                                                 help="Retry partitions that failed unchanged."),
@@ -294,7 +253,8 @@ def reconcile(ctx: typer.Context, selection: Optional[List[str]] = SelArg, proje
 
 
 @app.command()
-def check(ctx: typer.Context, selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+def check(ctx: typer.Context,
+          selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
           partition: Optional[List[str]] = PartOpt, wait: Optional[float] = WaitOpt,
           junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
           json: bool = JsonOpt) -> None:
@@ -327,7 +287,7 @@ def report(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
                              env=ctx.obj))
 
 
-runs_app = typer.Typer(cls=_Group, invoke_without_command=True)
+runs_app = typer.Typer(cls=RootGroup, invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
 
 
@@ -348,7 +308,8 @@ def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
 
 
 @runs_app.command("show")
-def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."),
+def runs_show(ctx: typer.Context,
+              run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."),
               project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Show one run: its steps, partitions, errors and check results.
 
@@ -361,7 +322,8 @@ def runs_show(ctx: typer.Context, run_id: str = typer.Argument(..., help="A run 
 
 
 @app.command()
-def init(ctx: typer.Context, directory: Path = typer.Argument(Path("."), help="Where to create the project."),
+def init(ctx: typer.Context,
+         directory: Path = typer.Argument(Path("."), help="Where to create the project."),
          json: bool = JsonOpt) -> None:
     """Scaffold a small working project (source data, two assets, a check, freshness).
 
@@ -373,7 +335,9 @@ def init(ctx: typer.Context, directory: Path = typer.Argument(Path("."), help="W
 
 
 @app.command()
-def schema(ctx: typer.Context, which: str = typer.Argument("manifest", help="manifest, or a --json document name.")) -> None:
+def schema(ctx: typer.Context,
+           which: str = typer.Argument("manifest",
+                                       help="manifest, or a --json document name.")) -> None:
     """Print a JSON Schema: the manifest format (for editors) or a --json document's shape.
 
     Example: duck schema > manifest.schema.json
@@ -401,7 +365,8 @@ def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
 
 
 @app.command()
-def doctor(ctx: typer.Context, project: Optional[Path] = ProjectOpt, wait: Optional[float] = WaitOpt,
+def doctor(ctx: typer.Context,
+           project: Optional[Path] = ProjectOpt, wait: Optional[float] = WaitOpt,
            json: bool = JsonOpt) -> None:
     """Check that the catalog and the warehouse agree; repair what a dead run left behind.
 
