@@ -25,7 +25,7 @@ def materialize(*, options: MaterializeOptions, env: Env) -> int:
 
 
 def backfill(*, options: BackfillOptions, env: Env) -> int:
-    """Rebuild requested historical partitions, recorded as a backfill."""
+    """Rebuild requested historical partitions, recorded as a backfill (--dry-run: the plan)."""
     from duck_cli.plan import backfill as bf
     from duck_cli.run.backfill import record as record_backfill
 
@@ -33,10 +33,7 @@ def backfill(*, options: BackfillOptions, env: Env) -> int:
     project = with_jobs(open_project(options.target, env), options.run.jobs)
     bf.check_options(selection, request)
     if options.dry_run:
-        state = read_state(project, env)
-        p = bf.make_plan(state, selection, request, _resume_request(project, request.resume))
-        render.plan(env.screen, p, state, options.target.json)
-        return ExitCode.OK
+        return _backfill_dry_run(project, options, env)
     resumed: dict = {}  # the backfill --resume names, read once under the lock
 
     def make_plan(state, s):
@@ -48,6 +45,17 @@ def backfill(*, options: BackfillOptions, env: Env) -> int:
 
     return execute(env, project, "backfill", make_plan, options.run, options.target.json,
                    backfill=record)
+
+
+def _backfill_dry_run(project: Project, options: BackfillOptions, env: Env) -> int:
+    """Render the backfill's plan without taking the write lock."""
+    from duck_cli.plan import backfill as bf
+
+    state = read_state(project, env)
+    resume = _resume_request(project, options.request.resume)
+    p = bf.make_plan(state, list(options.target.selection), options.request, resume)
+    render.plan(env.screen, p, state, options.target.json)
+    return ExitCode.OK
 
 
 def _resume_request(project: Project, resume: str | None, s=None):
