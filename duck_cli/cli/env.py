@@ -75,8 +75,11 @@ class Env:
 
     @property
     def wants_json(self) -> bool:
-        """Whether the command line asks for --json (also when its other options are bad)."""
-        return "--json" in self.argv
+        """Whether the command line asks for JSON: --json (or graph's --format json), read from
+        the words themselves so that it holds when other options fail to parse."""
+        words = self.argv
+        return "--json" in words or "--format=json" in words or any(
+            a == "--format" and b == "json" for a, b in zip(words, words[1:]))
 
     @property
     def args(self) -> str:

@@ -38,7 +38,7 @@ class RootGroup(TyperGroup):
                 raise
             _report(env, err)
             raise typer.Exit(int(err.exit_code)) from None
-        except typer.TyperException as err:  # click usage errors: bad option values, unknown options
+        except typer.TyperException as err:  # click's usage errors: bad values, unknown options
             if env.wants_json:
                 _report(env, _usage_error(err), stderr=False)
             raise

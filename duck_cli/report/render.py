@@ -218,7 +218,8 @@ def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
 # -- status, why, checks -----------------------------------------------------------------------
 
 
-def status(screen: Screen, state, names, with_partitions: bool, as_json: bool, show_all: bool = False) -> dict:
+def status(screen: Screen, state, names, with_partitions: bool, as_json: bool,
+           show_all: bool = False) -> dict:
     """The status table (or document); returns the document for --fail-on."""
     d = docs.status_doc(state, names, with_partitions)
     if as_json:
@@ -283,7 +284,8 @@ def backfills(screen: Screen, rows, project, as_json: bool) -> None:
 def init_done(screen: Screen, directory, written, as_json: bool) -> None:
     """What `duck init` wrote."""
     if as_json:
-        emit_json(screen, docs.doc("init", directory=str(directory), files=[str(w) for w in written]))
+        emit_json(screen, docs.doc("init", directory=str(directory),
+                                   files=[str(w) for w in written]))
         return
     out = screen.out
     for w in written:

@@ -82,6 +82,14 @@ def test_debug_from_the_flag_or_duck_debug():
     assert _env({"DUCK_DEBUG": "1"}).debug is True and _env({"DUCK_DEBUG": "0"}).debug is False
 
 
+def test_json_is_read_from_the_words_of_the_command_line():
+    assert _env({}, argv=("status", "--json", "--fail-on", "x")).wants_json
+    assert _env({}, argv=("graph", "--format", "json")).wants_json
+    assert _env({}, argv=("graph", "--format=json")).wants_json
+    assert not _env({}, argv=("graph", "--format", "mermaid")).wants_json
+    assert _env({}, argv=("materialize", "-p", "x")).args == "materialize -p x"
+
+
 def test_the_environment_is_not_in_the_env_repr():
     env = _env({"DUCK_PG_PASSWORD": "hunter2"})
     assert env.environ["DUCK_PG_PASSWORD"] == "hunter2" and "hunter2" not in repr(env)

@@ -316,6 +316,8 @@ def test_status_on_an_unknown_asset_says_did_you_mean_in_the_hint(duck):
     assert error["message"] == "no asset named 'daily_revenu'"
     assert error["hint"] == "Did you mean 'daily_revenue'?"
     assert "error: no asset named 'daily_revenu'. Did you mean 'daily_revenue'?" in result.stderr
+    graph = failed_doc(duck("graph", "daily_revenu", "--format", "json", expect=None), 2, "usage")
+    assert graph["hint"] == "Did you mean 'daily_revenue'?"
 
 
 def test_materialize_on_a_locked_project_exits_4_with_the_error_document(duck, project):
