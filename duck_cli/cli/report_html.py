@@ -3,30 +3,29 @@ report/html render the site (it never opens DuckDB)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from duck_cli.cli.env import Env
+from duck_cli.cli.options import ReportOptions
+from duck_cli.cli.project import open_project, read_state
 from duck_cli.errors import ExitCode, UsageError
 
 RUN_PAGES = 30  # the newest runs get a timeline page each
 STEPS_PER_ASSET = 5  # an asset page lists its last steps
 
 
-def report(path: Path | None, html: Path | None, as_json: bool) -> int:
-    """Write the HTML status report into ``html``."""
-    from duck_cli.cli import commands
+def report(*, options: ReportOptions, env: Env) -> int:
+    """Write the HTML status report into ``options.html``."""
     from duck_cli.report import render
     from duck_cli.report.html.site import write_site
 
-    if html is None:
+    if options.html is None:
         raise UsageError("duck report needs --html DIR",
                          hint="e.g. duck report --html site/ (then open site/index.html)")
-    project = commands._project(path)
-    state = commands._state(project, commands._now())
-    document = write_site(html, _site_data(project, state))
-    if as_json:
-        render.emit_json(document)
+    project = open_project(options.target, env)
+    document = write_site(options.html, _site_data(project, read_state(project, env)))
+    if options.target.json:
+        render.emit_json(env.screen, document)
     else:
-        render.report_written(document)
+        render.report_written(env.screen, document)
     return ExitCode.OK
 
 

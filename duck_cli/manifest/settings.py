@@ -19,10 +19,9 @@ DEFAULT_CATALOG = ".duck/catalog.duckdb"
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
 
 
-def find_root(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
+def find_root(path: Path | str | None, environ: Mapping[str, str]) -> Path:
     """The project folder: ``path`` (-p), else env DUCK_PROJECT, else the current directory."""
-    env = os.environ if environ is None else environ
-    chosen = path if path not in (None, "") else env.get("DUCK_PROJECT") or None
+    chosen = path if path not in (None, "") else environ.get("DUCK_PROJECT") or None
     try:
         folder = Path(chosen) if chosen is not None else Path.cwd()
     except FileNotFoundError:

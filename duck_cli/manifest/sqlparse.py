@@ -18,6 +18,8 @@ _LOCATION_KEYS = ("query_location", "query_location_length")
 class SqlSyntaxError(DuckError):
     """SQL that DuckDB cannot parse, or that is not one SELECT; ``line``/``column`` are within the SQL."""
 
+    code = "invalid_sql"
+
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
                  hint: str | None = None):
         super().__init__(message, hint=hint, line=line)

@@ -5,34 +5,41 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from xml.etree import ElementTree as ET
 
 
-def github_enabled(flag: bool) -> bool:
-    """--github, or running inside GitHub Actions."""
-    return flag or os.environ.get("GITHUB_ACTIONS") == "true"
+@dataclass(frozen=True)
+class GitHub:
+    """GitHub Actions reporting: workflow commands on ``stream``, the step summary file if set.
+
+    The CLI makes one when asked (--github) or when running in Actions (GITHUB_ACTIONS).
+    """
+
+    stream: TextIO
+    summary: Path | None = None
 
 
-def for_run(result, project, junit: Path | None, github: bool) -> None:
+def for_run(result, project, junit: Path | None, github: GitHub | None) -> None:
     """Reports for a materialize/backfill/reconcile run."""
     cases = list(_run_cases(result))
     if junit:
         write_junit(junit, f"duck {result.run_id or 'run'}", cases)
-    if github_enabled(github):
-        annotate(project, cases)
-        summary(f"duck run {result.run_id or '(nothing to do)'}: {result.status}", cases)
+    if github is not None:
+        annotate(github, project, cases)
+        summary(github, f"duck run {result.run_id or '(nothing to do)'}: {result.status}", cases)
 
 
-def for_checks(results, project, junit: Path | None, github: bool) -> None:
+def for_checks(results, project, junit: Path | None, github: GitHub | None) -> None:
     """Reports for `duck check`."""
     cases = [_check_case(a, k, r) for a, k, r in results]
     if junit:
         write_junit(junit, "duck check", cases)
-    if github_enabled(github):
-        annotate(project, cases)
-        summary("duck check", cases)
+    if github is not None:
+        annotate(github, project, cases)
+        summary(github, "duck check", cases)
 
 
 def _run_cases(result):
@@ -85,7 +92,7 @@ def _escape(text: str, prop: bool = False) -> str:
     return out.replace(":", "%3A").replace(",", "%2C") if prop else out
 
 
-def annotate(project, cases: list[dict]) -> None:
+def annotate(github: GitHub, project, cases: list[dict]) -> None:
     """`::error file=...,line=...::message` lines for failures and warnings."""
     for c in cases:
         if c["status"] not in ("failed", "warning"):
@@ -97,12 +104,12 @@ def annotate(project, cases: list[dict]) -> None:
             path = os.path.relpath(project.root / loc.file)
             where = f"file={_escape(path, True)},line={loc.line},"
         title = _escape(f"duck: {c['name']}", True)
-        sys.stderr.write(f"::{level} {where}title={title}::{_escape(c['message'])}\n")
+        github.stream.write(f"::{level} {where}title={title}::{_escape(c['message'])}\n")
 
 
-def summary(title: str, cases: list[dict]) -> None:
-    """Append a Markdown table to $GITHUB_STEP_SUMMARY when it is set."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
+def summary(github: GitHub, title: str, cases: list[dict]) -> None:
+    """Append a Markdown table to the step summary ($GITHUB_STEP_SUMMARY) when there is one."""
+    target = github.summary
     if not target:
         return
     icon = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "warning": "⚠️"}

@@ -13,7 +13,6 @@ from datetime import datetime
 from duck_cli.graph import partitions as parts
 from duck_cli.run import checks
 from duck_cli.records import LedgerRow
-from duck_cli.run.faults import fault
 from duck_cli.run.session import StepResult
 from duck_cli.models import Asset
 from duck_cli.records import RunStatus
@@ -55,8 +54,8 @@ class Builder:
         rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
                                    f"{self.asset.materialize.sql}").fetchone()[0]
         self.wh.mark(name, "BASE TABLE")
-        fault("stage")
-        fault("publish")
+        self.s.faults.hit("stage")
+        self.s.faults.hit("publish")
         return rows
 
     def replace_slice(self) -> int:
@@ -65,13 +64,13 @@ class Builder:
         con, table = self.wh.con, quote_ident(self.asset.name)
         pred, params = slice_predicate(self.asset.partitions, self.params)
         con.execute(f"DELETE FROM {table} WHERE {pred}", params)
-        fault("stage")
+        self.s.faults.hit("stage")
         sql = self.asset.materialize.sql
         rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", _used(sql, self.params)).fetchone()[0]
         inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}", params).fetchone()[0]
         if inside != rows:
             raise _SliceError(self.outside_message(rows - inside))
-        fault("publish")
+        self.s.faults.hit("publish")
         return rows
 
     def run_table(self, started: datetime):
@@ -122,10 +121,10 @@ class Builder:
         self.wh.begin()
         try:
             relation = self.stage()
-            fault("stage")
+            self.s.faults.hit("stage")
             rows = self.count_and_verify(relation)
             checks = self.audit(relation)
-            fault("checks")
+            self.s.faults.hit("checks")
             if any(not c.passed for c in checks) and not self.transaction_usable():
                 # a check's SQL errored, and DuckDB aborted the transaction with it
                 self.wh.rollback()
@@ -140,7 +139,7 @@ class Builder:
                 res.data_error = True
                 return res
             self.publish(relation)
-            fault("publish")
+            self.s.faults.hit("publish")
             return self.finish(started, rows, checks)
         except _SliceError as err:
             return self.slice_failed(started, err)
@@ -341,12 +340,12 @@ def _commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
     try:
         s.unrecorded()
         wh.append_ledger(ledger)
-        fault("ledger")
+        s.faults.hit("ledger")
         wh.commit()
     except BaseException:
         s.add_in_flight(-len(ledger))
         raise
-    fault("commit")
+    s.faults.hit("commit")
 
 
 def direct_ok(s, wh, asset: Asset) -> bool:

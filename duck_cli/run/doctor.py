@@ -30,10 +30,10 @@ class DoctorReport:
         return not any(f.level == "error" for f in self.findings)
 
 
-def run(project, clock, *, wait: float) -> DoctorReport:
+def run(project, clock, *, wait: float, faults=None) -> DoctorReport:
     """Repair under the write lock, then check every invariant."""
     findings: list[Finding] = []
-    with session(project, "doctor", clock, wait=wait) as s:
+    with session(project, "doctor", clock, wait=wait, faults=faults) as s:
         rec = s.recovered
         if rec.get("abandoned"):
             findings.append(Finding("repaired", "abandoned_runs", "marked abandoned: "

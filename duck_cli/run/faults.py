@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 FAULT_POINTS = ("stage", "checks", "publish", "ledger", "commit", "catalog")
 
 
-def fault(point: str) -> None:
-    """Crash here (os._exit, like kill -9) when DUCK_FAULT names this point; for crash tests.
+@dataclass
+class Faults:
+    """Where a crash test wants this process to die (the CLI parses DUCK_FAULT into one).
 
-    DUCK_FAULT is ``point`` or ``point:N`` (crash at the N-th time the point is reached).
+    ``point`` crashes the ``nth`` time it is reached; one object counts for every session of
+    a command, so ``catalog:2`` means the second catalog flush of the whole command.
     """
-    spec = os.environ.get("DUCK_FAULT")
-    if not spec or spec.split(":")[0] != point:
-        return
-    _FAULT_COUNT[point] = _FAULT_COUNT.get(point, 0) + 1
-    nth = int(spec.split(":")[1]) if ":" in spec else 1
-    if _FAULT_COUNT[point] >= nth:
-        os._exit(137)
 
+    point: str | None = None
+    nth: int = 1
+    reached: int = 0
 
-_FAULT_COUNT: dict[str, int] = {}
+    @classmethod
+    def parse(cls, spec: str | None) -> "Faults":
+        """Faults from ``point`` or ``point:N`` (none when empty).
+
+        >>> Faults.parse("commit:3").nth, Faults.parse(None).point
+        (3, None)
+        """
+        if not spec:
+            return cls()
+        point, _, nth = spec.partition(":")
+        return cls(point, int(nth) if nth.isdigit() else 1)
+
+    def hit(self, point: str) -> None:
+        """Crash here (os._exit, like kill -9) when this is the named point's N-th visit."""
+        if point != self.point:
+            return
+        self.reached += 1
+        if self.reached >= self.nth:
+            os._exit(137)

@@ -19,7 +19,7 @@ from duck_cli.graph import partitions as parts
 from duck_cli.state import sources
 from duck_cli.state.lock import write_lock
 from duck_cli.models import Asset, Project
-from duck_cli.run.faults import fault
+from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state.snapshot import unrecorded_marker
 from duck_cli.state.warehouse import Warehouse, ledger_row
@@ -65,9 +65,11 @@ class RunResult:
 class Session:
     """A writing command's hold on the project: lock, warehouse, catalog writes."""
 
-    def __init__(self, project: Project, clock: Callable[[], datetime], wh: Warehouse):
+    def __init__(self, project: Project, clock: Callable[[], datetime], wh: Warehouse,
+                 faults: Faults | None = None):
         self.project = project
         self.clock = clock
+        self.faults = faults or Faults()  # crash tests' kill points (DUCK_FAULT)
         self.wh = wh
         self.pending = Batch()
         self.last_flush = time.monotonic()
@@ -94,7 +96,7 @@ class Session:
         """Write buffered catalog records (at most once every FLUSH_SECONDS unless forced)."""
         if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_SECONDS):
             return
-        fault("catalog")
+        self.faults.hit("catalog")
         with self.catalog() as catalog:
             catalog.write(self.pending)
         self.pending = Batch()
@@ -153,7 +155,8 @@ class Session:
 
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
-            on_wait=None, hold_catalog: bool = False) -> Iterator[Session]:
+            on_wait=None, hold_catalog: bool = False,
+            faults: Faults | None = None) -> Iterator[Session]:
     """Lock the project, open the warehouse, repair and observe; flush and close at the end.
 
     With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
@@ -163,7 +166,7 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
     with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
         wh = Warehouse.open(project.settings, wait=wait)
-        s = Session(project, clock, wh)
+        s = Session(project, clock, wh, faults)
         try:
             s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
             s.recovered = recover(s)

@@ -179,7 +179,7 @@ def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
 
 
 def test_shell_completion_offers_asset_names_and_partition_keys(project, monkeypatch):
-    from duck_cli.cli import commands
+    from duck_cli.cli import complete as commands
 
     monkeypatch.chdir(project)
     monkeypatch.setenv("DUCK_NOW", "2026-03-13T07:30:00+01:00")

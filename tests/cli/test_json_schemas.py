@@ -17,7 +17,7 @@ from duck_cli.cli.app import app
 
 SCHEMAS = ROOT / "schemas"
 KINDS = ("validate", "graph", "plan", "run", "status", "why", "runs", "run_detail", "check",
-         "backfills", "init", "prune", "doctor", "report")
+         "backfills", "init", "prune", "doctor", "report", "error")
 
 
 def _schema(kind: str) -> dict:
@@ -270,3 +270,111 @@ def test_unpartitioned_project_documents(tmp_path):
     status = conforms(later.json("status"), "status")
     assert status["assets"][-1]["freshness"]["state"] == "stale"
     conforms(later.json("why", "revenue_by_customer"), "why")
+
+
+# -- the error document: every command given --json answers on stdout, also when it fails ------
+
+
+def failed_doc(result, code: int, error_code: str) -> dict:
+    """The error document of a failed command: valid, with its exit code and the stderr paragraph."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    doc = conforms(json.loads(result.stdout), "error")
+    assert doc["error"]["code"] == error_code and doc["error"]["exit_code"] == code
+    assert result.stdout.count("\n") == 1  # one document, nothing else on stdout
+    return doc["error"]
+
+
+def test_validate_on_invalid_manifests_carries_the_error_object(duck, project):
+    mobility = project / "mobility.yaml"
+    mobility.write_text(mobility.read_text().replace("deps: [stg_trips]", "deps: [stg_trip]"))
+    result = duck("validate", "--json", expect=2)
+    doc = conforms(json.loads(result.stdout), "validate")
+    assert doc["valid"] is False
+    error = doc["error"]
+    assert error["code"] == "invalid_manifest" and error["exit_code"] == 2
+    assert error["file"] == "mobility.yaml" and error["line"] > 0
+    assert "stg_trip" in error["message"] and "Did you mean 'stg_trips'?" in error["hint"]
+    assert "error: mobility.yaml:" in result.stderr  # people still read the paragraph
+    # any other command on the same manifests answers with the error document
+    error = failed_doc(duck("status", "--json", expect=None), 2, "invalid_manifest")
+    assert error["file"] == "mobility.yaml" and error["line"] > 0
+
+
+def test_several_manifest_problems_are_all_in_the_error_document(duck, project):
+    mobility = project / "mobility.yaml"
+    mobility.write_text(mobility.read_text().replace("deps: [stg_trips]", "deps: [stg_trip]")
+                        .replace("deps: [raw_trips]", "deps: [raw_trip]"))
+    error = failed_doc(duck("plan", "--json", expect=None), 2, "invalid_manifest")
+    assert len(error["problems"]) >= 2
+    assert {p["file"] for p in error["problems"]} == {"mobility.yaml"}
+    assert error["message"] == error["problems"][0]["message"]
+
+
+def test_status_on_an_unknown_asset_says_did_you_mean_in_the_hint(duck):
+    result = duck("status", "daily_revenu", "--json", expect=None)
+    error = failed_doc(result, 2, "usage")
+    assert error["message"] == "no asset named 'daily_revenu'"
+    assert error["hint"] == "Did you mean 'daily_revenue'?"
+    assert "error: no asset named 'daily_revenu'. Did you mean 'daily_revenue'?" in result.stderr
+    graph = failed_doc(duck("graph", "daily_revenu", "--format", "json", expect=None), 2, "usage")
+    assert graph["hint"] == "Did you mean 'daily_revenue'?"
+
+
+def test_materialize_on_a_locked_project_exits_4_with_the_error_document(duck, project):
+    from datetime import datetime, timezone
+
+    from duck_cli.state.lock import write_lock
+
+    (project / ".duck").mkdir(exist_ok=True)
+    with write_lock(project / ".duck", "backfill", wait=0, now=datetime.now(timezone.utc)):
+        result = duck("materialize", "--wait", "0", "--json", expect=None)
+    error = failed_doc(result, 4, "locked")
+    assert "locked by `duck backfill`" in error["message"]
+    assert "--wait" in error["hint"]
+    assert "locked by `duck backfill`" in result.stderr
+    assert conforms(duck.json("runs"), "runs")["runs"] == []  # nothing ran
+
+
+def test_backfill_with_a_bad_partition_key_names_the_asset_and_the_key(duck):
+    result = duck("backfill", "zone_metrics", "--partition", "2026-02-30", "--json", expect=None)
+    error = failed_doc(result, 2, "bad_partition_key")
+    assert error["asset"] == "zone_metrics" and error["partition"] == "2026-02-30"
+    assert "is not a real date" in error["message"] and "2026-03-01" in error["hint"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("materialize", "--jobs", "0"), "Invalid value for '--jobs'"),
+    (("status", "--no-such-option"), "No such option: --no-such-option"),
+    (("backfill", "zone_metrics", "--batch-size", "x"), "'x' is not a valid int"),
+])
+def test_usage_errors_of_the_command_line_with_json(duck, args, words):
+    result = duck(*args, "--json", expect=None)
+    error = failed_doc(result, 2, "usage")
+    assert words in error["message"] and f" {args[0]} --help`" in error["hint"]
+    assert "Usage: " in result.stderr and words in result.stderr  # click's own words for people
+
+
+def test_without_json_a_failure_leaves_stdout_empty(duck):
+    result = duck("status", "daily_revenu", expect=2)
+    assert result.stdout == "" and "Did you mean 'daily_revenue'?" in result.stderr
+    result = duck("materialize", "--jobs", "0", expect=2)
+    assert result.stdout == ""
+
+
+def test_runs_show_and_a_bad_clock_answer_with_error_documents(duck):
+    error = failed_doc(duck("runs", "show", "r99999", "--json", expect=None), 2, "usage")
+    assert error["message"] == "no run 'r99999'" and "duck runs" in error["hint"]
+    error = failed_doc(duck("why", "daily_revenue", "--json", now="yesterday", expect=None), 2,
+                       "usage")
+    assert "DUCK_NOW" in error["message"] and "ISO 8601" in error["hint"]
+
+
+def test_the_error_schema_rejects_what_it_should():
+    ok = {"schema_version": 1, "kind": "error",
+          "error": {"code": "usage", "message": "m", "file": None, "line": None, "asset": None,
+                    "partition": None, "hint": None, "exit_code": 2}}
+    assert not _errors(ok)
+    assert _errors({**ok, "error": {**ok["error"], "code": "Not Snake"}})
+    assert _errors({**ok, "error": {**ok["error"], "line": 0}})
+    assert _errors({**ok, "error": {k: v for k, v in ok["error"].items() if k != "hint"}})
+    assert _errors({**ok, "error": {**ok["error"], "extra": 1}})
