@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Iterable
 
 from duck_cli.graph import partitions as parts
+from duck_cli.state import versions
 from duck_cli.health import freshness as fr
 from duck_cli.health.assess import FRESH, AssetHealth, blockers, freshness_inputs
 
@@ -129,6 +130,11 @@ def asset_status(state, ah: AssetHealth, with_partitions: bool) -> dict:
         "blockers": asset_blockers(state, ah),
         "last_run": _run_ref(state.snapshot.last_attempts.get(a.name)),
     }
+    if a.is_source:  # partitions that arrived with no data rows (an empty file)
+        empty = [k for k in ah.keys if ah.current.get(k) is not None
+                 and versions.is_empty(ah.current[k].data_version)]
+        out["partitions"]["empty"] = len(empty)
+        out["partitions"]["empty_ranges"] = ranges(defn, empty)
     if with_partitions:
         out["partition_list"] = [partition_entry(state, ah, k) for k in ah.keys]
     return out

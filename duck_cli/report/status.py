@@ -48,6 +48,8 @@ def _partitions_cell(a: dict) -> str:
             shown = ", ".join(p[f"{state}_ranges"][:3])
             more = " ..." if len(p[f"{state}_ranges"]) > 3 else ""
             parts.append(f"{styled(state)} {_esc(shown)}{more}")
+    if p.get("empty"):
+        parts.append(f"arrived empty {_esc(', '.join(p['empty_ranges'][:3]))}")
     return "\n".join(parts)
 
 

@@ -12,7 +12,9 @@ import threading
 import time
 from typing import Callable
 
-from duck_cli.run.build import Builder, run_group, shares_transaction
+from duck_cli.run import inputs
+from duck_cli.run.build import Builder, shares_transaction
+from duck_cli.run.group import run_group
 from duck_cli.run.session import Session, StepResult
 from duck_cli.health.assess import Health, upstream_partitions
 from duck_cli.models import Asset, Project
@@ -72,7 +74,7 @@ class Runner:
         """Run independent steps side by side on worker threads, each with its own warehouse
         connection; a step starts once every step it reads from has finished. Ready steps that
         are plain statements on their table (`_simple`) go to a worker in groups that share one
-        transaction (`build.run_group`). Results are recorded on this thread, so the catalog
+        transaction (`group.run_group`). Results are recorded on this thread, so the catalog
         batch and the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -187,6 +189,7 @@ class Runner:
     def builder(self, step: Step, asset: Asset, keys: list[str], wh=None) -> Builder:
         """A builder for some of a step's partitions, knowing the upstream data it reads."""
         b = Builder(self.s, asset, keys, self.run_id, step.index, wh)
+        b.inputs = inputs.step_inputs(self.s, self.health, asset, keys)
         b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
                            upstream_partitions(self.s.project, self.health, asset.name, k)),
                           default=0)
