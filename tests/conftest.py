@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from duck_cli.cli.app import app
 
+pytest_plugins = ["servers"]  # loopback S3 and HTTP servers for remote-source tests
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
 # 07:30 in Amsterdam on 2026-03-13: yesterday's partition (2026-03-12) is due by 07:00.

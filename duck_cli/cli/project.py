@@ -42,7 +42,7 @@ def state_from(project: Project, now: datetime, snap):
     from duck_cli.health.assess import state_of
     from duck_cli.state.snapshot import observe_files
 
-    return state_of(project, snap, now, observe_files(project, now))
+    return state_of(project, snap, now, observe_files(project, now, snap))
 
 
 def _repair(project: Project, env: Env) -> None:

@@ -14,6 +14,7 @@ from duck_cli.manifest.read import line_of, value_line
 from duck_cli.models import (CHECK_KINDS, Asset, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
 from duck_cli.manifest.settings import relative_inside
+from duck_cli.models import is_remote
 from duck_cli.manifest.values import (check_timezone, deadline_cron, parse_duration, parse_partition_time,
                               placeholder_problem, timezone_hint)
 
@@ -106,7 +107,8 @@ class EntryBuilder:
             tags=tuple(raw.get("tags") or ()), deps=self.deps(raw.get("deps") or [], spot.at("deps")),
             checks=self.checks(raw.get("checks") or [], spot.at("checks")),
             freshness=self.freshness(raw.get("freshness"), spot.at("freshness")),
-            materialize=materialize, partitions=parts, source=source, location=spot.location))
+            materialize=materialize, partitions=parts, source=source, location=spot.location,
+            allow_empty=bool(raw.get("allow_empty", False))))
 
     def _kind_rules(self, raw: dict[str, Any], spot: Spot, source: Source | None) -> None:
         if raw.get("kind") == "source" and "source" not in raw:
@@ -160,24 +162,28 @@ class EntryBuilder:
         """A source: a path inside the project (relative to the manifest's folder) or a table."""
         body, spot = raw["source"], spot.at("source")
         options = plain(body.get("options") or {})
+        columns = {str(k): str(v) for k, v in plain(body.get("columns") or {}).items()}
         if "table" in body:
-            return Source(table=body["table"], format=body.get("format", "csv"), options=options)
+            return Source(table=body["table"], format=body.get("format", "csv"), options=options,
+                          columns=columns)
         path = self._source_path(body["path"], spot.at("path"), parts)
-        fmt = body.get("format") or _format_of(body["path"])
+        fmt = body.get("format") or _format_of(body["path"].split("?", 1)[0])
         if fmt is None:
             self.error(spot.at("path"), f"cannot tell the format of '{body['path']}' from its extension",
                        "Add format: csv, parquet or json.")
-        return Source(path=path, format=fmt or "csv", options=options)
+        return Source(path=path, format=fmt or "csv", options=options, columns=columns)
 
     def _source_path(self, text: str, spot: Spot, parts: PartitionsDef | None) -> str:
+        why = placeholder_problem(text, parts.kind if parts else None)
+        if why:
+            self.error(spot, why, _placeholder_hint(parts))
+        if is_remote(text):  # a URL is read where it is (extensions: [httpfs] in duck.yaml)
+            return text
         full = relative_inside(self.root, text, (self.root / spot.file).parent)
         if full is None:
             self.error(spot, f"the path '{text}' leaves the project folder",
                        "Keep source files inside the project folder (copy or link them in).")
             return text
-        why = placeholder_problem(text, parts.kind if parts else None)
-        if why:
-            self.error(spot, why, _placeholder_hint(parts))
         return full.relative_to(self.root).as_posix()
 
     def materialize(self, raw: dict[str, Any], spot: Spot, parts: PartitionsDef | None) -> Materialize | None:

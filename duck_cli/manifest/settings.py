@@ -89,7 +89,19 @@ def load_settings(root: Path) -> Settings:
         batch_size=values.get("batch_size", 31),
         jobs=values.get("jobs"),
         wait_seconds=float(values.get("wait", 30)),
+        extensions=tuple(values.get("extensions") or ()),
+        secrets={name: {str(k): str(v) for k, v in body.items()}
+                 for name, body in (values.get("secrets") or {}).items()},
+        attach={name: _attachment(root, body) for name, body in (values.get("attach") or {}).items()},
     )
+
+
+def _attachment(root: Path, body: Mapping[str, Any]) -> dict[str, str]:
+    """An attached database's parameters, a file path made absolute (inside the project)."""
+    out = {str(k): str(v) for k, v in body.items()}
+    if "path" in out and ":" not in out["path"]:
+        out["path"] = str(_absolute(root, out["path"]))
+    return out
 
 
 def _absolute(root: Path, text: str) -> Path:
@@ -127,6 +139,20 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "jobs": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "wait": (lambda v: _is_number(v) and v >= 0, "a number of seconds (0 or more)"),
+    "extensions": (lambda v: isinstance(v, list) and all(
+        isinstance(e, str) and re.fullmatch(r"[a-z][a-z0-9_]*", e) for e in v),
+        "a list of DuckDB extension names, e.g. [httpfs, postgres]"),
+    "secrets": (lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) and isinstance(b, dict)
+        and isinstance(b.get("type"), str) and all(isinstance(x, (str, int, bool)) for x in b.values())
+        for n, b in v.items()),
+        "a mapping of DuckDB secret names to their parameters (type: s3, key_id: env:VAR, ...)"),
+    "attach": (lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) and isinstance(b, dict)
+        and b.get("type") in ("sqlite", "postgres", "duckdb") and set(b) <= {"type", "path", "secret"}
+        and all(isinstance(x, str) for x in b.values()) for n, b in v.items()),
+        "a mapping of names to databases to read source tables from "
+        "({type: sqlite|postgres|duckdb, path: FILE} or {type: postgres, secret: NAME})"),
 }
 
 
@@ -147,5 +173,8 @@ def _settings_problems(doc: Any) -> list[Problem]:
 def _settings_hint(key: str) -> str:
     examples = {"warehouse": "warehouse: .duck/warehouse.duckdb", "catalog": "catalog: .duck/catalog.duckdb",
                 "threads": "threads: 4", "memory_limit": "memory_limit: 4GB", "batch_size": "batch_size: 31",
-                "jobs": "jobs: 4", "wait": "wait: 30"}
+                "jobs": "jobs: 4", "wait": "wait: 30", "extensions": "extensions: [httpfs]",
+                "secrets": "secrets: {lake: {type: s3, key_id: env:AWS_ACCESS_KEY_ID, "
+                           "secret: env:AWS_SECRET_ACCESS_KEY}}",
+                "attach": "attach: {app: {type: sqlite, path: data/app.db}}"}
     return f"For example: {examples[key]}"

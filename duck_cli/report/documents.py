@@ -14,6 +14,7 @@ from duck_cli.health.state import State
 from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
 from duck_cli.health.why import WhyReport
 from duck_cli.records import RunStatus
+from duck_cli.state import versions
 
 SCHEMA_VERSION = 1
 
@@ -125,6 +126,11 @@ def asset_status(a: AssetStatus, with_partitions: bool) -> dict:
                       "message": b.reason.message} for b in a.blockers],
         "last_run": _run_ref(a.last_run),
     }
+    if ah.asset.is_source:  # partitions that arrived with no data rows (an empty file)
+        empty = [k for k in ah.keys if ah.current.get(k) is not None
+                 and versions.is_empty(ah.current[k].data_version)]
+        out["partitions"]["empty"] = len(empty)
+        out["partitions"]["empty_ranges"] = ranges(defn, empty)
     if with_partitions:
         out["partition_list"] = [partition_entry(a, k) for k in ah.keys]
     return out

@@ -7,6 +7,7 @@ from duck_cli.health.state import State
 from duck_cli.health.status import AssetStatus, StatusReport
 from duck_cli.health.why import WhyReport
 from duck_cli.report.documents import ranges, ts
+from duck_cli.state import versions
 from duck_cli.report.style import _esc, _table, styled
 
 
@@ -55,6 +56,11 @@ def _partitions_cell(a: AssetStatus) -> str:
             found = ranges(ah.asset.partitions, a.keys_in(state))
             more = " ..." if len(found) > 3 else ""
             parts.append(f"{styled(state)} {_esc(', '.join(found[:3]))}{more}")
+    if ah.asset.is_source:  # partitions that arrived with no data rows (an empty file)
+        empty = [k for k in ah.keys if ah.current.get(k) is not None
+                 and versions.is_empty(ah.current[k].data_version)]
+        if empty:
+            parts.append(f"arrived empty {_esc(', '.join(ranges(ah.asset.partitions, empty)[:3]))}")
     return "\n".join(parts)
 
 

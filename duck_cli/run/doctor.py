@@ -3,10 +3,12 @@ left behind (abandoned runs, published data the catalog had not recorded, stray 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
+from duck_cli.state import extensions
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,14 @@ class DoctorReport:
         return not any(f.level == "error" for f in self.findings)
 
 
-def run(project, clock, *, wait: float, faults=None) -> DoctorReport:
+def run(project, clock, *, wait: float, faults=None, environ=None) -> DoctorReport:
     """Repair under the write lock, then check every invariant."""
+    unset = extensions.missing_variables(project.settings, os.environ if environ is None
+                                         else environ)
+    if unset:  # every secret's variable, by name (never a value), before anything connects
+        return DoctorReport(tuple(Finding(
+            "error", "secret_variable_missing", f"the secret '{name}' in duck.yaml reads the "
+            f"environment variable {var}, which is not set") for name, var in unset))
     findings: list[Finding] = []
     with session(project, "doctor", clock, wait=wait, faults=faults) as s:
         rec = s.recovered

@@ -17,7 +17,9 @@ from duck_cli.models import Asset
 from duck_cli.plan.builder import Plan
 from duck_cli.plan.steps import Step
 from duck_cli.records import RunStatus, StepRecord
-from duck_cli.run.build import Builder, run_group, shares_transaction
+from duck_cli.run import inputs
+from duck_cli.run.build import Builder, shares_transaction
+from duck_cli.run.group import run_group
 from duck_cli.run.checks import check_records
 from duck_cli.run.session import Session, StepResult
 
@@ -73,7 +75,7 @@ class Runner:
         """Run independent steps side by side on worker threads, each with its own warehouse
         connection; a step starts once every step it reads from has finished. Ready steps that
         are plain statements on their table (`_simple`) go to a worker in groups that share one
-        transaction (`build.run_group`). Results are recorded on this thread, so the catalog
+        transaction (`group.run_group`). Results are recorded on this thread, so the catalog
         batch and the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -177,6 +179,7 @@ class Runner:
     def builder(self, step: Step, asset: Asset, keys: list[str], wh=None) -> Builder:
         """A builder for some of a step's partitions, knowing the upstream data it reads."""
         b = Builder(self.s, asset, keys, self.run_id, step.index, wh)
+        b.inputs = inputs.step_inputs(self.s, self.health, asset, keys)
         b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
                            upstream_partitions(self.s.project, self.health, asset.name, k)),
                           default=0)

@@ -16,9 +16,11 @@ from typing import Callable, Iterator
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.state import sources
+from duck_cli.errors import ExecutionError
+from duck_cli.state import observe, sources
+from duck_cli.state import versions as versions_mod
 from duck_cli.state.lock import write_lock
-from duck_cli.models import Asset, Project
+from duck_cli.models import Project, is_remote
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state.snapshot import unrecorded_marker
@@ -87,6 +89,10 @@ class Session:
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
         self.in_flight = 0  # ledger rows (being) committed by steps not recorded yet
         self._flight_lock = threading.Lock()
+        self.live: dict[str, dict[str, str | None]] = {}  # source versions observed at start
+        self.source_errors: dict[str, ExecutionError] = {}  # whole-source views that failed
+        self.headers: dict[tuple, list[str]] = {}  # source files' columns, by content version
+        self.headers_seen = 0  # how many the cache held when loaded (save only when it grew)
 
     @property
     def settings(self):
@@ -170,6 +176,8 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         try:
             s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
             s.recovered = recover(s)
+            s.headers = _load_headers(s)
+            s.headers_seen = len(s.headers)
             observe_sources(s)
             if not hold_catalog:
                 s.release_catalog()
@@ -177,9 +185,43 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         finally:
             try:
                 s.flush(force=True)
+                _save_headers(s)
             finally:
                 s.release_catalog()
                 wh.close()
+
+
+def _headers_file(s: Session):
+    return s.settings.catalog.parent / "cache" / "headers.pickle"
+
+
+def _load_headers(s: Session) -> dict:
+    """Source files' columns by content version, as sniffed by earlier commands."""
+    import pickle
+
+    try:
+        with open(_headers_file(s), "rb") as f:
+            found = pickle.load(f)
+        return found if isinstance(found, dict) else {}
+    except Exception:  # noqa: BLE001 - a missing or unreadable cache is an empty one
+        return {}
+
+
+def _save_headers(s: Session) -> None:
+    import os
+    import pickle
+
+    if len(s.headers) == s.headers_seen:
+        return  # nothing new was sniffed
+    target = _headers_file(s)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(s.headers, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        pass
 
 
 def recover(s: Session) -> dict:
@@ -211,37 +253,71 @@ def _synthetic_steps(rows: list[LedgerRow], seq: int) -> list[StepRecord]:
 
 def observe_sources(s: Session) -> None:
     """Record new or changed source data, and expose each source under its asset name."""
+    snap, now = s.snapshot, s.clock()
+    live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con)
+    for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
+        live[asset.name] = s.wh.observe_table(asset, parts.partition_keys(asset.partitions, now))
+    s.live = live
+    _restamp_legacy(s, live)
     snap = s.snapshot
-    rows = []
-    now = s.clock()
-    for asset in (a for a in s.project.assets.values() if a.is_source):
-        keys = parts.partition_keys(asset.partitions, now)
-        versions = live_versions(s, asset, keys)
-        for key, version in versions.items():
-            mat = snap.current.get((asset.name, key))
-            if version is not None and (mat is None or mat.data_version != version):
-                rows.append(ledger_row(s.next_seq(), asset, key, None, None, now, None,
-                                       "observation", data_version=version))
-        s.wh.expose_source(asset, s.project.root, [k for k, v in versions.items() if v])
+    rows = [ledger_row(s.next_seq(), s.project.assets[name], key, None, None, now, None,
+                       "observation", data_version=version)
+            for name, versions in live.items() for key, version in versions.items()
+            if version is not None and _changed(snap.current.get((name, key)), version)]
+    for asset in observe.file_sources(s.project):
+        arrived = [k for k, v in live[asset.name].items() if v]
+        s.source_errors.pop(asset.name, None)
+        try:
+            s.wh.expose_source(asset, sources.view_source(asset, s.project.root, arrived))
+        except ExecutionError as err:  # a bad file fails its readers, not the command
+            s.source_errors[asset.name] = err
     if rows:
-        s.unrecorded()
-        s.wh.begin()
-        s.wh.append_ledger(rows)
-        s.wh.commit()
-        s.pending.mats.extend(rows)
-        s.flush(force=True)  # only when new source data arrived; readers see it at once
-        seen = {(r.asset, r.partition_key): Mat(
-            r.seq, r.asset, r.partition_key, None, None, r.created_at, r.code_version,
-            r.data_version, None, "observation") for r in rows}
-        s.snapshot = replace(snap, current={**snap.current, **seen},
-                             max_seq=max(r.seq for r in rows))
+        _record_observations(s, snap, rows)
 
 
-def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | None]:
-    """The data version of each partition of a source, as it is now."""
-    if asset.source.table:
-        return s.wh.observe_table(asset, keys)
-    return sources.observe_files(asset, s.project.root, keys)
+def _changed(mat, version: str) -> bool:
+    return mat is None or mat.data_version != version
+
+
+def _restamp_legacy(s: Session, live: dict) -> None:
+    """Rewrite size:mtime versions still standing for unchanged files as content versions, in
+    place (same seq): a one-time migration that plans no rebuild."""
+    todo = []
+    for name, versions in live.items():
+        asset = s.project.assets[name]
+        if not asset.source.path or is_remote(asset.source.path):
+            continue  # a table's row count:hash is not a size:mtime
+        stale = [k for k, v in versions.items() if versions_mod.is_legacy(v)]
+        if not stale:
+            continue
+        cache = versions_mod.VersionCache(observe.cache_file(s.project))
+        fresh = sources.observe_files(asset, s.project.root, stale, cache)
+        cache.save()
+        for key in stale:
+            mat = s.snapshot.current.get((name, key))
+            if mat is not None and fresh.get(key):
+                todo.append((mat.seq, fresh[key], name, key))
+                versions[key] = fresh[key]
+    if todo:
+        s.wh.restamp([(seq, v) for seq, v, _n, _k in todo])
+        with s.catalog() as c:
+            c.restamp([(seq, v) for seq, v, _n, _k in todo])
+        s.snapshot = replace(s.snapshot, current={**s.snapshot.current, **{
+            (n, k): s.snapshot.current[(n, k)]._replace(data_version=v) for _s, v, n, k in todo}})
+
+
+def _record_observations(s: Session, snap: Snapshot, rows: list[LedgerRow]) -> None:
+    s.unrecorded()
+    s.wh.begin()
+    s.wh.append_ledger(rows)
+    s.wh.commit()
+    s.pending.mats.extend(rows)
+    s.flush(force=True)  # only when new source data arrived; readers see it at once
+    seen = {(r.asset, r.partition_key): Mat(
+        r.seq, r.asset, r.partition_key, None, None, r.created_at, r.code_version,
+        r.data_version, None, "observation") for r in rows}
+    s.snapshot = replace(s.snapshot, current={**s.snapshot.current, **seen},
+                         max_seq=max(r.seq for r in rows))
 
 
 def new_run_id(s: Session, prefix: str = "r") -> str:

@@ -319,6 +319,12 @@ class Catalog:
             self.con.execute("ROLLBACK")
             raise
 
+    def restamp(self, versions: list[tuple[int, str]]) -> None:
+        """Rewrite the data version of recorded source observations, by seq (the migration
+        from size:mtime to content versions: the same data, so nothing downstream is stale)."""
+        self.con.executemany("UPDATE materializations SET data_version = ? WHERE seq = ?",
+                             [[v, seq] for seq, v in versions])
+
     def mark_abandoned(self, run: RunRow, now: datetime) -> None:
         """Mark a run whose process died as abandoned."""
         self.con.execute(
