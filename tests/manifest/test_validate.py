@@ -415,8 +415,8 @@ def test_a_stale_compiled_schema_is_not_trusted(trips: Path, monkeypatch) -> Non
 
 def test_inline_sql_syntax_error_points_at_the_manifest_line(tmp_path: Path) -> None:
     make(tmp_path, {"a.yaml": "assets:\n  - name: orders\n    materialize:\n      sql: |\n        select 1\n"
-                              "        from t where (\n"})
-    assert 'a.yaml:6: asset \'orders\': SQL syntax error: syntax error at or near "(" (column' in errors(tmp_path)
+                              "        from t where )\n"})
+    assert 'a.yaml:6: asset \'orders\': SQL syntax error: syntax error at or near ")" (column' in errors(tmp_path)
 
 
 def test_sql_file_syntax_error_points_into_the_file(tmp_path: Path) -> None:
