@@ -157,6 +157,7 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
              backfill=None) -> int:
     from duck_cli.run import execute, session
 
+    _report_target(junit)
     with session.session(project, command, _now, wait=_wait(project, wait),
                          on_wait=render.waiting, hold_catalog=True) as s:
         state = _load_state(project, _now(), s.snapshot)
@@ -173,6 +174,13 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
     if result.status == "canceled":
         return ExitCode.INTERRUPTED
     return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
+
+
+def _report_target(junit: Path | None) -> None:
+    """Refuse a --junit-xml path that cannot be written, before anything runs."""
+    if junit is not None and junit.is_dir():
+        raise UsageError(f"--junit-xml {junit} is a folder", hint=f"Name a file in it, e.g. "
+                         f"--junit-xml {junit / 'duck.xml'}; nothing ran.")
 
 
 def _args() -> str:
@@ -309,6 +317,7 @@ def check(path, selection, keys, wait, junit, github, as_json) -> int:
     """Run checks on published data."""
     from duck_cli.run import audit
 
+    _report_target(junit)
     project = _project(path)
     state = _state(project, _now())
     names = _selected(state, selection)
@@ -328,6 +337,11 @@ def runs(path, limit, asset, as_json) -> int:
     project = _project(path)
     with open_catalog(project.settings.catalog, read_only=True, wait=project.settings.wait_seconds) as c:
         rows = c.runs(limit, asset) if c else []
+    if asset and asset not in project.assets and not rows:
+        from duck_cli.errors import did_you_mean
+
+        raise UsageError(f"unknown asset '{asset}'", hint=did_you_mean(asset, project.assets)
+                         or "Run `duck status` to list the assets.")
     render.runs(rows, as_json)
     return ExitCode.OK
 
@@ -359,12 +373,16 @@ def schema(which: str) -> int:
     """Print a JSON Schema."""
     from importlib.resources import files
 
-    name = "manifest" if which == "manifest" else which
-    res = files("duck_cli.schemas") / f"{name}.schema.json"
-    if not res.is_file():
-        names = sorted(p.name.split(".")[0] for p in files("duck_cli.schemas").iterdir()
-                       if p.name.endswith(".schema.json"))
-        raise UsageError(f"no schema named '{which}'", hint=f"Known: {', '.join(names)}.")
+    folder = files("duck_cli.schemas")
+    names = sorted(p.name.split(".")[0] for p in folder.iterdir()
+                   if p.name.endswith(".schema.json"))
+    if which not in names:  # only the documented names: never a path
+        from duck_cli.errors import did_you_mean
+
+        raise UsageError(f"no schema named '{which}'",
+                         hint=f"{did_you_mean(which, names) or ''} Known: {', '.join(names)}."
+                         .lstrip())
+    res = folder / f"{which}.schema.json"
     print(res.read_text(), end="")
     return ExitCode.OK
 

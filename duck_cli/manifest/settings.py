@@ -53,6 +53,13 @@ def clock(environ: Mapping[str, str]) -> datetime:
         raise UsageError(f"DUCK_NOW '{text}' is not an ISO 8601 date and time", hint=hint) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise UsageError(f"DUCK_NOW '{text}' has no UTC offset", hint=hint)
+    try:
+        in_range = 1900 <= moment.astimezone(timezone.utc).year <= 9998
+    except OverflowError:  # the offset pushes it past year 1 or 9999
+        in_range = False
+    if not in_range:
+        raise UsageError(f"DUCK_NOW '{text}' is out of range", hint="Use a moment between "
+                         "1900-01-01 and 9998-12-31 (UTC), e.g. 2026-03-13T07:30:00+01:00.")
     return moment
 
 

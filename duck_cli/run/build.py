@@ -111,6 +111,7 @@ class Builder:
         with self.s.commit_lock:
             ledger = self.ledger(rows)
             _commit_with_ledger(self.s, self.wh, ledger)
+        fault("published")  # committed, not yet recorded: another worker may be recorded first
         res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
         res.ledger = ledger
         return res
@@ -322,6 +323,7 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         with s.commit_lock:
             ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
             _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
+        fault("published")
     except (duckdb.Error, RuntimeError, _SliceError) as err:
         _rollback_or_raise(wh, err)
         return None

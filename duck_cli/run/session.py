@@ -185,15 +185,15 @@ def recover(s: Session) -> dict:
         snap = c.snapshot()
         for run in snap.active_runs:  # we hold the lock: no live writer owns them
             c.mark_abandoned(run, s.clock())
-        missing = s.wh.ledger_after(snap.max_seq)
+        missing = s.wh.ledger_unrecorded(snap.max_seq)
         batch = Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
         c.write(batch)
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
         s.recorded()
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = c.max_step_seq()
-        s.ids = {prefix: c.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                 for prefix, table in (("r", "runs"), ("b", "backfills"))}
+        s.ids = c.last_ids()  # counters that survive prune: ids never repeat
+        s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
 
 
@@ -242,6 +242,7 @@ def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | 
 
 
 def new_run_id(s: Session, prefix: str = "r") -> str:
-    """The next run (r00012) or backfill (b00003) id; we hold the lock, so counting is safe."""
+    """The next run (r00012) or backfill (b00003) id: one past the last ever issued (we hold
+    the lock, so counting is safe)."""
     s.ids[prefix] = s.ids.get(prefix, 0) + 1
     return f"{prefix}{s.ids[prefix]:05d}"

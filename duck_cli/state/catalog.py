@@ -21,7 +21,8 @@ from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
 
-SCHEMA_VERSION = 2  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
+SCHEMA_VERSION = 3  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
+# 2 -> 3: counters (the last run and backfill id issued: ids never repeat after a prune)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS check_results (
 CREATE TABLE IF NOT EXISTS backfills (
   backfill_id VARCHAR PRIMARY KEY, created_at TIMESTAMPTZ, selection VARCHAR,
   requested VARCHAR, options VARCHAR, status VARCHAR);
+CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT);
 """
 
 _TABLES = ("runs", "steps", "materializations", "check_results", "backfills")
@@ -99,9 +101,14 @@ def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator
     if read_only and not path.exists():
         yield None
         return
+    from duck_cli.engine import duckdb
+
     catalog = open_connection(path, read_only=read_only, wait=wait)
     try:
         yield catalog
+    except duckdb.Error as err:  # a corrupt block met while reading or writing
+        raise StateError(f"cannot read {path}: {str(err).splitlines()[0]}",
+                         hint=_MOVE_ASIDE) from err
     finally:
         catalog.close()
 
@@ -305,12 +312,14 @@ class Catalog:
         try:
             for run in batch.runs:
                 _upsert(self.con, "runs", "run_id", run)
+                self._count(run.run_id)
             for bf in batch.backfills:
                 if isinstance(bf, BackfillStatus):
                     self.con.execute("UPDATE backfills SET status = ? WHERE backfill_id = ?",
                                      [bf.status, bf.backfill_id])
                 else:
                     _upsert(self.con, "backfills", "backfill_id", bf)
+                    self._count(bf.backfill_id)
             _bulk_insert(self.con, "steps", batch.steps)
             _bulk_insert(self.con, "materializations", batch.mats)
             _bulk_insert(self.con, "check_results", batch.checks)
@@ -318,6 +327,20 @@ class Catalog:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def _count(self, issued: str) -> None:
+        """Keep the counter of ids like ``issued`` (r00012) at or above it."""
+        number = int(issued[1:]) if issued[1:].isdigit() else 0
+        self.con.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+                         "value = greatest(value, excluded.value)", [issued[:1], number])
+
+    def last_ids(self) -> dict[str, int]:
+        """The last run (``r``) and backfill (``b``) number ever issued, pruned ones included."""
+        counted = dict(self.con.execute("SELECT name, value FROM counters").fetchall())
+        return {prefix: max(counted.get(prefix, 0), self.con.execute(
+            f"SELECT ({_highest(col, tables)})").fetchone()[0])
+            for prefix, col, tables in (("r", "run_id", ("runs",)),
+                                        ("b", "backfill_id", ("backfills",)))}
 
     def mark_abandoned(self, run: RunRow, now: datetime) -> None:
         """Mark a run whose process died as abandoned."""
@@ -347,8 +370,17 @@ _LATEST_CHECKS = (
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
+def _highest(column: str, tables: tuple[str, ...]) -> str:
+    """SQL for the highest number in ids like r00012 found in ``column`` of ``tables``."""
+    union = " UNION ALL ".join(f"SELECT {column} AS id FROM {t}" for t in tables)
+    return f"SELECT coalesce(max(TRY_CAST(substr(id, 2) AS BIGINT)), 0) FROM ({union})"
+
+
 MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
     1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS input_seq BIGINT"],
+    2: ["CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT)",
+        f"INSERT OR REPLACE INTO counters SELECT 'r', ({_highest('run_id', ('runs', 'steps', 'check_results'))})",
+        f"INSERT OR REPLACE INTO counters SELECT 'b', ({_highest('backfill_id', ('backfills', 'runs'))})"],
 }
 
 

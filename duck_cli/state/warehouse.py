@@ -87,11 +87,22 @@ class Warehouse:
 
     # -- ledger --------------------------------------------------------------------------
 
-    def ledger_after(self, seq: int) -> list[LedgerRow]:
-        """Ledger rows the catalog has not recorded yet (seq above ``seq``)."""
-        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE seq > ? "
-                               "ORDER BY seq", [seq])
+    def ledger_unrecorded(self, recorded_max: int) -> list[LedgerRow]:
+        """Ledger rows the catalog (attached to this connection) lacks: a set difference, not
+        a high-water mark, since workers commit out of order. Below the catalog's highest seq,
+        rows of runs that `duck prune` deleted stay deleted."""
+        db = cat.ATTACHED
+        cols = ", ".join(f"l.{c}" for c in LEDGER_COLS)
+        cur = self.con.execute(
+            f"SELECT {cols} FROM {LEDGER} l ANTI JOIN {db}.materializations m USING (seq) "
+            f"WHERE l.seq > ? OR l.run_id IS NULL OR l.run_id IN (SELECT run_id FROM {db}.runs) "
+            "ORDER BY l.seq", [recorded_max])
         return [LedgerRow._make(r) for r in cur.fetchall()]
+
+    def last_run_number(self) -> int:
+        """The highest run number (r00012 -> 12) the ledger records."""
+        return self.con.execute(f"SELECT coalesce(max(TRY_CAST(substr(run_id, 2) AS BIGINT)), 0) "
+                                f"FROM {LEDGER}").fetchone()[0]
 
     def max_seq(self) -> int:
         """The highest ledger sequence number."""
