@@ -346,7 +346,7 @@ def doctor(project: Optional[Path] = ProjectOpt, wait: Optional[float] = WaitOpt
     """Check that the catalog and the warehouse agree (reading every table); repair what a
     dead run left behind.
 
-    Example: duck doctor --fix
+    Example: duck doctor
     """
     from duck_cli.cli import commands
 

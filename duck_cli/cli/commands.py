@@ -33,12 +33,15 @@ def _state(project: Project, now: datetime):
     from duck_cli.state.lock import is_locked
     from duck_cli.state.snapshot import dead_runs, read_snapshot, unrecorded_marker
 
+    from duck_cli.state.held import reader_check
+
     snap = read_snapshot(project)
     state_dir = project.settings.catalog.parent
     if dead_runs(snap) or (unrecorded_marker(project.settings).exists()
                            and not is_locked(state_dir)):
         _repair(project)
         snap = read_snapshot(project)
+    snap = reader_check(project, snap, locked=is_locked(state_dir))
     return _load_state(project, now, snap)
 
 
@@ -411,12 +414,12 @@ def prune(path, keep_runs, older_than, wait, as_json) -> int:
     return ExitCode.OK
 
 
-def doctor(path, wait, as_json) -> int:
+def doctor(path, wait, as_json, fix: bool = False) -> int:
     """Repair and report consistency between catalog and warehouse."""
     from duck_cli.run import doctor as doc
 
     project = _project(path)
-    report = doc.run(project, _now, wait=_wait(project, wait))
+    report = doc.run(project, _now, wait=_wait(project, wait), fix=fix)
     render.doctor(report, as_json)
     return ExitCode.OK if report.ok else ExitCode.FAILED
 

@@ -7,6 +7,8 @@ catalog writes in batches (the warehouse ledger makes that crash safe).
 
 from __future__ import annotations
 
+import errno
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -16,8 +18,9 @@ from typing import Callable, Iterator
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.state import sources
+from duck_cli.state import held, sources
 from duck_cli.state.lock import write_lock
+from duck_cli.errors import StateError
 from duck_cli.models import Asset, Project
 from duck_cli.run.faults import fault
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
@@ -161,12 +164,14 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
     """
     state_dir = project.settings.catalog.parent
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
-    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
+    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait), \
+            storage_errors(project):
         wh = Warehouse.open(project.settings, wait=wait)
         s = Session(project, clock, wh)
         try:
             s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
             s.recovered = recover(s)
+            s.recovered["lost"] = record_lost(s)
             observe_sources(s)
             if not hold_catalog:
                 s.release_catalog()
@@ -177,6 +182,39 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
             finally:
                 s.release_catalog()
                 wh.close()
+
+
+@contextmanager
+def storage_errors(project: Project) -> Iterator[None]:
+    """A full disk or a damaged file met while writing: one clear message naming the file,
+    instead of DuckDB's traceback. Published data is safe either way: each publish is one
+    transaction, and the ledger lets the next command record what the catalog missed."""
+    from duck_cli.engine import duckdb
+
+    try:
+        yield
+    except (duckdb.Error, OSError) as err:
+        text = str(err)
+        full = any(w in text for w in ("No space left", "File too large", "Disk quota")) or \
+            getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        if not full and "Corrupt database file" not in text:
+            raise
+        raise damage(project, err, full) from err
+
+
+def damage(project: Project, err: Exception, full: bool) -> StateError:
+    """The StateError for a disk that filled up or a file found damaged."""
+    named = re.search(r'file "([^"]+)"', str(err))
+    target = named.group(1) if named else getattr(err, "filename", None) or \
+        f"{project.settings.warehouse} or {project.settings.catalog}"
+    if full:
+        return StateError(f"the disk is full: duck could not write {target}", hint=(
+            "Nothing was lost: the data and records committed before stay as they were, and the "
+            "next command records anything published but not yet recorded. Free some space, "
+            "then run the command again."))
+    return StateError(f"{target} is damaged: {str(err).splitlines()[0]}", hint=(
+        "Run `duck doctor` to see which file and how to recover (restore it from a backup, or "
+        "`duck doctor --fix` for the catalog)."))
 
 
 def recover(s: Session) -> dict:
@@ -195,6 +233,26 @@ def recover(s: Session) -> dict:
         s.ids = c.last_ids()  # counters that survive prune: ids never repeat
         s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
+
+
+def record_lost(s: Session) -> list[str]:
+    """Record the materializations the warehouse no longer holds (a missing, replaced or older
+    warehouse, a dropped table) as lost, so every command sees them missing and plans them;
+    then remember which warehouse the catalog describes. The assets affected."""
+    snap, path = s.snapshot, held.shown(s.project)
+    facts = held.Facts(s.wh.identity(), s.wh.max_seq(), frozenset(s.wh.kinds))
+    lost = held.lost_partitions(snap, facts, path, s.project.assets)
+    now = s.clock()
+    rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",
+                       data_version=why) for (a, k), why in sorted(lost.items())]
+    with s.catalog() as c:
+        if rows:
+            c.write(Batch(mats=rows))
+        if facts.identity and snap.warehouse_id != facts.identity:
+            c.set_meta("warehouse_id", facts.identity)
+    s.snapshot = replace(held.without_lost(snap, lost), warehouse_id=facts.identity,
+                         max_seq=max([snap.max_seq] + [r.seq for r in rows]))
+    return sorted({a for a, _k in lost})
 
 
 def _synthetic_steps(rows: list[LedgerRow], seq: int) -> list[StepRecord]:

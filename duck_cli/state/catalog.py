@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS backfills (
 CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT);
 """
 
-_TABLES = ("runs", "steps", "materializations", "check_results", "backfills")
+TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters")
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -245,9 +245,23 @@ class Catalog:
                 f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')").fetchall()))
             max_seq = self.con.execute(
                 "SELECT coalesce(max(seq), 0) FROM materializations").fetchone()[0]
+            warehouse_id = self.meta("warehouse_id")
         finally:
             self.con.execute("COMMIT")
-        return Snapshot(current, attempts, checks, active, max_seq, last, counts)
+        lost = {k: m.data_version or "its data is gone" for k, m in current.items()
+                if m.kind == "lost"}  # recorded by a writer that found the data gone
+        current = {k: m for k, m in current.items() if m.kind != "lost"}
+        return Snapshot(current, attempts, checks, active, max_seq, last, counts, lost,
+                        warehouse_id)
+
+    def meta(self, key: str) -> str | None:
+        """A value kept in duck_meta (None when not set)."""
+        row = self.con.execute("SELECT value FROM duck_meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a value in duck_meta."""
+        self.con.execute("INSERT OR REPLACE INTO duck_meta VALUES (?, ?)", [key, value])
 
     def _latest_checks(self) -> dict[tuple[str, str], tuple[CheckRow, ...]]:
         rows = self.con.execute(

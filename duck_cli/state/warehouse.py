@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS _duck.ledger (
   seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
   kind VARCHAR, upstream VARCHAR);
+CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
+INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS (FROM _duck.identity);
 """
 LEDGER_COLS = LedgerRow._fields
 
@@ -99,6 +101,10 @@ class Warehouse:
             "ORDER BY l.seq", [recorded_max])
         return [LedgerRow._make(r) for r in cur.fetchall()]
 
+    def identity(self) -> str | None:
+        """This warehouse file's identity (made when duck first opened it)."""
+        return identity(self.con)
+
     def last_run_number(self) -> int:
         """The highest run number (r00012 -> 12) the ledger records."""
         return self.con.execute(f"SELECT coalesce(max(TRY_CAST(substr(run_id, 2) AS BIGINT)), 0) "
@@ -146,6 +152,10 @@ class Warehouse:
         """Make a source readable under its asset name (a view over its files or table)."""
         src = asset.source
         if src.table:
+            if not self.exists(src.table):  # not loaded yet: a missing source, not an error
+                if src.table.lower() != asset.name.lower() and self.table_kind(asset.name):
+                    self.drop(asset.name)
+                return
             if src.table.lower() != asset.name.lower():
                 self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS "
                                  f"SELECT * FROM {quote_table(src.table)}")
@@ -207,6 +217,17 @@ class Warehouse:
         elif kind:
             self.con.execute(f"DROP TABLE {quote_ident(name)}")
         self.mark(name, None)
+
+
+def identity(con) -> str | None:
+    """The identity of the warehouse open on ``con`` (None before duck first wrote to it)."""
+    from duck_cli.engine import duckdb
+
+    try:
+        row = con.execute('SELECT id FROM "_duck"."identity"').fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
 
 
 def ledger_row(seq: int, asset: Asset, key: str, run_id: str | None, step: int | None,

@@ -127,7 +127,7 @@ def test_hostile_run_and_backfill_ids_find_nothing(project):
         result = invoke(project, "runs", "show", run_id)
         assert result.exit_code == 2 and "no run" in result.output, result.output
     doc = invoke(project, "runs", "--asset", "x' OR 1=1 --", "--json")
-    assert doc.exit_code == 0 and '"runs": []' in doc.stdout
+    assert doc.exit_code == 2 and "unknown asset" in doc.output and doc.stdout == ""
     result = invoke(project, "backfill", "--resume", "b' OR '1'='1")
     assert result.exit_code == 2 and "no backfill" in result.output
     assert fingerprint(project) == before
