@@ -198,6 +198,7 @@ class Settings:
     batch_size: int = 31  # adjacent partitions per statement in backfills
     jobs: int | None = None  # steps run side by side (None: runner.default_jobs())
     wait_seconds: float = 30.0
+    max_partitions: int = 100_000  # keys one partitions definition may have at the clock
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,13 @@ from duck_cli.models import Project
 
 
 def _project(path: Path | None) -> Project:
+    from duck_cli.graph.partitions import check_counts
     from duck_cli.manifest.settings import find_root
     from duck_cli.manifest.load import load_project
 
-    return load_project(find_root(path))
+    project = load_project(find_root(path))
+    check_counts(project.assets.values(), _now(), project.settings.max_partitions)
+    return project
 
 
 def _now() -> datetime:
@@ -175,7 +178,7 @@ def _execute(project, command, make_plan, wait, progress, junit, github, as_json
     render.run_result(result, p, state, as_json)
     render.reports(result, project, junit, github)
     if result.status == "canceled":
-        return ExitCode.INTERRUPTED
+        return ExitCode.TERMINATED if s.terminated else ExitCode.INTERRUPTED
     return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
 
 

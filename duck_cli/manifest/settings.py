@@ -97,6 +97,7 @@ def load_settings(root: Path) -> Settings:
         batch_size=values.get("batch_size", 31),
         jobs=values.get("jobs"),
         wait_seconds=float(values.get("wait", 30)),
+        max_partitions=values.get("max_partitions", 100_000),
     )
 
 
@@ -135,6 +136,7 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "jobs": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "wait": (lambda v: _is_number(v) and v >= 0, "a number of seconds (0 or more)"),
+    "max_partitions": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
 }
 
 
@@ -155,5 +157,5 @@ def _settings_problems(doc: Any) -> list[Problem]:
 def _settings_hint(key: str) -> str:
     examples = {"warehouse": "warehouse: .duck/warehouse.duckdb", "catalog": "catalog: .duck/catalog.duckdb",
                 "threads": "threads: 4", "memory_limit": "memory_limit: 4GB", "batch_size": "batch_size: 31",
-                "jobs": "jobs: 4", "wait": "wait: 30"}
+                "jobs": "jobs: 4", "wait": "wait: 30", "max_partitions": "max_partitions: 200000"}
     return f"For example: {examples[key]}"

@@ -77,6 +77,7 @@ class Session:
         self.seq = 0
         self.step_seq = 0
         self.interrupted = False
+        self.terminated = False  # the interruption was a SIGTERM (exit 143, not 130)
         self.backfill_id: str | None = None
         self.recovered: dict = {}
         self.snapshot = Snapshot.empty()  # the catalog as this session knows it

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from duck_cli.errors import ManifestError, Problem
 from duck_cli.models import Asset
 
 _PLACEHOLDER = re.compile(r"\{(key|date|hour|week|month|value)\}")
@@ -36,16 +37,31 @@ def file_for(asset: Asset, root: Path, key: str) -> Path:
 def observe_files(asset: Asset, root: Path, keys: Iterable[str]) -> dict[str, str | None]:
     """Data version per partition key (None: not arrived) of a file source."""
     if is_per_partition(asset):
-        return {k: _version([file_for(asset, root, k)]) for k in keys}
+        return {k: _version([file_for(asset, root, k)], asset, root) for k in keys}
     files = sorted(Path(p) for p in glob.glob(str(root / asset.source.path)))
-    return {k: _version(files) for k in keys}
+    return {k: _version(files, asset, root) for k in keys}
 
 
-def _version(paths: list[Path]) -> str | None:
+def confined(asset: Asset, root: Path, files: list[str]) -> list[str]:
+    """``files``, refused (ManifestError) when one leads outside the project folder once links
+    and '..' are followed: a source reads only the project's own files."""
+    top = os.path.realpath(root).rstrip(os.sep)
+    for name in files:
+        real = os.path.realpath(name)
+        if real != top and not real.startswith(top + os.sep):
+            shown = os.path.relpath(name, root)
+            raise ManifestError([Problem(
+                f"source '{asset.name}': {shown} leads outside the project folder (to {real})",
+                hint="duck reads source files only inside the project folder: copy the file "
+                     "in rather than linking to it.", asset=asset.name)])
+    return files
+
+
+def _version(paths: list[Path], asset: Asset, root: Path) -> str | None:
     parts = []
     for path in paths:
         matches = sorted(glob.glob(str(path))) if glob.has_magic(str(path)) else [str(path)]
-        for match in matches:
+        for match in confined(asset, root, [m for m in matches if os.path.exists(m)]):
             try:
                 st = os.stat(match)
             except OSError:
@@ -63,6 +79,7 @@ def reader_sql(asset: Asset, root: Path, arrived: list[str]) -> str | None:
         files = sorted(glob.glob(str(root / src.path)))
     if not files:
         return None
+    confined(asset, root, [f for f in files if not glob.has_magic(f)])
     reader = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[src.format]
     listed = ", ".join(_literal(f) for f in files)
     options = "".join(f", {k} = {_option(v)}" for k, v in sorted(src.options.items())
