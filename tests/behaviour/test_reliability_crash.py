@@ -2,8 +2,9 @@
 
 Each scenario copies a pre-built project (materialized when 2026-03-01..02 existed; at the clock
 below, 2026-03-03..04 are due too), runs the installed `duck` in a subprocess and kills it: at a
-fault point (DUCK_FAULT=point:N makes duck os._exit(137) the N-th time it gets there) or with a
-SIGKILL after a random delay. Then it checks, in order:
+fault point (DUCK_FAULT=point:N makes duck os._exit(137) the N-th time it gets there; with
+``point:N:pause=S`` it waits there instead, holding a window open) or with a SIGKILL after a
+random delay. Then it checks, in order:
 
 1. right after the kill: the previous data is readable and the catalog claims nothing the
    warehouse did not publish (tests/reliability_check.py);
@@ -39,6 +40,7 @@ from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 NOW = "2026-03-05T07:30:00+01:00"  # partitions 2026-03-01..04 exist; 03-04 is due by 07:00
 MATERIALIZE = ("materialize",)
+MATERIALIZE_J2 = ("materialize", "--jobs", "2")
 BACKFILL = ("backfill", "stg_trips", "zone_metrics", "daily_revenue", "--from", "2026-03-01",
             "--to", "2026-03-04", "--batch-size", "1")
 BUILD_POINTS = tuple(p for p in FAULT_POINTS if p != "catalog")  # every point in a step
@@ -50,7 +52,11 @@ BUILD_POINTS = tuple(p for p in FAULT_POINTS if p != "catalog")  # every point i
 FAULTS = ([(MATERIALIZE, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 3, 5, 7)]
           + [(MATERIALIZE, f"catalog:{n}") for n in (1, 2)]
           + [(BACKFILL, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 6, 12)]
-          + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3)])
+          + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3)]
+          # the out-of-order window: a publish committed but held back (paused) while a later
+          # one is committed, and maybe recorded, by the other worker; then the kill
+          + [(MATERIALIZE_J2, "published:1:pause=3,published:4"),
+             (MATERIALIZE_J2, "published:2:pause=3,commit:5")])
 RANDOM_KILLS = 12
 WORKERS = 3
 CHECKED = {"stg_trips": "trip_date", "zone_metrics": "trip_date", "daily_revenue": "trip_date"}
