@@ -45,7 +45,7 @@ def run(project, clock, *, wait: float, fix: bool = False) -> DoctorReport:
     with session(project, "doctor", clock, wait=wait) as s:
         rec = s.recovered
         if rec.get("lost"):
-            findings.append(Finding("warn", "data_lost", "the warehouse no longer holds "
+            findings.append(Finding("repaired", "data_lost", "the warehouse no longer holds "
                                     f"{', '.join(rec['lost'])}: now recorded as missing; run "
                                     "`duck materialize` to rebuild them"))
         if rec.get("abandoned"):

@@ -40,6 +40,15 @@ def states(root: Path, *args: str) -> dict[str, dict]:
     return {a["name"]: a for a in json.loads(result.stdout)["assets"]}
 
 
+def schema_errors(kind: str, doc: dict) -> list[str]:
+    """Where ``doc`` breaks the documented schema of `duck KIND --json`."""
+    from jsonschema import Draft202012Validator
+
+    path = Path(__file__).resolve().parents[2] / "schemas" / f"{kind}.schema.json"
+    return [e.message for e in Draft202012Validator(json.loads(path.read_text()))
+            .iter_errors(doc)]
+
+
 def reasons(asset: dict) -> str:
     return " ".join(r["message"] for r in asset.get("reasons", []))
 
@@ -128,6 +137,7 @@ def test_a_deleted_warehouse_is_missing_in_status_and_rebuilt_by_materialize(pro
     found = states(project)
     assert found["zone_metrics"]["state"] == "missing"
     assert "warehouse file .duck/warehouse.duckdb is missing" in reasons(found["zone_metrics"])
+    assert not schema_errors("status", json.loads(invoke(project, "status", "--json").stdout))
     plan = json.loads(invoke(project, "plan", "--json").stdout)
     assert {"stg_trips", "zone_metrics", "daily_revenue"} <= {s["asset"] for s in plan["steps"]}
     assert invoke(project, "materialize").exit_code == 0
@@ -162,8 +172,9 @@ def test_a_dropped_table_is_missing_planned_and_recorded_as_lost(project):
     assert found["zone_metrics"]["state"] == "missing"
     assert "its table 'zone_metrics' is missing" in reasons(found["zone_metrics"])
     assert found["stg_trips"]["state"] == "fresh"
-    doctor = invoke(project, "doctor")  # a writer: records the loss in the catalog
+    doctor = invoke(project, "doctor", "--json")  # a writer: records the loss in the catalog
     assert "no longer holds zone_metrics" in doctor.output, doctor.output
+    assert not schema_errors("doctor", json.loads(doctor.stdout))
     assert catalog_rows(project, "SELECT count(*) FROM materializations WHERE kind = 'lost' "
                                  "AND asset = 'zone_metrics'")[0][0] == 12
     steps = json.loads(invoke(project, "plan", "--json").stdout)["steps"]
