@@ -11,6 +11,7 @@ from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
 from duck_cli.state import catalog as cat
+from duck_cli.state.catalog_schema import TABLES
 from duck_cli.sql import quote_ident
 
 
@@ -100,7 +101,7 @@ def _catalog_readable(project, clock, fix: bool, wait: float) -> list[Finding]:
         return []
     try:
         with cat.open_catalog(path, read_only=True, wait=wait) as c:
-            for table in cat.TABLES:
+            for table in TABLES:
                 c.con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
         return []
     except StateError as err:

@@ -20,36 +20,8 @@ from typing import Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
-
-SCHEMA_VERSION = 3  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
-# 2 -> 3: counters (the last run and backfill id issued: ids never repeat after a prune)
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE TABLE IF NOT EXISTS runs (
-  run_id VARCHAR PRIMARY KEY, command VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
-  ended_at TIMESTAMPTZ, pid INTEGER, host VARCHAR, args VARCHAR, backfill_id VARCHAR,
-  error VARCHAR, duck_version VARCHAR);
-CREATE TABLE IF NOT EXISTS steps (
-  seq BIGINT, run_id VARCHAR, step INTEGER, asset VARCHAR, partitions VARCHAR[], status VARCHAR,
-  started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, error_kind VARCHAR,
-  row_count BIGINT, blocked_by VARCHAR, code_version VARCHAR, reasons VARCHAR,
-  input_seq BIGINT);
-CREATE TABLE IF NOT EXISTS materializations (
-  seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
-  created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
-  kind VARCHAR, upstream VARCHAR);
-CREATE TABLE IF NOT EXISTS check_results (
-  seq BIGINT, run_id VARCHAR, step INTEGER, asset VARCHAR, partition_key VARCHAR,
-  check_name VARCHAR, kind VARCHAR, severity VARCHAR, passed BOOLEAN, observed VARCHAR,
-  failing BIGINT, message VARCHAR, sample VARCHAR, created_at TIMESTAMPTZ, stage VARCHAR);
-CREATE TABLE IF NOT EXISTS backfills (
-  backfill_id VARCHAR PRIMARY KEY, created_at TIMESTAMPTZ, selection VARCHAR,
-  requested VARCHAR, options VARCHAR, status VARCHAR);
-CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT);
-"""
-
-TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters")
+from duck_cli.state.catalog_schema import (DDL as _DDL, MIGRATIONS, SCHEMA_VERSION,
+                                           count_issued, last_ids)
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -326,14 +298,14 @@ class Catalog:
         try:
             for run in batch.runs:
                 _upsert(self.con, "runs", "run_id", run)
-                self._count(run.run_id)
+                count_issued(self.con, run.run_id)
             for bf in batch.backfills:
                 if isinstance(bf, BackfillStatus):
                     self.con.execute("UPDATE backfills SET status = ? WHERE backfill_id = ?",
                                      [bf.status, bf.backfill_id])
                 else:
                     _upsert(self.con, "backfills", "backfill_id", bf)
-                    self._count(bf.backfill_id)
+                    count_issued(self.con, bf.backfill_id)
             _bulk_insert(self.con, "steps", batch.steps)
             _bulk_insert(self.con, "materializations", batch.mats)
             _bulk_insert(self.con, "check_results", batch.checks)
@@ -342,19 +314,9 @@ class Catalog:
             self.con.execute("ROLLBACK")
             raise
 
-    def _count(self, issued: str) -> None:
-        """Keep the counter of ids like ``issued`` (r00012) at or above it."""
-        number = int(issued[1:]) if issued[1:].isdigit() else 0
-        self.con.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
-                         "value = greatest(value, excluded.value)", [issued[:1], number])
-
     def last_ids(self) -> dict[str, int]:
         """The last run (``r``) and backfill (``b``) number ever issued, pruned ones included."""
-        counted = dict(self.con.execute("SELECT name, value FROM counters").fetchall())
-        return {prefix: max(counted.get(prefix, 0), self.con.execute(
-            f"SELECT ({_highest(col, tables)})").fetchone()[0])
-            for prefix, col, tables in (("r", "run_id", ("runs",)),
-                                        ("b", "backfill_id", ("backfills",)))}
+        return last_ids(self.con)
 
     def mark_abandoned(self, run: RunRow, now: datetime) -> None:
         """Mark a run whose process died as abandoned."""
@@ -384,18 +346,6 @@ _LATEST_CHECKS = (
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
-def _highest(column: str, tables: tuple[str, ...]) -> str:
-    """SQL for the highest number in ids like r00012 found in ``column`` of ``tables``."""
-    union = " UNION ALL ".join(f"SELECT {column} AS id FROM {t}" for t in tables)
-    return f"SELECT coalesce(max(TRY_CAST(substr(id, 2) AS BIGINT)), 0) FROM ({union})"
-
-
-MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
-    1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS input_seq BIGINT"],
-    2: ["CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT)",
-        f"INSERT OR REPLACE INTO counters SELECT 'r', ({_highest('run_id', ('runs', 'steps', 'check_results'))})",
-        f"INSERT OR REPLACE INTO counters SELECT 'b', ({_highest('backfill_id', ('backfills', 'runs'))})"],
-}
 
 
 def _aware(rows: list[tuple], index: int) -> list[tuple]:
