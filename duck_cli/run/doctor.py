@@ -39,28 +39,47 @@ class DoctorReport:
 def run(project, clock, *, wait: float, fix: bool = False) -> DoctorReport:
     """Repair under the write lock, then check every invariant (reading every table vouched
     for); with ``fix``, first move an unreadable catalog aside to rebuild it from the ledger."""
-    findings: list[Finding] = _catalog_readable(project, clock, fix, wait)
-    damaged = _warehouse_readable(project, wait)
-    if damaged:  # a session would fail on the first damaged block: report, change nothing
-        return DoctorReport(tuple(findings + damaged))
-    with session(project, "doctor", clock, wait=wait) as s:
-        rec = s.recovered
-        if rec.get("lost"):
-            findings.append(Finding("repaired", "data_lost", "the warehouse no longer holds "
-                                    f"{', '.join(rec['lost'])}: now recorded as missing; run "
-                                    "`duck materialize` to rebuild them"))
-        if rec.get("abandoned"):
-            findings.append(Finding("repaired", "abandoned_runs", "marked abandoned: "
-                               + ", ".join(rec["abandoned"])))
-        if rec.get("recovered"):
-            findings.append(Finding("repaired", "ledger_sync", f"recorded {rec['recovered']} "
-                               "published materialization(s) the catalog had missed"))
-        findings += _stray_stages(s)
-        findings += _ledger_agrees(s)
-        findings += _tables_exist(s)
+    findings: list[Finding] = []
+
+    def prepare() -> None:  # under the write lock: no writer is changing the files
+        findings.extend(_catalog_readable(project, clock, fix, wait))
+        damaged = _warehouse_readable(project, wait)
+        if damaged:  # a session would fail on the first damaged block: change nothing
+            raise _Damaged(damaged)
+
+    try:
+        with session(project, "doctor", clock, wait=wait, prepare=prepare) as s:
+            findings += _session_findings(s)
+    except _Damaged as err:
+        return DoctorReport(tuple(findings + err.findings))
     if not findings:
         findings.append(Finding("ok", "consistent", "catalog and warehouse agree"))
     return DoctorReport(tuple(findings))
+
+
+class _Damaged(Exception):
+    """The warehouse cannot be read: doctor reports it without opening a session."""
+
+    def __init__(self, findings: list[Finding]):
+        super().__init__("damaged")
+        self.findings = findings
+
+
+def _session_findings(s) -> list[Finding]:
+    """What the session repaired, and what is still inconsistent."""
+    findings: list[Finding] = []
+    rec = s.recovered
+    if rec.get("lost"):
+        findings.append(Finding("repaired", "data_lost", "the warehouse no longer holds "
+                                f"{', '.join(rec['lost'])}: now recorded as missing; run "
+                                "`duck materialize` to rebuild them"))
+    if rec.get("abandoned"):
+        findings.append(Finding("repaired", "abandoned_runs", "marked abandoned: "
+                                + ", ".join(rec["abandoned"])))
+    if rec.get("recovered"):
+        findings.append(Finding("repaired", "ledger_sync", f"recorded {rec['recovered']} "
+                                "published materialization(s) the catalog had missed"))
+    return findings + _stray_stages(s) + _ledger_agrees(s) + _tables_exist(s)
 
 
 def _stray_stages(s) -> list[Finding]:

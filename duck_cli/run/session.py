@@ -157,7 +157,7 @@ class Session:
 
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
-            on_wait=None, hold_catalog: bool = False) -> Iterator[Session]:
+            on_wait=None, hold_catalog: bool = False, prepare=None) -> Iterator[Session]:
     """Lock the project, open the warehouse, repair and observe; flush and close at the end.
 
     With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
@@ -167,6 +167,8 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
     with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait), \
             storage_errors(project):
+        if prepare is not None:  # under the lock, before the warehouse is opened (doctor)
+            prepare()
         wh = Warehouse.open(project.settings, wait=wait)
         s = Session(project, clock, wh)
         try:
