@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     FAIL_ON = 3  # status/plan found what --fail-on names
     LOCKED = 4  # catalog or warehouse locked past the wait
     INTERRUPTED = 130
+    TERMINATED = 143  # SIGTERM: the run stopped after its current step, recorded as canceled
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,7 @@ class Settings:
     extensions: tuple[str, ...] = ()  # DuckDB extensions to load (httpfs, postgres, ...)
     secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # values: env:VAR
     attach: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # source databases
+    max_partitions: int = 100_000  # keys one partitions definition may have at the clock
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ class Snapshot:
     max_seq: int
     last_attempts: dict[str, Attempt] = field(default_factory=dict)  # latest per asset
     check_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # ok/err/warn
+    # partitions whose published data the warehouse no longer holds, and why (see state.held)
+    lost: dict[tuple[str, str], str] = field(default_factory=dict)
+    warehouse_id: str | None = None  # the warehouse the catalog's materializations live in
 
     @classmethod
     def empty(cls) -> "Snapshot":

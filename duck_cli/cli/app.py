@@ -28,7 +28,7 @@ PartOpt = typer.Option(None, "--partition", help="A partition key (repeatable)."
                        autocompletion=lambda incomplete: _complete_keys(incomplete))
 FromOpt = typer.Option(None, "--from", help="First partition key of a range.")
 ToOpt = typer.Option(None, "--to", help="Last partition key of a range (inclusive).")
-WaitOpt = typer.Option(None, "--wait", help="Seconds to wait for another writer (default 30).")
+WaitOpt = typer.Option(None, "--wait", min=0, help="Seconds to wait for another writer (default 30).")
 JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Independent steps run side by side "
                        "(default: duck.yaml's jobs, else the cores, 2 to 4; 1: one by one).")
 ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal.")
@@ -293,7 +293,7 @@ app.add_typer(runs_app, name="runs")
 
 @runs_app.callback(invoke_without_command=True)
 def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
-         limit: int = typer.Option(20, "--limit", help="How many runs."),
+         limit: int = typer.Option(20, "--limit", min=1, help="How many runs (1 or more)."),
          asset: Optional[str] = typer.Option(None, "--asset", help="Only runs touching it."),
          json: bool = JsonOpt) -> None:
     """List runs, newest first; `duck runs show RUN_ID` for one run's steps and checks.
@@ -367,14 +367,18 @@ def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
 @app.command()
 def doctor(ctx: typer.Context,
            project: Optional[Path] = ProjectOpt, wait: Optional[float] = WaitOpt,
+           fix: bool = typer.Option(False, "--fix", help="Move a corrupt catalog aside and "
+                                    "rebuild it from the warehouse ledger."),
            json: bool = JsonOpt) -> None:
-    """Check that the catalog and the warehouse agree; repair what a dead run left behind.
+    """Check that the catalog and the warehouse agree (reading every table); repair what a
+    dead run left behind.
 
     Example: duck doctor
     """
     from duck_cli.cli import write_commands as write
 
-    _done(write.doctor(options=o.DoctorOptions(_target(project, json=json), wait), env=ctx.obj))
+    opts = o.DoctorOptions(_target(project, json=json), wait, fix)
+    _done(write.doctor(options=opts, env=ctx.obj))
 
 
 def main() -> None:

@@ -192,6 +192,7 @@ class DoctorOptions:
 
     target: Target = field(default_factory=Target)
     wait: float | None = None
+    fix: bool = False  # move an unreadable catalog aside and rebuild it
 
 
 @dataclass(frozen=True)

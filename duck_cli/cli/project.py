@@ -7,24 +7,29 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from duck_cli.cli.env import Env
 from duck_cli.cli.options import Keys, RunOptions, Target
-from duck_cli.errors import ExitCode, LockedError
+from duck_cli.errors import ExitCode, LockedError, UsageError
 from duck_cli.models import Project
 from duck_cli.report import render
 
 
 def open_project(target: Target, env: Env) -> Project:
     """The validated project named by -p (or DUCK_PROJECT, or the current folder)."""
+    from duck_cli.graph.partitions import check_counts
     from duck_cli.manifest.load import load_project
     from duck_cli.manifest.settings import find_root
 
-    return load_project(find_root(target.project, env.environ))
+    project = load_project(find_root(target.project, env.environ))
+    check_counts(project.assets.values(), env.now(), project.settings.max_partitions)
+    return project
 
 
 def read_state(project: Project, env: Env):
     """Health from one snapshot; first repair what a dead writer left behind, if anything."""
+    from duck_cli.state.held import reader_check
     from duck_cli.state.lock import is_locked
     from duck_cli.state.snapshot import dead_runs, read_snapshot, unrecorded_marker
 
@@ -34,6 +39,7 @@ def read_state(project: Project, env: Env):
                            and not is_locked(state_dir)):
         _repair(project, env)
         snap = read_snapshot(project)
+    snap = reader_check(project, snap, locked=is_locked(state_dir))
     return state_from(project, env.now(), snap)
 
 
@@ -93,6 +99,7 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     from duck_cli.run import execute as executing, session
 
     screen = env.screen
+    report_target(run.junit_xml)
     with session.session(project, command, env.now, wait=wait_of(project, run.wait),
                          on_wait=lambda info: render.waiting(screen, info), hold_catalog=True,
                          faults=env.faults) as s:
@@ -107,5 +114,12 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     render.run_result(screen, result, p, state, as_json)
     render.reports(result, project, run.junit_xml, env.github(run.github))
     if result.status == "canceled":
-        return ExitCode.INTERRUPTED
+        return ExitCode.TERMINATED if s.terminated else ExitCode.INTERRUPTED
     return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
+
+
+def report_target(junit: Path | None) -> None:
+    """Refuse a --junit-xml path that cannot be written, before anything runs."""
+    if junit is not None and junit.is_dir():
+        raise UsageError(f"--junit-xml {junit} is a folder", hint=f"Name a file in it, e.g. "
+                         f"--junit-xml {junit / 'duck.xml'}; nothing ran.")

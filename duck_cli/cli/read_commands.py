@@ -95,6 +95,12 @@ def runs(*, options: RunsOptions, env: Env) -> int:
     with open_catalog(project.settings.catalog, read_only=True,
                       wait=project.settings.wait_seconds) as c:
         rows = c.runs(options.limit, options.asset) if c else []
+    if options.asset and options.asset not in project.assets and not rows:
+        from duck_cli.errors import did_you_mean
+
+        raise UsageError(f"unknown asset '{options.asset}'",
+                         hint=did_you_mean(options.asset, project.assets)
+                         or "Run `duck status` to list the assets.")
     render.runs(env.screen, rows, options.target.json)
     return ExitCode.OK
 
@@ -132,10 +138,14 @@ def schema(*, options: SchemaOptions, env: Env) -> int:
     from importlib.resources import files
 
     folder = files("duck_cli.schemas")
+    names = sorted(p.name.split(".")[0] for p in folder.iterdir()
+                   if p.name.endswith(".schema.json"))
+    if options.which not in names:  # only the documented names: never a path
+        from duck_cli.errors import did_you_mean
+
+        raise UsageError(f"no schema named '{options.which}'",
+                         hint=f"{did_you_mean(options.which, names) or ''} "
+                              f"Known: {', '.join(names)}.".lstrip())
     res = folder / f"{options.which}.schema.json"
-    if not res.is_file():
-        names = sorted(p.name.split(".")[0] for p in folder.iterdir()
-                       if p.name.endswith(".schema.json"))
-        raise UsageError(f"no schema named '{options.which}'", hint=f"Known: {', '.join(names)}.")
     env.stdout.write(res.read_text())
     return ExitCode.OK

@@ -6,8 +6,8 @@ from __future__ import annotations
 from duck_cli.cli.env import Env
 from duck_cli.cli.options import (BackfillOptions, CheckOptions, DoctorOptions, InitOptions,
                                   MaterializeOptions, PruneOptions, ReconcileOptions)
-from duck_cli.cli.project import (execute, materialize_plan, open_project, read_state, selected,
-                                  wait_of, with_jobs)
+from duck_cli.cli.project import (execute, materialize_plan, open_project, read_state,
+                                  report_target, selected, wait_of, with_jobs)
 from duck_cli.errors import ExitCode, UsageError
 from duck_cli.models import Project
 from duck_cli.report import render
@@ -97,6 +97,7 @@ def check(*, options: CheckOptions, env: Env) -> int:
     """Run the checks on published data; exit 1 when a blocking check fails."""
     from duck_cli.run import audit
 
+    report_target(options.run.junit_xml)
     project = open_project(options.target, env)
     state = read_state(project, env)
     names = selected(state, options.target.selection)
@@ -144,7 +145,8 @@ def doctor(*, options: DoctorOptions, env: Env) -> int:
     from duck_cli.run import doctor as doc
 
     project = open_project(options.target, env)
-    report = doc.run(project, env.now, wait=wait_of(project, options.wait), faults=env.faults)
+    report = doc.run(project, env.now, wait=wait_of(project, options.wait), fix=options.fix,
+                     faults=env.faults, environ=env.environ)
     render.doctor(env.screen, report, options.target.json)
     return ExitCode.OK if report.ok else ExitCode.FAILED
 

@@ -26,7 +26,7 @@ class Reason(NamedTuple):
     """Why a partition is not healthy: a stable code and a sentence."""
 
     code: str  # never_materialized | code_changed | upstream_newer | source_missing |
-    # upstream_stale | last_run_failed | check_failed | freshness_breached
+    # upstream_stale | last_run_failed | check_failed | freshness_breached | data_lost
     message: str
     upstream: str | None = None
 
@@ -168,7 +168,9 @@ def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
             reasons[code] = Reason(code, attempt.error or "the last run failed")
             _since(reasons, asset, attempt.code_version, attempt.input_seq or 0, newest.get(k, ()),
                    "the failure", view)
-        if mat is None:
+        if mat is None and (asset.name, k) in snap.lost:
+            reasons["data_lost"] = Reason("data_lost", snap.lost[(asset.name, k)])
+        elif mat is None:
             reasons["never_materialized"] = Reason("never_materialized", "never materialized")
         elif not failed:
             _since(reasons, asset, mat.code_version, mat.seq, newest.get(k, ()),

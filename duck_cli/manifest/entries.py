@@ -5,6 +5,8 @@ Rules that need several assets (duplicates, deps, cycles, mappings) live in ``va
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -184,7 +186,21 @@ class EntryBuilder:
             self.error(spot, f"the path '{text}' leaves the project folder",
                        "Keep source files inside the project folder (copy or link them in).")
             return text
+        self._filled_paths_inside(text, spot, parts)
         return full.relative_to(self.root).as_posix()
+
+    def _filled_paths_inside(self, text: str, spot: Spot, parts: PartitionsDef | None) -> None:
+        """Each static value filled into the path must keep it inside the project folder."""
+        if not isinstance(parts, StaticPartitions) or "{" not in text:
+            return
+        folder = (self.root / spot.file).parent
+        for value in parts.values:
+            filled = re.sub(r"\{(key|value)\}", lambda _m: value, text)
+            if "\0" in value or not _stays_inside(self.root, filled, folder):
+                self.error(spot, f"the static value '{value}' makes the path '{text}' leave the "
+                           "project folder", "Partition values become file names: use plain "
+                           "names (no '/', '..' or links out of the project).")
+                return
 
     def materialize(self, raw: dict[str, Any], spot: Spot, parts: PartitionsDef | None) -> Materialize | None:
         """SQL (inline or from sql_file) and the strategy, with its default."""
@@ -212,8 +228,9 @@ class EntryBuilder:
     def _sql_file(self, text: str, spot: Spot, name: str) -> tuple[str, str] | None:
         folder = (self.root / spot.file).parent
         full = relative_inside(self.root, text, folder)
-        if full is None:
-            self.error(spot, f"sql_file '{text}' leaves the project folder",
+        if full is None or not _stays_inside(self.root, text, folder):
+            self.error(spot, f"sql_file '{text}' leaves the project folder" + (
+                " (it is a link to a file outside)" if full is not None else ""),
                        "Keep SQL files inside the project folder, next to the manifest.")
             return None
         if not full.is_file():
@@ -351,6 +368,12 @@ def _format_of(path: str) -> str | None:
     while suffixes and suffixes[-1] in _COMPRESSED:
         suffixes.pop()
     return _FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def _stays_inside(root: Path, text: str, folder: Path) -> bool:
+    """Whether ``text`` (relative to ``folder``) stays inside ``root`` once symlinks are followed."""
+    real, top = os.path.realpath(folder / text), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def _placeholder_hint(parts: PartitionsDef | None) -> str:

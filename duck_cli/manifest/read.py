@@ -104,9 +104,55 @@ def loads(text: str | bytes) -> Any:
     """
     loader = _loader_class()(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _bounded(node)
+        return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+MAX_VALUES = 200_000  # values a document may expand to, aliases followed (a "billion laughs")
+MAX_DEPTH = 64  # nesting levels of lists and mappings
+
+
+def _bounded(root: Any) -> None:
+    """Refuse a composed document that aliases expand past MAX_VALUES values, that nests
+    deeper than MAX_DEPTH or that refers to itself: each node is sized once, so this is
+    linear in the text even when the expansion is not."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        kids = _children(node)
+        if done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(k)] for k in kids)
+            if sizes[id(node)] > MAX_VALUES:
+                raise yaml.constructor.ConstructorError(None, None, (
+                    f"the document expands to more than {MAX_VALUES:,} values through its "
+                    "aliases ('*name')"), node.start_mark)
+            continue
+        if id(node) in sizes:
+            continue
+        if depth > MAX_DEPTH or id(node) in open_nodes:
+            what = (f"lists and mappings nested more than {MAX_DEPTH} levels deep"
+                    if depth > MAX_DEPTH else "an alias that refers to itself")
+            raise yaml.constructor.ConstructorError(None, None, f"{what}", node.start_mark)
+        open_nodes.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((k, depth + 1, False) for k in kids if id(k) not in sizes)
+
+
+def _children(node: Any) -> list:
+    value = node.value
+    if isinstance(value, list):
+        return [n for item in value for n in (item if isinstance(item, tuple) else (item,))]
+    return []
 
 
 def discover(root: Path) -> list[Path]:
@@ -218,6 +264,10 @@ _HINTS = (
     ("block end", "Check the indentation: items of one list or mapping must line up."),
     ("end of stream", "Close the quote or bracket that is still open."),
     ("single document", "A manifest holds one YAML document: remove the extra '---'."),
+    ("through its aliases", "Manifests are small: write the values out rather than nesting "
+     "aliases of aliases."),
+    ("levels deep", "Flatten the document: manifests need only a few levels."),
+    ("refers to itself", "An anchor ('&name') cannot be used inside its own value."),
     ("alias", "Define the anchor ('&name') before using it ('*name')."),
     ("constructor", "Remove the '!tag': manifests hold plain mappings, lists and scalars."),
     ("unhashable", "Keys must be plain scalars such as names."),

@@ -52,6 +52,13 @@ def clock(environ: Mapping[str, str]) -> datetime:
         raise UsageError(f"DUCK_NOW '{text}' is not an ISO 8601 date and time", hint=hint) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise UsageError(f"DUCK_NOW '{text}' has no UTC offset", hint=hint)
+    try:
+        in_range = 1900 <= moment.astimezone(timezone.utc).year <= 9998
+    except OverflowError:  # the offset pushes it past year 1 or 9999
+        in_range = False
+    if not in_range:
+        raise UsageError(f"DUCK_NOW '{text}' is out of range", hint="Use a moment between "
+                         "1900-01-01 and 9998-12-31 (UTC), e.g. 2026-03-13T07:30:00+01:00.")
     return moment
 
 
@@ -93,6 +100,7 @@ def load_settings(root: Path) -> Settings:
         secrets={name: {str(k): str(v) for k, v in body.items()}
                  for name, body in (values.get("secrets") or {}).items()},
         attach={name: _attachment(root, body) for name, body in (values.get("attach") or {}).items()},
+        max_partitions=values.get("max_partitions", 100_000),
     )
 
 
@@ -153,6 +161,7 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
         and all(isinstance(x, str) for x in b.values()) for n, b in v.items()),
         "a mapping of names to databases to read source tables from "
         "({type: sqlite|postgres|duckdb, path: FILE} or {type: postgres, secret: NAME})"),
+    "max_partitions": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
 }
 
 
@@ -176,5 +185,6 @@ def _settings_hint(key: str) -> str:
                 "jobs": "jobs: 4", "wait": "wait: 30", "extensions": "extensions: [httpfs]",
                 "secrets": "secrets: {lake: {type: s3, key_id: env:AWS_ACCESS_KEY_ID, "
                            "secret: env:AWS_SECRET_ACCESS_KEY}}",
-                "attach": "attach: {app: {type: sqlite, path: data/app.db}}"}
+                "attach": "attach: {app: {type: sqlite, path: data/app.db}}",
+                "max_partitions": "max_partitions: 200000"}
     return f"For example: {examples[key]}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
+from duck_cli.report.style import neutral
+
 
 class Progress:
     """Receives run events (`start`, `done`) and shows them; a context manager."""
@@ -44,10 +46,11 @@ class Progress:
         if self._bar is not None:
             rate = self.done / max(time.perf_counter() - self.t0, 1e-6)
             self._bar.update(self._task, completed=self.done, rate=f"{rate:,.1f} partitions/s",
-                             description=f"{step.asset}")
+                             description=neutral(step.asset))
         elif self.plain and kind == "done":
             keys = ", ".join(result.keys[:3]) + (" ..." if len(result.keys) > 3 else "")
             label = f"{result.asset} {keys}".strip()
             note = f": {result.error}" if result.error else ""
-            self.stream.write(f"[{self.done}/{self.total}] {label} {result.status}{note}\n")
+            line = neutral(f"[{self.done}/{self.total}] {label} {result.status}{note}")
+            self.stream.write(line + "\n")
             self.stream.flush()

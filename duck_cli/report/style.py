@@ -5,6 +5,7 @@ Rich is imported inside functions: `duck --help` and `--json` output do not pay 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TextIO
@@ -68,6 +69,21 @@ def _table(title: str | None, *columns: str):
 
 
 def _esc(text) -> str:
+    """Text from data or manifests, safe in a rich markup string and on a CI runner's log."""
     from rich.markup import escape
 
-    return escape("" if text is None else str(text))
+    return escape(neutral("" if text is None else str(text)))
+
+
+_COLONS = re.compile(r":(?=:)")
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0, 32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def neutral(text: str) -> str:
+    """One line a CI runner cannot take for a workflow command: control characters (newlines
+    included) written as escapes, and every ``::`` broken up.
+
+    >>> neutral("EMEA\\n::error file=x::boom")
+    'EMEA\\\\n: :error file=x: :boom'
+    """
+    return _COLONS.sub(": ", text.translate(_CONTROL))

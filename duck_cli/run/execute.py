@@ -49,19 +49,23 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
 
 @contextmanager
 def _graceful_interrupt(s: Session):
-    """First Ctrl-C: finish the current step, then stop. Second: stop at once."""
+    """First Ctrl-C (or a SIGTERM, as a service manager or CI sends): finish the current step,
+    then stop. A second Ctrl-C: stop at once."""
     def handler(signum, frame):
-        if s.interrupted:
+        if signum == signal.SIGTERM:
+            s.terminated = True
+        elif s.interrupted:
             raise KeyboardInterrupt
         s.interrupted = True
 
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, was in previous.items():
+            signal.signal(sig, was)
 

@@ -41,6 +41,7 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         with s.commit_lock:
             ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
             _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
+        s.faults.hit("published")
     except (duckdb.Error, RuntimeError, _SliceError, inputs.SourceFileError) as err:
         _rollback_or_raise(wh, err)
         return None

@@ -7,6 +7,8 @@ catalog writes in batches (the warehouse ledger makes that crash safe).
 
 from __future__ import annotations
 
+import errno
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -16,8 +18,8 @@ from typing import Callable, Iterator
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.errors import ExecutionError
-from duck_cli.state import observe, sources
+from duck_cli.errors import ExecutionError, StateError
+from duck_cli.state import held, observe, sources
 from duck_cli.state import versions as versions_mod
 from duck_cli.state.lock import write_lock
 from duck_cli.models import Project, is_remote
@@ -78,6 +80,7 @@ class Session:
         self.seq = 0
         self.step_seq = 0
         self.interrupted = False
+        self.terminated = False  # the interruption was a SIGTERM (exit 143, not 130)
         self.backfill_id: str | None = None
         self.recovered: dict = {}
         self.snapshot = Snapshot.empty()  # the catalog as this session knows it
@@ -162,7 +165,7 @@ class Session:
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
             on_wait=None, hold_catalog: bool = False,
-            faults: Faults | None = None) -> Iterator[Session]:
+            faults: Faults | None = None, prepare=None) -> Iterator[Session]:
     """Lock the project, open the warehouse, repair and observe; flush and close at the end.
 
     With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
@@ -170,12 +173,16 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
     """
     state_dir = project.settings.catalog.parent
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
-    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
+    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait), \
+            storage_errors(project):
+        if prepare is not None:  # under the lock, before the warehouse is opened (doctor)
+            prepare()
         wh = Warehouse.open(project.settings, wait=wait)
         s = Session(project, clock, wh, faults)
         try:
             s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
             s.recovered = recover(s)
+            s.recovered["lost"] = record_lost(s)
             s.headers = _load_headers(s)
             s.headers_seen = len(s.headers)
             observe_sources(s)
@@ -224,22 +231,75 @@ def _save_headers(s: Session) -> None:
         pass
 
 
+@contextmanager
+def storage_errors(project: Project) -> Iterator[None]:
+    """A full disk or a damaged file met while writing: one clear message naming the file,
+    instead of DuckDB's traceback. Published data is safe either way: each publish is one
+    transaction, and the ledger lets the next command record what the catalog missed."""
+    from duck_cli.engine import duckdb
+
+    try:
+        yield
+    except (duckdb.Error, OSError) as err:
+        text = str(err)
+        full = any(w in text for w in ("No space left", "File too large", "Disk quota")) or \
+            getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        if not full and "Corrupt database file" not in text:
+            raise
+        raise damage(project, err, full) from err
+
+
+def damage(project: Project, err: Exception, full: bool) -> StateError:
+    """The StateError for a disk that filled up or a file found damaged."""
+    named = re.search(r'file "([^"]+)"', str(err))
+    target = named.group(1) if named else getattr(err, "filename", None) or \
+        f"{project.settings.warehouse} or {project.settings.catalog}"
+    if full:
+        return StateError(f"the disk is full: duck could not write {target}", hint=(
+            "Nothing was lost: the data and records committed before stay as they were, and the "
+            "next command records anything published but not yet recorded. Free some space, "
+            "then run the command again."))
+    return StateError(f"{target} is damaged: {str(err).splitlines()[0]}", hint=(
+        "Run `duck doctor` to see which file and how to recover (restore it from a backup, or "
+        "`duck doctor --fix` for the catalog)."))
+
+
 def recover(s: Session) -> dict:
     """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog."""
     with s.catalog() as c:
         snap = c.snapshot()
         for run in snap.active_runs:  # we hold the lock: no live writer owns them
             c.mark_abandoned(run, s.clock())
-        missing = s.wh.ledger_after(snap.max_seq)
+        missing = s.wh.ledger_unrecorded(snap.max_seq)
         batch = Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
         c.write(batch)
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
         s.recorded()
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = c.max_step_seq()
-        s.ids = {prefix: c.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                 for prefix, table in (("r", "runs"), ("b", "backfills"))}
+        s.ids = c.last_ids()  # counters that survive prune: ids never repeat
+        s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
+
+
+def record_lost(s: Session) -> list[str]:
+    """Record the materializations the warehouse no longer holds (a missing, replaced or older
+    warehouse, a dropped table) as lost, so every command sees them missing and plans them;
+    then remember which warehouse the catalog describes. The assets affected."""
+    snap, path = s.snapshot, held.shown(s.project)
+    facts = held.Facts(s.wh.identity(), s.wh.max_seq(), frozenset(s.wh.kinds))
+    lost = held.lost_partitions(snap, facts, path, s.project.assets)
+    now = s.clock()
+    rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",
+                       data_version=why) for (a, k), why in sorted(lost.items())]
+    with s.catalog() as c:
+        if rows:
+            c.write(Batch(mats=rows))
+        if facts.identity and snap.warehouse_id != facts.identity:
+            c.set_meta("warehouse_id", facts.identity)
+    s.snapshot = replace(held.without_lost(snap, lost), warehouse_id=facts.identity,
+                         max_seq=max([snap.max_seq] + [r.seq for r in rows]))
+    return sorted({a for a, _k in lost})
 
 
 def _synthetic_steps(rows: list[LedgerRow], seq: int) -> list[StepRecord]:
@@ -257,6 +317,7 @@ def observe_sources(s: Session) -> None:
     live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con)
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
         live[asset.name] = s.wh.observe_table(asset, parts.partition_keys(asset.partitions, now))
+        s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
     s.live = live
     _restamp_legacy(s, live)
     snap = s.snapshot
@@ -321,6 +382,7 @@ def _record_observations(s: Session, snap: Snapshot, rows: list[LedgerRow]) -> N
 
 
 def new_run_id(s: Session, prefix: str = "r") -> str:
-    """The next run (r00012) or backfill (b00003) id; we hold the lock, so counting is safe."""
+    """The next run (r00012) or backfill (b00003) id: one past the last ever issued (we hold
+    the lock, so counting is safe)."""
     s.ids[prefix] = s.ids.get(prefix, 0) + 1
     return f"{prefix}{s.ids[prefix]:05d}"

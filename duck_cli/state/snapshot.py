@@ -68,11 +68,12 @@ def _pack(snap: Snapshot) -> tuple:
             [tuple(a) for a in snap.attempts.values()],
             [tuple(c) for rows in snap.checks.values() for c in rows],
             [tuple(r) for r in snap.active_runs], snap.max_seq,
-            [tuple(a) for a in snap.last_attempts.values()], snap.check_counts)
+            [tuple(a) for a in snap.last_attempts.values()], snap.check_counts, snap.lost,
+            snap.warehouse_id)
 
 
 def _unpack(packed: tuple) -> Snapshot:
-    current, attempts, checks, runs, max_seq, last, counts = packed
+    current, attempts, checks, runs, max_seq, last, counts, lost, warehouse_id = packed
     by_key: dict = {}
     for c in map(CheckRow._make, checks):
         by_key.setdefault((c.asset, c.partition), []).append(c)
@@ -80,7 +81,8 @@ def _unpack(packed: tuple) -> Snapshot:
                         {(a.asset, a.partition): a for a in map(Attempt._make, attempts)},
                         {k: tuple(v) for k, v in by_key.items()},
                         tuple(map(RunRow._make, runs)), max_seq,
-                        {a.asset: a for a in map(Attempt._make, last)}, counts)
+                        {a.asset: a for a in map(Attempt._make, last)}, counts, lost,
+                    warehouse_id)
 
 
 def _store(path, key, snap: Snapshot) -> None:

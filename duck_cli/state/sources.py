@@ -11,10 +11,12 @@ are listed through DuckDB (`remote`), and their version is what the store report
 from __future__ import annotations
 
 import glob
+import os
 import re
 from pathlib import Path
 from typing import Iterable
 
+from duck_cli.errors import ManifestError, Problem
 from duck_cli.models import Asset, is_remote
 from duck_cli.state import versions as ver
 
@@ -68,7 +70,7 @@ def files_of(asset: Asset, root: Path, keys: Iterable[str], listing=None) -> lis
         if listing is not None:
             out.extend(f for f in _matching(spec, listing))
         else:
-            out.extend(local_files(spec))
+            out.extend(confined(asset, root, local_files(spec)))
     return out
 
 
@@ -99,9 +101,25 @@ def observe_files(asset: Asset, root: Path, keys: Iterable[str], cache: ver.Vers
     if is_per_partition(asset):
         return {k: version_of(files_of(asset, root, [k], listing)) for k in keys}
     spec = location(asset, root)
-    files = _matching(spec, listing) if listing is not None else local_files(spec)
+    files = _matching(spec, listing) if listing is not None else \
+        confined(asset, root, local_files(spec))
     whole = version_of(files)
     return {k: whole for k in keys}
+
+
+def confined(asset: Asset, root: Path, files: list[str]) -> list[str]:
+    """``files``, refused (ManifestError) when one leads outside the project folder once links
+    and '..' are followed: a source reads only the project's own files."""
+    top = os.path.realpath(root).rstrip(os.sep)
+    for name in files:
+        real = os.path.realpath(name)
+        if real != top and not real.startswith(top + os.sep):
+            shown = os.path.relpath(name, root)
+            raise ManifestError([Problem(
+                f"source '{asset.name}': {shown} leads outside the project folder (to {real})",
+                hint="duck reads source files only inside the project folder: copy the file "
+                     "in rather than linking to it.", asset=asset.name)])
+    return files
 
 
 def _relative(file: str, root: Path) -> str:

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS _duck.ledger (
   seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
   kind VARCHAR, upstream VARCHAR);
+CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
+INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS (FROM _duck.identity);
 """
 LEDGER_COLS = LedgerRow._fields
 
@@ -96,11 +98,26 @@ class Warehouse:
 
     # -- ledger --------------------------------------------------------------------------
 
-    def ledger_after(self, seq: int) -> list[LedgerRow]:
-        """Ledger rows the catalog has not recorded yet (seq above ``seq``)."""
-        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE seq > ? "
-                               "ORDER BY seq", [seq])
+    def ledger_unrecorded(self, recorded_max: int) -> list[LedgerRow]:
+        """Ledger rows the catalog (attached to this connection) lacks: a set difference, not
+        a high-water mark, since workers commit out of order. Below the catalog's highest seq,
+        rows of runs that `duck prune` deleted stay deleted."""
+        db = cat.ATTACHED
+        cols = ", ".join(f"l.{c}" for c in LEDGER_COLS)
+        cur = self.con.execute(
+            f"SELECT {cols} FROM {LEDGER} l ANTI JOIN {db}.materializations m USING (seq) "
+            f"WHERE l.seq > ? OR l.run_id IS NULL OR l.run_id IN (SELECT run_id FROM {db}.runs) "
+            "ORDER BY l.seq", [recorded_max])
         return [LedgerRow._make(r) for r in cur.fetchall()]
+
+    def identity(self) -> str | None:
+        """This warehouse file's identity (made when duck first opened it)."""
+        return identity(self.con)
+
+    def last_run_number(self) -> int:
+        """The highest run number (r00012 -> 12) the ledger records."""
+        return self.con.execute(f"SELECT coalesce(max(TRY_CAST(substr(run_id, 2) AS BIGINT)), 0) "
+                                f"FROM {LEDGER}").fetchone()[0]
 
     def max_seq(self) -> int:
         """The highest ledger sequence number."""
@@ -145,6 +162,10 @@ class Warehouse:
         only when what it reads changed) or over its table."""
         src = asset.source
         if src.table:
+            if not self.exists(src.table):  # not loaded yet: a missing source, not an error
+                if src.table.lower() != asset.name.lower() and self.table_kind(asset.name):
+                    self.drop(asset.name)
+                return
             if src.table.lower() != asset.name.lower():
                 self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS "
                                  f"SELECT * FROM {quote_table(src.table)}")
@@ -239,6 +260,17 @@ class Warehouse:
         elif kind:
             self.con.execute(f"DROP TABLE {quote_ident(name)}")
         self.mark(name, None)
+
+
+def identity(con) -> str | None:
+    """The identity of the warehouse open on ``con`` (None before duck first wrote to it)."""
+    from duck_cli.engine import duckdb
+
+    try:
+        row = con.execute('SELECT id FROM "_duck"."identity"').fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
 
 
 def ledger_row(seq: int, asset: Asset, key: str, run_id: str | None, step: int | None,

@@ -39,7 +39,8 @@ def expected(case: str) -> list[str]:
 
 
 def copy_case(case: str, dest: Path) -> Path:
-    shutil.copytree(CORPUS / case, dest, ignore=shutil.ignore_patterns("expected.txt", ".duck"))
+    shutil.copytree(CORPUS / case, dest, ignore=shutil.ignore_patterns("expected.txt", ".duck"),
+                    symlinks=True)  # a case's link out of the project stays a link
     return dest
 
 
