@@ -20,8 +20,8 @@ from typing import Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
-from duck_cli.state.catalog_schema import (DDL as _DDL, MIGRATIONS, SCHEMA_VERSION,
-                                           count_issued, last_ids)
+from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS, MIGRATIONS,
+                                           SCHEMA_VERSION, count_issued, last_ids)
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -203,16 +203,16 @@ class Catalog:
                 "QUALIFY row_number() OVER (PARTITION BY asset, partition_key ORDER BY seq DESC) = 1"
             ).fetchall(), 5))}
             attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
-                self.con.execute(f"SELECT * FROM ({_LATEST_ATTEMPTS}) WHERE status = 'failed'")
+                self.con.execute(f"SELECT * FROM ({LATEST_ATTEMPTS}) WHERE status = 'failed'")
                 .fetchall(), 9))}
             last = {a.asset: a for a in map(Attempt._make, _aware(self.con.execute(
-                f"SELECT * FROM ({_LATEST_ATTEMPTS}) QUALIFY row_number() OVER "
+                f"SELECT * FROM ({LATEST_ATTEMPTS}) QUALIFY row_number() OVER "
                 "(PARTITION BY asset ORDER BY seq DESC) = 1").fetchall(), 9))}
             checks = self._latest_checks()
             counts = {r[0]: tuple(r[1:]) for r in self.con.execute(
                 f"SELECT asset, count(*) FILTER (WHERE passed), count(*) FILTER (WHERE NOT passed "
                 f"AND severity = 'error'), count(*) FILTER (WHERE NOT passed AND severity <> "
-                f"'error') FROM ({_LATEST_CHECKS}) GROUP BY asset").fetchall()}
+                f"'error') FROM ({LATEST_CHECKS}) GROUP BY asset").fetchall()}
             active = tuple(map(RunRow._make, self.con.execute(
                 f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')").fetchall()))
             max_seq = self.con.execute(
@@ -237,7 +237,7 @@ class Catalog:
 
     def _latest_checks(self) -> dict[tuple[str, str], tuple[CheckRow, ...]]:
         rows = self.con.execute(
-            f"SELECT * FROM ({_LATEST_CHECKS}) WHERE NOT passed "
+            f"SELECT * FROM ({LATEST_CHECKS}) WHERE NOT passed "
             "ORDER BY asset, partition_key, check_name").fetchall()
         out: dict[tuple[str, str], list[CheckRow]] = {}
         for r in rows:
@@ -339,16 +339,6 @@ class Catalog:
 _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duckdb "
                ".duck/catalog.broken`) and run `duck materialize` to start a new catalog; the "
                "warehouse keeps the data.")
-
-_LATEST_ATTEMPTS = (
-    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
-    "timezone('UTC', ended_at) AS ended_at, input_seq FROM (SELECT *, unnest(partitions) AS p "
-    "FROM steps WHERE status IN ('success', 'failed')) "
-    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1")
-_LATEST_CHECKS = (
-    "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, observed, "
-    "failing, message, sample, stage FROM check_results QUALIFY row_number() OVER (PARTITION BY "
-    "asset, partition_key, check_name ORDER BY seq DESC) = 1")
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 

@@ -1,5 +1,5 @@
-"""The state catalog's schema: its tables, its version, the migrations between versions, and
-the counters that keep run and backfill ids from ever repeating.
+"""The state catalog's schema: its tables, its version, the migrations between versions, the
+counters that keep run and backfill ids from ever repeating, and the queries of its latest rows.
 
 A catalog records its schema version in ``duck_meta``; an older catalog is migrated in place
 (after a backup) by running ``MIGRATIONS[v]`` for each version ``v`` it is behind.
@@ -9,6 +9,17 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 3  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
 # 2 -> 3: counters (the last run and backfill id issued: ids never repeat after a prune)
+
+# The latest attempt per asset partition, and the latest result per check (the snapshot's reads).
+LATEST_ATTEMPTS = (
+    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
+    "timezone('UTC', ended_at) AS ended_at, input_seq FROM (SELECT *, unnest(partitions) AS p "
+    "FROM steps WHERE status IN ('success', 'failed')) "
+    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1")
+LATEST_CHECKS = (
+    "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, observed, "
+    "failing, message, sample, stage FROM check_results QUALIFY row_number() OVER (PARTITION BY "
+    "asset, partition_key, check_name ORDER BY seq DESC) = 1")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
