@@ -5,7 +5,8 @@ checks' latest results, each in one query (a report over 10,000 assets must not 
 from __future__ import annotations
 
 from duck_cli.records import RunRow, StepRecord
-from duck_cli.state.catalog import _LATEST_CHECKS, Catalog
+from duck_cli.state.catalog import Catalog
+from duck_cli.state.catalog_schema import LATEST_CHECKS
 
 _STEP_COLS = ", ".join(f"s.{f}" for f in StepRecord._fields)
 
@@ -42,6 +43,6 @@ def check_results(c: Catalog) -> dict[tuple[str, str], dict]:
         "arg_max(message, seq) AS message, arg_max(observed, seq) AS observed, "
         "arg_max(partition_key, seq) AS partition, arg_max(run_id, seq) AS run_id, "
         "arg_max(severity, seq) AS severity, list(partition_key ORDER BY partition_key) "
-        f"FILTER (WHERE NOT passed) AS failing_partitions FROM ({_LATEST_CHECKS}) GROUP BY ALL")
+        f"FILTER (WHERE NOT passed) AS failing_partitions FROM ({LATEST_CHECKS}) GROUP BY ALL")
     cols = [d[0] for d in cur.description]
     return {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
