@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import built_example, catalog_rows, invoke, warehouse_rows
+from conftest import example_copy, catalog_rows, invoke, warehouse_rows
 from reliability_check import DUCK_BIN, check_consistency, duck_env, run_duck, start_duck
 
 MORNING = "2026-03-13T07:30:00+01:00"
@@ -31,16 +30,7 @@ def tree(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file() and "cache" not in p.parts}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    return built_example(tmp_path_factory, "errors")
-
-
-@pytest.fixture
-def project(built, tmp_path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(built, root)
-    return root
+pytestmark = pytest.mark.materialized  # `project`: a copy of the example materialized_example once per worker
 
 
 def refused(root: Path, *args: str, code: int = 2, now: str | None = MORNING, env=None):
@@ -55,20 +45,20 @@ def refused(root: Path, *args: str, code: int = 2, now: str | None = MORNING, en
 
 
 @pytest.mark.parametrize("limit", ["-1", "0"])
-def test_runs_limit_below_one_is_a_usage_error(built, limit):
-    out = refused(built, "runs", "--limit", limit)
+def test_runs_limit_below_one_is_a_usage_error(materialized_example, limit):
+    out = refused(materialized_example, "runs", "--limit", limit)
     assert "--limit" in out and "1" in out
 
 
-def test_a_negative_wait_is_a_usage_error(built):
-    before = tree(built / ".duck")
-    out = refused(built, "materialize", "--wait", "-5")
+def test_a_negative_wait_is_a_usage_error(materialized_example):
+    before = tree(materialized_example / ".duck")
+    out = refused(materialized_example, "materialize", "--wait", "-5")
     assert "--wait" in out
-    assert tree(built / ".duck") == before
+    assert tree(materialized_example / ".duck") == before
 
 
-def test_runs_of_an_unknown_asset_says_so_with_did_you_mean(built):
-    out = refused(built, "runs", "--asset", "zone_metric")
+def test_runs_of_an_unknown_asset_says_so_with_did_you_mean(materialized_example):
+    out = refused(materialized_example, "runs", "--asset", "zone_metric")
     assert "unknown asset 'zone_metric'" in out and "Did you mean 'zone_metrics'?" in out
 
 
@@ -143,9 +133,7 @@ def test_a_lock_file_that_is_a_folder_is_a_clear_message(project):
 def test_a_state_folder_that_cannot_be_written_is_a_clear_message(tmp_path):
     """A `.duck` that is not a writable folder (here: a file; as a non-root user also a
     read-only folder) stops every writer with the file and the fix."""
-    root = tmp_path / "p"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "manifests", root,
-                    ignore=shutil.ignore_patterns(".duck"))
+    root = example_copy(tmp_path / "p")
     (root / ".duck").write_text("not a folder")
     for command in ("materialize", "doctor", "prune"):
         args = (command, "--keep-runs", "1") if command == "prune" else (command,)

@@ -16,22 +16,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import built_example, catalog_rows, invoke, warehouse_rows
+from conftest import catalog_rows, invoke, warehouse_rows
 from reliability_check import check_consistency
 
 ROWS = "SELECT count(*) FROM zone_metrics"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    return built_example(tmp_path_factory, "state")
-
-
-@pytest.fixture
-def project(built, tmp_path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(built, root)
-    return root
+pytestmark = pytest.mark.materialized  # `project`: a copy of the example materialized_example once per worker
 
 
 def states(root: Path, *args: str) -> dict[str, dict]:
