@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from html import escape
 from typing import Mapping
 
-from duck_cli.report.html.templates import STATE_COLOURS
+from duck_cli.report.html.templates import STATE_COLOURS, clip
 
 CELL, STEP = 11, 13  # a calendar day: its size and its pitch
 RANK = {"fresh": 0, "stale": 1, "missing": 2, "failed": 3}
@@ -119,7 +119,7 @@ def _bar(i: int, s, t0: datetime, span: float, name: str) -> str:
     took = ((s.ended_at or s.started_at) - s.started_at).total_seconds()
     x, w = LABEL_W + BAR_W * start / span, max(BAR_W * took / span, 2)
     colour = STATE_COLOURS.get(s.status, STATE_COLOURS["unknown"])
-    short = name if len(name) <= 40 else name[:38] + "…"
+    short = clip(name, 40)
     return (f'<g class="bar" data-status="{escape(s.status)}"><title>{escape(name)}: '
             f'{escape(s.status)}, {seconds(took)}</title>'
             f'<text x="{LABEL_W - 8}" y="{y + 11}" text-anchor="end">{escape(short)}</text>'

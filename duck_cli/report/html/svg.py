@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Callable, Iterable, Mapping
 
-from duck_cli.report.html.templates import STATE_COLOURS
+from duck_cli.report.html.templates import STATE_COLOURS, clip
 
 W, H, GAP_X, GAP_Y, PAD = 176, 30, 64, 18, 12
 FIT = 1800  # a drawing up to this wide shrinks to the page; a wider one scrolls
@@ -133,7 +133,7 @@ def _node(name: str, xy: tuple[int, int], state: str, source: bool, focus: bool,
     colour = STATE_COLOURS.get(state, STATE_COLOURS["unknown"])
     radius = H // 2 if source else 5
     stroke = ' stroke="#1f2328" stroke-width="3"' if focus else ""
-    label = name if len(name) <= 24 else name[:22] + "…"
+    label = clip(name, 24)
     # asset names are identifiers (the manifest schema's name pattern): nothing to escape, and
     # skipping html.escape here saves a third of the report's time on 10,000 assets
     return (f'<a href="{link}" class="node" data-state="{state}">'
@@ -145,7 +145,7 @@ def _node(name: str, xy: tuple[int, int], state: str, source: bool, focus: bool,
 
 def _product(name: str, xy: tuple[int, int]) -> str:
     x, y = xy
-    label = name if len(name) <= 22 else name[:20] + "…"
+    label = clip(name, 22)
     return (f'<g class="product"><title>data product {escape(name)}</title>'
             f'<rect x="{x}" y="{y}" width="{W}" height="{H}" rx="3" fill="#fff" '
             f'stroke="#6639ba" stroke-width="2" stroke-dasharray="5 3"/>'

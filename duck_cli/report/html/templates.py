@@ -115,6 +115,16 @@ def page(title: str, body: str, stamp: str, root: str = "") -> str:
     return PAGE.substitute(title=escape(title), body=body, root=root, stamp=escape(stamp))
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` as it is up to ``width`` characters, else cut with an ellipsis (a label in a
+    drawing, which a tooltip shows whole).
+
+    >>> clip("zone_metrics", 24), clip("a_very_long_asset_name_indeed", 10)
+    ('zone_metrics', 'a_very_l…')
+    """
+    return text if len(text) <= width else text[:width - 2] + "…"
+
+
 def badge(state: str | None) -> str:
     """A coloured state word."""
     if not state:
