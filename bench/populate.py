@@ -34,7 +34,7 @@ def publish_all(root: Path, now_text: str) -> int:
     from duck_cli.sql import quote_ident as quote
     from duck_cli.state.warehouse import Warehouse, ledger_row
 
-    project = load_project(find_root(root))
+    project = load_project(find_root(root, {}))
     now = datetime.fromisoformat(now_text)
     order = AssetGraph.build(project.assets).order
     wh = Warehouse.open(project.settings, wait=project.settings.wait_seconds)

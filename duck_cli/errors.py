@@ -1,6 +1,6 @@
 """One error root for duck, a few subclasses with structured fields, and the exit codes.
 
-Core modules raise these; only ``cli.py`` turns them into a message and an exit code.
+Core modules raise these; only ``cli/`` turns them into a message and an exit code.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     LOCKED = 4  # catalog or warehouse locked past the wait
     HELD_BACK = 5  # nothing could run: everything selected that needed work was held back
     INTERRUPTED = 130
+    TERMINATED = 143  # SIGTERM: the run stopped after its current step, recorded as canceled
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class DuckError(Exception):
     """Root of every error duck reports to a user."""
 
     exit_code: ExitCode = ExitCode.INVALID
+    code = "error"  # the stable snake_case name in the --json error document
 
     def __init__(self, message: str, *, hint: str | None = None, asset: str | None = None,
                  partition: str | None = None, file: str | None = None, line: int | None = None):
@@ -77,6 +79,8 @@ class DuckError(Exception):
 class ManifestError(DuckError):
     """The manifests are invalid: holds every problem found, not just the first."""
 
+    code = "invalid_manifest"
+
     def __init__(self, problems: Iterable[Problem]):
         self._problems = [p for p in problems]
         first = self._problems[0] if self._problems else Problem("invalid manifests")
@@ -89,25 +93,40 @@ class ManifestError(DuckError):
 class UsageError(DuckError):
     """Bad command-line input: an unknown asset, a bad partition key, conflicting options."""
 
+    code = "usage"
+
 
 class PartitionKeyError(UsageError):
     """A partition key that does not belong to the asset's partitions definition."""
 
+    code = "bad_partition_key"
+
 
 class StateError(DuckError):
     """The catalog or warehouse cannot be used: corrupt, newer than duck, unreadable."""
+
+    code = "state"
 
 
 class LockedError(DuckError):
     """Another duck process holds the project's write lock past the wait."""
 
     exit_code = ExitCode.LOCKED
+    code = "locked"
 
 
 class ExecutionError(DuckError):
     """A run finished with failed steps or blocking checks (the run itself is recorded)."""
 
     exit_code = ExitCode.FAILED
+    code = "execution"
+
+
+class Interrupted(DuckError):
+    """The user stopped duck (Ctrl-C); what was recorded stays recorded."""
+
+    exit_code = ExitCode.INTERRUPTED
+    code = "interrupted"
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:

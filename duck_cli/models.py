@@ -136,6 +136,7 @@ class Source:
     format: str = "csv"
     table: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)  # declared name -> DuckDB type
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class Asset:
     location: Location | None = None
     code_version: str = ""  # hash of the normalized SQL and the settings that shape the output
     reads: tuple[str, ...] = ()  # tables the SQL reads, from DuckDB's parser
+    allow_empty: bool = False  # may a partition with rows be replaced by an empty one
 
     @property
     def is_source(self) -> bool:
@@ -200,6 +202,10 @@ class Settings:
     wait_seconds: float = 30.0
     paths: tuple[str, ...] = (".",)  # folders (relative to the project) holding manifests
     ignore: tuple[str, ...] = ()  # globs of files or folders that are not manifests
+    extensions: tuple[str, ...] = ()  # DuckDB extensions to load (httpfs, postgres, ...)
+    secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # values: env:VAR
+    attach: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # source databases
+    max_partitions: int = 100_000  # keys one partitions definition may have at the clock
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,19 @@ class Project:
     products: Mapping[str, Product] = field(default_factory=dict)
     warnings: tuple[Any, ...] = ()  # errors.Problem with severity "warning"
     manifest_files: tuple[str, ...] = ()
+
+
+REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "az://", "azure://",
+                  "abfss://", "http://", "https://", "hf://")
+
+
+def is_remote(path: str | None) -> bool:
+    """Whether a source path is a URL DuckDB reads through an extension (httpfs, azure).
+
+    >>> is_remote("s3://bucket/x.csv"), is_remote("data/x.csv")
+    (True, False)
+    """
+    return bool(path) and path.lower().startswith(REMOTE_SCHEMES)
 
 
 def date_key(d: date) -> str:

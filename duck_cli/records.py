@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
+
+
+class RunStatus(StrEnum):
+    """The status of a run or of one of its steps (not the health of data: `health.state`)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a step whose upstream failed in the same run
+    CANCELED = "canceled"
 
 
 class Mat(NamedTuple):
@@ -88,6 +99,9 @@ class Snapshot:
     max_seq: int
     last_attempts: dict[str, Attempt] = field(default_factory=dict)  # latest per asset
     check_counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # ok/err/warn
+    # partitions whose published data the warehouse no longer holds, and why (see state.held)
+    lost: dict[tuple[str, str], str] = field(default_factory=dict)
+    warehouse_id: str | None = None  # the warehouse the catalog's materializations live in
 
     @classmethod
     def empty(cls) -> "Snapshot":

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from duck_cli.cli.app import app
 
+pytest_plugins = ["servers"]  # loopback S3 and HTTP servers for remote-source tests
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
 # 07:30 in Amsterdam on 2026-03-13: yesterday's partition (2026-03-12) is due by 07:00.
@@ -32,9 +34,18 @@ def example_copy(dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session")
+def materialized_example(tmp_path_factory) -> Path:
+    """The example project after one good `duck materialize` at MORNING, built once per worker."""
+    return built_example(tmp_path_factory, "materialized")
+
+
 @pytest.fixture
-def project(tmp_path) -> Path:
-    """A private copy of the example project."""
+def project(request, tmp_path) -> Path:
+    """A private copy of the example project; under ``@pytest.mark.materialized`` a copy of it
+    after one good `duck materialize` at MORNING (copying is much cheaper than building)."""
+    if request.node.get_closest_marker("materialized"):
+        return shutil.copytree(request.getfixturevalue("materialized_example"), tmp_path / "project")
     return example_copy(tmp_path / "project")
 
 

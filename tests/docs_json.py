@@ -62,10 +62,23 @@ KINDS = {
                   "and its runs."),
     "init": ("`duck init DIR --json`", "The project folder `duck init` created and the files it "
              "wrote."),
+    "report": ("`duck report --html DIR --json`", "Where the HTML status report was written "
+               "(`directory`, the status page `index`), its overview pages and the folders of "
+               "asset and run pages (`pages`, relative to the directory), and the counts: pages "
+               "written, assets by state, data products ([report.md](report.md))."),
     "prune": ("`duck prune --json`", "How many records of each kind were deleted."),
     "doctor": ("`duck doctor --json`", "Whether catalog and warehouse agree (`ok`), and each "
                "finding with its level (`ok`, `repaired`, `error`), code and message. Exit 1 "
                "when a finding is an error."),
+    "error": ("any command given `--json` that fails", "What went wrong, with the same exit "
+              "code: a stable `code` (`invalid_manifest`, `invalid_sql`, `usage`, "
+              "`bad_partition_key`, `state`, `locked`, `execution`, `interrupted`), the "
+              "`message`, where (`file`, `line`, `asset`, `partition`), how to fix it (`hint`, "
+              "with a \"did you mean\" for an unknown name) and the `exit_code`; several manifest "
+              "problems are all listed in `problems`. This example is `duck status daily_revenu "
+              "--json`. The paragraph for people still goes to stderr, and `duck validate "
+              "--json` on invalid manifests keeps its `validate` document and adds the same "
+              "`error` object."),
 }
 
 INTRO = """\
@@ -75,8 +88,10 @@ INTRO = """\
 
 `--json` makes a command print exactly one JSON document on stdout and nothing else there;
 progress lines and GitHub annotations go to stderr, and the exit code is the same as without
-`--json` ([ci.md](ci.md#exit-codes)). Today an error (exit 2 or 4) prints its one-paragraph
-message on stderr and nothing on stdout.
+`--json` ([ci.md](ci.md#exit-codes)). When the command fails (invalid manifests, a bad option,
+an unknown asset or partition, a locked project), stdout holds an [`error`](#error) document
+and stderr the one-paragraph message, so `duck COMMAND --json | jq -e '.error | not'` works on
+every command.
 
 Every document has `schema_version` (now `1`) and `kind`. Its shape is a JSON Schema (draft
 2020-12) in [schemas/](../schemas/), also printed by `duck schema KIND`; the tests check the
@@ -104,12 +119,12 @@ host names and durations are fixed values. A test validates each of them against
 """
 
 
-def _duck(project: Path, *args: str) -> dict:
+def _duck(project: Path, *args: str, codes: tuple[int, ...] = (0, 1)) -> dict:
     duck = Path(sys.executable).parent / "duck"  # the installed command, as a user runs it
     env = {**os.environ, "DUCK_NOW": NOW, "DUCK_PROJECT": str(project), "NO_COLOR": "1"}
     result = subprocess.run([str(duck), *args, "--json"], capture_output=True, text=True,
                             env=env, timeout=300)
-    if result.returncode not in (0, 1):
+    if result.returncode not in codes:
         raise RuntimeError(f"duck {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return json.loads(result.stdout)
 
@@ -128,10 +143,14 @@ def documents(work: Path) -> dict[str, dict]:
     _duck(project, "backfill", "stg_trips", "--partition", "2026-03-12", "--downstream")
     for kind, args in [("runs", ["runs"]), ("run_detail", ["runs", "show", "r00001"]),
                        ("check", ["check", "zone_metrics", "--partition", "2026-03-12"]),
-                       ("backfills", ["backfills"]), ("prune", ["prune", "--keep-runs", "5"]),
+                       ("backfills", ["backfills"]),
+                       ("report", ["report", "--html", str(work / "site")]),
+                       ("prune", ["prune", "--keep-runs", "5"]),
                        ("doctor", ["doctor"]), ("init", ["init", str(work / "new")])]:
         docs[kind] = _duck(project, *args)
-    docs["init"] = json.loads(json.dumps(docs["init"]).replace(str(work) + "/", ""))
+    docs["error"] = _duck(project, "status", "daily_revenu", codes=(2,))
+    for kind in ("init", "report"):
+        docs[kind] = json.loads(json.dumps(docs[kind]).replace(str(work) + "/", ""))
     return docs
 
 

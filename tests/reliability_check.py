@@ -5,8 +5,9 @@ one sentence each (an empty list: consistent). It checks the invariants DESIGN.m
 
 - both files open and every table and view in the warehouse can be read;
 - the catalog never claims a materialization the warehouse did not publish: every catalog
-  materialization (kind 'materialization') has a ledger row with the same seq, asset, partition
-  and run, and its table or view exists;
+  materialization (kind 'materialization'; unless a later 'lost' row records that the warehouse
+  no longer holds it) has a ledger row with the same seq, asset, partition and run, and its
+  table or view exists;
 - the published data is what the ledger says: the latest ledger row count of each partition of
   an incremental (or whole-table) asset matches the rows the table holds for it;
 - no staging table survived a transaction;
@@ -112,8 +113,13 @@ def _catalog_mats(catalog) -> dict[int, tuple]:
         "SELECT table_name FROM information_schema.tables").fetchall()}
     if "materializations" not in tables:
         return {}
-    rows = catalog.execute("SELECT seq, asset, partition_key, run_id, kind, row_count "
-                           "FROM materializations").fetchall()
+    # a materialization that a later 'lost' row says the warehouse no longer holds (it was
+    # deleted or replaced) is history, not a claim
+    rows = catalog.execute(
+        "SELECT seq, asset, partition_key, run_id, kind, row_count FROM materializations m "
+        "WHERE kind <> 'lost' AND NOT EXISTS (SELECT 1 FROM materializations g WHERE "
+        "g.kind = 'lost' AND g.asset = m.asset AND g.partition_key = m.partition_key "
+        "AND g.seq > m.seq)").fetchall()
     return {r[0]: r[1:] for r in rows}
 
 

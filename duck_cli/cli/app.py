@@ -1,159 +1,105 @@
 """The `duck` command line: each command parses options, calls the core, renders, exits.
 
-Only this module meets the outside world (argv, console, exit codes). Heavy imports (duckdb,
-jsonschema, rich tables) happen inside the commands that need them.
+Only `cli/` meets the outside world (argv, console, environment, exit codes): the root group
+(`cli/group.py`) builds one `Env` per invocation and renders every error; each command below
+fills its options dataclass and hands it, with the Env, to its body in `read_commands` or
+`write_commands`. Heavy imports (duckdb, jsonschema, rich tables) happen inside the bodies.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 import typer
-from typer.core import TyperGroup
 
-from duck_cli.errors import DuckError, ExitCode
+from duck_cli.cli import options as o
+from duck_cli.cli import params as pm
+from duck_cli.cli.group import RootGroup
+from duck_cli.cli.params import (ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
+                                 PartOpt, ProgressOpt, ProjectOpt, SelArg, ToOpt, WaitOpt)
 
-
-class _Group(TyperGroup):
-    """Turns every DuckError into one paragraph on stderr and its exit code."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except DuckError as err:
-            from duck_cli.report import render
-
-            if os.environ.get("DUCK_DEBUG") or "--debug" in sys.argv:
-                raise
-            render.error(err)
-            raise typer.Exit(int(err.exit_code)) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-
-
-app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
+app = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False)
 
-ProjectOpt = typer.Option(None, "--project", "-p", envvar="DUCK_PROJECT",
-                          help="Project folder (default: the current directory).")
-JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-SelArg = typer.Argument(None, help="Selection: name, +name, name+, 2+name, name+1, @name, tag:x, "
-                        "owner:x, kind:x, globs; a comma intersects (tag:x,owner:y).",
-                        autocompletion=lambda ctx, incomplete: _complete_selectors(ctx, incomplete))
-ExcludeOpt = typer.Option(None, "--exclude", help="Leave out what these selectors match "
-                          "(repeatable; same syntax as the selection).",
-                          autocompletion=lambda ctx, incomplete: _complete_selectors(ctx, incomplete))
-PartOpt = typer.Option(None, "--partition", help="A partition key (repeatable).",
-                       autocompletion=lambda ctx, incomplete: _complete_keys(ctx, incomplete))
-FromOpt = typer.Option(None, "--from", help="First partition key of a range.")
-ToOpt = typer.Option(None, "--to", help="Last partition key of a range (inclusive).")
-WaitOpt = typer.Option(None, "--wait", help="Seconds to wait for another writer (default 30).")
-JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Independent steps run side by side "
-                       "(default: duck.yaml's jobs, else the cores, 2 to 4; 1: one by one).")
-ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal.")
-JunitOpt = typer.Option(None, "--junit-xml", help="Write a JUnit XML report of steps and checks.")
-GithubOpt = typer.Option(False, "--github",
-                         help="GitHub Actions annotations and step summary (auto in Actions).")
+# -- from the parsed command line to the options dataclasses -----------------------------------
+
+
+def _done(code: int) -> NoReturn:
+    """Exit with the command body's exit code."""
+    raise typer.Exit(int(code))
+
+
+def _target(project: Optional[Path], selection: Optional[List[str]] = None,
+            json: bool = False, exclude: Optional[List[str]] = None) -> o.Target:
+    return o.Target(project, tuple(selection or ()), json, tuple(exclude or ()))
+
+
+def _keys(partition: Optional[List[str]], first: Optional[str] = None,
+          last: Optional[str] = None) -> o.Keys:
+    return o.Keys(tuple(partition or ()), first, last)
 
 
 def _print_version(value: bool) -> None:
     if value:
         from duck_cli import __version__
 
-        sys.stdout.write(f"duck {__version__}\n")
+        typer.echo(f"duck {__version__}")
         raise typer.Exit(0)
 
 
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),  # see RootGroup
           version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                        help="Print duck's version and exit.")) -> None:
     """duck: tracked, checked, fresh and repairable SQL assets in DuckDB.
 
     Example: duck materialize -p examples/manifests
     """
-
-
-def _complete_selectors(ctx, incomplete: str) -> list[str]:
-    from duck_cli.cli import completion
-
-    return completion.selectors(completion.project_dir(ctx), incomplete)
-
-
-def _complete_keys(ctx, incomplete: str) -> list[str]:
-    from duck_cli.cli import completion
-
-    return completion.keys(completion.project_dir(ctx), incomplete)
-
-
-def _complete_runs(ctx, incomplete: str) -> list[str]:
-    from duck_cli.cli import completion
-
-    return completion.runs(completion.project_dir(ctx), incomplete)
-
-
-def _complete_backfills(ctx, incomplete: str) -> list[str]:
-    from duck_cli.cli import completion
-
-    return completion.backfills(completion.project_dir(ctx), incomplete)
-
-
-def _complete_targets(ctx, incomplete: str) -> list[str]:
-    from duck_cli.cli import completion
-
-    return completion.targets(completion.project_dir(ctx), incomplete)
-
-
-def _choices(*values: str):
-    """Completion for an option with a fixed set of values."""
-    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
-
-
-def _sel(selection: Optional[List[str]], exclude: Optional[List[str]]):
-    from duck_cli.graph.select import Selection
-
-    return Selection(tuple(selection or ()), tuple(exclude or ()))
+    # --debug is read by RootGroup.invoke, which builds the Env before this callback runs
 
 
 @app.command()
-def validate(project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
+def validate(ctx: typer.Context,
+             project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Validate the manifests: schema, names, deps, cycles, SQL; warnings for undeclared reads.
 
     Example: duck validate -p examples/manifests
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.validate(project, json))
+    _done(read.validate(options=o.ValidateOptions(_target(project, json=json)), env=ctx.obj))
 
 
 @app.command()
-def graph(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-        project: Optional[Path] = ProjectOpt,
+def graph(ctx: typer.Context,
+          selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+          project: Optional[Path] = ProjectOpt,
           format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json",
-                                     autocompletion=_choices("tree", "mermaid", "dot", "json")),
+                                     autocompletion=pm.choices("tree", "mermaid", "dot", "json")),
           health: bool = typer.Option(False, "--health", help="Colour assets by health."),
           json: bool = JsonOpt) -> None:
     """Show the asset graph (lineage) as a tree, Mermaid, Graphviz dot or JSON.
 
     Example: duck graph +daily_revenue --format mermaid
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.graph(project, _sel(selection, exclude), "json" if json else format, health))
+    opts = o.GraphOptions(_target(project, selection, json, exclude), "json" if json else format,
+                          health)
+    _done(read.graph(options=opts, env=ctx.obj))
 
 
 @app.command()
-def plan(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-        project: Optional[Path] = ProjectOpt,
+def plan(ctx: typer.Context,
+         selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+         project: Optional[Path] = ProjectOpt,
          partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
          to: Optional[str] = ToOpt,
          force: bool = typer.Option(False, "--force", help="Plan fresh partitions too."),
-         fail_on: Optional[str] = typer.Option(None, "--fail-on", help="pending: exit 3 if any work.",
-                                          autocompletion=_choices("pending")),
+         fail_on: Optional[str] = typer.Option(None, "--fail-on",
+                                               help="pending: exit 3 if any work.",
+                                               autocompletion=pm.choices("pending")),
          github: bool = typer.Option(False, "--github", help="Write the plan to the GitHub "
                                      "step summary (auto in Actions)."),
          json: bool = JsonOpt) -> None:
@@ -161,15 +107,17 @@ def plan(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] =
 
     Example: duck plan --fail-on pending
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.plan(project, _sel(selection, exclude), partition or [], from_, to, force,
-                                   fail_on, json, github))
+    opts = o.PlanOptions(_target(project, selection, json, exclude), _keys(partition, from_, to),
+                         force, fail_on, github)
+    _done(read.plan(options=opts, env=ctx.obj))
 
 
 @app.command()
-def materialize(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-        project: Optional[Path] = ProjectOpt,
+def materialize(ctx: typer.Context,
+                selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+                project: Optional[Path] = ProjectOpt,
                 partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
                 to: Optional[str] = ToOpt,
                 force: bool = typer.Option(False, "--force", help="Rebuild fresh partitions too."),
@@ -180,15 +128,18 @@ def materialize(selection: Optional[List[str]] = SelArg, exclude: Optional[List[
 
     Example: duck materialize +daily_revenue --partition 2026-03-12
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import write_commands as write
 
-    raise typer.Exit(commands.materialize(project, _sel(selection, exclude), partition or [], from_, to,
-                                          force, wait, progress, junit_xml, github, json, jobs))
+    opts = o.MaterializeOptions(_target(project, selection, json, exclude),
+                                _keys(partition, from_, to), force,
+                                o.RunOptions(wait, jobs, progress, junit_xml, github))
+    _done(write.materialize(options=opts, env=ctx.obj))
 
 
 @app.command()
-def backfill(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-        project: Optional[Path] = ProjectOpt,
+def backfill(ctx: typer.Context,
+             selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+             project: Optional[Path] = ProjectOpt,
              partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
              to: Optional[str] = ToOpt,
              missing: bool = typer.Option(False, "--missing", help="Every missing partition."),
@@ -201,7 +152,7 @@ def backfill(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str
              max_partitions: Optional[int] = typer.Option(None, "--max-partitions", min=1,
                                                           help="Refuse a larger plan."),
              resume: Optional[str] = typer.Option(None, "--resume", help="Finish a backfill.",
-                                                  autocompletion=_complete_backfills),
+                                                  autocompletion=pm.backfills),
              wait: Optional[float] = WaitOpt, progress: bool = ProgressOpt,
              junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
              json: bool = JsonOpt, jobs: Optional[int] = JobsOpt) -> None:
@@ -209,64 +160,69 @@ def backfill(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str
 
     Example: duck backfill zone_metrics --from 2026-03-01 --to 2026-03-14 --downstream
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import write_commands as write
 
-    opts = commands.BackfillOptions(partition or [], from_, to, missing, failed, downstream,
-                                    dry_run, batch_size, max_partitions, resume)
-    raise typer.Exit(commands.backfill(project, _sel(selection, exclude), opts, wait, progress, junit_xml,
-                                       github, json, jobs))
+    request = o.BackfillRequest(_keys(partition, from_, to), missing, failed, downstream,
+                                batch_size, max_partitions, resume)
+    opts = o.BackfillOptions(_target(project, selection, json, exclude), request, dry_run,
+                             o.RunOptions(wait, jobs, progress, junit_xml, github))
+    _done(write.backfill(options=opts, env=ctx.obj))
 
 
 @app.command()
-def backfills(project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
+def backfills(ctx: typer.Context,
+              project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """List recorded backfills with their requested partitions and runs.
 
     Example: duck backfills --json
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.backfills(project, json))
+    _done(read.backfills(options=o.BackfillsOptions(_target(project, json=json)), env=ctx.obj))
 
 
 @app.command()
-def status(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-        project: Optional[Path] = ProjectOpt,
+def status(ctx: typer.Context,
+           selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+           project: Optional[Path] = ProjectOpt,
            partitions: bool = typer.Option(False, "--partitions", help="One row per partition."),
            show_all: bool = typer.Option(False, "--all", help="List every asset, even in a "
                                                                "big project."),
            fail_on: Optional[List[str]] = typer.Option(
                None, "--fail-on", help="stale | failed | warn: exit 3 when found (repeatable).",
-               autocompletion=_choices("stale", "failed", "warn")),
+               autocompletion=pm.choices("stale", "failed", "warn")),
            json: bool = JsonOpt) -> None:
     """One row per asset: state, partitions, freshness, checks, blockers, last run.
 
     Example: duck status --fail-on stale
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.status(project, _sel(selection, exclude), partitions, fail_on or [], json,
-                                     show_all))
+    opts = o.StatusOptions(_target(project, selection, json, exclude), partitions, show_all,
+                           tuple(fail_on or ()))
+    _done(read.status(options=opts, env=ctx.obj))
 
 
 @app.command()
-def why(target: str = typer.Argument(..., help="An asset or data product.",
-                                     autocompletion=_complete_targets),
+def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or data product.",
+                                                         autocompletion=pm.targets),
         project: Optional[Path] = ProjectOpt, partition: Optional[str] = typer.Option(
-            None, "--partition", help="Explain one partition.",
-            autocompletion=lambda ctx, incomplete: _complete_keys(ctx, incomplete)),
+            None, "--partition", help="Explain one partition.", autocompletion=pm.keys),
         json: bool = JsonOpt) -> None:
     """Explain why an asset or product is stale: root cause and the next action.
 
     Example: duck why daily_revenue --partition 2026-03-12
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.why(project, target, partition, json))
+    opts = o.WhyOptions(_target(project, json=json), target, partition)
+    _done(read.why(options=opts, env=ctx.obj))
 
 
 @app.command()
-def reconcile(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-        project: Optional[Path] = ProjectOpt,
+def reconcile(ctx: typer.Context,
+              selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+              project: Optional[Path] = ProjectOpt,
               apply: bool = typer.Option(False, "--apply", help="Execute the plan."),
               retry_failed: bool = typer.Option(False, "--retry-failed",
                                                 help="Retry partitions that failed unchanged."),
@@ -277,15 +233,17 @@ def reconcile(selection: Optional[List[str]] = SelArg, exclude: Optional[List[st
 
     Example: duck reconcile --apply
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import write_commands as write
 
-    raise typer.Exit(commands.reconcile(project, _sel(selection, exclude), apply, retry_failed, wait,
-                                        progress, junit_xml, github, json, jobs))
+    opts = o.ReconcileOptions(_target(project, selection, json, exclude), apply, retry_failed,
+                              o.RunOptions(wait, jobs, progress, junit_xml, github))
+    _done(write.reconcile(options=opts, env=ctx.obj))
 
 
 @app.command()
-def check(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-        project: Optional[Path] = ProjectOpt,
+def check(ctx: typer.Context,
+          selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+          project: Optional[Path] = ProjectOpt,
           partition: Optional[List[str]] = PartOpt, wait: Optional[float] = WaitOpt,
           junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
           json: bool = JsonOpt) -> None:
@@ -293,70 +251,95 @@ def check(selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] 
 
     Example: duck check zone_metrics --partition 2026-03-12
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import write_commands as write
 
-    raise typer.Exit(commands.check(project, _sel(selection, exclude), partition or [], wait, junit_xml,
-                                    github, json))
+    opts = o.CheckOptions(_target(project, selection, json, exclude), _keys(partition),
+                          o.RunOptions(wait, junit_xml=junit_xml, github=github))
+    _done(write.check(options=opts, env=ctx.obj))
 
 
-runs_app = typer.Typer(cls=_Group, invoke_without_command=True)
+@app.command()
+def report(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
+           html: Optional[Path] = typer.Option(None, "--html", help="Write the HTML status "
+                                               "report into this folder (new, or an earlier "
+                                               "report's)."),
+           json: bool = JsonOpt) -> None:
+    """Write a static HTML status report: health, lineage, one page per asset, run timelines.
+
+    No server and no network: open DIR/index.html, or keep DIR as a CI artifact.
+
+    Example: duck report --html site
+    """
+    from duck_cli.cli import report_html
+
+    _done(report_html.report(options=o.ReportOptions(_target(project, json=json), html),
+                             env=ctx.obj))
+
+
+runs_app = typer.Typer(cls=RootGroup, invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
 
 
 @runs_app.callback(invoke_without_command=True)
 def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
-         limit: int = typer.Option(20, "--limit", help="How many runs."),
+         limit: int = typer.Option(20, "--limit", min=1, help="How many runs (1 or more)."),
          asset: Optional[str] = typer.Option(None, "--asset", help="Only runs touching it.",
-                                             autocompletion=_complete_targets),
+                                             autocompletion=pm.targets),
          json: bool = JsonOpt) -> None:
     """List runs, newest first; `duck runs show RUN_ID` for one run's steps and checks.
 
     Example: duck runs --limit 5
     """
     if ctx.invoked_subcommand is None:
-        from duck_cli.cli import commands
+        from duck_cli.cli import read_commands as read
 
-        raise typer.Exit(commands.runs(project, limit, asset, json))
+        opts = o.RunsOptions(_target(project, json=json), limit, asset)
+        _done(read.runs(options=opts, env=ctx.obj))
 
 
 @runs_app.command("show")
-def runs_show(run_id: str = typer.Argument(..., help="A run id (or a unique prefix).",
-                                           autocompletion=_complete_runs),
+def runs_show(ctx: typer.Context,
+              run_id: str = typer.Argument(..., help="A run id (or a unique prefix).",
+                                           autocompletion=pm.runs),
               project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Show one run: its steps, partitions, errors and check results.
 
     Example: duck runs show r00001
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.run_show(project, run_id, json))
+    opts = o.RunShowOptions(_target(project, json=json), run_id)
+    _done(read.run_show(options=opts, env=ctx.obj))
 
 
 @app.command()
-def init(directory: Path = typer.Argument(Path("."), help="Where to create the project."),
+def init(ctx: typer.Context,
+         directory: Path = typer.Argument(Path("."), help="Where to create the project."),
          json: bool = JsonOpt) -> None:
     """Scaffold a small working project (source data, two assets, a check, freshness).
 
     Example: duck init my_project && duck materialize -p my_project
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import write_commands as write
 
-    raise typer.Exit(commands.init(directory, json))
+    _done(write.init(options=o.InitOptions(directory, json), env=ctx.obj))
 
 
 @app.command()
-def schema(which: str = typer.Argument("manifest", help="manifest, or a --json document name.")) -> None:
+def schema(ctx: typer.Context,
+           which: str = typer.Argument("manifest",
+                                       help="manifest, or a --json document name.")) -> None:
     """Print a JSON Schema: the manifest format (for editors) or a --json document's shape.
 
     Example: duck schema > manifest.schema.json
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import read_commands as read
 
-    raise typer.Exit(commands.schema(which))
+    _done(read.schema(options=o.SchemaOptions(which), env=ctx.obj))
 
 
 @app.command()
-def prune(project: Optional[Path] = ProjectOpt,
+def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
           keep_runs: Optional[int] = typer.Option(None, "--keep-runs", min=0,
                                                   help="Keep the newest N runs."),
           older_than: Optional[str] = typer.Option(None, "--older-than",
@@ -368,21 +351,27 @@ def prune(project: Optional[Path] = ProjectOpt,
 
     Example: duck prune --older-than 90d
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import write_commands as write
 
-    raise typer.Exit(commands.prune(project, keep_runs, older_than, wait, json, dry_run))
+    opts = o.PruneOptions(_target(project, json=json), keep_runs, older_than, wait, dry_run)
+    _done(write.prune(options=opts, env=ctx.obj))
 
 
 @app.command()
-def doctor(project: Optional[Path] = ProjectOpt, wait: Optional[float] = WaitOpt,
+def doctor(ctx: typer.Context,
+           project: Optional[Path] = ProjectOpt, wait: Optional[float] = WaitOpt,
+           fix: bool = typer.Option(False, "--fix", help="Move a corrupt catalog aside and "
+                                    "rebuild it from the warehouse ledger."),
            json: bool = JsonOpt) -> None:
-    """Check that the catalog and the warehouse agree; repair what a dead run left behind.
+    """Check that the catalog and the warehouse agree (reading every table); repair what a
+    dead run left behind.
 
     Example: duck doctor
     """
-    from duck_cli.cli import commands
+    from duck_cli.cli import write_commands as write
 
-    raise typer.Exit(commands.doctor(project, wait, json))
+    opts = o.DoctorOptions(_target(project, json=json), wait, fix)
+    _done(write.doctor(options=opts, env=ctx.obj))
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""The asset graph: topological order, upstream and downstream closures."""
+"""The asset graph: topological order, upstream and downstream closures.
+
+Cycles are refused when the manifests are validated (`manifest.rules.cycles`), before a graph
+is built.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import graphlib
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from duck_cli.errors import Problem
 from duck_cli.models import Asset
 
 
@@ -60,28 +63,6 @@ def topological_order(upstream: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
         out.extend(ready)
         sorter.done(*ready)
     return tuple(out)
-
-
-def find_cycle(upstream: Mapping[str, Iterable[str]]) -> list[str] | None:
-    """The path of one dependency cycle (first node repeated at the end), or None.
-
-    >>> find_cycle({"a": ["b"], "b": ["a"]})
-    ['a', 'b', 'a']
-    >>> find_cycle({"a": []}) is None
-    True
-    """
-    try:
-        graphlib.TopologicalSorter({k: list(v) for k, v in upstream.items()}).prepare()
-    except graphlib.CycleError as err:
-        cycle = list(reversed(err.args[1]))
-        return cycle
-    return None
-
-
-def cycle_problem(cycle: list[str]) -> Problem:
-    """A problem naming a cycle's path."""
-    return Problem(f"dependency cycle: {' -> '.join(cycle)}", asset=cycle[0],
-                   hint="Remove one of these deps so that the graph has no cycle.")
 
 
 def _closure(names: Iterable[str], edges: Mapping[str, tuple[str, ...]],

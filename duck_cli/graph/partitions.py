@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from duck_cli.errors import PartitionKeyError, did_you_mean
+from duck_cli.errors import PartitionKeyError, UsageError, did_you_mean
 from duck_cli.models import UNPARTITIONED, PartitionsDef, StaticPartitions, TimePartitions
 from duck_cli.graph.periods import (UTC, between, breaks, index_at, index_key, is_gap, key_index, key_indices,
                               parse_index, period_start, step)
@@ -62,6 +62,32 @@ def partition_keys(defn: PartitionsDef | None, now: datetime) -> list[str]:
     if isinstance(defn, StaticPartitions):
         return list(defn.values)
     return between(defn, _first(defn), _last(defn, now))
+
+
+def key_count(defn: PartitionsDef | None, now: datetime) -> int:
+    """How many keys exist at ``now``, without listing them (hourly gaps not subtracted).
+
+    >>> key_count(TimePartitions("daily", datetime(2026, 3, 1)), datetime(2026, 3, 3, 1, tzinfo=UTC))
+    2
+    """
+    if defn is None:
+        return 1
+    if isinstance(defn, StaticPartitions):
+        return len(defn.values)
+    return max(0, _last(defn, now) - _first(defn) + 1)
+
+
+def check_counts(assets: Iterable, now: datetime, limit: int) -> None:
+    """Refuse (UsageError) an asset whose partitions would number more than ``limit`` at
+    ``now``: listing them would take minutes and gigabytes."""
+    for asset in assets:
+        count = key_count(asset.partitions, now)
+        if count > limit:
+            raise UsageError(
+                f"asset '{asset.name}' would have {count:,} {asset.partitions.kind} partitions "
+                f"at {now.isoformat()}, more than the limit of {limit:,}", asset=asset.name,
+                hint="Give its partitions an 'end', check DUCK_NOW, or raise the limit with "
+                     "max_partitions in duck.yaml.")
 
 
 def bounds(defn: TimePartitions, key: str) -> tuple[datetime, datetime]:

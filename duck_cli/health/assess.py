@@ -1,7 +1,8 @@
 """Health per asset and partition, from the graph, a catalog snapshot and the clock.
 
 Pure: the only inputs are the project, one snapshot, the observed source versions and ``now``.
-Every unhealthy partition carries its reasons; blockers are found by walking upstream.
+Every unhealthy partition carries its reasons; `health.state` decides the states and roll-ups,
+`health.blockers` finds what holds unhealthy partitions back.
 """
 
 from __future__ import annotations
@@ -11,21 +12,21 @@ from datetime import datetime
 from typing import Mapping, NamedTuple
 
 from duck_cli.graph import mapping as pmap
-from duck_cli.health import freshness
 from duck_cli.graph import partitions as parts
-from duck_cli.records import Mat, Snapshot
+from duck_cli.health import freshness
+from duck_cli.health.state import Promise, State, asset_state, count, partition_state, with_breach
+from duck_cli.records import Mat, RunStatus, Snapshot
 from duck_cli.graph.dag import AssetGraph
 from duck_cli.models import Asset, Project
 
-FRESH, STALE, MISSING, FAILED = "fresh", "stale", "missing", "failed"
-UNFIXABLE = ("source_missing",)
+ROOT_CAUSES = ("source_missing", "check_failed", "last_run_failed")  # a fault of its own
 
 
 class Reason(NamedTuple):
     """Why a partition is not healthy: a stable code and a sentence."""
 
     code: str  # never_materialized | code_changed | upstream_newer | source_missing |
-    # upstream_stale | last_run_failed | check_failed | freshness_breached
+    # upstream_stale | last_run_failed | check_failed | freshness_breached | data_lost
     message: str
     upstream: str | None = None
 
@@ -35,7 +36,7 @@ class PartitionHealth(NamedTuple):
 
     asset: str
     key: str
-    state: str
+    state: State
     reasons: tuple[Reason, ...]
     seq: int  # the current materialization's sequence number (0: none)
 
@@ -52,25 +53,21 @@ class AssetHealth:
 
     def unhealthy(self) -> list[PartitionHealth]:
         """Partitions that are not fresh, in key order."""
-        return [p for p in (self.partitions[k] for k in self.keys) if p.state != FRESH]
+        return [p for p in (self.partitions[k] for k in self.keys) if p.state != State.FRESH]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[State, int]:
         """How many partitions are in each state."""
-        out = {FRESH: 0, STALE: 0, MISSING: 0, FAILED: 0}
-        for p in self.partitions.values():
-            out[p.state] += 1
-        return out
+        return count(p.state for p in self.partitions.values())
 
     @property
-    def state(self) -> str:
-        """The asset's overall state: failed > missing > stale > fresh."""
-        counts = self.counts()
-        for state in (FAILED, MISSING, STALE):
-            if counts[state]:
-                return state
-        if self.freshness is not None and self.freshness.state == "stale":
-            return STALE
-        return FRESH
+    def promise(self) -> Promise | None:
+        """Its freshness policy's verdict (None without a policy)."""
+        return self.freshness.state if self.freshness is not None else None
+
+    @property
+    def state(self) -> State:
+        """The asset's overall state (`state.asset_state`)."""
+        return asset_state(self.counts(), self.promise)
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ class Health:
 
 
 @dataclass(frozen=True)
-class State:
+class Assessment:
     """What one command knows: the project, its graph, the catalog snapshot and health."""
 
     project: Project
@@ -109,10 +106,10 @@ class State:
 
 
 def state_of(project: Project, snap: Snapshot, now: datetime,
-             observed: Mapping[str, Mapping[str, str | None]]) -> State:
+             observed: Mapping[str, Mapping[str, str | None]]) -> Assessment:
     """Build the graph and assess health from one snapshot and the observed source versions."""
     graph = AssetGraph.build(project.assets)
-    return State(project, graph, snap, assess(project, graph, snap, now, observed))
+    return Assessment(project, graph, snap, assess(project, graph, snap, now, observed))
 
 
 def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
@@ -130,9 +127,10 @@ def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
         else:
             states = _built_states(project, asset, keys, current, snap, out, maps)
         fresh = _freshness(asset, keys, current, out, now)
-        if fresh is not None and fresh.state == "stale" and fresh.required_key in states:
+        breached = fresh is not None and fresh.state == Promise.STALE
+        if breached and fresh.required_key in states:
             states[fresh.required_key] = _with_freshness(states[fresh.required_key], fresh)
-        elif fresh is not None and fresh.state == "stale" and not asset.partitions:
+        elif breached and not asset.partitions:
             states[""] = _with_freshness(states[""], fresh)
         out[name] = AssetHealth(asset, keys, states, fresh, current)
     return Health(out, now, maps)
@@ -148,10 +146,10 @@ def _source_states(asset: Asset, keys, current, live: Mapping[str, str | None] |
         if version is None:
             label = f"partition {k} " if k else ""
             reason = Reason("source_missing", f"source {label}has not arrived")
-            states[k] = PartitionHealth(asset.name, k, MISSING, (reason,), 0)
+            states[k] = PartitionHealth(asset.name, k, State.MISSING, (reason,), 0)
         else:
             seq = mat.seq if mat and mat.data_version == version else virtual
-            states[k] = PartitionHealth(asset.name, k, FRESH, (), seq)
+            states[k] = PartitionHealth(asset.name, k, State.FRESH, (), seq)
     return states
 
 
@@ -164,19 +162,22 @@ def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
     for k in keys:
         mat = current.get(k)
         attempt = snap.attempts.get((asset.name, k))
-        failed = attempt is not None and attempt.status == "failed"
+        failed = attempt is not None and attempt.status == RunStatus.FAILED
         reasons: dict[str, Reason] = {}
         if failed:
             code = "check_failed" if attempt.error_kind == "check" else "last_run_failed"
             reasons[code] = Reason(code, attempt.error or "the last run failed")
             _since(reasons, asset, attempt.code_version, attempt.input_seq or 0, newest.get(k, ()),
                    "the failure", view, sources)
-        if mat is None:
+        if mat is None and (asset.name, k) in snap.lost:
+            reasons["data_lost"] = Reason("data_lost", snap.lost[(asset.name, k)])
+        elif mat is None:
             reasons["never_materialized"] = Reason("never_materialized", "never materialized")
         elif not failed:
             _since(reasons, asset, mat.code_version, mat.seq, newest.get(k, ()),
                    "its last materialization", view, sources)
-        state = FAILED if failed else MISSING if mat is None else STALE if reasons else FRESH
+        state = partition_state(failed=failed, materialized=mat is not None,
+                                reasons=bool(reasons))
         out[k] = PartitionHealth(asset.name, k, state, tuple(reasons.values()),
                                  mat.seq if mat else 0)
     return out
@@ -210,7 +211,7 @@ def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> 
         mapping = upstream_keys(asset, project.assets[dep.asset], dep, list(keys), list(up.keys))
         maps[(asset.name, index)] = mapping
         seqs = {k: p.seq for k, p in up.partitions.items()}
-        stale = {k for k, p in up.partitions.items() if p.state == STALE}
+        stale = {k for k, p in up.partitions.items() if p.state == State.STALE}
         for k, ups in mapping.items():
             if ups:
                 newest = max(ups, key=seqs.__getitem__)  # named in the reason (offset deps)
@@ -256,19 +257,6 @@ def freshness_inputs(asset: Asset, keys, current: Mapping[str, Mat],
             "period_end": (lambda k: parts.bounds(defn, k)[1]) if timed else None}
 
 
-ROOT_CAUSES = ("source_missing", "check_failed", "last_run_failed")
-
-
-class Blocker(NamedTuple):
-    """An unhealthy upstream partition that holds an asset partition back."""
-
-    asset: str
-    key: str
-    reason: Reason
-    depth: int  # 1: a direct upstream
-    root: bool  # whether this partition's own fault (not its upstream) is the cause
-
-
 def upstream_partitions(project: Project, health: Health, asset: str, key: str,
                         *, blocking_only: bool = False) -> list[tuple]:
     """The (upstream asset, key) pairs one partition reads, in dep order.
@@ -291,32 +279,6 @@ def reads_all(asset: Asset, up: Asset, dep) -> bool:
     return up.partitions is not None and (dep.mapping == "all" or asset.partitions is None)
 
 
-def blockers(project: Project, health: Health, asset: str, key: str) -> list[Blocker]:
-    """Unhealthy upstream partitions of one partition, nearest first, down to root causes."""
-    out: list[Blocker] = []
-    seen: set[tuple[str, str]] = set()
-    frontier = [(asset, key)]
-    depth = 0
-    while frontier:
-        depth += 1
-        nxt = []
-        for node in frontier:
-            for up in upstream_partitions(project, health, *node, blocking_only=True):
-                if up in seen:
-                    continue
-                seen.add(up)
-                p = health.partition(*up)
-                if p.state == FRESH:
-                    continue
-                root = next((r for r in p.reasons if r.code in ROOT_CAUSES), None)
-                out.append(Blocker(up[0], up[1], root or p.reasons[0], depth, root is not None))
-                if root is None:
-                    nxt.append(up)
-        frontier = nxt
-    return out
-
-
 def _with_freshness(p: PartitionHealth, fresh) -> PartitionHealth:
     reason = Reason("freshness_breached", f"freshness breached: {fresh.message}")
-    state = p.state if p.state != FRESH else STALE
-    return p._replace(state=state, reasons=p.reasons + (reason,))
+    return p._replace(state=with_breach(p.state), reasons=p.reasons + (reason,))

@@ -30,21 +30,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from duck_cli.health.wording import deadline_words, format_duration, moment_text
+from duck_cli.health.state import RANK, Promise
 from duck_cli.models import FreshnessPolicy
 
 UTC = timezone.utc
-RANK = {"fresh": 0, "unknown": 1, "warn": 2, "stale": 3}  # worse is higher
 
 
 @dataclass(frozen=True)
 class FreshnessResult:
     """The outcome of a freshness policy at one moment (datetimes in the policy's timezone)."""
 
-    state: str  # fresh | warn | stale | unknown
+    state: Promise
     message: str
     required_key: str | None = None  # the partition the last deadline requires ("" unpartitioned)
     last_deadline: datetime | None = None
@@ -74,17 +74,6 @@ def evaluate(policy: FreshnessPolicy, now: datetime, *, materialized_at: Mapping
     if not results:
         raise ValueError("a freshness policy needs max_lag or cron")
     return _localize(_worst_result(results), ZoneInfo(policy.timezone))
-
-
-def worst(states: Iterable[str]) -> str:
-    """The worst of several states: stale > warn > unknown > fresh ('fresh' for none).
-
-    >>> worst(["fresh", "unknown", "warn"])
-    'warn'
-    >>> worst([])
-    'fresh'
-    """
-    return max(states, key=RANK.__getitem__, default="fresh")
 
 
 # -- inputs and the schedule ------------------------------------------------------------------
@@ -190,16 +179,16 @@ def _deadline_timed(policy: FreshnessPolicy, sched: _Schedule, d: _Deadlines,
     if req is not None and req not in f.mat:
         due = sched.at_or_after(f.end(req))
         message = f"{never}required partition {req} missing at {deadline_words(policy, due)}"
-        return FreshnessResult("stale", message, due=due, **common)
+        return FreshnessResult(Promise.STALE, message, due=due, **common)
     upcoming = _next_unmet(f, d.next)
     if upcoming and _in_warn_window(policy, f.now, d):
         message = f"{never}{upcoming} required at {deadline_words(policy, d.next)} is not there yet"
-        return FreshnessResult("warn", message, due=d.next, **common)
+        return FreshnessResult(Promise.WARN, message, due=d.next, **common)
     if req is None:
         message = f"{never}no partition was due by {deadline_words(policy, d.last)}"
-        return FreshnessResult("fresh" if f.mat else "unknown", message, due=d.next, **common)
+        return FreshnessResult(Promise.FRESH if f.mat else Promise.UNKNOWN, message, due=d.next, **common)
     message = f"required partition {req} materialized for {deadline_words(policy, d.last)}"
-    return FreshnessResult("fresh", message, due=d.next, **common)
+    return FreshnessResult(Promise.FRESH, message, due=d.next, **common)
 
 
 def _next_unmet(f: _Facts, nxt: datetime) -> str | None:
@@ -216,18 +205,18 @@ def _deadline_key(policy: FreshnessPolicy, sched: _Schedule, d: _Deadlines, f: _
     common = dict(required_key=key, last_deadline=d.last, next_deadline=d.next)
     if t is None:
         message = f"{who}never materialized; required by {deadline_words(policy, d.last)}"
-        return FreshnessResult("stale", message, due=d.last, **common)
+        return FreshnessResult(Promise.STALE, message, due=d.last, **common)
     lag, when = f.now - t, moment_text(t, tz)
     if t < d.prev:
         due = sched.after(sched.after(t))
         message = f"{who}materialized {when}, too old for {deadline_words(policy, due)}"
-        return FreshnessResult("stale", message, lag=lag, due=due, **common)
+        return FreshnessResult(Promise.STALE, message, lag=lag, due=due, **common)
     if _in_warn_window(policy, f.now, d) and t < d.last:
         message = (f"{who}materialized {when}, not since the last deadline; "
                    f"{deadline_words(policy, d.next)} needs a newer one")
-        return FreshnessResult("warn", message, lag=lag, due=d.next, **common)
+        return FreshnessResult(Promise.WARN, message, lag=lag, due=d.next, **common)
     message = f"{who}materialized {when}, current for {deadline_words(policy, d.last)}"
-    return FreshnessResult("fresh", message, lag=lag, due=sched.after(sched.after(t)), **common)
+    return FreshnessResult(Promise.FRESH, message, lag=lag, due=sched.after(sched.after(t)), **common)
 
 
 def _in_warn_window(policy: FreshnessPolicy, now: datetime, d: _Deadlines) -> bool:
@@ -243,12 +232,12 @@ def _by_lag(policy: FreshnessPolicy, f: _Facts) -> FreshnessResult:
     return _worst_result([_lag_key(policy, f, k) for k in f.untimed_keys()])
 
 
-def _lag_state(policy: FreshnessPolicy, lag: timedelta) -> str:
+def _lag_state(policy: FreshnessPolicy, lag: timedelta) -> Promise:
     if lag > policy.max_lag:
-        return "stale"
+        return Promise.STALE
     if policy.warn is not None and lag > policy.max_lag - policy.warn:
-        return "warn"
-    return "fresh"
+        return Promise.WARN
+    return Promise.FRESH
 
 
 def _lag_timed(policy: FreshnessPolicy, f: _Facts) -> FreshnessResult:
@@ -265,11 +254,11 @@ def _lag_timed(policy: FreshnessPolicy, f: _Facts) -> FreshnessResult:
 
 def _lag_never(policy: FreshnessPolicy, f: _Facts, need: str | None) -> FreshnessResult:
     if not f.keys:
-        return FreshnessResult("unknown", "never materialized; no partition exists yet")
+        return FreshnessResult(Promise.UNKNOWN, "never materialized; no partition exists yet")
     due = f.end(f.keys[0]) + policy.max_lag
     state = _lag_state(policy, f.now - f.end(f.keys[0]))
-    verb = "required since" if state == "stale" else "due by"
-    return FreshnessResult("unknown" if state == "fresh" else state,
+    verb = "required since" if state == Promise.STALE else "due by"
+    return FreshnessResult(Promise.UNKNOWN if state == Promise.FRESH else state,
                            f"never materialized; {verb} {moment_text(due, ZoneInfo(policy.timezone))}",
                            required_key=need, due=due)
 
@@ -287,7 +276,7 @@ def _recent_enough(f: _Facts, cutoff: datetime) -> str | None:
 def _lag_key(policy: FreshnessPolicy, f: _Facts, key: str) -> FreshnessResult:
     t, who = f.mat.get(key), _subject(key)
     if t is None:
-        return FreshnessResult("unknown", f"{who}never materialized", required_key=key)
+        return FreshnessResult(Promise.UNKNOWN, f"{who}never materialized", required_key=key)
     lag, due = f.now - t, t + policy.max_lag
     state = _lag_state(policy, lag)
     message = f"{who}materialized {format_duration(lag)} ago"
@@ -297,9 +286,9 @@ def _lag_key(policy: FreshnessPolicy, f: _Facts, key: str) -> FreshnessResult:
 
 def _lag_tail(policy: FreshnessPolicy, state: str, due: datetime, tz: ZoneInfo) -> str:
     limit = format_duration(policy.max_lag)
-    if state == "stale":
+    if state == Promise.STALE:
         return f", more than {limit} (stale since {moment_text(due, tz)})"
-    if state == "warn":
+    if state == Promise.WARN:
         return f", stale after {limit} at {moment_text(due, tz)}"
     return f", within {limit}"
 

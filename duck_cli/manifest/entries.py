@@ -5,6 +5,8 @@ Rules that need several assets (duplicates, deps, cycles, mappings) live in ``va
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -14,6 +16,7 @@ from duck_cli.manifest.read import line_of, value_line
 from duck_cli.models import (CHECK_KINDS, Asset, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
 from duck_cli.manifest.settings import relative_inside
+from duck_cli.models import is_remote
 from duck_cli.manifest.values import (check_timezone, deadline_cron, parse_duration, parse_partition_time,
                               placeholder_problem, timezone_hint)
 
@@ -78,7 +81,7 @@ class Built:
     problems: list[Problem] = field(default_factory=list)
 
 
-class Builder:
+class EntryBuilder:
     """Turns schema-valid asset and product mappings into models, collecting problems."""
 
     def __init__(self, root: Path):
@@ -106,7 +109,8 @@ class Builder:
             tags=tuple(raw.get("tags") or ()), deps=self.deps(raw.get("deps") or [], spot.at("deps")),
             checks=self.checks(raw.get("checks") or [], spot.at("checks")),
             freshness=self.freshness(raw.get("freshness"), spot.at("freshness")),
-            materialize=materialize, partitions=parts, source=source, location=spot.location))
+            materialize=materialize, partitions=parts, source=source, location=spot.location,
+            allow_empty=bool(raw.get("allow_empty", False))))
 
     def _kind_rules(self, raw: dict[str, Any], spot: Spot, source: Source | None) -> None:
         if raw.get("kind") == "source" and "source" not in raw:
@@ -160,25 +164,43 @@ class Builder:
         """A source: a path inside the project (relative to the manifest's folder) or a table."""
         body, spot = raw["source"], spot.at("source")
         options = plain(body.get("options") or {})
+        columns = {str(k): str(v) for k, v in plain(body.get("columns") or {}).items()}
         if "table" in body:
-            return Source(table=body["table"], format=body.get("format", "csv"), options=options)
+            return Source(table=body["table"], format=body.get("format", "csv"), options=options,
+                          columns=columns)
         path = self._source_path(body["path"], spot.at("path"), parts)
-        fmt = body.get("format") or _format_of(body["path"])
+        fmt = body.get("format") or _format_of(body["path"].split("?", 1)[0])
         if fmt is None:
             self.error(spot.at("path"), f"cannot tell the format of '{body['path']}' from its extension",
                        "Add format: csv, parquet or json.")
-        return Source(path=path, format=fmt or "csv", options=options)
+        return Source(path=path, format=fmt or "csv", options=options, columns=columns)
 
     def _source_path(self, text: str, spot: Spot, parts: PartitionsDef | None) -> str:
+        why = placeholder_problem(text, parts.kind if parts else None)
+        if why:
+            self.error(spot, why, _placeholder_hint(parts))
+        if is_remote(text):  # a URL is read where it is (extensions: [httpfs] in duck.yaml)
+            return text
         full = relative_inside(self.root, text, (self.root / spot.file).parent)
         if full is None:
             self.error(spot, f"the path '{text}' leaves the project folder",
                        "Keep source files inside the project folder (copy or link them in).")
             return text
-        why = placeholder_problem(text, parts.kind if parts else None)
-        if why:
-            self.error(spot, why, _placeholder_hint(parts))
+        self._filled_paths_inside(text, spot, parts)
         return full.relative_to(self.root).as_posix()
+
+    def _filled_paths_inside(self, text: str, spot: Spot, parts: PartitionsDef | None) -> None:
+        """Each static value filled into the path must keep it inside the project folder."""
+        if not isinstance(parts, StaticPartitions) or "{" not in text:
+            return
+        folder = (self.root / spot.file).parent
+        for value in parts.values:
+            filled = re.sub(r"\{(key|value)\}", lambda _m: value, text)
+            if "\0" in value or not _stays_inside(self.root, filled, folder):
+                self.error(spot, f"the static value '{value}' makes the path '{text}' leave the "
+                           "project folder", "Partition values become file names: use plain "
+                           "names (no '/', '..' or links out of the project).")
+                return
 
     def materialize(self, raw: dict[str, Any], spot: Spot, parts: PartitionsDef | None) -> Materialize | None:
         """SQL (inline or from sql_file) and the strategy, with its default."""
@@ -206,8 +228,9 @@ class Builder:
     def _sql_file(self, text: str, spot: Spot, name: str) -> tuple[str, str] | None:
         folder = (self.root / spot.file).parent
         full = relative_inside(self.root, text, folder)
-        if full is None:
-            self.error(spot, f"sql_file '{text}' leaves the project folder",
+        if full is None or not _stays_inside(self.root, text, folder):
+            self.error(spot, f"sql_file '{text}' leaves the project folder" + (
+                " (it is a link to a file outside)" if full is not None else ""),
                        "Keep SQL files inside the project folder, next to the manifest.")
             return None
         if not full.is_file():
@@ -345,6 +368,12 @@ def _format_of(path: str) -> str | None:
     while suffixes and suffixes[-1] in _COMPRESSED:
         suffixes.pop()
     return _FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def _stays_inside(root: Path, text: str, folder: Path) -> bool:
+    """Whether ``text`` (relative to ``folder``) stays inside ``root`` once symlinks are followed."""
+    real, top = os.path.realpath(folder / text), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def _placeholder_hint(parts: PartitionsDef | None) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from duck_cli.errors import ManifestError, Problem
 from duck_cli.manifest.cache import cache_key, read_cache, write_cache
-from duck_cli.manifest.entries import Builder, Spot
+from duck_cli.manifest.entries import EntryBuilder, Spot
 from duck_cli.manifest.rules import cross_rules
 from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 from duck_cli.manifest.sql import sql_stage
@@ -94,7 +94,7 @@ def _parse(manifests: list[Manifest], problems: list[Problem]) -> list[tuple[str
 def _build(root: Path, docs: list[tuple[str, Any]], problems: list[Problem]) -> tuple[Any, set[str]]:
     """Schema-check each document, then build the entries that passed; names of the others."""
 
-    validator, builder, skipped_names = None, Builder(root), set()
+    validator, builder, skipped_names = None, EntryBuilder(root), set()
     for file, doc in docs:
         found = []
         if not fast_valid(doc):  # jsonschema only where the compiled schema had doubts

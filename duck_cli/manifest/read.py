@@ -11,18 +11,16 @@ the string Norway wrote), and dates and ``10:30`` stay strings (no timestamps, n
 
 from __future__ import annotations
 
-import fnmatch
 import functools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from duck_cli.errors import Problem, did_you_mean
+from duck_cli.manifest.discover import discover
 
 TOP_LEVEL_KEYS = ("version", "assets", "products")
-SETTINGS_FILE = "duck.yaml"
 
 
 class Map(dict):
@@ -105,51 +103,55 @@ def loads(text: str | bytes) -> Any:
     """
     loader = _loader_class()(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _bounded(node)
+        return loader.construct_document(node)
     finally:
         loader.dispose()
 
 
-# Well-known YAML files that live beside projects and are never manifests.
-DEFAULT_IGNORE = ("docker-compose*.yml", "docker-compose*.yaml", "compose.yml", "compose.yaml")
+MAX_VALUES = 200_000  # values a document may expand to, aliases followed (a "billion laughs")
+MAX_DEPTH = 64  # nesting levels of lists and mappings
 
 
-def discover(root: Path, paths: Iterable[str] = (".",), ignore: Iterable[str] = ()) -> list[Path]:
-    """Every manifest under ``paths``, sorted: ``*.yaml``/``*.yml`` outside dot-folders, not
-    dot-files, duck.yaml or what an ``ignore`` glob (or a well-known compose file) matches."""
-    globs = (*DEFAULT_IGNORE, *ignore)
-    found: set[Path] = set()
-    for base in paths:
-        for folder, dirs, files in os.walk(root / base):
-            here = Path(folder)
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"
-                       and not ignored(_rel(root, here / d), globs)]
-            found.update(here / n for n in files if n.endswith((".yaml", ".yml"))
-                         and not n.startswith(".") and not (here == root and n == SETTINGS_FILE)
-                         and not ignored(_rel(root, here / n), globs))
-    return sorted(found, key=lambda p: _rel(root, p))
+def _bounded(root: Any) -> None:
+    """Refuse a composed document that aliases expand past MAX_VALUES values, that nests
+    deeper than MAX_DEPTH or that refers to itself: each node is sized once, so this is
+    linear in the text even when the expansion is not."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        kids = _children(node)
+        if done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(k)] for k in kids)
+            if sizes[id(node)] > MAX_VALUES:
+                raise yaml.constructor.ConstructorError(None, None, (
+                    f"the document expands to more than {MAX_VALUES:,} values through its "
+                    "aliases ('*name')"), node.start_mark)
+            continue
+        if id(node) in sizes:
+            continue
+        if depth > MAX_DEPTH or id(node) in open_nodes:
+            what = (f"lists and mappings nested more than {MAX_DEPTH} levels deep"
+                    if depth > MAX_DEPTH else "an alias that refers to itself")
+            raise yaml.constructor.ConstructorError(None, None, f"{what}", node.start_mark)
+        open_nodes.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((k, depth + 1, False) for k in kids if id(k) not in sizes)
 
 
-def _rel(root: Path, path: Path) -> str:
-    return os.path.normpath(os.path.relpath(path, root)).replace(os.sep, "/")
-
-
-def ignored(rel: str, globs: Iterable[str]) -> bool:
-    """Whether a project-relative path matches an ignore glob (a folder's glob covers its files).
-
-    >>> ignored("deploy/k8s.yaml", ["deploy/**"]), ignored("deploy", ["deploy/"])
-    (True, True)
-    >>> ignored("sub/docker-compose.yml", ["docker-compose*.yml"]), ignored("a.yaml", ["b*"])
-    (True, False)
-    """
-    name = rel.rsplit("/", 1)[-1]
-    for glob in globs:
-        g = glob.strip().rstrip("/")
-        if fnmatch.fnmatchcase(rel, g) or ("/" not in g and fnmatch.fnmatchcase(name, g)):
-            return True
-        if g.endswith("/**") and (rel == g[:-3] or rel.startswith(g[:-2])):
-            return True
-    return False
+def _children(node: Any) -> list:
+    value = node.value
+    if isinstance(value, list):
+        return [n for item in value for n in (item if isinstance(item, tuple) else (item,))]
+    return []
 
 
 def read_manifests(root: Path) -> tuple[list[Manifest], list[Problem]]:
@@ -252,6 +254,10 @@ _HINTS = (
     ("block end", "Check the indentation: items of one list or mapping must line up."),
     ("end of stream", "Close the quote or bracket that is still open."),
     ("single document", "A manifest holds one YAML document: remove the extra '---'."),
+    ("through its aliases", "Manifests are small: write the values out rather than nesting "
+     "aliases of aliases."),
+    ("levels deep", "Flatten the document: manifests need only a few levels."),
+    ("refers to itself", "An anchor ('&name') cannot be used inside its own value."),
     ("alias", "Define the anchor ('&name') before using it ('*name')."),
     ("constructor", "Remove the '!tag': manifests hold plain mappings, lists and scalars."),
     ("unhashable", "Keys must be plain scalars such as names."),

@@ -25,6 +25,24 @@ def duplicate_assets(built: Built, known: set[str]) -> list[Problem]:
                        "Rename one of them: asset names become table names.")
 
 
+RESERVED_PREFIXES = ("__duck", "_duck")  # duck's staging tables and its ledger schema
+
+
+def reserved_names(built: Built, known: set[str]) -> list[Problem]:
+    """Asset names (and source tables) that duck's own objects could collide with."""
+    problems = []
+    for asset in built.assets:
+        spot = built.spots[asset.name]
+        table = asset.source.table if asset.source is not None else None
+        for value, where in ((asset.name, spot.at("name")), (table, spot.at("source", "table"))):
+            if value and value.rpartition(".")[2].lower().startswith(RESERVED_PREFIXES):
+                problems.append(where.problem(
+                    f"'{value}' starts with '{value[:6] if value.startswith('__') else value[:5]}',"
+                    " a prefix duck reserves for its own staging tables and ledger",
+                    "Rename it: names starting with __duck or _duck are duck's."))
+    return problems
+
+
 def duplicate_products(built: Built, known: set[str]) -> list[Problem]:
     """Two products with one name."""
     return _duplicates([(p.name, p.location) for p in built.products], "product", "Rename one of them.")
@@ -75,9 +93,13 @@ def orient_cycle(nodes: list[str], upstream: dict[str, list[str]]) -> list[str]:
     ['a', 'b', 'a']
     >>> orient_cycle(["a", "c", "b", "a"], {"a": ["b"], "b": ["c"], "c": ["a"]})
     ['a', 'b', 'c', 'a']
+    >>> orient_cycle(["t", "o", "s", "t"], {"o": ["t"], "s": ["o"], "t": ["o", "s"]})
+    ['o', 't', 's', 'o']
     """
     ring = nodes[:-1]
-    if len(ring) > 1 and ring[1] not in upstream.get(ring[0], ()):
+    # Check every step, not only the first: a chord (t also depends on o) can make the first
+    # step look right in the reversed ring.
+    if any(b not in upstream.get(a, ()) for a, b in zip(ring, ring[1:] + ring[:1])):
         ring.reverse()
     start = ring.index(min(ring))
     ring = ring[start:] + ring[:start]
@@ -175,6 +197,6 @@ def dep_spot(spot: Spot, name: str) -> Spot:
 
 
 RULES: tuple[Callable[[Built, set[str]], list[Problem]], ...] = (
-    duplicate_assets, duplicate_products, unknown_deps, cycles, partition_mappings,
+    duplicate_assets, reserved_names, duplicate_products, unknown_deps, cycles, partition_mappings,
     relationship_targets, product_assets,
 )

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from duck_cli.errors import Problem, did_you_mean
-from duck_cli.manifest import compiled
 from duck_cli.manifest.read import line_of
 
 try:  # the JSON Schemas ship as package data; in a source tree without an install, from schemas/
@@ -72,7 +71,12 @@ def fast_valid(doc: Any) -> bool:
 
 @lru_cache(maxsize=1)
 def _compiled_check() -> Any:
-    """The compiled validator, unless it was compiled from another version of the schema."""
+    """The compiled validator, unless it was compiled from another version of the schema.
+
+    Imported here, like jsonschema: the generated module costs about 30 ms to import, and a
+    command whose project comes from the validation cache never validates."""
+    import duck_cli.manifest.compiled as compiled
+
     return compiled.validate if compiled.SCHEMA_SHA256 == schema_sha256() else None
 
 

@@ -19,10 +19,9 @@ DEFAULT_CATALOG = ".duck/catalog.duckdb"
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
 
 
-def find_root(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
+def find_root(path: Path | str | None, environ: Mapping[str, str]) -> Path:
     """The project folder: ``path`` (-p), else env DUCK_PROJECT, else the current directory."""
-    env = os.environ if environ is None else environ
-    chosen = path if path not in (None, "") else env.get("DUCK_PROJECT") or None
+    chosen = path if path not in (None, "") else environ.get("DUCK_PROJECT") or None
     try:
         folder = Path(chosen) if chosen is not None else Path.cwd()
     except FileNotFoundError:
@@ -53,6 +52,13 @@ def clock(environ: Mapping[str, str]) -> datetime:
         raise UsageError(f"DUCK_NOW '{text}' is not an ISO 8601 date and time", hint=hint) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise UsageError(f"DUCK_NOW '{text}' has no UTC offset", hint=hint)
+    try:
+        in_range = 1900 <= moment.astimezone(timezone.utc).year <= 9998
+    except OverflowError:  # the offset pushes it past year 1 or 9999
+        in_range = False
+    if not in_range:
+        raise UsageError(f"DUCK_NOW '{text}' is out of range", hint="Use a moment between "
+                         "1900-01-01 and 9998-12-31 (UTC), e.g. 2026-03-13T07:30:00+01:00.")
     return moment
 
 
@@ -93,6 +99,11 @@ def load_settings(root: Path) -> Settings:
         wait_seconds=float(values.get("wait", 30)),
         paths=tuple(values.get("paths", (".",))),
         ignore=tuple(values.get("ignore", ())),
+        extensions=tuple(values.get("extensions") or ()),
+        secrets={name: {str(k): str(v) for k, v in body.items()}
+                 for name, body in (values.get("secrets") or {}).items()},
+        attach={name: _attachment(root, body) for name, body in (values.get("attach") or {}).items()},
+        max_partitions=values.get("max_partitions", 100_000),
     )
 
 
@@ -106,6 +117,14 @@ def discovery(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if doc is None or _settings_problems(doc):
         return (".",), ()
     return tuple(doc.get("paths", (".",))), tuple(doc.get("ignore", ()))
+
+
+def _attachment(root: Path, body: Mapping[str, Any]) -> dict[str, str]:
+    """An attached database's parameters, a file path made absolute (inside the project)."""
+    out = {str(k): str(v) for k, v in body.items()}
+    if "path" in out and ":" not in out["path"]:
+        out["path"] = str(_absolute(root, out["path"]))
+    return out
 
 
 def _absolute(root: Path, text: str) -> Path:
@@ -160,6 +179,21 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "paths": (lambda v: _text_list(v) and all(_inside(p) for p in v),
               "a list of folders inside the project, e.g. [models]"),
     "ignore": (_text_list, "a list of globs, e.g. [docker-compose.yml, 'deploy/**']"),
+    "extensions": (lambda v: isinstance(v, list) and all(
+        isinstance(e, str) and re.fullmatch(r"[a-z][a-z0-9_]*", e) for e in v),
+        "a list of DuckDB extension names, e.g. [httpfs, postgres]"),
+    "secrets": (lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) and isinstance(b, dict)
+        and isinstance(b.get("type"), str) and all(isinstance(x, (str, int, bool)) for x in b.values())
+        for n, b in v.items()),
+        "a mapping of DuckDB secret names to their parameters (type: s3, key_id: env:VAR, ...)"),
+    "attach": (lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) and isinstance(b, dict)
+        and b.get("type") in ("sqlite", "postgres", "duckdb") and set(b) <= {"type", "path", "secret"}
+        and all(isinstance(x, str) for x in b.values()) for n, b in v.items()),
+        "a mapping of names to databases to read source tables from "
+        "({type: sqlite|postgres|duckdb, path: FILE} or {type: postgres, secret: NAME})"),
+    "max_partitions": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
 }
 
 
@@ -191,5 +225,9 @@ def _settings_hint(key: str) -> str:
     examples = {"warehouse": "warehouse: .duck/warehouse.duckdb", "catalog": "catalog: .duck/catalog.duckdb",
                 "threads": "threads: 4", "memory_limit": "memory_limit: 4GB", "batch_size": "batch_size: 31",
                 "jobs": "jobs: 4", "wait": "wait: 30", "paths": "paths: [models, sources]",
-                "ignore": "ignore: [docker-compose.yml, 'deploy/**']"}
+                "ignore": "ignore: [docker-compose.yml, 'deploy/**']", "extensions": "extensions: [httpfs]",
+                "secrets": "secrets: {lake: {type: s3, key_id: env:AWS_ACCESS_KEY_ID, "
+                           "secret: env:AWS_SECRET_ACCESS_KEY}}",
+                "attach": "attach: {app: {type: sqlite, path: data/app.db}}",
+                "max_partitions": "max_partitions: 200000"}
     return f"For example: {examples[key]}"

@@ -6,6 +6,7 @@ It parses only, never binds: tables need not exist and ``$partition_start`` need
 from __future__ import annotations
 
 import functools
+import re
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ _LOCATION_KEYS = ("query_location", "query_location_length")
 
 class SqlSyntaxError(DuckError):
     """SQL that DuckDB cannot parse, or that is not one SELECT; ``line``/``column`` are within the SQL."""
+
+    code = "invalid_sql"
 
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
                  hint: str | None = None):
@@ -75,23 +78,33 @@ def _error(sql: str, result: dict[str, Any]) -> SqlSyntaxError:
     if "Only SELECT" in message:
         return SqlSyntaxError("a materialization is one SELECT statement", line=1, column=1,
                               hint="Write a SELECT (it may start with WITH); duck creates the table itself.")
-    line, column = position_to_line_column(sql, result.get("position"))
+    near = re.search(r'at or near "(.+)"', message)
+    line, column = position_to_line_column(sql, result.get("position"),
+                                           near.group(1) if near else None)
     return SqlSyntaxError(message, line=line, column=column)
 
 
-def position_to_line_column(sql: str, position: Any) -> tuple[int, int]:
-    """DuckDB's error position (a byte offset) as a 1-based line and column in ``sql``.
+def position_to_line_column(sql: str, position: Any, token: str | None = None) -> tuple[int, int]:
+    """DuckDB's error position as a 1-based line and column in ``sql``.
+
+    DuckDB 2.x reports a byte offset and 1.5 a character offset; they differ only after
+    non-ASCII text, where the ``token`` the parser names tells which one it is.
 
     >>> position_to_line_column("select 1\\nfrom (", "14")
     (2, 6)
+    >>> position_to_line_column("select 'é' from (", "16", "("), position_to_line_column(
+    ...     "select 'é' from (", "17", "(")
+    ((1, 17), (1, 17))
     >>> position_to_line_column("select", None)
     (1, 1)
     """
     try:
-        offset = int(position)
+        offset = max(int(position), 0)
     except (TypeError, ValueError):
         return 1, 1
-    before = sql.encode("utf-8")[:max(offset, 0)].decode("utf-8", "ignore")
+    by_chars = token is not None and sql[offset:].startswith(token) and not \
+        sql.encode("utf-8")[offset:].startswith(token.encode("utf-8"))
+    before = sql[:offset] if by_chars else sql.encode("utf-8")[:offset].decode("utf-8", "ignore")
     line = before.count("\n") + 1
     return line, len(before) - (before.rfind("\n") + 1) + 1
 

@@ -6,7 +6,7 @@ from duck_cli.plan import builder as planner
 from duck_cli.errors import UsageError
 from duck_cli.records import Backfill
 from duck_cli.graph.select import select
-from duck_cli.health.assess import FAILED, MISSING
+from duck_cli.health.state import State
 
 
 def check_options(selection: list[str], opts) -> None:
@@ -27,7 +27,7 @@ def requested(state, selection: list[str], opts) -> dict[str, tuple[str, ...]]:
     names = [n for n in select(state.project.assets, state.graph, selection)
              if not state.project.assets[n].is_source]
     if opts.missing or opts.failed:
-        want = MISSING if opts.missing else FAILED
+        want = State.MISSING if opts.missing else State.FAILED
         out = {n: tuple(p.key for p in state.health.assets[n].unhealthy() if p.state == want)
                for n in names}
         return {n: ks for n, ks in out.items() if ks}

@@ -6,28 +6,18 @@ dry runs, `--json` and the executor all use the same plan. Planning is pure and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from duck_cli.errors import PartitionKeyError
 from duck_cli.graph import mapping as pmap
 from duck_cli.graph import partitions as parts
-from duck_cli.health.assess import FAILED, FRESH, STALE, Health, upstream_partitions
+from duck_cli.health.assess import Health, upstream_partitions
+from duck_cli.health.state import State, turns_stale
 from duck_cli.models import Project
+from duck_cli.plan.steps import Step, make_steps
 
 PLAN, OK, BLOCKED, UNFIXABLE = "plan", "ok", "blocked", "unfixable"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One unit of work: build these partitions (one statement for a batch) of one asset."""
-
-    index: int
-    asset: str
-    keys: tuple[str, ...]
-    reasons: tuple[str, ...]  # sentences, most important first
-    codes: tuple[str, ...]  # reason codes, sorted
-    needs: tuple[int, ...]  # steps that must succeed first
 
 
 @dataclass(frozen=True)
@@ -36,7 +26,7 @@ class Held:
 
     asset: str
     keys: tuple[str, ...]
-    status: str  # fresh | blocked | unfixable
+    status: str  # fresh (a State) | blocked | unfixable
     message: str
     blocker: tuple[str, str] | None = None  # (asset, key) of the root cause
 
@@ -48,7 +38,6 @@ class Plan:
     command: str
     steps: tuple[Step, ...]
     held: tuple[Held, ...] = ()
-    options: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def partitions(self) -> int:
@@ -57,7 +46,7 @@ class Plan:
 
     def blocked(self) -> list[Held]:
         """Held partitions that cannot be built yet (blocked or unfixable)."""
-        return [h for h in self.held if h.status != FRESH]
+        return [h for h in self.held if h.status != State.FRESH]
 
 
 @dataclass(frozen=True)
@@ -83,8 +72,12 @@ def build(project: Project, health: Health, order: Iterable[str], req: Request,
             verdicts[(asset, key)] = _verdict(project, health, req, asset, key, verdicts)
     if req.include_upstream:
         _drop_unneeded(project, health, req, verdicts)
-    steps = _steps(project, health, order, verdicts, req.batch_size)
-    return Plan(command, steps, _held(project, order, verdicts, req), {})
+    order = list(order)
+    planned = {a: [k for k in health.assets[a].keys if verdicts.get((a, k), (None,))[0] == PLAN]
+               for a in order}
+    steps = make_steps(project, health, order, planned, lambda a, k: verdicts[(a, k)][1],
+                       req.batch_size)
+    return Plan(command, steps, _held(project, order, verdicts, req))
 
 
 def _drop_unneeded(project: Project, health: Health, req: Request, verdicts: dict) -> None:
@@ -110,7 +103,7 @@ def _add_unhealthy_upstream(project, health, planned, keep) -> None:
     stack = list(keep)
     while stack:
         for up in upstream_partitions(project, health, *stack.pop()):
-            if up in planned and up not in keep and health.partition(*up).state != FRESH:
+            if up in planned and up not in keep and health.partition(*up).state != State.FRESH:
                 keep.add(up)
                 stack.append(up)
 
@@ -123,7 +116,7 @@ def _stale_by_rebuild(project, health, planned, keep) -> set:
             if up in planned and up not in ancestors:
                 ancestors.add(up)
                 stack.append(up)
-    return {n for n in ancestors - keep if health.partition(*n).state in (FRESH, STALE)
+    return {n for n in ancestors - keep if turns_stale(health.partition(*n).state)
             and any(u in keep for u in upstream_partitions(project, health, *n))}
 
 
@@ -148,7 +141,7 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
     """(verdict, reasons, root blocker) for one partition; upstream verdicts are known."""
     p = health.partition(asset, key)
     if project.assets[asset].is_source:
-        if p.state == FRESH:
+        if p.state == State.FRESH:
             return (OK, (), None)
         return (UNFIXABLE, tuple(r.message for r in p.reasons), (asset, key))
     ups = [(u, verdicts.get(u) or _outside(health, req, u)) for u in
@@ -163,11 +156,11 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
     upstream_planned = [up for up, v in ups if v[0] == PLAN]
     if forced:
         return (PLAN, (_reasons(p) or ("requested",)) + _reads_as_is(health, held_up), None)
-    if p.state == FRESH and not upstream_planned:
+    if p.state == State.FRESH and not upstream_planned:
         return (OK, (), None)
     if asset not in req.scope:
         return (BLOCKED, (), (asset, key))
-    if p.state == FAILED and not req.retry_failed and not upstream_planned \
+    if p.state == State.FAILED and not req.retry_failed and not upstream_planned \
             and _fails_the_same(project, health, asset, key):
         return (UNFIXABLE, _reasons(p), (asset, key))
     extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned))
@@ -177,7 +170,7 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
 def _readable(health: Health, up: tuple[str, str]) -> bool:
     """Whether an upstream partition has published data a forced rebuild can read."""
     p = health.partition(*up)
-    return p.state == FRESH or p.seq > 0
+    return p.state == State.FRESH or p.seq > 0
 
 
 def _reads_as_is(health: Health, held_up) -> tuple[str, ...]:
@@ -190,7 +183,7 @@ def _reads_as_is(health: Health, held_up) -> tuple[str, ...]:
 def _outside(health: Health, req: Request, up: tuple[str, str]) -> tuple:
     """The verdict of an upstream partition that is not part of the plan's cone."""
     p = health.partition(*up)
-    if p.state == FRESH:
+    if p.state == State.FRESH:
         return (OK, (), None)
     return (UNFIXABLE if any(r.code == "source_missing" for r in p.reasons) else BLOCKED,
             (), up)
@@ -206,36 +199,6 @@ def _reasons(p) -> tuple[str, ...]:
     return tuple(r.message for r in p.reasons)
 
 
-def _codes(p) -> tuple[str, ...]:
-    return tuple(sorted({r.code for r in p.reasons}))
-
-
-def _steps(project: Project, health: Health, order, verdicts, batch_size: int) -> tuple[Step, ...]:
-    steps: list[Step] = []
-    where: dict[tuple[str, str], int] = {}
-    for asset in order:
-        keys = [k for k in health.assets[asset].keys if verdicts.get((asset, k), (None,))[0] == PLAN]
-        if not keys:
-            continue
-        a = project.assets[asset]
-        size = 1 if "$partition_key" in a.materialize.sql else batch_size  # a key is not a range
-        for batch in parts.batches(a.partitions, keys, size):
-            needs = sorted({where[u] for k in batch
-                            for u in upstream_partitions(project, health, asset, k) if u in where})
-            reasons = _merge(verdicts[(asset, k)][1] for k in batch)
-            codes = tuple(sorted({c for k in batch for c in _codes(health.partition(asset, k))}))
-            steps.append(Step(len(steps), asset, tuple(batch), reasons, codes, tuple(needs)))
-            where.update({(asset, k): len(steps) - 1 for k in batch})
-    return tuple(steps)
-
-
-def _merge(reason_lists: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for reasons in reason_lists:
-        out.update(dict.fromkeys(reasons))
-    return tuple(out)
-
-
 def _held(project: Project, order, verdicts, req: Request) -> tuple[Held, ...]:
     groups: dict[tuple, list[str]] = {}
     for asset in order:
@@ -245,15 +208,15 @@ def _held(project: Project, order, verdicts, req: Request) -> tuple[Held, ...]:
             verdict, reasons, root = verdicts.get((asset, key), (OK, (), None))
             if verdict == PLAN:
                 continue
-            status = FRESH if verdict == OK else verdict
+            status = State.FRESH if verdict == OK else verdict
             groups.setdefault((asset, status, root), []).append(key)
     return tuple(Held(a, tuple(keys), s, _held_message(s, a, root, keys), root)
                  for (a, s, root), keys in groups.items())
 
 
 def _held_message(status: str, asset: str, root, keys) -> str:
-    if status == FRESH:
-        return "fresh"
+    if status == State.FRESH:
+        return str(State.FRESH)
     if status == UNFIXABLE and root and root[0] == asset:
         return "cannot be rebuilt yet"
     label = f"{root[0]} {root[1]}".strip() if root else "an upstream"
@@ -367,9 +330,9 @@ def for_reconcile(project: Project, health: Health, order, selected: list[str], 
         planned = {}
         for step in plan.steps:
             planned.setdefault(step.asset, []).extend(step.keys)
-        turns_stale = lambda a, k: health.partition(a, k).state in (FRESH, STALE)  # noqa: E731
-        grown = _merge_targets(targets, _with_downstream(project, health, order, planned,
-                                                         turns_stale), readers)
+        grown = _merge_targets(targets, _with_downstream(
+            project, health, order, planned,
+            lambda a, k: turns_stale(health.partition(a, k).state)), readers)
         if grown == targets:
             return plan
         targets = grown

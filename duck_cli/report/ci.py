@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from duck_cli.report import documents as docs
@@ -52,23 +52,29 @@ class Case:
         return "; ".join(dict.fromkeys(m for _k, s, m in self.messages if s == status and m))
 
 
-def github_enabled(flag: bool) -> bool:
-    """--github, or running inside GitHub Actions."""
-    return flag or os.environ.get("GITHUB_ACTIONS") == "true"
+@dataclass(frozen=True)
+class GitHub:
+    """GitHub Actions reporting: workflow commands on ``stream``, the step summary file if set.
+
+    The CLI makes one when asked (--github) or when running in Actions (GITHUB_ACTIONS).
+    """
+
+    stream: TextIO
+    summary: Path | None = None
 
 
-def for_run(result, project, junit: Path | None, github: bool) -> None:
+def for_run(result, project, junit: Path | None, github: GitHub | None) -> None:
     """Reports for a materialize/backfill/reconcile run."""
     cases = run_cases(result)
     if junit:
         write_junit(junit, f"duck {result.run_id or 'run'}", cases, project)
-    if github_enabled(github):
-        annotate(project, cases)
-        summary(f"duck run {result.run_id or '(nothing to do)'}: {result.status}", cases,
+    if github is not None:
+        annotate(github, project, cases)
+        summary(github, f"duck run {result.run_id or '(nothing to do)'}: {result.status}", cases,
                 project)
 
 
-def for_checks(results, project, junit: Path | None, github: bool) -> None:
+def for_checks(results, project, junit: Path | None, github: GitHub | None) -> None:
     """Reports for `duck check`."""
     cases: dict[tuple, Case] = {}
     for asset, key, r in results:
@@ -76,9 +82,9 @@ def for_checks(results, project, junit: Path | None, github: bool) -> None:
     found = list(cases.values())
     if junit:
         write_junit(junit, "duck check", found, project)
-    if github_enabled(github):
-        annotate(project, found)
-        summary("duck check", found, project)
+    if github is not None:
+        annotate(github, project, found)
+        summary(github, "duck check", found, project)
 
 
 def run_cases(result) -> list[Case]:
@@ -174,7 +180,7 @@ def title(c: Case, project) -> str:
     return f"duck: {c.name}" + (f" {_few(project, c.asset, keys)}" if keys else "")
 
 
-def annotate(project, cases: list[Case]) -> None:
+def annotate(github: GitHub, project, cases: list[Case]) -> None:
     """`::error file=...,line=...::message` lines for failures and warnings."""
     for c in cases:
         if c.status not in ("failed", "warning"):
@@ -185,14 +191,14 @@ def annotate(project, cases: list[Case]) -> None:
         if loc is not None:
             path = os.path.relpath(project.root / loc.file)
             where = f"file={_escape(path, True)},line={loc.line},"
-        sys.stderr.write(f"::{level} {where}title={_escape(title(c, project), True)}::"
+        github.stream.write(f"::{level} {where}title={_escape(title(c, project), True)}::"
                          f"{_escape(c.message())}\n")
 
 
 _ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "warning": "⚠️"}
 
 
-def summary(heading: str, cases: list[Case], project) -> None:
+def summary(github: GitHub, heading: str, cases: list[Case], project) -> None:
     """Append to $GITHUB_STEP_SUMMARY: a table of what did not pass, one line counting passes."""
     lines = [f"### {heading}", ""]
     bad = sorted((c for c in cases if c.status != "passed"), key=lambda c: _ORDER[c.status])
@@ -204,25 +210,26 @@ def summary(heading: str, cases: list[Case], project) -> None:
     counts = {s: sum(c.status == s for c in cases) for s in _ORDER}
     lines.append(", ".join(f"{_ICON[s]} {n} {s}" for s, n in counts.items() if n)
                  or "No tests.")
-    append_summary(lines)
+    append_summary(github, lines)
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "/").replace("\n", " ")
 
 
-def append_summary(lines: list[str]) -> None:
-    """Append Markdown lines to $GITHUB_STEP_SUMMARY when it is set (never overwrite)."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
+def append_summary(github: GitHub, lines: list[str]) -> None:
+    """Append Markdown lines to the step summary ($GITHUB_STEP_SUMMARY) when there is one
+    (never overwrite)."""
+    target = github.summary
     if not target:
         return
     with open(target, "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n\n")
 
 
-def plan_summary(d: dict, github: bool) -> None:
+def plan_summary(d: dict, github: GitHub | None) -> None:
     """`duck plan --github`: the plan (and what it holds back) as Markdown in the step summary."""
-    if not github_enabled(github):
+    if github is None:
         return
     est = d["estimate"]
     lines = [f"### duck {d['command']}: {est['steps']} step(s), {est['partitions']} partition(s)",
@@ -238,4 +245,4 @@ def plan_summary(d: dict, github: bool) -> None:
         lines += ["", "Held back:", "", "| Asset | Partitions | Status | Why |", "|---|---|---|---|"]
         lines += [f"| {h['asset']} | {_cell(', '.join(h['partitions']) or '-')} | {h['status']} "
                   f"| {_cell(h['message'])} |" for h in held]
-    append_summary(lines)
+    append_summary(github, lines)

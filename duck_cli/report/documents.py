@@ -1,6 +1,7 @@
 """The `--json` documents: plain dicts with a `schema_version`, shaped by schemas/*.schema.json.
 
-Pure functions from core data to documents; `render.py` prints them (or tables built from them).
+Pure functions from core data and reports (`health.status.StatusReport`, `health.why.WhyReport`)
+to documents; `render.py` prints them.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from datetime import datetime
 from typing import Iterable
 
 from duck_cli.graph import partitions as parts
-from duck_cli.health import freshness as fr
-from duck_cli.health.assess import FRESH, AssetHealth, blockers, freshness_inputs
+from duck_cli.health.state import State
+from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
+from duck_cli.health.why import WhyReport
+from duck_cli.records import RunStatus
+from duck_cli.state import versions
 
 SCHEMA_VERSION = 1
 
@@ -99,51 +103,52 @@ def _blocker_ref(blocker, state) -> dict | None:
             "message": reason.message if reason else None}
 
 
-# -- status ----------------------------------------------------------------------------------
+# -- status and why --------------------------------------------------------------------------
 
 
-def status_doc(state, names: list[str], with_partitions: bool) -> dict:
-    """Health of the selected assets and of the products that publish them."""
-    assets = [asset_status(state, state.health.assets[n], with_partitions) for n in names]
-    products = [product_status(state, p) for p in state.project.products.values()
-                if any(a in names for a in p.assets)]
-    summary = {"assets": len(assets)}
-    for key in ("fresh", "stale", "missing", "failed"):
-        summary[key] = sum(1 for a in assets if a["state"] == key)
-    summary["warn"] = sum(1 for a in assets if warns(a))
-    return doc("status", now=ts(state.health.now), summary=summary, assets=assets,
-               products=products)
+def status_doc(report: StatusReport, with_partitions: bool) -> dict:
+    """`duck status --json`: the selected assets' health and their products' (a StatusReport)."""
+    assets = [asset_status(a, with_partitions) for a in report.assets]
+    summary = {"assets": len(assets), **report.counts(), "warn": report.warned()}
+    return doc("status", now=ts(report.now), summary=summary, assets=assets,
+               products=[product_entry(p) for p in report.products])
 
 
-def warns(entry: dict) -> bool:
-    """Whether an asset's status entry carries a warning (a warn check, freshness at risk)."""
-    return bool(entry["checks"]["warned"]) or (entry["freshness"] or {}).get("state") == "warn"
-
-
-def asset_status(state, ah: AssetHealth, with_partitions: bool) -> dict:
+def asset_status(a: AssetStatus, with_partitions: bool) -> dict:
     """One asset's status entry."""
-    a, defn = ah.asset, ah.asset.partitions
-    counts = ah.counts()
-    by_state: dict[str, list[str]] = {"stale": [], "missing": [], "failed": []}
-    for p in ah.unhealthy():
-        by_state[p.state].append(p.key)
+    ah = a.health
+    defn = ah.asset.partitions
     latest = max(ah.current.values(), key=lambda m: m.seq, default=None)
     out = {
-        "name": a.name, "kind": a.kind, "owner": a.owner, "tags": list(a.tags),
-        "state": ah.state, "partitioned": defn is not None,
+        "name": ah.asset.name, "kind": ah.asset.kind, "owner": ah.asset.owner,
+        "tags": list(ah.asset.tags), "state": a.state, "partitioned": defn is not None,
         "partitions": {"definition": defn.kind if defn else None, "total": len(ah.keys),
-                       **counts, **{f"{k}_ranges": ranges(defn, v) for k, v in by_state.items()}},
+                       **ah.counts(),
+                       **{f"{s}_ranges": ranges(defn, a.keys_in(s)) for s in _LISTED}},
         "last_materialization": _mat(latest),
-        "rows": sum(m.row_count or 0 for m in ah.current.values()) if not a.is_source else None,
+        "rows": sum(m.row_count or 0 for m in ah.current.values())
+        if not ah.asset.is_source else None,
         "freshness": ah.freshness.to_json() if ah.freshness is not None else None,
-        "checks": check_summary(state, ah),
-        "reasons": reasons(ah),
-        "blockers": asset_blockers(state, ah),
-        "last_run": _run_ref(state.snapshot.last_attempts.get(a.name)),
+        "checks": {"defined": a.checks.defined, "passed": a.checks.passed,
+                   "failed": a.checks.failed, "warned": a.checks.warned,
+                   "failing": list(a.checks.failing)},
+        "reasons": [{"code": g.code, "message": g.message, "partitions": ranges(defn, g.keys)}
+                    for g in a.reasons],
+        "blockers": [{"asset": b.asset, "partition": b.key or None, "reason": b.reason.code,
+                      "message": b.reason.message} for b in a.blockers],
+        "last_run": _run_ref(a.last_run),
     }
+    if ah.asset.is_source:  # partitions that arrived with no data rows (an empty file)
+        empty = [k for k in ah.keys if ah.current.get(k) is not None
+                 and versions.is_empty(ah.current[k].data_version)]
+        out["partitions"]["empty"] = len(empty)
+        out["partitions"]["empty_ranges"] = ranges(defn, empty)
     if with_partitions:
-        out["partition_list"] = [partition_entry(state, ah, k) for k in ah.keys]
+        out["partition_list"] = [partition_entry(a, k) for k in ah.keys]
     return out
+
+
+_LISTED = (State.STALE, State.MISSING, State.FAILED)  # the ``*_ranges`` keys, in this order
 
 
 def _mat(m) -> dict | None:
@@ -153,86 +158,52 @@ def _mat(m) -> dict | None:
             "kind": m.kind, "code_version": m.code_version}
 
 
-def partition_entry(state, ah: AssetHealth, key: str) -> dict:
+def partition_entry(a: AssetStatus, key: str) -> dict:
     """One partition's row for `status --partitions`."""
-    p = ah.partitions[key]
-    return {"partition": key, "state": p.state, "materialization": _mat(ah.current.get(key)),
+    p = a.health.partitions[key]
+    return {"partition": key, "state": p.state, "materialization": _mat(a.health.current.get(key)),
             "reasons": [{"code": r.code, "message": r.message} for r in p.reasons],
             "checks": [{"name": c.name, "passed": c.passed, "severity": c.severity,
-                        "message": c.message}
-                       for c in state.snapshot.checks.get((ah.asset.name, key), ())]}
-
-
-def check_summary(state, ah: AssetHealth) -> dict:
-    """Latest check results across the asset's partitions."""
-    name = ah.asset.name
-    failing: dict[str, None] = {}
-    failed = warned = 0
-    if name in state.snapshot.check_counts:
-        for key in ah.keys:
-            for c in state.snapshot.checks.get((name, key), ()):
-                failing[c.name] = None
-                failed += c.severity == "error"
-                warned += c.severity != "error"
-    passed = state.snapshot.check_counts.get(name, (0, 0, 0))[0]
-    return {"defined": len(ah.asset.checks), "passed": passed, "failed": failed,
-            "warned": warned, "failing": list(failing)}
-
-
-def reasons(ah: AssetHealth) -> list[dict]:
-    """Staleness reasons with the partitions each holds for."""
-    groups: dict[str, dict] = {}
-    for p in ah.unhealthy():
-        for r in p.reasons:
-            g = groups.setdefault(r.code, {"code": r.code, "message": r.message, "keys": []})
-            g["keys"].append(p.key)
-    if ah.freshness is not None and ah.freshness.state == "stale" and "freshness_breached" \
-            not in groups:
-        groups["freshness_breached"] = {"code": "freshness_breached", "keys": [],
-                                        "message": f"freshness breached: {ah.freshness.message}"}
-    return [{"code": g["code"], "message": g["message"],
-             "partitions": ranges(ah.asset.partitions, g["keys"])} for g in groups.values()]
-
-
-def asset_blockers(state, ah: AssetHealth, limit: int = 50) -> list[dict]:
-    """Root-cause blockers upstream of the asset's unhealthy partitions (distinct)."""
-    found: dict[tuple, dict] = {}
-    for p in ah.unhealthy()[:limit]:
-        for b in blockers(state.project, state.health, ah.asset.name, p.key):
-            if b.root and (b.asset, b.key) not in found:
-                found[(b.asset, b.key)] = {"asset": b.asset, "partition": b.key or None,
-                                           "reason": b.reason.code, "message": b.reason.message}
-    return list(found.values())
+                        "message": c.message} for c in a.partition_checks.get(key, ())]}
 
 
 def _run_ref(att) -> dict | None:
     return {"run_id": att.run_id, "status": att.status} if att else None
 
 
-def product_status(state, product) -> dict:
-    """A data product: its own freshness promise over the assets it publishes."""
-    results = []
-    for name in product.assets:
-        ah = state.health.assets[name]
-        if product.freshness is not None:
-            results.append(fr.evaluate(product.freshness, state.health.now,
-                                       **freshness_inputs(ah.asset, ah.keys, ah.current,
-                                                          state.health.assets)))
-    fresh_state = fr.worst(r.state for r in results) if results else None
-    asset_states = [state.health.assets[n].state for n in product.assets]
-    unhealthy = [n for n in product.assets if state.health.assets[n].state != FRESH]
-    overall = "stale" if fresh_state == "stale" or unhealthy else (fresh_state or "fresh")
-    return {"name": product.name, "owner": product.owner, "state": overall,
-            "assets": list(product.assets), "asset_states": asset_states,
-            "unhealthy_assets": unhealthy,
-            "freshness": _worst_result(results)}
+def product_entry(p: ProductStatus) -> dict:
+    """A data product's status entry."""
+    return {"name": p.product.name, "owner": p.product.owner, "state": p.state,
+            "assets": list(p.product.assets), "asset_states": list(p.asset_states),
+            "unhealthy_assets": list(p.unhealthy),
+            "freshness": p.freshness.to_json() if p.freshness is not None else None}
 
 
-def _worst_result(results) -> dict | None:
-    if not results:
-        return None
-    order = {"stale": 0, "warn": 1, "unknown": 2, "fresh": 3}
-    return min(results, key=lambda r: order.get(r.state, 9)).to_json()
+def _next_action(a) -> dict:
+    # the key order each action has always had in the document
+    if a.action in ("wait_for_source", "backfill_upstream"):
+        return {"action": a.action, "command": a.command, "message": a.message}
+    return {"action": a.action, "message": a.message, "command": a.command}
+
+
+def why_doc(r: WhyReport) -> dict:
+    """`duck why --json` (a WhyReport)."""
+    out = doc("why", target=r.target, target_type=r.target_type, partition=r.partition,
+              state=r.state, freshness=r.freshness.to_json() if r.freshness else None,
+              unhealthy_partitions=list(r.unhealthy),
+              questions=[{"id": q.id, "question": q.question, "answer": q.answer,
+                          "detail": q.detail} for q in r.questions],
+              blockers=[{"asset": b.asset, "partition": b.key or None, "reason": b.reason.code,
+                         "message": b.reason.message, "depth": b.depth, "root": b.root}
+                        for b in r.blockers],
+              root_causes=[{"asset": c.asset, "partition": ", ".join(c.ranges) or None,
+                            "partitions": list(c.keys), "reason": c.reason,
+                            "message": c.message} for c in r.root_causes],
+              next_action=_next_action(r.next_action))
+    if r.target_type == "product":
+        out.update(assets=[{"asset": a, "state": s} for a, s in r.assets or ()],
+                   explained_asset=r.explained_asset)
+    return out
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -278,11 +249,12 @@ def result_doc(result, plan, state) -> dict:
               "error": r.error, "error_kind": r.error_kind, "blocked_by": r.blocked_by,
               "checks": [check_entry(c) for c in r.checks]} for r in result.results]
     counts = {k: sum(1 for r in result.results if r.status == k)
-              for k in ("success", "failed", "skipped")}
+              for k in (RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.SKIPPED)}
     return doc("run", run_id=result.run_id, status=result.status,
                backfill_id=result.backfill_id, summary=counts, steps=steps,
                held=held(plan, state),
-               partitions=sum(len(r.keys) for r in result.results if r.status == "success"))
+               partitions=sum(len(r.keys) for r in result.results
+                              if r.status == RunStatus.SUCCESS))
 
 
 def doctor_doc(report) -> dict:

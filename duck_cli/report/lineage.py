@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from duck_cli.health.state import State
 from duck_cli.report import documents as docs
 from duck_cli.report.style import _esc, styled
 
-_COLOURS = {"fresh": "#2e7d32", "stale": "#f9a825", "missing": "#c62828", "failed": "#b71c1c"}
+_COLOURS = {State.FRESH: "#2e7d32", State.STALE: "#f9a825", State.MISSING: "#c62828",
+            State.FAILED: "#b71c1c"}
 
 
 def _state(health, name: str) -> str | None:

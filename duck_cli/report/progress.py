@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 import time
+from typing import TextIO
+
+from duck_cli.report.style import neutral
 
 
 class Progress:
     """Receives run events (`start`, `done`) and shows them; a context manager."""
 
-    def __init__(self, plan, *, enabled: bool, plain: bool):
+    def __init__(self, plan, *, enabled: bool, plain: bool, stream: TextIO, console=None):
         self.plan = plan
+        self.console = console  # the bar's rich console (the terminal's)
+        self.stream = stream  # the plain lines' stream (stderr: stdout stays for the report)
         self.enabled = enabled and bool(plan.steps)
         self.plain = plain and bool(plan.steps)
         self.total = plan.partitions
@@ -26,7 +30,7 @@ class Progress:
 
             self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                            transient=True)
+                            transient=True, console=self.console)
             self._bar.__enter__()
             self._task = self._bar.add_task("starting", total=self.total, rate="")
         return self
@@ -42,10 +46,11 @@ class Progress:
         if self._bar is not None:
             rate = self.done / max(time.perf_counter() - self.t0, 1e-6)
             self._bar.update(self._task, completed=self.done, rate=f"{rate:,.1f} partitions/s",
-                             description=f"{step.asset}")
+                             description=neutral(step.asset))
         elif self.plain and kind == "done":
             keys = ", ".join(result.keys[:3]) + (" ..." if len(result.keys) > 3 else "")
             label = f"{result.asset} {keys}".strip()
             note = f": {result.error}" if result.error else ""
-            sys.stderr.write(f"[{self.done}/{self.total}] {label} {result.status}{note}\n")
-            sys.stderr.flush()
+            line = neutral(f"[{self.done}/{self.total}] {label} {result.status}{note}")
+            self.stream.write(line + "\n")
+            self.stream.flush()

@@ -6,30 +6,31 @@ Rich is imported inside functions: `duck --help` and `--json` output do not pay 
 from __future__ import annotations
 
 import json
-import sys
 
 from duck_cli.errors import UsageError
+from duck_cli.health.state import State
 from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
+from duck_cli.report import error_document
 from duck_cli.report import lineage
 from duck_cli.report import status as status_view
 from duck_cli.report import tables
 from duck_cli.report.progress import Progress
-from duck_cli.report.style import _esc, _table, console, styled
+from duck_cli.report.style import Screen, _esc, _table, styled
 from duck_cli.state.lock import describe
 
 
-def emit_json(document: dict) -> None:
+def emit_json(screen: Screen, document: dict) -> None:
     """Print one JSON document on stdout and nothing else."""
     # one line: the C encoder (indent switches to the pure-Python one, 10x slower at scale)
-    sys.stdout.write(json.dumps(document, default=str) + "\n")
+    screen.stdout.write(json.dumps(document, default=str) + "\n")
 
 # -- errors and waiting ----------------------------------------------------------------------
 
 
-def error(err) -> None:
+def error(screen: Screen, err) -> None:
     """One paragraph per problem on stderr: where, what, how to fix."""
-    out = console(stderr=True)
+    out = screen.err
     problems = err.problems()
     for p in problems:
         line = p.render()
@@ -40,33 +41,32 @@ def error(err) -> None:
         out.print(f"{len(problems)} problems found.")
 
 
-def warning(text: str) -> None:
+def warning(screen: Screen, text: str) -> None:
     """One warning line on stderr (stdout stays clean for --json)."""
-    console(stderr=True).print(f"[yellow]warning:[/] {_esc(text)}")
+    screen.err.print(f"[yellow]warning:[/] {_esc(text)}")
 
 
-def waiting(info) -> None:
+def waiting(screen: Screen, info) -> None:
     """Say who holds the lock we are waiting for."""
-    console(stderr=True).print(f"waiting for the project lock held by {_esc(describe(info))} ...")
+    screen.err.print(f"waiting for the project lock held by {_esc(describe(info))} ...")
 
 
 # -- validate and graph -------------------------------------------------------------------------
 
 
-def validate_doc(project, problems) -> dict:
-    """The `validate --json` document."""
+def validate_doc(project, problems, err=None) -> dict:
+    """The `validate --json` document (with the error object when the manifests are invalid)."""
     errors = [p for p in problems if p.severity == "error"]
+    extra = {"error": error_document.error_entry(err)} if err is not None else {}
     return docs.doc("validate", valid=project is not None and not errors,
                     assets=len(project.assets) if project else 0,
                     products=len(project.products) if project else 0,
-                    problems=[{"severity": p.severity, "file": p.file, "line": p.line,
-                               "asset": p.asset, "message": p.message, "hint": p.hint,
-                               "text": p.render()} for p in problems])
+                    problems=[error_document.problem_entry(p) for p in problems], **extra)
 
 
-def validate_report(project) -> None:
+def validate_report(screen: Screen, project) -> None:
     """Warnings, then a one-line verdict."""
-    out = console()
+    out = screen.out
     for w in project.warnings:
         out.print(f"[yellow]warning:[/] {_esc(w.render())}")
     out.print(f"[green]valid:[/] {len(project.assets)} assets, {len(project.products)} products "
@@ -74,14 +74,14 @@ def validate_report(project) -> None:
               + (f", {len(project.warnings)} warning(s)" if project.warnings else ""))
 
 
-def graph(project, g, names, fmt: str, health) -> None:
+def graph(screen: Screen, project, g, names, fmt: str, health) -> None:
     """Lineage as a tree, Mermaid, dot or JSON."""
     if fmt == "json":
-        emit_json(lineage.graph_doc(project, g, names, health))
+        emit_json(screen, lineage.graph_doc(project, g, names, health))
     elif fmt in ("mermaid", "dot"):
-        sys.stdout.write(getattr(lineage, fmt)(project, g, names, health) + "\n")
+        screen.stdout.write(getattr(lineage, fmt)(project, g, names, health) + "\n")
     elif fmt == "tree":
-        console().print(lineage.tree(project, g, names, health))
+        screen.out.print(lineage.tree(project, g, names, health))
     else:
         raise UsageError(f"unknown graph format '{fmt}'", hint="Use tree, mermaid, dot or json.")
 
@@ -89,14 +89,14 @@ def graph(project, g, names, fmt: str, health) -> None:
 # -- plans and runs --------------------------------------------------------------------------
 
 
-def plan(p, state, as_json: bool, github: bool = False) -> None:
+def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = None) -> None:
     """A plan: steps with reasons, then what is held back (and in the GitHub step summary)."""
     d = docs.plan_doc(p, state)
     rep.plan_summary(d, github)
     if as_json:
-        emit_json(d)
+        emit_json(screen, d)
         return
-    out = console()
+    out = screen.out
     if not d["steps"]:
         out.print(_nothing(d["held"]))
     else:
@@ -118,7 +118,7 @@ HELD_HINT = ("Nothing was built (exit code 5). `duck why ASSET` names the root c
 
 def _nothing(held) -> str:
     """The one line for a plan without steps: up to date, or held back (and how much)."""
-    blocked = [h for h in held if h["status"] != "fresh"]
+    blocked = [h for h in held if h["status"] != State.FRESH]
     if not blocked:
         return "Nothing to do: everything selected is up to date."
     count = sum(h["partition_count"] or 1 for h in blocked)
@@ -128,7 +128,7 @@ def _nothing(held) -> str:
 
 
 def _held_table(out, held) -> None:
-    rows = [h for h in held if h["status"] != "fresh"]
+    rows = [h for h in held if h["status"] != State.FRESH]
     if not rows:
         return
     table = _table("Held back", "Asset", "Partitions", "Status", "Why")
@@ -140,26 +140,27 @@ def _held_table(out, held) -> None:
     out.print(table)
 
 
-def progress(p, enabled: bool):
-    """Progress for a run: a bar on a terminal, one line per step otherwise."""
-    return Progress(p, enabled=enabled and sys.stdout.isatty(), plain=not (enabled and
-                                                                           sys.stdout.isatty()))
+def progress(screen: Screen, p, enabled: bool):
+    """Progress for a run: a bar on a terminal, one line per step on stderr otherwise."""
+    bar = enabled and screen.terminal
+    return Progress(p, enabled=bar, plain=not bar, stream=screen.stderr,
+                    console=screen.out if bar else None)
 
 
 FOLD_STEPS = 50  # above this many steps, a run's table lists only steps that need attention
 
 
-def run_result(result, p, state, as_json: bool) -> None:
+def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
     """The summary of a run."""
     d = docs.result_doc(result, p, state)
     if as_json:
-        emit_json(d)
+        emit_json(screen, d)
         return
-    out = console()
+    out = screen.out
     if not result.results:
         out.print(_nothing(d["held"]))
         _held_table(out, d["held"])
-        if any(h["status"] != "fresh" for h in d["held"]):
+        if any(h["status"] != State.FRESH for h in d["held"]):
             out.print(HELD_HINT)
         return
     table = _table(f"run {result.run_id}: {result.status}", "Asset", "Partitions", "Status",
@@ -202,27 +203,27 @@ def check_reports(results, project, junit, github) -> None:
     rep.for_checks(results, project, junit, github)
 
 
-def runs(rows, as_json: bool) -> None:
+def runs(screen: Screen, rows, as_json: bool) -> None:
     """Run history."""
     if as_json:
-        emit_json(docs.doc("runs", runs=[docs.run_entry(r) for r in rows]))
+        emit_json(screen, docs.doc("runs", runs=[docs.run_entry(r) for r in rows]))
         return
     table = _table("Runs", "Run", "Command", "Status", "Started", "Ended", "Backfill")
     for r in rows:
         table.add_row(r.run_id, r.command, styled(r.status), docs.shown(r.started_at),
                       docs.shown(r.ended_at), r.backfill_id or "")
-    console().print(table if rows else "No runs yet.")
+    screen.out.print(table if rows else "No runs yet.")
 
 
-def run_detail(run, steps, checks, as_json: bool) -> None:
+def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
     """One run with its steps and checks."""
     step_docs = [docs.step_entry(s) for s in steps]
     if as_json:
-        emit_json(docs.doc("run_detail", run=docs.run_entry(run), steps=step_docs,
+        emit_json(screen, docs.doc("run_detail", run=docs.run_entry(run), steps=step_docs,
                            checks=[{**docs.check_entry(c), "asset": c.asset,
                                     "partition": c.partition} for c in checks]))
         return
-    out = console()
+    out = screen.out
     out.print(f"run {run.run_id} ({run.command}): {styled(run.status)}, started "
               f"{docs.shown(run.started_at)}" + (f", error: {_esc(run.error)}" if run.error else ""))
     rows = [[str(s["step"] + 1), _esc(s["asset"]), _esc(_few(s["partitions"] or []) or "-"),
@@ -260,42 +261,31 @@ def _few(keys: list[str]) -> str:
 # -- status, why, checks -----------------------------------------------------------------------
 
 
-def status(state, names, with_partitions: bool, as_json: bool, show_all: bool = False) -> dict:
-    """The status table (or document); returns the document for --fail-on."""
-    d = docs.status_doc(state, names, with_partitions)
+def status(screen: Screen, report, with_partitions: bool, as_json: bool,
+           show_all: bool = False) -> None:
+    """The status table (or document) of a `health.status.StatusReport`."""
     if as_json:
-        emit_json(d)
-        return d
-    status_view.print_status(console(), d, with_partitions, show_all)
-    return d
-
-
-def fails_on(d: dict, fail_on: list[str]) -> bool:
-    """Whether a status document shows what --fail-on names."""
-    s = d["summary"]
-    products = d["products"]
-    found = {"stale": s["stale"] + s["missing"] + sum(p["state"] == "stale" for p in products),
-             "failed": s["failed"],
-             "warn": s["warn"] + sum((p["freshness"] or {}).get("state") == "warn" for p in products)}
-    return any(found.get(f) for f in fail_on)
-
-
-def why(report: dict, as_json: bool) -> None:
-    """The answer to 'why is this stale?'."""
-    if as_json:
-        emit_json(report)
+        emit_json(screen, docs.status_doc(report, with_partitions))
         return
-    status_view.print_why(console(), report)
+    status_view.print_status(screen.out, report, with_partitions, show_all)
 
 
-def check_results(results, as_json: bool) -> None:
+def why(screen: Screen, report, as_json: bool) -> None:
+    """The answer to 'why is this stale?' (a `health.why.WhyReport`)."""
+    if as_json:
+        emit_json(screen, docs.why_doc(report))
+        return
+    status_view.print_why(screen.out, report)
+
+
+def check_results(screen: Screen, results, as_json: bool) -> None:
     """Results of `duck check`."""
     entries = [{"asset": a, "partition": k or None, **docs.check_entry(r)} for a, k, r in results]
     if as_json:
-        emit_json(docs.doc("check", passed=not any(r.blocking for _a, _k, r in results),
+        emit_json(screen, docs.doc("check", passed=not any(r.blocking for _a, _k, r in results),
                            results=entries))
         return
-    out = console()
+    out = screen.out
     if not entries:
         out.print("No checks defined on the selection.")
         return
@@ -309,13 +299,13 @@ def _progress(requested: dict, built: set) -> dict:
     return {"done": sum(w in built for w in wanted), "requested": len(wanted)}
 
 
-def backfills(rows, project, as_json: bool, built: dict | None = None) -> None:
+def backfills(screen: Screen, rows, project, as_json: bool, built: dict | None = None) -> None:
     """Recorded backfills, with their progress (partitions built of those requested)."""
     entries = [docs.backfill_entry(r) for r in rows]
     for e in entries:
         e["progress"] = _progress(e["requested"], (built or {}).get(e["backfill_id"], set()))
     if as_json:
-        emit_json(docs.doc("backfills", backfills=entries))
+        emit_json(screen, docs.doc("backfills", backfills=entries))
         return
     table = _table("Backfills", "Backfill", "Created", "Selection", "Requested", "Status",
                    "Progress", "Runs")
@@ -327,7 +317,7 @@ def backfills(rows, project, as_json: bool, built: dict | None = None) -> None:
         table.add_row(e["backfill_id"], docs.shown(e["created_at"]), _esc(e["selection"]), _esc(req),
                       styled(e["status"]), done, ", ".join(f"{r['run_id']} ({r['status']})"
                                                      for r in e["runs"]))
-    out = console()
+    out = screen.out
     out.print(table if entries else "No backfills yet.")
     for e in entries:
         if e["status"] in ("canceled", "partial"):
@@ -335,32 +325,41 @@ def backfills(rows, project, as_json: bool, built: dict | None = None) -> None:
                       f"{e['backfill_id']}` finishes it.")
 
 
-def init_done(directory, written, as_json: bool) -> None:
+def init_done(screen: Screen, directory, written, as_json: bool) -> None:
     """What `duck init` wrote."""
     if as_json:
-        emit_json(docs.doc("init", directory=str(directory), files=[str(w) for w in written]))
+        emit_json(screen, docs.doc("init", directory=str(directory),
+                                   files=[str(w) for w in written]))
         return
-    out = console()
+    out = screen.out
     for w in written:
         out.print(f"created {_esc(w)}")
     out.print(f"Next: duck materialize -p {_esc(directory)}")
 
 
-def pruned(counts: dict, as_json: bool, dry_run: bool = False) -> None:
+def report_written(screen: Screen, d: dict) -> None:
+    """Where `duck report --html` wrote the site, and what it holds."""
+    c = d["counts"]
+    screen.out.print(f"Wrote {c['pages']:,} pages ({c['asset_pages']:,} assets, "
+                      f"{c['run_pages']:,} runs) to {_esc(d['directory'])}; open "
+                      f"{_esc(d['index'])}")
+
+
+def pruned(screen: Screen, counts: dict, as_json: bool, dry_run: bool = False) -> None:
     """What `duck prune` deleted (or, with --dry-run, would delete)."""
     if as_json:
-        emit_json(docs.doc("prune", deleted=counts, dry_run=dry_run))
+        emit_json(screen, docs.doc("prune", deleted=counts, dry_run=dry_run))
         return
     verb = "would delete (dry run, nothing deleted): " if dry_run else "deleted "
-    console().print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    screen.out.print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
-def doctor(report, as_json: bool) -> None:
+def doctor(screen: Screen, report, as_json: bool) -> None:
     """The consistency report (a run.doctor.DoctorReport)."""
     if as_json:
-        emit_json(docs.doctor_doc(report))
+        emit_json(screen, docs.doctor_doc(report))
         return
-    out = console()
+    out = screen.out
     for item in report.findings:
         level = "[green]ok[/]" if item.level == "ok" else styled(item.level)
         out.print(f"{level} {_esc(item.message)}")

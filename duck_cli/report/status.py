@@ -1,10 +1,19 @@
-"""Tables for `duck status` and the report for `duck why`, drawn from their JSON documents."""
+"""Tables for `duck status` and the report for `duck why`, drawn from their reports
+(`health.status.StatusReport`, `health.why.WhyReport`), as the JSON documents are.
+
+The status table fits the console's width (`report.tables`): names never wrap, and healthy
+assets take one line; which partitions are not fresh goes to the Why column.
+"""
 
 from __future__ import annotations
 
+from duck_cli.health.state import State
+from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
+from duck_cli.health.why import WhyReport
 from duck_cli.report import tables
-from duck_cli.report.documents import shown as local_time, warns
+from duck_cli.report.documents import ranges, shown as local_time
 from duck_cli.report.style import _esc, _table, styled
+from duck_cli.state import versions
 
 
 FOLD_AFTER = 200  # above this many assets, the table lists only those that need attention
@@ -24,30 +33,31 @@ STATUS_COLUMNS = (
 )
 
 
-def print_status(out, d: dict, with_partitions: bool, show_all: bool = False) -> None:
+def print_status(out, r: StatusReport, with_partitions: bool, show_all: bool = False) -> None:
     """The status table: one row per asset (only unhealthy ones in a big project), products."""
-    shown = d["assets"]
+    shown = r.assets
     if len(shown) > FOLD_AFTER and not show_all:
-        shown = [a for a in shown if a["state"] != "fresh" or a["checks"]["failed"] or warns(a)]
+        shown = [a for a in shown if a.state != State.FRESH or a.checks.failed or a.warn]
     if shown:
         rows = [_status_row(a) for a in shown]
-        title = f"Status at {local_time(d['now'])}"
-        tables.show(out, tables.fit(title, STATUS_COLUMNS, rows, out.width),
-                    "duck status")
-    hidden = len(d["assets"]) - len(shown)
+        title = f"Status at {local_time(r.now)}"
+        tables.show(out, tables.fit(title, STATUS_COLUMNS, rows, out.width), "duck status")
+    hidden = len(r.assets) - len(shown)
     if hidden:
-        out.print(f"{hidden:,} fresh assets not listed (of {len(d['assets']):,}); "
+        out.print(f"{hidden:,} fresh assets not listed (of {len(r.assets):,}); "
                   "`duck status --all` lists every asset, `--json` gives them all as data.")
-    if d["products"]:
-        _products(out, d["products"])
-    if with_partitions and d["assets"]:
-        _partition_table(out, d["assets"][0])
+    if r.products:
+        _products(out, r.products)
+    if with_partitions and r.assets:
+        _partition_table(out, r.assets[0])
 
 
-def _status_row(a: dict) -> list[str]:
-    return [_esc(a["name"]), _esc(a["kind"]), _esc(a["owner"] or ""), styled(a["state"]),
-            _partitions_cell(a), _freshness_cell(a["freshness"]), _checks_cell(a),
-            _run_cell(a["last_run"]), "" if a["rows"] is None else f"{a['rows']:,}",
+def _status_row(a: AssetStatus) -> list[str]:
+    ah = a.health
+    rows = None if ah.asset.is_source else sum(m.row_count or 0 for m in ah.current.values())
+    return [_esc(ah.asset.name), _esc(ah.asset.kind), _esc(ah.asset.owner or ""), styled(a.state),
+            _partitions_cell(a), _freshness_cell(ah.freshness), _checks_cell(a.checks),
+            _run_cell(a.last_run), "" if rows is None else f"{rows:,}",
             "; ".join(t for t in (_unhealthy_ranges(a), _esc(_why_cell(a))) if t)]
 
 
@@ -56,90 +66,95 @@ PRODUCT_COLUMNS = (tables.Column("Product", tables.NAME), tables.Column("Owner",
                    tables.Column("Assets", tables.WRAP))
 
 
-def _products(out, products: list[dict]) -> None:
-    rows = [[_esc(p["name"]), _esc(p["owner"] or ""), styled(p["state"]),
-             _freshness_cell(p["freshness"]),
-             _esc(", ".join(f"{n} ({s})" for n, s in zip(p["assets"], p["asset_states"])))]
+def _products(out, products: tuple[ProductStatus, ...]) -> None:
+    rows = [[_esc(p.product.name), _esc(p.product.owner or ""), styled(p.state),
+             _freshness_cell(p.freshness),
+             _esc(", ".join(f"{n} ({s})" for n, s in zip(p.product.assets, p.asset_states)))]
             for p in products]
     tables.show(out, tables.fit("Data products", PRODUCT_COLUMNS, rows, out.width), "duck status")
 
 
-def _partitions_cell(a: dict) -> str:
-    if not a["partitioned"]:
+def _partitions_cell(a: AssetStatus) -> str:
+    ah = a.health
+    if ah.asset.partitions is None:
         return "-"
-    return f"{a['partitions']['fresh']}/{a['partitions']['total']} fresh"
+    return f"{ah.counts()[State.FRESH]}/{len(ah.keys)} fresh"
 
 
-def _unhealthy_ranges(a: dict) -> str:
-    """Which partitions are not fresh, as ranges (the first three per state)."""
-    if not a["partitioned"]:
+def _unhealthy_ranges(a: AssetStatus) -> str:
+    """Which partitions are not fresh, as ranges (the first three per state), and which of a
+    source's partitions arrived empty."""
+    ah = a.health
+    if ah.asset.partitions is None:
         return ""
-    p, parts = a["partitions"], []
-    for state in ("missing", "stale", "failed"):
-        if p[state]:
-            shown = ", ".join(p[f"{state}_ranges"][:3])
-            more = " ..." if len(p[f"{state}_ranges"]) > 3 else ""
-            parts.append(f"{styled(state)} {_esc(shown)}{more}")
+    counts, parts = ah.counts(), []
+    for state in (State.MISSING, State.STALE, State.FAILED):
+        if counts[state]:
+            found = ranges(ah.asset.partitions, a.keys_in(state))
+            more = " ..." if len(found) > 3 else ""
+            parts.append(f"{styled(state)} {_esc(', '.join(found[:3]))}{more}")
+    if ah.asset.is_source:  # partitions that arrived with no data rows (an empty file)
+        empty = [k for k in ah.keys if ah.current.get(k) is not None
+                 and versions.is_empty(ah.current[k].data_version)]
+        if empty:
+            parts.append(f"arrived empty {_esc(', '.join(ranges(ah.asset.partitions, empty)[:3]))}")
     return "; ".join(parts)
 
 
-def _freshness_cell(f: dict | None) -> str:
-    if not f:
+def _freshness_cell(f) -> str:
+    return styled(f.state) if f is not None else "-"
+
+
+def _checks_cell(c) -> str:
+    if not c.defined:
         return "-"
-    return styled(f["state"])
+    if c.failed:
+        return styled("failed") + " " + _esc(", ".join(c.failing))
+    if c.warned:
+        return styled("warn") + " " + _esc(", ".join(c.failing))
+    return f"{c.passed} passed" if c.passed else "not run"
 
 
-def _checks_cell(a: dict) -> str:
-    c = a["checks"]
-    if not c["defined"]:
-        return "-"
-    if c["failed"]:
-        return styled("failed") + " " + _esc(", ".join(c["failing"]))
-    if c["warned"]:
-        return styled("warn") + " " + _esc(", ".join(c["failing"]))
-    return f"{c['passed']} passed" if c["passed"] else "not run"
+def _run_cell(r) -> str:
+    return f"{r.run_id} {styled(r.status)}" if r else "-"
 
 
-def _run_cell(r: dict | None) -> str:
-    return f"{r['run_id']} {styled(r['status'])}" if r else "-"
-
-
-def _why_cell(a: dict) -> str:
-    if a["blockers"]:
-        b = a["blockers"][0]
-        more = f" (+{len(a['blockers']) - 1})" if len(a["blockers"]) > 1 else ""
-        return f"blocked by {b['asset']} {b['partition'] or ''}: {b['message']}{more}".replace(
-            "  ", " ")
-    if not a["reasons"]:
+def _why_cell(a: AssetStatus) -> str:
+    if a.blockers:
+        b = a.blockers[0]
+        more = f" (+{len(a.blockers) - 1})" if len(a.blockers) > 1 else ""
+        return f"blocked by {b.asset} {b.key or ''}: {b.reason.message}{more}".replace("  ", " ")
+    if not a.reasons:
         return ""
-    more = f" (+{len(a['reasons']) - 1})" if len(a["reasons"]) > 1 else ""
-    return a["reasons"][0]["message"] + more
+    more = f" (+{len(a.reasons) - 1})" if len(a.reasons) > 1 else ""
+    return a.reasons[0].message + more
 
 
-def _partition_table(out, a: dict) -> None:
-    table = _table(f"{a['name']}: partitions", "Partition", "State", "Materialized", "Run",
+def _partition_table(out, a: AssetStatus) -> None:
+    ah = a.health
+    table = _table(f"{ah.asset.name}: partitions", "Partition", "State", "Materialized", "Run",
                    "Rows", "Why")
-    for p in a["partition_list"]:
-        m = p["materialization"] or {}
-        table.add_row(p["partition"] or "-", styled(p["state"]), local_time(m.get("at")),
-                      m.get("run_id") or "", "" if m.get("rows") is None else f"{m['rows']:,}",
-                      _esc("; ".join(r["message"] for r in p["reasons"])))
+    for key in ah.keys:
+        p, m = ah.partitions[key], ah.current.get(key)
+        table.add_row(key or "-", styled(p.state), local_time(m.created_at) if m else "",
+                      (m.run_id or "") if m else "",
+                      "" if m is None or m.row_count is None else f"{m.row_count:,}",
+                      _esc("; ".join(r.message for r in p.reasons)))
     out.print(table)
 
 
-def print_why(out, r: dict) -> None:
+def print_why(out, r: WhyReport) -> None:
     """The chain of questions, answered in order, then the root cause and the next action."""
-    head = r["target"] + (f" {r['partition']}" if r.get("partition") else "")
-    out.print(f"[bold]{_esc(head)}[/]: {styled(r['state'])}")
-    for i, q in enumerate(r["questions"], 1):
+    head = r.target + (f" {r.partition}" if r.partition else "")
+    out.print(f"[bold]{_esc(head)}[/]: {styled(r.state)}")
+    for i, q in enumerate(r.questions, 1):
         mark = {"yes": "[red]yes[/]", "no": "[green]no[/]", "n/a": "[dim]n/a[/]"}.get(
-            q["answer"], f"[bold]{_esc(q['answer'])}[/]")  # an either/or answers with the choice
-        out.print(f" {i}. {_esc(q['question'])} {mark}: {_esc(q['detail'])}")
-    if r["root_causes"]:
+            q.answer, f"[bold]{_esc(q.answer)}[/]")  # an either/or answers with the choice
+        out.print(f" {i}. {_esc(q.question)} {mark}: {_esc(q.detail)}")
+    if r.root_causes:
         out.print("[bold]Root cause:[/]")
-        for c in r["root_causes"]:
-            where = f"{c['asset']} {c['partition'] or ''}".strip()
-            out.print(f"  {_esc(where)}: {_esc(c['message'])}")
-    out.print(f"[bold]Next:[/] {_esc(r['next_action']['message'])}")
-    if r["next_action"].get("command"):
-        out.print(f"  $ {_esc(r['next_action']['command'])}")
+        for c in r.root_causes:
+            out.print(f"  {_esc(c.where)}: {_esc(c.message)}")
+    out.print(f"[bold]Next:[/] {_esc(r.next_action.message)}")
+    if r.next_action.command:
+        out.print(f"  $ {_esc(r.next_action.command)}")

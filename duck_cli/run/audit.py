@@ -9,11 +9,12 @@ from duck_cli.run.session import session
 from duck_cli.sql import quote_ident, slice_predicate
 
 
-def check_published(state, names: list[str], keys: list[str], now, *, wait: float) -> list:
+def check_published(state, names: list[str], keys: list[str], now, *, wait: float,
+                    faults=None) -> list:
     """(asset, partition, CheckResult) for every check of the selection on published data."""
     project = state.project
     out = []
-    with session(project, "check", lambda: now, wait=wait) as s:
+    with session(project, "check", lambda: now, wait=wait, faults=faults) as s:
         for name in names:
             asset = project.assets[name]
             if not asset.checks or not s.wh.exists(name):

@@ -11,11 +11,11 @@ import re
 from datetime import datetime
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks
+from duck_cli.run import checks, inputs
 from duck_cli.records import LedgerRow
-from duck_cli.run.faults import fault
 from duck_cli.run.session import StepResult
 from duck_cli.models import Asset
+from duck_cli.records import RunStatus
 from duck_cli.sql import key_expr, quote_ident, slice_predicate
 from duck_cli.state.warehouse import ledger_row
 
@@ -30,9 +30,23 @@ class Builder:
         self.wh = wh or s.wh  # a worker thread's own connection when steps run concurrently
         self.input_seq = 0
         self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
+        self.inputs: list = []  # inputs.SourceInput: the source files the step reads
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
+        try:
+            self.open_inputs()
+        except inputs.SourceFileError as err:
+            res = self.result(started, "failed", None, [], f"{err.message} ({err.hint})", "source")
+            res.data_error = True  # a batch is retried day by day: only the bad file's fail
+            return res
+        try:
+            return self.build(started)
+        finally:
+            inputs.drop(self.wh.con, self.inputs)
+
+    def build(self, started: datetime):
+        """Build with the step's source inputs in place."""
         a = self.asset
         if a.materialize.strategy == "table" and not a.checks:
             return self.run_table(started)
@@ -41,6 +55,16 @@ class Builder:
             if result is not None:
                 return result
         return self.run_staged(started)
+
+    def open_inputs(self) -> None:
+        """Expose the step's partitioned sources as views over exactly its files; a source
+        whose whole-source view failed fails its other readers with that error."""
+        for dep in self.asset.upstream:
+            err = self.s.source_errors.get(dep)
+            if err is not None and not any(i.source.name == dep for i in self.inputs):
+                raise inputs.SourceFileError(err.message, asset=dep, hint=err.hint)
+        inputs.expose(self.wh.con, self.inputs, self.s.headers,
+                      lambda source, mine: inputs.other_files(self.s, source, mine))
 
     def direct_ok(self) -> bool:
         """No checks to audit and the table exists: insert the slice straight into it."""
@@ -54,8 +78,8 @@ class Builder:
         rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
                                    f"{self.asset.materialize.sql}").fetchone()[0]
         self.wh.mark(name, "BASE TABLE")
-        fault("stage")
-        fault("publish")
+        self.s.faults.hit("stage")
+        self.s.faults.hit("publish")
         return rows
 
     def replace_slice(self) -> int:
@@ -64,13 +88,13 @@ class Builder:
         con, table = self.wh.con, quote_ident(self.asset.name)
         pred, params = slice_predicate(self.asset.partitions, self.params)
         con.execute(f"DELETE FROM {table} WHERE {pred}", params)
-        fault("stage")
+        self.s.faults.hit("stage")
         sql = self.asset.materialize.sql
         rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", _used(sql, self.params)).fetchone()[0]
         inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}", params).fetchone()[0]
         if inside != rows:
             raise _SliceError(self.outside_message(rows - inside))
-        fault("publish")
+        self.s.faults.hit("publish")
         return rows
 
     def run_table(self, started: datetime):
@@ -110,7 +134,8 @@ class Builder:
         with self.s.commit_lock:
             ledger = self.ledger(rows)
             _commit_with_ledger(self.s, self.wh, ledger)
-        res = self.result(started, "success", rows, checks, None, None)
+        self.s.faults.hit("published")  # committed, not recorded: another worker may be first
+        res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
         res.ledger = ledger
         return res
 
@@ -121,25 +146,25 @@ class Builder:
         self.wh.begin()
         try:
             relation = self.stage()
-            fault("stage")
+            self.s.faults.hit("stage")
             rows = self.count_and_verify(relation)
             checks = self.audit(relation)
-            fault("checks")
+            self.s.faults.hit("checks")
             if any(not c.passed for c in checks) and not self.transaction_usable():
                 # a check's SQL errored, and DuckDB aborted the transaction with it
                 self.wh.rollback()
                 msg = "; ".join(f"check {c.name} could not run: {c.message}"
                                 for c in checks if not c.passed)
-                return self.result(started, "failed", rows, checks, msg, "check")
+                return self.result(started, RunStatus.FAILED, rows, checks, msg, "check")
             if any(c.blocking for c in checks):
                 self.wh.rollback()
                 bad = [c for c in checks if c.blocking]
                 msg = "; ".join(f"check {c.name} failed: {c.message}" for c in bad)
-                res = self.result(started, "failed", rows, checks, msg, "check")
+                res = self.result(started, RunStatus.FAILED, rows, checks, msg, "check")
                 res.data_error = True
                 return res
             self.publish(relation)
-            fault("publish")
+            self.s.faults.hit("publish")
             return self.finish(started, rows, checks)
         except _SliceError as err:
             return self.slice_failed(started, err)
@@ -149,7 +174,7 @@ class Builder:
     def slice_failed(self, started: datetime, err: "_SliceError"):
         """Roll back a step whose SQL produced rows outside its partitions."""
         self.wh.rollback()
-        res = self.result(started, "failed", None, [], str(err), "partition")
+        res = self.result(started, RunStatus.FAILED, None, [], str(err), "partition")
         res.data_error = True
         return res
 
@@ -158,7 +183,7 @@ class Builder:
         from duck_cli.engine import duckdb
 
         _rollback_or_raise(self.wh, err)
-        res = self.result(started, "failed", None, [], _sql_error(err), "sql")
+        res = self.result(started, RunStatus.FAILED, None, [], _sql_error(err), "sql")
         res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
                                               duckdb.CatalogException))
         return res
@@ -273,11 +298,26 @@ class Builder:
 
     def ledger(self, rows: int) -> list[LedgerRow]:
         counts = self.per_key_counts(rows)
+        self.guard_empty(counts)
         now = self.s.clock()
         return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
                            counts.get(k, 0), "materialization",
                            upstream=json.dumps({"input_seq": self.input_seq}))
                 for k in self.keys]
+
+    def guard_empty(self, counts: dict[str, int]) -> None:
+        """Refuse to replace a partition that held rows with an empty one (a source file that
+        arrived empty or lost its rows), unless the asset says ``allow_empty: true``."""
+        if self.asset.partitions is None or self.asset.allow_empty:
+            return
+        current = self.s.snapshot.current
+        for key in self.keys:
+            mat = current.get((self.asset.name, key))
+            if not counts.get(key) and mat is not None and mat.row_count:
+                raise _SliceError(
+                    f"{self.asset.name} {key}: the SQL produced no rows for a partition that "
+                    f"holds {mat.row_count}; its rows are kept. If the partition may really be "
+                    "empty now, set allow_empty: true on the asset")
 
     def per_key_counts(self, rows: int) -> dict[str, int]:
         """Rows per partition key of what the step published."""
@@ -292,46 +332,6 @@ class Builder:
         return {k: rows for k in self.keys}
 
 
-def run_group(s, builders: list[Builder], wh) -> list | None:
-    """Several steps that `shares_transaction` allows and that do not read each other, in ONE
-    transaction with one ledger insert and one commit: commits, not statements, dominate small
-    steps.
-
-    All or nothing: on any error the transaction rolls back and None says so; the caller then
-    builds the steps one by one, each in its own transaction, so a bad step fails alone. After a
-    first Ctrl-C the group stops after the step in progress and commits the steps it finished:
-    the results are then fewer than the builders."""
-    import time
-
-    from duck_cli.engine import duckdb
-
-    done = []
-    wh.begin()
-    try:
-        for b in builders:
-            if s.interrupted:  # finish the step in progress, not the whole group
-                break
-            started, t0 = s.clock(), time.perf_counter()
-            strategy = b.asset.materialize.strategy
-            rows = b.replace_table() if strategy == "table" else b.replace_slice()
-            done.append((b, started, rows, time.perf_counter() - t0))
-        if not done:
-            wh.rollback()
-            return []
-        with s.commit_lock:
-            ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
-            _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
-    except (duckdb.Error, RuntimeError, _SliceError) as err:
-        _rollback_or_raise(wh, err)
-        return None
-    out = []
-    for (b, started, rows, seconds), ledger in zip(done, ledgers):
-        res = b.result(started, "success", rows, [], None, None)
-        res.ledger, res.seconds = ledger, seconds
-        out.append(res)
-    return out
-
-
 def _commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
     """Add the ledger rows and commit (the caller holds the session's commit lock). The rows
     count as in flight from before the commit until the runner records them, so a catalog
@@ -340,12 +340,12 @@ def _commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
     try:
         s.unrecorded()
         wh.append_ledger(ledger)
-        fault("ledger")
+        s.faults.hit("ledger")
         wh.commit()
     except BaseException:
         s.add_in_flight(-len(ledger))
         raise
-    fault("commit")
+    s.faults.hit("commit")
 
 
 def direct_ok(s, wh, asset: Asset) -> bool:

@@ -3,10 +3,17 @@ left behind (abandoned runs, published data the catalog had not recorded, stray 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+
+from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
+from duck_cli.state import extensions
+from duck_cli.state import catalog as cat
+from duck_cli.state.catalog_schema import TABLES
+from duck_cli.sql import quote_ident
 
 
 @dataclass(frozen=True)
@@ -30,25 +37,57 @@ class DoctorReport:
         return not any(f.level == "error" for f in self.findings)
 
 
-def run(project, clock, *, wait: float) -> DoctorReport:
-    """Repair under the write lock, then check every invariant."""
+def run(project, clock, *, wait: float, fix: bool = False, faults=None,
+        environ=None) -> DoctorReport:
+    """Repair under the write lock, then check every invariant (reading every table vouched
+    for); with ``fix``, first move an unreadable catalog aside to rebuild it from the ledger."""
+    unset = extensions.missing_variables(project.settings, os.environ if environ is None
+                                         else environ)
+    if unset:  # every secret's variable, by name (never a value), before anything connects
+        return DoctorReport(tuple(Finding(
+            "error", "secret_variable_missing", f"the secret '{name}' in duck.yaml reads the "
+            f"environment variable {var}, which is not set") for name, var in unset))
     findings: list[Finding] = []
-    with session(project, "doctor", clock, wait=wait) as s:
-        rec = s.recovered
-        if rec.get("abandoned"):
-            findings.append(Finding("repaired", "abandoned_runs", "marked abandoned: "
-                               + ", ".join(rec["abandoned"])))
-        if rec.get("recovered"):
-            findings.append(Finding("repaired", "ledger_sync", f"recorded {rec['recovered']} "
-                               "published materialization(s) the catalog had missed"))
-        findings += _stray_stages(s)
-        findings += _ledger_agrees(s)
-        findings += _tables_exist(s)
+
+    def prepare() -> None:  # under the write lock: no writer is changing the files
+        findings.extend(_catalog_readable(project, clock, fix, wait))
+        damaged = _warehouse_readable(project, wait)
+        if damaged:  # a session would fail on the first damaged block: change nothing
+            raise _Damaged(damaged)
+
+    try:
+        with session(project, "doctor", clock, wait=wait, faults=faults, prepare=prepare) as s:
+            findings += _session_findings(s)
+    except _Damaged as err:
+        return DoctorReport(tuple(findings + err.findings))
     if not findings:
         findings.append(Finding("ok", "consistent", "catalog and warehouse agree"))
     return DoctorReport(tuple(findings))
 
 
+class _Damaged(Exception):
+    """The warehouse cannot be read: doctor reports it without opening a session."""
+
+    def __init__(self, findings: list[Finding]):
+        super().__init__("damaged")
+        self.findings = findings
+
+
+def _session_findings(s) -> list[Finding]:
+    """What the session repaired, and what is still inconsistent."""
+    findings: list[Finding] = []
+    rec = s.recovered
+    if rec.get("lost"):
+        findings.append(Finding("repaired", "data_lost", "the warehouse no longer holds "
+                                f"{', '.join(rec['lost'])}: now recorded as missing; run "
+                                "`duck materialize` to rebuild them"))
+    if rec.get("abandoned"):
+        findings.append(Finding("repaired", "abandoned_runs", "marked abandoned: "
+                                + ", ".join(rec["abandoned"])))
+    if rec.get("recovered"):
+        findings.append(Finding("repaired", "ledger_sync", f"recorded {rec['recovered']} "
+                                "published materialization(s) the catalog had missed"))
+    return findings + _stray_stages(s) + _ledger_agrees(s) + _tables_exist(s)
 
 
 def _stray_stages(s) -> list[Finding]:
@@ -62,7 +101,8 @@ def _stray_stages(s) -> list[Finding]:
 
 
 def _ledger_agrees(s) -> list[Finding]:
-    catalog_max = s.snapshot.max_seq  # the session's snapshot, after its repair
+    # the session's snapshot, after its repair (what it recorded as lost is no longer claimed)
+    catalog_max = max((m.seq for m in s.snapshot.current.values()), default=0)
     ledger_max = s.wh.max_seq()
     if catalog_max > ledger_max:
         return [Finding("error", "warehouse_behind", f"the catalog records materializations up to "
@@ -78,3 +118,66 @@ def _tables_exist(s) -> list[Finding]:
     missing = sorted(a for a in built if not s.wh.exists(a))
     return [Finding("error", "table_missing", f"{a} has a recorded materialization but no table or "
                f"view in the warehouse; run `duck materialize {a} --force`") for a in missing]
+
+
+def _catalog_readable(project, clock, fix: bool, wait: float) -> list[Finding]:
+    """Read every catalog table; an unreadable catalog is moved aside with ``fix`` (the
+    session then rebuilds it from the warehouse ledger), else reported with that way out."""
+    path = project.settings.catalog
+    if not path.exists():
+        return []
+    try:
+        with cat.open_catalog(path, read_only=True, wait=wait) as c:
+            for table in TABLES:
+                c.con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
+        return []
+    except StateError as err:
+        if "newer duck" in err.message:  # not damage: an upgrade is the way out
+            raise
+        if not fix:
+            raise StateError(err.message, hint="Run `duck doctor --fix` to move it aside and "
+                             "rebuild it from the warehouse ledger (the run history before the "
+                             "damage stays only in the moved file), or move it aside yourself "
+                             "(mv .duck/catalog.duckdb .duck/catalog.broken).") from err
+    aside = path.with_name(f"{path.name}.broken-{clock().strftime('%Y%m%dT%H%M%S')}")
+    os.replace(path, aside)
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        os.replace(wal, aside.with_name(aside.name + ".wal"))
+    return [Finding("repaired", "catalog_rebuilt", f"moved the unreadable catalog aside to "
+                    f"{aside.name} and rebuilt it from the warehouse ledger")]
+
+
+def _warehouse_readable(project, wait: float) -> list[Finding]:
+    """Read every table and view in the warehouse, and its ledger: DuckDB verifies the checksum
+    of each block it reads, so a damaged file shows here rather than in the next run."""
+    from duck_cli.engine import duckdb
+
+    path = project.settings.warehouse
+    if not path.exists():
+        return []
+    con = cat.connect(path, read_only=True, wait=wait)
+    out = []
+    try:
+        names = [f"{quote_ident(schema)}.{quote_ident(name)}" for schema, name in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary AND "
+            "database_name = current_database() UNION ALL SELECT schema_name, view_name FROM "
+            "duckdb_views() WHERE NOT internal AND NOT temporary AND database_name = "
+            "current_database() ORDER BY 1, 2").fetchall()]
+        for name in names:
+            try:
+                con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {name} t").fetchone()
+            except duckdb.Error as err:
+                out.append(_unreadable(path, name, err))
+    except duckdb.Error as err:
+        out.append(_unreadable(path, "its list of tables", err))
+    finally:
+        con.close()
+    return out
+
+
+def _unreadable(path, name: str, err: Exception) -> Finding:
+    return Finding("error", "warehouse_damaged", f"{name} in {path.name} cannot be read "
+                   f"({str(err).splitlines()[0]}): the warehouse file is damaged. Restore it "
+                   f"from a backup, or move it aside (mv {path} {path}.broken) and run `duck "
+                   "materialize`: the catalog then marks every asset missing and rebuilds it")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from duck_cli import __version__
 from duck_cli.health.assess import Health
 from duck_cli.plan.builder import Plan
-from duck_cli.records import BackfillStatus, RunRecord
+from duck_cli.records import BackfillStatus, RunRecord, RunStatus
 from duck_cli.run.runner import Runner
 from duck_cli.run.session import RunResult, Session, new_run_id
 
@@ -18,11 +18,11 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
              backfill_id: str | None = None, on_event=None) -> RunResult:
     """Execute a plan step by step; record the run, its steps and materializations."""
     if not plan.steps:  # nothing to do is not a run
-        return RunResult(None, "success", [], backfill_id)
+        return RunResult(None, RunStatus.SUCCESS, [], backfill_id)
     run_id = new_run_id(s)
     started = s.clock()
-    run = RunRecord(run_id, command, "running", started, None, os.getpid(), os.uname().nodename,
-                    args, backfill_id, None, __version__)
+    run = RunRecord(run_id, command, RunStatus.RUNNING, started, None, os.getpid(),
+                    os.uname().nodename, args, backfill_id, None, __version__)
     s.pending.runs.append(run)
     s.flush(force=True)
     s.release_catalog()
@@ -33,12 +33,12 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
     except KeyboardInterrupt:  # a second Ctrl-C: the open transaction dies with the process
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cancel record get written
         s.wh.rollback()
-        s.pending.runs.append(run._replace(status="canceled", ended_at=s.clock(),
+        s.pending.runs.append(run._replace(status=RunStatus.CANCELED, ended_at=s.clock(),
                                            error="interrupted"))
         s.flush(force=True)
         raise
-    status = ("canceled" if s.interrupted else
-              "failed" if any(r.status == "failed" for r in runner.results) else "success")
+    status = (RunStatus.CANCELED if s.interrupted else RunStatus.FAILED
+              if any(r.status == RunStatus.FAILED for r in runner.results) else RunStatus.SUCCESS)
     s.pending.runs.append(run._replace(status=status, ended_at=s.clock()))
     if backfill_id:
         state = {"success": "completed", "canceled": "canceled"}.get(status, "partial")
@@ -49,19 +49,23 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
 
 @contextmanager
 def _graceful_interrupt(s: Session):
-    """First Ctrl-C: finish the current step, then stop. Second: stop at once."""
+    """First Ctrl-C (or a SIGTERM, as a service manager or CI sends): finish the current step,
+    then stop. A second Ctrl-C: stop at once."""
     def handler(signum, frame):
-        if s.interrupted:
+        if signum == signal.SIGTERM:
+            s.terminated = True
+        elif s.interrupted:
             raise KeyboardInterrupt
         s.interrupted = True
 
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, was in previous.items():
+            signal.signal(sig, was)
 

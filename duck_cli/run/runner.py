@@ -1,7 +1,8 @@
 """Walking a plan: steps one by one in plan order, or side by side on worker threads.
 
-A step starts once every step it reads from has finished; results are recorded on the calling
-thread, so the catalog batch and the progress stay single-threaded. Publishes commit under the
+The plan decides what waits for what (`Step.after`, `Step.upstream`); the runner executes
+exactly that. A step starts once every step it waits for has finished; results are recorded on
+the calling thread, so the catalog batch and the progress stay single-threaded. Publishes commit under the
 session's commit lock, in ledger order (see `build.Builder.finish`).
 """
 
@@ -10,15 +11,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable
 
-from duck_cli.run.build import Builder, run_group, shares_transaction
-from duck_cli.run.session import Session, StepResult
 from duck_cli.health.assess import Health, upstream_partitions
-from duck_cli.models import Asset, Project
-from duck_cli.plan.builder import Plan, Step
-from duck_cli.records import StepRecord
+from duck_cli.models import Asset
+from duck_cli.plan.builder import Plan
+from duck_cli.plan.steps import Step
+from duck_cli.records import RunStatus, StepRecord
+from duck_cli.run import inputs
+from duck_cli.run.build import Builder, shares_transaction
+from duck_cli.run.group import run_group
 from duck_cli.run.checks import check_records
+from duck_cli.run.session import Session, StepResult
 
 
 GROUP_MAX = 32  # simple steps sharing one transaction (all are redone if one fails)
@@ -56,14 +59,14 @@ class Runner:
     def _split(self, step: Step) -> tuple[Asset, list[StepResult], list[str]]:
         """A step's asset, the skips of its partitions a failure upstream blocks, the rest."""
         asset = self.s.project.assets[step.asset]
-        blocked = {k: b for k in step.keys if (b := self._blocked_by(asset, k))}
+        blocked = {k: b for i, k in enumerate(step.keys) if (b := self._blocked_by(step, i))}
         todo = [k for k in step.keys if k not in blocked]
         return asset, [self._skipped(step, k, b) for k, b in blocked.items()], todo
 
     def build_isolating(self, step: Step, asset: Asset, todo: list[str], wh=None):
         """Build a step's partitions; if the data failed a batch, build them one by one."""
         result = self.build(step, asset, todo, wh)
-        if result.status == "failed" and len(todo) > 1 and result.data_error:
+        if result.status == RunStatus.FAILED and len(todo) > 1 and result.data_error:
             # isolate the bad partitions; errors in the SQL itself fail them all alike
             return [self.build(step, asset, [k], wh) for k in todo]
         return [result]
@@ -72,16 +75,15 @@ class Runner:
         """Run independent steps side by side on worker threads, each with its own warehouse
         connection; a step starts once every step it reads from has finished. Ready steps that
         are plain statements on their table (`_simple`) go to a worker in groups that share one
-        transaction (`build.run_group`). Results are recorded on this thread, so the catalog
+        transaction (`group.run_group`). Results are recorded on this thread, so the catalog
         batch and the progress stay single-threaded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-        after = step_dependencies(self.s.project, self.plan, self.slices_in_parallel)
-        waiting = {st.index: set(after[st.index]) for st in self.plan.steps}
+        waiting = {st.index: set(st.after) for st in self.plan.steps}
         dependents: dict[int, list[int]] = {}
-        for i, deps in after.items():
-            for d in deps:
-                dependents.setdefault(d, []).append(i)
+        for st in self.plan.steps:
+            for d in st.after:
+                dependents.setdefault(d, []).append(st.index)
         ready = [i for i, deps in waiting.items() if not deps]
         workers, running = _Workers(self), {}
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="duck-step")
@@ -144,17 +146,6 @@ class Runner:
         asset = self.s.project.assets[self.plan.steps[index].asset]
         return shares_transaction(self.s, self.s.wh, asset)
 
-    def slices_in_parallel(self, name: str) -> bool:
-        """Whether an asset's partition steps may run side by side once its first step is done.
-
-        The first step creates the table or changes its columns if the SQL's have changed; after
-        it, each step of an incremental asset without checks deletes and inserts its own slice
-        of the table, and transactions on disjoint slices do not conflict. (A step that falls
-        back to staging after it finds the same columns, so it alters nothing.)"""
-        a = self.s.project.assets[name]
-        return (a.partitions is not None and a.materialize is not None
-                and a.materialize.strategy == "incremental" and not a.checks)
-
     def _finish(self, step: Step, results: list[StepResult], waiting, dependents) -> list[int]:
         """Record a finished step; return the steps that became ready."""
         for result in results:
@@ -167,15 +158,16 @@ class Runner:
                 now_ready.append(i)
         return now_ready
 
-    def _blocked_by(self, asset: Asset, key: str) -> str | None:
-        for up in upstream_partitions(self.s.project, self.health, asset.name, key):
+    def _blocked_by(self, step: Step, i: int) -> str | None:
+        """The root asset of a failure this run among what the step's ``i``-th key reads."""
+        for up in step.reads(i):
             if up in self.failed:
                 return self.failed[up]
         return None
 
     def _skipped(self, step: Step, key: str, root: str) -> StepResult:
         now = self.s.clock()
-        return StepResult(step.index, step.asset, (key,), "skipped", now, now,
+        return StepResult(step.index, step.asset, (key,), RunStatus.SKIPPED, now, now,
                           error=f"blocked by {root}", error_kind="blocked", blocked_by=root)
 
     def build(self, step: Step, asset: Asset, keys: list[str], wh=None) -> StepResult:
@@ -187,6 +179,7 @@ class Runner:
     def builder(self, step: Step, asset: Asset, keys: list[str], wh=None) -> Builder:
         """A builder for some of a step's partitions, knowing the upstream data it reads."""
         b = Builder(self.s, asset, keys, self.run_id, step.index, wh)
+        b.inputs = inputs.step_inputs(self.s, self.health, asset, keys)
         b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
                            upstream_partitions(self.s.project, self.health, asset.name, k)),
                           default=0)
@@ -194,7 +187,7 @@ class Runner:
 
     def record(self, step: Step, r: StepResult) -> None:
         self.results.append(r)
-        if r.status != "success":
+        if r.status != RunStatus.SUCCESS:
             root = r.blocked_by or r.asset
             self.failed.update({(r.asset, k): root for k in r.keys})
         s = self.s
@@ -220,41 +213,6 @@ def default_jobs() -> int:
     return max(2, min(4, os.cpu_count() or 1))
 
 
-def step_dependencies(project: Project, plan: Plan,
-                      slices_in_parallel: Callable[[str], bool] = lambda name: False,
-                      ) -> dict[int, tuple[int, ...]]:
-    """For each step, the earlier steps it must wait for: the latest step of every planned asset
-    it reads, directly or through assets the plan does not rebuild (a view over a rebuilt table
-    reads the new data), and the previous step of the same asset; or, for an asset whose slices
-    may be built side by side, only its first step (which shows the SQL fits the table)."""
-    planned = {step.asset for step in plan.steps}
-    frontier: dict[str, frozenset[str]] = {}
-
-    def reach(name: str) -> frozenset[str]:
-        if name not in frontier:
-            frontier[name] = frozenset()  # a guard; the graph has no cycles
-            out: set[str] = set()
-            asset = project.assets.get(name)
-            ups = set(asset.upstream) | {r for r in asset.reads if r in project.assets} \
-                if asset else set()
-            for up in ups:
-                out |= {up} if up in planned else reach(up)
-            frontier[name] = frozenset(out)
-        return frontier[name]
-
-    parallel = {name: slices_in_parallel(name) for name in planned}
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    deps: dict[int, tuple[int, ...]] = {}
-    for step in plan.steps:
-        found = {last[n] for n in reach(step.asset) if n in last} | set(step.needs)
-        own = (first if parallel[step.asset] else last).get(step.asset)
-        if own is not None:
-            found.add(own)
-        deps[step.index] = tuple(sorted(found))
-        first.setdefault(step.asset, step.index)
-        last[step.asset] = step.index
-    return deps
 
 
 class _Workers:

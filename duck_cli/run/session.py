@@ -7,6 +7,8 @@ catalog writes in batches (the warehouse ledger makes that crash safe).
 
 from __future__ import annotations
 
+import errno
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -16,11 +18,13 @@ from typing import Callable, Iterator
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.state import sources
+from duck_cli.errors import ExecutionError, StateError
+from duck_cli.state import held, observe, sources
+from duck_cli.state import versions as versions_mod
 from duck_cli.state.lock import write_lock
-from duck_cli.models import Asset, Project
-from duck_cli.run.faults import fault
-from duck_cli.records import Batch, LedgerRow, Mat, Snapshot, StepRecord
+from duck_cli.models import Project, is_remote
+from duck_cli.run.faults import Faults
+from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state.snapshot import unrecorded_marker
 from duck_cli.state.warehouse import Warehouse, ledger_row
 
@@ -59,21 +63,24 @@ class RunResult:
 
     def failed(self) -> list[StepResult]:
         """Steps that failed (not the skipped ones)."""
-        return [r for r in self.results if r.status == "failed"]
+        return [r for r in self.results if r.status == RunStatus.FAILED]
 
 
 class Session:
     """A writing command's hold on the project: lock, warehouse, catalog writes."""
 
-    def __init__(self, project: Project, clock: Callable[[], datetime], wh: Warehouse):
+    def __init__(self, project: Project, clock: Callable[[], datetime], wh: Warehouse,
+                 faults: Faults | None = None):
         self.project = project
         self.clock = clock
+        self.faults = faults or Faults()  # crash tests' kill points (DUCK_FAULT)
         self.wh = wh
         self.pending = Batch()
         self.last_flush = time.monotonic()
         self.seq = 0
         self.step_seq = 0
         self.interrupted = False
+        self.terminated = False  # the interruption was a SIGTERM (exit 143, not 130)
         self.backfill_id: str | None = None
         self.recovered: dict = {}
         self.snapshot = Snapshot.empty()  # the catalog as this session knows it
@@ -85,6 +92,10 @@ class Session:
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
         self.in_flight = 0  # ledger rows (being) committed by steps not recorded yet
         self._flight_lock = threading.Lock()
+        self.live: dict[str, dict[str, str | None]] = {}  # source versions observed at start
+        self.source_errors: dict[str, ExecutionError] = {}  # whole-source views that failed
+        self.headers: dict[tuple, list[str]] = {}  # source files' columns, by content version
+        self.headers_seen = 0  # how many the cache held when loaded (save only when it grew)
 
     @property
     def settings(self):
@@ -94,7 +105,7 @@ class Session:
         """Write buffered catalog records (at most once every FLUSH_SECONDS unless forced)."""
         if not self.pending or (not force and time.monotonic() - self.last_flush < FLUSH_SECONDS):
             return
-        fault("catalog")
+        self.faults.hit("catalog")
         with self.catalog() as catalog:
             catalog.write(self.pending)
         self.pending = Batch()
@@ -153,7 +164,8 @@ class Session:
 
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
-            on_wait=None, hold_catalog: bool = False) -> Iterator[Session]:
+            on_wait=None, hold_catalog: bool = False,
+            faults: Faults | None = None, prepare=None) -> Iterator[Session]:
     """Lock the project, open the warehouse, repair and observe; flush and close at the end.
 
     With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
@@ -161,12 +173,18 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
     """
     state_dir = project.settings.catalog.parent
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
-    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait):
+    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait), \
+            storage_errors(project):
+        if prepare is not None:  # under the lock, before the warehouse is opened (doctor)
+            prepare()
         wh = Warehouse.open(project.settings, wait=wait)
-        s = Session(project, clock, wh)
+        s = Session(project, clock, wh, faults)
         try:
             s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
             s.recovered = recover(s)
+            s.recovered["lost"] = record_lost(s)
+            s.headers = _load_headers(s)
+            s.headers_seen = len(s.headers)
             observe_sources(s)
             if not hold_catalog:
                 s.release_catalog()
@@ -174,9 +192,76 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         finally:
             try:
                 s.flush(force=True)
+                _save_headers(s)
             finally:
                 s.release_catalog()
                 wh.close()
+
+
+def _headers_file(s: Session):
+    return s.settings.catalog.parent / "cache" / "headers.pickle"
+
+
+def _load_headers(s: Session) -> dict:
+    """Source files' columns by content version, as sniffed by earlier commands."""
+    import pickle
+
+    try:
+        with open(_headers_file(s), "rb") as f:
+            found = pickle.load(f)
+        return found if isinstance(found, dict) else {}
+    except Exception:  # noqa: BLE001 - a missing or unreadable cache is an empty one
+        return {}
+
+
+def _save_headers(s: Session) -> None:
+    import os
+    import pickle
+
+    if len(s.headers) == s.headers_seen:
+        return  # nothing new was sniffed
+    target = _headers_file(s)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(s.headers, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
+@contextmanager
+def storage_errors(project: Project) -> Iterator[None]:
+    """A full disk or a damaged file met while writing: one clear message naming the file,
+    instead of DuckDB's traceback. Published data is safe either way: each publish is one
+    transaction, and the ledger lets the next command record what the catalog missed."""
+    from duck_cli.engine import duckdb
+
+    try:
+        yield
+    except (duckdb.Error, OSError) as err:
+        text = str(err)
+        full = any(w in text for w in ("No space left", "File too large", "Disk quota")) or \
+            getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        if not full and "Corrupt database file" not in text:
+            raise
+        raise damage(project, err, full) from err
+
+
+def damage(project: Project, err: Exception, full: bool) -> StateError:
+    """The StateError for a disk that filled up or a file found damaged."""
+    named = re.search(r'file "([^"]+)"', str(err))
+    target = named.group(1) if named else getattr(err, "filename", None) or \
+        f"{project.settings.warehouse} or {project.settings.catalog}"
+    if full:
+        return StateError(f"the disk is full: duck could not write {target}", hint=(
+            "Nothing was lost: the data and records committed before stay as they were, and the "
+            "next command records anything published but not yet recorded. Free some space, "
+            "then run the command again."))
+    return StateError(f"{target} is damaged: {str(err).splitlines()[0]}", hint=(
+        "Run `duck doctor` to see which file and how to recover (restore it from a backup, or "
+        "`duck doctor --fix` for the catalog)."))
 
 
 def recover(s: Session) -> dict:
@@ -185,62 +270,119 @@ def recover(s: Session) -> dict:
         snap = c.snapshot()
         for run in snap.active_runs:  # we hold the lock: no live writer owns them
             c.mark_abandoned(run, s.clock())
-        missing = s.wh.ledger_after(snap.max_seq)
+        missing = s.wh.ledger_unrecorded(snap.max_seq)
         batch = Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
         c.write(batch)
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
         s.recorded()
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = c.max_step_seq()
-        s.ids = {prefix: c.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                 for prefix, table in (("r", "runs"), ("b", "backfills"))}
+        s.ids = c.last_ids()  # counters that survive prune: ids never repeat
+        s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
+
+
+def record_lost(s: Session) -> list[str]:
+    """Record the materializations the warehouse no longer holds (a missing, replaced or older
+    warehouse, a dropped table) as lost, so every command sees them missing and plans them;
+    then remember which warehouse the catalog describes. The assets affected."""
+    snap, path = s.snapshot, held.shown(s.project)
+    facts = held.Facts(s.wh.identity(), s.wh.max_seq(), frozenset(s.wh.kinds))
+    lost = held.lost_partitions(snap, facts, path, s.project.assets)
+    now = s.clock()
+    rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",
+                       data_version=why) for (a, k), why in sorted(lost.items())]
+    with s.catalog() as c:
+        if rows:
+            c.write(Batch(mats=rows))
+        if facts.identity and snap.warehouse_id != facts.identity:
+            c.set_meta("warehouse_id", facts.identity)
+    s.snapshot = replace(held.without_lost(snap, lost), warehouse_id=facts.identity,
+                         max_seq=max([snap.max_seq] + [r.seq for r in rows]))
+    return sorted({a for a, _k in lost})
 
 
 def _synthetic_steps(rows: list[LedgerRow], seq: int) -> list[StepRecord]:
     """Success steps for ledger rows whose run died before recording them."""
-    return [StepRecord(seq + i + 1, r.run_id, r.step, r.asset, [r.partition_key], "success", None,
-                       r.created_at, None, None, r.row_count, None, r.code_version,
+    return [StepRecord(seq + i + 1, r.run_id, r.step, r.asset, [r.partition_key],
+                       RunStatus.SUCCESS, None, r.created_at, None, None, r.row_count, None,
+                       r.code_version,
                        "recovered from the warehouse ledger", r.seq - 1)
             for i, r in enumerate(rows) if r.kind == "materialization"]
 
 
 def observe_sources(s: Session) -> None:
     """Record new or changed source data, and expose each source under its asset name."""
+    snap, now = s.snapshot, s.clock()
+    live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con)
+    for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
+        live[asset.name] = s.wh.observe_table(asset, parts.partition_keys(asset.partitions, now))
+        s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
+    s.live = live
+    _restamp_legacy(s, live)
     snap = s.snapshot
-    rows = []
-    now = s.clock()
-    for asset in (a for a in s.project.assets.values() if a.is_source):
-        keys = parts.partition_keys(asset.partitions, now)
-        versions = live_versions(s, asset, keys)
-        for key, version in versions.items():
-            mat = snap.current.get((asset.name, key))
-            if version is not None and (mat is None or mat.data_version != version):
-                rows.append(ledger_row(s.next_seq(), asset, key, None, None, now, None,
-                                       "observation", data_version=version))
-        s.wh.expose_source(asset, s.project.root, [k for k, v in versions.items() if v])
+    rows = [ledger_row(s.next_seq(), s.project.assets[name], key, None, None, now, None,
+                       "observation", data_version=version)
+            for name, versions in live.items() for key, version in versions.items()
+            if version is not None and _changed(snap.current.get((name, key)), version)]
+    for asset in observe.file_sources(s.project):
+        arrived = [k for k, v in live[asset.name].items() if v]
+        s.source_errors.pop(asset.name, None)
+        try:
+            s.wh.expose_source(asset, sources.view_source(asset, s.project.root, arrived))
+        except ExecutionError as err:  # a bad file fails its readers, not the command
+            s.source_errors[asset.name] = err
     if rows:
-        s.unrecorded()
-        s.wh.begin()
-        s.wh.append_ledger(rows)
-        s.wh.commit()
-        s.pending.mats.extend(rows)
-        s.flush(force=True)  # only when new source data arrived; readers see it at once
-        seen = {(r.asset, r.partition_key): Mat(
-            r.seq, r.asset, r.partition_key, None, None, r.created_at, r.code_version,
-            r.data_version, None, "observation") for r in rows}
-        s.snapshot = replace(snap, current={**snap.current, **seen},
-                             max_seq=max(r.seq for r in rows))
+        _record_observations(s, snap, rows)
 
 
-def live_versions(s: Session, asset: Asset, keys: list[str]) -> dict[str, str | None]:
-    """The data version of each partition of a source, as it is now."""
-    if asset.source.table:
-        return s.wh.observe_table(asset, keys)
-    return sources.observe_files(asset, s.project.root, keys)
+def _changed(mat, version: str) -> bool:
+    return mat is None or mat.data_version != version
+
+
+def _restamp_legacy(s: Session, live: dict) -> None:
+    """Rewrite size:mtime versions still standing for unchanged files as content versions, in
+    place (same seq): a one-time migration that plans no rebuild."""
+    todo = []
+    for name, versions in live.items():
+        asset = s.project.assets[name]
+        if not asset.source.path or is_remote(asset.source.path):
+            continue  # a table's row count:hash is not a size:mtime
+        stale = [k for k, v in versions.items() if versions_mod.is_legacy(v)]
+        if not stale:
+            continue
+        cache = versions_mod.VersionCache(observe.cache_file(s.project))
+        fresh = sources.observe_files(asset, s.project.root, stale, cache)
+        cache.save()
+        for key in stale:
+            mat = s.snapshot.current.get((name, key))
+            if mat is not None and fresh.get(key):
+                todo.append((mat.seq, fresh[key], name, key))
+                versions[key] = fresh[key]
+    if todo:
+        s.wh.restamp([(seq, v) for seq, v, _n, _k in todo])
+        with s.catalog() as c:
+            c.restamp([(seq, v) for seq, v, _n, _k in todo])
+        s.snapshot = replace(s.snapshot, current={**s.snapshot.current, **{
+            (n, k): s.snapshot.current[(n, k)]._replace(data_version=v) for _s, v, n, k in todo}})
+
+
+def _record_observations(s: Session, snap: Snapshot, rows: list[LedgerRow]) -> None:
+    s.unrecorded()
+    s.wh.begin()
+    s.wh.append_ledger(rows)
+    s.wh.commit()
+    s.pending.mats.extend(rows)
+    s.flush(force=True)  # only when new source data arrived; readers see it at once
+    seen = {(r.asset, r.partition_key): Mat(
+        r.seq, r.asset, r.partition_key, None, None, r.created_at, r.code_version,
+        r.data_version, None, "observation") for r in rows}
+    s.snapshot = replace(s.snapshot, current={**s.snapshot.current, **seen},
+                         max_seq=max(r.seq for r in rows))
 
 
 def new_run_id(s: Session, prefix: str = "r") -> str:
-    """The next run (r00012) or backfill (b00003) id; we hold the lock, so counting is safe."""
+    """The next run (r00012) or backfill (b00003) id: one past the last ever issued (we hold
+    the lock, so counting is safe)."""
     s.ids[prefix] = s.ids.get(prefix, 0) + 1
     return f"{prefix}{s.ids[prefix]:05d}"

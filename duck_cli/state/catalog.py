@@ -20,34 +20,8 @@ from typing import Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
-
-SCHEMA_VERSION = 2  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE TABLE IF NOT EXISTS runs (
-  run_id VARCHAR PRIMARY KEY, command VARCHAR, status VARCHAR, started_at TIMESTAMPTZ,
-  ended_at TIMESTAMPTZ, pid INTEGER, host VARCHAR, args VARCHAR, backfill_id VARCHAR,
-  error VARCHAR, duck_version VARCHAR);
-CREATE TABLE IF NOT EXISTS steps (
-  seq BIGINT, run_id VARCHAR, step INTEGER, asset VARCHAR, partitions VARCHAR[], status VARCHAR,
-  started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, error_kind VARCHAR,
-  row_count BIGINT, blocked_by VARCHAR, code_version VARCHAR, reasons VARCHAR,
-  input_seq BIGINT);
-CREATE TABLE IF NOT EXISTS materializations (
-  seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
-  created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
-  kind VARCHAR, upstream VARCHAR);
-CREATE TABLE IF NOT EXISTS check_results (
-  seq BIGINT, run_id VARCHAR, step INTEGER, asset VARCHAR, partition_key VARCHAR,
-  check_name VARCHAR, kind VARCHAR, severity VARCHAR, passed BOOLEAN, observed VARCHAR,
-  failing BIGINT, message VARCHAR, sample VARCHAR, created_at TIMESTAMPTZ, stage VARCHAR);
-CREATE TABLE IF NOT EXISTS backfills (
-  backfill_id VARCHAR PRIMARY KEY, created_at TIMESTAMPTZ, selection VARCHAR,
-  requested VARCHAR, options VARCHAR, status VARCHAR);
-"""
-
-_TABLES = ("runs", "steps", "materializations", "check_results", "backfills")
+from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS, MIGRATIONS,
+                                           SCHEMA_VERSION, count_issued, last_ids)
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -99,9 +73,14 @@ def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator
     if read_only and not path.exists():
         yield None
         return
+    from duck_cli.engine import duckdb
+
     catalog = open_connection(path, read_only=read_only, wait=wait)
     try:
         yield catalog
+    except duckdb.Error as err:  # a corrupt block met while reading or writing
+        raise StateError(f"cannot read {path}: {str(err).splitlines()[0]}",
+                         hint=_MOVE_ASIDE) from err
     finally:
         catalog.close()
 
@@ -224,27 +203,41 @@ class Catalog:
                 "QUALIFY row_number() OVER (PARTITION BY asset, partition_key ORDER BY seq DESC) = 1"
             ).fetchall(), 5))}
             attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
-                self.con.execute(f"SELECT * FROM ({_LATEST_ATTEMPTS}) WHERE status = 'failed'")
+                self.con.execute(f"SELECT * FROM ({LATEST_ATTEMPTS}) WHERE status = 'failed'")
                 .fetchall(), 9))}
             last = {a.asset: a for a in map(Attempt._make, _aware(self.con.execute(
-                f"SELECT * FROM ({_LATEST_ATTEMPTS}) QUALIFY row_number() OVER "
+                f"SELECT * FROM ({LATEST_ATTEMPTS}) QUALIFY row_number() OVER "
                 "(PARTITION BY asset ORDER BY seq DESC) = 1").fetchall(), 9))}
             checks = self._latest_checks()
             counts = {r[0]: tuple(r[1:]) for r in self.con.execute(
                 f"SELECT asset, count(*) FILTER (WHERE passed), count(*) FILTER (WHERE NOT passed "
                 f"AND severity = 'error'), count(*) FILTER (WHERE NOT passed AND severity <> "
-                f"'error') FROM ({_LATEST_CHECKS}) GROUP BY asset").fetchall()}
+                f"'error') FROM ({LATEST_CHECKS}) GROUP BY asset").fetchall()}
             active = tuple(map(RunRow._make, self.con.execute(
                 f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')").fetchall()))
             max_seq = self.con.execute(
                 "SELECT coalesce(max(seq), 0) FROM materializations").fetchone()[0]
+            warehouse_id = self.meta("warehouse_id")
         finally:
             self.con.execute("COMMIT")
-        return Snapshot(current, attempts, checks, active, max_seq, last, counts)
+        lost = {k: m.data_version or "its data is gone" for k, m in current.items()
+                if m.kind == "lost"}  # recorded by a writer that found the data gone
+        current = {k: m for k, m in current.items() if m.kind != "lost"}
+        return Snapshot(current, attempts, checks, active, max_seq, last, counts, lost,
+                        warehouse_id)
+
+    def meta(self, key: str) -> str | None:
+        """A value kept in duck_meta (None when not set)."""
+        row = self.con.execute("SELECT value FROM duck_meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a value in duck_meta."""
+        self.con.execute("INSERT OR REPLACE INTO duck_meta VALUES (?, ?)", [key, value])
 
     def _latest_checks(self) -> dict[tuple[str, str], tuple[CheckRow, ...]]:
         rows = self.con.execute(
-            f"SELECT * FROM ({_LATEST_CHECKS}) WHERE NOT passed "
+            f"SELECT * FROM ({LATEST_CHECKS}) WHERE NOT passed "
             "ORDER BY asset, partition_key, check_name").fetchall()
         out: dict[tuple[str, str], list[CheckRow]] = {}
         for r in rows:
@@ -305,12 +298,14 @@ class Catalog:
         try:
             for run in batch.runs:
                 _upsert(self.con, "runs", "run_id", run)
+                count_issued(self.con, run.run_id)
             for bf in batch.backfills:
                 if isinstance(bf, BackfillStatus):
                     self.con.execute("UPDATE backfills SET status = ? WHERE backfill_id = ?",
                                      [bf.status, bf.backfill_id])
                 else:
                     _upsert(self.con, "backfills", "backfill_id", bf)
+                    count_issued(self.con, bf.backfill_id)
             _bulk_insert(self.con, "steps", batch.steps)
             _bulk_insert(self.con, "materializations", batch.mats)
             _bulk_insert(self.con, "check_results", batch.checks)
@@ -318,6 +313,16 @@ class Catalog:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def restamp(self, versions: list[tuple[int, str]]) -> None:
+        """Rewrite the data version of recorded source observations, by seq (the migration
+        from size:mtime to content versions: the same data, so nothing downstream is stale)."""
+        self.con.executemany("UPDATE materializations SET data_version = ? WHERE seq = ?",
+                             [[v, seq] for seq, v in versions])
+
+    def last_ids(self) -> dict[str, int]:
+        """The last run (``r``) and backfill (``b``) number ever issued, pruned ones included."""
+        return last_ids(self.con)
 
     def mark_abandoned(self, run: RunRow, now: datetime) -> None:
         """Mark a run whose process died as abandoned."""
@@ -335,21 +340,8 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
                ".duck/catalog.broken`) and run `duck materialize` to start a new catalog; the "
                "warehouse keeps the data.")
 
-_LATEST_ATTEMPTS = (
-    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
-    "timezone('UTC', ended_at) AS ended_at, input_seq FROM (SELECT *, unnest(partitions) AS p "
-    "FROM steps WHERE status IN ('success', 'failed')) "
-    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1")
-_LATEST_CHECKS = (
-    "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, observed, "
-    "failing, message, sample, stage FROM check_results QUALIFY row_number() OVER (PARTITION BY "
-    "asset, partition_key, check_name ORDER BY seq DESC) = 1")
-
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
-MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
-    1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS input_seq BIGINT"],
-}
 
 
 def _aware(rows: list[tuple], index: int) -> list[tuple]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
-from duck_cli.errors import LockedError
+from duck_cli.errors import LockedError, StateError
 
 
 def lock_path(state_dir: Path) -> Path:
@@ -43,8 +43,7 @@ def describe(info: dict | None) -> str:
 def write_lock(state_dir: Path, command: str, *, wait: float, now: datetime,
                on_wait: Callable[[dict | None], None] | None = None) -> Iterator[None]:
     """Hold the write lock; wait up to ``wait`` seconds for it, then raise LockedError."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path(state_dir), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(state_dir)
     try:
         _acquire(fd, state_dir, wait, on_wait)
         info = {"command": command, "pid": os.getpid(), "host": os.uname().nodename,
@@ -54,6 +53,21 @@ def write_lock(state_dir: Path, command: str, *, wait: float, now: datetime,
         yield
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _open_lock(state_dir: Path) -> int:
+    """The lock file's descriptor; a StateError that says why when it cannot be written."""
+    path = lock_path(state_dir)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except IsADirectoryError:
+        raise StateError(f"{path} is a folder, not duck's lock file", hint=f"Remove it "
+                         f"(rmdir {path}) and run the command again; nothing was changed.") from None
+    except OSError as err:
+        raise StateError(f"cannot write the lock file {path}: {err.strerror}", hint=(
+            f"duck needs to write in {state_dir}: make it writable (or point duck.yaml's "
+            "warehouse and catalog to a writable folder); nothing was changed.")) from None
 
 
 def _acquire(fd: int, state_dir: Path, wait: float, on_wait) -> None:

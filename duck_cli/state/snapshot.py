@@ -11,7 +11,8 @@ from datetime import datetime
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.state import sources
+from duck_cli.state import extensions, observe
+from duck_cli.state.warehouse import Warehouse
 from duck_cli.models import Project
 from duck_cli.records import Attempt, CheckRow, Mat, RunRow, Snapshot
 
@@ -67,11 +68,12 @@ def _pack(snap: Snapshot) -> tuple:
             [tuple(a) for a in snap.attempts.values()],
             [tuple(c) for rows in snap.checks.values() for c in rows],
             [tuple(r) for r in snap.active_runs], snap.max_seq,
-            [tuple(a) for a in snap.last_attempts.values()], snap.check_counts)
+            [tuple(a) for a in snap.last_attempts.values()], snap.check_counts, snap.lost,
+            snap.warehouse_id)
 
 
 def _unpack(packed: tuple) -> Snapshot:
-    current, attempts, checks, runs, max_seq, last, counts = packed
+    current, attempts, checks, runs, max_seq, last, counts, lost, warehouse_id = packed
     by_key: dict = {}
     for c in map(CheckRow._make, checks):
         by_key.setdefault((c.asset, c.partition), []).append(c)
@@ -79,7 +81,8 @@ def _unpack(packed: tuple) -> Snapshot:
                         {(a.asset, a.partition): a for a in map(Attempt._make, attempts)},
                         {k: tuple(v) for k, v in by_key.items()},
                         tuple(map(RunRow._make, runs)), max_seq,
-                        {a.asset: a for a in map(Attempt._make, last)}, counts)
+                        {a.asset: a for a in map(Attempt._make, last)}, counts, lost,
+                    warehouse_id)
 
 
 def _store(path, key, snap: Snapshot) -> None:
@@ -97,14 +100,46 @@ def _store(path, key, snap: Snapshot) -> None:
         pass
 
 
-def observe_files(project: Project, now: datetime) -> dict[str, dict[str, str | None]]:
-    """Live data versions of file sources (table sources come from the catalog)."""
-    out = {}
-    for asset in project.assets.values():
-        if asset.is_source and asset.source.path:
-            keys = parts.partition_keys(asset.partitions, now)
-            out[asset.name] = sources.observe_files(asset, project.root, keys)
-    return out
+def observe_files(project: Project, now: datetime, snap: Snapshot | None = None
+                  ) -> dict[str, dict[str, str | None]]:
+    """Live data versions of file sources (table sources come from the catalog), read-only."""
+    holder: list = []
+
+    def connect():  # only for remote sources: an in-memory DuckDB with the extensions
+        from duck_cli.engine import duckdb
+
+        con = duckdb.connect()
+        holder.append(con)
+        extensions.prepare(con, project.settings)
+        return con
+
+    try:
+        out = observe.observe(project, now, snap.current if snap else {}, connect)
+        tables = [a for a in project.assets.values() if a.is_source and a.source.table]
+        if tables:
+            out.update(observe_tables(project, now, tables, connect()))
+        return out
+    finally:
+        for con in holder:
+            con.close()
+
+
+def observe_tables(project: Project, now: datetime, tables, con) -> dict:
+    """Table sources' live versions, read-only: the warehouse attached read-only (skipped while
+    a writer holds it: the catalog's record stands) and the attached source databases."""
+    from duck_cli.engine import duckdb
+
+    path = project.settings.warehouse
+    if path.exists():
+        literal = str(path).replace("'", "''")
+        try:
+            con.execute(f"ATTACH '{literal}' AS duck_warehouse (READ_ONLY)")
+            con.execute("USE duck_warehouse")
+        except duckdb.Error:  # locked by a writer: it observes (and records) them itself
+            return {}
+    wh = Warehouse(con, path)
+    return {a.name: wh.observe_table(a, parts.partition_keys(a.partitions, now))
+            for a in tables}
 
 
 def unrecorded_marker(settings):

@@ -1,7 +1,11 @@
 """Source assets: data that arrives from outside. duck observes it, never builds it.
 
-A file source's partition has arrived when its file exists; its data version is the file's size
-and modification time, so a re-delivered file makes its downstream stale.
+A file source's partition has arrived when its file exists; its data version is the hash of the
+file's content (`versions`), so a re-delivered file with new bytes makes its downstream stale and
+a checked-out or touched copy with the same bytes does not. Remote files (s3://, https://, ...)
+are listed through DuckDB (`remote`), and their version is what the store reports.
+
+`location` is the one place a source path becomes a file name or URL: extend it, not its callers.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from duck_cli.models import Asset
+from duck_cli.errors import ManifestError, Problem
+from duck_cli.models import Asset, is_remote
+from duck_cli.state import versions as ver
 
 _PLACEHOLDER = re.compile(r"\{(key|date|hour|week|month|value)\}")
+READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}
 
 
 def is_per_partition(asset: Asset) -> bool:
@@ -22,59 +29,166 @@ def is_per_partition(asset: Asset) -> bool:
     return bool(asset.source and asset.source.path and _PLACEHOLDER.search(asset.source.path))
 
 
-def file_for(asset: Asset, root: Path, key: str) -> Path:
-    """The file (or glob) holding one partition of a per-partition file source.
+def location(asset: Asset, root: Path, key: str | None = None) -> str:
+    """Where a source's files are: a local path (or glob) under the project root, or a URL;
+    with ``key``, the file (or glob) of that one partition.
 
     >>> from duck_cli.models import Source
     >>> a = Asset("raw", "source", source=Source(path="data/{date}.csv"))
-    >>> str(file_for(a, Path("/p"), "2026-03-01"))
+    >>> location(a, Path("/p"), "2026-03-01")
     '/p/data/2026-03-01.csv'
     """
-    return root / _PLACEHOLDER.sub(lambda _m: key, asset.source.path)
+    path = asset.source.path
+    if key is not None:
+        path = _PLACEHOLDER.sub(lambda _m: key, path)
+    return path if is_remote(path) else str(root / path)
 
 
-def observe_files(asset: Asset, root: Path, keys: Iterable[str]) -> dict[str, str | None]:
-    """Data version per partition key (None: not arrived) of a file source."""
+def file_for(asset: Asset, root: Path, key: str) -> Path:
+    """The file (or glob) holding one partition of a per-partition local file source."""
+    return Path(location(asset, root, key))
+
+
+def pattern(asset: Asset, root: Path) -> str:
+    """A glob over every partition's file (placeholders become ``*``)."""
+    return _PLACEHOLDER.sub("*", location(asset, root))
+
+
+def local_files(spec: str) -> list[str]:
+    """The existing files a local path or glob names, sorted."""
+    if glob.has_magic(spec):
+        return sorted(glob.glob(spec))
+    return [spec] if Path(spec).is_file() else []
+
+
+def files_of(asset: Asset, root: Path, keys: Iterable[str], listing=None) -> list[str]:
+    """The files holding some partitions of a per-partition source (arrived ones only);
+    ``listing`` maps remote file URLs to their versions."""
+    out: list[str] = []
+    for key in keys:
+        spec = location(asset, root, key)
+        if listing is not None:
+            out.extend(f for f in _matching(spec, listing))
+        else:
+            out.extend(confined(asset, root, local_files(spec)))
+    return out
+
+
+def _matching(spec: str, listing: dict[str, str]) -> list[str]:
+    if not glob.has_magic(spec):
+        return [spec] if spec in listing else []
+    import fnmatch
+
+    return sorted(f for f in listing if fnmatch.fnmatchcase(f, spec))
+
+
+def observe_files(asset: Asset, root: Path, keys: Iterable[str], cache: ver.VersionCache,
+                  listing: dict[str, str] | None = None) -> dict[str, str | None]:
+    """Data version per partition key (None: not arrived) of a file source.
+
+    ``listing`` (remote sources) maps each listed URL to the version its store reports.
+    """
+    def version_of(files: list[str]) -> str | None:
+        found = [(f, listing[f] if listing is not None else cache.version(f, asset.source.format))
+                 for f in files]
+        found = [(f, v) for f, v in found if v is not None]
+        if not found:
+            return None
+        if len(found) == 1 and not glob.has_magic(files[0]):
+            return found[0][1]
+        return ver.combined([(_relative(f, root), v) for f, v in found])
+
     if is_per_partition(asset):
-        return {k: _version([file_for(asset, root, k)]) for k in keys}
-    files = sorted(Path(p) for p in glob.glob(str(root / asset.source.path)))
-    return {k: _version(files) for k in keys}
+        return {k: version_of(files_of(asset, root, [k], listing)) for k in keys}
+    spec = location(asset, root)
+    files = _matching(spec, listing) if listing is not None else \
+        confined(asset, root, local_files(spec))
+    whole = version_of(files)
+    return {k: whole for k in keys}
 
 
-def _version(paths: list[Path]) -> str | None:
-    parts = []
-    for path in paths:
-        matches = sorted(glob.glob(str(path))) if glob.has_magic(str(path)) else [str(path)]
-        for match in matches:
-            try:
-                st = os.stat(match)
-            except OSError:
-                continue
-            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
-    return ";".join(parts) if parts else None
+def confined(asset: Asset, root: Path, files: list[str]) -> list[str]:
+    """``files``, refused (ManifestError) when one leads outside the project folder once links
+    and '..' are followed: a source reads only the project's own files."""
+    top = os.path.realpath(root).rstrip(os.sep)
+    for name in files:
+        real = os.path.realpath(name)
+        if real != top and not real.startswith(top + os.sep):
+            shown = os.path.relpath(name, root)
+            raise ManifestError([Problem(
+                f"source '{asset.name}': {shown} leads outside the project folder (to {real})",
+                hint="duck reads source files only inside the project folder: copy the file "
+                     "in rather than linking to it.", asset=asset.name)])
+    return files
 
 
-def reader_sql(asset: Asset, root: Path, arrived: list[str]) -> str | None:
-    """The SELECT a view over a file source runs (None when nothing has arrived)."""
+def _relative(file: str, root: Path) -> str:
+    """A file's name relative to the project (so a clone elsewhere keeps its versions)."""
+    try:
+        return Path(file).relative_to(root).as_posix()
+    except ValueError:
+        return file
+
+
+def carry_legacy(asset: Asset, root: Path, live: dict[str, str | None],
+                 recorded: dict[str, str | None]) -> dict[str, str | None]:
+    """Keep a recorded size:mtime version (from before content versions) where the file still
+    has that size and time: the same bytes were built from, so nothing is planned for it."""
+    out = dict(live)
+    for key, old in recorded.items():
+        if live.get(key) is None or not ver.is_legacy(old):
+            continue
+        files = files_of(asset, root, [key]) if is_per_partition(asset) \
+            else local_files(location(asset, root))
+        if ver.legacy(files) == old:
+            out[key] = old
+    return out
+
+
+def reader_sql(asset: Asset, files: list[str], columns: dict[str, str] | None = None) -> str:
+    """The SELECT that reads some files of a source (``columns``: declared name -> type)."""
     src = asset.source
-    if is_per_partition(asset):
-        files = [str(file_for(asset, root, k)) for k in arrived]
-    else:
-        files = sorted(glob.glob(str(root / src.path)))
-    if not files:
-        return None
-    reader = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[src.format]
-    listed = ", ".join(_literal(f) for f in files)
+    listed = ", ".join(literal(f) for f in files)
     options = "".join(f", {k} = {_option(v)}" for k, v in sorted(src.options.items())
                       if re.fullmatch(r"[a-z_]+", k))
-    union = ", union_by_name = true" if len(files) > 1 and src.format != "json" else ""
-    return f"SELECT * FROM {reader}([{listed}]{union}{options})"
+    if columns and src.format == "csv" and "types" not in src.options:
+        options += ", types = " + _option(dict(columns))
+    # No union_by_name: the files of a source must agree on their columns (a file that does
+    # not is refused for its partitions), so DuckDB sniffs the first file only, not each one:
+    # the difference between a full build costing one glob read and costing two per file.
+    return f"SELECT * FROM {READERS[src.format]}([{listed}]{options})"
 
 
-def _literal(text: str) -> str:
+def empty_sql(columns: dict[str, str]) -> str:
+    """A relation with the declared columns and no rows (every file of a slice was empty)."""
+    cols = ", ".join(f"CAST(NULL AS {t}) AS {_ident(n)}" for n, t in columns.items())
+    return f"SELECT {cols} LIMIT 0"
+
+
+def view_source(asset: Asset, root: Path, arrived: list[str]) -> list[str]:
+    """What the whole-source view reads: one glob when it names exactly the arrived files
+    (its text then stays the same as files arrive), else the list of files."""
+    if not is_per_partition(asset):
+        return [location(asset, root)]
+    everything = pattern(asset, root)
+    if is_remote(everything):  # a store lists through the glob; plain HTTP cannot list
+        http = everything.lower().startswith(("http://", "https://"))
+        return [location(asset, root, k) for k in arrived] if http else \
+            ([everything] if arrived else [])
+    files = files_of(asset, root, arrived)
+    if sorted(files) == local_files(everything):
+        return [everything]
+    return files
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
     """A SQL string literal.
 
-    >>> _literal("it's")
+    >>> literal("it's")
     "'it''s'"
     """
     return "'" + text.replace("'", "''") + "'"
@@ -86,7 +200,7 @@ def _option(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_literal(str(k))}: {_option(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{literal(str(k))}: {_option(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_option(v) for v in value) + "]"
-    return _literal(str(value))
+    return literal(str(value))

@@ -7,23 +7,29 @@ catalog copies it, so a crash between the two is repaired by the next command (`
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 
 from duck_cli.state import catalog as cat
 from duck_cli.errors import ExecutionError
-from duck_cli.state import sources
+from duck_cli.state import extensions, sources
 from duck_cli.models import Asset, Settings
 from duck_cli.records import LedgerRow
 from duck_cli.sql import key_expr, quote_ident, quote_table
 
 LEDGER = '"_duck"."ledger"'
+READ_HINT = ("Check the files' format, delimiter and header, or pass reader options under "
+             "source.options (e.g. options: {delim: ';', header: true}), or declare the columns "
+             "under source.columns.")
 _LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS _duck;
 CREATE TABLE IF NOT EXISTS _duck.ledger (
   seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
   kind VARCHAR, upstream VARCHAR);
+CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
+INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS (FROM _duck.identity);
 """
 LEDGER_COLS = LedgerRow._fields
 
@@ -79,6 +85,11 @@ class Warehouse:
             con.execute("SET memory_limit = ?", [settings.memory_limit])
         if not read_only:
             con.execute(_LEDGER_DDL)
+        try:
+            extensions.prepare(con, settings)
+        except BaseException:
+            con.close()
+            raise
         return cls(con, settings.warehouse)
 
     def close(self) -> None:
@@ -87,11 +98,26 @@ class Warehouse:
 
     # -- ledger --------------------------------------------------------------------------
 
-    def ledger_after(self, seq: int) -> list[LedgerRow]:
-        """Ledger rows the catalog has not recorded yet (seq above ``seq``)."""
-        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE seq > ? "
-                               "ORDER BY seq", [seq])
+    def ledger_unrecorded(self, recorded_max: int) -> list[LedgerRow]:
+        """Ledger rows the catalog (attached to this connection) lacks: a set difference, not
+        a high-water mark, since workers commit out of order. Below the catalog's highest seq,
+        rows of runs that `duck prune` deleted stay deleted."""
+        db = cat.ATTACHED
+        cols = ", ".join(f"l.{c}" for c in LEDGER_COLS)
+        cur = self.con.execute(
+            f"SELECT {cols} FROM {LEDGER} l ANTI JOIN {db}.materializations m USING (seq) "
+            f"WHERE l.seq > ? OR l.run_id IS NULL OR l.run_id IN (SELECT run_id FROM {db}.runs) "
+            "ORDER BY l.seq", [recorded_max])
         return [LedgerRow._make(r) for r in cur.fetchall()]
+
+    def identity(self) -> str | None:
+        """This warehouse file's identity (made when duck first opened it)."""
+        return identity(self.con)
+
+    def last_run_number(self) -> int:
+        """The highest run number (r00012 -> 12) the ledger records."""
+        return self.con.execute(f"SELECT coalesce(max(TRY_CAST(substr(run_id, 2) AS BIGINT)), 0) "
+                                f"FROM {LEDGER}").fetchone()[0]
 
     def max_seq(self) -> int:
         """The highest ledger sequence number."""
@@ -131,31 +157,60 @@ class Warehouse:
 
     # -- sources -------------------------------------------------------------------------
 
-    def expose_source(self, asset: Asset, root: Path, arrived: list[str]) -> None:
-        """Make a source readable under its asset name (a view over its files or table)."""
+    def expose_source(self, asset: Asset, files: list[str]) -> None:
+        """Make a source readable under its asset name: a view over its files (created again
+        only when what it reads changed) or over its table."""
         src = asset.source
         if src.table:
+            if not self.exists(src.table):  # not loaded yet: a missing source, not an error
+                if src.table.lower() != asset.name.lower() and self.table_kind(asset.name):
+                    self.drop(asset.name)
+                return
             if src.table.lower() != asset.name.lower():
                 self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS "
                                  f"SELECT * FROM {quote_table(src.table)}")
                 self.mark(asset.name, "VIEW")
             return
-        select = sources.reader_sql(asset, root, arrived)
-        if select is None:  # nothing arrived: an empty relation would hide the problem
+        if not files:  # nothing arrived: an empty relation would hide the problem
             self.con.execute(f"DROP VIEW IF EXISTS {quote_ident(asset.name)}")
             self.mark(asset.name, None)
             return
+        select = sources.reader_sql(asset, files, dict(src.columns) or None)
+        stamp = "duck:" + hashlib.blake2b(select.encode(), digest_size=12).hexdigest()
+        if self.view_comment(asset.name) == stamp:
+            return  # binding a view sniffs every file: the slow part, skipped when unchanged
+        self.create_source_view(asset, select, stamp)
+
+    def view_comment(self, name: str) -> str | None:
+        """The comment duck left on a view in main (what it was created from)."""
+        if self.kinds.get(name.lower()) != "VIEW":
+            return None
+        row = self.con.execute("SELECT comment FROM duckdb_views() WHERE schema_name = 'main' "
+                               "AND lower(view_name) = lower(?) AND database_name = "
+                               "current_database()", [name]).fetchone()
+        return row[0] if row else None
+
+    def create_source_view(self, asset: Asset, select: str, stamp: str) -> None:
+        """(Re)create the whole-source view; a file that cannot be read is an ExecutionError."""
         from duck_cli.engine import duckdb
 
         try:
+            if self.kinds.get(asset.name.lower()) == "BASE TABLE":
+                self.drop(asset.name)
             self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS {select}")
+            self.con.execute(f"COMMENT ON VIEW {quote_ident(asset.name)} IS '{stamp}'")
         except duckdb.Error as err:
+            self.con.execute(f"DROP VIEW IF EXISTS {quote_ident(asset.name)}")
+            self.mark(asset.name, None)
             raise ExecutionError(
                 f"source '{asset.name}' ({asset.source.path}) cannot be read: "
-                f"{str(err).splitlines()[0]}", asset=asset.name,
-                hint="Check the files' format, delimiter and header, or pass reader options "
-                     "under source.options (e.g. options: {delim: ';', header: true}).") from err
+                f"{str(err).splitlines()[0]}", asset=asset.name, hint=READ_HINT) from err
         self.mark(asset.name, "VIEW")
+
+    def restamp(self, versions: list[tuple[int, str]]) -> None:
+        """Rewrite recorded observations' data versions by seq (see Catalog.restamp)."""
+        self.con.executemany(f"UPDATE {LEDGER} SET data_version = ? WHERE seq = ?",
+                             [[v, seq] for seq, v in versions])
 
     def observe_table(self, asset: Asset, keys: list[str]) -> dict[str, str | None]:
         """Data version per key of a table source (row count and a content hash)."""
@@ -175,14 +230,23 @@ class Warehouse:
 
     def exists(self, name: str) -> bool:
         """Whether a table or view exists (``schema.name`` or ``name`` in main)."""
-        schema, _, table = name.rpartition(".")
-        if not schema or schema.lower() == "main":
-            return table.lower() in self.kinds
+        parts = name.split(".")
+        if len(parts) == 1 or (len(parts) == 2 and parts[0].lower() == "main"):
+            return parts[-1].lower() in self.kinds
+        database, schema, table = (parts if len(parts) == 3 else
+                                   self._split_two(parts[0], parts[1]))
         row = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = lower(?) "
-            "AND lower(table_schema) = lower(?) AND table_catalog = current_database()",
-            [table, schema]).fetchone()
+            "AND (? IS NULL OR lower(table_schema) = lower(?)) AND lower(table_catalog) = "
+            "lower(coalesce(?, current_database()))",
+            [table, schema, schema, database]).fetchone()
         return bool(row[0])
+
+    def _split_two(self, first: str, table: str) -> tuple[str | None, str | None, str]:
+        """``first.table``: an attached database's table (any schema) or a schema's table."""
+        attached = self.con.execute("SELECT count(*) FROM duckdb_databases() WHERE "
+                                    "lower(database_name) = lower(?)", [first]).fetchone()[0]
+        return (first, None, table) if attached else (None, first, table)
 
     def table_kind(self, name: str) -> str | None:
         """'BASE TABLE', 'VIEW' or None for a name in the main schema."""
@@ -196,6 +260,17 @@ class Warehouse:
         elif kind:
             self.con.execute(f"DROP TABLE {quote_ident(name)}")
         self.mark(name, None)
+
+
+def identity(con) -> str | None:
+    """The identity of the warehouse open on ``con`` (None before duck first wrote to it)."""
+    from duck_cli.engine import duckdb
+
+    try:
+        row = con.execute('SELECT id FROM "_duck"."identity"').fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
 
 
 def ledger_row(seq: int, asset: Asset, key: str, run_id: str | None, step: int | None,

@@ -26,6 +26,9 @@ ALLOWED = {
     "report": {"foundation", "manifest", "graph", "health", "plan", "state", "run"},
     "cli": {"foundation", "manifest", "graph", "health", "plan", "state", "run", "report"},
 }
+# Heavy modules that stay lazy like third-party ones: DuckDB's engine, and the manifest schema
+# compiled to Python (about 30 ms to import; a project read from the validation cache skips it).
+LAZY = {"duck_cli.engine", "duck_cli.manifest.compiled"}
 PURE = {"manifest", "graph", "health", "plan"}  # may not reach the database
 
 
@@ -102,7 +105,7 @@ def test_imports_follow_the_layers(path):
         theirs = layer(target)
         if theirs != mine and theirs not in ALLOWED[mine]:
             bad.append(f"{path.name}:{line} ({mine}) imports {target} ({theirs})")
-        elif mine != "cli" and not at_top and target != "duck_cli.engine":
+        elif mine != "cli" and not at_top and target not in LAZY:
             bad.append(f"{path.name}:{line} imports {target} inside a function")
     assert not bad, "\n".join(bad)
 

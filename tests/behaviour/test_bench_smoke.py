@@ -121,3 +121,38 @@ def test_the_raw_process_runs_the_same_statements(tmp_path):
         assert con.execute("SELECT count(DISTINCT day) FROM daily_cat").fetchone()[0] == 5
     finally:
         con.close()
+
+
+def test_the_report_workload_writes_a_page_per_asset(tmp_path, duck_cmd):
+    res = run.Results("small", 1, 30.0, load=[0.0])
+    b = run.Bench(tmp_path / "work", {"wide": (12,)}, 1, duck_cmd, res, full_build=12)
+    run.bench_report(b)
+    assert [r.name for r in res.rows] == [
+        "report: `duck report --html` on 12 assets (17 pages)",
+        "peak memory: `duck report --html` on 12 assets"]
+    site = tmp_path / "work" / "report" / "n12" / "site"
+    assert sorted(p.stem for p in (site / "assets").glob("*.html")) == sorted(
+        [a.name for a in gen.wide(tmp_path / "again", assets=12).assets] + ["seed"])
+
+
+def test_w5_file_source_builds_the_same_tables_and_a_day_backfills(tmp_path, duck_cmd):
+    """W5 at tiny sizes: duck over daily CSV files builds what one glob read builds, and the
+    one-day backfill and its raw counterpart leave the tables identical again."""
+    from bench import sources
+
+    root = sources.generate(tmp_path / "w5", files=4, rows_per_file=30)
+    assert len(list((root / "data" / "events").glob("*.csv"))) == 4
+    run.run_duck(["materialize"], root, duck=duck_cmd)
+    raw_db = tmp_path / "raw.duckdb"
+    run.time_raw_process(sources.raw_full_statements(root), raw_db, tmp_path / "raw.json")
+    assert run.compare_tables(root / gen.WAREHOUSE, raw_db, list(sources.TABLES)) == []
+    day = str(sources.first_day(4) + __import__("datetime").timedelta(days=2))
+    run.run_duck(["backfill", "events_clean", "events_daily", "--partition", day], root,
+                 duck=duck_cmd)
+    run.time_raw_process(sources.raw_day_statements(root, day), raw_db, tmp_path / "raw.json")
+    assert run.compare_tables(root / gen.WAREHOUSE, raw_db, list(sources.TABLES)) == []
+    con = duckdb.connect(str(root / gen.WAREHOUSE), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM events_clean").fetchone()[0] == 120
+    finally:
+        con.close()

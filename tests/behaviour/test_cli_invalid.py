@@ -8,15 +8,21 @@ project that had a good catalog keeps it byte for byte.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import built_example, catalog_rows, invoke, run_count, warehouse_rows
+from conftest import catalog_rows, invoke, run_count, warehouse_rows
+from duck_cli.errors import ManifestError, UsageError
+from duck_cli.manifest.load import load_project
+from duck_cli.manifest.read import parse_document
+from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "invalid"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+JSONSCHEMA = make_validator()
 
 
 def tree(folder: Path) -> dict[str, str]:
@@ -33,14 +39,15 @@ def expected(case: str) -> list[str]:
 
 
 def copy_case(case: str, dest: Path) -> Path:
-    shutil.copytree(CORPUS / case, dest, ignore=shutil.ignore_patterns("expected.txt", ".duck"))
+    shutil.copytree(CORPUS / case, dest, ignore=shutil.ignore_patterns("expected.txt", ".duck"),
+                    symlinks=True)  # a case's link out of the project stays a link
     return dest
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """The example project after one good `duck materialize` (state in .duck)."""
-    return built_example(tmp_path_factory, "built")
+@pytest.fixture
+def built(materialized_example) -> Path:
+    """The example project after one good `duck materialize` (state in .duck); only copied."""
+    return materialized_example
 
 
 def _assert_reports(result, case: str, command: str) -> None:
@@ -57,32 +64,62 @@ def test_the_corpus_is_there():
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_validate_reports_every_problem_of_an_invalid_project(case, tmp_path):
+def test_an_invalid_project_is_reported_everywhere_and_changes_nothing(case, built, tmp_path):
+    """One case of the corpus through every door: the loader, `validate` (text and --json),
+    `materialize` on a fresh copy and (for every fourth case) over a built project's state."""
+    assert expected(case), f"{case}/expected.txt is empty"
     root = copy_case(case, tmp_path / case)
     _assert_reports(invoke(root, "validate"), case, "validate")
     assert not (root / ".duck").exists(), "validate wrote state for an invalid project"
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_materialize_refuses_an_invalid_project_and_writes_nothing(case, tmp_path):
-    root = copy_case(case, tmp_path / case)
-    result = invoke(root, "materialize")
-    _assert_reports(result, case, "materialize")
+    _assert_json_problems(invoke(root, "validate", "--json"), case)
+    _assert_reports(invoke(root, "materialize"), case, "materialize")
     assert tree(root / ".duck") == {}, "materialize created state for an invalid project"
+    _assert_loader_problems(root, case)
+    _assert_compiled_schema_agrees(root, case)
+    if case in CASES[::4]:
+        _assert_built_state_is_left_alone(case, built, tmp_path / "built")
 
 
-@pytest.mark.parametrize("case", CASES[::4])
-def test_materialize_of_a_broken_project_leaves_the_previous_state_alone(case, built, tmp_path):
+def _assert_json_problems(result, case: str) -> None:
+    """`validate --json`: one document, not valid, each problem with its file:line and words."""
+    assert result.exit_code == 2, f"{case}: validate --json exited {result.exit_code}"
+    doc = json.loads(result.stdout)
+    assert doc["valid"] is False and doc["problems"], doc
+    assert all(p["message"] and p["text"] for p in doc["problems"]), doc
+    text = "\n".join(p["text"] for p in doc["problems"])
+    for phrase in expected(case):
+        assert phrase in text, f"{case}: validate --json: {phrase!r} not in\n{text}"
+
+
+def _assert_loader_problems(root: Path, case: str) -> None:
+    """The loader raises a duck error whose rendered problems hold every expected phrase."""
+    with pytest.raises((ManifestError, UsageError)) as caught:
+        load_project(root, use_cache=False)
+    text = "\n".join(p.render() for p in caught.value.problems())
+    for phrase in expected(case):
+        assert phrase in text, f"{case}: {phrase!r} not in:\n{text}"
+
+
+def _assert_compiled_schema_agrees(root: Path, case: str) -> None:
+    """The compiled schema (the fast path) never accepts a corpus file that jsonschema rejects."""
+    for manifest in sorted(root.glob("*.yaml")):
+        try:
+            doc, _ = parse_document(manifest.name, manifest.read_bytes())
+        except Exception:  # noqa: BLE001 - a corpus file that is not YAML has nothing to compare
+            continue
+        if doc is not None:
+            assert not (fast_valid(doc) and schema_problems(JSONSCHEMA, manifest.name, doc)), case
+
+
+def _assert_built_state_is_left_alone(case: str, built: Path, root: Path) -> None:
     """A good project whose manifests are replaced by broken ones: its state stays as it was."""
-    root = tmp_path / "project"
     shutil.copytree(built, root)
     for manifest in [*root.glob("*.yaml"), *root.glob("*.yml")]:
         manifest.unlink()
     shutil.copytree(CORPUS / case, root, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("expected.txt"))
     before = tree(root / ".duck")
-    result = invoke(root, "materialize")
-    _assert_reports(result, case, "materialize")
+    _assert_reports(invoke(root, "materialize"), case, "materialize")
     assert tree(root / ".duck") == before
 
 

@@ -131,6 +131,34 @@ def test_mutated_example_manifests(data: st.DataObject) -> None:
     run_on(texts, with_example_files=True)
 
 
+# -- random graphs over several manifest files ------------------------------------------------------
+
+
+GRAPH_NAMES = ["orders", "Orders", "stg_orders", "trips", "zones", "rev", "dash"]
+PARTITIONS = [None, {"daily": {"start": "2026-03-01"}}, {"hourly": {"start": "2026-03-29T00"}},
+              {"weekly": {"start": "2026-03-02"}}, {"monthly": {"start": "2026-01-01", "end": "2026-02"}},
+              {"static": {"values": ["APAC", "EMEA"]}}, {"daily": {"start": "2026-03-01",
+                                                                    "timezone": "Europe/Nowhere"}}]
+deps = st.one_of(st.sampled_from(GRAPH_NAMES + ["missing", "stg_order"]), st.fixed_dictionaries(
+    {"asset": st.sampled_from(GRAPH_NAMES)},
+    optional={"mapping": st.sampled_from(["auto", "identity", "all", "offset", "nope"]),
+              "offset": st.integers(-2, 2)}))
+graph_assets = st.fixed_dictionaries(
+    {"name": st.sampled_from(GRAPH_NAMES)},
+    optional={"deps": st.lists(deps, max_size=3), "partitions": st.sampled_from(PARTITIONS),
+              "materialize": st.sampled_from([{"sql": "select 1"}, {"strategy": "incremental",
+                                               "sql": "select * from orders"},
+                                              {"strategy": "view", "sql_file": "nope.sql"}]),
+              "source": st.sampled_from([{"path": "data/{date}.csv"}, {"table": "ref.t"}])})
+
+
+@FUZZ
+@given(st.lists(st.lists(graph_assets, max_size=5), min_size=1, max_size=3))
+def test_random_graphs_across_manifest_files(files: list[list[dict]]) -> None:
+    """Unknown, duplicate (also across files and case), cyclic and badly mapped deps: exit 0 or 2."""
+    run_on({f"m{i}.yaml": yaml.safe_dump({"assets": assets}) for i, assets in enumerate(files)})
+
+
 def test_the_unmutated_example_is_valid_through_the_same_harness() -> None:
     texts = {n: yaml.safe_dump(d, allow_unicode=True, sort_keys=False)
              for n, d in MANIFESTS.items()}

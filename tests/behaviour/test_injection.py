@@ -8,6 +8,7 @@ as values and land in the data verbatim.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -15,7 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from typer.testing import CliRunner
+
 from conftest import built_example, catalog_rows, invoke, run_count
+from duck_cli.cli.app import app
 
 HOSTILE_KEYS = [
     "2026-03-01'; DROP TABLE stg_trips; --",
@@ -127,7 +131,8 @@ def test_hostile_run_and_backfill_ids_find_nothing(project):
         result = invoke(project, "runs", "show", run_id)
         assert result.exit_code == 2 and "no run" in result.output, result.output
     doc = invoke(project, "runs", "--asset", "x' OR 1=1 --", "--json")
-    assert doc.exit_code == 0 and '"runs": []' in doc.stdout
+    assert doc.exit_code == 2 and "unknown asset" in doc.output
+    assert json.loads(doc.stdout)["error"]["code"] == "usage"  # the --json error document
     result = invoke(project, "backfill", "--resume", "b' OR '1'='1")
     assert result.exit_code == 2 and "no backfill" in result.output
     assert fingerprint(project) == before
@@ -186,3 +191,105 @@ def test_static_values_with_quotes_and_comment_markers_are_data_not_sql(tmp_path
     assert dict(mats) == {**{v: 1 for v in values}, values[1]: 2}
     status = invoke(root, "status", "--json")
     assert '"fresh": 5' in status.stdout
+
+
+# -- hostile paths and names of files ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../../../../tmp/x/leak", "/etc/passwd", "manifest/../run",
+                                  "../schemas/manifest"])
+def test_schema_accepts_only_the_documented_names(tmp_path, name):
+    outside = tmp_path / "x"
+    outside.mkdir()
+    (outside / "leak.schema.json").write_text('{"secret": true}')
+    result = CliRunner().invoke(app, ["schema", name])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2 and "no schema named" in result.output, result.output
+    assert "secret" not in result.output and "Known: " in result.output
+
+
+def test_a_source_file_linked_from_outside_the_project_is_refused_and_not_read(tmp_path):
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nhunter2\n")
+    (root / "data" / "ok.csv").write_text("token\nfine\n")
+    (root / "data" / "evil.csv").symlink_to(secret)
+    (root / "m.yaml").write_text(textwrap.dedent("""\
+        assets:
+          - name: feed
+            kind: source
+            source: {path: "data/*.csv"}
+          - name: copied
+            deps: [feed]
+            materialize: {strategy: table, sql: "SELECT * FROM feed"}
+        """))
+    for command in ("status", "materialize"):
+        result = invoke(root, command)
+        assert result.exit_code == 2, result.output
+        assert "data/evil.csv leads outside the project folder" in result.output
+        assert "hunter2" not in result.output
+    assert not (root / ".duck" / "warehouse.duckdb").exists() or not duckdb.connect(
+        str(root / ".duck" / "warehouse.duckdb"), read_only=True).execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'copied'").fetchone()[0]
+
+
+def test_a_static_value_cannot_read_a_file_outside_the_project(tmp_path):
+    outside = tmp_path / "x"
+    outside.mkdir()
+    (outside / "secret.csv").write_text("region,token\nEMEA,hunter2\n")
+    root = tmp_path / "a" / "b" / "p"
+    (root / "data" / "regions").mkdir(parents=True)
+    (root / "data" / "regions" / "EMEA.csv").write_text("region,token\nEMEA,fine\n")
+    (root / "m.yaml").write_text(textwrap.dedent("""\
+        assets:
+          - name: regions
+            kind: source
+            source: {path: "data/regions/{value}.csv"}
+            partitions: {static: {values: ['../../../../../x/secret', EMEA], column: region}}
+        """))
+    result = invoke(root, "materialize")
+    assert result.exit_code == 2 and "m.yaml:4" in result.output, result.output
+    assert "leave the project folder" in result.output and "hunter2" not in result.output
+    assert not (root / ".duck").exists()
+
+
+# -- data that carries workflow commands ------------------------------------------------------
+
+INJECTED = "EMEA\n::error file=evil.yaml::INJECTED"
+ANNOTATION = re.compile(r"^::warning file=[^,:]*m\.yaml,line=5,title=[^:]*::[^\n]*EMEA%0A::error")
+
+
+def _runner_lines(text: str) -> list[str]:
+    """The lines a GitHub runner would take for workflow commands."""
+    return [line for line in text.splitlines() if line.lstrip().startswith("::")]
+
+
+@pytest.mark.parametrize("github", [False, True])
+def test_data_cannot_inject_workflow_commands(tmp_path, github):
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "regions.csv").write_text(
+        'region,n\nAPAC,1\n"' + INJECTED + '",2\n')
+    (root / "m.yaml").write_text(textwrap.dedent("""\
+        assets:
+          - name: regions_raw
+            kind: source
+            source: {path: data/regions.csv}
+          - name: regions
+            deps: [regions_raw]
+            materialize: {strategy: table, sql: "SELECT * FROM regions_raw"}
+            checks:
+              - {name: known_region, accepted_values: {column: region, values: [EMEA, APAC]},
+                 severity: warn}
+        """))
+    env = {"GITHUB_ACTIONS": "true"} if github else {}
+    args = ("--github",) if github else ()
+    outputs = [invoke(root, "materialize", *args, env=env).output,
+               invoke(root, "check", *args, env=env).output,
+               invoke(root, "runs", "show", "r00001", env=env).output]
+    for out in outputs:
+        assert "INJECTED" in out  # the value is shown ...
+        for line in _runner_lines(out):  # ... but never as a command of its own
+            assert ANNOTATION.match(line), line  # duck's own annotation, the value escaped
+    assert bool(_runner_lines(outputs[0])) is github

@@ -2,8 +2,9 @@
 
 Each scenario copies a pre-built project (materialized when 2026-03-01..02 existed; at the clock
 below, 2026-03-03..04 are due too), runs the installed `duck` in a subprocess and kills it: at a
-fault point (DUCK_FAULT=point:N makes duck os._exit(137) the N-th time it gets there) or with a
-SIGKILL after a random delay. Then it checks, in order:
+fault point (DUCK_FAULT=point:N makes duck os._exit(137) the N-th time it gets there; with
+``point:N:pause=S`` it waits there instead, holding a window open) or with a SIGKILL after a
+random delay. Then it checks, in order:
 
 1. right after the kill: the previous data is readable and the catalog claims nothing the
    warehouse did not publish (tests/reliability_check.py);
@@ -39,6 +40,7 @@ from reliability_check import check_consistency, run_duck, run_rows, start_duck
 
 NOW = "2026-03-05T07:30:00+01:00"  # partitions 2026-03-01..04 exist; 03-04 is due by 07:00
 MATERIALIZE = ("materialize",)
+MATERIALIZE_J2 = ("materialize", "--jobs", "2")
 BACKFILL = ("backfill", "stg_trips", "zone_metrics", "daily_revenue", "--from", "2026-03-01",
             "--to", "2026-03-04", "--batch-size", "1")
 BUILD_POINTS = tuple(p for p in FAULT_POINTS if p != "catalog")  # every point in a step
@@ -50,7 +52,11 @@ BUILD_POINTS = tuple(p for p in FAULT_POINTS if p != "catalog")  # every point i
 FAULTS = ([(MATERIALIZE, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 3, 5, 7)]
           + [(MATERIALIZE, f"catalog:{n}") for n in (1, 2)]
           + [(BACKFILL, f"{p}:{n}") for p in BUILD_POINTS for n in (1, 6, 12)]
-          + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3)])
+          + [(BACKFILL, f"catalog:{n}") for n in (1, 2, 3)]
+          # the out-of-order window: a publish committed but held back (paused) while a later
+          # one is committed, and maybe recorded, by the other worker; then the kill
+          + [(MATERIALIZE_J2, "published:1:pause=3,published:4"),
+             (MATERIALIZE_J2, "published:2:pause=3,commit:5")])
 RANDOM_KILLS = 12
 WORKERS = 3
 CHECKED = {"stg_trips": "trip_date", "zone_metrics": "trip_date", "daily_revenue": "trip_date"}
@@ -381,3 +387,63 @@ def test_a_killed_backfill_is_not_reported_as_requested(base, tmp_path):
     _killed_backfill(base, root)
     assert _backfill_doc(root)["status"] != "requested"
 
+
+
+# the out-of-order window: a worker's commit recorded after a later one ------------------------
+
+WINDOW_MANIFEST = """
+assets:
+  - name: first_built
+    materialize: {strategy: table, sql: "SELECT 1 AS id"}
+    checks: [{name: has_rows, row_count: {min: 1}}]
+  - name: second_built
+    materialize: {strategy: table, sql: "SELECT 2 AS id"}
+    checks: [{name: has_rows, row_count: {min: 1}}]
+"""
+
+
+def _catalog_seqs(root: Path) -> set[int] | None:
+    """The materialization seqs the catalog records, or None while a writer holds it."""
+    import duckdb
+
+    try:
+        return {r[0] for r in catalog_rows(root, "SELECT seq FROM materializations")}
+    except duckdb.Error:
+        return None
+
+
+def test_recovery_copies_a_commit_recorded_out_of_order(tmp_path):
+    """With --jobs 2, the first publish waits (committed, unrecorded) 8 s; the second publish
+    waits 4 s and is then recorded by a catalog flush. A kill in that window leaves a ledger row
+    below the catalog's highest seq unrecorded: the next command must still find and record it."""
+    root = tmp_path / "window"
+    root.mkdir()
+    (root / "m.yaml").write_text(WINDOW_MANIFEST)
+    proc = start_duck(root, "materialize", "--jobs", "2", now=NOW,
+                      DUCK_FAULT="published:1:pause=8,published:2:pause=4")
+    deadline, seqs = time.monotonic() + 30, None
+    while time.monotonic() < deadline and not seqs:
+        time.sleep(0.2)
+        seqs = _catalog_seqs(root)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert seqs and len(seqs) == 1, f"the window was not hit: catalog holds {seqs}"
+    ledger = {r[0]: r[1] for r in warehouse_ledger(root)}
+    assert len(ledger) == 2 and min(ledger) not in seqs  # the lower seq is the unrecorded one
+    assert check_consistency(root, synced=False, idle=False) == []
+
+    status = run_duck(root, "status", "--json", now=NOW)  # a reader repairs what it can
+    assert status.returncode == 0, status.stderr
+    states = {a["name"]: a["state"] for a in json.loads(status.stdout)["assets"]}
+    assert states == {"first_built": "fresh", "second_built": "fresh"}
+    assert {r[0] for r in catalog_rows(root, "SELECT seq FROM materializations")} == set(ledger)
+    assert check_consistency(root) == []
+    planned = json.loads(run_duck(root, "plan", "--json", now=NOW).stdout)
+    assert planned["steps"] == []  # nothing called "never materialized"
+
+
+def warehouse_ledger(root: Path) -> list[tuple]:
+    """(seq, asset) of every ledger row."""
+    from conftest import warehouse_rows
+
+    return warehouse_rows(root, 'SELECT seq, asset FROM "_duck"."ledger" ORDER BY seq')

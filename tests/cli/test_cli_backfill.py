@@ -35,8 +35,8 @@ def test_missing_source_file_makes_only_that_day_missing(duck, project):
     assert days == 11
 
 
+@pytest.mark.materialized
 def test_backfill_one_partition_touches_only_that_partition(duck, project):
-    duck("materialize")
     before_rows = warehouse_rows(project, "SELECT * FROM zone_metrics WHERE trip_date <> "
                                           "DATE '2026-03-07' ORDER BY ALL")
     before_runs = _mat_runs(project, "zone_metrics")
@@ -54,8 +54,8 @@ def test_backfill_one_partition_touches_only_that_partition(duck, project):
     assert status["daily_revenue"]["partitions"]["stale_ranges"] == ["2026-03-07"]
 
 
+@pytest.mark.materialized
 def test_backfill_downstream_rebuilds_the_partitions_that_read_it(duck, project):
-    duck("materialize")
     plan = duck.json("backfill", "zone_metrics", "--partition", "2026-03-07", "--downstream",
                      "--dry-run")
     steps = [(s["asset"], s["partitions"]) for s in plan["steps"]]
@@ -74,8 +74,8 @@ def test_backfill_downstream_rebuilds_the_partitions_that_read_it(duck, project)
     assert "2026-03-04" not in listed  # ranges, not every key
 
 
+@pytest.mark.materialized
 def test_failed_partition_keeps_its_rows_and_failed_rebuilds_only_it(duck, project):
-    duck("materialize")
     good = warehouse_rows(project, "SELECT * FROM stg_trips WHERE trip_date = '2026-03-09' "
                                    "ORDER BY trip_id")
     day = project / "data" / "trips" / "2026-03-09.csv"
@@ -98,8 +98,8 @@ def test_failed_partition_keeps_its_rows_and_failed_rebuilds_only_it(duck, proje
     assert {k for k in after if after[k] != before.get(k)} == {"2026-03-09"}
 
 
+@pytest.mark.materialized
 def test_resume_finishes_what_failed(duck, project):
-    duck("materialize")
     manifest = project / "finance.yaml"
     text = manifest.read_text()
     manifest.write_text(text.replace("GROUP BY trip_date", "GROUP BY trip_date HAVING error('upstream feed broken') IS NULL"))
@@ -116,8 +116,8 @@ def test_resume_finishes_what_failed(duck, project):
 
 @pytest.mark.parametrize("key", ["2026-02-30", "APAC'; drop table x; --", "2026-04-01",
                                  "yesterday"])
+@pytest.mark.materialized
 def test_bad_partition_keys_are_refused(duck, project, key):
-    duck("materialize")
     tables = warehouse_rows(project, "SELECT table_name FROM information_schema.tables ORDER BY 1")
     result = duck("backfill", "zone_metrics", "--partition", key, expect=2)
     assert "zone_metrics" in result.output and "Traceback" not in result.output
@@ -125,8 +125,8 @@ def test_bad_partition_keys_are_refused(duck, project, key):
                                    "ORDER BY 1") == tables
 
 
+@pytest.mark.materialized
 def test_static_partition_backfill_only_that_region(duck, project):
-    duck("materialize")
     before = _mat_runs(project, "regional_revenue")
     duck("backfill", "regional_revenue", "--partition", "APAC")
     after = _mat_runs(project, "regional_revenue")

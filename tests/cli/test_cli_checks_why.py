@@ -3,10 +3,12 @@ and the `why` property: healthy means no blocker, and every blocker is real and 
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 
 from conftest import Duck, catalog_rows, run_count, warehouse_rows
-from duck_cli.health.assess import FRESH, blockers
+from duck_cli.health.blockers import find_blockers
+from duck_cli.health.state import State
 from worlds import _name, assessed, worlds
 
 
@@ -16,8 +18,8 @@ def _duplicate_a_trip(project, day="2026-03-09"):
     path.write_text("\n".join(lines + [lines[1]]) + "\n")
 
 
+@pytest.mark.materialized
 def test_error_check_keeps_previous_data_as_the_current_materialization(duck, project):
-    duck("materialize")
     mat_before = catalog_rows(project, "SELECT max(seq) FROM materializations WHERE asset = "
                                        "'stg_trips' AND partition_key = '2026-03-09'")[0][0]
     rows_before = warehouse_rows(project, "SELECT count(*) FROM stg_trips WHERE trip_date = "
@@ -51,8 +53,8 @@ def test_warn_check_publishes_and_is_reported(duck, project):
                                    "'2026-03-04' AND revenue < 0")[0][0] == 1
 
 
+@pytest.mark.materialized
 def test_duck_check_runs_on_published_data_without_materializing(duck, project):
-    duck("materialize")
     runs = run_count(project)
     doc = duck.json("check", "zone_metrics", "--partition", "2026-03-12")
     assert doc["passed"] is True
@@ -91,23 +93,25 @@ def test_freshness_just_before_and_after_the_deadline(project):
 @settings(max_examples=150, deadline=None)
 @given(worlds())
 def test_why_healthy_means_no_blocker_and_blockers_are_real(world):
-    from duck_cli.report.why import why
-    from duck_cli.health.assess import State
+    from duck_cli.health.why import why
+    from duck_cli.health.assess import Assessment
+    from duck_cli.report.documents import why_doc
 
     n, n_sources = world[:2]
     project, graph, snap, health = assessed(world)
-    state = State(project, graph, snap, health)
+    state = Assessment(project, graph, snap, health)
+    found = find_blockers(project, health)
     for i in range(n_sources, n):
         p = health.partition(_name(i), "")
-        for b in blockers(project, health, _name(i), ""):
+        for b in found.walk(_name(i), [""] if p.state != State.FRESH else []):
             assert b.asset in project.assets  # every blocker named exists and is unhealthy
-            assert health.partition(b.asset, b.key).state != FRESH
+            assert health.partition(b.asset, b.key).state != State.FRESH
             assert b.reason in health.partition(b.asset, b.key).reasons
-        report = why(state, _name(i), None)
-        if p.state == FRESH:  # what why calls healthy has nothing holding it back
-            assert report["state"] == FRESH and report["blockers"] == []
+        report = why_doc(why(state, _name(i), None, found))
+        if p.state == State.FRESH:  # what why calls healthy has nothing holding it back
+            assert report["state"] == State.FRESH and report["blockers"] == []
             assert report["root_causes"] == [] and report["next_action"]["action"] == "none"
         else:
-            assert report["state"] != FRESH and report["next_action"]["action"] != "none"
+            assert report["state"] != State.FRESH and report["next_action"]["action"] != "none"
         for b in report["blockers"]:
-            assert health.partition(b["asset"], b["partition"] or "").state != FRESH
+            assert health.partition(b["asset"], b["partition"] or "").state != State.FRESH

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import catalog_rows, example_copy, run_count, warehouse_rows
 
 BUILT = ["stg_trips", "zone_metrics", "daily_revenue", "regional_revenue", "revenue_summary"]
@@ -52,8 +54,8 @@ def test_materialize_builds_every_asset_and_records_the_run(duck, project):
     assert steps == [("success",)]
 
 
+@pytest.mark.materialized
 def test_status_after_materialize_is_fresh_and_a_second_run_does_nothing(duck, project):
-    duck("materialize")
     before = duck.json("status")
     states = {a["name"]: a["state"] for a in before["assets"]}
     assert set(states.values()) == {"fresh"}, states
@@ -66,8 +68,8 @@ def test_status_after_materialize_is_fresh_and_a_second_run_does_nothing(duck, p
     assert plan.output.strip().splitlines()[0].startswith("Nothing to do")
 
 
+@pytest.mark.materialized
 def test_changed_sql_makes_the_asset_and_its_downstream_stale(duck, project):
-    duck("materialize")
     sql = project / "models" / "zone_metrics.sql"
     sql.write_text(sql.read_text().replace("count(*) AS trips", "count(DISTINCT trip_id) AS trips"))
     states = {a["name"]: a["state"] for a in duck.json("status")["assets"]}
@@ -81,15 +83,15 @@ def test_changed_sql_makes_the_asset_and_its_downstream_stale(duck, project):
     assert "stg_trips" not in {s["asset"] for s in plan["steps"]}
 
 
+@pytest.mark.materialized
 def test_formatting_only_sql_change_is_not_a_change(duck, project):
-    duck("materialize")
     sql = project / "models" / "zone_metrics.sql"
     sql.write_text("-- reformatted\n" + sql.read_text().replace("GROUP BY", "group   by\n"))
     assert {a["state"] for a in duck.json("status")["assets"]} == {"fresh"}
 
 
+@pytest.mark.materialized
 def test_sql_error_fails_its_step_blocks_downstream_and_keeps_the_old_table(duck, project):
-    duck("materialize")
     before = warehouse_rows(project, "SELECT count(*) FROM daily_revenue")[0][0]
     manifest = project / "finance.yaml"
     manifest.write_text(manifest.read_text().replace("sum(trips) AS trips",
@@ -120,8 +122,8 @@ def test_independent_branch_goes_on_when_one_asset_fails(duck, project):
         ("skipped", "daily_revenue")}
 
 
+@pytest.mark.materialized
 def test_runs_lists_history(duck):
-    duck("materialize")
     doc = duck.json("runs")
     assert doc["kind"] == "runs" and doc["runs"][0]["run_id"] == "r00001"
     assert "r00001" in duck("runs").output
@@ -169,7 +171,8 @@ def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
     doc = duck.json("status")
     assert {a["state"] for a in doc["assets"]} == {"fresh"}
     assert (project / ".duck" / "catalog.duckdb.v1.bak").exists()
-    assert catalog_rows(project, "SELECT value FROM duck_meta")[0][0] == "2"
+    assert catalog_rows(project, "SELECT value FROM duck_meta WHERE key = 'schema_version'"
+                        )[0][0] == "3"
     assert catalog_rows(project, "SELECT count(*) FROM information_schema.columns WHERE "
                                  "table_name = 'steps' AND column_name = 'input_seq'")[0][0] == 1
     duck("materialize", "--force", "stg_trips")  # and the migrated catalog takes new runs
@@ -177,7 +180,7 @@ def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
 
 
 def test_shell_completion_offers_asset_names_and_partition_keys(project, monkeypatch):
-    from duck_cli.cli import completion
+    from duck_cli.cli import complete as completion
 
     monkeypatch.chdir(project)
     monkeypatch.setenv("DUCK_NOW", "2026-03-13T07:30:00+01:00")

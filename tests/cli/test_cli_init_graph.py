@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import MORNING, ROOT, Duck
@@ -121,8 +122,8 @@ def test_graph_dot(duck):
     assert "fillcolor" not in out
 
 
+@pytest.mark.materialized
 def test_graph_dot_health_colours(duck):
-    duck("materialize")
     out = duck("graph", "zone_metrics+", "--format", "dot", "--health").stdout
     assert out.count('fillcolor="#2e7d32"') == 4  # every selected asset is fresh
     assert "stg_trips" not in out

@@ -72,9 +72,9 @@ def asset_line(manifest: Path, asset: str) -> int:
 
 
 def break_stg_trips(duck, project) -> str:
-    """Materialize, then deliver a duplicated trip: stg_trips 2026-03-09 fails unique.
-    Returns the duplicated trip id."""
-    duck("materialize")
+    """On the materialized example (the test's mark), deliver a duplicated trip: stg_trips
+    2026-03-09 fails unique. Returns the duplicated trip id."""
+    assert (project / ".duck" / "catalog.duckdb").exists(), "mark the test materialized"
     append_duplicate_trip(project)
     day = project / "data" / "trips" / "2026-03-09.csv"
     return day.read_text().splitlines()[-1].split(",")[0]
@@ -106,6 +106,7 @@ def test_junit_for_a_successful_materialize(duck, tmp_path):
     assert suite.get("name") == f"duck {run['run_id']}"
 
 
+@pytest.mark.materialized
 def test_junit_for_a_failing_materialize_carries_message_and_sample(duck, project, tmp_path):
     break_stg_trips(duck, project)
     report = tmp_path / "duck.xml"
@@ -129,8 +130,8 @@ def test_junit_for_a_failing_materialize_carries_message_and_sample(duck, projec
     assert regional["properties"]["skipped_partitions"] == "APAC, EMEA, AMER"
 
 
+@pytest.mark.materialized
 def test_junit_for_a_backfill(duck, tmp_path):
-    duck("materialize")
     report = tmp_path / "backfill.xml"
     run = duck.json("backfill", "zone_metrics", "--from", "2026-03-01", "--to", "2026-03-03",
                     "--downstream", "--junit-xml", str(report))
@@ -144,6 +145,7 @@ def test_junit_for_a_backfill(duck, tmp_path):
     assert all(c["status"] == "passed" for c in cases)
 
 
+@pytest.mark.materialized
 def test_junit_for_reconcile_apply(duck, project, tmp_path):
     break_stg_trips(duck, project)
     duck("materialize", expect=1)
@@ -155,8 +157,8 @@ def test_junit_for_reconcile_apply(duck, project, tmp_path):
     assert [c["classname"] for c in cases if c["status"] == "failed"] == ["stg_trips"] * 2
 
 
+@pytest.mark.materialized
 def test_junit_for_check_with_failure_warning_and_sample(duck, project, tmp_path):
-    duck("materialize")
     add_checks_on_published_data(project)
     report = tmp_path / "check.xml"
     doc = duck.json("check", "stg_trips", "--partition", "2026-03-09", "--junit-xml",
@@ -176,14 +178,15 @@ def test_junit_for_check_with_failure_warning_and_sample(duck, project, tmp_path
     assert by_name["check stg_trips.one_row_per_trip"]["status"] == "passed"
 
 
+@pytest.mark.materialized
 def test_no_junit_file_unless_asked(duck, project):
-    duck("materialize")
     assert not list(project.rglob("*.xml"))
 
 
 # -- GitHub Actions ------------------------------------------------------------------------
 
 
+@pytest.mark.materialized
 def test_github_annotations_point_at_the_assets_manifest_line(duck, project, monkeypatch):
     trip = break_stg_trips(duck, project)
     monkeypatch.chdir(project)
@@ -198,8 +201,8 @@ def test_github_annotations_point_at_the_assets_manifest_line(duck, project, mon
     assert "::" not in result.stdout
 
 
+@pytest.mark.materialized
 def test_github_paths_are_relative_to_the_working_directory(duck, project, monkeypatch):
-    duck("materialize")
     add_checks_on_published_data(project)
     monkeypatch.chdir(project.parent)
     result = duck("check", "stg_trips", "--partition", "2026-03-09", "--github", expect=1)
@@ -211,6 +214,7 @@ def test_github_paths_are_relative_to_the_working_directory(duck, project, monke
     assert found[0][4].startswith("accepted_range(distance_km): ")
 
 
+@pytest.mark.materialized
 def test_github_actions_env_turns_annotations_on_with_json(duck, project, monkeypatch):
     break_stg_trips(duck, project)
     monkeypatch.chdir(project)
@@ -220,9 +224,9 @@ def test_github_actions_env_turns_annotations_on_with_json(duck, project, monkey
     assert [a[1] for a in annotations(result.stderr)] == ["mobility.yaml"] * 2
 
 
+@pytest.mark.materialized
 def test_annotations_for_another_manifest_file(duck, project, monkeypatch):
     """A failure in finance.yaml points there, at daily_revenue's line."""
-    duck("materialize")
     finance = project / "finance.yaml"
     finance.write_text(finance.read_text().replace(
         "{name: revenue_present, not_null: [revenue]}",
@@ -235,12 +239,14 @@ def test_annotations_for_another_manifest_file(duck, project, monkeypatch):
                          "duck: check daily_revenue.small_days 2026-03-12")
 
 
+@pytest.mark.materialized
 def test_no_annotations_without_github(duck, project):
     break_stg_trips(duck, project)
     result = duck("materialize", expect=1)
     assert annotations(result.stderr) == []
 
 
+@pytest.mark.materialized
 def test_step_summary_gets_a_markdown_table(duck, project, tmp_path, monkeypatch):
     break_stg_trips(duck, project)
     summary = tmp_path / "summary.md"

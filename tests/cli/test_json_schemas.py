@@ -12,12 +12,12 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from typer.testing import CliRunner
 
-from conftest import append_duplicate_trip, ROOT, Duck, add_checks_on_published_data
+from conftest import append_duplicate_trip, ROOT, Duck, add_checks_on_published_data, example_copy
 from duck_cli.cli.app import app
 
 SCHEMAS = ROOT / "schemas"
 KINDS = ("validate", "graph", "plan", "run", "status", "why", "runs", "run_detail", "check",
-         "backfills", "init", "prune", "doctor")
+         "backfills", "init", "prune", "doctor", "report", "error")
 
 
 def _schema(kind: str) -> dict:
@@ -157,8 +157,8 @@ def test_documents_after_materialize(duck):
     conforms(duck.json("doctor"), "doctor")
 
 
+@pytest.mark.materialized
 def test_documents_after_a_failing_check(duck, project):
-    duck("materialize")
     append_duplicate_trip(project)
     run = conforms(duck.json("materialize", expect=1), "run")
     failed = [s for s in run["steps"] if s["status"] == "failed"]
@@ -184,8 +184,8 @@ def test_documents_after_a_failing_check(duck, project):
     assert conforms(duck.json("runs"), "runs")["runs"][0]["status"] == "failed"
 
 
+@pytest.mark.materialized
 def test_check_documents_with_failing_and_warning_checks(duck, project):
-    duck("materialize")
     add_checks_on_published_data(project)
     doc = conforms(duck.json("check", "stg_trips", "--partition", "2026-03-09", expect=1),
                    "check")
@@ -216,8 +216,8 @@ def test_documents_with_a_missing_source_file(duck, project):
     conforms(duck.json("plan"), "plan")
 
 
+@pytest.mark.materialized
 def test_backfill_documents(duck):
-    duck("materialize")
     run = conforms(duck.json("backfill", "zone_metrics", "--from", "2026-03-01", "--to",
                              "2026-03-03", "--downstream"), "run")
     assert run["backfill_id"] and run["status"] == "success"
@@ -241,6 +241,15 @@ def test_validate_documents_with_warnings_and_errors(duck, project):
     assert doc["problems"][0]["line"] > 0
 
 
+def test_report_document(tmp_path):
+    root = example_copy(tmp_path / "p")
+    duck = Duck(root)
+    duck("materialize")
+    doc = conforms(duck.json("report", "--html", str(tmp_path / "site")), "report")
+    assert doc["counts"]["asset_pages"] == doc["counts"]["assets"] == 7
+    assert (tmp_path / "site" / doc["pages"][0]).is_file()
+
+
 def test_init_document(tmp_path):
     result = CliRunner().invoke(app, ["init", str(tmp_path / "new"), "--json"])
     assert result.exit_code == 0, result.output
@@ -261,3 +270,111 @@ def test_unpartitioned_project_documents(tmp_path):
     status = conforms(later.json("status"), "status")
     assert status["assets"][-1]["freshness"]["state"] == "stale"
     conforms(later.json("why", "revenue_by_customer"), "why")
+
+
+# -- the error document: every command given --json answers on stdout, also when it fails ------
+
+
+def failed_doc(result, code: int, error_code: str) -> dict:
+    """The error document of a failed command: valid, with its exit code and the stderr paragraph."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    doc = conforms(json.loads(result.stdout), "error")
+    assert doc["error"]["code"] == error_code and doc["error"]["exit_code"] == code
+    assert result.stdout.count("\n") == 1  # one document, nothing else on stdout
+    return doc["error"]
+
+
+def test_validate_on_invalid_manifests_carries_the_error_object(duck, project):
+    mobility = project / "mobility.yaml"
+    mobility.write_text(mobility.read_text().replace("deps: [stg_trips]", "deps: [stg_trip]"))
+    result = duck("validate", "--json", expect=2)
+    doc = conforms(json.loads(result.stdout), "validate")
+    assert doc["valid"] is False
+    error = doc["error"]
+    assert error["code"] == "invalid_manifest" and error["exit_code"] == 2
+    assert error["file"] == "mobility.yaml" and error["line"] > 0
+    assert "stg_trip" in error["message"] and "Did you mean 'stg_trips'?" in error["hint"]
+    assert "error: mobility.yaml:" in result.stderr  # people still read the paragraph
+    # any other command on the same manifests answers with the error document
+    error = failed_doc(duck("status", "--json", expect=None), 2, "invalid_manifest")
+    assert error["file"] == "mobility.yaml" and error["line"] > 0
+
+
+def test_several_manifest_problems_are_all_in_the_error_document(duck, project):
+    mobility = project / "mobility.yaml"
+    mobility.write_text(mobility.read_text().replace("deps: [stg_trips]", "deps: [stg_trip]")
+                        .replace("deps: [raw_trips]", "deps: [raw_trip]"))
+    error = failed_doc(duck("plan", "--json", expect=None), 2, "invalid_manifest")
+    assert len(error["problems"]) >= 2
+    assert {p["file"] for p in error["problems"]} == {"mobility.yaml"}
+    assert error["message"] == error["problems"][0]["message"]
+
+
+def test_status_on_an_unknown_asset_says_did_you_mean_in_the_hint(duck):
+    result = duck("status", "daily_revenu", "--json", expect=None)
+    error = failed_doc(result, 2, "usage")
+    assert error["message"] == "no asset named 'daily_revenu'"
+    assert error["hint"] == "Did you mean 'daily_revenue'?"
+    assert "error: no asset named 'daily_revenu'. Did you mean 'daily_revenue'?" in result.stderr
+    graph = failed_doc(duck("graph", "daily_revenu", "--format", "json", expect=None), 2, "usage")
+    assert graph["hint"] == "Did you mean 'daily_revenue'?"
+
+
+def test_materialize_on_a_locked_project_exits_4_with_the_error_document(duck, project):
+    from datetime import datetime, timezone
+
+    from duck_cli.state.lock import write_lock
+
+    (project / ".duck").mkdir(exist_ok=True)
+    with write_lock(project / ".duck", "backfill", wait=0, now=datetime.now(timezone.utc)):
+        result = duck("materialize", "--wait", "0", "--json", expect=None)
+    error = failed_doc(result, 4, "locked")
+    assert "locked by `duck backfill`" in error["message"]
+    assert "--wait" in error["hint"]
+    assert "locked by `duck backfill`" in result.stderr
+    assert conforms(duck.json("runs"), "runs")["runs"] == []  # nothing ran
+
+
+def test_backfill_with_a_bad_partition_key_names_the_asset_and_the_key(duck):
+    result = duck("backfill", "zone_metrics", "--partition", "2026-02-30", "--json", expect=None)
+    error = failed_doc(result, 2, "bad_partition_key")
+    assert error["asset"] == "zone_metrics" and error["partition"] == "2026-02-30"
+    assert "is not a real date" in error["message"] and "2026-03-01" in error["hint"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("materialize", "--jobs", "0"), "Invalid value for '--jobs'"),
+    (("status", "--no-such-option"), "No such option: --no-such-option"),
+    (("backfill", "zone_metrics", "--batch-size", "x"), "'x' is not a valid int"),
+])
+def test_usage_errors_of_the_command_line_with_json(duck, args, words):
+    result = duck(*args, "--json", expect=None)
+    error = failed_doc(result, 2, "usage")
+    assert words in error["message"] and f" {args[0]} --help`" in error["hint"]
+    assert "Usage: " in result.stderr and words in result.stderr  # click's own words for people
+
+
+def test_without_json_a_failure_leaves_stdout_empty(duck):
+    result = duck("status", "daily_revenu", expect=2)
+    assert result.stdout == "" and "Did you mean 'daily_revenue'?" in result.stderr
+    result = duck("materialize", "--jobs", "0", expect=2)
+    assert result.stdout == ""
+
+
+def test_runs_show_and_a_bad_clock_answer_with_error_documents(duck):
+    error = failed_doc(duck("runs", "show", "r99999", "--json", expect=None), 2, "usage")
+    assert error["message"] == "no run 'r99999'" and "duck runs" in error["hint"]
+    error = failed_doc(duck("why", "daily_revenue", "--json", now="yesterday", expect=None), 2,
+                       "usage")
+    assert "DUCK_NOW" in error["message"] and "ISO 8601" in error["hint"]
+
+
+def test_the_error_schema_rejects_what_it_should():
+    ok = {"schema_version": 1, "kind": "error",
+          "error": {"code": "usage", "message": "m", "file": None, "line": None, "asset": None,
+                    "partition": None, "hint": None, "exit_code": 2}}
+    assert not _errors(ok)
+    assert _errors({**ok, "error": {**ok["error"], "code": "Not Snake"}})
+    assert _errors({**ok, "error": {**ok["error"], "line": 0}})
+    assert _errors({**ok, "error": {k: v for k, v in ok["error"].items() if k != "hint"}})
+    assert _errors({**ok, "error": {**ok["error"], "extra": 1}})

@@ -364,6 +364,29 @@ def test_batches_are_adjacent_runs_of_the_input(case, data, size):
 
 
 @settings(max_examples=150, deadline=None)
+@given(defs_and_keys(), st.data(), st.integers(1, 10))
+def test_the_sql_ranges_of_batches_tile_the_requested_keys(case, data, size):
+    """Each batch's [partition_start, partition_end) is exactly its keys' periods, so the batches
+    of a request cover its keys without gap or overlap (on DST days too)."""
+    defn, _, keys = case
+    chosen = data.draw(st.lists(st.sampled_from(keys), unique=True).map(sorted) if keys else st.just([]))
+    zone = ZoneInfo(defn.timezone)
+    spans = []
+    for part in batches(defn, chosen, size):
+        params = sql_params(defn, part)
+        assert params["partition_keys"] == part and params["partition_key"] == part[0]
+        first, last = bounds(defn, part[0]), bounds(defn, part[-1])
+        local = [t.astimezone(zone).replace(tzinfo=None) for t in (first[0], last[1])]
+        if defn.granularity != "hourly":  # whole days as dates
+            local = [t.date() for t in local]
+        assert [params["partition_start"], params["partition_end"]] == local, (part, params)
+        spans.append((first[0], last[1]))
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    covered = sum((e - s for s, e in spans), timedelta())
+    assert covered == sum((bounds(defn, k)[1] - bounds(defn, k)[0] for k in chosen), timedelta())
+
+
+@settings(max_examples=150, deadline=None)
 @given(defs_and_keys(), st.data())
 def test_compact_round_trips(case, data):
     defn, _, keys = case
@@ -396,9 +419,3 @@ def test_any_text_is_a_canonical_existing_key_or_refused(defn, key):
         return
     assert validate_key(defn, got, "a", now) == got
     assert bounds(defn, got)[1] <= now
-
-
-def test_mapping_functions_are_reexported():
-    from duck_cli.graph import mapping as partition_mapping
-    from duck_cli.graph.mapping import upstream_map
-    assert upstream_map is partition_mapping.upstream_map

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from duck_cli.health.freshness import FreshnessResult, evaluate, worst
+from duck_cli.health.freshness import FreshnessResult, evaluate
+from duck_cli.health.state import worst
 from duck_cli.health.wording import describe
 from duck_cli.models import FreshnessPolicy
 

@@ -43,10 +43,10 @@ def test_normalized_ignores_whitespace_comments_and_keyword_case() -> None:
 
 def test_syntax_errors_carry_line_and_column() -> None:
     with pytest.raises(SqlSyntaxError) as caught:
-        parse_select("select 1\nfrom t\nwhere (")
+        parse_select("select 1\nfrom t\nwhere )")
     err = caught.value
     assert isinstance(err, DuckError)
-    assert (err.line, err.column) == (3, 7) and 'syntax error at or near "("' in err.message
+    assert (err.line, err.column) == (3, 7) and 'syntax error at or near ")"' in err.message
 
 
 @pytest.mark.parametrize("sql", ["create table x as select 1", "insert into t values (1)", "select 1; select 2",
@@ -57,8 +57,8 @@ def test_only_one_select(sql: str) -> None:
 
 
 def test_positions_are_byte_offsets() -> None:
-    sql = "select 'é€' from x where (("
+    sql = "select 'é€' from x where )"  # DuckDB 2 reports a byte offset, 1.5 a character one
     with pytest.raises(SqlSyntaxError) as caught:
         parse_select(sql)
-    assert caught.value.column == sql.rindex("(") + 1
+    assert caught.value.column == sql.rindex(")") + 1
     assert position_to_line_column("a\nbc", 3) == (2, 2)

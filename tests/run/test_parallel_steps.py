@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import Duck, catalog_rows, warehouse_rows
-from duck_cli.run.runner import step_dependencies
 from duck_cli.plan.builder import Plan, Step
+from duck_cli.plan.steps import step_dependencies
 from duck_cli.manifest.load import load_project
 
 NOW = "2026-06-01T00:00:00Z"
@@ -172,16 +172,20 @@ assets:
 """)
     project = load_project(root)
     plan = _steps(("base", 0), ("other", 0), ("top", 0))  # `shown` is not rebuilt
-    assert step_dependencies(project, plan) == {0: (), 1: (), 2: (0,)}
+    assert step_dependencies(project, plan.steps) == {0: (), 1: (), 2: (0,)}
 
 
 def test_slices_of_one_asset_wait_only_for_its_first_step(tmp_path):
     root = _project(tmp_path, "daily", DAILY, jobs=2)
     project = load_project(root)
     plan = _steps(("events", 0), ("daily", 0), ("daily", 0), ("daily", 0))
-    assert step_dependencies(project, plan) == {0: (), 1: (0,), 2: (0, 1), 3: (0, 2)}
-    assert step_dependencies(project, plan, lambda name: name == "daily") == {
+    one_by_one = step_dependencies(project, plan.steps, lambda name: False)
+    assert one_by_one == {0: (), 1: (0,), 2: (0, 1), 3: (0, 2)}
+    assert step_dependencies(project, plan.steps, lambda name: name == "daily") == {
         0: (), 1: (0,), 2: (0, 1), 3: (0, 1)}
+    # the plan decides by itself: `daily` is incremental without checks, so its slices may
+    # run side by side
+    assert step_dependencies(project, plan.steps) == {0: (), 1: (0,), 2: (0, 1), 3: (0, 1)}
 
 
 def test_a_long_run_lists_only_the_steps_that_need_attention(tmp_path):

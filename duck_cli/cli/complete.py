@@ -6,9 +6,11 @@ current folder) and never fails loudly: a broken project completes nothing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from duck_cli.cli.env import Env
+from duck_cli.cli.options import Target
+from duck_cli.cli.project import open_project
 from duck_cli.errors import DuckError
 from duck_cli.graph.select import METHODS
 
@@ -16,28 +18,26 @@ MAX = 200  # a shell shows no more than this usefully
 
 
 def project_dir(ctx) -> Path | None:
-    """The project folder named on the command line being completed (or None)."""
+    """The project folder named by -p on the command line being completed (or None: then
+    DUCK_PROJECT, else the current folder)."""
     while ctx is not None:
         value = (ctx.params or {}).get("project")
         if value:
             return Path(value)
         ctx = ctx.parent
-    return Path(os.environ["DUCK_PROJECT"]) if os.environ.get("DUCK_PROJECT") else None
+    return None
 
 
-def _load(path: Path | None):
-    from duck_cli.manifest.load import load_project
-    from duck_cli.manifest.settings import find_root
-
+def _load(path: Path | None, env: Env):
     try:
-        return load_project(find_root(path))
+        return open_project(Target(path), env)
     except (DuckError, OSError):
         return None
 
 
-def selectors(path: Path | None, incomplete: str) -> list[str]:
+def selectors(path: Path | None, incomplete: str, env: Env | None = None) -> list[str]:
     """Completions for a selector: names (after any +, 2+ or @), tag:, owner:, kind: values."""
-    project = _load(path)
+    project = _load(path, env or Env.from_process())
     if project is None:
         return []
     head, _, word = incomplete.rpartition(",")  # complete the last part of an intersection
@@ -63,24 +63,24 @@ def _attribute_values(project, attr: str) -> list[str]:
     return sorted(found)
 
 
-def targets(path: Path | None, incomplete: str) -> list[str]:
+def targets(path: Path | None, incomplete: str, env: Env | None = None) -> list[str]:
     """Asset and data product names (for `why` and `runs --asset`)."""
-    project = _load(path)
+    project = _load(path, env or Env.from_process())
     if project is None:
         return []
     return [n for n in (*project.assets, *project.products) if n.startswith(incomplete)][:MAX]
 
 
-def keys(path: Path | None, incomplete: str) -> list[str]:
+def keys(path: Path | None, incomplete: str, env: Env | None = None) -> list[str]:
     """Partition keys of every partitioned asset, newest last."""
     from duck_cli.graph import partitions as parts
-    from duck_cli.manifest.settings import clock
 
-    project = _load(path)
+    env = env or Env.from_process()
+    project = _load(path, env)
     if project is None:
         return []
     try:
-        now = clock(os.environ)
+        now = env.now()
     except DuckError:
         return []
     found: set[str] = set()
@@ -90,20 +90,20 @@ def keys(path: Path | None, incomplete: str) -> list[str]:
     return sorted(k for k in found if k.startswith(incomplete))[-MAX:]
 
 
-def runs(path: Path | None, incomplete: str) -> list[str]:
+def runs(path: Path | None, incomplete: str, env: Env | None = None) -> list[str]:
     """Recorded run ids, newest first."""
-    return _ids(path, incomplete, lambda c: [r.run_id for r in c.runs(MAX, None)])
+    return _ids(path, incomplete, env, lambda c: [r.run_id for r in c.runs(MAX, None)])
 
 
-def backfills(path: Path | None, incomplete: str) -> list[str]:
+def backfills(path: Path | None, incomplete: str, env: Env | None = None) -> list[str]:
     """Recorded backfill ids, newest first."""
-    return _ids(path, incomplete, lambda c: [b.backfill_id for b in c.backfills()])
+    return _ids(path, incomplete, env, lambda c: [b.backfill_id for b in c.backfills()])
 
 
-def _ids(path: Path | None, incomplete: str, read) -> list[str]:
+def _ids(path: Path | None, incomplete: str, env: Env | None, read) -> list[str]:
     from duck_cli.state.catalog import open_catalog
 
-    project = _load(path)
+    project = _load(path, env or Env.from_process())
     if project is None:
         return []
     try:

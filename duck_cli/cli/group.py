@@ -1,0 +1,68 @@
+"""The root of the command line: one `Env` per invocation, and every error rendered once.
+
+A `DuckError` becomes its paragraph on stderr and its exit code; with --json on the command
+line, the error document goes to stdout as well (for click's usage errors too, which click
+itself explains on stderr). `--debug` (or DUCK_DEBUG) lets the traceback through instead.
+"""
+
+from __future__ import annotations
+
+import typer
+from typer.core import TyperGroup
+
+from duck_cli.errors import DuckError, ExitCode, Interrupted, UsageError
+
+_ARGV = "duck.argv"  # where the root context keeps the command line it was given
+
+
+class RootGroup(TyperGroup):
+    """The root group: builds the Env, renders every error, maps it to its exit code."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        argv = tuple(args)  # before parsing consumes them: the run record and --json need them
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta.setdefault(_ARGV, argv)
+        return ctx
+
+    def invoke(self, ctx):
+        if ctx.parent is not None:  # a subgroup (`runs`): the root handles errors
+            return super().invoke(ctx)
+        from duck_cli.cli.env import Env
+
+        env = ctx.obj = Env.from_process(ctx.meta.get(_ARGV, ()),
+                                         debug=bool(ctx.params.get("debug")))
+        try:
+            return super().invoke(ctx)
+        except DuckError as err:
+            if env.debug:
+                raise
+            _report(env, err)
+            raise typer.Exit(int(err.exit_code)) from None
+        except typer.TyperException as err:  # click's usage errors: bad values, unknown options
+            if env.wants_json:
+                _report(env, _usage_error(err), stderr=False)
+            raise
+        except KeyboardInterrupt:
+            env.stderr.write("interrupted\n")
+            if env.wants_json:
+                _report(env, Interrupted("interrupted"), stderr=False)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _report(env, err: DuckError, stderr: bool = True) -> None:
+    """The error for people on stderr; with --json, its document on stdout as well."""
+    from duck_cli.report import error_document, render
+
+    if env.wants_json:
+        render.emit_json(env.screen, error_document.error_doc(err))
+    if stderr:
+        render.error(env.screen, err)
+
+
+def _usage_error(err: typer.TyperException) -> UsageError:
+    """Click's usage error as duck's, for the --json error document (click prints its own)."""
+    ctx = getattr(err, "ctx", None)
+    hint = f"Run `{ctx.command_path} --help` for its options." if ctx is not None else None
+    return UsageError(err.format_message(), hint=hint)
+
+

@@ -1,0 +1,137 @@
+"""What every command body starts from: the project, its state, a selection, a writing session.
+
+Each helper takes the invocation's `Env` for the clock, the environment and the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from duck_cli.cli.env import Env
+from duck_cli.cli.options import Keys, RunOptions, Target
+from duck_cli.errors import ExitCode, LockedError, UsageError
+from duck_cli.graph.select import Selection
+from duck_cli.models import Project
+from duck_cli.report import render
+
+
+def open_project(target: Target, env: Env) -> Project:
+    """The validated project named by -p (or DUCK_PROJECT, or the current folder)."""
+    from duck_cli.graph.partitions import check_counts
+    from duck_cli.manifest.load import load_project
+    from duck_cli.manifest.settings import find_root
+
+    project = load_project(find_root(target.project, env.environ))
+    check_counts(project.assets.values(), env.now(), project.settings.max_partitions)
+    _note_selection(target, env)
+    return project
+
+
+def _note_selection(target: Target, env: Env) -> None:
+    """Warn where a comma changed meaning (union before, intersection now, as in dbt)."""
+    from duck_cli.graph.select import comma_warnings
+
+    for note in comma_warnings(target.selector):
+        render.warning(env.screen, note)
+
+
+def read_state(project: Project, env: Env):
+    """Health from one snapshot; first repair what a dead writer left behind, if anything."""
+    from duck_cli.state.held import reader_check
+    from duck_cli.state.lock import is_locked
+    from duck_cli.state.snapshot import dead_runs, read_snapshot, unrecorded_marker
+
+    snap = read_snapshot(project)
+    state_dir = project.settings.catalog.parent
+    if dead_runs(snap) or (unrecorded_marker(project.settings).exists()
+                           and not is_locked(state_dir)):
+        _repair(project, env)
+        snap = read_snapshot(project)
+    snap = reader_check(project, snap, locked=is_locked(state_dir))
+    return state_from(project, env.now(), snap)
+
+
+def state_from(project: Project, now: datetime, snap):
+    """What a command knows: health from one snapshot and the live source observations."""
+    from duck_cli.health.assess import state_of
+    from duck_cli.state.snapshot import observe_files
+
+    return state_of(project, snap, now, observe_files(project, now, snap))
+
+
+def _repair(project: Project, env: Env) -> None:
+    """Let a reader repair a dead run's leftovers when no writer holds the lock."""
+    from duck_cli.run import session
+
+    try:
+        with session.session(project, "repair", env.now, wait=0, faults=env.faults):
+            pass
+    except LockedError:  # a live writer holds it: it will record its own work
+        pass
+
+
+def selected(state, selection: Selection) -> list[str]:
+    """The asset names a selection picks, in graph order."""
+    from duck_cli.graph.select import select
+
+    return select(state.project.assets, state.graph, selection)
+
+
+def materialize_plan(state, selection: Selection, partitions: Keys, force: bool,
+                     command: str = "materialize"):
+    """The plan of `duck materialize` (and of `duck plan`, which shows it)."""
+    from duck_cli.plan import builder as planner
+
+    names = selected(state, selection)
+    wanted = planner.requested_keys(state.project, state.health, names, list(partitions.keys),
+                                    partitions.first, partitions.last) if partitions else None
+    return planner.for_materialize(state.project, state.health, state.graph.order, names,
+                                   keys=wanted, force=force,
+                                   batch_size=state.project.settings.batch_size, command=command)
+
+
+def wait_of(project: Project, wait: float | None) -> float:
+    """--wait, else duck.yaml's wait."""
+    return project.settings.wait_seconds if wait is None else wait
+
+
+def with_jobs(project: Project, jobs: int | None) -> Project:
+    """The project with --jobs in place of duck.yaml's jobs, when given."""
+    return project if jobs is None else replace(project,
+                                                settings=replace(project.settings, jobs=jobs))
+
+
+def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions,
+            as_json: bool, backfill=None) -> int:
+    """Plan under the write lock, execute exactly that plan, render and report it."""
+    from duck_cli.run import execute as executing, session
+
+    screen = env.screen
+    report_target(run.junit_xml)
+    with session.session(project, command, env.now, wait=wait_of(project, run.wait),
+                         on_wait=lambda info: render.waiting(screen, info), hold_catalog=True,
+                         faults=env.faults) as s:
+        state = state_from(project, env.now(), s.snapshot)
+        p = make_plan(state, s)
+        if backfill is not None:
+            backfill(s, p)
+        events = render.progress(screen, p, enabled=run.progress and not as_json)
+        with events:
+            result = executing.run_plan(s, p, state.health, command=command, args=env.args,
+                                        backfill_id=s.backfill_id, on_event=events.event)
+    render.run_result(screen, result, p, state, as_json)
+    render.reports(result, project, run.junit_xml, env.github(run.github))
+    if result.status == "canceled":
+        return ExitCode.TERMINATED if s.terminated else ExitCode.INTERRUPTED
+    if not result.results and p.blocked():  # everything that needed work was held back
+        return ExitCode.HELD_BACK
+    return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
+
+
+def report_target(junit: Path | None) -> None:
+    """Refuse a --junit-xml path that cannot be written, before anything runs."""
+    if junit is not None and junit.is_dir():
+        raise UsageError(f"--junit-xml {junit} is a folder", hint=f"Name a file in it, e.g. "
+                         f"--junit-xml {junit / 'duck.xml'}; nothing ran.")

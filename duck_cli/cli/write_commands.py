@@ -1,0 +1,161 @@
+"""The bodies of the commands that write (runs, checks, history, files): open, call the core,
+render, return an exit code. Each takes its options dataclass and the `Env`, by keyword."""
+
+from __future__ import annotations
+
+from duck_cli.cli.env import Env
+from duck_cli.cli.options import (BackfillOptions, CheckOptions, DoctorOptions, InitOptions,
+                                  MaterializeOptions, PruneOptions, ReconcileOptions)
+from duck_cli.cli.project import (execute, materialize_plan, open_project, read_state,
+                                  report_target, selected, wait_of, with_jobs)
+from duck_cli.errors import ExitCode, UsageError
+from duck_cli.models import Project
+from duck_cli.report import render
+
+
+def materialize(*, options: MaterializeOptions, env: Env) -> int:
+    """Plan under the write lock, then execute exactly that plan."""
+    project = with_jobs(open_project(options.target, env), options.run.jobs)
+
+    def make_plan(state, s):
+        return materialize_plan(state, options.target.selector, options.partitions,
+                                options.force)
+
+    return execute(env, project, "materialize", make_plan, options.run, options.target.json)
+
+
+def backfill(*, options: BackfillOptions, env: Env) -> int:
+    """Rebuild requested historical partitions, recorded as a backfill (--dry-run: the plan)."""
+    from duck_cli.plan import backfill as bf
+    from duck_cli.run.backfill import record as record_backfill
+
+    selection, request = options.target.selector, options.request
+    project = with_jobs(open_project(options.target, env), options.run.jobs)
+    bf.check_options(selection, request)
+    if options.dry_run:
+        return _backfill_dry_run(project, options, env)
+    resumed: dict = {}  # the backfill --resume names, read once under the lock
+
+    def make_plan(state, s):
+        resumed["request"] = _resume_request(project, request.resume, s)
+        return bf.make_plan(state, selection, request, resumed["request"])
+
+    def record(s, p):
+        s.backfill_id = record_backfill(s, p, selection, request, resumed.get("request"))
+
+    return execute(env, project, "backfill", make_plan, options.run, options.target.json,
+                   backfill=record)
+
+
+def _backfill_dry_run(project: Project, options: BackfillOptions, env: Env) -> int:
+    """Render the backfill's plan without taking the write lock."""
+    from duck_cli.plan import backfill as bf
+
+    state = read_state(project, env)
+    resume = _resume_request(project, options.request.resume)
+    p = bf.make_plan(state, options.target.selector, options.request, resume)
+    render.plan(env.screen, p, state, options.target.json)
+    return ExitCode.OK
+
+
+def _resume_request(project: Project, resume: str | None, s=None):
+    """The backfill --resume names (read through the session's catalog when in one)."""
+    if not resume:
+        return None
+    from duck_cli.state.catalog import open_catalog
+
+    with (s.catalog() if s is not None else open_catalog(
+            project.settings.catalog, read_only=True, wait=project.settings.wait_seconds)) as c:
+        found = c.backfills(resume) if c else []
+    if len(found) != 1:
+        raise UsageError(f"no backfill '{resume}'" if not found else
+                         f"'{resume}' matches several backfills",
+                         hint="Run `duck backfills` to list them.")
+    return found[0]
+
+
+def reconcile(*, options: ReconcileOptions, env: Env) -> int:
+    """Plan (and with --apply, run) the smallest recovery."""
+    from duck_cli.plan import builder as planner
+
+    project = with_jobs(open_project(options.target, env), options.run.jobs)
+
+    def make_plan(state, s=None):
+        return planner.for_reconcile(state.project, state.health, state.graph.order,
+                                     selected(state, options.target.selector),
+                                     retry_failed=options.retry_failed,
+                                     batch_size=state.project.settings.batch_size)
+
+    if not options.apply:
+        state = read_state(project, env)
+        render.plan(env.screen, make_plan(state), state, options.target.json,
+                    env.github(options.run.github))
+        return ExitCode.OK
+    return execute(env, project, "reconcile", make_plan, options.run, options.target.json)
+
+
+def check(*, options: CheckOptions, env: Env) -> int:
+    """Run the checks on published data; exit 1 when a blocking check fails."""
+    from duck_cli.run import audit
+
+    report_target(options.run.junit_xml)
+    project = open_project(options.target, env)
+    state = read_state(project, env)
+    names = selected(state, options.target.selector)
+    results = audit.check_published(state, names, list(options.partitions.keys), env.now(),
+                                    wait=wait_of(project, options.run.wait), faults=env.faults)
+    render.check_results(env.screen, results, options.target.json)
+    render.check_reports(results, project, options.run.junit_xml, env.github(options.run.github))
+    return ExitCode.FAILED if any(r.blocking for _a, _k, r in results) else ExitCode.OK
+
+
+def prune(*, options: PruneOptions, env: Env) -> int:
+    """Delete old run history under the write lock."""
+    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.lock import write_lock
+    from duck_cli.state.prune import prune_history
+
+    if options.keep_runs is None and options.older_than is None:
+        raise UsageError("prune needs --keep-runs N or --older-than AGE",
+                         hint="e.g. --older-than 90d")
+    project = open_project(options.target, env)
+    cutoff, wait = _cutoff(options.older_than, env), wait_of(project, options.wait)
+    with write_lock(project.settings.catalog.parent, "prune", wait=wait, now=env.now(),
+                    on_wait=lambda info: render.waiting(env.screen, info)):
+        with open_catalog(project.settings.catalog, read_only=False, wait=wait) as c:
+            counts = prune_history(c, options.keep_runs, cutoff, dry_run=options.dry_run)
+    render.pruned(env.screen, counts, options.target.json, options.dry_run)
+    return ExitCode.OK
+
+
+def _cutoff(older_than: str | None, env: Env):
+    """The time before which --older-than deletes runs (None: no age limit)."""
+    from duck_cli.manifest.values import parse_duration
+
+    if not older_than:
+        return None
+    try:
+        return env.now() - parse_duration(older_than)
+    except ValueError:  # its message repeats the value: say it once
+        raise UsageError(f"--older-than {older_than!r} is not a duration",
+                         hint="Write it like 90d, 12h or 2w.") from None
+
+
+def doctor(*, options: DoctorOptions, env: Env) -> int:
+    """Repair and report consistency between catalog and warehouse."""
+    from duck_cli.run import doctor as doc
+
+    project = open_project(options.target, env)
+    report = doc.run(project, env.now, wait=wait_of(project, options.wait), fix=options.fix,
+                     faults=env.faults, environ=env.environ)
+    render.doctor(env.screen, report, options.target.json)
+    return ExitCode.OK if report.ok else ExitCode.FAILED
+
+
+def init(*, options: InitOptions, env: Env) -> int:
+    """Scaffold a small working project."""
+    from duck_cli.cli import scaffold
+
+    written = scaffold.init(options.directory)
+    render.init_done(env.screen, options.directory, written, options.json)
+    return ExitCode.OK

@@ -1,0 +1,53 @@
+"""Building several small steps in one warehouse transaction: commits, not statements,
+dominate small steps, so steps that `build.shares_transaction` allows share one."""
+
+from __future__ import annotations
+
+from duck_cli.records import RunStatus
+from duck_cli.run import inputs
+from duck_cli.run.build import Builder, _commit_with_ledger, _rollback_or_raise, _SliceError
+
+
+def run_group(s, builders: list[Builder], wh) -> list | None:
+    """Several steps that `shares_transaction` allows and that do not read each other, in ONE
+    transaction with one ledger insert and one commit: commits, not statements, dominate small
+    steps.
+
+    All or nothing: on any error the transaction rolls back and None says so; the caller then
+    builds the steps one by one, each in its own transaction, so a bad step fails alone. After a
+    first Ctrl-C the group stops after the step in progress and commits the steps it finished:
+    the results are then fewer than the builders."""
+    import time
+
+    from duck_cli.engine import duckdb
+
+    done = []
+    wh.begin()
+    try:
+        for b in builders:
+            if s.interrupted:  # finish the step in progress, not the whole group
+                break
+            started, t0 = s.clock(), time.perf_counter()
+            strategy = b.asset.materialize.strategy
+            b.open_inputs()
+            try:
+                rows = b.replace_table() if strategy == "table" else b.replace_slice()
+            finally:
+                inputs.drop(wh.con, b.inputs)
+            done.append((b, started, rows, time.perf_counter() - t0))
+        if not done:
+            wh.rollback()
+            return []
+        with s.commit_lock:
+            ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
+            _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
+        s.faults.hit("published")
+    except (duckdb.Error, RuntimeError, _SliceError, inputs.SourceFileError) as err:
+        _rollback_or_raise(wh, err)
+        return None
+    out = []
+    for (b, started, rows, seconds), ledger in zip(done, ledgers):
+        res = b.result(started, RunStatus.SUCCESS, rows, [], None, None)
+        res.ledger, res.seconds = ledger, seconds
+        out.append(res)
+    return out

@@ -1,0 +1,147 @@
+"""Whether the warehouse still holds what the catalog records.
+
+The catalog never claims data the warehouse does not hold, also when the warehouse changed
+behind duck's back: a missing warehouse file, another file in its place (its identity differs
+from the one the catalog recorded), an older copy (its ledger ends below the catalog's
+materializations) or a recorded table that is gone makes those partitions *lost*: `missing` in
+status, with the reason, and planned by `materialize`. Readers work this out from a few facts
+read once per command (and cached while the warehouse file is unchanged); a writer records the
+loss in the catalog (`lost` rows), so it stays known once the warehouse moves on.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from duck_cli.errors import DuckError
+from duck_cli.records import Snapshot
+from duck_cli.state.catalog import connect
+from duck_cli.state.warehouse import LEDGER, identity
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the warehouse holds, in brief: its identity, its ledger's end, its relations."""
+
+    identity: str | None
+    ledger_max: int
+    relations: frozenset[str]  # lower-case names of the tables and views in main
+
+
+def shown(project) -> str:
+    """The warehouse path as a user knows it: relative to the project folder when inside."""
+    path = project.settings.warehouse
+    try:
+        return str(path.relative_to(project.root))
+    except ValueError:
+        return str(path)
+
+
+def lost_partitions(snap: Snapshot, facts: Facts | None, path: str,
+                    assets) -> dict[tuple[str, str], str]:
+    """The recorded materializations the warehouse (``facts``; None: no file) does not hold."""
+    built = [(k, m) for k, m in snap.current.items() if m.kind == "materialization"
+             and k[0] in assets]
+    if facts is None:
+        return {k: f"the warehouse file {path} is missing" for k, _m in built}
+    if snap.warehouse_id and facts.identity and snap.warehouse_id != facts.identity:
+        return {k: f"the warehouse file {path} was replaced by another one" for k, _m in built}
+    out = {}
+    for k, m in built:
+        if k[0].lower() not in facts.relations:
+            out[k] = f"its table '{k[0]}' is missing from the warehouse"
+        elif m.seq > facts.ledger_max:
+            out[k] = (f"the warehouse {path} is older than the catalog (restored from a copy?) "
+                      "and does not hold it")
+    return out
+
+
+def without_lost(snap: Snapshot, lost: dict[tuple[str, str], str]) -> Snapshot:
+    """The snapshot with ``lost`` partitions taken out of the current materializations."""
+    if not lost:
+        return snap
+    current = {k: m for k, m in snap.current.items() if k not in lost}
+    return replace(snap, current=current, lost={**snap.lost, **lost})
+
+
+def read_facts(con) -> Facts:
+    """The facts of the warehouse open on ``con``."""
+    relations = frozenset(r[0] for r in con.execute(
+        "SELECT lower(table_name) FROM duckdb_tables() WHERE schema_name = 'main' AND NOT "
+        "temporary AND database_name = current_database() UNION ALL SELECT lower(view_name) "
+        "FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal AND NOT temporary "
+        "AND database_name = current_database()").fetchall())
+    ident = identity(con)
+    ledger_max = con.execute(f"SELECT coalesce(max(seq), 0) FROM {LEDGER}").fetchone()[0] \
+        if ident is not None else 0
+    return Facts(ident, ledger_max, relations)
+
+
+def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
+    """A reader's snapshot with what the warehouse no longer holds marked lost. While a
+    writer holds the project (``locked``), only a missing file is checked: the writer has the
+    warehouse open and checks the rest itself."""
+    if not any(m.kind == "materialization" for m in snap.current.values()):
+        return snap
+    path = project.settings.warehouse
+    if not path.exists():
+        return without_lost(snap, lost_partitions(snap, None, shown(project), project.assets))
+    if locked:
+        return snap
+    facts = _cached_facts(path, project.settings.wait_seconds)
+    if facts is None:  # unreadable: the commands that open it say so
+        return snap
+    return without_lost(snap, lost_partitions(snap, facts, shown(project), project.assets))
+
+
+def _stamp(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+        wal = path.with_name(path.name + ".wal")
+        wst = wal.stat() if wal.exists() else None
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, wst and (wst.st_size, wst.st_mtime_ns))
+
+
+def _cached_facts(path: Path, wait: float) -> Facts | None:
+    """The warehouse's facts, from the cache while the file is unchanged."""
+    key, cache = _stamp(path), path.parent / "cache" / "warehouse.pickle"
+    try:
+        with open(cache, "rb") as f:
+            stored_key, facts = pickle.load(f)
+        if stored_key == key:
+            return facts
+    except Exception:  # noqa: BLE001 - a missing or unreadable cache is just a miss
+        pass
+    facts = _read(path, wait)
+    if facts is not None and key is not None and key == _stamp(path):
+        _store(cache, key, facts)
+    return facts
+
+
+def _read(path: Path, wait: float) -> Facts | None:
+    try:
+        con = connect(path, read_only=True, wait=min(wait, 2.0))
+    except DuckError:
+        return None
+    try:
+        return read_facts(con)
+    except Exception:  # noqa: BLE001 - a damaged file: `doctor` and the writers report it
+        return None
+    finally:
+        con.close()
+
+
+def _store(cache: Path, key, facts: Facts) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump((key, facts), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+    except OSError:
+        pass

@@ -1,0 +1,100 @@
+"""Observing file sources: the live data version of every partition, local or remote.
+
+Local files are versioned by content (`versions.VersionCache`, cached in `.duck/cache`); remote
+files are listed once per source through DuckDB (`read_blob` over the path's glob, which reads
+no content when only its metadata is selected) and versioned by the size and last-modified time
+their store reports. Both read-only and writing commands observe the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Mapping
+
+from duck_cli.errors import ExecutionError
+from duck_cli.graph import partitions as parts
+from duck_cli.models import Asset, Project, is_remote
+from duck_cli.state import sources
+from duck_cli.state import versions as ver
+
+
+def cache_file(project: Project) -> Path:
+    """Where content hashes are cached."""
+    return project.settings.catalog.parent / "cache" / "sources.pickle"
+
+
+def file_sources(project: Project) -> list[Asset]:
+    """The project's file sources, by name."""
+    return [a for a in project.assets.values() if a.is_source and a.source.path]
+
+
+def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], object],
+            connect: Callable[[], object] | None = None) -> dict[str, dict[str, str | None]]:
+    """Live versions of every file source's partitions, by asset and key.
+
+    ``recorded`` (the catalog's current materializations) lets a size:mtime version recorded
+    before content versions stand while the file is unchanged; ``connect`` gives a DuckDB
+    connection with the project's extensions and secrets, for remote sources.
+    """
+    cache = ver.VersionCache(cache_file(project))
+    out: dict[str, dict[str, str | None]] = {}
+    con = None
+    for asset in file_sources(project):
+        keys = parts.partition_keys(asset.partitions, now)
+        listing = None
+        if is_remote(asset.source.path):
+            con = con or _connect(connect)
+            listing = remote_listing(con, asset, project.root, keys)
+        live = sources.observe_files(asset, project.root, keys, cache, listing)
+        if listing is None:
+            old = {k: getattr(recorded.get((asset.name, k)), "data_version", None) for k in keys}
+            live = sources.carry_legacy(asset, project.root, live, old)
+        out[asset.name] = live
+    cache.save()
+    return out
+
+
+def _connect(connect):
+    if connect is None:
+        raise ExecutionError("a remote source needs a DuckDB connection to list its files")
+    return connect()
+
+
+def remote_listing(con, asset: Asset, root: Path, keys: list[str]) -> dict[str, str]:
+    """Each remote file the source's path (or template) names, with the version its store
+    reports. Object stores are listed through the path's glob; plain HTTP cannot list, so each
+    partition's URL is asked for on its own (a missing one has not arrived)."""
+    if asset.source.path.lower().startswith(("http://", "https://")):
+        urls = sorted({sources.location(asset, root, k) for k in keys}) \
+            if sources.is_per_partition(asset) else [sources.location(asset, root)]
+        found: dict[str, str] = {}
+        for url in urls:
+            found.update(_blobs(con, asset, url))
+        return found
+    return _blobs(con, asset, sources.pattern(asset, root))
+
+
+def _blobs(con, asset: Asset, spec: str) -> dict[str, str]:
+    from duck_cli.engine import duckdb
+
+    try:
+        rows = con.execute("SELECT filename, size, last_modified FROM read_blob(?)",
+                           [spec]).fetchall()
+    except duckdb.Error as err:
+        text = str(err).lower()
+        if "no files found" in text or "404" in text or "not found" in text and "http" in text:
+            return {}
+        raise remote_error(asset, err) from None
+    return {name: f"r:{size}:{modified.isoformat() if modified else ''}"
+            for name, size, modified in rows}
+
+
+def remote_error(asset: Asset, err: Exception) -> ExecutionError:
+    """A remote source that cannot be listed: the store's words, never a credential."""
+    first = str(err).splitlines()[0][:300]
+    return ExecutionError(
+        f"source '{asset.name}' ({asset.source.path}) cannot be listed: {first}",
+        asset=asset.name,
+        hint="Check the URL, that the secret named in duck.yaml (secrets:) holds valid "
+             "credentials for it, and that extensions: lists httpfs.")

@@ -1,0 +1,68 @@
+"""Table sources: a table in the warehouse or in an attached database, versioned by row count
+and content hash, observed by read-only commands too."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import duckdb
+
+from conftest import Duck, warehouse_rows
+from servers import need_extension
+
+MANIFEST = """assets:
+  - name: orders
+    source: {{table: {table}}}
+  - name: order_total
+    deps: [orders]
+    materialize: {{sql: "SELECT count(*) AS n, sum(amount) AS amount FROM {table}"}}
+"""
+
+
+def project_with(tmp_path: Path, table: str, settings: str = "") -> Path:
+    root = tmp_path / "tables"
+    root.mkdir()
+    (root / "duck.yaml").write_text(settings)
+    (root / "assets.yaml").write_text(MANIFEST.format(table=table))
+    return root
+
+
+def planned(duck: Duck) -> list[str]:
+    return [s["asset"] for s in duck.json("plan")["steps"]]
+
+
+def test_the_first_plan_observes_a_warehouse_table_source(tmp_path):
+    root = project_with(tmp_path, "raw.orders")
+    (root / ".duck").mkdir()
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
+    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.orders AS SELECT range AS id, "
+                "range * 2.5 AS amount FROM range(10)")
+    con.close()
+    duck = Duck(root)
+    assert planned(duck) == ["order_total"]  # not held back as "source has not arrived"
+    duck("materialize")
+    assert warehouse_rows(root, "SELECT n FROM order_total") == [(10,)]
+    assert planned(duck) == []
+
+
+def test_a_table_in_an_attached_sqlite_database(tmp_path):
+    need_extension("sqlite")
+    root = project_with(tmp_path, "app.orders", "extensions: [sqlite]\n"
+                        "attach: {app: {type: sqlite, path: data/app.db}}\n")
+    (root / "data").mkdir()
+    db = sqlite3.connect(root / "data" / "app.db")
+    db.execute("CREATE TABLE orders (id INTEGER, amount REAL)")
+    db.executemany("INSERT INTO orders VALUES (?, ?)", [(i, i * 1.5) for i in range(5)])
+    db.commit()
+    duck = Duck(root)
+    assert planned(duck) == ["order_total"]
+    duck("materialize")
+    assert warehouse_rows(root, "SELECT n FROM order_total") == [(5,)]
+    assert planned(duck) == []
+    db.execute("INSERT INTO orders VALUES (99, 1.0)")
+    db.commit()
+    db.close()
+    assert planned(duck) == ["order_total"]
+    duck("materialize")
+    assert warehouse_rows(root, "SELECT n FROM order_total") == [(6,)]
