@@ -125,7 +125,7 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     render.reports(result, project, run.junit_xml, env.github(run.github))
     if result.status == "canceled":
         return ExitCode.TERMINATED if s.terminated else ExitCode.INTERRUPTED
-    if not result.results and p.blocked():  # everything that needed work was held back
+    if not result.results and p.held_back():
         return ExitCode.HELD_BACK
     return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
 

@@ -48,6 +48,12 @@ class Plan:
         """Held partitions that cannot be built yet (blocked or unfixable)."""
         return [h for h in self.held if h.status != State.FRESH]
 
+    def held_back(self) -> bool:
+        """Whether the selection was held back entirely (exit code 5): nothing to build,
+        something blocked, and nothing selected is fresh."""
+        return not self.steps and bool(self.blocked()) and all(
+            h.status != State.FRESH for h in self.held)
+
 
 @dataclass(frozen=True)
 class Request:

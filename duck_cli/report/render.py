@@ -111,9 +111,8 @@ def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = No
     _held_table(out, d["held"])
 
 
-HELD_HINT = ("Nothing was built (exit code 5). `duck why ASSET` names the root cause; "
-             "`duck reconcile --apply` repairs upstream first; `--force` builds over upstream "
-             "that has published data.")
+HELD_HINT = ("`duck why ASSET` names the root cause; `duck reconcile --apply` repairs upstream "
+             "first; `--force` builds over upstream that has published data.")
 
 
 def _nothing(held) -> str:
@@ -123,8 +122,9 @@ def _nothing(held) -> str:
         return "Nothing to do: everything selected is up to date."
     count = sum(h["partition_count"] or 1 for h in blocked)
     assets = len({h["asset"] for h in blocked})
+    rest = ("; the rest of the selection is up to date" if len(blocked) < len(held) else "")
     return (f"Nothing can run: {count} partition(s) of {assets} selected asset(s) need work "
-            "but are held back by their upstream (below).")
+            f"but are held back by their upstream (below){rest}.")
 
 
 def _held_table(out, held) -> None:
@@ -160,7 +160,9 @@ def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
     if not result.results:
         out.print(_nothing(d["held"]))
         _held_table(out, d["held"])
-        if any(h["status"] != State.FRESH for h in d["held"]):
+        if p.held_back():
+            out.print(f"Nothing was built (exit code 5). {HELD_HINT}")
+        elif p.blocked():
             out.print(HELD_HINT)
         return
     table = _table(f"run {result.run_id}: {result.status}", "Asset", "Partitions", "Status",

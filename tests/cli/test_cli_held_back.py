@@ -27,6 +27,18 @@ def test_everything_held_back_exits_5_and_says_what_and_why(project):
     assert int(ExitCode.HELD_BACK) == 5
 
 
+def test_a_selection_held_back_only_in_part_says_so_and_exits_0(project):
+    (project / "data" / "trips" / f"{DAY}.csv").unlink()
+    duck = Duck(project)
+    duck("materialize")
+    again = duck("materialize")  # the rest is up to date: the gate is status --fail-on stale
+    assert "Nothing can run" in again.output and "rest of the selection is up to date" in \
+        again.output
+    words = " ".join(again.output.replace("│", " ").split())
+    assert "exit code 5" not in again.output and f"blocked by raw_trips {DAY}" in words
+    duck("status", "--fail-on", "stale", expect=3)
+
+
 def test_force_builds_over_failed_upstream_that_still_has_published_data(tmp_path_factory):
     root = built_example(tmp_path_factory, "force")
     duck = Duck(root)
