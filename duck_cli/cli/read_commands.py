@@ -11,6 +11,7 @@ from duck_cli.cli.options import (BackfillsOptions, GraphOptions, PlanOptions, R
                                   WhyOptions)
 from duck_cli.cli.project import materialize_plan, open_project, read_state, selected
 from duck_cli.errors import ExitCode, ManifestError, UsageError
+from duck_cli.records import RunStatus
 from duck_cli.report import render
 
 from duck_cli.health.state import FAIL_ON  # what status --fail-on may name
@@ -101,7 +102,8 @@ def runs(*, options: RunsOptions, env: Env) -> int:
         raise UsageError(f"unknown asset '{options.asset}'",
                          hint=did_you_mean(options.asset, project.assets)
                          or "Run `duck status` to list the assets.")
-    render.runs(env.screen, rows, options.target.json)
+    source = options.asset in project.assets and project.assets[options.asset].is_source
+    render.runs(env.screen, rows, options.target.json, options.asset, source)
     return ExitCode.OK
 
 
@@ -137,7 +139,7 @@ def backfills(*, options: BackfillsOptions, env: Env) -> int:
 def _built(c, run_ids) -> set[tuple[str, str]]:
     """The (asset, key) pairs a backfill's runs built successfully."""
     return {(s.asset, k) for run_id in run_ids if run_id for s in c.steps(run_id)
-            if s.status == "success" for k in (s.partitions or [""])}
+            if s.status == RunStatus.SUCCESS for k in (s.partitions or [""])}
 
 
 def schema(*, options: SchemaOptions, env: Env) -> int:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 
 from duck_cli.errors import UsageError
-from duck_cli.health.state import State
 from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import error_document
 from duck_cli.report import lineage
+from duck_cli.report import runs as runs_view
 from duck_cli.report import status as status_view
-from duck_cli.report import tables
 from duck_cli.report.progress import Progress
 from duck_cli.report.style import Screen, _esc, _table, styled
 from duck_cli.state.lock import describe
@@ -98,7 +97,7 @@ def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = No
         return
     out = screen.out
     if not d["steps"]:
-        out.print(_nothing(d["held"]))
+        out.print(runs_view.nothing(d["held"]))
     else:
         title = "plan" if p.command == "plan" else f"{p.command} plan"
         table = _table(f"{title}: {len(d['steps'])} step(s), "
@@ -108,36 +107,7 @@ def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = No
             table.add_row(str(s["index"] + 1), s["asset"], _esc(", ".join(s["partitions"]) or "-"),
                           _esc("; ".join(s["reasons"])), ", ".join(str(n + 1) for n in s["needs"]))
         out.print(table)
-    _held_table(out, d["held"])
-
-
-HELD_HINT = ("`duck why ASSET` names the root cause; `duck reconcile --apply` repairs upstream "
-             "first; `--force` builds over upstream that has published data.")
-
-
-def _nothing(held) -> str:
-    """The one line for a plan without steps: up to date, or held back (and how much)."""
-    blocked = [h for h in held if h["status"] != State.FRESH]
-    if not blocked:
-        return "Nothing to do: everything selected is up to date."
-    count = sum(h["partition_count"] or 1 for h in blocked)
-    assets = len({h["asset"] for h in blocked})
-    rest = ("; the rest of the selection is up to date" if len(blocked) < len(held) else "")
-    return (f"Nothing can run: {count} partition(s) of {assets} selected asset(s) need work "
-            f"but are held back by their upstream (below){rest}.")
-
-
-def _held_table(out, held) -> None:
-    rows = [h for h in held if h["status"] != State.FRESH]
-    if not rows:
-        return
-    table = _table("Held back", "Asset", "Partitions", "Status", "Why")
-    for h in rows:
-        b = h["blocker"]
-        why = h["message"] + (f": {b['message']}" if b and b.get("message") else "")
-        table.add_row(h["asset"], _esc(", ".join(h["partitions"]) or "-"), styled(h["status"]),
-                      _esc(why))
-    out.print(table)
+    runs_view.held_table(out, d["held"], f"duck {p.command}")
 
 
 def progress(screen: Screen, p, enabled: bool):
@@ -147,52 +117,13 @@ def progress(screen: Screen, p, enabled: bool):
                     console=screen.out if bar else None)
 
 
-FOLD_STEPS = 50  # above this many steps, a run's table lists only steps that need attention
-
-
 def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
     """The summary of a run."""
     d = docs.result_doc(result, p, state)
     if as_json:
         emit_json(screen, d)
         return
-    out = screen.out
-    if not result.results:
-        out.print(_nothing(d["held"]))
-        _held_table(out, d["held"])
-        if p.held_back():
-            out.print(f"Nothing was built (exit code 5). {HELD_HINT}")
-        elif p.blocked():
-            out.print(HELD_HINT)
-        return
-    table = _table(f"run {result.run_id}: {result.status}", "Asset", "Partitions", "Status",
-                   "Rows", "Seconds", "Detail")
-    steps = d["steps"]
-    if len(steps) > FOLD_STEPS:  # a long run: list what needs attention, count the rest
-        steps = [s for s in steps if s["status"] != "success"
-                 or any(not c["passed"] for c in s["checks"])]
-    for s in steps:
-        detail = s["error"] or _check_note(s["checks"])
-        table.add_row(s["asset"], _esc(", ".join(s["partitions"]) or "-"), styled(s["status"]),
-                      "" if s["rows"] is None else f"{s['rows']:,}", f"{s['seconds']:.2f}",
-                      _esc(detail))
-    if steps:
-        out.print(table)
-    if result.status == "canceled" and result.backfill_id:
-        out.print(f"Canceled: `duck backfill --resume {result.backfill_id}` finishes the backfill.")
-    if len(steps) < len(d["steps"]):
-        out.print(f"{len(d['steps']) - len(steps)} more step(s) succeeded with every check "
-                  f"passing; `duck runs show {result.run_id}` lists every step.")
-    c = d["summary"]
-    out.print(f"{c['success']} succeeded, {c['failed']} failed, {c['skipped']} skipped "
-              f"({d['partitions']} partition(s) published).")
-    _held_table(out, d["held"])
-
-
-def _check_note(checks) -> str:
-    warned = [f"{c['name']}: {c['message']}" for c in checks if not c["passed"]]
-    return ("warn: " + "; ".join(warned)) if warned else (f"{len(checks)} check(s) passed"
-                                                          if checks else "")
+    runs_view.print_result(screen.out, d, p, result)
 
 
 def reports(result, project, junit, github) -> None:
@@ -205,16 +136,13 @@ def check_reports(results, project, junit, github) -> None:
     rep.for_checks(results, project, junit, github)
 
 
-def runs(screen: Screen, rows, as_json: bool) -> None:
-    """Run history."""
+def runs(screen: Screen, rows, as_json: bool, asset: str | None = None,
+         source: bool = False) -> None:
+    """Run history (of the runs that built ``asset``, when given; ``source``: it is one)."""
     if as_json:
         emit_json(screen, docs.doc("runs", runs=[docs.run_entry(r) for r in rows]))
         return
-    table = _table("Runs", "Run", "Command", "Status", "Started", "Ended", "Backfill")
-    for r in rows:
-        table.add_row(r.run_id, r.command, styled(r.status), docs.shown(r.started_at),
-                      docs.shown(r.ended_at), r.backfill_id or "")
-    screen.out.print(table if rows else "No runs yet.")
+    runs_view.print_runs(screen.out, rows, screen.tz, asset, source)
 
 
 def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
@@ -225,39 +153,7 @@ def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
                            checks=[{**docs.check_entry(c), "asset": c.asset,
                                     "partition": c.partition} for c in checks]))
         return
-    out = screen.out
-    out.print(f"run {run.run_id} ({run.command}): {styled(run.status)}, started "
-              f"{docs.shown(run.started_at)}" + (f", error: {_esc(run.error)}" if run.error else ""))
-    rows = [[str(s["step"] + 1), _esc(s["asset"]), _esc(_few(s["partitions"] or []) or "-"),
-             styled(s["status"]), "" if s["rows"] is None else f"{s['rows']:,}",
-             _esc(s["error"] or "")] for s in step_docs]
-    tables.show(out, tables.fit("Steps", STEP_COLUMNS, rows, out.width),
-                f"duck runs show {run.run_id}")
-    if checks:
-        rows = [_check_row({"asset": c.asset, "partition": c.partition, **docs.check_entry(c)})
-                for c in checks]
-        tables.show(out, tables.fit("Checks", CHECK_COLUMNS, rows, out.width),
-                    f"duck runs show {run.run_id}")
-
-
-STEP_COLUMNS = (tables.Column("#", justify="right"), tables.Column("Asset", tables.NAME),
-                tables.Column("Partitions", tables.WRAP), tables.Column("Status"),
-                tables.Column("Rows", drop=1, justify="right"), tables.Column("Detail", tables.WRAP))
-CHECK_COLUMNS = (tables.Column("Asset", tables.NAME), tables.Column("Partition", tables.NAME),
-                 tables.Column("Check", tables.NAME), tables.Column("Severity", drop=2),
-                 tables.Column("Result"), tables.Column("Observed", drop=1),
-                 tables.Column("Message", tables.WRAP))
-
-
-def _check_row(e: dict) -> list[str]:
-    result = "success" if e["passed"] else ("failed" if e["severity"] == "error" else "warn")
-    return [_esc(e["asset"]), _esc(e["partition"] or "-"), _esc(e["name"]), e["severity"],
-            styled(result), _esc(e["observed"] or ""), _esc(e["message"])]
-
-
-def _few(keys: list[str]) -> str:
-    """The first three keys and how many more."""
-    return ", ".join(keys[:3]) + (f" (+{len(keys) - 3})" if len(keys) > 3 else "")
+    runs_view.print_detail(screen.out, run, step_docs, checks, screen.tz)
 
 
 # -- status, why, checks -----------------------------------------------------------------------
@@ -269,7 +165,7 @@ def status(screen: Screen, report, with_partitions: bool, as_json: bool,
     if as_json:
         emit_json(screen, docs.status_doc(report, with_partitions))
         return
-    status_view.print_status(screen.out, report, with_partitions, show_all)
+    status_view.print_status(screen.out, report, with_partitions, show_all, screen.tz)
 
 
 def why(screen: Screen, report, as_json: bool) -> None:
@@ -287,44 +183,19 @@ def check_results(screen: Screen, results, as_json: bool) -> None:
         emit_json(screen, docs.doc("check", passed=not any(r.blocking for _a, _k, r in results),
                            results=entries))
         return
-    out = screen.out
-    if not entries:
-        out.print("No checks defined on the selection.")
-        return
-    rows = [_check_row(e) for e in entries]
-    tables.show(out, tables.fit("Checks", CHECK_COLUMNS, rows, out.width), "duck check")
-
-
-def _progress(requested: dict, built: set) -> dict:
-    """How many of a backfill's requested partitions its runs built."""
-    wanted = [(a, k) for a, keys in requested.items() for k in (keys or [""])]
-    return {"done": sum(w in built for w in wanted), "requested": len(wanted)}
+    runs_view.print_checks(screen.out, entries)
 
 
 def backfills(screen: Screen, rows, project, as_json: bool, built: dict | None = None) -> None:
     """Recorded backfills, with their progress (partitions built of those requested)."""
     entries = [docs.backfill_entry(r) for r in rows]
     for e in entries:
-        e["progress"] = _progress(e["requested"], (built or {}).get(e["backfill_id"], set()))
+        e["progress"] = runs_view.progress_of(e["requested"],
+                                              (built or {}).get(e["backfill_id"], set()))
     if as_json:
         emit_json(screen, docs.doc("backfills", backfills=entries))
         return
-    table = _table("Backfills", "Backfill", "Created", "Selection", "Requested", "Status",
-                   "Progress", "Runs")
-    defs = {name: a.partitions for name, a in project.assets.items()}
-    for e in entries:  # keys as ranges; an unpartitioned asset (or one since removed) by name
-        req = "; ".join(f"{a}: {', '.join(docs.ranges(defs[a], ks))}" if ks and defs.get(a)
-                        else a for a, ks in e["requested"].items())
-        done = f"{e['progress']['done']}/{e['progress']['requested']}"
-        table.add_row(e["backfill_id"], docs.shown(e["created_at"]), _esc(e["selection"]), _esc(req),
-                      styled(e["status"]), done, ", ".join(f"{r['run_id']} ({r['status']})"
-                                                     for r in e["runs"]))
-    out = screen.out
-    out.print(table if entries else "No backfills yet.")
-    for e in entries:
-        if e["status"] in ("canceled", "partial"):
-            out.print(f"{e['backfill_id']} is {e['status']}: `duck backfill --resume "
-                      f"{e['backfill_id']}` finishes it.")
+    runs_view.print_backfills(screen.out, entries, project, screen.tz)
 
 
 def init_done(screen: Screen, directory, written, as_json: bool) -> None:

@@ -7,6 +7,8 @@ assets take one line; which partitions are not fresh goes to the Why column.
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from duck_cli.health.state import State
 from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
 from duck_cli.health.why import WhyReport
@@ -33,14 +35,15 @@ STATUS_COLUMNS = (
 )
 
 
-def print_status(out, r: StatusReport, with_partitions: bool, show_all: bool = False) -> None:
+def print_status(out, r: StatusReport, with_partitions: bool, show_all: bool = False,
+                 tz: tzinfo | None = None) -> None:
     """The status table: one row per asset (only unhealthy ones in a big project), products."""
     shown = r.assets
     if len(shown) > FOLD_AFTER and not show_all:
         shown = [a for a in shown if a.state != State.FRESH or a.checks.failed or a.warn]
     if shown:
         rows = [_status_row(a) for a in shown]
-        title = f"Status at {local_time(r.now)}"
+        title = f"Status at {local_time(r.now, tz)}"
         tables.show(out, tables.fit(title, STATUS_COLUMNS, rows, out.width), "duck status")
     hidden = len(r.assets) - len(shown)
     if hidden:
@@ -49,7 +52,7 @@ def print_status(out, r: StatusReport, with_partitions: bool, show_all: bool = F
     if r.products:
         _products(out, r.products)
     if with_partitions and r.assets:
-        _partition_table(out, r.assets[0])
+        _partition_table(out, r.assets[0], tz)
 
 
 def _status_row(a: AssetStatus) -> list[str]:
@@ -130,13 +133,13 @@ def _why_cell(a: AssetStatus) -> str:
     return a.reasons[0].message + more
 
 
-def _partition_table(out, a: AssetStatus) -> None:
+def _partition_table(out, a: AssetStatus, tz: tzinfo | None) -> None:
     ah = a.health
     table = _table(f"{ah.asset.name}: partitions", "Partition", "State", "Materialized", "Run",
                    "Rows", "Why")
     for key in ah.keys:
         p, m = ah.partitions[key], ah.current.get(key)
-        table.add_row(key or "-", styled(p.state), local_time(m.created_at) if m else "",
+        table.add_row(key or "-", styled(p.state), local_time(m.created_at, tz) if m else "",
                       (m.run_id or "") if m else "",
                       "" if m is None or m.row_count is None else f"{m.row_count:,}",
                       _esc("; ".join(r.message for r in p.reasons)))

@@ -128,6 +128,10 @@ def test_runs_lists_history(duck):
     assert doc["kind"] == "runs" and doc["runs"][0]["run_id"] == "r00001"
     assert "r00001" in duck("runs").output
     assert "no run 'r9'" in duck("runs", "show", "r9", expect=2).output
+    # a source is observed, never built by a run: say so instead of "No runs yet"
+    source = " ".join(duck("runs", "--asset", "zones").output.split())
+    assert "No runs yet" not in source and "No run builds zones: it is a source" in source
+    assert "r00001" in duck("runs", "--asset", "zone_metrics").output
 
 
 def test_graph_tree_and_selection(duck):

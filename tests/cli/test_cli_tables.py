@@ -109,3 +109,28 @@ def test_times_in_tables_are_local_to_the_second_and_json_keeps_the_offset(built
     doc = json.loads(run_duck(built, "runs", "--json", now=MORNING, TZ="UTC").stdout)
     started = doc["runs"][0]["started_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d", started), started
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    root = built_example(tmp_path_factory, "history")
+    at(root, 200, "backfill", "zone_metrics", "--partition", "2026-03-05")
+    return root
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_run_result_the_runs_and_the_backfills_fit(history, width):
+    out = at(history, width, "materialize", "regional_revenue", "--force")
+    # (revenue_summary is not in this run, and 'revenue' ends regional_revenue's cells)
+    assert_fits(out, width, [w for w in WORDS if w != "revenue_summary"])
+    assert sum(line.startswith("│regional_revenue ") for line in out.splitlines()) == 3
+    assert "3 succeeded" in out and "1 check(s) passed" in out
+    runs = at(history, width, "runs")
+    assert_fits(runs, width, ["materialize", "backfill", "success"])
+    stamps = re.findall(r"│ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d) ", runs)
+    assert len(stamps) >= 3  # a time is one cell on one line, whatever the width
+    backfills = at(history, width, "backfills")
+    assert_fits(backfills, width, ["zone_metrics", "completed", "2026-03-05"])
+    assert "b00001" in backfills and "1/1" in backfills and "zone_metrics: 2026-03-05" in backfills
+    if width == 80:
+        assert "Not shown at this width" in " ".join((out + runs + backfills).split())
