@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from duck_cli.cli.app import app
 
-pytest_plugins = ["servers"]  # loopback S3 and HTTP servers for remote-source tests
+pytest_plugins = ["servers", "pg"]  # loopback S3 and HTTP servers; a PostgreSQL server (tests/pg.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
