@@ -66,8 +66,17 @@ def _start(pgdata: Path) -> tuple[object, Postgres]:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> Postgres:
-    """A PostgreSQL server for this test session (per xdist worker), stopped at the end."""
-    server, pg = _start(tmp_path_factory.mktemp("pgdata"))
+def postgres() -> Postgres:
+    """A PostgreSQL server for this test session (per xdist worker), stopped at the end.
+
+    Its folder is not under pytest's temporary folder: every pytest session that starts on the
+    machine makes that folder private again (mode 0700), which would lock the server's own
+    system user out of its data in the middle of a run."""
+    import shutil
+
+    base = Path(tempfile.mkdtemp(prefix="duck-pg-"))
+    base.chmod(0o755)
+    server, pg = _start(base / "pgdata")
     yield pg
     server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
