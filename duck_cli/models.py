@@ -206,6 +206,8 @@ class Settings:
     secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # values: env:VAR
     attach: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # source databases
     max_partitions: int = 100_000  # keys one partitions definition may have at the clock
+    state_dsn: str | None = None  # state in PostgreSQL: a libpq conninfo or env:NAME (None: local)
+    lake: Mapping[str, str] | None = None  # a DuckLake warehouse: catalog, data_path (None: local)
 
 
 @dataclass(frozen=True)

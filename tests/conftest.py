@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import pgmode
 from duck_cli.cli.app import app
 
-pytest_plugins = ["servers"]  # loopback S3 and HTTP servers for remote-source tests
+pytest_plugins = ["servers", "pg"]  # loopback S3 and HTTP servers; a PostgreSQL server (tests/pg.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
@@ -19,8 +21,38 @@ EXAMPLE = ROOT / "examples" / "manifests"
 MORNING = "2026-03-13T07:30:00+01:00"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--state-backend", choices=("local", "postgres"),
+                     default=os.environ.get(pgmode.MODE_VARIABLE, "local"),
+                     help="where the example projects keep their state: the local catalog file "
+                          "(default) or PostgreSQL (tests/pgmode.py)")
+
+
+def pytest_configure(config):
+    os.environ[pgmode.MODE_VARIABLE] = config.getoption("--state-backend")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not pgmode.enabled():
+        return
+    skip = pytest.mark.skip(reason="about the local catalog file; the state is in PostgreSQL")
+    for item in items:
+        if item.get_closest_marker("local_state"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def _state_server(request):
+    """In postgres mode, the session's server, its address in libpq's variables."""
+    if not pgmode.enabled():
+        return None
+    pg = request.getfixturevalue("postgres")
+    os.environ.update({k: v for k, v in pg.env().items() if k != "PGDATABASE"})
+    return pg
+
+
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
+def _clean_env(monkeypatch, _state_server):
     """No colour, a fixed width, no CI variables leaking in."""
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
@@ -29,8 +61,19 @@ def _clean_env(monkeypatch):
 
 
 def example_copy(dest: Path) -> Path:
-    """A private copy of the example project, without its state, at ``dest``."""
+    """A private copy of the example project, without its state, at ``dest`` (in postgres
+    mode with a new state database of its own)."""
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".duck"))
+    if pgmode.enabled():
+        pgmode.use_postgres(dest)
+    return dest
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A copy of a project with its state (in postgres mode its database copied too)."""
+    shutil.copytree(source, dest)
+    if pgmode.database(source):
+        pgmode.use_postgres(dest, template=pgmode.database(source))
     return dest
 
 
@@ -45,7 +88,7 @@ def project(request, tmp_path) -> Path:
     """A private copy of the example project; under ``@pytest.mark.materialized`` a copy of it
     after one good `duck materialize` at MORNING (copying is much cheaper than building)."""
     if request.node.get_closest_marker("materialized"):
-        return shutil.copytree(request.getfixturevalue("materialized_example"), tmp_path / "project")
+        return copy_project(request.getfixturevalue("materialized_example"), tmp_path / "project")
     return example_copy(tmp_path / "project")
 
 
@@ -125,6 +168,9 @@ def run_count(root: Path) -> int:
 def catalog_rows(root: Path, sql: str, params=None):
     """Query the project's state catalog (read-only) and return all rows."""
     import duckdb
+
+    if pgmode.database(root):
+        return pgmode.query(pgmode.database(root), sql, params)
 
     con = duckdb.connect(str(root / ".duck" / "catalog.duckdb"), read_only=True)
     try:

@@ -101,13 +101,13 @@ def backfills(path: Path | None, incomplete: str, env: Env | None = None) -> lis
 
 
 def _ids(path: Path | None, incomplete: str, env: Env | None, read) -> list[str]:
-    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.backends import open_state
 
     project = _load(path, env or Env.from_process())
     if project is None:
         return []
     try:
-        with open_catalog(project.settings.catalog, read_only=True, wait=0) as c:
+        with open_state(project.settings, read_only=True, wait=0) as c:
             found = read(c) if c else []
     except Exception:  # noqa: BLE001 - a locked or unreadable catalog completes nothing, quietly
         return []

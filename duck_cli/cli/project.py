@@ -39,17 +39,17 @@ def _note_selection(target: Target, env: Env) -> None:
 
 def read_state(project: Project, env: Env):
     """Health from one snapshot; first repair what a dead writer left behind, if anything."""
+    from duck_cli.state.backends import state_backend
     from duck_cli.state.held import reader_check
-    from duck_cli.state.lock import is_locked
-    from duck_cli.state.snapshot import dead_runs, read_snapshot, unrecorded_marker
+    from duck_cli.state.snapshot import dead_runs, unrecorded_marker
 
-    snap = read_snapshot(project)
-    state_dir = project.settings.catalog.parent
+    state, wait = state_backend(project.settings), project.settings.wait_seconds
+    snap = state.read_snapshot(wait)
     if dead_runs(snap) or (unrecorded_marker(project.settings).exists()
-                           and not is_locked(state_dir)):
+                           and not state.is_locked()):
         _repair(project, env)
-        snap = read_snapshot(project)
-    snap = reader_check(project, snap, locked=is_locked(state_dir))
+        snap = state.read_snapshot(wait)
+    snap = reader_check(project, snap, locked=state.is_locked())
     return state_from(project, env.now(), snap)
 
 

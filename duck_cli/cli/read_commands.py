@@ -90,11 +90,10 @@ def why(*, options: WhyOptions, env: Env) -> int:
 
 def runs(*, options: RunsOptions, env: Env) -> int:
     """List runs, newest first."""
-    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.backends import open_state
 
     project = open_project(options.target, env)
-    with open_catalog(project.settings.catalog, read_only=True,
-                      wait=project.settings.wait_seconds) as c:
+    with open_state(project.settings, read_only=True) as c:
         rows = c.runs(options.limit, options.asset) if c else []
     if options.asset and options.asset not in project.assets and not rows:
         from duck_cli.errors import did_you_mean
@@ -109,11 +108,10 @@ def runs(*, options: RunsOptions, env: Env) -> int:
 
 def run_show(*, options: RunShowOptions, env: Env) -> int:
     """Show one run with its steps and checks."""
-    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.backends import open_state
 
     project = open_project(options.target, env)
-    with open_catalog(project.settings.catalog, read_only=True,
-                      wait=project.settings.wait_seconds) as c:
+    with open_state(project.settings, read_only=True) as c:
         run = c.run(options.run_id) if c else None
         if run is None:
             raise UsageError(f"no run '{options.run_id}'",
@@ -125,11 +123,10 @@ def run_show(*, options: RunShowOptions, env: Env) -> int:
 
 def backfills(*, options: BackfillsOptions, env: Env) -> int:
     """List recorded backfills."""
-    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.backends import open_state
 
     project = open_project(options.target, env)
-    with open_catalog(project.settings.catalog, read_only=True,
-                      wait=project.settings.wait_seconds) as c:
+    with open_state(project.settings, read_only=True) as c:
         rows = c.backfills() if c else []
         built = {r.backfill_id: _built(c, r.run_ids) for r in rows}
     render.backfills(env.screen, rows, project, options.target.json, built)

@@ -32,14 +32,12 @@ def report(*, options: ReportOptions, env: Env) -> int:
 def _site_data(project, state):
     """State plus the history the pages show, read in one catalog session."""
     from duck_cli.report.html.site import SiteData
-    from duck_cli.state import history
-    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.backends import open_state
 
-    with open_catalog(project.settings.catalog, read_only=True,
-                      wait=project.settings.wait_seconds) as c:
-        runs, run_steps = history.recent_runs(c, RUN_PAGES) if c else ([], {})
-        asset_steps = history.latest_steps(c, STEPS_PER_ASSET) if c else {}
-        checks = history.check_results(c) if c else {}
+    with open_state(project.settings, read_only=True) as c:
+        runs, run_steps = c.recent_runs(RUN_PAGES) if c else ([], {})
+        asset_steps = c.latest_steps(STEPS_PER_ASSET) if c else {}
+        checks = c.check_results() if c else {}
     now = state.health.now
     stamp = f"health at {now.isoformat(timespec='seconds')}"
     return SiteData(state, tuple(runs), run_steps, asset_steps, checks,

@@ -62,10 +62,9 @@ def _resume_request(project: Project, resume: str | None, s=None):
     """The backfill --resume names (read through the session's catalog when in one)."""
     if not resume:
         return None
-    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.backends import open_state
 
-    with (s.catalog() if s is not None else open_catalog(
-            project.settings.catalog, read_only=True, wait=project.settings.wait_seconds)) as c:
+    with (s.catalog() if s is not None else open_state(project.settings, read_only=True)) as c:
         found = c.backfills(resume) if c else []
     if len(found) != 1:
         raise UsageError(f"no backfill '{resume}'" if not found else
@@ -111,19 +110,17 @@ def check(*, options: CheckOptions, env: Env) -> int:
 
 def prune(*, options: PruneOptions, env: Env) -> int:
     """Delete old run history under the write lock."""
-    from duck_cli.state.catalog import open_catalog
-    from duck_cli.state.lock import write_lock
-    from duck_cli.state.prune import prune_history
+    from duck_cli.state.backends import open_state, write_lock
 
     if options.keep_runs is None and options.older_than is None:
         raise UsageError("prune needs --keep-runs N or --older-than AGE",
                          hint="e.g. --older-than 90d")
     project = open_project(options.target, env)
     cutoff, wait = _cutoff(options.older_than, env), wait_of(project, options.wait)
-    with write_lock(project.settings.catalog.parent, "prune", wait=wait, now=env.now(),
+    with write_lock(project.settings, "prune", wait=wait, now=env.now(),
                     on_wait=lambda info: render.waiting(env.screen, info)):
-        with open_catalog(project.settings.catalog, read_only=False, wait=wait) as c:
-            counts = prune_history(c, options.keep_runs, cutoff, dry_run=options.dry_run)
+        with open_state(project.settings, read_only=False, wait=wait) as c:
+            counts = c.prune(options.keep_runs, cutoff, dry_run=options.dry_run)
     render.pruned(env.screen, counts, options.target.json, options.dry_run)
     return ExitCode.OK
 

@@ -89,8 +89,10 @@ def load_settings(root: Path) -> Settings:
     if problems:
         raise ManifestError(problems)
     values = dict(doc or {})
+    warehouse = values.get("warehouse", DEFAULT_WAREHOUSE)
+    lake = warehouse.get("ducklake") if isinstance(warehouse, dict) else None
     return Settings(
-        warehouse=_absolute(root, values.get("warehouse", DEFAULT_WAREHOUSE)),
+        warehouse=_absolute(root, DEFAULT_WAREHOUSE if lake else warehouse),
         catalog=_absolute(root, values.get("catalog", DEFAULT_CATALOG)),
         threads=values.get("threads"),
         memory_limit=values.get("memory_limit"),
@@ -104,6 +106,8 @@ def load_settings(root: Path) -> Settings:
                  for name, body in (values.get("secrets") or {}).items()},
         attach={name: _attachment(root, body) for name, body in (values.get("attach") or {}).items()},
         max_partitions=values.get("max_partitions", 100_000),
+        state_dsn=(values.get("state") or {}).get("postgres"),
+        lake={str(k): str(v) for k, v in lake.items()} if lake else None,
     )
 
 
@@ -169,7 +173,8 @@ def _inside(path_text: str) -> bool:
 
 # key: (test, what the value must be)
 SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
-    "warehouse": (lambda v: isinstance(v, str) and v.strip() != "", "a path (text)"),
+    "warehouse": (lambda v: (isinstance(v, str) and v.strip() != "") or _is_lake(v),
+                  "a path (text) or {ducklake: {catalog: 'postgres:service=NAME', data_path: DIR}}"),
     "catalog": (lambda v: isinstance(v, str) and v.strip() != "", "a path (text)"),
     "threads": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "memory_limit": (lambda v: isinstance(v, str) and bool(_MEMORY.match(v)), "a size such as '4GB'"),
@@ -194,6 +199,9 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
         "a mapping of names to databases to read source tables from "
         "({type: sqlite|postgres|duckdb, path: FILE} or {type: postgres, secret: NAME})"),
     "max_partitions": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
+    "state": (lambda v: isinstance(v, dict) and set(v) == {"postgres"} and _is_text(v["postgres"]),
+              "{postgres: CONNINFO}: a libpq connection string without a password (e.g. "
+              "'service=duck'), or env:NAME naming a variable that holds one"),
 }
 
 
@@ -205,6 +213,17 @@ def _missing_paths(root: Path, doc: Any) -> list[Problem]:
             for p in doc.get("paths", ()) if not (root / p).is_dir()]
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _is_lake(value: Any) -> bool:
+    """``{ducklake: {catalog: TEXT, data_path: TEXT}}`` (other DuckLake options as text)."""
+    if not (isinstance(value, dict) and set(value) == {"ducklake"}):
+        return False
+    body = value["ducklake"]
+    return isinstance(body, dict) and _is_text(body.get("catalog")) and \
+        _is_text(body.get("data_path")) and all(isinstance(x, str) for x in body.values())
 
 
 def _settings_problems(doc: Any) -> list[Problem]:
@@ -222,12 +241,14 @@ def _settings_problems(doc: Any) -> list[Problem]:
 
 
 def _settings_hint(key: str) -> str:
-    examples = {"warehouse": "warehouse: .duck/warehouse.duckdb", "catalog": "catalog: .duck/catalog.duckdb",
+    examples = {"warehouse": "warehouse: .duck/warehouse.duckdb (or {ducklake: {catalog: "
+                             "'postgres:service=duck_lake', data_path: 's3://bucket/duck/'}})", "catalog": "catalog: .duck/catalog.duckdb",
                 "threads": "threads: 4", "memory_limit": "memory_limit: 4GB", "batch_size": "batch_size: 31",
                 "jobs": "jobs: 4", "wait": "wait: 30", "paths": "paths: [models, sources]",
                 "ignore": "ignore: [docker-compose.yml, 'deploy/**']", "extensions": "extensions: [httpfs]",
                 "secrets": "secrets: {lake: {type: s3, key_id: env:AWS_ACCESS_KEY_ID, "
                            "secret: env:AWS_SECRET_ACCESS_KEY}}",
                 "attach": "attach: {app: {type: sqlite, path: data/app.db}}",
-                "max_partitions": "max_partitions: 200000"}
+                "max_partitions": "max_partitions: 200000",
+                "state": "state: {postgres: 'service=duck'}"}
     return f"For example: {examples[key]}"

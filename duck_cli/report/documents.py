@@ -261,5 +261,12 @@ def result_doc(result, plan, state) -> dict:
 
 def doctor_doc(report) -> dict:
     """`duck doctor --json`: every finding, and whether the project is consistent."""
-    return doc("doctor", ok=report.ok, findings=[
+    out = doc("doctor", ok=report.ok, findings=[
         {"level": f.level, "code": f.code, "message": f.message} for f in report.findings])
+    if report.storage is not None:
+        s = report.storage
+        out["storage"] = {"mode": s.mode, "state": {"backend": s.state, "at": s.state_at,
+                                                    "schema_version": s.schema_version,
+                                                    "server": s.server},
+                          "warehouse": {"backend": s.warehouse, "at": s.warehouse_at}}
+    return out

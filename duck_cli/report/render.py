@@ -227,12 +227,25 @@ def pruned(screen: Screen, counts: dict, as_json: bool, dry_run: bool = False) -
     screen.out.print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
+def storage_line(s) -> str:
+    """'storage: local (catalog …, warehouse …)' or the shared mode's backends."""
+    if s.state == "postgres":
+        version = f"schema {s.schema_version}" if s.schema_version else "no schema yet"
+        state = f"state in {s.state_at}, {version}, server {s.server}"
+    else:
+        state = f"state in {s.state_at}"
+    where = "DuckLake at " if s.warehouse == "ducklake" else ""
+    return f"storage: {s.mode} mode; {state}; warehouse {where}{s.warehouse_at}"
+
+
 def doctor(screen: Screen, report, as_json: bool) -> None:
     """The consistency report (a run.doctor.DoctorReport)."""
     if as_json:
         emit_json(screen, docs.doctor_doc(report))
         return
     out = screen.out
+    if report.storage is not None:
+        out.print(_esc(storage_line(report.storage)))
     for item in report.findings:
         level = "[green]ok[/]" if item.level == "ok" else styled(item.level)
         out.print(f"{level} {_esc(item.message)}")

@@ -11,8 +11,8 @@ from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
 from duck_cli.state import extensions
+from duck_cli.state import backends
 from duck_cli.state import catalog as cat
-from duck_cli.state.catalog_schema import TABLES
 from duck_cli.sql import quote_ident
 
 
@@ -30,6 +30,7 @@ class DoctorReport:
     """What `duck doctor` repaired and found; ``ok`` unless a finding is an error."""
 
     findings: tuple[Finding, ...]
+    storage: backends.Storage | None = None  # which backends, where (None: not reached)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,7 @@ def run(project, clock, *, wait: float, fix: bool = False, faults=None,
             "error", "secret_variable_missing", f"the secret '{name}' in duck.yaml reads the "
             f"environment variable {var}, which is not set") for name, var in unset))
     findings: list[Finding] = []
+    storage = backends.storage(project.settings, project.root)  # says which mode; checks the connection
 
     def prepare() -> None:  # under the write lock: no writer is changing the files
         findings.extend(_catalog_readable(project, clock, fix, wait))
@@ -59,10 +61,10 @@ def run(project, clock, *, wait: float, fix: bool = False, faults=None,
         with session(project, "doctor", clock, wait=wait, faults=faults, prepare=prepare) as s:
             findings += _session_findings(s)
     except _Damaged as err:
-        return DoctorReport(tuple(findings + err.findings))
+        return DoctorReport(tuple(findings + err.findings), storage)
     if not findings:
         findings.append(Finding("ok", "consistent", "catalog and warehouse agree"))
-    return DoctorReport(tuple(findings))
+    return DoctorReport(tuple(findings), storage)
 
 
 class _Damaged(Exception):
@@ -123,16 +125,16 @@ def _tables_exist(s) -> list[Finding]:
 def _catalog_readable(project, clock, fix: bool, wait: float) -> list[Finding]:
     """Read every catalog table; an unreadable catalog is moved aside with ``fix`` (the
     session then rebuilds it from the warehouse ledger), else reported with that way out."""
-    path = project.settings.catalog
-    if not path.exists():
+    path, local = project.settings.catalog, project.settings.state_dsn is None
+    if local and not path.exists():
         return []
     try:
-        with cat.open_catalog(path, read_only=True, wait=wait) as c:
-            for table in TABLES:
-                c.con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
+        with backends.open_state(project.settings, read_only=True, wait=wait) as c:
+            if c is not None:
+                c.verify()
         return []
     except StateError as err:
-        if "newer duck" in err.message:  # not damage: an upgrade is the way out
+        if "newer duck" in err.message or not local:  # an upgrade, or a server, is the way out
             raise
         if not fix:
             raise StateError(err.message, hint="Run `duck doctor --fix` to move it aside and "
@@ -154,7 +156,7 @@ def _warehouse_readable(project, wait: float) -> list[Finding]:
     from duck_cli.engine import duckdb
 
     path = project.settings.warehouse
-    if not path.exists():
+    if project.settings.lake is not None or not path.exists():  # a lake checks its own files
         return []
     con = cat.connect(path, read_only=True, wait=wait)
     out = []

@@ -16,17 +16,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator
 
-from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
 from duck_cli.errors import ExecutionError, StateError
 from duck_cli.state import held, observe, sources
 from duck_cli.state import versions as versions_mod
-from duck_cli.state.lock import write_lock
 from duck_cli.models import Project, is_remote
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
+from duck_cli.state import backends
 from duck_cli.state.snapshot import unrecorded_marker
-from duck_cli.state.warehouse import Warehouse, ledger_row
+from duck_cli.state.store import StateBackend, StateStore, WarehouseBackend
+from duck_cli.state.warehouse import ledger_row
 
 FLUSH_SECONDS = 3.0  # the warehouse ledger keeps crash safety between flushes
 
@@ -69,9 +69,10 @@ class RunResult:
 class Session:
     """A writing command's hold on the project: lock, warehouse, catalog writes."""
 
-    def __init__(self, project: Project, clock: Callable[[], datetime], wh: Warehouse,
-                 faults: Faults | None = None):
+    def __init__(self, project: Project, clock: Callable[[], datetime], wh: WarehouseBackend,
+                 faults: Faults | None = None, state: StateBackend | None = None):
         self.project = project
+        self.state = state or backends.state_backend(project.settings)
         self.clock = clock
         self.faults = faults or Faults()  # crash tests' kill points (DUCK_FAULT)
         self.wh = wh
@@ -120,12 +121,12 @@ class Session:
             self.in_flight += rows
 
     @contextmanager
-    def catalog(self) -> Iterator[cat.Catalog]:
-        """The catalog for one write: the held connection, or a brief one."""
+    def catalog(self) -> Iterator[StateStore]:
+        """The state store for one write: the held connection, or a brief one."""
         if self.held is not None:
             yield self.held
             return
-        catalog = cat.attach(self.wh.con, self.settings.catalog, wait=self.settings.wait_seconds)
+        catalog = self.state.writer(self.wh, wait=self.settings.wait_seconds)
         try:
             yield catalog
         finally:
@@ -171,16 +172,16 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
     With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
     wait) until `run_plan` has recorded the run, so planning costs no second open.
     """
-    state_dir = project.settings.catalog.parent
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
-    with write_lock(state_dir, command, wait=wait, now=clock(), on_wait=on_wait), \
+    state = backends.state_backend(project.settings)
+    with state.lock(command, None, wait=wait, now=clock(), on_wait=on_wait), \
             storage_errors(project):
         if prepare is not None:  # under the lock, before the warehouse is opened (doctor)
             prepare()
-        wh = Warehouse.open(project.settings, wait=wait)
-        s = Session(project, clock, wh, faults)
+        wh = backends.open_warehouse(project.settings, wait=wait)
+        s = Session(project, clock, wh, faults, state)
         try:
-            s.held = cat.attach(wh.con, s.settings.catalog, wait=s.settings.wait_seconds)
+            s.held = state.writer(wh, wait=wait)
             s.recovered = recover(s)
             s.recovered["lost"] = record_lost(s)
             s.headers = _load_headers(s)
@@ -270,7 +271,7 @@ def recover(s: Session) -> dict:
         snap = c.snapshot()
         for run in snap.active_runs:  # we hold the lock: no live writer owns them
             c.mark_abandoned(run, s.clock())
-        missing = s.wh.ledger_unrecorded(snap.max_seq)
+        missing = s.wh.ledger_unrecorded(snap.max_seq, c)
         batch = Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
         c.write(batch)
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap

@@ -22,6 +22,7 @@ from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus,
                               RunRow, Snapshot, StepRecord)
 from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS, MIGRATIONS,
                                            SCHEMA_VERSION, count_issued, last_ids)
+from duck_cli.state.history import History
 
 
 def _is_lock_error(err: Exception) -> bool:
@@ -99,6 +100,7 @@ def attach(con, path: Path, *, wait: float = 30.0) -> "Catalog":
         cur.execute("SET TimeZone = 'UTC'")
         cur.execute(f"USE {ATTACHED}")
         catalog = Catalog(cur, path, detach=lambda: con.execute(f"DETACH {ATTACHED}"))
+        catalog.attached_to = con
         catalog.check_version(False)
         return catalog
     except BaseException:
@@ -131,13 +133,14 @@ class _NeedsMigration(Exception):
     """A read-only connection met an older catalog schema."""
 
 
-class Catalog:
-    """Queries and writes over an open catalog connection."""
+class Catalog(History):
+    """The local `StateStore`: queries and writes over an open catalog connection."""
 
     def __init__(self, con, path: Path, detach=None):
         self.con = con
         self.path = path
         self._detach = detach  # set when attached to another connection
+        self.attached_to = None  # the warehouse connection it is attached to, if any
 
     def close(self) -> None:
         """Close the connection (and detach the file, if attached)."""
@@ -341,8 +344,6 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
                "warehouse keeps the data.")
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
-
-
 
 def _aware(rows: list[tuple], index: int) -> list[tuple]:
     """Rows with the naive UTC timestamp at ``index`` made aware (cheaply: values repeat)."""

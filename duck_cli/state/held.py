@@ -84,6 +84,8 @@ def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
     """A reader's snapshot with what the warehouse no longer holds marked lost. While a
     writer holds the project (``locked``), only a missing file is checked: the writer has the
     warehouse open and checks the rest itself."""
+    if project.settings.lake is not None:  # shared: writers record what they find lost
+        return snap
     if not any(m.kind == "materialization" for m in snap.current.values()):
         return snap
     path = project.settings.warehouse

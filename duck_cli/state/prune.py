@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from duck_cli.state.catalog import Catalog
 
-
-def prune_history(catalog: Catalog, keep_runs: int | None,
-                  older_than: datetime | None, dry_run: bool = False) -> dict[str, int]:
-    """Delete old run history, keeping every run that produced a current materialization or
-    the latest attempt at a partition (what status and `why` explain). A dry run counts the
-    same deletions in the same transaction and rolls it back."""
-    con = catalog.con
+def prune_history(con, keep_runs: int | None, older_than: datetime | None,
+                  dry_run: bool = False) -> dict[str, int]:
+    """Delete old run history from the catalog open on ``con``, keeping every run that produced
+    a current materialization or the latest attempt at a partition (what status and `why`
+    explain). A dry run counts the same deletions in the same transaction and rolls it back."""
     con.execute("BEGIN TRANSACTION")
     try:
         doomed = _prunable(con, keep_runs, older_than)

@@ -17,18 +17,17 @@ from duck_cli.models import Project
 from duck_cli.records import Attempt, CheckRow, Mat, RunRow, Snapshot
 
 
-def read_snapshot(project: Project) -> Snapshot:
-    """One catalog snapshot (empty when no catalog exists yet).
+def read_catalog_snapshot(path, wait: float) -> Snapshot:
+    """One snapshot of the local catalog file (empty when no catalog exists yet).
 
     The snapshot is cached next to the catalog, keyed by the catalog file's (and its WAL's)
     size and modification time: a reader of an unchanged catalog does not even import DuckDB.
     """
-    path = project.settings.catalog
     key = _stamp(path)
     cached = _cached(path, key)
     if cached is not None:
         return cached
-    with cat.open_catalog(path, read_only=True, wait=project.settings.wait_seconds) as c:
+    with cat.open_catalog(path, read_only=True, wait=wait) as c:
         snap = c.snapshot() if c is not None else Snapshot.empty()
     if key is not None and key == _stamp(path):
         _store(path, key, snap)
@@ -126,9 +125,12 @@ def observe_files(project: Project, now: datetime, snap: Snapshot | None = None
 
 def observe_tables(project: Project, now: datetime, tables, con) -> dict:
     """Table sources' live versions, read-only: the warehouse attached read-only (skipped while
-    a writer holds it: the catalog's record stands) and the attached source databases."""
+    a writer holds it, and for a lake warehouse: the state's record stands) and the attached
+    source databases."""
     from duck_cli.engine import duckdb
 
+    if project.settings.lake is not None:
+        return {}
     path = project.settings.warehouse
     if path.exists():
         literal = str(path).replace("'", "''")

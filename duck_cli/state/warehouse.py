@@ -17,6 +17,7 @@ from duck_cli.state import extensions, sources
 from duck_cli.models import Asset, Settings
 from duck_cli.records import LedgerRow
 from duck_cli.sql import key_expr, quote_ident, quote_table
+from duck_cli.state.store import ledger_unrecorded
 
 LEDGER = '"_duck"."ledger"'
 READ_HINT = ("Check the files' format, delimiter and header, or pass reader options under "
@@ -35,7 +36,7 @@ LEDGER_COLS = LedgerRow._fields
 
 
 class Warehouse:
-    """One connection to the warehouse for the whole command."""
+    """The local `WarehouseBackend`: one connection to the DuckDB file for the whole command."""
 
     def __init__(self, con, path: Path, kinds: dict[str, str] | None = None):
         self.con = con
@@ -98,16 +99,26 @@ class Warehouse:
 
     # -- ledger --------------------------------------------------------------------------
 
-    def ledger_unrecorded(self, recorded_max: int) -> list[LedgerRow]:
-        """Ledger rows the catalog (attached to this connection) lacks: a set difference, not
-        a high-water mark, since workers commit out of order. Below the catalog's highest seq,
-        rows of runs that `duck prune` deleted stay deleted."""
+    def ledger_unrecorded(self, recorded_max: int, store) -> list[LedgerRow]:
+        """Ledger rows the state ``store`` lacks: a set difference, not a high-water mark, since
+        workers commit out of order. Below the state's highest seq, rows of runs that `duck
+        prune` deleted stay deleted. A local catalog attached to this connection is compared
+        in one query; any other store through the ledger's (seq, run_id) index."""
+        if getattr(store, "attached_to", None) is not self.con:
+            index = self.con.execute(f"SELECT seq, run_id FROM {LEDGER} ORDER BY seq").fetchall()
+            return ledger_unrecorded(store, recorded_max, index, self.ledger_rows)
         db = cat.ATTACHED
         cols = ", ".join(f"l.{c}" for c in LEDGER_COLS)
         cur = self.con.execute(
             f"SELECT {cols} FROM {LEDGER} l ANTI JOIN {db}.materializations m USING (seq) "
             f"WHERE l.seq > ? OR l.run_id IS NULL OR l.run_id IN (SELECT run_id FROM {db}.runs) "
             "ORDER BY l.seq", [recorded_max])
+        return [LedgerRow._make(r) for r in cur.fetchall()]
+
+    def ledger_rows(self, seqs: list[int]) -> list[LedgerRow]:
+        """The ledger rows with these sequence numbers, in order."""
+        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE "
+                               "list_contains(?, seq) ORDER BY seq", [seqs])
         return [LedgerRow._make(r) for r in cur.fetchall()]
 
     def identity(self) -> str | None:

@@ -6,11 +6,10 @@ rows for one zone and fails its uniqueness check. At 07:30 Amsterdam the dashboa
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
-from conftest import Duck, catalog_rows, example_copy, warehouse_rows
+from conftest import Duck, catalog_rows, copy_project, example_copy, warehouse_rows
 
 DAY_BEFORE = "2026-03-12T07:30:00+01:00"
 MORNING = "2026-03-13T07:30:00+01:00"
@@ -41,7 +40,7 @@ def told(tmp_path_factory):
 @pytest.fixture
 def project(told, tmp_path):
     """A private copy of the told story (copying is much cheaper than building it again)."""
-    return shutil.copytree(told, tmp_path / "project")
+    return copy_project(told, tmp_path / "project")
 
 
 @pytest.fixture

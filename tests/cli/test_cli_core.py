@@ -163,6 +163,7 @@ def test_installed_duck_runs_the_example_in_a_subprocess(tmp_path):
     assert "/40] stg_trips 2026-03-01" in run.stderr and "\x1b" not in run.stderr
 
 
+@pytest.mark.local_state
 def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
     import duckdb
 

@@ -55,6 +55,21 @@ def test_all_settings(tmp_path: Path) -> None:
     assert (settings.threads, settings.memory_limit, settings.batch_size, settings.wait_seconds) == (4, "4GB", 7, 2.5)
 
 
+def test_shared_mode_settings(tmp_path: Path) -> None:
+    (tmp_path / "duck.yaml").write_text(
+        "state: {postgres: 'service=duck'}\nwarehouse: {ducklake: {catalog: 'postgres:service="
+        "duck_lake', data_path: 's3://bucket/duck/'}}\n")
+    settings = load_settings(tmp_path)
+    assert settings.state_dsn == "service=duck"
+    assert settings.lake == {"catalog": "postgres:service=duck_lake", "data_path": "s3://bucket/duck/"}
+    assert settings.warehouse == tmp_path / ".duck/warehouse.duckdb"  # the state folder stays
+
+
+def test_local_mode_by_default(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    assert (settings.state_dsn, settings.lake) == (None, None)
+
+
 def test_empty_duck_yaml_means_defaults(tmp_path: Path) -> None:
     (tmp_path / "duck.yaml").write_text("# nothing yet\n")
     assert load_settings(tmp_path).batch_size == 31
@@ -72,6 +87,10 @@ def test_empty_duck_yaml_means_defaults(tmp_path: Path) -> None:
     ("warehouse: [a]\n", "'warehouse' must be a path (text)"),
     ("- threads\n", "duck.yaml:1: the top level is a list, not a mapping. duck.yaml is a mapping of settings"),
     ("threads: [\n", "duck.yaml:2: YAML syntax error"),
+    ("state: {postgres: 5}\n", "duck.yaml:1: 'state' must be {postgres: CONNINFO}"),
+    ("state: {mysql: x}\n", "For example: state: {postgres: 'service=duck'}"),
+    ("warehouse: {ducklake: {catalog: 'postgres:service=l'}}\n",
+     "'warehouse' must be a path (text) or {ducklake: {catalog:"),
 ])
 def test_bad_settings(tmp_path: Path, text: str, phrase: str) -> None:
     assert phrase in settings_errors(tmp_path, text)

@@ -10,13 +10,12 @@ partition (a failure stays visible), and the latest check results.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import catalog_rows, example_copy
+from conftest import catalog_rows, copy_project, example_copy
 from duck_cli.cli.app import app
 from reliability_check import check_consistency
 
@@ -78,7 +77,7 @@ def history(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(history, tmp_path) -> Path:
     root = tmp_path / "p"
-    shutil.copytree(history, root)
+    copy_project(history, root)
     return root
 
 
