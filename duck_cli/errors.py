@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     INVALID = 2  # invalid manifests or usage
     FAIL_ON = 3  # status/plan found what --fail-on names
     LOCKED = 4  # catalog or warehouse locked past the wait
+    HELD_BACK = 5  # nothing could run: the selection was held back entirely (none of it fresh)
     INTERRUPTED = 130
     TERMINATED = 143  # SIGTERM: the run stopped after its current step, recorded as canceled
 

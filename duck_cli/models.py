@@ -200,6 +200,8 @@ class Settings:
     batch_size: int = 31  # adjacent partitions per statement in backfills
     jobs: int | None = None  # steps run side by side (None: runner.default_jobs())
     wait_seconds: float = 30.0
+    paths: tuple[str, ...] = (".",)  # folders (relative to the project) holding manifests
+    ignore: tuple[str, ...] = ()  # globs of files or folders that are not manifests
     extensions: tuple[str, ...] = ()  # DuckDB extensions to load (httpfs, postgres, ...)
     secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # values: env:VAR
     attach: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # source databases

@@ -14,28 +14,13 @@ from typing import List, NoReturn, Optional
 import typer
 
 from duck_cli.cli import options as o
+from duck_cli.cli import params as pm
 from duck_cli.cli.group import RootGroup
+from duck_cli.cli.params import (ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
+                                 PartOpt, ProgressOpt, ProjectOpt, SelArg, ToOpt, WaitOpt)
 
 app = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False)
-
-ProjectOpt = typer.Option(None, "--project", "-p", envvar="DUCK_PROJECT",
-                          help="Project folder (default: the current directory).")
-JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-SelArg = typer.Argument(None, help="Selection: name, +name, name+, tag:x, owner:x, kind:x, globs.",
-                        autocompletion=lambda incomplete: _complete_assets(incomplete))
-PartOpt = typer.Option(None, "--partition", help="A partition key (repeatable).",
-                       autocompletion=lambda incomplete: _complete_keys(incomplete))
-FromOpt = typer.Option(None, "--from", help="First partition key of a range.")
-ToOpt = typer.Option(None, "--to", help="Last partition key of a range (inclusive).")
-WaitOpt = typer.Option(None, "--wait", min=0, help="Seconds to wait for another writer (default 30).")
-JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Independent steps run side by side "
-                       "(default: duck.yaml's jobs, else the cores, 2 to 4; 1: one by one).")
-ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal.")
-JunitOpt = typer.Option(None, "--junit-xml", help="Write a JUnit XML report of steps and checks.")
-GithubOpt = typer.Option(False, "--github",
-                         help="GitHub Actions annotations and step summary (auto in Actions).")
-
 
 # -- from the parsed command line to the options dataclasses -----------------------------------
 
@@ -46,8 +31,8 @@ def _done(code: int) -> NoReturn:
 
 
 def _target(project: Optional[Path], selection: Optional[List[str]] = None,
-            json: bool = False) -> o.Target:
-    return o.Target(project, tuple(selection or ()), json)
+            json: bool = False, exclude: Optional[List[str]] = None) -> o.Target:
+    return o.Target(project, tuple(selection or ()), json, tuple(exclude or ()))
 
 
 def _keys(partition: Optional[List[str]], first: Optional[str] = None,
@@ -74,18 +59,6 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     # --debug is read by RootGroup.invoke, which builds the Env before this callback runs
 
 
-def _complete_assets(incomplete: str) -> list[str]:
-    from duck_cli.cli import complete
-
-    return complete.complete_assets(incomplete)
-
-
-def _complete_keys(incomplete: str) -> list[str]:
-    from duck_cli.cli import complete
-
-    return complete.complete_keys(incomplete)
-
-
 @app.command()
 def validate(ctx: typer.Context,
              project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
@@ -100,8 +73,10 @@ def validate(ctx: typer.Context,
 
 @app.command()
 def graph(ctx: typer.Context,
-          selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
-          format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json"),
+          selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+          project: Optional[Path] = ProjectOpt,
+          format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json",
+                                     autocompletion=pm.choices("tree", "mermaid", "dot", "json")),
           health: bool = typer.Option(False, "--health", help="Colour assets by health."),
           json: bool = JsonOpt) -> None:
     """Show the asset graph (lineage) as a tree, Mermaid, Graphviz dot or JSON.
@@ -110,18 +85,23 @@ def graph(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.GraphOptions(_target(project, selection, json), "json" if json else format, health)
+    opts = o.GraphOptions(_target(project, selection, json, exclude), "json" if json else format,
+                          health)
     _done(read.graph(options=opts, env=ctx.obj))
 
 
 @app.command()
 def plan(ctx: typer.Context,
-         selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+         selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+         project: Optional[Path] = ProjectOpt,
          partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
          to: Optional[str] = ToOpt,
          force: bool = typer.Option(False, "--force", help="Plan fresh partitions too."),
          fail_on: Optional[str] = typer.Option(None, "--fail-on",
-                                               help="pending: exit 3 if any work."),
+                                               help="pending: exit 3 if any work.",
+                                               autocompletion=pm.choices("pending")),
+         github: bool = typer.Option(False, "--github", help="Write the plan to the GitHub "
+                                     "step summary (auto in Actions)."),
          json: bool = JsonOpt) -> None:
     """Show what `duck materialize` with the same arguments would do, and why.
 
@@ -129,14 +109,15 @@ def plan(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.PlanOptions(_target(project, selection, json), _keys(partition, from_, to), force,
-                         fail_on)
+    opts = o.PlanOptions(_target(project, selection, json, exclude), _keys(partition, from_, to),
+                         force, fail_on, github)
     _done(read.plan(options=opts, env=ctx.obj))
 
 
 @app.command()
 def materialize(ctx: typer.Context,
-                selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+                selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+                project: Optional[Path] = ProjectOpt,
                 partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
                 to: Optional[str] = ToOpt,
                 force: bool = typer.Option(False, "--force", help="Rebuild fresh partitions too."),
@@ -149,14 +130,16 @@ def materialize(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.MaterializeOptions(_target(project, selection, json), _keys(partition, from_, to),
-                                force, o.RunOptions(wait, jobs, progress, junit_xml, github))
+    opts = o.MaterializeOptions(_target(project, selection, json, exclude),
+                                _keys(partition, from_, to), force,
+                                o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.materialize(options=opts, env=ctx.obj))
 
 
 @app.command()
 def backfill(ctx: typer.Context,
-             selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+             selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+             project: Optional[Path] = ProjectOpt,
              partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
              to: Optional[str] = ToOpt,
              missing: bool = typer.Option(False, "--missing", help="Every missing partition."),
@@ -168,7 +151,8 @@ def backfill(ctx: typer.Context,
                                                       help="Adjacent partitions per statement."),
              max_partitions: Optional[int] = typer.Option(None, "--max-partitions", min=1,
                                                           help="Refuse a larger plan."),
-             resume: Optional[str] = typer.Option(None, "--resume", help="Finish a backfill."),
+             resume: Optional[str] = typer.Option(None, "--resume", help="Finish a backfill.",
+                                                  autocompletion=pm.backfills),
              wait: Optional[float] = WaitOpt, progress: bool = ProgressOpt,
              junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
              json: bool = JsonOpt, jobs: Optional[int] = JobsOpt) -> None:
@@ -180,7 +164,7 @@ def backfill(ctx: typer.Context,
 
     request = o.BackfillRequest(_keys(partition, from_, to), missing, failed, downstream,
                                 batch_size, max_partitions, resume)
-    opts = o.BackfillOptions(_target(project, selection, json), request, dry_run,
+    opts = o.BackfillOptions(_target(project, selection, json, exclude), request, dry_run,
                              o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.backfill(options=opts, env=ctx.obj))
 
@@ -199,12 +183,14 @@ def backfills(ctx: typer.Context,
 
 @app.command()
 def status(ctx: typer.Context,
-           selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+           selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+           project: Optional[Path] = ProjectOpt,
            partitions: bool = typer.Option(False, "--partitions", help="One row per partition."),
            show_all: bool = typer.Option(False, "--all", help="List every asset, even in a "
                                                                "big project."),
            fail_on: Optional[List[str]] = typer.Option(
-               None, "--fail-on", help="stale | failed | warn: exit 3 when found (repeatable)."),
+               None, "--fail-on", help="stale | failed | warn: exit 3 when found (repeatable).",
+               autocompletion=pm.choices("stale", "failed", "warn")),
            json: bool = JsonOpt) -> None:
     """One row per asset: state, partitions, freshness, checks, blockers, last run.
 
@@ -212,15 +198,16 @@ def status(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.StatusOptions(_target(project, selection, json), partitions, show_all,
+    opts = o.StatusOptions(_target(project, selection, json, exclude), partitions, show_all,
                            tuple(fail_on or ()))
     _done(read.status(options=opts, env=ctx.obj))
 
 
 @app.command()
-def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or data product."),
+def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or data product.",
+                                                         autocompletion=pm.targets),
         project: Optional[Path] = ProjectOpt, partition: Optional[str] = typer.Option(
-            None, "--partition", help="Explain one partition."),
+            None, "--partition", help="Explain one partition.", autocompletion=pm.keys),
         json: bool = JsonOpt) -> None:
     """Explain why an asset or product is stale: root cause and the next action.
 
@@ -234,7 +221,8 @@ def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or 
 
 @app.command()
 def reconcile(ctx: typer.Context,
-              selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+              selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+              project: Optional[Path] = ProjectOpt,
               apply: bool = typer.Option(False, "--apply", help="Execute the plan."),
               retry_failed: bool = typer.Option(False, "--retry-failed",
                                                 help="Retry partitions that failed unchanged."),
@@ -247,14 +235,15 @@ def reconcile(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.ReconcileOptions(_target(project, selection, json), apply, retry_failed,
+    opts = o.ReconcileOptions(_target(project, selection, json, exclude), apply, retry_failed,
                               o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.reconcile(options=opts, env=ctx.obj))
 
 
 @app.command()
 def check(ctx: typer.Context,
-          selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
+          selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
+          project: Optional[Path] = ProjectOpt,
           partition: Optional[List[str]] = PartOpt, wait: Optional[float] = WaitOpt,
           junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
           json: bool = JsonOpt) -> None:
@@ -264,7 +253,7 @@ def check(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.CheckOptions(_target(project, selection, json), _keys(partition),
+    opts = o.CheckOptions(_target(project, selection, json, exclude), _keys(partition),
                           o.RunOptions(wait, junit_xml=junit_xml, github=github))
     _done(write.check(options=opts, env=ctx.obj))
 
@@ -294,7 +283,8 @@ app.add_typer(runs_app, name="runs")
 @runs_app.callback(invoke_without_command=True)
 def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
          limit: int = typer.Option(20, "--limit", min=1, help="How many runs (1 or more)."),
-         asset: Optional[str] = typer.Option(None, "--asset", help="Only runs touching it."),
+         asset: Optional[str] = typer.Option(None, "--asset", help="Only runs touching it.",
+                                             autocompletion=pm.targets),
          json: bool = JsonOpt) -> None:
     """List runs, newest first; `duck runs show RUN_ID` for one run's steps and checks.
 
@@ -309,7 +299,8 @@ def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
 
 @runs_app.command("show")
 def runs_show(ctx: typer.Context,
-              run_id: str = typer.Argument(..., help="A run id (or a unique prefix)."),
+              run_id: str = typer.Argument(..., help="A run id (or a unique prefix).",
+                                           autocompletion=pm.runs),
               project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Show one run: its steps, partitions, errors and check results.
 
@@ -353,6 +344,8 @@ def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
                                                   help="Keep the newest N runs."),
           older_than: Optional[str] = typer.Option(None, "--older-than",
                                                    help="Delete runs older than this (e.g. 90d)."),
+          dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be deleted; "
+                                       "delete nothing."),
           wait: Optional[float] = WaitOpt, json: bool = JsonOpt) -> None:
     """Delete old run history; never the current materialization of any partition.
 
@@ -360,7 +353,7 @@ def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.PruneOptions(_target(project, json=json), keep_runs, older_than, wait)
+    opts = o.PruneOptions(_target(project, json=json), keep_runs, older_than, wait, dry_run)
     _done(write.prune(options=opts, env=ctx.obj))
 
 

@@ -27,10 +27,35 @@ INTRO = f"""\
 
 Every command that reads a project takes `-p/--project DIR` (default: the current folder, or
 `DUCK_PROJECT`), and every command that reports takes `--json` (one document on stdout, see
-[json.md](json.md)). A selection is any number of selectors, their union: `name`, `+name` (and
-everything upstream), `name+` (and everything downstream), `tag:x`, `owner:x`, `kind:x`, and
-globs such as `stg_*`. Exit codes are in [ci.md](ci.md#exit-codes). `DUCK_NOW` (ISO 8601 with
+[json.md](json.md)). Exit codes are in [ci.md](ci.md#exit-codes). `DUCK_NOW` (ISO 8601 with
 an offset) fixes the clock of every command.
+
+## Selection
+
+Commands that select assets (`graph`, `plan`, `materialize`, `backfill`, `status`, `reconcile`,
+`check`) take any number of selectors, dbt's syntax; none selects every asset, and the result is
+in dependency order:
+
+| selector | selects |
+| --- | --- |
+| `zone_metrics` | that asset |
+| `+daily_revenue`, `zone_metrics+`, `+zone_metrics+` | and everything upstream, downstream, both |
+| `2+daily_revenue`, `stg_trips+1` | upstream two levels, downstream one level (graph depth) |
+| `@zone_metrics` | it, everything downstream, and every ancestor of those |
+| `tag:revenue`, `owner:team:finance`, `kind:view`, `stg_*` | by attribute; globs in names and values |
+| `a b` (separate arguments or words) | union: what any selector matches |
+| `tag:revenue,owner:team:finance` | intersection: what every comma-separated part matches |
+| `--exclude SEL` (repeatable) | removes what `SEL` matches from the selection |
+
+**Changed: the comma.** Before duck 0.2 a comma inside one argument meant union
+(`stg_trips,zones` was both assets); it now means intersection, as in dbt. While the change is
+new, duck warns on stderr whenever a selector holds a comma, and an intersection that matches
+nothing is an error that spells out the union (`For the union write: stg_trips zones`).
+
+Shell completion (install it with `--install-completion`) completes asset names (after `+`, `2+`
+or `@` too), `tag:`, `owner:` and `kind:` values, partition keys, run ids, backfill ids
+(`--resume`) and option values (`--format`, `--fail-on`), in the project that `-p DIR` or
+`DUCK_PROJECT` names on the line being completed.
 """
 
 

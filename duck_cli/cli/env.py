@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Mapping, TextIO
@@ -39,6 +39,7 @@ class Env:
     argv: tuple[str, ...] = ()
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     faults: Faults = field(default_factory=Faults, compare=False)
+    tz: tzinfo | None = None  # TZ: the zone of times in tables (None: the system's local time)
 
     @classmethod
     def from_process(cls, argv: tuple[str, ...] = (), debug: bool = False) -> "Env":
@@ -58,7 +59,8 @@ class Env:
                    step_summary=Path(environ["GITHUB_STEP_SUMMARY"])
                    if environ.get("GITHUB_STEP_SUMMARY") else None,
                    debug=debug or _flag(environ.get("DUCK_DEBUG")), argv=tuple(argv),
-                   environ=environ, faults=Faults.parse(environ.get("DUCK_FAULT")))
+                   environ=environ, faults=Faults.parse(environ.get("DUCK_FAULT")),
+                   tz=zone_of(environ))
 
     def now(self) -> datetime:
         """The aware "now": DUCK_NOW when set (a bad value is a usage error), else UTC."""
@@ -71,7 +73,7 @@ class Env:
     @cached_property
     def screen(self) -> Screen:
         """Where reports draw."""
-        return Screen(self.stdout, self.stderr, self.width, self.color, self.terminal)
+        return Screen(self.stdout, self.stderr, self.width, self.color, self.terminal, self.tz)
 
     @property
     def wants_json(self) -> bool:
@@ -109,6 +111,21 @@ def width_of(environ: Mapping[str, str], stream: TextIO) -> int:
         except (OSError, ValueError):
             return PIPED_WIDTH
     return PIPED_WIDTH
+
+
+def zone_of(environ: Mapping[str, str]) -> tzinfo | None:
+    """The zone TZ names (an IANA name, optionally after ':'), else None: the system's local time.
+
+    >>> zone_of({"TZ": "Europe/Amsterdam"}).key, zone_of({}), zone_of({"TZ": "not a zone"})
+    ('Europe/Amsterdam', None, None)
+    """
+    from zoneinfo import ZoneInfo
+
+    name = environ.get("TZ", "").strip().lstrip(":")
+    try:
+        return ZoneInfo(name) if name else None
+    except (KeyError, ValueError, OSError):  # a POSIX rule (CET-1) or a path: left to the system
+        return None
 
 
 def color_of(environ: Mapping[str, str], terminal: bool) -> str | None:

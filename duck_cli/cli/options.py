@@ -9,14 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from duck_cli.graph.select import Selection
+
 
 @dataclass(frozen=True)
 class Target:
-    """The project folder (-p), the selection, and whether to answer in JSON."""
+    """The project folder (-p), the selection (and --exclude), and whether to answer in JSON."""
 
     project: Path | None = None
     selection: tuple[str, ...] = ()
     json: bool = False
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def selector(self) -> Selection:
+        """What to select: the selector arguments less what --exclude names."""
+        return Selection(self.selection, self.exclude)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class PlanOptions:
     partitions: Keys = field(default_factory=Keys)
     force: bool = False
     fail_on: str | None = None
+    github: bool = False  # write the plan to the GitHub step summary
 
 
 @dataclass(frozen=True)
@@ -184,6 +193,7 @@ class PruneOptions:
     keep_runs: int | None = None
     older_than: str | None = None
     wait: float | None = None
+    dry_run: bool = False  # count what would be deleted, delete nothing
 
 
 @dataclass(frozen=True)

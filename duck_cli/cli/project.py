@@ -12,6 +12,7 @@ from pathlib import Path
 from duck_cli.cli.env import Env
 from duck_cli.cli.options import Keys, RunOptions, Target
 from duck_cli.errors import ExitCode, LockedError, UsageError
+from duck_cli.graph.select import Selection
 from duck_cli.models import Project
 from duck_cli.report import render
 
@@ -24,7 +25,16 @@ def open_project(target: Target, env: Env) -> Project:
 
     project = load_project(find_root(target.project, env.environ))
     check_counts(project.assets.values(), env.now(), project.settings.max_partitions)
+    _note_selection(target, env)
     return project
+
+
+def _note_selection(target: Target, env: Env) -> None:
+    """Warn where a comma changed meaning (union before, intersection now, as in dbt)."""
+    from duck_cli.graph.select import comma_warnings
+
+    for note in comma_warnings(target.selector):
+        render.warning(env.screen, note)
 
 
 def read_state(project: Project, env: Env):
@@ -62,14 +72,14 @@ def _repair(project: Project, env: Env) -> None:
         pass
 
 
-def selected(state, selection: tuple[str, ...]) -> list[str]:
+def selected(state, selection: Selection) -> list[str]:
     """The asset names a selection picks, in graph order."""
     from duck_cli.graph.select import select
 
-    return select(state.project.assets, state.graph, list(selection))
+    return select(state.project.assets, state.graph, selection)
 
 
-def materialize_plan(state, selection: tuple[str, ...], partitions: Keys, force: bool,
+def materialize_plan(state, selection: Selection, partitions: Keys, force: bool,
                      command: str = "materialize"):
     """The plan of `duck materialize` (and of `duck plan`, which shows it)."""
     from duck_cli.plan import builder as planner
@@ -115,6 +125,8 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     render.reports(result, project, run.junit_xml, env.github(run.github))
     if result.status == "canceled":
         return ExitCode.TERMINATED if s.terminated else ExitCode.INTERRUPTED
+    if not result.results and p.held_back():
+        return ExitCode.HELD_BACK
     return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
 
 

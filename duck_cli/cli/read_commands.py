@@ -11,6 +11,7 @@ from duck_cli.cli.options import (BackfillsOptions, GraphOptions, PlanOptions, R
                                   WhyOptions)
 from duck_cli.cli.project import materialize_plan, open_project, read_state, selected
 from duck_cli.errors import ExitCode, ManifestError, UsageError
+from duck_cli.records import RunStatus
 from duck_cli.report import render
 
 from duck_cli.health.state import FAIL_ON  # what status --fail-on may name
@@ -38,13 +39,13 @@ def graph(*, options: GraphOptions, env: Env) -> int:
     project = open_project(options.target, env)
     if options.health or options.format == "json":
         state = read_state(project, env)
-        g, names, health = state.graph, selected(state, options.target.selection), state.health
+        g, names, health = state.graph, selected(state, options.target.selector), state.health
     else:
         from duck_cli.graph.dag import AssetGraph
         from duck_cli.graph.select import select
 
         g, health = AssetGraph.build(project.assets), None
-        names = select(project.assets, g, list(options.target.selection))
+        names = select(project.assets, g, options.target.selector)
     render.graph(env.screen, project, g, names, options.format, health)
     return ExitCode.OK
 
@@ -55,9 +56,9 @@ def plan(*, options: PlanOptions, env: Env) -> int:
         raise UsageError(f"--fail-on {options.fail_on} is not known for plan",
                          hint="Use --fail-on pending.")
     state = read_state(open_project(options.target, env), env)
-    p = materialize_plan(state, options.target.selection, options.partitions, options.force,
+    p = materialize_plan(state, options.target.selector, options.partitions, options.force,
                          "plan")
-    render.plan(env.screen, p, state, options.target.json)
+    render.plan(env.screen, p, state, options.target.json, env.github(options.github))
     return ExitCode.FAIL_ON if options.fail_on and p.steps else ExitCode.OK
 
 
@@ -69,7 +70,7 @@ def status(*, options: StatusOptions, env: Env) -> int:
     if bad:
         raise UsageError(f"--fail-on {bad[0]} is not known", hint="Use stale, failed or warn.")
     state = read_state(open_project(options.target, env), env)
-    names = selected(state, options.target.selection)
+    names = selected(state, options.target.selector)
     if options.partitions and len(names) != 1:
         raise UsageError("--partitions shows one asset", hint="Name exactly one asset.")
     report = status_report(state, names)
@@ -100,7 +101,8 @@ def runs(*, options: RunsOptions, env: Env) -> int:
         raise UsageError(f"unknown asset '{options.asset}'",
                          hint=did_you_mean(options.asset, project.assets)
                          or "Run `duck status` to list the assets.")
-    render.runs(env.screen, rows, options.target.json)
+    source = options.asset in project.assets and project.assets[options.asset].is_source
+    render.runs(env.screen, rows, options.target.json, options.asset, source)
     return ExitCode.OK
 
 
@@ -126,8 +128,15 @@ def backfills(*, options: BackfillsOptions, env: Env) -> int:
     project = open_project(options.target, env)
     with open_state(project.settings, read_only=True) as c:
         rows = c.backfills() if c else []
-    render.backfills(env.screen, rows, project, options.target.json)
+        built = {r.backfill_id: _built(c, r.run_ids) for r in rows}
+    render.backfills(env.screen, rows, project, options.target.json, built)
     return ExitCode.OK
+
+
+def _built(c, run_ids) -> set[tuple[str, str]]:
+    """The (asset, key) pairs a backfill's runs built successfully."""
+    return {(s.asset, k) for run_id in run_ids if run_id for s in c.steps(run_id)
+            if s.status == RunStatus.SUCCESS for k in (s.partitions or [""])}
 
 
 def schema(*, options: SchemaOptions, env: Env) -> int:

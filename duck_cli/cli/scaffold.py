@@ -69,4 +69,15 @@ def init(directory: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
-    return written
+    return written + _gitignore(directory)
+
+
+def _gitignore(directory: Path) -> list[Path]:
+    """Keep the warehouse and catalog (.duck/) out of git: create or extend .gitignore."""
+    path = directory / ".gitignore"
+    text = path.read_text() if path.exists() else ""
+    if any(line.strip() in (".duck", ".duck/", "/.duck/") for line in text.splitlines()):
+        return []
+    sep = "" if not text or text.endswith("\n") else "\n"
+    path.write_text(f"{text}{sep}# duck's warehouse and state catalog (duck init)\n.duck/\n")
+    return [path]

@@ -18,7 +18,7 @@ def materialize(*, options: MaterializeOptions, env: Env) -> int:
     project = with_jobs(open_project(options.target, env), options.run.jobs)
 
     def make_plan(state, s):
-        return materialize_plan(state, options.target.selection, options.partitions,
+        return materialize_plan(state, options.target.selector, options.partitions,
                                 options.force)
 
     return execute(env, project, "materialize", make_plan, options.run, options.target.json)
@@ -29,7 +29,7 @@ def backfill(*, options: BackfillOptions, env: Env) -> int:
     from duck_cli.plan import backfill as bf
     from duck_cli.run.backfill import record as record_backfill
 
-    selection, request = list(options.target.selection), options.request
+    selection, request = options.target.selector, options.request
     project = with_jobs(open_project(options.target, env), options.run.jobs)
     bf.check_options(selection, request)
     if options.dry_run:
@@ -53,7 +53,7 @@ def _backfill_dry_run(project: Project, options: BackfillOptions, env: Env) -> i
 
     state = read_state(project, env)
     resume = _resume_request(project, options.request.resume)
-    p = bf.make_plan(state, list(options.target.selection), options.request, resume)
+    p = bf.make_plan(state, options.target.selector, options.request, resume)
     render.plan(env.screen, p, state, options.target.json)
     return ExitCode.OK
 
@@ -81,13 +81,14 @@ def reconcile(*, options: ReconcileOptions, env: Env) -> int:
 
     def make_plan(state, s=None):
         return planner.for_reconcile(state.project, state.health, state.graph.order,
-                                     selected(state, options.target.selection),
+                                     selected(state, options.target.selector),
                                      retry_failed=options.retry_failed,
                                      batch_size=state.project.settings.batch_size)
 
     if not options.apply:
         state = read_state(project, env)
-        render.plan(env.screen, make_plan(state), state, options.target.json)
+        render.plan(env.screen, make_plan(state), state, options.target.json,
+                    env.github(options.run.github))
         return ExitCode.OK
     return execute(env, project, "reconcile", make_plan, options.run, options.target.json)
 
@@ -99,7 +100,7 @@ def check(*, options: CheckOptions, env: Env) -> int:
     report_target(options.run.junit_xml)
     project = open_project(options.target, env)
     state = read_state(project, env)
-    names = selected(state, options.target.selection)
+    names = selected(state, options.target.selector)
     results = audit.check_published(state, names, list(options.partitions.keys), env.now(),
                                     wait=wait_of(project, options.run.wait), faults=env.faults)
     render.check_results(env.screen, results, options.target.json)
@@ -119,8 +120,8 @@ def prune(*, options: PruneOptions, env: Env) -> int:
     with write_lock(project.settings, "prune", wait=wait, now=env.now(),
                     on_wait=lambda info: render.waiting(env.screen, info)):
         with open_state(project.settings, read_only=False, wait=wait) as c:
-            counts = c.prune(options.keep_runs, cutoff)
-    render.pruned(env.screen, counts, options.target.json)
+            counts = c.prune(options.keep_runs, cutoff, dry_run=options.dry_run)
+    render.pruned(env.screen, counts, options.target.json, options.dry_run)
     return ExitCode.OK
 
 
@@ -132,8 +133,8 @@ def _cutoff(older_than: str | None, env: Env):
         return None
     try:
         return env.now() - parse_duration(older_than)
-    except ValueError as err:
-        raise UsageError(f"--older-than {older_than!r} is not a duration ({err})",
+    except ValueError:  # its message repeats the value: say it once
+        raise UsageError(f"--older-than {older_than!r} is not a duration",
                          hint="Write it like 90d, 12h or 2w.") from None
 
 

@@ -31,13 +31,13 @@ class AssetGraph:
                 down[dep].append(name)
         return cls(up, {k: tuple(sorted(v)) for k, v in down.items()}, topological_order(up))
 
-    def upstream_closure(self, names: Iterable[str]) -> set[str]:
-        """Every asset the given ones depend on, transitively (not including themselves)."""
-        return _closure(names, self.upstream)
+    def upstream_closure(self, names: Iterable[str], depth: int | None = None) -> set[str]:
+        """Every asset the given ones depend on, transitively or ``depth`` levels up."""
+        return _closure(names, self.upstream, depth)
 
-    def downstream_closure(self, names: Iterable[str]) -> set[str]:
-        """Every asset depending on the given ones, transitively (not including themselves)."""
-        return _closure(names, self.downstream)
+    def downstream_closure(self, names: Iterable[str], depth: int | None = None) -> set[str]:
+        """Every asset depending on the given ones, transitively or ``depth`` levels down."""
+        return _closure(names, self.downstream, depth)
 
     def ordered(self, names: Iterable[str]) -> list[str]:
         """The given names in topological order."""
@@ -65,12 +65,19 @@ def topological_order(upstream: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _closure(names: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> set[str]:
+def _closure(names: Iterable[str], edges: Mapping[str, tuple[str, ...]],
+             depth: int | None = None) -> set[str]:
+    """Nodes reachable along ``edges`` (not the start nodes themselves), level by level.
+
+    >>> sorted(_closure(["a"], {"a": ("b",), "b": ("c",), "c": ()}, depth=1))
+    ['b']
+    """
     seen: set[str] = set()
-    stack = [e for n in names for e in edges.get(n, ())]
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(edges.get(node, ()))
+    frontier = {e for n in names for e in edges.get(n, ())}
+    level = 1
+    while frontier and (depth is None or level <= depth):
+        frontier -= seen
+        seen |= frontier
+        frontier = {e for n in frontier for e in edges.get(n, ())}
+        level += 1
     return seen

@@ -157,6 +157,7 @@ def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
                   done: Mapping[str, AssetHealth], maps: dict) -> dict[str, PartitionHealth]:
     newest = _upstream_newest(project, asset, keys, done, maps)
     view = asset.materialize.strategy == "view"
+    sources = frozenset(d.asset for d in asset.deps if project.assets[d.asset].is_source)
     out = {}
     for k in keys:
         mat = current.get(k)
@@ -167,14 +168,14 @@ def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
             code = "check_failed" if attempt.error_kind == "check" else "last_run_failed"
             reasons[code] = Reason(code, attempt.error or "the last run failed")
             _since(reasons, asset, attempt.code_version, attempt.input_seq or 0, newest.get(k, ()),
-                   "the failure", view)
+                   "the failure", view, sources)
         if mat is None and (asset.name, k) in snap.lost:
             reasons["data_lost"] = Reason("data_lost", snap.lost[(asset.name, k)])
         elif mat is None:
             reasons["never_materialized"] = Reason("never_materialized", "never materialized")
         elif not failed:
             _since(reasons, asset, mat.code_version, mat.seq, newest.get(k, ()),
-                   "its last materialization", view)
+                   "its last materialization", view, sources)
         state = partition_state(failed=failed, materialized=mat is not None,
                                 reasons=bool(reasons))
         out[k] = PartitionHealth(asset.name, k, state, tuple(reasons.values()),
@@ -183,23 +184,27 @@ def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
 
 
 def _since(reasons: dict, asset: Asset, code_version, seq: int, newest, what: str,
-           view: bool) -> None:
+           view: bool, sources: frozenset[str] | None = None) -> None:
     """Add code_changed / upstream_newer when SQL or inputs changed after ``what``."""
     if code_version != asset.code_version and "code_changed" not in reasons:
         reasons["code_changed"] = Reason("code_changed", f"SQL or settings changed since {what}")
-    for dep, up_seq, up_stale in newest:
+    for dep, up_seq, up_stale, up_key in newest:
         if view:
             continue
         if up_seq > seq and "upstream_newer" not in reasons:
-            reasons["upstream_newer"] = Reason("upstream_newer",
-                                               f"{dep} materialized since {what}", dep)
+            # a source is observed (its data arrived), not materialized by duck
+            verb = "arrived" if sources is not None and dep in sources else "materialized"
+            label = f"{dep} {up_key}" if up_key else dep
+            reasons["upstream_newer"] = Reason("upstream_newer", f"{label} {verb} since {what}",
+                                               dep)
         elif up_stale and "upstream_stale" not in reasons:
             reasons["upstream_stale"] = Reason("upstream_stale",
                                                f"{dep} is stale and will be rebuilt", dep)
 
 
 def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> dict[str, list]:
-    """For each key, (upstream asset, highest seq among the upstream partitions it reads)."""
+    """For each key, (upstream asset, highest seq among the upstream partitions it reads, whether
+    one of them is stale, the key holding that seq)."""
     out: dict[str, list] = {k: [] for k in keys}
     for index, dep in enumerate(asset.deps):
         up = done[dep.asset]
@@ -209,8 +214,9 @@ def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> 
         stale = {k for k, p in up.partitions.items() if p.state == State.STALE}
         for k, ups in mapping.items():
             if ups:
-                out[k].append((dep.asset, max(seqs[u] for u in ups),
-                               bool(stale) and any(u in stale for u in ups)))
+                newest = max(ups, key=seqs.__getitem__)  # named in the reason (offset deps)
+                out[k].append((dep.asset, seqs[newest],
+                               bool(stale) and any(u in stale for u in ups), newest))
     return out
 
 

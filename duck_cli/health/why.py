@@ -19,11 +19,13 @@ from duck_cli.health.status import product_status
 
 _UPSTREAM = ("upstream_newer",)
 _FAILURES = ("check_failed", "last_run_failed")
+_CHANGED = ("code_changed", "upstream_newer")  # a retry may succeed: something changed
 
 
 @dataclass(frozen=True)
 class Question:
-    """One of the five questions, answered yes, no or n/a, with the detail that shows it."""
+    """One of the five questions, answered yes, no or n/a (the either/or action question with
+    the choice), with the detail that shows it."""
 
     id: str
     question: str
@@ -51,7 +53,7 @@ class RootCause:
 class NextAction:
     """What to do next, and the command that does it (if any)."""
 
-    action: str  # none | wait_for_source | backfill_upstream | rematerialize
+    action: str  # none | wait_for_source | backfill_upstream | fix_data_or_check | rematerialize
     message: str
     command: str | None
 
@@ -108,10 +110,10 @@ def _asset(known: Assessment, name: str, key: str | None, blockers: Blockers) ->
     ah = known.health.assets[name]
     focus = _focus(known, name, key)
     found = blockers.walk(name, [p.key for p in focus])
-    roots = _roots(known, found)
+    roots = _roots(known, found) + _own_roots(known, name, focus)
     state = (focus[0].state if focus else State.FRESH) if key else ah.state
     questions = (_q1(ah.freshness, "its freshness policy"), _q2(focus), _q3(found),
-                 _q4(known, name, focus, roots), _q5(roots, focus))
+                 _q4(known, name, focus, roots), _q5(roots, focus, name))
     return WhyReport(name, "asset", key, state, ah.freshness,
                      ranges(ah.asset.partitions, [p.key for p in focus]), questions,
                      tuple(found), roots, _next(name, focus, roots))
@@ -137,6 +139,19 @@ def _roots(known: Assessment, found: list[Blocker]) -> tuple[RootCause, ...]:
             messages.setdefault((b.asset, b.reason.code), b.reason.message)
     return tuple(RootCause(asset, tuple(keys), ranges(known.project.assets[asset].partitions, keys),
                            code, messages[(asset, code)]) for (asset, code), keys in groups.items())
+
+
+def _own_roots(known: Assessment, name: str, focus) -> tuple[RootCause, ...]:
+    """The asset's own failed checks, where nothing changed since: a rebuild fails the same way."""
+    keys = [p.key for p in focus if p.state == State.FAILED
+            and any(r.code == "check_failed" for r in p.reasons)
+            and not any(r.code in _CHANGED for r in p.reasons)]
+    if not keys:
+        return ()
+    first = known.health.partition(name, keys[0])
+    message = next(r.message for r in first.reasons if r.code == "check_failed")
+    return (RootCause(name, tuple(keys), ranges(known.project.assets[name].partitions, keys),
+                      "check_failed", message),)
 
 
 def _q1(fresh: FreshnessResult | None, what: str) -> Question:
@@ -189,14 +204,23 @@ def _q4(known: Assessment, name: str, focus, roots: tuple[RootCause, ...]) -> Qu
     return Question("scope", q, "yes" if limited else "no", detail)
 
 
-def _q5(roots: tuple[RootCause, ...], focus) -> Question:
+def _q5(roots: tuple[RootCause, ...], focus, name: str) -> Question:
+    """Answered with the choice (an either/or question), and what it rests on."""
     q = "Rematerialize here, or repair upstream first?"
     if not focus:
         return Question("action", q, "n/a", "nothing to do")
-    if roots:
-        return Question("action", q, "yes",
-                        "repair upstream first: " + "; ".join(r.where for r in roots))
-    return Question("action", q, "no", "no upstream blocker: rematerialize here")
+    upstream = [r for r in roots if r.asset != name]
+    own = [r for r in roots if r.asset == name]
+    where = "; ".join(r.where for r in upstream)
+    if any(r.reason == "source_missing" for r in upstream):
+        return Question("action", q, "wait for the source", f"a source has not arrived: {where}")
+    if upstream:
+        return Question("action", q, "repair upstream first",
+                        f"rebuilding here would read the broken upstream: {where}")
+    if own:
+        return Question("action", q, "fix the data or the check",
+                        f"its own check failed and nothing changed since: {own[0].message}")
+    return Question("action", q, "rematerialize here", "no upstream blocker: rematerialize here")
 
 
 def _next(name: str, focus, roots: tuple[RootCause, ...]) -> NextAction:
@@ -210,7 +234,7 @@ def _next(name: str, focus, roots: tuple[RootCause, ...]) -> NextAction:
                           f"wait for source {r.asset} partition {_joined(r)} to arrive; "
                           f"no rebuild can fix it. Then reconcile.",
                           f"duck reconcile {name} --apply")
-    fixes = [r for r in roots if r.reason in _FAILURES]
+    fixes = [r for r in roots if r.reason in _FAILURES and r.asset != name]
     if fixes:
         r = fixes[0]
         keys = " ".join(f"--partition {k}" for k in r.keys[:10] if k)
@@ -218,6 +242,9 @@ def _next(name: str, focus, roots: tuple[RootCause, ...]) -> NextAction:
                           f"backfill the upstream slice {r.asset} {_joined(r) or ''} first "
                           f"(fix what made it fail: {r.message}), then its downstream",
                           f"duck backfill {r.asset} {keys} --downstream".replace("  ", " "))
+    own_checks = [r for r in roots if r.asset == name]
+    if own_checks:
+        return _fix_data_or_check(name, own_checks[0])
     keys = [p.key for p in focus if p.key]
     verb = "fix the failure, then rematerialize here" if any(
         p.state == State.FAILED for p in focus) else "rematerialize here"
@@ -228,3 +255,13 @@ def _next(name: str, focus, roots: tuple[RootCause, ...]) -> NextAction:
 def _joined(r: RootCause) -> str | None:
     """A root cause's partitions as the document's ``partition`` field: ranges, comma-joined."""
     return ", ".join(r.ranges) or None
+
+
+def _fix_data_or_check(name: str, root: RootCause) -> NextAction:
+    """Its own check failed on unchanged inputs: rebuilding as is would fail the same way."""
+    keys = " ".join(f"--partition {k}" for k in root.keys[:10] if k)
+    return NextAction("fix_data_or_check",
+                      f"fix the data or the check: {root.where} failed its own check "
+                      f"({root.message}); a rebuild of the same inputs fails the same way. "
+                      "Correct the upstream data (or the check, if it is wrong), then rebuild",
+                      f"duck materialize {name} {keys}".strip())

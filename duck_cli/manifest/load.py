@@ -20,7 +20,7 @@ from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 from duck_cli.manifest.sql import sql_stage
 from duck_cli.manifest.read import Manifest, collect, parse_document
 from duck_cli.models import Project, Settings
-from duck_cli.manifest.settings import SETTINGS_FILE, load_settings
+from duck_cli.manifest.settings import SETTINGS_FILE, discovery, load_settings
 from duck_cli.manifest.values import parse_duration
 
 __all__ = ["load_project", "parse_duration", "SECTIONS"]
@@ -32,7 +32,7 @@ def load_project(root: Path, *, use_cache: bool = True) -> Project:
     """Load and validate the project in ``root``; raise ManifestError with every problem."""
 
     root = Path(root).resolve()
-    manifests, problems = collect(root)
+    manifests, problems = collect(root, *discovery(root))
     settings_bytes = _read_optional(root / SETTINGS_FILE)
     key = cache_key(root, [(m.file, m.data) for m in manifests], settings_bytes)
     cached = read_cache(root, key) if use_cache and not problems else None

@@ -12,16 +12,15 @@ the string Norway wrote), and dates and ``10:30`` stay strings (no timestamps, n
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from duck_cli.errors import Problem, did_you_mean
+from duck_cli.manifest.discover import discover
 
 TOP_LEVEL_KEYS = ("version", "assets", "products")
-SETTINGS_FILE = "duck.yaml"
 
 
 class Map(dict):
@@ -155,18 +154,6 @@ def _children(node: Any) -> list:
     return []
 
 
-def discover(root: Path) -> list[Path]:
-    """Every manifest below ``root``, sorted: ``*.yaml``/``*.yml`` outside dot-folders, but not duck.yaml."""
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
-        here = Path(folder)
-        for name in files:
-            if name.endswith((".yaml", ".yml")) and not (here == root and name == SETTINGS_FILE):
-                found.append(here / name)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
-
-
 def read_manifests(root: Path) -> tuple[list[Manifest], list[Problem]]:
     """Read and parse every manifest below ``root``: the documents, and the problems of unreadable ones."""
     manifests, problems = collect(root)
@@ -178,11 +165,12 @@ def read_manifests(root: Path) -> tuple[list[Manifest], list[Problem]]:
     return parsed, problems
 
 
-def collect(root: Path) -> tuple[list[Manifest], list[Problem]]:
+def collect(root: Path, paths: Iterable[str] = (".",),
+            ignore: Iterable[str] = ()) -> tuple[list[Manifest], list[Problem]]:
     """Every manifest's bytes, not parsed yet (``doc`` is None); unreadable files are problems."""
     manifests: list[Manifest] = []
     problems: list[Problem] = []
-    for path in discover(root):
+    for path in discover(root, paths, ignore):
         file = path.relative_to(root).as_posix()
         try:
             manifests.append(Manifest(file, path, path.read_bytes(), None))
@@ -226,7 +214,9 @@ def check_top_level(file: str, doc: Map) -> Problem | None:
         if close:
             return Problem(f"unknown top-level key '{key}'", file, doc.lines.get(key, doc.line), close)
     return Problem("the manifest has neither 'assets' nor 'products'", file, doc.line,
-                   "Add 'assets:' or 'products:', or move this YAML file out of the project folder.")
+                   "Add 'assets:' or 'products:'; if it is not a manifest, list it under "
+                   f"'ignore:' in duck.yaml (ignore: [{file}]) or set 'paths:' to the folders "
+                   "that hold manifests.")
 
 
 def yaml_problem(file: str, err: Exception, data: bytes = b"") -> Problem:

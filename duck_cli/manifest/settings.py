@@ -85,6 +85,7 @@ def load_settings(root: Path) -> Settings:
     if path.is_file():
         doc = _read_settings_doc(path)
     problems = _settings_problems(doc) if doc is not None else []
+    problems += _missing_paths(root, doc) if doc is not None and not problems else []
     if problems:
         raise ManifestError(problems)
     values = dict(doc or {})
@@ -98,6 +99,8 @@ def load_settings(root: Path) -> Settings:
         batch_size=values.get("batch_size", 31),
         jobs=values.get("jobs"),
         wait_seconds=float(values.get("wait", 30)),
+        paths=tuple(values.get("paths", (".",))),
+        ignore=tuple(values.get("ignore", ())),
         extensions=tuple(values.get("extensions") or ()),
         secrets={name: {str(k): str(v) for k, v in body.items()}
                  for name, body in (values.get("secrets") or {}).items()},
@@ -106,6 +109,18 @@ def load_settings(root: Path) -> Settings:
         state_dsn=(values.get("state") or {}).get("postgres"),
         lake={str(k): str(v) for k, v in lake.items()} if lake else None,
     )
+
+
+def discovery(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """duck.yaml's ``paths`` and ``ignore`` for finding manifests (defaults if it is invalid:
+    `load_settings` reports its problems)."""
+    try:
+        doc = _read_settings_doc(root / SETTINGS_FILE) if (root / SETTINGS_FILE).is_file() else None
+    except ManifestError:
+        doc = None
+    if doc is None or _settings_problems(doc):
+        return (".",), ()
+    return tuple(doc.get("paths", (".",))), tuple(doc.get("ignore", ()))
 
 
 def _attachment(root: Path, body: Mapping[str, Any]) -> dict[str, str]:
@@ -142,6 +157,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+def _inside(path_text: str) -> bool:
+    """A relative folder that stays inside the project.
+
+    >>> _inside("models"), _inside("../elsewhere"), _inside("/etc")
+    (True, False, False)
+    """
+    return not os.path.isabs(path_text) and relative_inside(Path("/p"), path_text, Path("/p")) \
+        is not None
+
+
 # key: (test, what the value must be)
 SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "warehouse": (lambda v: (isinstance(v, str) and v.strip() != "") or _is_lake(v),
@@ -152,6 +181,9 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "jobs": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "wait": (lambda v: _is_number(v) and v >= 0, "a number of seconds (0 or more)"),
+    "paths": (lambda v: _text_list(v) and all(_inside(p) for p in v),
+              "a list of folders inside the project, e.g. [models]"),
+    "ignore": (_text_list, "a list of globs, e.g. [docker-compose.yml, 'deploy/**']"),
     "extensions": (lambda v: isinstance(v, list) and all(
         isinstance(e, str) and re.fullmatch(r"[a-z][a-z0-9_]*", e) for e in v),
         "a list of DuckDB extension names, e.g. [httpfs, postgres]"),
@@ -171,6 +203,14 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
               "{postgres: CONNINFO}: a libpq connection string without a password (e.g. "
               "'service=duck'), or env:NAME naming a variable that holds one"),
 }
+
+
+def _missing_paths(root: Path, doc: Any) -> list[Problem]:
+    """A problem for each folder in ``paths`` that does not exist."""
+    return [Problem(f"'paths' names '{p}', which is not a folder in the project",
+                    SETTINGS_FILE, doc.lines.get("paths", doc.line),
+                    "Create it, or list only the folders that hold manifests.")
+            for p in doc.get("paths", ()) if not (root / p).is_dir()]
 
 
 def _is_text(value: Any) -> bool:
@@ -204,7 +244,8 @@ def _settings_hint(key: str) -> str:
     examples = {"warehouse": "warehouse: .duck/warehouse.duckdb (or {ducklake: {catalog: "
                              "'postgres:service=duck_lake', data_path: 's3://bucket/duck/'}})", "catalog": "catalog: .duck/catalog.duckdb",
                 "threads": "threads: 4", "memory_limit": "memory_limit: 4GB", "batch_size": "batch_size: 31",
-                "jobs": "jobs: 4", "wait": "wait: 30", "extensions": "extensions: [httpfs]",
+                "jobs": "jobs: 4", "wait": "wait: 30", "paths": "paths: [models, sources]",
+                "ignore": "ignore: [docker-compose.yml, 'deploy/**']", "extensions": "extensions: [httpfs]",
                 "secrets": "secrets: {lake: {type: s3, key_id: env:AWS_ACCESS_KEY_ID, "
                            "secret: env:AWS_SECRET_ACCESS_KEY}}",
                 "attach": "attach: {app: {type: sqlite, path: data/app.db}}",

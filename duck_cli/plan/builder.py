@@ -48,6 +48,12 @@ class Plan:
         """Held partitions that cannot be built yet (blocked or unfixable)."""
         return [h for h in self.held if h.status != State.FRESH]
 
+    def held_back(self) -> bool:
+        """Whether the selection was held back entirely (exit code 5): nothing to build,
+        something blocked, and nothing selected is fresh."""
+        return not self.steps and bool(self.blocked()) and all(
+            h.status != State.FRESH for h in self.held)
+
 
 @dataclass(frozen=True)
 class Request:
@@ -59,6 +65,7 @@ class Request:
     include_upstream: bool = False  # walk upstream of targets (reconcile)
     retry_failed: bool = True
     batch_size: int = 1
+    read_published: bool = False  # --force: build over unhealthy upstream that has data
 
 
 def build(project: Project, health: Health, order: Iterable[str], req: Request,
@@ -146,12 +153,15 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
     ups = [(u, verdicts.get(u) or _outside(health, req, u)) for u in
            upstream_partitions(project, health, asset, key)]
     blocking = set(upstream_partitions(project, health, asset, key, blocking_only=True))
-    for up, (verdict, _why, root) in ups:
-        if verdict in (BLOCKED, UNFIXABLE) and up in blocking:
+    forced = (asset, key) in req.forced
+    held_up = [(up, root) for up, (verdict, _why, root) in ups
+               if verdict in (BLOCKED, UNFIXABLE) and up in blocking]
+    for up, root in held_up:
+        if not (forced and req.read_published and _readable(health, up)):
             return (BLOCKED, (), root or up)
     upstream_planned = [up for up, v in ups if v[0] == PLAN]
-    if (asset, key) in req.forced:
-        return (PLAN, _reasons(p) or ("requested",), None)
+    if forced:
+        return (PLAN, (_reasons(p) or ("requested",)) + _reads_as_is(health, held_up), None)
     if p.state == State.FRESH and not upstream_planned:
         return (OK, (), None)
     if asset not in req.scope:
@@ -161,6 +171,19 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
         return (UNFIXABLE, _reasons(p), (asset, key))
     extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned))
     return (PLAN, _reasons(p) + extra, None)
+
+
+def _readable(health: Health, up: tuple[str, str]) -> bool:
+    """Whether an upstream partition has published data a forced rebuild can read."""
+    p = health.partition(*up)
+    return p.state == State.FRESH or p.seq > 0
+
+
+def _reads_as_is(health: Health, held_up) -> tuple[str, ...]:
+    """Reasons naming the unhealthy upstream a forced rebuild reads as published."""
+    return tuple(dict.fromkeys(
+        f"--force: reads {a} {k} as published ({health.partition(a, k).state})".replace("  ", " ")
+        for (a, k), _root in held_up))
 
 
 def _outside(health: Health, req: Request, up: tuple[str, str]) -> tuple:
@@ -256,7 +279,8 @@ def for_materialize(project: Project, health: Health, order, selected: list[str]
     else:
         targets = {a: health.assets[a].keys for a in selected}
         forced = frozenset((a, k) for a in selected for k in targets[a]) if force else frozenset()
-    req = Request(frozenset(selected), targets, forced, batch_size=batch_size)
+    req = Request(frozenset(selected), targets, forced, batch_size=batch_size,
+                  read_published=force)
     return build(project, health, order, req, command)
 
 

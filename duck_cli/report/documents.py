@@ -6,7 +6,7 @@ to documents; `render.py` prints them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Iterable
 
 from duck_cli.graph import partitions as parts
@@ -27,6 +27,20 @@ def doc(kind: str, **body) -> dict:
 def ts(value: datetime | None) -> str | None:
     """An ISO 8601 timestamp (or None)."""
     return value.isoformat() if value is not None else None
+
+
+def shown(value: datetime | str | None, tz: tzinfo | None = None) -> str:
+    """A time for a table: in ``tz`` (None: local time) to the second, with its offset (JSON
+    keeps ``ts``).
+
+    >>> from datetime import timezone
+    >>> shown("2026-03-13T07:30:00.123456+01:00", timezone.utc)
+    '2026-03-13 06:30:00+00:00'
+    """
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(tz).isoformat(sep=" ", timespec="seconds")
 
 
 def ranges(defn, keys: Iterable[str]) -> list[str]:

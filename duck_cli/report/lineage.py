@@ -61,17 +61,30 @@ def mermaid(project, g, names: list[str], health) -> str:
     chosen = set(names)
     lines = ["flowchart LR"]
     for n in names:
-        shape = f"{n}[({n})]" if project.assets[n].is_source else f"{n}[{n}]"
+        shape = f"{_mid(n)}[({n})]" if project.assets[n].is_source else f"{_mid(n)}[{n}]"
         lines.append(f"    {shape}")
     for n in names:
-        lines += [f"    {u} --> {n}" for u in g.upstream[n] if u in chosen]
+        lines += [f"    {_mid(u)} --> {_mid(n)}" for u in g.upstream[n] if u in chosen]
     if health is not None:
         for state, colour in _COLOURS.items():
-            members = [n for n in names if _state(health, n) == state]
+            members = [_mid(n) for n in names if _state(health, n) == state]
             if members:
                 lines.append(f"    classDef {state} fill:{colour},color:#fff")
                 lines.append(f"    class {','.join(members)} {state}")
     return "\n".join(lines)
+
+
+_MERMAID_WORDS = {"end", "graph", "flowchart", "style", "class", "classdef", "click", "subgraph",
+                  "direction", "linkstyle", "call", "href"}
+
+
+def _mid(name: str) -> str:
+    """A Mermaid node id: the name, unless Mermaid reads it as a keyword (then prefixed).
+
+    >>> _mid("end"), _mid("End"), _mid("zone_metrics")
+    ('asset_end', 'asset_End', 'zone_metrics')
+    """
+    return f"asset_{name}" if name.lower() in _MERMAID_WORDS else name
 
 
 def dot(project, g, names: list[str], health) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 
 from duck_cli.errors import UsageError
-from duck_cli.health.state import State
 from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import error_document
 from duck_cli.report import lineage
+from duck_cli.report import runs as runs_view
 from duck_cli.report import status as status_view
 from duck_cli.report.progress import Progress
 from duck_cli.report.style import Screen, _esc, _table, styled
@@ -38,6 +38,11 @@ def error(screen: Screen, err) -> None:
         out.print(f"[bold red]error:[/] {_esc(line)}")
     if len(problems) > 1:
         out.print(f"{len(problems)} problems found.")
+
+
+def warning(screen: Screen, text: str) -> None:
+    """One warning line on stderr (stdout stays clean for --json)."""
+    screen.err.print(f"[yellow]warning:[/] {_esc(text)}")
 
 
 def waiting(screen: Screen, info) -> None:
@@ -83,17 +88,16 @@ def graph(screen: Screen, project, g, names, fmt: str, health) -> None:
 # -- plans and runs --------------------------------------------------------------------------
 
 
-def plan(screen: Screen, p, state, as_json: bool) -> None:
-    """A plan: steps with reasons, then what is held back."""
+def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = None) -> None:
+    """A plan: steps with reasons, then what is held back (and in the GitHub step summary)."""
     d = docs.plan_doc(p, state)
+    rep.plan_summary(d, github)
     if as_json:
         emit_json(screen, d)
         return
     out = screen.out
     if not d["steps"]:
-        blocked = [h for h in d["held"] if h["status"] != State.FRESH]
-        out.print("Nothing to do: everything selected is up to date"
-                  + (f" or blocked ({len(blocked)} blocked)." if blocked else "."))
+        out.print(runs_view.nothing(d["held"]))
     else:
         title = "plan" if p.command == "plan" else f"{p.command} plan"
         table = _table(f"{title}: {len(d['steps'])} step(s), "
@@ -103,20 +107,7 @@ def plan(screen: Screen, p, state, as_json: bool) -> None:
             table.add_row(str(s["index"] + 1), s["asset"], _esc(", ".join(s["partitions"]) or "-"),
                           _esc("; ".join(s["reasons"])), ", ".join(str(n + 1) for n in s["needs"]))
         out.print(table)
-    _held_table(out, d["held"])
-
-
-def _held_table(out, held) -> None:
-    rows = [h for h in held if h["status"] != State.FRESH]
-    if not rows:
-        return
-    table = _table("Held back", "Asset", "Partitions", "Status", "Why")
-    for h in rows:
-        b = h["blocker"]
-        why = h["message"] + (f": {b['message']}" if b and b.get("message") else "")
-        table.add_row(h["asset"], _esc(", ".join(h["partitions"]) or "-"), styled(h["status"]),
-                      _esc(why))
-    out.print(table)
+    runs_view.held_table(out, d["held"], f"duck {p.command}")
 
 
 def progress(screen: Screen, p, enabled: bool):
@@ -126,46 +117,13 @@ def progress(screen: Screen, p, enabled: bool):
                     console=screen.out if bar else None)
 
 
-FOLD_STEPS = 50  # above this many steps, a run's table lists only steps that need attention
-
-
 def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
     """The summary of a run."""
     d = docs.result_doc(result, p, state)
     if as_json:
         emit_json(screen, d)
         return
-    out = screen.out
-    if not result.results:
-        out.print("Nothing to do: everything selected is up to date.")
-        _held_table(out, d["held"])
-        return
-    table = _table(f"run {result.run_id}: {result.status}", "Asset", "Partitions", "Status",
-                   "Rows", "Seconds", "Detail")
-    steps = d["steps"]
-    if len(steps) > FOLD_STEPS:  # a long run: list what needs attention, count the rest
-        steps = [s for s in steps if s["status"] != "success"
-                 or any(not c["passed"] for c in s["checks"])]
-    for s in steps:
-        detail = s["error"] or _check_note(s["checks"])
-        table.add_row(s["asset"], _esc(", ".join(s["partitions"]) or "-"), styled(s["status"]),
-                      "" if s["rows"] is None else f"{s['rows']:,}", f"{s['seconds']:.2f}",
-                      _esc(detail))
-    if steps:
-        out.print(table)
-    if len(steps) < len(d["steps"]):
-        out.print(f"{len(d['steps']) - len(steps)} more step(s) succeeded with every check "
-                  f"passing; `duck runs show {result.run_id}` lists every step.")
-    c = d["summary"]
-    out.print(f"{c['success']} succeeded, {c['failed']} failed, {c['skipped']} skipped "
-              f"({d['partitions']} partition(s) published).")
-    _held_table(out, d["held"])
-
-
-def _check_note(checks) -> str:
-    warned = [f"{c['name']}: {c['message']}" for c in checks if not c["passed"]]
-    return ("warn: " + "; ".join(warned)) if warned else (f"{len(checks)} check(s) passed"
-                                                          if checks else "")
+    runs_view.print_result(screen.out, d, p, result)
 
 
 def reports(result, project, junit, github) -> None:
@@ -178,16 +136,13 @@ def check_reports(results, project, junit, github) -> None:
     rep.for_checks(results, project, junit, github)
 
 
-def runs(screen: Screen, rows, as_json: bool) -> None:
-    """Run history."""
+def runs(screen: Screen, rows, as_json: bool, asset: str | None = None,
+         source: bool = False) -> None:
+    """Run history (of the runs that built ``asset``, when given; ``source``: it is one)."""
     if as_json:
         emit_json(screen, docs.doc("runs", runs=[docs.run_entry(r) for r in rows]))
         return
-    table = _table("Runs", "Run", "Command", "Status", "Started", "Ended", "Backfill")
-    for r in rows:
-        table.add_row(r.run_id, r.command, styled(r.status), docs.ts(r.started_at),
-                      docs.ts(r.ended_at) or "", r.backfill_id or "")
-    screen.out.print(table if rows else "No runs yet.")
+    runs_view.print_runs(screen.out, rows, screen.tz, asset, source)
 
 
 def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
@@ -198,22 +153,7 @@ def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
                            checks=[{**docs.check_entry(c), "asset": c.asset,
                                     "partition": c.partition} for c in checks]))
         return
-    out = screen.out
-    out.print(f"run {run.run_id} ({run.command}): {styled(run.status)}, started "
-              f"{docs.ts(run.started_at)}" + (f", error: {_esc(run.error)}" if run.error else ""))
-    table = _table("Steps", "#", "Asset", "Partitions", "Status", "Rows", "Detail")
-    for s in step_docs:
-        parts = s["partitions"] or []
-        shown = ", ".join(parts[:3]) + (f" (+{len(parts) - 3})" if len(parts) > 3 else "")
-        table.add_row(str(s["step"] + 1), s["asset"], _esc(shown or "-"), styled(s["status"]),
-                      "" if s["rows"] is None else f"{s['rows']:,}", _esc(s["error"] or ""))
-    out.print(table)
-    if checks:
-        ct = _table("Checks", "Asset", "Partition", "Check", "Severity", "Result", "Message")
-        for c in checks:
-            ct.add_row(c.asset, c.partition or "-", c.name, c.severity,
-                       styled("success" if c.passed else "failed"), _esc(c.message))
-        out.print(ct)
+    runs_view.print_detail(screen.out, run, step_docs, checks, screen.tz)
 
 
 # -- status, why, checks -----------------------------------------------------------------------
@@ -225,7 +165,7 @@ def status(screen: Screen, report, with_partitions: bool, as_json: bool,
     if as_json:
         emit_json(screen, docs.status_doc(report, with_partitions))
         return
-    status_view.print_status(screen.out, report, with_partitions, show_all)
+    status_view.print_status(screen.out, report, with_partitions, show_all, screen.tz)
 
 
 def why(screen: Screen, report, as_json: bool) -> None:
@@ -243,31 +183,19 @@ def check_results(screen: Screen, results, as_json: bool) -> None:
         emit_json(screen, docs.doc("check", passed=not any(r.blocking for _a, _k, r in results),
                            results=entries))
         return
-    table = _table("Checks", "Asset", "Partition", "Check", "Severity", "Result", "Observed",
-                   "Message")
-    for e in entries:
-        table.add_row(e["asset"], e["partition"] or "-", e["name"], e["severity"],
-                      styled("success" if e["passed"] else ("failed" if e["severity"] == "error"
-                                                             else "warn")),
-                      _esc(e["observed"] or ""), _esc(e["message"]))
-    screen.out.print(table if entries else "No checks defined on the selection.")
+    runs_view.print_checks(screen.out, entries)
 
 
-def backfills(screen: Screen, rows, project, as_json: bool) -> None:
-    """Recorded backfills."""
+def backfills(screen: Screen, rows, project, as_json: bool, built: dict | None = None) -> None:
+    """Recorded backfills, with their progress (partitions built of those requested)."""
     entries = [docs.backfill_entry(r) for r in rows]
+    for e in entries:
+        e["progress"] = runs_view.progress_of(e["requested"],
+                                              (built or {}).get(e["backfill_id"], set()))
     if as_json:
         emit_json(screen, docs.doc("backfills", backfills=entries))
         return
-    table = _table("Backfills", "Backfill", "Created", "Selection", "Requested", "Status", "Runs")
-    defs = {name: a.partitions for name, a in project.assets.items()}
-    for e in entries:  # keys as ranges; an unpartitioned asset (or one since removed) by name
-        req = "; ".join(f"{a}: {', '.join(docs.ranges(defs[a], ks))}" if ks and defs.get(a)
-                        else a for a, ks in e["requested"].items())
-        table.add_row(e["backfill_id"], e["created_at"], _esc(e["selection"]), _esc(req),
-                      styled(e["status"]), ", ".join(f"{r['run_id']} ({r['status']})"
-                                                     for r in e["runs"]))
-    screen.out.print(table if entries else "No backfills yet.")
+    runs_view.print_backfills(screen.out, entries, project, screen.tz)
 
 
 def init_done(screen: Screen, directory, written, as_json: bool) -> None:
@@ -290,12 +218,13 @@ def report_written(screen: Screen, d: dict) -> None:
                       f"{_esc(d['index'])}")
 
 
-def pruned(screen: Screen, counts: dict, as_json: bool) -> None:
-    """What `duck prune` deleted."""
+def pruned(screen: Screen, counts: dict, as_json: bool, dry_run: bool = False) -> None:
+    """What `duck prune` deleted (or, with --dry-run, would delete)."""
     if as_json:
-        emit_json(screen, docs.doc("prune", deleted=counts))
+        emit_json(screen, docs.doc("prune", deleted=counts, dry_run=dry_run))
         return
-    screen.out.print("deleted " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    verb = "would delete (dry run, nothing deleted): " if dry_run else "deleted "
+    screen.out.print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
 def storage_line(s) -> str:

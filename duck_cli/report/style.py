@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import tzinfo
 from functools import cached_property
 from typing import TextIO
 
@@ -28,6 +29,7 @@ class Screen:
     width: int = 120
     color: str | None = None  # a rich colour system ("standard", "256", "truecolor") or none
     terminal: bool = False
+    tz: tzinfo | None = None  # the zone tables show times in (None: the system's local time)
 
     @cached_property
     def out(self):

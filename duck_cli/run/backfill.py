@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
+from duck_cli.graph.select import as_selection
 from duck_cli.plan.builder import Plan
 from duck_cli.records import Backfill, BackfillRecord
 from duck_cli.run.session import Session, new_run_id
 
 
-def record(s: Session, p: Plan, selection: list[str], opts,
-           resumed: Backfill | None = None) -> str:
+def record(s: Session, p: Plan, selection, opts, resumed: Backfill | None = None) -> str:
     """Record a new backfill (or reuse ``resumed``, the one --resume named) and return its id."""
     if resumed is not None:
         return resumed.backfill_id
@@ -23,7 +23,7 @@ def record(s: Session, p: Plan, selection: list[str], opts,
     options = {"downstream": opts.downstream, "batch_size": opts.batch_size,
                "missing": opts.missing, "failed": opts.failed}
     s.pending.backfills.append(BackfillRecord(
-        backfill_id, s.clock(), " ".join(selection), json.dumps(requested_keys),
+        backfill_id, s.clock(), as_selection(selection).text(), json.dumps(requested_keys),
         json.dumps(options), "requested"))
     return backfill_id  # recorded with the run's first flush
 

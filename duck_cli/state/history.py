@@ -67,9 +67,11 @@ class History:
             "materializations m USING (seq) WHERE l.seq > ? OR l.run_id IS NULL OR l.run_id IN "
             "(SELECT run_id FROM runs) ORDER BY l.seq", [seqs, run_ids, recorded_max]).fetchall()]
 
-    def prune(self, keep_runs: int | None, older_than: datetime | None) -> dict[str, int]:
-        """Delete old run history in one transaction (see state/prune.py)."""
-        return pruning.prune_history(self.con, keep_runs, older_than)
+    def prune(self, keep_runs: int | None, older_than: datetime | None,
+              dry_run: bool = False) -> dict[str, int]:
+        """Delete old run history in one transaction (see state/prune.py); a dry run counts
+        the same deletions and rolls them back."""
+        return pruning.prune_history(self.con, keep_runs, older_than, dry_run)
 
     def verify(self) -> None:
         """Read every table, every block of it (DuckDB checks each block's checksum)."""

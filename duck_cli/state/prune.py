@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 
-def prune_history(con, keep_runs: int | None, older_than: datetime | None) -> dict[str, int]:
+def prune_history(con, keep_runs: int | None, older_than: datetime | None,
+                  dry_run: bool = False) -> dict[str, int]:
     """Delete old run history from the catalog open on ``con``, keeping every run that produced
     a current materialization or the latest attempt at a partition (what status and `why`
-    explain)."""
+    explain). A dry run counts the same deletions in the same transaction and rolls it back."""
     con.execute("BEGIN TRANSACTION")
     try:
         doomed = _prunable(con, keep_runs, older_than)
         counts = {t: _delete_runs(con, t, doomed) for t in
                   ("check_results", "steps", "materializations", "runs")}
-        con.execute("COMMIT")
+        con.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise

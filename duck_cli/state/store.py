@@ -84,8 +84,10 @@ class StateStore(Protocol):
     def check_results(self) -> dict[tuple[str, str], dict]:
         """Per (asset, check): the latest result of each partition, summed, and the newest one."""
 
-    def prune(self, keep_runs: int | None, older_than: datetime | None) -> dict[str, int]:
-        """Delete old run history in one transaction; rows deleted per table."""
+    def prune(self, keep_runs: int | None, older_than: datetime | None,
+              dry_run: bool = False) -> dict[str, int]:
+        """Delete old run history in one transaction; rows deleted per table (a dry run counts
+        them and deletes nothing)."""
 
     def verify(self) -> None:
         """Read every record (a StateError when the store is damaged)."""

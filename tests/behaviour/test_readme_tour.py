@@ -34,7 +34,7 @@ from conftest import ROOT
 README = ROOT / "README.md"
 START, END = "<!-- tour:start -->", "<!-- tour:end -->"
 BLOCK = re.compile(r"```console\n(.*?)```", flags=re.S)
-SECONDS = re.compile(r"│ \d+\.\d\d +(?=│)")  # a cell of the run table's Seconds column
+SECONDS = re.compile(r"│ +\d+\.\d\d +(?=│)")  # a cell of the run table's Seconds column
 UPDATE = "DUCK_UPDATE_GOLDEN=1 python -m pytest tests/behaviour/test_readme_tour.py"
 
 

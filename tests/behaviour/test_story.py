@@ -76,7 +76,7 @@ def test_why_names_the_failed_check_and_suggests_backfilling_that_slice(story):
     report = story.json("why", "daily_revenue")
     answers = {q["id"]: q["answer"] for q in report["questions"]}
     assert answers == {"freshness": "yes", "materialization": "yes", "upstream_failure": "yes",
-                       "scope": "yes", "action": "yes"}
+                       "scope": "yes", "action": "repair upstream first"}
     root = report["root_causes"][0]
     assert (root["asset"], root["partition"], root["reason"]) == (
         "zone_metrics", "2026-03-12", "check_failed")

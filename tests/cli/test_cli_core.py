@@ -128,6 +128,10 @@ def test_runs_lists_history(duck):
     assert doc["kind"] == "runs" and doc["runs"][0]["run_id"] == "r00001"
     assert "r00001" in duck("runs").output
     assert "no run 'r9'" in duck("runs", "show", "r9", expect=2).output
+    # a source is observed, never built by a run: say so instead of "No runs yet"
+    source = " ".join(duck("runs", "--asset", "zones").output.split())
+    assert "No runs yet" not in source and "No run builds zones: it is a source" in source
+    assert "r00001" in duck("runs", "--asset", "zone_metrics").output
 
 
 def test_graph_tree_and_selection(duck):
@@ -181,12 +185,13 @@ def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
 
 
 def test_shell_completion_offers_asset_names_and_partition_keys(project, monkeypatch):
-    from duck_cli.cli import complete as commands
+    from duck_cli.cli import complete as completion
 
     monkeypatch.chdir(project)
     monkeypatch.setenv("DUCK_NOW", "2026-03-13T07:30:00+01:00")
-    assert commands.complete_assets("zone") == ["zone_metrics", "zones"]
-    assert commands.complete_assets("+daily") == ["daily_revenue"]
-    keys = commands.complete_keys("2026-03-1")
+    assert completion.selectors(None, "zone") == ["zone_metrics", "zones"]
+    # the shell replaces the whole word, so the graph operator stays in front of the name
+    assert completion.selectors(None, "+daily") == ["+daily_revenue"]
+    keys = completion.keys(None, "2026-03-1")
     assert keys == ["2026-03-10", "2026-03-11", "2026-03-12"]
-    assert commands.complete_keys("AP") == ["APAC"]
+    assert completion.keys(None, "AP") == ["APAC"]

@@ -187,3 +187,36 @@ def test_schema_unknown_name_lists_the_known_ones():
     assert "no schema named 'nope'" in result.stderr
     for name in ("manifest", "status", "run", "why"):
         assert name in result.stderr
+
+
+def test_init_keeps_the_state_folder_out_of_git(tmp_path):
+    target = tmp_path / "fresh"
+    out = run("init", str(target)).stdout
+    assert (target / ".gitignore").read_text().splitlines()[-1] == ".duck/"
+    assert f"created {target / '.gitignore'}" in out
+    existing = tmp_path / "repo"
+    existing.mkdir()
+    (existing / ".gitignore").write_text("*.pyc")
+    run("init", str(existing))
+    assert (existing / ".gitignore").read_text().splitlines() == [
+        "*.pyc", "# duck's warehouse and state catalog (duck init)", ".duck/"]
+    run("materialize", "-p", str(existing), "--no-progress")
+    assert (existing / ".duck").is_dir()
+
+
+def test_mermaid_ids_are_safe_for_mermaid_keywords(tmp_path):
+    target = tmp_path / "kw"
+    target.mkdir()
+    (target / "m.yaml").write_text("assets:\n" + "".join(
+        f"  - name: {n}\n    kind: view\n"
+        + (f"    deps: [{up}]\n" if up else "")
+        + "    materialize: {strategy: view, sql: 'select 1 as x'}\n"
+        for n, up in [("graph", None), ("end", "graph"), ("style", "end"), ("class", "end"),
+                      ("click", "style"), ("subgraph", "click")]))
+    out = run("graph", "-p", str(target), "--format", "mermaid").stdout.splitlines()
+    assert out[0] == "flowchart LR"
+    assert "    asset_end[end]" in out and "    asset_graph --> asset_end" in out
+    assert "    asset_click --> asset_subgraph" in out and "    asset_style[style]" in out
+    keywords = {"end", "graph", "style", "class", "click", "subgraph"}
+    for line in out[1:]:  # no bare keyword as a node id
+        assert not keywords & {w.split("[")[0] for w in line.split()}, line

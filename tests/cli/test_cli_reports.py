@@ -32,7 +32,9 @@ def junit(path: Path) -> list[dict]:
                       "message": (failure if failure is not None else skipped).get("message")
                                  if failure is not None or skipped is not None else None,
                       "text": failure.text if failure is not None else None,
-                      "out": case.findtext("system-out")})
+                      "out": case.findtext("system-out"),
+                      "properties": {p.get("name"): p.get("value")
+                                     for p in case.iter("property")}})
     assert int(suite.get("tests")) == len(cases)
     assert int(suite.get("failures")) == sum(c["status"] == "failed" for c in cases)
     assert int(suite.get("skipped")) == sum(c["status"] == "skipped" for c in cases)
@@ -40,8 +42,11 @@ def junit(path: Path) -> list[dict]:
 
 
 def expected_cases(run: dict) -> int:
-    """A run's test cases: one per step, one per check result."""
-    return sum(1 + len(s["checks"]) for s in run["steps"])
+    """A run's test cases: one per asset materialized, one per check of each asset (whatever
+    partitions and steps the run covered)."""
+    assets = {s["asset"] for s in run["steps"]}
+    checks = {(s["asset"], c["name"]) for s in run["steps"] for c in s["checks"]}
+    return len(assets) + len(checks)
 
 
 def annotations(stderr: str) -> list[tuple]:
@@ -82,13 +87,19 @@ def test_junit_for_a_successful_materialize(duck, tmp_path):
     report = tmp_path / "reports" / "duck.xml"
     run = duck.json("materialize", "--junit-xml", str(report))
     cases = junit(report)
-    assert len(cases) == expected_cases(run) == 18  # 7 steps, 11 check results
+    assert len(cases) == expected_cases(run) == 14  # 5 assets, 9 checks (11 results: regions share)
     assert {c["status"] for c in cases} == {"passed"}
     names = [c["name"] for c in cases]
-    assert "materialize stg_trips 2026-03-01 2026-03-02 2026-03-03 2026-03-04 2026-03-05 " \
-           "2026-03-06 2026-03-07 2026-03-08 2026-03-09 2026-03-10 2026-03-11 2026-03-12" in names
+    by_name = {c["name"]: c for c in cases}
+    assert by_name["materialize stg_trips"]["properties"] == {
+        "partitions": "2026-03-01..2026-03-12"}  # the keys are a property, not in the name
     assert "materialize revenue_summary" in names
-    assert sum(n.startswith("check one_row_per_trip") for n in names) == 1
+    assert by_name["materialize revenue_summary"]["properties"] == {}
+    assert names.count("check stg_trips.one_row_per_trip") == 1
+    assert len(set(names)) == len(names)
+    again = tmp_path / "again.xml"
+    duck.json("materialize", "--force", "--junit-xml", str(again))
+    assert [c["name"] for c in junit(again)] == names  # stable across runs
     assert {c["classname"] for c in cases} == {"stg_trips", "zone_metrics", "daily_revenue",
                                                "regional_revenue", "revenue_summary"}
     suite = ET.parse(report).getroot().find("testsuite")
@@ -101,18 +112,22 @@ def test_junit_for_a_failing_materialize_carries_message_and_sample(duck, projec
     report = tmp_path / "duck.xml"
     run = duck.json("materialize", "--junit-xml", str(report), expect=1)
     cases = junit(report)
-    assert len(cases) == expected_cases(run) == 7 + 2
-    step = next(c for c in cases if c["name"] == "materialize stg_trips 2026-03-09")
+    assert len(cases) == expected_cases(run) == 5 + 2  # 5 assets (7 steps), 2 checks
+    step = next(c for c in cases if c["name"] == "materialize stg_trips")
     assert step["status"] == "failed"
     assert step["message"].startswith("check one_row_per_trip failed: unique(trip_id)")
-    check = next(c for c in cases if c["name"] == "check one_row_per_trip 2026-03-09")
+    assert step["properties"] == {"partitions": "2026-03-09", "failed_partitions": "2026-03-09"}
+    check = next(c for c in cases if c["name"] == "check stg_trips.one_row_per_trip")
     assert check["status"] == "failed" and "1 duplicate key" in check["message"]
     sample = run["steps"][0]["checks"][1]["sample"][0]
     assert str(sample["trip_id"]) in check["text"] and "duplicate_rows" in check["text"]
-    passed = next(c for c in cases if c["name"] == "check trip_id_present 2026-03-09")
+    passed = next(c for c in cases if c["name"] == "check stg_trips.trip_id_present")
     assert passed["status"] == "passed"
     skipped = [c for c in cases if c["status"] == "skipped"]
-    assert len(skipped) == 6 and all(c["message"] == "blocked by stg_trips" for c in skipped)
+    # 6 skipped steps of 4 assets (regional_revenue's three regions are one test)
+    assert len(skipped) == 4 and all(c["message"] == "blocked by stg_trips" for c in skipped)
+    regional = next(c for c in skipped if c["name"] == "materialize regional_revenue")
+    assert regional["properties"]["skipped_partitions"] == "APAC, EMEA, AMER"
 
 
 @pytest.mark.materialized
@@ -122,11 +137,11 @@ def test_junit_for_a_backfill(duck, tmp_path):
                     "--downstream", "--junit-xml", str(report))
     cases = junit(report)
     assert len(cases) == expected_cases(run)
-    assert [c["name"] for c in cases if c["name"].startswith("materialize")] == [
-        "materialize zone_metrics 2026-03-01 2026-03-02 2026-03-03",
-        "materialize daily_revenue 2026-03-01 2026-03-02 2026-03-03",
-        "materialize regional_revenue APAC", "materialize regional_revenue EMEA",
-        "materialize regional_revenue AMER", "materialize revenue_summary"]
+    steps = [c for c in cases if c["name"].startswith("materialize")]
+    assert [(c["name"], c["properties"].get("partitions")) for c in steps] == [
+        ("materialize zone_metrics", "2026-03-01..2026-03-03"),
+        ("materialize daily_revenue", "2026-03-01..2026-03-03"),
+        ("materialize regional_revenue", "APAC, EMEA, AMER"), ("materialize revenue_summary", None)]
     assert all(c["status"] == "passed" for c in cases)
 
 
@@ -151,15 +166,16 @@ def test_junit_for_check_with_failure_warning_and_sample(duck, project, tmp_path
     cases = junit(report)
     assert len(cases) == len(doc["results"]) == 4
     by_name = {c["name"]: c for c in cases}
-    short = by_name["check short_trips 2026-03-09"]
+    short = by_name["check stg_trips.short_trips"]
+    assert short["properties"]["failed_partitions"] == "2026-03-09"
     assert short["status"] == "failed"
     assert short["message"].startswith("accepted_range(distance_km):")
     failing = next(r for r in doc["results"] if r["name"] == "short_trips")
     assert str(failing["sample"][0]["trip_id"]) in short["text"]
     assert len(short["text"].splitlines()) == len(failing["sample"]) == 5
-    cheap = by_name["check cheap_trips 2026-03-09"]
+    cheap = by_name["check stg_trips.cheap_trips"]
     assert cheap["status"] == "passed" and cheap["out"].startswith("warning: accepted_range(fare)")
-    assert by_name["check one_row_per_trip 2026-03-09"]["status"] == "passed"
+    assert by_name["check stg_trips.one_row_per_trip"]["status"] == "passed"
 
 
 @pytest.mark.materialized
@@ -180,7 +196,7 @@ def test_github_annotations_point_at_the_assets_manifest_line(duck, project, mon
     assert found == [
         ("error", "mobility.yaml", line, "duck: materialize stg_trips 2026-03-09",
          f"check one_row_per_trip failed: unique(trip_id): 1 duplicate key, e.g. ({trip})"),
-        ("error", "mobility.yaml", line, "duck: check one_row_per_trip 2026-03-09",
+        ("error", "mobility.yaml", line, "duck: check stg_trips.one_row_per_trip 2026-03-09",
          f"unique(trip_id): 1 duplicate key, e.g. ({trip})")]
     assert "::" not in result.stdout
 
@@ -193,8 +209,8 @@ def test_github_paths_are_relative_to_the_working_directory(duck, project, monke
     found = annotations(result.stderr)
     line = asset_line(project / "mobility.yaml", "stg_trips")
     assert [(lvl, f, n, t) for lvl, f, n, t, _m in found] == [
-        ("error", "project/mobility.yaml", line, "duck: check short_trips 2026-03-09"),
-        ("warning", "project/mobility.yaml", line, "duck: check cheap_trips 2026-03-09")]
+        ("error", "project/mobility.yaml", line, "duck: check stg_trips.short_trips 2026-03-09"),
+        ("warning", "project/mobility.yaml", line, "duck: check stg_trips.cheap_trips 2026-03-09")]
     assert found[0][4].startswith("accepted_range(distance_km): ")
 
 
@@ -220,7 +236,7 @@ def test_annotations_for_another_manifest_file(duck, project, monkeypatch):
     result = duck("check", "daily_revenue", "--partition", "2026-03-12", "--github", expect=1)
     (found,) = annotations(result.stderr)
     assert found[:4] == ("error", "finance.yaml", asset_line(finance, "daily_revenue"),
-                         "duck: check small_days 2026-03-12")
+                         "duck: check daily_revenue.small_days 2026-03-12")
 
 
 @pytest.mark.materialized
@@ -241,11 +257,14 @@ def test_step_summary_gets_a_markdown_table(duck, project, tmp_path, monkeypatch
     assert text.startswith("earlier step\n")  # appended, never overwritten
     assert f"### duck run {run['run_id']}: failed" in text
     rows = [line for line in text.splitlines() if line.startswith("|")]
-    assert rows[0] == "| | Test | Message |" and rows[1] == "|---|---|---|"
-    assert len(rows) - 2 == expected_cases(run)
-    assert any(r.startswith("| ❌ | materialize stg_trips 2026-03-09 |") for r in rows)
-    assert any(r.startswith("| ✅ | check trip_id_present 2026-03-09 |") for r in rows)
-    assert sum(r.startswith("| ⏭️ |") for r in rows) == 6
+    assert rows[0] == "| | Test | Partitions | Message |" and rows[1] == "|---|---|---|---|"
+    assert len(rows) - 2 == 2 + 4  # what did not pass: two failures, four skipped assets
+    assert rows[2].startswith("| ❌ | materialize stg_trips | 2026-03-09 | check one_row_per")
+    assert rows[3].startswith("| ❌ | check stg_trips.one_row_per_trip | 2026-03-09 |")
+    assert not any(r.startswith("| ✅ |") for r in rows)  # passes are counted, not listed
+    passes = expected_cases(run) - 6
+    assert f"✅ {passes} passed" in text and "❌ 2 failed, ✅" in text and "⏭️ 4 skipped" in text
+    assert sum(r.startswith("| ⏭️ |") for r in rows) == 4
     duck("check", "stg_trips", "--partition", "2026-03-01", "--github")
     assert "### duck check" in summary.read_text()
 
@@ -254,3 +273,29 @@ def test_step_summary_gets_a_markdown_table(duck, project, tmp_path, monkeypatch
 def test_no_step_summary_without_the_variable(duck, project, tmp_path, flag):
     duck("materialize", *flag)
     assert not list(tmp_path.glob("*.md"))
+
+
+def test_annotation_titles_name_a_few_keys_as_ranges(duck, project, monkeypatch, tmp_path):
+    duck("materialize")
+    add_checks_on_published_data(project)
+    monkeypatch.chdir(project)
+    report = tmp_path / "all.xml"
+    result = duck("check", "stg_trips", "--github", "--junit-xml", str(report), expect=1)
+    titles = [t for _l, _f, _n, t, _m in annotations(result.stderr)]
+    assert titles == ["duck: check stg_trips.short_trips 2026-03-01..2026-03-12",
+                      "duck: check stg_trips.cheap_trips 2026-03-01..2026-03-12"]
+    short = next(c for c in junit(report) if c["name"] == "check stg_trips.short_trips")
+    assert short["properties"]["failed_partitions"] == "2026-03-01..2026-03-12"
+
+
+def test_plan_github_writes_the_plan_to_the_step_summary(duck, project, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    (project / "data" / "trips" / "2026-03-12.csv").unlink()
+    duck("plan", "+zone_metrics", "--github")
+    text = summary.read_text()
+    assert text.startswith("### duck plan: 2 step(s), 22 partition(s)")
+    assert "| 1 | stg_trips | 2026-03-01..2026-03-11 | never materialized |" in text
+    assert "Held back:" in text and "| zone_metrics | 2026-03-12 | blocked |" in text
+    duck("plan", "+zone_metrics")  # without --github (and outside Actions) nothing is added
+    assert summary.read_text() == text

@@ -116,6 +116,15 @@ def test_the_cli_draws_at_columns_and_at_120_when_piped(project):
         assert max(len(line) for line in result.stdout.splitlines()) <= limit
 
 
+def test_times_in_tables_follow_the_tz_the_env_was_given(project):
+    runner = CliRunner()
+    for tz, clock in (("Asia/Tokyo", "15:30:00+09:00"), ("UTC", "06:30:00+00:00")):
+        result = runner.invoke(app, ["status", "-p", str(project)],
+                               env={"DUCK_NOW": MORNING, "TZ": tz})
+        assert result.stdout.startswith(f"Status at 2026-03-13 {clock}"), result.stdout
+    assert _env({"TZ": ":Europe/Amsterdam"}).screen.tz.key == "Europe/Amsterdam"
+
+
 def test_the_run_record_keeps_the_command_line_it_was_given(project):
     runner = CliRunner()
     args = ["materialize", "stg_trips", "--partition", "2026-03-12", "-p", str(project)]

@@ -1,8 +1,9 @@
 """Properties of the asset graph and of selections, on random DAGs, against brute-force oracles.
 
 Topological order respects every edge and does not depend on the order assets were defined in;
-closures and selections (``+name``, ``name+``, ``tag:``, ``owner:``, ``kind:``, globs, unions)
-hold exactly what a reachability walk says; a cycle in the manifests is refused with its path.
+closures and selections (``+name``, ``name+``, ``tag:``, ``owner:``, ``kind:``, globs, unions
+and comma intersections) hold exactly what a reachability walk says; a cycle in the manifests is
+refused with its path.
 """
 
 from __future__ import annotations
@@ -106,21 +107,28 @@ def _base(assets: dict[str, Asset], core: str) -> set[str]:
     return {n for n in assets if fnmatch.fnmatchcase(n, core)}
 
 
-def expected_selection(assets: dict[str, Asset], words: list[str]) -> set[str] | None:
-    """The union the selectors claim, or None when one of them matches nothing (an error)."""
-    out: set[str] = set()
+def expected_selection(assets: dict[str, Asset], words: list[str],
+                       joiner: str = " ") -> set[str] | None:
+    """What the selectors claim: their union (separate words) or, joined by commas, their
+    intersection (as in dbt); None when one matches nothing or an intersection is empty (an
+    error)."""
+    found: list[set[str]] = []
     memo: dict = {}
     for word in words:
         core = word.strip("+")
         base = _base(assets, core)
         if not base:
             return None
-        out |= base
+        out = set(base)
         if word.startswith("+"):
             out |= {a for n in base for a in ancestors(assets, n, memo)}
         if word.endswith("+"):
             out |= {d for n in base for d in descendants(assets, n, memo)}
-    return out
+        found.append(out)
+    if joiner == ",":
+        both = set.intersection(*found)
+        return both if both or len(found) == 1 else None
+    return set().union(*found)
 
 
 CORES = st.one_of(st.sampled_from(NAMES), st.sampled_from(["tag:", "owner:", "kind:"]).flatmap(
@@ -135,13 +143,15 @@ SELECTORS = st.lists(st.tuples(st.booleans(), CORES, st.booleans()).map(
 @given(dags(), SELECTORS, st.sampled_from([" ", ","]))
 def test_a_selection_holds_exactly_what_its_selectors_claim(assets, words, joiner):
     graph = AssetGraph.build(assets)
-    want = expected_selection(assets, words)
+    want = expected_selection(assets, words, joiner)
     if want is None:
         with pytest.raises(UsageError):
             select(assets, graph, [joiner.join(words)])
         return
     got = select(assets, graph, [joiner.join(words)])
     assert got == [n for n in graph.order if n in want], (words, got, want)
+    if joiner == ",":  # an intersection claims only what every part holds
+        return
     for word, name in ((w, w.strip("+")) for w in words if w.strip("+") in assets):
         if word.startswith("+"):
             assert ancestors(assets, name) <= set(got)

@@ -7,6 +7,7 @@ A second Ctrl-C stops at once, even in the middle of a long query.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -48,7 +49,7 @@ def test_ctrl_c_finishes_the_current_step_marks_the_run_canceled_and_exits_130(p
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in out + err
-    assert "canceled" in out
+    assert "canceled" in out and "`duck backfill --resume b00001` finishes" in out
     [(run_id, command, status, pid, _host, _error)] = run_rows(project)
     assert (run_id, command, status, pid) == ("r00001", "backfill", "canceled", proc.pid)
     steps = catalog_rows(project, "SELECT status, count(*) FROM steps GROUP BY 1")
@@ -60,6 +61,10 @@ def test_ctrl_c_finishes_the_current_step_marks_the_run_canceled_and_exits_130(p
     assert published == done
     assert check_consistency(project) == []
     assert catalog_rows(project, "SELECT status FROM backfills") == [("canceled",)]
+    listed = json.loads(run_duck(project, "backfills", "--json", now=MORNING).stdout)
+    assert listed["backfills"][0]["progress"] == {"done": done, "requested": 12}
+    table = run_duck(project, "backfills", now=MORNING).stdout
+    assert f"{done}/12" in table and "duck backfill --resume b00001" in table
     resumed = run_duck(project, "backfill", "--resume", "b00001", now=MORNING)
     assert resumed.returncode == 0, resumed.stderr
     assert catalog_rows(project, "SELECT count(*) FROM materializations "

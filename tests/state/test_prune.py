@@ -141,3 +141,22 @@ def test_prune_refuses_an_age_that_is_not_a_duration(project, age):
     result = duck(project, "prune", "--older-than", age, now=DAY2, expect=2)
     assert age in result.output and "90d" in result.output
     assert run_ids(project) == before
+
+
+def test_dry_run_counts_the_same_deletions_and_deletes_nothing(project):
+    before = run_ids(project)
+    dry = json.loads(duck(project, "prune", "--keep-runs", "1", "--dry-run", "--json",
+                          now=DAY2).stdout)
+    assert dry["dry_run"] is True and dry["deleted"]["runs"] == 2
+    assert run_ids(project) == before
+    text = duck(project, "prune", "--keep-runs", "1", "--dry-run", now=DAY2).stdout
+    assert text.startswith("would delete (dry run, nothing deleted): ") and "2 runs" in text
+    real = json.loads(duck(project, "prune", "--keep-runs", "1", "--json", now=DAY2).stdout)
+    assert real["deleted"] == dry["deleted"] and real["dry_run"] is False
+    assert run_ids(project) == [r for r in before if r not in ("r00002", "r00003")]
+
+
+def test_an_age_that_is_not_a_duration_is_said_once(project):
+    result = duck(project, "prune", "--older-than", "90x", now=DAY2, expect=2)
+    assert result.output.count("is not a duration") == 1
+    assert "--older-than '90x' is not a duration. Write it like 90d, 12h or 2w." in result.output
