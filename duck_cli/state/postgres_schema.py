@@ -41,11 +41,16 @@ CREATE TABLE IF NOT EXISTS duck.backfills (
   backfill_id text PRIMARY KEY, created_at timestamptz, selection text, requested text,
   options text, status text);
 CREATE TABLE IF NOT EXISTS duck.counters (name text PRIMARY KEY, value bigint);
+CREATE TABLE IF NOT EXISTS duck.claims (
+  backfill_id text, asset text, partition_key text, status text NOT NULL DEFAULT 'pending',
+  runner text, lease_until timestamptz, claims integer NOT NULL DEFAULT 0, built_by text,
+  done_at timestamptz, PRIMARY KEY (backfill_id, asset, partition_key));
 CREATE TABLE IF NOT EXISTS duck.holders (
   backend_pid integer PRIMARY KEY, command text, pid integer, host text, since timestamptz);
 """
 
-TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters")
+TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters",
+          "claims")
 
 MIGRATIONS: dict[int, list[str]] = {}  # MIGRATIONS[v] upgrades schema v to v + 1
 
