@@ -48,10 +48,39 @@ def database(root: Path) -> str | None:
 
 
 def query(name: str, sql: str, params=None) -> list[tuple]:
-    """Rows of a query on the state tables (DuckDB's ``?`` placeholders accepted)."""
+    """Rows of a query in DuckDB's SQL (as the tests write it for the catalog file) over a copy
+    of the state database's tables; a statement that changes something runs in PostgreSQL."""
+    if not sql.lstrip().upper().startswith(("SELECT", "WITH", "FROM")):
+        import psycopg
+
+        with psycopg.connect(dbname=name, autocommit=True) as con:
+            con.execute("SET search_path = duck")
+            con.execute(sql.replace("?", "%s"), params or None)
+        return []
+    con = duckdb_copy(name)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def duckdb_copy(name: str):
+    """An in-memory DuckDB holding the state database's records in the local catalog's tables
+    (what tests/reliability_check.py reads)."""
+    import duckdb
     import psycopg
 
-    with psycopg.connect(dbname=name, autocommit=True) as con:
-        con.execute("SET search_path = duck")
-        con.execute("SET TIME ZONE 'UTC'")
-        return con.execute(sql.replace("?", "%s"), params or None).fetchall()
+    from duck_cli.state.catalog_schema import DDL, TABLES
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(DDL)
+    with psycopg.connect(dbname=name, autocommit=True) as pg:
+        for table, source in [(t, t) for t in TABLES] + [("duck_meta", "meta")]:
+            cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+            rows = pg.execute(f"SELECT {', '.join(cols)} FROM duck.{source}").fetchall()
+            if rows:
+                select = ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols))
+                con.execute(f"INSERT INTO {table} BY NAME SELECT {select}",
+                            [list(c) for c in zip(*rows)])
+    return con

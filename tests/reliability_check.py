@@ -33,9 +33,12 @@ def check_consistency(root: Path, *, synced: bool = True, idle: bool = True,
     """Every inconsistency between the project's warehouse and catalog, as sentences."""
     import duckdb
 
+    import pgmode
+
     root = Path(root)
     wh_path, cat_path = _paths(root, project)
-    if not cat_path.exists() and not wh_path.exists():
+    state_db = pgmode.database(root)  # the state in PostgreSQL (tests/pgmode.py)
+    if not cat_path.exists() and not wh_path.exists() and not state_db:
         return []
     problems: list[str] = []
     try:
@@ -43,7 +46,8 @@ def check_consistency(root: Path, *, synced: bool = True, idle: bool = True,
     except duckdb.Error as err:
         return [f"warehouse {wh_path} cannot be opened: {err}"]
     try:
-        catalog = duckdb.connect(str(cat_path), read_only=True) if cat_path.exists() else None
+        catalog = pgmode.duckdb_copy(state_db) if state_db else \
+            duckdb.connect(str(cat_path), read_only=True) if cat_path.exists() else None
     except duckdb.Error as err:
         if wh is not None:
             wh.close()
@@ -253,6 +257,11 @@ def run_rows(root: Path) -> list[tuple]:
     """(run_id, command, status, pid, host, error) of every run, in order."""
     import duckdb
 
+    import pgmode
+
+    if pgmode.database(Path(root)):
+        return pgmode.query(pgmode.database(Path(root)), "SELECT run_id, command, status, pid, "
+                            "host, error FROM runs ORDER BY run_id")
     path = Path(root) / ".duck" / "catalog.duckdb"
     if not path.exists():
         return []

@@ -74,7 +74,7 @@ def asset_line(manifest: Path, asset: str) -> int:
 def break_stg_trips(duck, project) -> str:
     """On the materialized example (the test's mark), deliver a duplicated trip: stg_trips
     2026-03-09 fails unique. Returns the duplicated trip id."""
-    assert (project / ".duck" / "catalog.duckdb").exists(), "mark the test materialized"
+    assert (project / ".duck" / "warehouse.duckdb").exists(), "mark the test materialized"
     append_duplicate_trip(project)
     day = project / "data" / "trips" / "2026-03-09.csv"
     return day.read_text().splitlines()[-1].split(",")[0]

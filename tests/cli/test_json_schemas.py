@@ -323,10 +323,10 @@ def test_status_on_an_unknown_asset_says_did_you_mean_in_the_hint(duck):
 def test_materialize_on_a_locked_project_exits_4_with_the_error_document(duck, project):
     from datetime import datetime, timezone
 
-    from duck_cli.state.lock import write_lock
+    from duck_cli.manifest.settings import load_settings
+    from duck_cli.state.backends import write_lock
 
-    (project / ".duck").mkdir(exist_ok=True)
-    with write_lock(project / ".duck", "backfill", wait=0, now=datetime.now(timezone.utc)):
+    with write_lock(load_settings(project), "backfill", wait=0, now=datetime.now(timezone.utc)):
         result = duck("materialize", "--wait", "0", "--json", expect=None)
     error = failed_doc(result, 4, "locked")
     assert "locked by `duck backfill`" in error["message"]

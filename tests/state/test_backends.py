@@ -25,6 +25,7 @@ def _asset(project: Path):
     return load_project(project).assets["stg_trips"]
 
 
+@pytest.mark.local_state
 def test_local_files_are_the_default(project: Path) -> None:
     settings = load_settings(project)
     assert isinstance(backends.state_backend(settings), LocalState)
@@ -56,6 +57,7 @@ def test_a_warehouse_this_duck_cannot_open_is_one_clear_error(project: Path) -> 
     assert not (project / ".duck" / "catalog.duckdb").exists()  # nothing was recorded
 
 
+@pytest.mark.local_state
 def test_ledger_rows_missing_from_a_separate_store_are_found(project: Path) -> None:
     """The comparison any backend pair uses (the state not attached to the warehouse): rows
     published but not recorded are found, recorded ones are not, and pruned runs stay pruned."""
@@ -83,6 +85,7 @@ def test_ledger_rows_missing_from_a_separate_store_are_found(project: Path) -> N
         wh.close()
 
 
+@pytest.mark.local_state
 def test_attached_and_separate_comparisons_agree(project: Path) -> None:
     assert invoke(project, "materialize").exit_code == 0
     seqs = [r[0] for r in catalog_rows(project, "SELECT seq FROM materializations ORDER BY seq")]

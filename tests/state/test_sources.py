@@ -65,6 +65,7 @@ def test_touched_identical_file_is_not_changed_and_a_new_byte_is(built):
     assert ("stg_trips", [DAY]) in plan_steps(built)
 
 
+@pytest.mark.local_state
 def test_size_mtime_versions_of_an_old_catalog_migrate_without_rebuilds(built):
     """A catalog from before content versions recorded size:mtime; it plans nothing, and the
     next writing command rewrites those observations in place (same seq), running no step."""

@@ -1,0 +1,96 @@
+"""The PostgreSQL state's schema: its tables in the schema ``duck``, its version, and the
+migrations between versions.
+
+``duck.meta`` records the schema version. A writer creates the schema on first use and
+migrates an older one (``MIGRATIONS[v]`` upgrades v to v + 1, in one transaction, under a
+transaction-level advisory lock so two commands never migrate at once); every command refuses
+a schema from a newer duck. The tables mirror the local catalog's (`catalog_schema.py`).
+"""
+
+from __future__ import annotations
+
+from duck_cli.errors import StateError
+
+SCHEMA_VERSION = 1
+MIGRATE_KEY = 0x6475636B_6D696772  # the advisory lock taken while creating or migrating
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS duck;
+CREATE TABLE IF NOT EXISTS duck.meta (key text PRIMARY KEY, value text);
+CREATE TABLE IF NOT EXISTS duck.runs (
+  run_id text PRIMARY KEY, command text, status text, started_at timestamptz,
+  ended_at timestamptz, pid integer, host text, args text, backfill_id text, error text,
+  duck_version text);
+CREATE TABLE IF NOT EXISTS duck.steps (
+  seq bigint, run_id text, step integer, asset text, partitions text[], status text,
+  started_at timestamptz, ended_at timestamptz, error text, error_kind text, row_count bigint,
+  blocked_by text, code_version text, reasons text, input_seq bigint);
+CREATE INDEX IF NOT EXISTS steps_run ON duck.steps (run_id, step, seq);
+CREATE INDEX IF NOT EXISTS steps_asset ON duck.steps (asset, seq);
+CREATE TABLE IF NOT EXISTS duck.materializations (
+  seq bigint PRIMARY KEY, asset text, partition_key text, run_id text, step integer,
+  created_at timestamptz, code_version text, data_version text, row_count bigint, kind text,
+  upstream text);
+CREATE INDEX IF NOT EXISTS mats_latest ON duck.materializations (asset, partition_key, seq);
+CREATE TABLE IF NOT EXISTS duck.check_results (
+  seq bigint, run_id text, step integer, asset text, partition_key text, check_name text,
+  kind text, severity text, passed boolean, observed text, failing bigint, message text,
+  sample text, created_at timestamptz, stage text);
+CREATE INDEX IF NOT EXISTS checks_run ON duck.check_results (run_id, seq);
+CREATE TABLE IF NOT EXISTS duck.backfills (
+  backfill_id text PRIMARY KEY, created_at timestamptz, selection text, requested text,
+  options text, status text);
+CREATE TABLE IF NOT EXISTS duck.counters (name text PRIMARY KEY, value bigint);
+CREATE TABLE IF NOT EXISTS duck.claims (
+  backfill_id text, asset text, partition_key text, status text NOT NULL DEFAULT 'pending',
+  runner text, lease_until timestamptz, claims integer NOT NULL DEFAULT 0, built_by text,
+  done_at timestamptz, PRIMARY KEY (backfill_id, asset, partition_key));
+CREATE TABLE IF NOT EXISTS duck.holders (
+  backend_pid integer PRIMARY KEY, command text, pid integer, host text, since timestamptz);
+"""
+
+TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters",
+          "claims")
+
+MIGRATIONS: dict[int, list[str]] = {}  # MIGRATIONS[v] upgrades schema v to v + 1
+
+
+def found_version(con) -> int | None:
+    """The schema version recorded (None: duck has not made its schema in this database)."""
+    exists = con.execute("SELECT to_regclass('duck.meta') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return None
+    row = con.execute("SELECT value FROM duck.meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def prepare(con, *, read_only: bool, where: str) -> bool:
+    """Check (and as a writer create or migrate) the schema; False when a reader finds none."""
+    version = found_version(con)
+    if version is not None and version > SCHEMA_VERSION:
+        raise newer(version, where)
+    if version == SCHEMA_VERSION:
+        return True
+    if read_only and version is None:
+        return False
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATE_KEY])
+        version = found_version(con)  # another command may have done it meanwhile
+        if version is not None and version > SCHEMA_VERSION:
+            raise newer(version, where)
+        if version is None:
+            con.execute(DDL)
+        else:
+            for v in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[v]:
+                    con.execute(statement)
+        con.execute("INSERT INTO duck.meta VALUES ('schema_version', %s) ON CONFLICT (key) "
+                    "DO UPDATE SET value = excluded.value", [str(SCHEMA_VERSION)])
+    return True
+
+
+def newer(version: int, where: str) -> StateError:
+    """The error for a schema written by a newer duck."""
+    return StateError(f"the state in {where} was written by a newer duck (state schema "
+                      f"{version}, this duck knows {SCHEMA_VERSION})",
+                      hint="Upgrade duck (pip install -U duck-cli); nothing was changed.")
