@@ -18,6 +18,9 @@ STRATEGIES = ("view", "table", "incremental")
 SEVERITIES = ("error", "warn")
 CHECK_KINDS = ("row_count", "not_null", "unique", "accepted_values", "accepted_range",
                "relationships", "data_freshness", "sql")
+# kinds whose answer depends on rows in other partitions: checked over the whole table by default
+TABLE_SCOPED_KINDS = ("unique", "relationships", "sql")
+CHECK_SCOPES = ("table", "partition")
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,18 @@ class CheckSpec:
     severity: str = "error"
     description: str | None = None
     location: Location | None = None
+    scope: str | None = None  # as written; see ``table_scoped``
 
     @property
     def blocking(self) -> bool:
         return self.severity == "error"
+
+    @property
+    def table_scoped(self) -> bool:
+        """Whether the check looks at the whole table (on a partitioned asset), not one slice."""
+        if self.scope is not None:
+            return self.scope == "table"
+        return self.kind in TABLE_SCOPED_KINDS
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,8 @@ class EntryBuilder:
         kind = next(k for k in CHECK_KINDS if k in item)
         params = self._check_params(kind, item[kind], spot.at(kind))
         return CheckSpec(item.get("name") or _check_name(kind, params), kind, params,
-                         item.get("severity", "error"), item.get("description"), spot.location)
+                         item.get("severity", "error"), item.get("description"), spot.location,
+                         item.get("scope"))
 
     def _check_params(self, kind: str, body: Any, spot: Spot) -> dict[str, Any]:
         if kind in ("not_null", "unique"):

@@ -241,14 +241,36 @@ class Builder:
                 f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
 
     def audit(self, relation: str) -> list:
-        """Run the asset's checks on the staged data."""
-        if not self.asset.checks:
+        """Run the asset's checks on the staged data: slice-scoped ones on the staged slice,
+        whole-table ones on the table the publish would leave behind; in declared order."""
+        specs = self.asset.checks
+        if not specs:
             return []
         ref = None
         if self.asset.partitions is not None and self.asset.partitions.kind != "static":
             ref = min(self.s.clock(), parts.bounds(self.asset.partitions, self.keys[-1])[1])
-        return checks.run_checks(self.wh.con, self.asset.checks, relation, now=self.s.clock(),
-                                 reference_time=ref, table_of=quote_ident)
+        whole, params = self.resulting_table(relation)
+        wide = [c for c in specs if c.table_scoped] if whole != relation else []
+        done = {}
+        for group, rel, bound in (([c for c in specs if c not in wide], relation, None),
+                                  (wide, whole, params)):
+            results = checks.run_checks(self.wh.con, group, rel, params=bound, now=self.s.clock(),
+                                        reference_time=ref, table_of=quote_ident)
+            done.update(zip((c.name for c in group), results))
+        return [done[c.name] for c in specs]
+
+    def resulting_table(self, relation: str) -> tuple[str, dict]:
+        """The table as it would be after publishing the staged slice: the slice together with
+        the published rows of every partition it does not replace (a relation and its
+        parameters). Only an incremental asset with a published table has other partitions."""
+        name = self.asset.name
+        if (self.asset.materialize.strategy != "incremental"
+                or self.wh.table_kind(name) != "BASE TABLE"):
+            return relation, {}
+        pred, params = slice_predicate(self.asset.partitions, self.params)
+        # BY NAME: the staged columns may have evolved from the published ones
+        return (f"(SELECT * FROM {relation} UNION ALL BY NAME SELECT * FROM {quote_ident(name)} "
+                f"WHERE NOT coalesce({pred}, false))"), params
 
     def publish(self, relation: str) -> None:
         """Swap the staged table in, or replace exactly the partitions' slice."""

@@ -86,7 +86,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, specs: Sequence[CheckSpec], relat
     from duck_cli.engine import duckdb  # the connection's own module, already loaded: needed to catch its errors
 
     ctx = _Ctx(min(now, reference_time) if reference_time else now, table_of)
-    columns = _columns(con, relation) if specs else None
+    columns = _columns(con, relation, dict(params or {})) if specs else None
     out = []
     for spec in specs:
         try:
@@ -266,12 +266,14 @@ def _used(params: Mapping[str, Any], sql: str) -> dict:
     return {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
+def _columns(con: duckdb.DuckDBPyConnection, relation: str,
+             params: Mapping[str, Any]) -> list[str] | None:
     """The relation's column names, or None if it cannot be read (each check then reports why)."""
     from duck_cli.engine import duckdb
 
+    sql = f"SELECT * FROM {relation} LIMIT 0"
     try:
-        return [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+        return [d[0] for d in con.execute(sql, _used(params, sql)).description]
     except duckdb.Error:
         return None
 
