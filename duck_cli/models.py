@@ -178,6 +178,8 @@ class Asset:
     code_version: str = ""  # hash of the normalized SQL and the settings that shape the output
     reads: tuple[str, ...] = ()  # tables the SQL reads, from DuckDB's parser
     allow_empty: bool = False  # may a partition with rows be replaced by an empty one
+    variables: tuple[str, ...] = ()  # DuckDB variables its SQL reads (getvariable('name'))
+    macros: tuple[str, ...] = ()  # macros its SQL calls, directly or through other macros
 
     @property
     def is_source(self) -> bool:
@@ -217,6 +219,17 @@ class Settings:
     max_partitions: int = 100_000  # keys one partitions definition may have at the clock
     state_dsn: str | None = None  # state in PostgreSQL: a libpq conninfo or env:NAME (None: local)
     lake: Mapping[str, str] | None = None  # a DuckLake warehouse: catalog, data_path (None: local)
+    vars: Mapping[str, Any] = field(default_factory=dict)  # bound as DuckDB variables
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A DuckDB macro from ``macros/*.sql``: its name, CREATE statement and where it is."""
+
+    name: str
+    sql: str
+    file: str
+    line: int
 
 
 @dataclass(frozen=True)
@@ -229,6 +242,7 @@ class Project:
     products: Mapping[str, Product] = field(default_factory=dict)
     warnings: tuple[Any, ...] = ()  # errors.Problem with severity "warning"
     manifest_files: tuple[str, ...] = ()
+    macros: tuple[Macro, ...] = ()  # created in every session, in this order
 
 
 REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "az://", "azure://",
@@ -251,3 +265,33 @@ def date_key(d: date) -> str:
     '2026-03-01'
     """
     return d.isoformat()
+
+
+def changed_parts(old: str | None, new: str) -> list[str]:
+    """What changed between two code versions, in words ("variable region", "macro cents");
+    [] when the SQL or settings changed (or the old version predates variables and macros).
+    A version is the SQL's hash, then ``v.NAME=HASH`` per variable and ``m.NAME=HASH`` per
+    macro it uses (see manifest/variables.py).
+
+    >>> changed_parts("abc v.region=1 m.cents=2", "abc v.region=9 m.cents=2")
+    ['variable region']
+    >>> changed_parts("abc v.region=1", "abd v.region=1")
+    []
+    """
+    if not old or old.split(" ")[0] != new.split(" ")[0]:
+        return []
+    before, after = _version_parts(old), _version_parts(new)
+    keys = sorted(set(before) | set(after), key=lambda k: (k[0] != "v", k[1]))
+    return [f"{_PART_LABELS[k[0]]} {k[1]}" for k in keys if before.get(k) != after.get(k)]
+
+
+_PART_LABELS = {"v": "variable", "m": "macro"}
+
+
+def _version_parts(version: str) -> dict[tuple[str, str], str]:
+    out = {}
+    for part in version.split(" ")[1:]:
+        key, _, digest = part.partition("=")
+        kind, _, name = key.partition(".")
+        out[(kind, name)] = digest
+    return out

@@ -33,6 +33,8 @@ JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Independent steps run 
                        "(default: duck.yaml's jobs, else the cores, 2 to 4; 1: one by one).")
 ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal.")
 JunitOpt = typer.Option(None, "--junit-xml", help="Write a JUnit XML report of steps and checks.")
+VarOpt = typer.Option(None, "--var", help="A variable for the SQL, name=value (repeatable; "
+                      "over duck.yaml's vars; read with getvariable('name')).")
 GithubOpt = typer.Option(False, "--github",
                          help="GitHub Actions annotations and step summary (auto in Actions).")
 
@@ -46,8 +48,8 @@ def _done(code: int) -> NoReturn:
 
 
 def _target(project: Optional[Path], selection: Optional[List[str]] = None,
-            json: bool = False) -> o.Target:
-    return o.Target(project, tuple(selection or ()), json)
+            json: bool = False, var: Optional[List[str]] = None) -> o.Target:
+    return o.Target(project, tuple(selection or ()), json, tuple(var or ()))
 
 
 def _keys(partition: Optional[List[str]], first: Optional[str] = None,
@@ -87,7 +89,7 @@ def _complete_keys(incomplete: str) -> list[str]:
 
 
 @app.command()
-def validate(ctx: typer.Context,
+def validate(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
              project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Validate the manifests: schema, names, deps, cycles, SQL; warnings for undeclared reads.
 
@@ -95,11 +97,11 @@ def validate(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    _done(read.validate(options=o.ValidateOptions(_target(project, json=json)), env=ctx.obj))
+    _done(read.validate(options=o.ValidateOptions(_target(project, json=json, var=var)), env=ctx.obj))
 
 
 @app.command()
-def graph(ctx: typer.Context,
+def graph(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
           selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
           format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json"),
           health: bool = typer.Option(False, "--health", help="Colour assets by health."),
@@ -110,12 +112,12 @@ def graph(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.GraphOptions(_target(project, selection, json), "json" if json else format, health)
+    opts = o.GraphOptions(_target(project, selection, json, var), "json" if json else format, health)
     _done(read.graph(options=opts, env=ctx.obj))
 
 
 @app.command()
-def plan(ctx: typer.Context,
+def plan(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
          selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
          partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
          to: Optional[str] = ToOpt,
@@ -129,13 +131,13 @@ def plan(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.PlanOptions(_target(project, selection, json), _keys(partition, from_, to), force,
+    opts = o.PlanOptions(_target(project, selection, json, var), _keys(partition, from_, to), force,
                          fail_on)
     _done(read.plan(options=opts, env=ctx.obj))
 
 
 @app.command()
-def materialize(ctx: typer.Context,
+def materialize(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
                 selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
                 partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
                 to: Optional[str] = ToOpt,
@@ -149,13 +151,13 @@ def materialize(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.MaterializeOptions(_target(project, selection, json), _keys(partition, from_, to),
+    opts = o.MaterializeOptions(_target(project, selection, json, var), _keys(partition, from_, to),
                                 force, o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.materialize(options=opts, env=ctx.obj))
 
 
 @app.command()
-def backfill(ctx: typer.Context,
+def backfill(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
              selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
              partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
              to: Optional[str] = ToOpt,
@@ -180,7 +182,7 @@ def backfill(ctx: typer.Context,
 
     request = o.BackfillRequest(_keys(partition, from_, to), missing, failed, downstream,
                                 batch_size, max_partitions, resume)
-    opts = o.BackfillOptions(_target(project, selection, json), request, dry_run,
+    opts = o.BackfillOptions(_target(project, selection, json, var), request, dry_run,
                              o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.backfill(options=opts, env=ctx.obj))
 
@@ -198,7 +200,7 @@ def backfills(ctx: typer.Context,
 
 
 @app.command()
-def status(ctx: typer.Context,
+def status(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
            selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
            partitions: bool = typer.Option(False, "--partitions", help="One row per partition."),
            show_all: bool = typer.Option(False, "--all", help="List every asset, even in a "
@@ -212,13 +214,13 @@ def status(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.StatusOptions(_target(project, selection, json), partitions, show_all,
+    opts = o.StatusOptions(_target(project, selection, json, var), partitions, show_all,
                            tuple(fail_on or ()))
     _done(read.status(options=opts, env=ctx.obj))
 
 
 @app.command()
-def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or data product."),
+def why(ctx: typer.Context, var: Optional[List[str]] = VarOpt, target: str = typer.Argument(..., help="An asset or data product."),
         project: Optional[Path] = ProjectOpt, partition: Optional[str] = typer.Option(
             None, "--partition", help="Explain one partition."),
         json: bool = JsonOpt) -> None:
@@ -228,12 +230,12 @@ def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or 
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.WhyOptions(_target(project, json=json), target, partition)
+    opts = o.WhyOptions(_target(project, json=json, var=var), target, partition)
     _done(read.why(options=opts, env=ctx.obj))
 
 
 @app.command()
-def reconcile(ctx: typer.Context,
+def reconcile(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
               selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
               apply: bool = typer.Option(False, "--apply", help="Execute the plan."),
               retry_failed: bool = typer.Option(False, "--retry-failed",
@@ -247,13 +249,13 @@ def reconcile(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.ReconcileOptions(_target(project, selection, json), apply, retry_failed,
+    opts = o.ReconcileOptions(_target(project, selection, json, var), apply, retry_failed,
                               o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.reconcile(options=opts, env=ctx.obj))
 
 
 @app.command()
-def check(ctx: typer.Context,
+def check(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
           selection: Optional[List[str]] = SelArg, project: Optional[Path] = ProjectOpt,
           partition: Optional[List[str]] = PartOpt, wait: Optional[float] = WaitOpt,
           junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
@@ -264,7 +266,7 @@ def check(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.CheckOptions(_target(project, selection, json), _keys(partition),
+    opts = o.CheckOptions(_target(project, selection, json, var), _keys(partition),
                           o.RunOptions(wait, junit_xml=junit_xml, github=github))
     _done(write.check(options=opts, env=ctx.obj))
 

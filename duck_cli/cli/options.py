@@ -12,11 +12,12 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Target:
-    """The project folder (-p), the selection, and whether to answer in JSON."""
+    """The project folder (-p), the selection, whether to answer in JSON, and --var values."""
 
     project: Path | None = None
     selection: tuple[str, ...] = ()
     json: bool = False
+    variables: tuple[str, ...] = ()  # --var name=value
 
 
 @dataclass(frozen=True)

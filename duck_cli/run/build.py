@@ -13,6 +13,7 @@ from datetime import datetime
 from duck_cli.graph import partitions as parts
 from duck_cli.run import checks, inputs
 from duck_cli.records import LedgerRow
+from duck_cli.run.prelude import create_macros
 from duck_cli.run.session import StepResult
 from duck_cli.models import Asset
 from duck_cli.records import RunStatus
@@ -47,7 +48,14 @@ class Builder:
 
     def build(self, started: datetime):
         """Build with the step's source inputs in place."""
+        from duck_cli.engine import duckdb
+
         a = self.asset
+        try:
+            create_macros(self.wh.con, self.s.project, a.macros)
+        except duckdb.Error as err:
+            return self.result(started, RunStatus.FAILED, None, [],
+                               f"a macro it calls cannot be created: {_sql_error(err)}", "sql")
         if a.materialize.strategy == "table" and not a.checks:
             return self.run_table(started)
         if self.direct_ok():
