@@ -118,6 +118,17 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an asset's contract: its name, DuckDB type (None: any), NOT NULL, words."""
+
+    name: str
+    type: str | None = None
+    not_null: bool = False
+    description: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class FreshnessPolicy:
     """How old an output may get before it breaks its consumer contract.
 
@@ -178,6 +189,7 @@ class Asset:
     code_version: str = ""  # hash of the normalized SQL and the settings that shape the output
     reads: tuple[str, ...] = ()  # tables the SQL reads, from DuckDB's parser
     allow_empty: bool = False  # may a partition with rows be replaced by an empty one
+    columns: tuple[ColumnSpec, ...] = ()  # the column contract (empty: none declared)
     variables: tuple[str, ...] = ()  # DuckDB variables its SQL reads (getvariable('name'))
     macros: tuple[str, ...] = ()  # macros its SQL calls, directly or through other macros
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
 from duck_cli.manifest.read import line_of, value_line
-from duck_cli.models import (CHECK_KINDS, Asset, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
+from duck_cli.models import (CHECK_KINDS, Asset, CheckSpec, ColumnSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
 from duck_cli.manifest.settings import relative_inside
 from duck_cli.models import is_remote
@@ -110,7 +110,20 @@ class EntryBuilder:
             checks=self.checks(raw.get("checks") or [], spot.at("checks")),
             freshness=self.freshness(raw.get("freshness"), spot.at("freshness")),
             materialize=materialize, partitions=parts, source=source, location=spot.location,
-            allow_empty=bool(raw.get("allow_empty", False))))
+            allow_empty=bool(raw.get("allow_empty", False)),
+            columns=self.columns(raw.get("columns") or [], spot.at("columns"))))
+
+    def columns(self, raw: list[Any], spot: Spot) -> tuple[ColumnSpec, ...]:
+        """The column contract; a column named twice is an error."""
+        out: list[ColumnSpec] = []
+        for index, item in enumerate(raw):
+            if any(c.name.lower() == item["name"].lower() for c in out):
+                self.error(spot.at(index), f"the contract names column '{item['name']}' twice",
+                           "Declare each column once.")
+                continue
+            out.append(ColumnSpec(item["name"], item.get("type"), bool(item.get("not_null")),
+                                  item.get("description"), spot.at(index).location))
+        return tuple(out)
 
     def _kind_rules(self, raw: dict[str, Any], spot: Spot, source: Source | None) -> None:
         if raw.get("kind") == "source" and "source" not in raw:

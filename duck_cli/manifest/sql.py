@@ -158,6 +158,8 @@ def code_version(asset: Asset, parsed: ParsedSQL | None) -> str:
         payload["strategy"] = asset.materialize.strategy
     if asset.source is not None:
         payload["source"] = asdict(asset.source)
+    if asset.columns:  # the contract shapes the output; descriptions do not
+        payload["columns"] = [[c.name, c.type, c.not_null] for c in asset.columns]
     text = json.dumps(_stable(payload), sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, inputs
+from duck_cli.run import checks, contracts, inputs
 from duck_cli.records import LedgerRow
 from duck_cli.run.prelude import create_macros
 from duck_cli.run.session import StepResult
@@ -56,7 +56,7 @@ class Builder:
         except duckdb.Error as err:
             return self.result(started, RunStatus.FAILED, None, [],
                                f"a macro it calls cannot be created: {_sql_error(err)}", "sql")
-        if a.materialize.strategy == "table" and not a.checks:
+        if a.materialize.strategy == "table" and not a.checks and not a.columns:
             return self.run_table(started)
         if self.direct_ok():
             result = self.run_direct(started)
@@ -156,6 +156,11 @@ class Builder:
             relation = self.stage()
             self.s.faults.hit("stage")
             rows = self.count_and_verify(relation)
+            broken = contracts.staged_problems(self.wh.con, self.asset, relation) \
+                if self.asset.columns else None
+            if broken:
+                self.wh.rollback()
+                return self.result(started, RunStatus.FAILED, rows, [], broken, "contract")
             checks = self.audit(relation)
             self.s.faults.hit("checks")
             if any(not c.passed for c in checks) and not self.transaction_usable():
@@ -382,13 +387,13 @@ def direct_ok(s, wh, asset: Asset) -> bool:
     """Whether a step of an incremental asset replaces its slice straight from the SQL: no
     checks to audit, the table exists and its columns fit (so far)."""
     return (asset.materialize.strategy == "incremental" and not asset.checks
-            and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
+            and not asset.columns and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
 
 
 def shares_transaction(s, wh, asset: Asset) -> bool:
     """Whether a step is plain statements on its published table (no staging, nothing to
     audit), so it can share a transaction with other such steps (`run_group`)."""
-    if asset.materialize is None or asset.checks:
+    if asset.materialize is None or asset.checks or asset.columns:
         return False
     return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 
