@@ -14,7 +14,10 @@ from typing import Any, Mapping, Union
 UNPARTITIONED = ""  # the one partition key of an unpartitioned asset
 
 TIME_GRANULARITIES = ("hourly", "daily", "weekly", "monthly")
-STRATEGIES = ("view", "table", "incremental")
+STRATEGIES = ("view", "table", "incremental", "append", "merge", "snapshot")
+STATEFUL = ("append", "merge", "snapshot")  # build on the table they published before
+FULL_REFRESH = "full refresh (--force): the table is rebuilt from scratch"
+SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
 SEVERITIES = ("error", "warn")
 CHECK_KINDS = ("row_count", "not_null", "unique", "accepted_values", "accepted_range",
                "relationships", "data_freshness", "sql")
@@ -163,11 +166,18 @@ class Source:
 
 @dataclass(frozen=True)
 class Materialize:
-    """How an asset is built: a SELECT and a strategy (view, table, incremental by partition)."""
+    """How an asset is built: a SELECT and a strategy (view, table, incremental by partition,
+    append, merge, snapshot) with the stateful strategies' options."""
 
     strategy: str
     sql: str
     sql_file: str | None = None
+    unique_key: tuple[str, ...] = ()  # merge, snapshot
+    cursor: str | None = None  # append
+    delete_when: str | None = None  # merge
+    updated_at: str | None = None  # snapshot
+    check_columns: tuple[str, ...] = ()  # snapshot
+    hard_deletes: bool = False  # snapshot
 
 
 @dataclass(frozen=True)

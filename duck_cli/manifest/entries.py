@@ -16,6 +16,7 @@ from duck_cli.manifest.read import line_of, value_line
 from duck_cli.models import (CHECK_KINDS, Asset, CheckSpec, ColumnSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
 from duck_cli.manifest.settings import relative_inside
+from duck_cli.manifest.strategies import stateful_options
 from duck_cli.models import is_remote
 from duck_cli.manifest.values import (check_timezone, deadline_cron, parse_duration, parse_partition_time,
                               placeholder_problem, timezone_hint)
@@ -221,11 +222,12 @@ class EntryBuilder:
         default = "incremental" if parts else ("view" if raw.get("kind") == "view" else "table")
         strategy = body.get("strategy", default)
         self._strategy_rules(strategy, parts, asset_spot, spot.at("strategy") if "strategy" in body else spot)
+        options = stateful_options(body, strategy, spot, self.error)
         if "sql" in body:
             self.out.sql_origins[raw["name"]] = SqlOrigin(spot.file, value_line(spot.doc, spot.path + ("sql",)))
-            return Materialize(strategy, body["sql"])
+            return Materialize(strategy, body["sql"], **options)
         sql_file = self._sql_file(body["sql_file"], spot.at("sql_file"), raw["name"])
-        return Materialize(strategy, sql_file[1], sql_file[0]) if sql_file else None
+        return Materialize(strategy, sql_file[1], sql_file[0], **options) if sql_file else None
 
     def _strategy_rules(self, strategy: str, parts: PartitionsDef | None, asset: Spot, where: Spot) -> None:
         if strategy == "incremental" and parts is None:

@@ -14,7 +14,7 @@ from duck_cli.graph import mapping as pmap
 from duck_cli.graph import partitions as parts
 from duck_cli.health.assess import Health, upstream_partitions
 from duck_cli.health.state import State, turns_stale
-from duck_cli.models import Project
+from duck_cli.models import FULL_REFRESH, STATEFUL, Project
 from duck_cli.plan.steps import Step, make_steps
 
 PLAN, OK, BLOCKED, UNFIXABLE = "plan", "ok", "blocked", "unfixable"
@@ -151,7 +151,8 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
             return (BLOCKED, (), root or up)
     upstream_planned = [up for up, v in ups if v[0] == PLAN]
     if (asset, key) in req.forced:
-        return (PLAN, _reasons(p) or ("requested",), None)
+        refresh = (FULL_REFRESH,) if _stateful(project.assets[asset]) else ()
+        return (PLAN, refresh + (_reasons(p) or ("requested",)), None)
     if p.state == State.FRESH and not upstream_planned:
         return (OK, (), None)
     if asset not in req.scope:
@@ -161,6 +162,11 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
         return (UNFIXABLE, _reasons(p), (asset, key))
     extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned))
     return (PLAN, _reasons(p) + extra, None)
+
+
+def _stateful(asset) -> bool:
+    """Whether the asset builds on the table it published before (append, merge, snapshot)."""
+    return asset.materialize is not None and asset.materialize.strategy in STATEFUL
 
 
 def _outside(health: Health, req: Request, up: tuple[str, str]) -> tuple:

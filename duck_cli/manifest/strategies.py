@@ -1,0 +1,42 @@
+"""The options of the stateful strategies (append, merge, snapshot) and their rules."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from duck_cli.models import SNAPSHOT_COLUMNS
+
+_OPTIONS = {"unique_key": ("merge", "snapshot"), "cursor": ("append",),
+            "delete_when": ("merge",), "updated_at": ("snapshot",),
+            "check_columns": ("snapshot",), "hard_deletes": ("snapshot",)}
+
+
+def stateful_options(body: dict[str, Any], strategy: str, spot, error: Callable) -> dict:
+    """Materialize's keyword arguments for a strategy's options; errors through ``error``."""
+    for option, strategies in _OPTIONS.items():
+        if option in body and strategy not in strategies:
+            error(spot.at(option), f"'{option}' applies to strategy {' or '.join(strategies)}, "
+                  f"not {strategy}", f"Remove '{option}', or use strategy {strategies[0]}.")
+    key = body.get("unique_key")
+    if strategy in ("merge", "snapshot") and not key:
+        error(spot, f"strategy {strategy} needs a unique_key",
+              "For example: unique_key: [customer_id] (the columns identifying a row).")
+    if strategy == "snapshot":
+        _snapshot_rules(body, spot, error)
+    return {"unique_key": tuple([key] if isinstance(key, str) else key or ()),
+            "cursor": body.get("cursor"), "delete_when": body.get("delete_when"),
+            "updated_at": body.get("updated_at"),
+            "check_columns": tuple(body.get("check_columns") or ()),
+            "hard_deletes": bool(body.get("hard_deletes", False))}
+
+
+def _snapshot_rules(body: dict[str, Any], spot, error: Callable) -> None:
+    if ("updated_at" in body) == ("check_columns" in body):
+        error(spot, "strategy snapshot needs exactly one of updated_at and check_columns",
+              "updated_at: <a column that changes with the row>, or check_columns: [<columns "
+              "compared>].")
+    named = [body.get("updated_at"), *(body.get("check_columns") or ())]
+    clash = [c for c in named if c in SNAPSHOT_COLUMNS]
+    if clash:
+        error(spot, f"'{clash[0]}' is a column duck adds to a snapshot",
+              f"Rename it in the SQL; duck adds {', '.join(SNAPSHOT_COLUMNS)}.")
