@@ -20,9 +20,9 @@ FULL_REFRESH = "full refresh (--force): the table is rebuilt from scratch"
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
 SEVERITIES = ("error", "warn")
 CHECK_KINDS = ("row_count", "not_null", "unique", "accepted_values", "accepted_range",
-               "relationships", "data_freshness", "sql")
+               "relationships", "data_freshness", "sql", "use")
 # kinds whose answer depends on rows in other partitions: checked over the whole table by default
-TABLE_SCOPED_KINDS = ("unique", "relationships", "sql")
+TABLE_SCOPED_KINDS = ("unique", "relationships", "sql", "use")
 CHECK_SCOPES = ("table", "partition")
 
 
@@ -97,7 +97,8 @@ class CheckSpec:
 
     row_count {min?, max?}; not_null {columns}; unique {columns}; accepted_values {column, values};
     accepted_range {column, min?, max?}; relationships {column, to, field};
-    data_freshness {column, max_age (timedelta)}; sql {sql} (failing rows; ``{this}`` is the relation).
+    data_freshness {column, max_age (timedelta)}; sql {sql} (failing rows; ``{this}`` is the relation);
+    use {definition, args, and once resolved: sql, parameters} (a check_definitions entry).
     """
 
     name: str
@@ -118,6 +119,18 @@ class CheckSpec:
         if self.scope is not None:
             return self.scope == "table"
         return self.kind in TABLE_SCOPED_KINDS
+
+
+@dataclass(frozen=True)
+class CheckDefinition:
+    """A reusable check (``check_definitions``): a SELECT of failing rows of ``{this}``, made a
+    DuckDB table macro with these parameters when used."""
+
+    name: str
+    parameters: tuple[str, ...]
+    sql: str
+    description: str | None = None
+    location: Location | None = None
 
 
 @dataclass(frozen=True)

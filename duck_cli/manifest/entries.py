@@ -13,10 +13,10 @@ from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
 from duck_cli.manifest.read import line_of, value_line
-from duck_cli.models import (CHECK_KINDS, Asset, CheckSpec, ColumnSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
+from duck_cli.models import (CHECK_KINDS, Asset, CheckDefinition, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
 from duck_cli.manifest.settings import relative_inside
-from duck_cli.manifest.strategies import stateful_options
+from duck_cli.manifest.strategies import contract_of, definition_of, stateful_options
 from duck_cli.models import is_remote
 from duck_cli.manifest.values import (check_timezone, deadline_cron, parse_duration, parse_partition_time,
                               placeholder_problem, timezone_hint)
@@ -76,6 +76,7 @@ class Built:
 
     assets: list[Asset] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)
+    check_definitions: list[CheckDefinition] = field(default_factory=list)
     spots: dict[str, Spot] = field(default_factory=dict)
     sql_origins: dict[str, SqlOrigin] = field(default_factory=dict)
     sql_files: dict[str, bytes] = field(default_factory=dict)
@@ -112,19 +113,7 @@ class EntryBuilder:
             freshness=self.freshness(raw.get("freshness"), spot.at("freshness")),
             materialize=materialize, partitions=parts, source=source, location=spot.location,
             allow_empty=bool(raw.get("allow_empty", False)),
-            columns=self.columns(raw.get("columns") or [], spot.at("columns"))))
-
-    def columns(self, raw: list[Any], spot: Spot) -> tuple[ColumnSpec, ...]:
-        """The column contract; a column named twice is an error."""
-        out: list[ColumnSpec] = []
-        for index, item in enumerate(raw):
-            if any(c.name.lower() == item["name"].lower() for c in out):
-                self.error(spot.at(index), f"the contract names column '{item['name']}' twice",
-                           "Declare each column once.")
-                continue
-            out.append(ColumnSpec(item["name"], item.get("type"), bool(item.get("not_null")),
-                                  item.get("description"), spot.at(index).location))
-        return tuple(out)
+            columns=contract_of(raw.get("columns") or [], spot.at("columns"), self.error)))
 
     def _kind_rules(self, raw: dict[str, Any], spot: Spot, source: Source | None) -> None:
         if raw.get("kind") == "source" and "source" not in raw:
@@ -303,7 +292,11 @@ class EntryBuilder:
 
     def _check(self, item: dict[str, Any], spot: Spot) -> CheckSpec:
         kind = next(k for k in CHECK_KINDS if k in item)
-        params = self._check_params(kind, item[kind], spot.at(kind))
+        if "with" in item and kind != "use":
+            self.error(spot.at("with"), "'with' passes parameters to a check from "
+                       "check_definitions", "Add use: <definition>, or remove 'with'.")
+        params = ({"definition": item["use"], "args": plain(item.get("with") or {})}
+                  if kind == "use" else self._check_params(kind, item[kind], spot.at(kind)))
         return CheckSpec(item.get("name") or _check_name(kind, params), kind, params,
                          item.get("severity", "error"), item.get("description"), spot.location,
                          item.get("scope"))
@@ -341,6 +334,10 @@ class EntryBuilder:
         except ValueError as err:
             self.error(spot, str(err), 'Write "HH:MM" (e.g. "07:00", daily) or a 5-field cron expression such as "0 7 * * 1-5".')
             return None
+
+    def check_definition(self, raw: dict[str, Any], spot: Spot) -> None:
+        """A reusable check; uses are resolved once every file is read (`resolve_uses`)."""
+        self.out.check_definitions.append(definition_of(raw, spot.location))
 
     # products ---------------------------------------------------------------------------------
 

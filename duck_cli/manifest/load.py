@@ -16,6 +16,7 @@ from duck_cli.errors import ManifestError, Problem
 from duck_cli.manifest.cache import cache_key, read_cache, write_cache
 from duck_cli.manifest.entries import EntryBuilder, Spot
 from duck_cli.manifest.rules import cross_rules
+from duck_cli.manifest.definitions import resolve_uses
 from duck_cli.manifest.macros import macro_files, read_macros
 from duck_cli.manifest.variables import annotate, bind
 from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
@@ -27,7 +28,7 @@ from duck_cli.manifest.values import parse_duration
 
 __all__ = ["load_project", "parse_duration", "SECTIONS"]
 
-SECTIONS = ("assets", "products")
+SECTIONS = ("assets", "products", "check_definitions")
 
 
 def load_project(root: Path, *, use_cache: bool = True, variables: Iterable[str] = ()) -> Project:
@@ -64,6 +65,7 @@ def _validate(root: Path, manifests: list[Manifest], problems: list[Problem],
     built, skipped = _build(root, docs, problems)
     problems += cross_rules(built, skipped)
     macros, macro_problems = read_macros(macro_data)
+    problems += resolve_uses(built)
     sql = sql_stage(built)
     problems += sql.errors + built.problems + macro_problems
     if problems or settings is None:

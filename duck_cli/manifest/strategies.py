@@ -1,10 +1,11 @@
-"""The options of the stateful strategies (append, merge, snapshot) and their rules."""
+"""Modelling options of an asset entry: the stateful strategies' options (append, merge,
+snapshot) and their rules, the column contract, and a reusable check's definition."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from duck_cli.models import SNAPSHOT_COLUMNS
+from duck_cli.models import SNAPSHOT_COLUMNS, CheckDefinition, ColumnSpec, Location
 
 _OPTIONS = {"unique_key": ("merge", "snapshot"), "cursor": ("append",),
             "delete_when": ("merge",), "updated_at": ("snapshot",),
@@ -40,3 +41,22 @@ def _snapshot_rules(body: dict[str, Any], spot, error: Callable) -> None:
     if clash:
         error(spot, f"'{clash[0]}' is a column duck adds to a snapshot",
               f"Rename it in the SQL; duck adds {', '.join(SNAPSHOT_COLUMNS)}.")
+
+
+def contract_of(raw: list[Any], spot, error: Callable) -> tuple[ColumnSpec, ...]:
+    """The column contract; a column named twice is an error."""
+    out: list[ColumnSpec] = []
+    for index, item in enumerate(raw):
+        if any(c.name.lower() == item["name"].lower() for c in out):
+            error(spot.at(index), f"the contract names column '{item['name']}' twice",
+                  "Declare each column once.")
+            continue
+        out.append(ColumnSpec(item["name"], item.get("type"), bool(item.get("not_null")),
+                              item.get("description"), spot.at(index).location))
+    return tuple(out)
+
+
+def definition_of(raw: dict[str, Any], location: Location) -> CheckDefinition:
+    """A reusable check from its entry; uses are resolved once every file is read."""
+    return CheckDefinition(raw["name"], tuple(raw.get("parameters") or ()), raw["sql"],
+                           raw.get("description"), location)

@@ -212,7 +212,38 @@ def _without_final_semicolon(sql: str) -> str:
 _FINAL_SEMICOLON = re.compile(r";(?:\s|--[^\n]*)*\Z")
 
 
-_BUILDERS = {"row_count": _row_count, "not_null": _not_null, "unique": _unique,
+def _use(p: Mapping[str, Any], rel: str, where: str | None, ctx: _Ctx) -> tuple[str, dict]:
+    """A check definition's table macro over the checked rows (the CTE it reads as {this})."""
+    args = {f"chk_a{i}": p["args"][name] for i, name in enumerate(p["parameters"])}
+    call = ", ".join("$" + k for k in args)
+    return (f"WITH {THIS} AS (SELECT * FROM {rel}{_filter(where)}) "
+            f"SELECT * FROM {quote_ident(_macro_name(p))}({call})"), args
+
+
+def define_macro(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str,
+                 where: str | None, params: Mapping[str, Any]) -> None:
+    """Create a use check's table macro, bound against an empty table shaped like the checked
+    rows (DuckDB binds a macro's body when it is created; a use reads the rows as a CTE)."""
+    p = spec.params
+    shape = f"SELECT * FROM {relation}{_filter(where)} LIMIT 0"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {THIS} AS {shape}", _used(params, shape))
+    body = _without_final_semicolon(p["sql"]).replace("{this}", THIS)
+    args = ", ".join(quote_ident(x) for x in p["parameters"])
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {quote_ident(_macro_name(p))}({args}) "
+                    f"AS TABLE {body}")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {THIS}")
+
+
+def _macro_name(p: Mapping[str, Any]) -> str:
+    return f"__duck_check_{p['definition']}"
+
+
+THIS = "__duck_this"
+
+
+_BUILDERS = {"use": _use, "row_count": _row_count, "not_null": _not_null, "unique": _unique,
              "accepted_values": _accepted_values, "accepted_range": _accepted_range,
              "relationships": _relationships, "data_freshness": _data_freshness, "sql": _custom}
 
@@ -225,6 +256,8 @@ def _run_one(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str, whe
     problem = _unknown_column(spec, relation, columns)
     if problem:
         return _errored(spec, problem)
+    if spec.kind == "use":
+        define_macro(con, spec, relation, where, params)
     sql, bound = check_sql(spec, relation, where, reference=ctx.reference, table_of=ctx.table_of)
     failing, sample = _failing(con, sql, {**_used(params, sql), **bound})
     value = _observation(con, spec, relation, where, params, sample)

@@ -155,3 +155,21 @@ def test_whole_table_unique_fails_exactly_when_the_result_repeats_a_key(case):
         assert result.exit_code == (1 if repeats else 0), result.output
         if repeats:
             assert published(root) == before
+
+
+def test_a_reusable_check_sees_the_whole_table(tmp_path):
+    definition = """\
+check_definitions:
+  - name: unique_by
+    parameters: [col]
+    sql: "select COLUMNS(col) from {this} group by all having count(*) > 1"
+"""
+    root = project_with(tmp_path / "p", orders_asset("{name: once, use: unique_by, with: {col: order_id}}"))
+    (root / "defs.yaml").write_text(definition)
+    write_orders(root, "2026-03-01", [(1, "ann", 10)])
+    write_orders(root, "2026-03-02", [(1, "bob", 20)])
+    duck = Duck(root, NOW)
+    duck("materialize", "orders", "--partition", "2026-03-01")
+    result = duck("materialize", "orders", "--partition", "2026-03-02", expect=1)
+    assert "once failed" in result.output
+    assert published(root) == [(1, "2026-03-01")]
