@@ -28,10 +28,6 @@ from duck_cli.records import Backfill, Batch, CheckRow, LedgerRow, RunRow, Snaps
 class StateStore(Protocol):
     """An open connection to the state's records (a local catalog file, a PostgreSQL schema)."""
 
-    def prepare(self, statements: list[tuple[str, dict]], deferred: list[str] = ()) -> None:
-        """Run what every connection of the command needs first (SET VARIABLE, macros; the
-        ``deferred`` ones may fail on a table not built yet), and again on each worker."""
-
     def close(self) -> None:
         """Close the connection."""
 
@@ -103,6 +99,10 @@ class WarehouseBackend(Protocol):
 
     def worker(self) -> "WarehouseBackend":
         """A connection for a worker thread: its own transactions, the same picture."""
+
+    def prepare(self, statements: list[tuple[str, dict]], deferred: list[str] = ()) -> None:
+        """Run what every connection of the command needs first (SET VARIABLE, macros; the
+        ``deferred`` ones may fail on a table not built yet), and again on each worker."""
 
     def close(self) -> None:
         """Close the connection."""
