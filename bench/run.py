@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from bench import generate as gen  # noqa: E402
 from bench import raw  # noqa: E402
 from bench import sources  # noqa: E402
+from bench import check_scope  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
@@ -43,7 +44,7 @@ SCALES = {
               "sources": ((5, 30), 100)},
 }
 WARM = " (manifests validated before)"  # the same, after an untimed `duck validate`
-WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources")
+WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources", "check_scope")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -609,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = {"startup": bench_startup, "dag": bench_dag, "backfill": bench_backfill,
              "wide": lambda b: bench_scale(b, "wide"),
              "partitions": lambda b: bench_scale(b, "partitions"), "report": bench_report,
-             "sources": sources.bench}
+             "sources": sources.bench, "check_scope": check_scope.bench}
     for name in only:
         print(f"{name} ...", flush=True)
         steps[name](b)

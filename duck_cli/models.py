@@ -14,10 +14,16 @@ from typing import Any, Mapping, Union
 UNPARTITIONED = ""  # the one partition key of an unpartitioned asset
 
 TIME_GRANULARITIES = ("hourly", "daily", "weekly", "monthly")
-STRATEGIES = ("view", "table", "incremental")
+STRATEGIES = ("view", "table", "incremental", "append", "merge", "snapshot")
+STATEFUL = ("append", "merge", "snapshot")  # build on the table they published before
+FULL_REFRESH = "full refresh (--force): the table is rebuilt from scratch"
+SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
 SEVERITIES = ("error", "warn")
 CHECK_KINDS = ("row_count", "not_null", "unique", "accepted_values", "accepted_range",
-               "relationships", "data_freshness", "sql")
+               "relationships", "data_freshness", "sql", "use")
+# kinds whose answer depends on rows in other partitions: checked over the whole table by default
+TABLE_SCOPED_KINDS = ("unique", "relationships", "sql", "use")
+CHECK_SCOPES = ("table", "partition")
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ class CheckSpec:
 
     row_count {min?, max?}; not_null {columns}; unique {columns}; accepted_values {column, values};
     accepted_range {column, min?, max?}; relationships {column, to, field};
-    data_freshness {column, max_age (timedelta)}; sql {sql} (failing rows; ``{this}`` is the relation).
+    data_freshness {column, max_age (timedelta)}; sql {sql} (failing rows; ``{this}`` is the relation);
+    use {definition, args, and once resolved: sql, parameters} (a check_definitions entry).
     """
 
     name: str
@@ -100,10 +107,41 @@ class CheckSpec:
     severity: str = "error"
     description: str | None = None
     location: Location | None = None
+    scope: str | None = None  # as written; see ``table_scoped``
 
     @property
     def blocking(self) -> bool:
         return self.severity == "error"
+
+    @property
+    def table_scoped(self) -> bool:
+        """Whether the check looks at the whole table (on a partitioned asset), not one slice."""
+        if self.scope is not None:
+            return self.scope == "table"
+        return self.kind in TABLE_SCOPED_KINDS
+
+
+@dataclass(frozen=True)
+class CheckDefinition:
+    """A reusable check (``check_definitions``): a SELECT of failing rows of ``{this}``, made a
+    DuckDB table macro with these parameters when used."""
+
+    name: str
+    parameters: tuple[str, ...]
+    sql: str
+    description: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an asset's contract: its name, DuckDB type (None: any), NOT NULL, words."""
+
+    name: str
+    type: str | None = None
+    not_null: bool = False
+    description: str | None = None
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -141,11 +179,18 @@ class Source:
 
 @dataclass(frozen=True)
 class Materialize:
-    """How an asset is built: a SELECT and a strategy (view, table, incremental by partition)."""
+    """How an asset is built: a SELECT and a strategy (view, table, incremental by partition,
+    append, merge, snapshot) with the stateful strategies' options."""
 
     strategy: str
     sql: str
     sql_file: str | None = None
+    unique_key: tuple[str, ...] = ()  # merge, snapshot
+    cursor: str | None = None  # append
+    delete_when: str | None = None  # merge
+    updated_at: str | None = None  # snapshot
+    check_columns: tuple[str, ...] = ()  # snapshot
+    hard_deletes: bool = False  # snapshot
 
 
 @dataclass(frozen=True)
@@ -167,6 +212,9 @@ class Asset:
     code_version: str = ""  # hash of the normalized SQL and the settings that shape the output
     reads: tuple[str, ...] = ()  # tables the SQL reads, from DuckDB's parser
     allow_empty: bool = False  # may a partition with rows be replaced by an empty one
+    columns: tuple[ColumnSpec, ...] = ()  # the column contract (empty: none declared)
+    variables: tuple[str, ...] = ()  # DuckDB variables its SQL reads (getvariable('name'))
+    macros: tuple[str, ...] = ()  # macros its SQL calls, directly or through other macros
 
     @property
     def is_source(self) -> bool:
@@ -208,6 +256,17 @@ class Settings:
     max_partitions: int = 100_000  # keys one partitions definition may have at the clock
     state_dsn: str | None = None  # state in PostgreSQL: a libpq conninfo or env:NAME (None: local)
     lake: Mapping[str, str] | None = None  # a DuckLake warehouse: catalog, data_path (None: local)
+    vars: Mapping[str, Any] = field(default_factory=dict)  # bound as DuckDB variables
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A DuckDB macro from ``macros/*.sql``: its name, CREATE statement and where it is."""
+
+    name: str
+    sql: str
+    file: str
+    line: int
 
 
 @dataclass(frozen=True)
@@ -220,6 +279,7 @@ class Project:
     products: Mapping[str, Product] = field(default_factory=dict)
     warnings: tuple[Any, ...] = ()  # errors.Problem with severity "warning"
     manifest_files: tuple[str, ...] = ()
+    macros: tuple[Macro, ...] = ()  # created in every session, in this order
 
 
 REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "az://", "azure://",
@@ -242,3 +302,33 @@ def date_key(d: date) -> str:
     '2026-03-01'
     """
     return d.isoformat()
+
+
+def changed_parts(old: str | None, new: str) -> list[str]:
+    """What changed between two code versions, in words ("variable region", "macro cents");
+    [] when the SQL or settings changed (or the old version predates variables and macros).
+    A version is the SQL's hash, then ``v.NAME=HASH`` per variable and ``m.NAME=HASH`` per
+    macro it uses (see manifest/variables.py).
+
+    >>> changed_parts("abc v.region=1 m.cents=2", "abc v.region=9 m.cents=2")
+    ['variable region']
+    >>> changed_parts("abc v.region=1", "abd v.region=1")
+    []
+    """
+    if not old or old.split(" ")[0] != new.split(" ")[0]:
+        return []
+    before, after = _version_parts(old), _version_parts(new)
+    keys = sorted(set(before) | set(after), key=lambda k: (k[0] != "v", k[1]))
+    return [f"{_PART_LABELS[k[0]]} {k[1]}" for k in keys if before.get(k) != after.get(k)]
+
+
+_PART_LABELS = {"v": "variable", "m": "macro"}
+
+
+def _version_parts(version: str) -> dict[tuple[str, str], str]:
+    out = {}
+    for part in version.split(" ")[1:]:
+        key, _, digest = part.partition("=")
+        kind, _, name = key.partition(".")
+        out[(kind, name)] = digest
+    return out

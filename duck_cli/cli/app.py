@@ -16,7 +16,7 @@ import typer
 from duck_cli.cli import options as o
 from duck_cli.cli import params as pm
 from duck_cli.cli.group import RootGroup
-from duck_cli.cli.params import (ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
+from duck_cli.cli.params import (VarOpt, ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
                                  PartOpt, ProgressOpt, ProjectOpt, SelArg, ToOpt, WaitOpt)
 
 app = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
@@ -31,8 +31,9 @@ def _done(code: int) -> NoReturn:
 
 
 def _target(project: Optional[Path], selection: Optional[List[str]] = None,
-            json: bool = False, exclude: Optional[List[str]] = None) -> o.Target:
-    return o.Target(project, tuple(selection or ()), json, tuple(exclude or ()))
+            json: bool = False, exclude: Optional[List[str]] = None,
+            var: Optional[List[str]] = None) -> o.Target:
+    return o.Target(project, tuple(selection or ()), json, tuple(exclude or ()), tuple(var or ()))
 
 
 def _keys(partition: Optional[List[str]], first: Optional[str] = None,
@@ -60,7 +61,7 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 
 
 @app.command()
-def validate(ctx: typer.Context,
+def validate(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
              project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
     """Validate the manifests: schema, names, deps, cycles, SQL; warnings for undeclared reads.
 
@@ -68,11 +69,11 @@ def validate(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    _done(read.validate(options=o.ValidateOptions(_target(project, json=json)), env=ctx.obj))
+    _done(read.validate(options=o.ValidateOptions(_target(project, json=json, var=var)), env=ctx.obj))
 
 
 @app.command()
-def graph(ctx: typer.Context,
+def graph(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
           selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
           project: Optional[Path] = ProjectOpt,
           format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json",
@@ -85,13 +86,13 @@ def graph(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.GraphOptions(_target(project, selection, json, exclude), "json" if json else format,
+    opts = o.GraphOptions(_target(project, selection, json, exclude, var), "json" if json else format,
                           health)
     _done(read.graph(options=opts, env=ctx.obj))
 
 
 @app.command()
-def plan(ctx: typer.Context,
+def plan(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
          selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
          project: Optional[Path] = ProjectOpt,
          partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
@@ -109,13 +110,13 @@ def plan(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.PlanOptions(_target(project, selection, json, exclude), _keys(partition, from_, to),
+    opts = o.PlanOptions(_target(project, selection, json, exclude, var), _keys(partition, from_, to),
                          force, fail_on, github)
     _done(read.plan(options=opts, env=ctx.obj))
 
 
 @app.command()
-def materialize(ctx: typer.Context,
+def materialize(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
                 selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
                 project: Optional[Path] = ProjectOpt,
                 partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
@@ -130,14 +131,14 @@ def materialize(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.MaterializeOptions(_target(project, selection, json, exclude),
+    opts = o.MaterializeOptions(_target(project, selection, json, exclude, var),
                                 _keys(partition, from_, to), force,
                                 o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.materialize(options=opts, env=ctx.obj))
 
 
 @app.command()
-def backfill(ctx: typer.Context,
+def backfill(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
              selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
              project: Optional[Path] = ProjectOpt,
              partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
@@ -164,7 +165,7 @@ def backfill(ctx: typer.Context,
 
     request = o.BackfillRequest(_keys(partition, from_, to), missing, failed, downstream,
                                 batch_size, max_partitions, resume)
-    opts = o.BackfillOptions(_target(project, selection, json, exclude), request, dry_run,
+    opts = o.BackfillOptions(_target(project, selection, json, exclude, var), request, dry_run,
                              o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.backfill(options=opts, env=ctx.obj))
 
@@ -182,7 +183,7 @@ def backfills(ctx: typer.Context,
 
 
 @app.command()
-def status(ctx: typer.Context,
+def status(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
            selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
            project: Optional[Path] = ProjectOpt,
            partitions: bool = typer.Option(False, "--partitions", help="One row per partition."),
@@ -198,13 +199,13 @@ def status(ctx: typer.Context,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.StatusOptions(_target(project, selection, json, exclude), partitions, show_all,
+    opts = o.StatusOptions(_target(project, selection, json, exclude, var), partitions, show_all,
                            tuple(fail_on or ()))
     _done(read.status(options=opts, env=ctx.obj))
 
 
 @app.command()
-def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or data product.",
+def why(ctx: typer.Context, var: Optional[List[str]] = VarOpt, target: str = typer.Argument(..., help="An asset or data product.",
                                                          autocompletion=pm.targets),
         project: Optional[Path] = ProjectOpt, partition: Optional[str] = typer.Option(
             None, "--partition", help="Explain one partition.", autocompletion=pm.keys),
@@ -215,12 +216,12 @@ def why(ctx: typer.Context, target: str = typer.Argument(..., help="An asset or 
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.WhyOptions(_target(project, json=json), target, partition)
+    opts = o.WhyOptions(_target(project, json=json, var=var), target, partition)
     _done(read.why(options=opts, env=ctx.obj))
 
 
 @app.command()
-def reconcile(ctx: typer.Context,
+def reconcile(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
               selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
               project: Optional[Path] = ProjectOpt,
               apply: bool = typer.Option(False, "--apply", help="Execute the plan."),
@@ -235,13 +236,13 @@ def reconcile(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.ReconcileOptions(_target(project, selection, json, exclude), apply, retry_failed,
+    opts = o.ReconcileOptions(_target(project, selection, json, exclude, var), apply, retry_failed,
                               o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.reconcile(options=opts, env=ctx.obj))
 
 
 @app.command()
-def check(ctx: typer.Context,
+def check(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
           selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
           project: Optional[Path] = ProjectOpt,
           partition: Optional[List[str]] = PartOpt, wait: Optional[float] = WaitOpt,
@@ -253,7 +254,7 @@ def check(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.CheckOptions(_target(project, selection, json, exclude), _keys(partition),
+    opts = o.CheckOptions(_target(project, selection, json, exclude, var), _keys(partition),
                           o.RunOptions(wait, junit_xml=junit_xml, github=github))
     _done(write.check(options=opts, env=ctx.obj))
 

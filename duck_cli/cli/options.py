@@ -14,12 +14,13 @@ from duck_cli.graph.select import Selection
 
 @dataclass(frozen=True)
 class Target:
-    """The project folder (-p), the selection (and --exclude), and whether to answer in JSON."""
+    """The project folder (-p), the selection (and --exclude), JSON or not, and --var values."""
 
     project: Path | None = None
     selection: tuple[str, ...] = ()
     json: bool = False
     exclude: tuple[str, ...] = ()
+    variables: tuple[str, ...] = ()  # --var name=value
 
     @property
     def selector(self) -> Selection:

@@ -67,5 +67,7 @@ JobsOpt = typer.Option(None, "--jobs", "-j", min=1, help="Independent steps run 
                        "(default: duck.yaml's jobs, else the cores, 2 to 4; 1: one by one).")
 ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal.")
 JunitOpt = typer.Option(None, "--junit-xml", help="Write a JUnit XML report of steps and checks.")
+VarOpt = typer.Option(None, "--var", help="A variable for the SQL, name=value (repeatable; "
+                      "over duck.yaml's vars; read with getvariable('name')).")
 GithubOpt = typer.Option(False, "--github",
                          help="GitHub Actions annotations and step summary (auto in Actions).")

@@ -23,7 +23,7 @@ def open_project(target: Target, env: Env) -> Project:
     from duck_cli.manifest.load import load_project
     from duck_cli.manifest.settings import find_root
 
-    project = load_project(find_root(target.project, env.environ))
+    project = load_project(find_root(target.project, env.environ), variables=target.variables)
     check_counts(project.assets.values(), env.now(), project.settings.max_partitions)
     _note_selection(target, env)
     return project

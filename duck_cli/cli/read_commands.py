@@ -20,7 +20,7 @@ from duck_cli.health.state import FAIL_ON  # what status --fail-on may name
 def validate(*, options: ValidateOptions, env: Env) -> int:
     """Validate the manifests; warnings do not fail (with --json, invalid is a document too)."""
     try:
-        project = open_project(options.target, env)
+        project = _with_contracts(open_project(options.target, env))
     except ManifestError as err:
         if not options.target.json:
             raise
@@ -32,6 +32,20 @@ def validate(*, options: ValidateOptions, env: Env) -> int:
     else:
         render.validate_report(env.screen, project)
     return ExitCode.OK
+
+
+def _with_contracts(project):
+    """The project, its warnings extended by contracts it cannot check yet; ManifestError for
+    a contract its SQL drifts from."""
+    from dataclasses import replace
+
+    from duck_cli.run.contracts import validate_contracts
+
+    found = validate_contracts(project)
+    errors = [p for p in found if p.severity == "error"]
+    if errors:
+        raise ManifestError(errors)
+    return replace(project, warnings=project.warnings + tuple(found)) if found else project
 
 
 def graph(*, options: GraphOptions, env: Env) -> int:

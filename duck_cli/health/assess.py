@@ -17,7 +17,7 @@ from duck_cli.health import freshness
 from duck_cli.health.state import Promise, State, asset_state, count, partition_state, with_breach
 from duck_cli.records import Mat, RunStatus, Snapshot
 from duck_cli.graph.dag import AssetGraph
-from duck_cli.models import Asset, Project
+from duck_cli.models import Asset, Project, changed_parts
 
 ROOT_CAUSES = ("source_missing", "check_failed", "last_run_failed")  # a fault of its own
 
@@ -187,7 +187,9 @@ def _since(reasons: dict, asset: Asset, code_version, seq: int, newest, what: st
            view: bool, sources: frozenset[str] | None = None) -> None:
     """Add code_changed / upstream_newer when SQL or inputs changed after ``what``."""
     if code_version != asset.code_version and "code_changed" not in reasons:
-        reasons["code_changed"] = Reason("code_changed", f"SQL or settings changed since {what}")
+        parts = changed_parts(code_version, asset.code_version)
+        changed = ", ".join(parts) if parts else "SQL or settings"
+        reasons["code_changed"] = Reason("code_changed", f"{changed} changed since {what}")
     for dep, up_seq, up_stale, up_key in newest:
         if view:
             continue

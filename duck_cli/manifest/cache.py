@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from duck_cli.models import Project
 
 CACHE_DIR = ".duck/cache"
-CACHE_FORMAT = 1  # bump when the pickled models change shape
+CACHE_FORMAT = 2  # bump when the pickled models change shape
 KEEP = 3  # cache files kept per project
 _SHAPERS = ("../models.py", "../errors.py", "../../schemas/manifest.schema.json",
             "../schemas/manifest.schema.json")  # beside manifest/*.py, what shapes a Project

@@ -13,9 +13,10 @@ from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
 from duck_cli.manifest.read import line_of, value_line
-from duck_cli.models import (CHECK_KINDS, Asset, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
+from duck_cli.models import (CHECK_KINDS, Asset, CheckDefinition, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
 from duck_cli.manifest.settings import relative_inside
+from duck_cli.manifest.strategies import contract_of, definition_of, stateful_options
 from duck_cli.models import is_remote
 from duck_cli.manifest.values import (check_timezone, deadline_cron, parse_duration, parse_partition_time,
                               placeholder_problem, timezone_hint)
@@ -75,6 +76,7 @@ class Built:
 
     assets: list[Asset] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)
+    check_definitions: list[CheckDefinition] = field(default_factory=list)
     spots: dict[str, Spot] = field(default_factory=dict)
     sql_origins: dict[str, SqlOrigin] = field(default_factory=dict)
     sql_files: dict[str, bytes] = field(default_factory=dict)
@@ -110,7 +112,8 @@ class EntryBuilder:
             checks=self.checks(raw.get("checks") or [], spot.at("checks")),
             freshness=self.freshness(raw.get("freshness"), spot.at("freshness")),
             materialize=materialize, partitions=parts, source=source, location=spot.location,
-            allow_empty=bool(raw.get("allow_empty", False))))
+            allow_empty=bool(raw.get("allow_empty", False)),
+            columns=contract_of(raw.get("columns") or [], spot.at("columns"), self.error)))
 
     def _kind_rules(self, raw: dict[str, Any], spot: Spot, source: Source | None) -> None:
         if raw.get("kind") == "source" and "source" not in raw:
@@ -208,11 +211,12 @@ class EntryBuilder:
         default = "incremental" if parts else ("view" if raw.get("kind") == "view" else "table")
         strategy = body.get("strategy", default)
         self._strategy_rules(strategy, parts, asset_spot, spot.at("strategy") if "strategy" in body else spot)
+        options = stateful_options(body, strategy, spot, self.error)
         if "sql" in body:
             self.out.sql_origins[raw["name"]] = SqlOrigin(spot.file, value_line(spot.doc, spot.path + ("sql",)))
-            return Materialize(strategy, body["sql"])
+            return Materialize(strategy, body["sql"], **options)
         sql_file = self._sql_file(body["sql_file"], spot.at("sql_file"), raw["name"])
-        return Materialize(strategy, sql_file[1], sql_file[0]) if sql_file else None
+        return Materialize(strategy, sql_file[1], sql_file[0], **options) if sql_file else None
 
     def _strategy_rules(self, strategy: str, parts: PartitionsDef | None, asset: Spot, where: Spot) -> None:
         if strategy == "incremental" and parts is None:
@@ -288,9 +292,14 @@ class EntryBuilder:
 
     def _check(self, item: dict[str, Any], spot: Spot) -> CheckSpec:
         kind = next(k for k in CHECK_KINDS if k in item)
-        params = self._check_params(kind, item[kind], spot.at(kind))
+        if "with" in item and kind != "use":
+            self.error(spot.at("with"), "'with' passes parameters to a check from "
+                       "check_definitions", "Add use: <definition>, or remove 'with'.")
+        params = ({"definition": item["use"], "args": plain(item.get("with") or {})}
+                  if kind == "use" else self._check_params(kind, item[kind], spot.at(kind)))
         return CheckSpec(item.get("name") or _check_name(kind, params), kind, params,
-                         item.get("severity", "error"), item.get("description"), spot.location)
+                         item.get("severity", "error"), item.get("description"), spot.location,
+                         item.get("scope"))
 
     def _check_params(self, kind: str, body: Any, spot: Spot) -> dict[str, Any]:
         if kind in ("not_null", "unique"):
@@ -325,6 +334,10 @@ class EntryBuilder:
         except ValueError as err:
             self.error(spot, str(err), 'Write "HH:MM" (e.g. "07:00", daily) or a 5-field cron expression such as "0 7 * * 1-5".')
             return None
+
+    def check_definition(self, raw: dict[str, Any], spot: Spot) -> None:
+        """A reusable check; uses are resolved once every file is read (`resolve_uses`)."""
+        self.out.check_definitions.append(definition_of(raw, spot.location))
 
     # products ---------------------------------------------------------------------------------
 

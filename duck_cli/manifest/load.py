@@ -10,12 +10,15 @@ A valid Project is cached (``validate_cache``): a hit skips everything past read
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from duck_cli.errors import ManifestError, Problem
 from duck_cli.manifest.cache import cache_key, read_cache, write_cache
 from duck_cli.manifest.entries import EntryBuilder, Spot
 from duck_cli.manifest.rules import cross_rules
+from duck_cli.manifest.definitions import resolve_uses
+from duck_cli.manifest.macros import macro_files, read_macros
+from duck_cli.manifest.variables import annotate, bind
 from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 from duck_cli.manifest.sql import sql_stage
 from duck_cli.manifest.read import Manifest, collect, parse_document
@@ -25,23 +28,25 @@ from duck_cli.manifest.values import parse_duration
 
 __all__ = ["load_project", "parse_duration", "SECTIONS"]
 
-SECTIONS = ("assets", "products")
+SECTIONS = ("assets", "products", "check_definitions")
 
 
-def load_project(root: Path, *, use_cache: bool = True) -> Project:
-    """Load and validate the project in ``root``; raise ManifestError with every problem."""
+def load_project(root: Path, *, use_cache: bool = True, variables: Iterable[str] = ()) -> Project:
+    """Load and validate the project in ``root``, with ``variables`` (``name=value`` texts)
+    over duck.yaml's vars; raise ManifestError with every problem."""
 
     root = Path(root).resolve()
     manifests, problems = collect(root, *discovery(root))
     settings_bytes = _read_optional(root / SETTINGS_FILE)
-    key = cache_key(root, [(m.file, m.data) for m in manifests], settings_bytes)
+    macro_data = macro_files(root)
+    key = cache_key(root, [(m.file, m.data) for m in manifests] + macro_data, settings_bytes)
     cached = read_cache(root, key) if use_cache and not problems else None
     if cached is not None:
-        return cached
-    project, sql_files = _validate(root, manifests, problems)
+        return bind(cached, variables)
+    project, sql_files = _validate(root, manifests, problems, macro_data)
     if use_cache:
         write_cache(root, key, project, sql_files)
-    return project
+    return bind(project, variables)
 
 
 def _read_optional(path: Path) -> bytes | None:
@@ -51,20 +56,25 @@ def _read_optional(path: Path) -> bytes | None:
         return None
 
 
-def _validate(root: Path, manifests: list[Manifest], problems: list[Problem]) -> tuple[Project, dict[str, bytes]]:
+def _validate(root: Path, manifests: list[Manifest], problems: list[Problem],
+              macro_data: list[tuple[str, bytes]]) -> tuple[Project, dict[str, bytes]]:
     """Every stage after reading bytes; raises ManifestError when any error was found."""
 
     settings = _settings(root, problems)
     docs = _parse(manifests, problems)
     built, skipped = _build(root, docs, problems)
     problems += cross_rules(built, skipped)
+    macros, macro_problems = read_macros(macro_data)
+    problems += resolve_uses(built)
     sql = sql_stage(built)
-    problems += sql.errors + built.problems
+    problems += sql.errors + built.problems + macro_problems
     if problems or settings is None:
         raise ManifestError(sort_problems(problems))
-    project = Project(root=root, settings=settings, assets={a.name: a for a in sorted(sql.assets, key=_name)},
+    assets = [annotate(a, macros) for a in sorted(sql.assets, key=_name)]
+    project = Project(root=root, settings=settings, assets={a.name: a for a in assets},
                       products={p.name: p for p in sorted(built.products, key=_name)},
-                      warnings=tuple(sort_problems(sql.warnings)), manifest_files=tuple(m.file for m in manifests))
+                      warnings=tuple(sort_problems(sql.warnings)), manifest_files=tuple(m.file for m in manifests),
+                      macros=tuple(macros))
     return project, built.sql_files
 
 

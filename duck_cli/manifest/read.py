@@ -206,8 +206,9 @@ def _top_level_problem(file: str, doc: Any) -> Problem:
 
 
 def check_top_level(file: str, doc: Map) -> Problem | None:
-    """The problem of a manifest that declares neither assets nor products, if any."""
-    if "assets" in doc or "products" in doc:
+    """The problem of a manifest that declares neither assets nor products (nor check
+    definitions), if any."""
+    if "assets" in doc or "products" in doc or "check_definitions" in doc:
         return None
     for key in doc:
         close = did_you_mean(str(key), ("assets", "products"))

@@ -108,6 +108,7 @@ def load_settings(root: Path) -> Settings:
         max_partitions=values.get("max_partitions", 100_000),
         state_dsn=(values.get("state") or {}).get("postgres"),
         lake={str(k): str(v) for k, v in lake.items()} if lake else None,
+        vars=dict(values.get("vars") or {}),
     )
 
 
@@ -202,6 +203,11 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "state": (lambda v: isinstance(v, dict) and set(v) == {"postgres"} and _is_text(v["postgres"]),
               "{postgres: CONNINFO}: a libpq connection string without a password (e.g. "
               "'service=duck'), or env:NAME naming a variable that holds one"),
+    "vars": (lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)
+        and isinstance(x, (str, int, float, bool)) for n, x in v.items()),
+        "a mapping of variable names to values (text, numbers or booleans), read in SQL with "
+        "getvariable('name')"),
 }
 
 
@@ -250,5 +256,6 @@ def _settings_hint(key: str) -> str:
                            "secret: env:AWS_SECRET_ACCESS_KEY}}",
                 "attach": "attach: {app: {type: sqlite, path: data/app.db}}",
                 "max_partitions": "max_partitions: 200000",
-                "state": "state: {postgres: 'service=duck'}"}
+                "state": "state: {postgres: 'service=duck'}",
+                "vars": "vars: {region: EU, min_amount: 10}"}
     return f"For example: {examples[key]}"

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
-from duck_cli.models import Asset, PartitionsDef, StaticPartitions
+from duck_cli.models import STATEFUL, Asset, PartitionsDef, StaticPartitions
 from duck_cli.manifest.sqlparse import ParsedSQL, SqlSyntaxError, parse_select, serialize_many
 from duck_cli.manifest.entries import Built, SqlOrigin
 from duck_cli.manifest.rules import dep_spot
@@ -156,8 +156,14 @@ def code_version(asset: Asset, parsed: ParsedSQL | None) -> str:
     if asset.materialize is not None:
         payload["sql"] = parsed.normalized if parsed else asset.materialize.sql
         payload["strategy"] = asset.materialize.strategy
+        if asset.materialize.strategy in STATEFUL:
+            m = asset.materialize
+            payload["options"] = [m.unique_key, m.cursor, m.delete_when, m.updated_at,
+                                  m.check_columns, m.hard_deletes]
     if asset.source is not None:
         payload["source"] = asdict(asset.source)
+    if asset.columns:  # the contract shapes the output; descriptions do not
+        payload["columns"] = [[c.name, c.type, c.not_null] for c in asset.columns]
     text = json.dumps(_stable(payload), sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

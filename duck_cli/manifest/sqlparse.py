@@ -66,6 +66,17 @@ def parse_select(sql: str, serialized: dict[str, str] | None = None) -> ParsedSQ
     return ParsedSQL(tables, canonical(statement), params)
 
 
+def split_statements(text: str) -> list[str]:
+    """The statements of a SQL script, as DuckDB's parser splits them; SqlSyntaxError if it
+    cannot."""
+    from duck_cli.engine import duckdb
+
+    try:
+        return [s.query for s in _connection().extract_statements(text)]
+    except duckdb.Error as err:
+        raise SqlSyntaxError(str(err).splitlines()[0]) from None
+
+
 @functools.lru_cache(maxsize=1)
 def _connection() -> Any:
     from duck_cli.engine import duckdb

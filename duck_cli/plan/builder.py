@@ -14,7 +14,7 @@ from duck_cli.graph import mapping as pmap
 from duck_cli.graph import partitions as parts
 from duck_cli.health.assess import Health, upstream_partitions
 from duck_cli.health.state import State, turns_stale
-from duck_cli.models import Project
+from duck_cli.models import FULL_REFRESH, STATEFUL, Project
 from duck_cli.plan.steps import Step, make_steps
 
 PLAN, OK, BLOCKED, UNFIXABLE = "plan", "ok", "blocked", "unfixable"
@@ -161,7 +161,9 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
             return (BLOCKED, (), root or up)
     upstream_planned = [up for up, v in ups if v[0] == PLAN]
     if forced:
-        return (PLAN, (_reasons(p) or ("requested",)) + _reads_as_is(health, held_up), None)
+        refresh = (FULL_REFRESH,) if _stateful(project.assets[asset]) else ()
+        return (PLAN, refresh + (_reasons(p) or ("requested",)) + _reads_as_is(health, held_up),
+                None)
     if p.state == State.FRESH and not upstream_planned:
         return (OK, (), None)
     if asset not in req.scope:
@@ -184,6 +186,11 @@ def _reads_as_is(health: Health, held_up) -> tuple[str, ...]:
     return tuple(dict.fromkeys(
         f"--force: reads {a} {k} as published ({health.partition(a, k).state})".replace("  ", " ")
         for (a, k), _root in held_up))
+
+
+def _stateful(asset) -> bool:
+    """Whether the asset builds on the table it published before (append, merge, snapshot)."""
+    return asset.materialize is not None and asset.materialize.strategy in STATEFUL
 
 
 def _outside(health: Health, req: Request, up: tuple[str, str]) -> tuple:

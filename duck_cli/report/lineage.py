@@ -22,7 +22,10 @@ def graph_doc(project, g, names: list[str], health) -> dict:
               "partitions": project.assets[n].partitions.kind
               if project.assets[n].partitions else None,
               "upstream": [u for u in g.upstream[n] if u in chosen],
-              "location": str(project.assets[n].location) if project.assets[n].location else None}
+              "location": str(project.assets[n].location) if project.assets[n].location else None,
+              "description": project.assets[n].description,
+              "columns": [{"name": c.name, "type": c.type, "not_null": c.not_null,
+                           "description": c.description} for c in project.assets[n].columns]}
              for n in names]
     edges = [{"from": u, "to": n} for n in names for u in g.upstream[n] if u in chosen]
     return docs.doc("graph", nodes=nodes, edges=edges,

@@ -19,16 +19,33 @@ def check_published(state, names: list[str], keys: list[str], now, *, wait: floa
             asset = project.assets[name]
             if not asset.checks or not s.wh.exists(name):
                 continue
-            for key in _keys(state, asset, keys):
-                where, params = _where(asset, key)
-                ref = _reference(asset, key, now)
-                for r in checks.run_checks(s.wh.con, asset.checks, quote_ident(name), where=where,
-                                           params=params, now=now, reference_time=ref,
-                                           table_of=quote_ident):
-                    out.append((name, key, r))
+            out += _check_asset(s.wh.con, asset, _keys(state, asset, keys), now)
         s.pending.checks.extend(checks.check_records(out, s.next_step_seq, run_id=None, step=None,
                                                       at=now, stage="published"))
     return out
+
+
+def _check_asset(con, asset, keys: list[str], now) -> list:
+    """(asset, partition, result) of an asset's checks: slice-scoped ones per partition; on a
+    partitioned asset the whole-table ones run once and their result stands for each key."""
+    wide = [c for c in asset.checks if c.table_scoped] if asset.partitions is not None else []
+    narrow = [c for c in asset.checks if c not in wide]
+    whole = _run(con, asset, wide, "", now) if wide and keys else []
+    out = []
+    for key in keys:
+        done = {r.name: r for r in _run(con, asset, narrow, key, now) + whole}
+        out += [(asset.name, key, done[c.name]) for c in asset.checks]
+    return out
+
+
+def _run(con, asset, specs: list, key: str, now) -> list:
+    """Results of ``specs`` on the published partition ``key`` ("" for the whole table)."""
+    if not specs:
+        return []
+    where, params = _where(asset, key)
+    return checks.run_checks(con, specs, quote_ident(asset.name), where=where, params=params,
+                             now=now, reference_time=_reference(asset, key, now),
+                             table_of=quote_ident)
 
 
 def _keys(state, asset, wanted: list[str]) -> list[str]:

@@ -11,10 +11,11 @@ import re
 from datetime import datetime
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, inputs
+from duck_cli.run import contracts, evolve, inputs, scope, strategies
 from duck_cli.records import LedgerRow
+from duck_cli.run.prelude import create_macros
 from duck_cli.run.session import StepResult
-from duck_cli.models import Asset
+from duck_cli.models import STATEFUL, Asset
 from duck_cli.records import RunStatus
 from duck_cli.sql import key_expr, quote_ident, slice_predicate
 from duck_cli.state.warehouse import ledger_row
@@ -31,6 +32,7 @@ class Builder:
         self.input_seq = 0
         self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
         self.inputs: list = []  # inputs.SourceInput: the source files the step reads
+        self.full_refresh = False  # --force on append/merge/snapshot: rebuild from scratch
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
@@ -47,8 +49,15 @@ class Builder:
 
     def build(self, started: datetime):
         """Build with the step's source inputs in place."""
+        from duck_cli.engine import duckdb
+
         a = self.asset
-        if a.materialize.strategy == "table" and not a.checks:
+        try:
+            create_macros(self.wh.con, self.s.project, a.macros)
+        except duckdb.Error as err:
+            return self.result(started, RunStatus.FAILED, None, [],
+                               f"a macro it calls cannot be created: {_sql_error(err)}", "sql")
+        if a.materialize.strategy == "table" and not a.checks and not a.columns:
             return self.run_table(started)
         if self.direct_ok():
             result = self.run_direct(started)
@@ -148,6 +157,11 @@ class Builder:
             relation = self.stage()
             self.s.faults.hit("stage")
             rows = self.count_and_verify(relation)
+            broken = contracts.staged_problems(self.wh.con, self.asset, relation) \
+                if self.asset.columns else None
+            if broken:
+                self.wh.rollback()
+                return self.result(started, RunStatus.FAILED, rows, [], broken, "contract")
             checks = self.audit(relation)
             self.s.faults.hit("checks")
             if any(not c.passed for c in checks) and not self.transaction_usable():
@@ -165,6 +179,9 @@ class Builder:
                 return res
             self.publish(relation)
             self.s.faults.hit("publish")
+            if self.asset.materialize.strategy in STATEFUL:  # the table's rows, not the batch's
+                rows = self.wh.con.execute(
+                    f"SELECT count(*) FROM {quote_ident(self.asset.name)}").fetchone()[0]
             return self.finish(started, rows, checks)
         except _SliceError as err:
             return self.slice_failed(started, err)
@@ -241,20 +258,16 @@ class Builder:
                 f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
 
     def audit(self, relation: str) -> list:
-        """Run the asset's checks on the staged data."""
-        if not self.asset.checks:
-            return []
-        ref = None
-        if self.asset.partitions is not None and self.asset.partitions.kind != "static":
-            ref = min(self.s.clock(), parts.bounds(self.asset.partitions, self.keys[-1])[1])
-        return checks.run_checks(self.wh.con, self.asset.checks, relation, now=self.s.clock(),
-                                 reference_time=ref, table_of=quote_ident)
+        """Run the asset's checks on the staged data (see `scope.audit_staged`)."""
+        return scope.audit_staged(self, relation)
 
     def publish(self, relation: str) -> None:
         """Swap the staged table in, or replace exactly the partitions' slice."""
         con, name = self.wh.con, self.asset.name
         strategy = self.asset.materialize.strategy
-        if strategy == "table":
+        if strategy in STATEFUL:
+            self.publish_stateful(relation)
+        elif strategy == "table":
             self.wh.drop(name)
             con.execute(f"ALTER TABLE {relation} RENAME TO {quote_ident(name)}")
             self.wh.mark(name, "BASE TABLE")
@@ -264,37 +277,23 @@ class Builder:
                 con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {relation}")
                 self.wh.mark(name, "BASE TABLE")
             else:
-                dropped = self.evolve(relation)
+                dropped = evolve.add_columns(self.s, self.wh.con, self.asset, relation)
                 pred, params = slice_predicate(self.asset.partitions, self.params)
                 con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
                 con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
-                self.drop_emptied(dropped)
+                evolve.drop_emptied(self.wh.con, self.asset, dropped)
             con.execute(f"DROP TABLE {relation}")
 
-    def evolve(self, relation: str) -> list[str]:
-        """Add the staged columns the table lacks; return those it no longer produces."""
-        con, table = self.wh.con, quote_ident(self.asset.name)
-        staged = con.execute(f"DESCRIBE {relation}").fetchall()
-        names = [r[0] for r in staged]
-        if self.s.columns.get(self.asset.name) == names:
-            return []
-        existing = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-        added = [(c, t) for c, t, *_ in staged if c not in existing]
-        for col, typ in added:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(col)} {typ}")
-        dropped = sorted(existing - set(names))
-        if not dropped:
-            self.s.columns[self.asset.name] = names
-        return dropped
-
-    def drop_emptied(self, columns: list[str]) -> None:
-        """Drop columns the SQL no longer produces once no partition holds a value in them."""
-        con, table = self.wh.con, quote_ident(self.asset.name)
-        for col in columns:
-            if col == self.asset.partitions.column:
-                continue
-            if not con.execute(f"SELECT count({quote_ident(col)}) FROM {table}").fetchone()[0]:
-                con.execute(f"ALTER TABLE {table} DROP COLUMN {quote_ident(col)}")
+    def publish_stateful(self, relation: str) -> None:
+        """Append, merge or snapshot the staged rows; a first build or a full refresh creates
+        the table from them alone."""
+        name = self.asset.name
+        exists = self.wh.table_kind(name) == "BASE TABLE" and not self.full_refresh
+        if not exists:
+            self.wh.drop(name)
+        strategies.publish(self.wh.con, self.asset, relation, exists=exists, now=self.s.clock())
+        self.wh.mark(name, "BASE TABLE")
+        self.wh.con.execute(f"DROP TABLE {relation}")
 
     def ledger(self, rows: int) -> list[LedgerRow]:
         counts = self.per_key_counts(rows)
@@ -352,13 +351,13 @@ def direct_ok(s, wh, asset: Asset) -> bool:
     """Whether a step of an incremental asset replaces its slice straight from the SQL: no
     checks to audit, the table exists and its columns fit (so far)."""
     return (asset.materialize.strategy == "incremental" and not asset.checks
-            and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
+            and not asset.columns and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
 
 
 def shares_transaction(s, wh, asset: Asset) -> bool:
     """Whether a step is plain statements on its published table (no staging, nothing to
     audit), so it can share a transaction with other such steps (`run_group`)."""
-    if asset.materialize is None or asset.checks:
+    if asset.materialize is None or asset.checks or asset.columns:
         return False
     return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 

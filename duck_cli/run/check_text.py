@@ -26,7 +26,8 @@ def label(spec: CheckSpec) -> str:
                                            if p.get(b) is not None),
             "not_null": lambda: ", ".join(p["columns"]), "unique": lambda: ", ".join(p["columns"]),
             "relationships": lambda: f"{p['column']} -> {p['to']}.{p['field']}",
-            "sql": lambda: spec.name}.get(spec.kind, lambda: p.get("column", ""))
+            "sql": lambda: spec.name, "use": lambda: ", ".join(
+                [p["definition"]] + [f"{k}={v}" for k, v in p["args"].items()])}.get(spec.kind, lambda: p.get("column", ""))
     return f"{spec.kind}({args()})"
 
 
@@ -40,7 +41,7 @@ def observed_text(spec: CheckSpec, failing: int, value: Any) -> str:
         return _plural(failing, "duplicate key")
     what = {"not_null": "with nulls", "accepted_values": "with other values",
             "accepted_range": "out of range", "relationships": "without a match",
-            "sql": "failing"}[spec.kind]
+            "sql": "failing", "use": "failing"}[spec.kind]
     return f"{_plural(failing, 'row')} {what}"
 
 

@@ -86,7 +86,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, specs: Sequence[CheckSpec], relat
     from duck_cli.engine import duckdb  # the connection's own module, already loaded: needed to catch its errors
 
     ctx = _Ctx(min(now, reference_time) if reference_time else now, table_of)
-    columns = _columns(con, relation) if specs else None
+    columns = _columns(con, relation, dict(params or {})) if specs else None
     out = []
     for spec in specs:
         try:
@@ -212,7 +212,38 @@ def _without_final_semicolon(sql: str) -> str:
 _FINAL_SEMICOLON = re.compile(r";(?:\s|--[^\n]*)*\Z")
 
 
-_BUILDERS = {"row_count": _row_count, "not_null": _not_null, "unique": _unique,
+def _use(p: Mapping[str, Any], rel: str, where: str | None, ctx: _Ctx) -> tuple[str, dict]:
+    """A check definition's table macro over the checked rows (the CTE it reads as {this})."""
+    args = {f"chk_a{i}": p["args"][name] for i, name in enumerate(p["parameters"])}
+    call = ", ".join("$" + k for k in args)
+    return (f"WITH {THIS} AS (SELECT * FROM {rel}{_filter(where)}) "
+            f"SELECT * FROM {quote_ident(_macro_name(p))}({call})"), args
+
+
+def define_macro(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str,
+                 where: str | None, params: Mapping[str, Any]) -> None:
+    """Create a use check's table macro, bound against an empty table shaped like the checked
+    rows (DuckDB binds a macro's body when it is created; a use reads the rows as a CTE)."""
+    p = spec.params
+    shape = f"SELECT * FROM {relation}{_filter(where)} LIMIT 0"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {THIS} AS {shape}", _used(params, shape))
+    body = _without_final_semicolon(p["sql"]).replace("{this}", THIS)
+    args = ", ".join(quote_ident(x) for x in p["parameters"])
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {quote_ident(_macro_name(p))}({args}) "
+                    f"AS TABLE {body}")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {THIS}")
+
+
+def _macro_name(p: Mapping[str, Any]) -> str:
+    return f"__duck_check_{p['definition']}"
+
+
+THIS = "__duck_this"
+
+
+_BUILDERS = {"use": _use, "row_count": _row_count, "not_null": _not_null, "unique": _unique,
              "accepted_values": _accepted_values, "accepted_range": _accepted_range,
              "relationships": _relationships, "data_freshness": _data_freshness, "sql": _custom}
 
@@ -225,6 +256,8 @@ def _run_one(con: duckdb.DuckDBPyConnection, spec: CheckSpec, relation: str, whe
     problem = _unknown_column(spec, relation, columns)
     if problem:
         return _errored(spec, problem)
+    if spec.kind == "use":
+        define_macro(con, spec, relation, where, params)
     sql, bound = check_sql(spec, relation, where, reference=ctx.reference, table_of=ctx.table_of)
     failing, sample = _failing(con, sql, {**_used(params, sql), **bound})
     value = _observation(con, spec, relation, where, params, sample)
@@ -266,12 +299,14 @@ def _used(params: Mapping[str, Any], sql: str) -> dict:
     return {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
+def _columns(con: duckdb.DuckDBPyConnection, relation: str,
+             params: Mapping[str, Any]) -> list[str] | None:
     """The relation's column names, or None if it cannot be read (each check then reports why)."""
     from duck_cli.engine import duckdb
 
+    sql = f"SELECT * FROM {relation} LIMIT 0"
     try:
-        return [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+        return [d[0] for d in con.execute(sql, _used(params, sql)).description]
     except duckdb.Error:
         return None
 

@@ -13,7 +13,7 @@ import threading
 import time
 
 from duck_cli.health.assess import Health, upstream_partitions
-from duck_cli.models import Asset
+from duck_cli.models import FULL_REFRESH, Asset
 from duck_cli.plan.builder import Plan
 from duck_cli.plan.steps import Step
 from duck_cli.records import RunStatus, StepRecord
@@ -179,6 +179,7 @@ class Runner:
     def builder(self, step: Step, asset: Asset, keys: list[str], wh=None) -> Builder:
         """A builder for some of a step's partitions, knowing the upstream data it reads."""
         b = Builder(self.s, asset, keys, self.run_id, step.index, wh)
+        b.full_refresh = FULL_REFRESH in step.reasons
         b.inputs = inputs.step_inputs(self.s, self.health, asset, keys)
         b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
                            upstream_partitions(self.s.project, self.health, asset.name, k)),

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 from duck_cli.graph import partitions as parts
 from duck_cli.errors import ExecutionError, StateError
+from duck_cli.run.prelude import prepare_connection
 from duck_cli.state import held, observe, sources
 from duck_cli.state import versions as versions_mod
 from duck_cli.models import Project, is_remote
@@ -181,6 +182,7 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         wh = backends.open_warehouse(project.settings, wait=wait)
         s = Session(project, clock, wh, faults, state)
         try:
+            prepare_connection(wh, project)
             s.held = state.writer(wh, wait=wait)
             s.recovered = recover(s)
             s.recovered["lost"] = record_lost(s)

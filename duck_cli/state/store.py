@@ -102,6 +102,10 @@ class WarehouseBackend(Protocol):
     def worker(self) -> "WarehouseBackend":
         """A connection for a worker thread: its own transactions, the same picture."""
 
+    def prepare(self, statements: list[tuple[str, dict]], deferred: list[str] = ()) -> None:
+        """Run what every connection of the command needs first (SET VARIABLE, macros; the
+        ``deferred`` ones may fail on a table not built yet), and again on each worker."""
+
     def close(self) -> None:
         """Close the connection."""
 

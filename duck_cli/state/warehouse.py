@@ -44,6 +44,8 @@ class Warehouse:
         self.shared = kinds is not None  # a worker's connection: kinds shared with others
         self.kinds: dict[str, str] = kinds if kinds is not None else {}  # by lower-case name
         self._undo: list[tuple[str, str | None]] | None = None  # marks made in the transaction
+        self.prelude: list[tuple[str, dict]] = []  # variables of every connection
+        self.deferred: list[str] = []  # and its macros
         if kinds is None:
             self.load_kinds()
 
@@ -52,7 +54,25 @@ class Warehouse:
         same picture of which relations exist."""
         con = self.con.cursor()
         con.execute("SET TimeZone = 'UTC'")  # a cursor does not inherit its parent's settings
-        return Warehouse(con, self.path, kinds=self.kinds)
+        worker = Warehouse(con, self.path, kinds=self.kinds)
+        worker.prepare(self.prelude, self.deferred)  # nor its variables and temporary macros
+        return worker
+
+    def prepare(self, statements: list[tuple[str, dict]], deferred: list[str] = ()) -> None:
+        """Run statements every connection of this command needs (SET VARIABLE, macros);
+        ``deferred`` ones may fail on a table that does not exist yet (a table macro over an
+        asset not built yet): a step creates them again before it runs."""
+        from duck_cli.engine import duckdb
+
+        for sql, params in statements:
+            self.con.execute(sql, params or None)
+        for sql in deferred:
+            try:
+                self.con.execute(sql)
+            except duckdb.CatalogException:
+                pass
+        self.prelude = list(statements)
+        self.deferred = list(deferred)
 
     def load_kinds(self) -> None:
         """Read which tables and views exist (once; kept up to date as duck changes them).

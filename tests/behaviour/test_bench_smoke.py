@@ -156,3 +156,17 @@ def test_w5_file_source_builds_the_same_tables_and_a_day_backfills(tmp_path, duc
         assert con.execute("SELECT count(*) FROM events_clean").fetchone()[0] == 120
     finally:
         con.close()
+
+
+def test_check_scope_builds_the_same_table(tmp_path, duck_cmd):
+    from bench import check_scope
+
+    w = check_scope.generate(tmp_path / "cs", days=5, rows=500, checks=check_scope.UNIQUE)
+    run.run_duck(["backfill", "event_rows", "--from", w.first_key, "--to", "2025-01-04"],
+                 w.root, duck=duck_cmd)
+    raw_db = run.fresh_copy(w.warehouse, tmp_path / "raw.duckdb")
+    from bench import raw
+    raw.execute(raw_db, check_scope.raw_statements(w.last_key, whole=True))
+    run.run_duck(["materialize", "event_rows", "--partition", w.last_key], w.root, duck=duck_cmd)
+    _assert_same(w, raw_db)
+    assert duckdb.connect(str(raw_db)).execute("SELECT count(*) FROM event_rows").fetchone()[0] == 500
