@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import catalog_rows, invoke, run_count, warehouse_rows
+import pgmode
+from conftest import catalog_rows, copy_project, invoke, run_count, warehouse_rows
 from duck_cli.errors import ManifestError, UsageError
 from duck_cli.manifest.load import load_project
 from duck_cli.manifest.read import parse_document
@@ -113,7 +114,7 @@ def _assert_compiled_schema_agrees(root: Path, case: str) -> None:
 
 def _assert_built_state_is_left_alone(case: str, built: Path, root: Path) -> None:
     """A good project whose manifests are replaced by broken ones: its state stays as it was."""
-    shutil.copytree(built, root)
+    copy_project(built, root)
     for manifest in [*root.glob("*.yaml"), *root.glob("*.yml")]:
         manifest.unlink()
     shutil.copytree(CORPUS / case, root, dirs_exist_ok=True,
@@ -129,9 +130,7 @@ def _assert_built_state_is_left_alone(case: str, built: Path, root: Path) -> Non
 @pytest.fixture
 def project(tmp_path, built) -> Path:
     """A private copy of the built example project."""
-    root = tmp_path / "project"
-    shutil.copytree(built, root)
-    return root
+    return copy_project(built, tmp_path / "project")
 
 
 def _nothing_ran(root: Path) -> None:
@@ -203,6 +202,7 @@ def test_a_missing_project_folder_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["status", "materialize", "runs", "plan", "doctor"])
+@pytest.mark.local_state
 def test_a_corrupt_catalog_is_refused_with_a_way_out_and_left_untouched(project, command):
     catalog = project / ".duck" / "catalog.duckdb"
     garbage = b"this is not a duckdb file\x00\xff" * 300
@@ -221,15 +221,24 @@ def test_a_corrupt_warehouse_is_refused_and_left_untouched(project):
     warehouse = project / ".duck" / "warehouse.duckdb"
     garbage = b"\x00garbage\xff" * 500
     warehouse.write_bytes(garbage)
-    catalog = tree(project / ".duck")["catalog.duckdb"]
+    catalog = _recorded(project)
     result = invoke(project, "materialize", "--force")
     assert result.exit_code == 2, result.output
     assert "warehouse.duckdb" in result.output
     assert warehouse.read_bytes() == garbage
-    assert tree(project / ".duck")["catalog.duckdb"] == catalog
+    assert _recorded(project) == catalog
+
+
+def _recorded(root: Path):
+    """The state as recorded: the catalog file's bytes, or (state in PostgreSQL) its rows."""
+    if pgmode.database(root):
+        return [catalog_rows(root, f"SELECT * FROM {t} ORDER BY ALL") for t in
+                ("runs", "steps", "materializations", "check_results", "backfills")]
+    return tree(root / ".duck")["catalog.duckdb"]
 
 
 @pytest.mark.parametrize("command", ["status", "materialize", "runs", "doctor"])
+@pytest.mark.local_state
 def test_a_catalog_from_a_newer_duck_is_refused_and_left_unchanged(project, command):
     import duckdb
 

@@ -167,6 +167,7 @@ def test_readers_give_up_with_exit_4_when_the_catalog_stays_locked(project):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.local_state
 def test_wait_bounds_the_wait_for_a_locked_catalog_too(project):
     assert run_duck(project, "materialize", "stg_trips", *DAYS, now=MORNING).returncode == 0
     con = duckdb.connect(str(project / ".duck" / "catalog.duckdb"))
