@@ -11,13 +11,20 @@ _KEEP_ATTEMPTS = ("SELECT DISTINCT ON (asset, p) run_id FROM (SELECT run_id, ass
                   "'failed')) x ORDER BY asset, p, seq DESC")
 
 
-def prune(con, keep_runs: int | None, older_than: datetime | None) -> dict[str, int]:
+def prune(con, keep_runs: int | None, older_than: datetime | None,
+          dry_run: bool = False) -> dict[str, int]:
     """Delete old run history in one transaction, keeping every run that produced a current
-    materialization or the latest attempt at a partition; rows deleted per table."""
-    with con.transaction():
+    materialization or the latest attempt at a partition; rows deleted per table. A dry run
+    counts the same deletions and rolls them back."""
+    from psycopg import Rollback
+
+    with con.transaction() as tx:
         doomed = _prunable(con, keep_runs, older_than)
-        return {t: _delete(con, t, doomed) for t in
-                ("check_results", "steps", "materializations", "runs")}
+        counts = {t: _delete(con, t, doomed) for t in
+                  ("check_results", "steps", "materializations", "runs")}
+        if dry_run:
+            raise Rollback(tx)  # leaves the block with the deletions undone
+    return counts
 
 
 def _prunable(con, keep_runs: int | None, older_than: datetime | None) -> list[str]:

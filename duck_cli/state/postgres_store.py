@@ -248,9 +248,11 @@ class PgStore:
         cols = [d.name for d in cur.description]
         return {(r[0], r[1]): dict(zip(cols, r)) for r in cur.fetchall()}
 
-    def prune(self, keep_runs: int | None, older_than: datetime | None) -> dict[str, int]:
-        """Delete old run history in one transaction (the rules of state/prune.py)."""
-        return postgres_prune.prune(self.con, keep_runs, older_than)
+    def prune(self, keep_runs: int | None, older_than: datetime | None,
+              dry_run: bool = False) -> dict[str, int]:
+        """Delete old run history in one transaction (the rules of state/prune.py); a dry run
+        counts the same deletions and rolls them back."""
+        return postgres_prune.prune(self.con, keep_runs, older_than, dry_run)
 
     def verify(self) -> None:
         """Read every table."""
