@@ -102,6 +102,8 @@ def plan(ctx: typer.Context,
                                                autocompletion=pm.choices("pending")),
          github: bool = typer.Option(False, "--github", help="Write the plan to the GitHub "
                                      "step summary (auto in Actions)."),
+         show_all: bool = typer.Option(False, "--all", help="List every step, even in a big "
+                                                             "plan."),
          json: bool = JsonOpt) -> None:
     """Show what `duck materialize` with the same arguments would do, and why.
 
@@ -110,7 +112,7 @@ def plan(ctx: typer.Context,
     from duck_cli.cli import read_commands as read
 
     opts = o.PlanOptions(_target(project, selection, json, exclude), _keys(partition, from_, to),
-                         force, fail_on, github)
+                         force, fail_on, github, show_all)
     _done(read.plan(options=opts, env=ctx.obj))
 
 
