@@ -131,6 +131,10 @@ def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
     if as_json:
         emit_json(screen, d)
         return
+    if not result.results and not any(h["status"] != State.FRESH for h in d["held"]):
+        # the plain sentence needs no table: rich is not even imported (a no-op's fixed cost)
+        screen.stdout.write(runs_view.nothing(d["held"]) + "\n")
+        return
     runs_view.print_result(screen.out, d, p, result)
 
 

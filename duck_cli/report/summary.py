@@ -163,7 +163,7 @@ def print_plan_summary(out, d: dict) -> None:
               ("#", "Asset", "Partitions", "Why"),
               [(str(s["index"] + 1), s["asset"], _esc(_first(s["partitions"])),
                 _esc("; ".join(s["reasons"]))) for s in steps[:TOP]])
-    _held_summary(out, d["held"])
+    print_held_summary(out, d["held"])
     every = "`duck plan --all`, " if d["command"] == "plan" else ""
     out.print(f"Summary of {len(steps):,} step(s). To see every one: {every}a selection "
               f"(`duck {d['command']} NAME+`), or `--json`.")
@@ -175,7 +175,8 @@ def _first(ranges: list[str]) -> str:
     return ", ".join(ranges[:2]) + more or "-"
 
 
-def _held_summary(out, held: list[dict]) -> None:
+def print_held_summary(out, held: list[dict]) -> None:
+    """What a plan holds back, counted by status and by root cause (the most held first)."""
     rows = [h for h in held if h["status"] != State.FRESH]
     if not rows:
         return
@@ -187,7 +188,8 @@ def _held_summary(out, held: list[dict]) -> None:
         if b:
             where = f"{b['asset']} {b.get('partition') or ''}".strip()
             blockers[where] = blockers.get(where, 0) + 1
-    out.print("Held back: " + ", ".join(f"{n:,} {styled(s)}" for s, n in statuses.items()))
+    out.print("Held back: " + ", ".join(f"{n:,} {styled(s)}" for s, n in statuses.items())
+              + " (`--json` lists every one)")
     if blockers:
         _draw(out, "Held back by", ("Assets held", "Root cause"),
               [(f"{n:,}", _esc(where)) for where, n
