@@ -118,8 +118,8 @@ CURRENT = (
 CURRENT_OF = {c.history: c for c in CURRENT}  # history table -> its current table
 DDL += "\n".join(c.ddl + ";" for c in CURRENT) + "\n"
 
-TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters",
-          *(c.table for c in CURRENT))
+TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters")
+CURRENT_TABLES = tuple(c.table for c in CURRENT)  # derived from TABLES, kept on write
 
 
 def highest(column: str, tables: tuple[str, ...]) -> str:
