@@ -28,6 +28,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 from bench import generate as gen  # noqa: E402
 from bench import raw  # noqa: E402
+from bench import health  # noqa: E402
 from bench import sources  # noqa: E402
 from bench import check_scope  # noqa: E402
 
@@ -38,13 +39,15 @@ EXAMPLE_NOW = "2026-03-15T07:30:00+01:00"  # every example partition exists and 
 SCALES = {
     "default": {"dag": (200, 10, 1_000_000), "backfill": (365, 1_000_000),
                 "wide": (100, 1_000, 10_000), "partitions": (1_000, 10_000, 100_000),
-                "sources": ((30, 365, 3_650), 1_000_000 // 365)},
+                "sources": ((30, 365, 3_650), 1_000_000 // 365),
+                "states": (100, 2_000, 10_000), "history": (100_000, 10)},
     "small": {"dag": (12, 3, 10_000), "backfill": (10, 10_000),
               "wide": (20, 50, 100), "partitions": (48, 240, 1_000),
-              "sources": ((5, 30), 100)},
+              "sources": ((5, 30), 100), "states": (20, 50), "history": (200, 10)},
 }
 WARM = " (manifests validated before)"  # the same, after an untimed `duck validate`
-WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources", "check_scope")
+WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources", "states",
+             "history", "fixed", "validate", "check_scope")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -610,7 +613,9 @@ def main(argv: list[str] | None = None) -> int:
     steps = {"startup": bench_startup, "dag": bench_dag, "backfill": bench_backfill,
              "wide": lambda b: bench_scale(b, "wide"),
              "partitions": lambda b: bench_scale(b, "partitions"), "report": bench_report,
-             "sources": sources.bench, "check_scope": check_scope.bench}
+             "sources": sources.bench, "states": health.bench_states,
+             "history": health.bench_history, "fixed": health.bench_fixed,
+             "validate": health.bench_validate, "check_scope": check_scope.bench}
     for name in only:
         print(f"{name} ...", flush=True)
         steps[name](b)

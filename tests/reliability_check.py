@@ -11,6 +11,8 @@ one sentence each (an empty list: consistent). It checks the invariants DESIGN.m
 - the published data is what the ledger says: the latest ledger row count of each partition of
   an incremental (or whole-table) asset matches the rows the table holds for it;
 - no staging table survived a transaction;
+- the catalog's current_* tables (the latest materialization, attempt and check result per key,
+  kept on every write) hold exactly what a scan of the history derives;
 - with ``synced=True`` (after any command that had the chance to repair): every ledger row is in
   the catalog (except the history of runs `duck prune` deleted);
 - with ``idle=True`` (no duck process is running): no run is still 'pending'/'running', and every
@@ -59,6 +61,7 @@ def check_consistency(root: Path, *, synced: bool = True, idle: bool = True,
         problems += _readable(wh, project)
         problems += _claims_are_published(mats, ledger, wh)
         problems += _stray_stages(wh)
+        problems += _current_tables(catalog)
         problems += _row_counts(wh, ledger, project)
         if synced:
             problems += _ledger_recorded(ledger, mats, _run_ids(catalog))
@@ -69,6 +72,26 @@ def check_consistency(root: Path, *, synced: bool = True, idle: bool = True,
             if con is not None:
                 con.close()
     return problems
+
+
+def _current_tables(catalog) -> list[str]:
+    """Each current_* table against the latest rows derived from its history table."""
+    from duck_cli.state.catalog_schema import CURRENT
+
+    if catalog is None or not catalog.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'current_attempts'"
+    ).fetchone()[0]:
+        return []
+    out = []
+    for c in CURRENT:
+        kept = f"SELECT {c.columns} FROM {c.table}"
+        derived = c.derive(c.history)
+        for a, b, what in ((kept, derived, "holds rows history does not"),
+                           (derived, kept, "lacks rows history has")):
+            n = catalog.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchone()[0]
+            if n:
+                out.append(f"catalog {c.table} {what} ({n})")
+    return out
 
 
 def _paths(root: Path, project) -> tuple[Path, Path]:

@@ -103,6 +103,8 @@ def plan(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
                                                autocompletion=pm.choices("pending")),
          github: bool = typer.Option(False, "--github", help="Write the plan to the GitHub "
                                      "step summary (auto in Actions)."),
+         show_all: bool = typer.Option(False, "--all", help="List every step, even in a big "
+                                                             "plan."),
          json: bool = JsonOpt) -> None:
     """Show what `duck materialize` with the same arguments would do, and why.
 
@@ -111,7 +113,7 @@ def plan(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     from duck_cli.cli import read_commands as read
 
     opts = o.PlanOptions(_target(project, selection, json, exclude, var), _keys(partition, from_, to),
-                         force, fail_on, github)
+                         force, fail_on, github, show_all)
     _done(read.plan(options=opts, env=ctx.obj))
 
 

@@ -20,6 +20,7 @@ from duck_cli.report.style import Screen
 from duck_cli.run.faults import Faults
 
 PIPED_WIDTH = 120  # logs and CI: wide enough for the tables, narrow enough to read
+PIPED_HEIGHT = 40  # rows of a table before status and plan summarise (a screenful)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Env:
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     faults: Faults = field(default_factory=Faults, compare=False)
     tz: tzinfo | None = None  # TZ: the zone of times in tables (None: the system's local time)
+    height: int = PIPED_HEIGHT
 
     @classmethod
     def from_process(cls, argv: tuple[str, ...] = (), debug: bool = False) -> "Env":
@@ -60,7 +62,7 @@ class Env:
                    if environ.get("GITHUB_STEP_SUMMARY") else None,
                    debug=debug or _flag(environ.get("DUCK_DEBUG")), argv=tuple(argv),
                    environ=environ, faults=Faults.parse(environ.get("DUCK_FAULT")),
-                   tz=zone_of(environ))
+                   tz=zone_of(environ), height=height_of(environ, stdout))
 
     def now(self) -> datetime:
         """The aware "now": DUCK_NOW when set (a bad value is a usage error), else UTC."""
@@ -73,7 +75,8 @@ class Env:
     @cached_property
     def screen(self) -> Screen:
         """Where reports draw."""
-        return Screen(self.stdout, self.stderr, self.width, self.color, self.terminal, self.tz)
+        return Screen(self.stdout, self.stderr, self.width, self.color, self.terminal,
+                      self.tz, self.height)
 
     @property
     def wants_json(self) -> bool:
@@ -126,6 +129,24 @@ def zone_of(environ: Mapping[str, str]) -> tzinfo | None:
         return ZoneInfo(name) if name else None
     except (KeyError, ValueError, OSError):  # a POSIX rule (CET-1) or a path: left to the system
         return None
+
+
+def height_of(environ: Mapping[str, str], stream: TextIO) -> int:
+    """LINES when set, else the terminal's own height, else 40 (piped: logs, CI).
+
+    >>> import io
+    >>> height_of({"LINES": "60"}, io.StringIO()), height_of({}, io.StringIO())
+    (60, 40)
+    """
+    text = environ.get("LINES", "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    if _isatty(stream):
+        try:
+            return os.get_terminal_size(stream.fileno()).lines or PIPED_HEIGHT
+        except (OSError, ValueError):
+            return PIPED_HEIGHT
+    return PIPED_HEIGHT
 
 
 def color_of(environ: Mapping[str, str], terminal: bool) -> str | None:

@@ -76,6 +76,7 @@ class PlanOptions:
     force: bool = False
     fail_on: str | None = None
     github: bool = False  # write the plan to the GitHub step summary
+    show_all: bool = False
 
 
 @dataclass(frozen=True)

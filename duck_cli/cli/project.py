@@ -61,6 +61,14 @@ def state_from(project: Project, now: datetime, snap):
     return state_of(project, snap, now, observe_files(project, now, snap))
 
 
+def state_in(s, now: datetime):
+    """What a writing command knows: health from its session's snapshot and the source versions
+    it observed under the lock (no second observation, no second DuckDB connection)."""
+    from duck_cli.health.assess import state_of
+
+    return state_of(s.project, s.snapshot, now, s.live)
+
+
 def _repair(project: Project, env: Env) -> None:
     """Let a reader repair a dead run's leftovers when no writer holds the lock."""
     from duck_cli.run import session
@@ -113,7 +121,7 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     with session.session(project, command, env.now, wait=wait_of(project, run.wait),
                          on_wait=lambda info: render.waiting(screen, info), hold_catalog=True,
                          faults=env.faults) as s:
-        state = state_from(project, env.now(), s.snapshot)
+        state = state_in(s, env.now())
         p = make_plan(state, s)
         if backfill is not None:
             backfill(s, p)

@@ -72,7 +72,8 @@ def plan(*, options: PlanOptions, env: Env) -> int:
     state = read_state(open_project(options.target, env), env)
     p = materialize_plan(state, options.target.selector, options.partitions, options.force,
                          "plan")
-    render.plan(env.screen, p, state, options.target.json, env.github(options.github))
+    render.plan(env.screen, p, state, options.target.json, env.github(options.github),
+                options.show_all)
     return ExitCode.FAIL_ON if options.fail_on and p.steps else ExitCode.OK
 
 

@@ -105,19 +105,36 @@ def step_dependencies(project: Project, steps: Iterable[Step],
 
 
 def _reach(project: Project, planned: set[str]) -> Callable[[str], frozenset[str]]:
-    """The planned assets an asset reads, directly or through assets that are not planned."""
-    frontier: dict[str, frozenset[str]] = {}
+    """The planned assets an asset reads, directly or through assets that are not planned.
+
+    Iterative, upstream first, each asset's answer from its inputs' (memoized): linear in
+    assets plus edges, and no recursion limit on a long chain of unplanned assets."""
+    memo: dict[str, frozenset[str]] = {}
 
     def reach(name: str) -> frozenset[str]:
-        if name not in frontier:
-            frontier[name] = frozenset()  # a guard; the graph has no cycles
-            out: set[str] = set()
-            asset = project.assets.get(name)
-            ups = set(asset.upstream) | {r for r in asset.reads if r in project.assets} \
-                if asset else set()
-            for up in ups:
-                out |= {up} if up in planned else reach(up)
-            frontier[name] = frozenset(out)
-        return frontier[name]
+        stack, entered = [name], set()
+        while stack:
+            node = stack[-1]
+            if node in memo:
+                stack.pop()
+                continue
+            ups = _inputs(project, node)
+            todo = [u for u in ups if u not in planned and u not in memo and u not in entered]
+            if todo and node not in entered:  # a guard: the graph has no cycles
+                entered.add(node)
+                stack.extend(todo)
+                continue
+            memo[node] = frozenset(u for up in ups
+                                   for u in ((up,) if up in planned else memo.get(up, ())))
+            stack.pop()
+        return memo[name]
 
     return reach
+
+
+def _inputs(project: Project, name: str) -> set[str]:
+    """The assets one asset reads: its deps and the project's assets its SQL names."""
+    asset = project.assets.get(name)
+    if asset is None:
+        return set()
+    return set(asset.upstream) | {r for r in asset.reads if r in project.assets}

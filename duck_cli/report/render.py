@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 
 from duck_cli.errors import UsageError
+from duck_cli.health.state import State
 from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import error_document
 from duck_cli.report import lineage
 from duck_cli.report import runs as runs_view
 from duck_cli.report import status as status_view
+from duck_cli.report import summary
 from duck_cli.report.progress import Progress
 from duck_cli.report.style import Screen, _esc, _table, styled
 from duck_cli.state.lock import describe
@@ -88,14 +90,20 @@ def graph(screen: Screen, project, g, names, fmt: str, health) -> None:
 # -- plans and runs --------------------------------------------------------------------------
 
 
-def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = None) -> None:
-    """A plan: steps with reasons, then what is held back (and in the GitHub step summary)."""
+def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = None,
+         show_all: bool = False) -> None:
+    """A plan: steps with reasons, then what is held back (and in the GitHub step summary);
+    a summary when that would not fit the screen, unless ``show_all``."""
     d = docs.plan_doc(p, state)
     rep.plan_summary(d, github)
     if as_json:
         emit_json(screen, d)
         return
     out = screen.out
+    rows = len(d["steps"]) + sum(h["status"] != State.FRESH for h in d["held"])
+    if not show_all and not summary.fits(rows, screen.height):
+        summary.print_plan_summary(out, d)
+        return
     if not d["steps"]:
         out.print(runs_view.nothing(d["held"]))
     else:
@@ -122,6 +130,10 @@ def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
     d = docs.result_doc(result, p, state)
     if as_json:
         emit_json(screen, d)
+        return
+    if not result.results and not any(h["status"] != State.FRESH for h in d["held"]):
+        # the plain sentence needs no table: rich is not even imported (a no-op's fixed cost)
+        screen.stdout.write(runs_view.nothing(d["held"]) + "\n")
         return
     runs_view.print_result(screen.out, d, p, result)
 
@@ -165,7 +177,8 @@ def status(screen: Screen, report, with_partitions: bool, as_json: bool,
     if as_json:
         emit_json(screen, docs.status_doc(report, with_partitions))
         return
-    status_view.print_status(screen.out, report, with_partitions, show_all, screen.tz)
+    status_view.print_status(screen.out, report, with_partitions, show_all, screen.tz,
+                             screen.height)
 
 
 def why(screen: Screen, report, as_json: bool) -> None:

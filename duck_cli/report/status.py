@@ -16,9 +16,19 @@ from duck_cli.report import tables
 from duck_cli.report.documents import ranges, shown as local_time
 from duck_cli.report.style import _esc, _table, styled
 from duck_cli.state import versions
+from duck_cli.report import summary
 
 
-FOLD_AFTER = 200  # above this many assets, the table lists only those that need attention
+def print_status(out, r: StatusReport, with_partitions: bool, show_all: bool = False,
+                 tz: tzinfo | None = None, height: int = summary.SCREENFUL) -> None:
+    """The status table: one row per asset, then products; a summary when the rows would not
+    fit the screen (`report.summary`), unless ``show_all``."""
+    if not show_all and not summary.fits(len(r.assets), height):
+        summary.print_status_summary(out, r, _why_cell)
+    else:
+        _status_table(out, r, tz)
+    if with_partitions and r.assets:
+        _partition_table(out, r.assets[0], tz, show_all, height)
 
 
 STATUS_COLUMNS = (
@@ -35,24 +45,14 @@ STATUS_COLUMNS = (
 )
 
 
-def print_status(out, r: StatusReport, with_partitions: bool, show_all: bool = False,
-                 tz: tzinfo | None = None) -> None:
-    """The status table: one row per asset (only unhealthy ones in a big project), products."""
+def _status_table(out, r: StatusReport, tz: tzinfo | None) -> None:
     shown = r.assets
-    if len(shown) > FOLD_AFTER and not show_all:
-        shown = [a for a in shown if a.state != State.FRESH or a.checks.failed or a.warn]
     if shown:
         rows = [_status_row(a) for a in shown]
         title = f"Status at {local_time(r.now, tz)}"
         tables.show(out, tables.fit(title, STATUS_COLUMNS, rows, out.width), "duck status")
-    hidden = len(r.assets) - len(shown)
-    if hidden:
-        out.print(f"{hidden:,} fresh assets not listed (of {len(r.assets):,}); "
-                  "`duck status --all` lists every asset, `--json` gives them all as data.")
     if r.products:
         _products(out, r.products)
-    if with_partitions and r.assets:
-        _partition_table(out, r.assets[0], tz)
 
 
 def _status_row(a: AssetStatus) -> list[str]:
@@ -133,17 +133,21 @@ def _why_cell(a: AssetStatus) -> str:
     return a.reasons[0].message + more
 
 
-def _partition_table(out, a: AssetStatus, tz: tzinfo | None) -> None:
+def _partition_table(out, a: AssetStatus, tz: tzinfo | None, show_all: bool = True,
+                     height: int = summary.SCREENFUL) -> None:
     ah = a.health
+    keys = ah.keys if show_all else summary.partition_rows(ah, height)
     table = _table(f"{ah.asset.name}: partitions", "Partition", "State", "Materialized", "Run",
                    "Rows", "Why")
-    for key in ah.keys:
+    for key in keys:
         p, m = ah.partitions[key], ah.current.get(key)
         table.add_row(key or "-", styled(p.state), local_time(m.created_at, tz) if m else "",
                       (m.run_id or "") if m else "",
                       "" if m is None or m.row_count is None else f"{m.row_count:,}",
                       _esc("; ".join(r.message for r in p.reasons)))
     out.print(table)
+    if len(keys) < len(ah.keys):
+        summary.print_partitions_hidden(out, ah, len(keys))
 
 
 def print_why(out, r: WhyReport) -> None:

@@ -30,6 +30,7 @@ class Screen:
     color: str | None = None  # a rich colour system ("standard", "256", "truecolor") or none
     terminal: bool = False
     tz: tzinfo | None = None  # the zone tables show times in (None: the system's local time)
+    height: int = 40  # lines on the screen: more rows than this get a summary (report.summary)
 
     @cached_property
     def out(self):

@@ -274,12 +274,15 @@ def recover(s: Session) -> dict:
         for run in snap.active_runs:  # we hold the lock: no live writer owns them
             c.mark_abandoned(run, s.clock())
         missing = s.wh.ledger_unrecorded(snap.max_seq, c)
-        batch = Batch(mats=missing, steps=_synthetic_steps(missing, c.max_step_seq()))
-        c.write(batch)
+        step_seq = c.max_step_seq()
+        batch = Batch(mats=missing, steps=_synthetic_steps(missing, step_seq))
+        if batch:  # a transaction only when there is something to record
+            c.write(batch)
+            step_seq += len(batch.steps)
         s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
         s.recorded()
         s.seq = max(snap.max_seq, s.wh.max_seq())
-        s.step_seq = c.max_step_seq()
+        s.step_seq = step_seq
         s.ids = c.last_ids()  # counters that survive prune: ids never repeat
         s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
     return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}

@@ -20,8 +20,9 @@ from typing import Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
-from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS, MIGRATIONS,
-                                           SCHEMA_VERSION, count_issued, last_ids)
+from duck_cli.state.catalog_schema import (CURRENT_OF, DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS,
+                                           LATEST_MATS, MIGRATIONS, SCHEMA_VERSION, count_issued,
+                                           last_ids)
 from duck_cli.state.history import History
 
 
@@ -200,11 +201,8 @@ class Catalog(History):
         """Current materializations, latest attempts and checks per asset partition."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            current = {(m.asset, m.partition): m for m in map(Mat._make, _aware(self.con.execute(
-                "SELECT seq, asset, partition_key, run_id, step, timezone('UTC', created_at), "
-                "code_version, data_version, row_count, kind FROM materializations "
-                "QUALIFY row_number() OVER (PARTITION BY asset, partition_key ORDER BY seq DESC) = 1"
-            ).fetchall(), 5))}
+            current = {(m.asset, m.partition): m for m in map(Mat._make, _aware(
+                self.con.execute(LATEST_MATS).fetchall(), 5))}
             attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
                 self.con.execute(f"SELECT * FROM ({LATEST_ATTEMPTS}) WHERE status = 'failed'")
                 .fetchall(), 9))}
@@ -218,8 +216,8 @@ class Catalog(History):
                 f"'error') FROM ({LATEST_CHECKS}) GROUP BY asset").fetchall()}
             active = tuple(map(RunRow._make, self.con.execute(
                 f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')").fetchall()))
-            max_seq = self.con.execute(
-                "SELECT coalesce(max(seq), 0) FROM materializations").fetchone()[0]
+            max_seq = self.con.execute(  # the newest of all is the current one of its key
+                "SELECT coalesce(max(seq), 0) FROM current_materializations").fetchone()[0]
             warehouse_id = self.meta("warehouse_id")
         finally:
             self.con.execute("COMMIT")
@@ -309,9 +307,10 @@ class Catalog(History):
                 else:
                     _upsert(self.con, "backfills", "backfill_id", bf)
                     count_issued(self.con, bf.backfill_id)
-            _bulk_insert(self.con, "steps", batch.steps)
-            _bulk_insert(self.con, "materializations", batch.mats)
-            _bulk_insert(self.con, "check_results", batch.checks)
+            for table, rows in (("steps", batch.steps), ("materializations", batch.mats),
+                                ("check_results", batch.checks)):
+                _bulk_insert(self.con, table, rows)
+                _keep_current(self.con, table, rows)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -320,8 +319,9 @@ class Catalog(History):
     def restamp(self, versions: list[tuple[int, str]]) -> None:
         """Rewrite the data version of recorded source observations, by seq (the migration
         from size:mtime to content versions: the same data, so nothing downstream is stale)."""
-        self.con.executemany("UPDATE materializations SET data_version = ? WHERE seq = ?",
-                             [[v, seq] for seq, v in versions])
+        for table in ("materializations", "current_materializations"):
+            self.con.executemany(f"UPDATE {table} SET data_version = ? WHERE seq = ?",
+                                 [[v, seq] for seq, v in versions])
 
     def last_ids(self) -> dict[str, int]:
         """The last run (``r``) and backfill (``b``) number ever issued, pruned ones included."""
@@ -381,9 +381,23 @@ def _bulk_insert(con, table: str, rows: list[tuple]) -> None:
         con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
                     + ", ".join([marks] * len(rows)), [v for r in rows for v in r])
         return
-    columns = [list(c) for c in zip(*rows)]
-    select = ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols))
-    con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", columns)
+    select, columns = _unnested(rows)
+    con.execute(f"INSERT INTO {table} BY NAME {select}", columns)
+
+
+def _unnested(rows: list[tuple]) -> tuple[str, list[list]]:
+    """Records as a SELECT of one column of values per parameter, unnested, and its params."""
+    cols = rows[0]._fields
+    return ("SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols)),
+            [list(c) for c in zip(*rows)])
+
+
+def _keep_current(con, table: str, rows: list[tuple]) -> None:
+    """Bring the current_* table of a history table up to date with the rows just written, in
+    the same transaction (so the latest rows never disagree with the history)."""
+    if rows:
+        select, columns = _unnested(rows)
+        con.execute(CURRENT_OF[table].upsert(f"({select})"), columns)
 
 
 def _decode_backfill(row: tuple) -> Backfill:

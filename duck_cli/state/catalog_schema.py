@@ -7,19 +7,23 @@ A catalog records its schema version in ``duck_meta``; an older catalog is migra
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
-# 2 -> 3: counters (the last run and backfill id issued: ids never repeat after a prune)
+from dataclasses import dataclass
 
-# The latest attempt per asset partition, and the latest result per check (the snapshot's reads).
+SCHEMA_VERSION = 4  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
+# 2 -> 3: counters (the last run and backfill id issued: ids never repeat after a prune)
+# 3 -> 4: current_* tables (the latest rows, kept on write: reads do not scan the history)
+
+# The latest attempt per asset partition, and the latest result per check (the snapshot's reads),
+# from the small current_* tables that every write keeps up to date (see CURRENT).
 LATEST_ATTEMPTS = (
-    "SELECT seq, run_id, step, asset, p, status, error, error_kind, code_version, "
-    "timezone('UTC', ended_at) AS ended_at, input_seq FROM (SELECT *, unnest(partitions) AS p "
-    "FROM steps WHERE status IN ('success', 'failed')) "
-    "QUALIFY row_number() OVER (PARTITION BY asset, p ORDER BY seq DESC) = 1")
+    "SELECT seq, run_id, step, asset, partition_key AS p, status, error, error_kind, "
+    "code_version, timezone('UTC', ended_at) AS ended_at, input_seq FROM current_attempts")
 LATEST_CHECKS = (
     "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, observed, "
-    "failing, message, sample, stage FROM check_results QUALIFY row_number() OVER (PARTITION BY "
-    "asset, partition_key, check_name ORDER BY seq DESC) = 1")
+    "failing, message, sample, stage FROM current_checks")
+LATEST_MATS = (
+    "SELECT seq, asset, partition_key, run_id, step, timezone('UTC', created_at), "
+    "code_version, data_version, row_count, kind FROM current_materializations")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -46,7 +50,76 @@ CREATE TABLE IF NOT EXISTS backfills (
 CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT);
 """
 
+_MAT_COLS = ("seq, asset, partition_key, run_id, step, created_at, code_version, data_version, "
+             "row_count, kind, upstream")
+_ATTEMPT_COLS = ("seq, run_id, step, asset, partition_key, status, error, error_kind, "
+                 "code_version, ended_at, input_seq")
+_CHECK_COLS = ("seq, run_id, step, asset, partition_key, check_name, kind, severity, passed, "
+               "observed, failing, message, sample, created_at, stage")
+
+
+@dataclass(frozen=True)
+class Current:
+    """One table of latest rows: its key, columns, and the query that derives it from history."""
+
+    table: str
+    history: str  # the history table it summarises
+    key: str
+    columns: str
+    ddl: str
+    latest_of: str  # rows of {source} (history or a batch) -> the latest row per {key}
+
+    def derive(self, source: str) -> str:
+        """A query of the latest row per key among ``source``'s rows (history or a batch)."""
+        return self.latest_of.format(source=source, key=self.key)
+
+    def upsert(self, source: str) -> str:
+        """Keep the table current with ``source``'s rows: insert new keys, replace a row only
+        by a newer one (higher seq), so a batch replayed or recovered out of order is harmless."""
+        cols = [c.strip() for c in self.columns.split(",")]
+        keys = {k.strip() for k in self.key.split(",")}
+        sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
+        return (f"INSERT INTO {self.table} ({self.columns}) {self.derive(source)} "
+                f"ON CONFLICT ({self.key}) DO UPDATE SET {sets} "
+                f"WHERE excluded.seq > {self.table}.seq")
+
+    def rebuild(self) -> list[str]:
+        """Statements that derive the whole table again from history (migration, prune)."""
+        return [self.ddl, f"DELETE FROM {self.table}",
+                f"INSERT INTO {self.table} ({self.columns}) {self.derive(self.history)}"]
+
+
+_LATEST = ("SELECT {cols} FROM {{source}} QUALIFY row_number() OVER (PARTITION BY {{key}} "
+           "ORDER BY seq DESC) = 1")
+CURRENT = (
+    Current("current_materializations", "materializations", "asset, partition_key", _MAT_COLS,
+            "CREATE TABLE IF NOT EXISTS current_materializations (seq BIGINT, asset VARCHAR, "
+            "partition_key VARCHAR, run_id VARCHAR, step INTEGER, created_at TIMESTAMPTZ, "
+            "code_version VARCHAR, data_version VARCHAR, row_count BIGINT, kind VARCHAR, "
+            "upstream VARCHAR, PRIMARY KEY (asset, partition_key))",
+            _LATEST.format(cols=_MAT_COLS)),
+    # a step covers a list of partitions: one attempt per partition, executed steps only
+    Current("current_attempts", "steps", "asset, partition_key", _ATTEMPT_COLS,
+            "CREATE TABLE IF NOT EXISTS current_attempts (seq BIGINT, run_id VARCHAR, step "
+            "INTEGER, asset VARCHAR, partition_key VARCHAR, status VARCHAR, error VARCHAR, "
+            "error_kind VARCHAR, code_version VARCHAR, ended_at TIMESTAMPTZ, input_seq BIGINT, "
+            "PRIMARY KEY (asset, partition_key))",
+            f"SELECT {_ATTEMPT_COLS} FROM (SELECT *, unnest(partitions) AS partition_key FROM "
+            "{source} WHERE status IN ('success', 'failed')) QUALIFY row_number() OVER "
+            "(PARTITION BY {key} ORDER BY seq DESC) = 1"),
+    Current("current_checks", "check_results", "asset, partition_key, check_name", _CHECK_COLS,
+            "CREATE TABLE IF NOT EXISTS current_checks (seq BIGINT, run_id VARCHAR, step INTEGER, "
+            "asset VARCHAR, partition_key VARCHAR, check_name VARCHAR, kind VARCHAR, severity "
+            "VARCHAR, passed BOOLEAN, observed VARCHAR, failing BIGINT, message VARCHAR, sample "
+            "VARCHAR, created_at TIMESTAMPTZ, stage VARCHAR, "
+            "PRIMARY KEY (asset, partition_key, check_name))",
+            _LATEST.format(cols=_CHECK_COLS)),
+)
+CURRENT_OF = {c.history: c for c in CURRENT}  # history table -> its current table
+DDL += "\n".join(c.ddl + ";" for c in CURRENT) + "\n"
+
 TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters")
+CURRENT_TABLES = tuple(c.table for c in CURRENT)  # derived from TABLES, kept on write
 
 
 def highest(column: str, tables: tuple[str, ...]) -> str:
@@ -60,6 +133,7 @@ MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
     2: ["CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT)",
         f"INSERT OR REPLACE INTO counters SELECT 'r', ({highest('run_id', ('runs', 'steps', 'check_results'))})",
         f"INSERT OR REPLACE INTO counters SELECT 'b', ({highest('backfill_id', ('backfills', 'runs'))})"],
+    3: [statement for c in CURRENT for statement in c.rebuild()],
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from duck_cli.state.catalog_schema import CURRENT_OF
+
 
 def prune_history(con, keep_runs: int | None, older_than: datetime | None,
                   dry_run: bool = False) -> dict[str, int]:
@@ -15,6 +17,9 @@ def prune_history(con, keep_runs: int | None, older_than: datetime | None,
         doomed = _prunable(con, keep_runs, older_than)
         counts = {t: _delete_runs(con, t, doomed) for t in
                   ("check_results", "steps", "materializations", "runs")}
+        if doomed and not dry_run:  # the latest check results left may be older ones: derive
+            for statement in CURRENT_OF["check_results"].rebuild():  # them again
+                con.execute(statement)
         con.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -23,9 +28,8 @@ def prune_history(con, keep_runs: int | None, older_than: datetime | None,
 
 
 def _prunable(con, keep_runs: int | None, older_than: datetime | None) -> list[str]:
-    keep_current = ("SELECT DISTINCT run_id FROM materializations WHERE run_id IS NOT NULL "
-                    "QUALIFY row_number() OVER (PARTITION BY asset, partition_key "
-                    "ORDER BY seq DESC) = 1")
+    keep_current = ("SELECT DISTINCT run_id FROM current_materializations "
+                    "WHERE run_id IS NOT NULL")
     ranked = ("SELECT run_id, started_at, row_number() OVER (ORDER BY started_at DESC, "
               "run_id DESC) AS rn FROM runs WHERE status NOT IN ('pending', 'running')")
     conds, params = [], []
@@ -36,10 +40,7 @@ def _prunable(con, keep_runs: int | None, older_than: datetime | None) -> list[s
         conds.append("started_at < ?")
         params.append(older_than)
     where = " AND ".join(conds) or "false"
-    keep_attempts = ("SELECT DISTINCT run_id FROM (SELECT run_id, asset, seq, "
-                     "unnest(partitions) AS p FROM steps WHERE status IN ('success', "
-                     "'failed')) QUALIFY row_number() OVER (PARTITION BY asset, p "
-                     "ORDER BY seq DESC) = 1")
+    keep_attempts = "SELECT DISTINCT run_id FROM current_attempts"
     rows = con.execute(f"SELECT run_id FROM ({ranked}) WHERE {where} AND run_id NOT IN "
                             f"({keep_current}) AND run_id NOT IN ({keep_attempts})",
                             params).fetchall()
@@ -51,7 +52,7 @@ def _delete_runs(con, table: str, run_ids: list[str]) -> int:
         return 0
     if table == "materializations":  # keep the history of the current ones' runs intact
         sql = ("DELETE FROM materializations WHERE list_contains(?, run_id) AND seq NOT IN "
-               "(SELECT max(seq) FROM materializations GROUP BY asset, partition_key)")
+               "(SELECT seq FROM current_materializations)")
     else:
         sql = f"DELETE FROM {table} WHERE list_contains(?, run_id)"
     return con.execute(sql, [run_ids]).fetchone()[0]

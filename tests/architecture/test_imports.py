@@ -54,3 +54,23 @@ def test_a_command_does_not_import_duckdbs_python_layer(project):
 def test_every_layer_is_walked():
     """The import-alone test reaches the modules inside the layer packages."""
     assert {"run.build", "manifest.compiled", "report.render", "cli.app"} <= set(MODULES)
+
+
+@pytest.mark.materialized
+def test_a_materialize_with_nothing_to_do_imports_no_rich_and_opens_duckdb_once(project):
+    """The fixed cost of a writing command: a no-op prints its plain sentence without rich, and
+    plans from the session's own observation (no second, in-memory DuckDB connection)."""
+    from conftest import invoke
+
+    assert invoke(project, "validate").exit_code == 0  # the copy's manifests: parsed once
+    code = ("import sys\nfrom duck_cli.engine import duckdb\nopened = []\nreal = duckdb.connect\n"
+            "duckdb.connect = lambda *a, **k: opened.append(a[:1]) or real(*a, **k)\n"
+            "from duck_cli.cli.app import main\n"
+            f"sys.argv = ['duck', 'materialize', '-p', {str(project)!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich'), len(opened))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**__import__("os").environ, "DUCK_NOW": "2026-03-13T07:30:00+01:00"})
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "Nothing to do: everything selected is up to date.", result.stdout + result.stderr
+    assert lines[-1] == "[] 1", result.stdout + result.stderr  # the warehouse, nothing else

@@ -170,3 +170,69 @@ def test_check_scope_builds_the_same_table(tmp_path, duck_cmd):
     run.run_duck(["materialize", "event_rows", "--partition", w.last_key], w.root, duck=duck_cmd)
     _assert_same(w, raw_db)
     assert duckdb.connect(str(raw_db)).execute("SELECT count(*) FROM event_rows").fetchone()[0] == 500
+
+
+def _bench(tmp_path, duck_cmd, **scale) -> run.Bench:
+    res = run.Results("small", 1, 30.0, load=[0.0])
+    return run.Bench(tmp_path / "work", {**run.SCALES["small"], **scale}, 1, duck_cmd, res,
+                     full_build=100)
+
+
+def test_w6_states_give_the_answers_of_each_state(tmp_path, duck_cmd):
+    """W6 states at tiny sizes: nothing built is all missing, healthy all fresh, and 10%
+    failing fails exactly the broken assets and leaves what reads them missing, blocked."""
+    from bench import health
+
+    b = _bench(tmp_path, duck_cmd, states=(20, 40))
+    health.bench_states(b)
+    names = [r.name for r in b.res.rows]
+    for state in health.STATES:
+        assert f"states: `duck status` on 40 assets, {state}" in names
+    work = tmp_path / "work" / "states"
+    by_state = {s: {a["state"] for a in _json(duck_cmd, work / d / "n40", "status")["assets"]
+                    if a["name"] != "seed"}  # the source table is there in every state
+                for s, d in (("nothing", "nothing"), ("healthy", "healthy"), ("failing", "10"))}
+    assert by_state["nothing"] == {"missing"} and by_state["healthy"] == {"fresh"}
+    doc = _json(duck_cmd, work / "10" / "n40", "status")
+    failed = {a["name"] for a in doc["assets"] if a["state"] == "failed"}
+    expected = {a.name for a in health.broken(gen.wide(tmp_path / "again", 40).assets)
+                if "no_such_column" in a.sql}
+    assert len(expected) == 4 and failed and failed <= expected  # a broken asset below
+    blocked = [a for a in doc["assets"] if a["state"] == "missing"]  # another one never ran
+    assert expected - failed <= {a["name"] for a in blocked}
+    assert blocked and all(a["blockers"] for a in blocked)
+    assert len(b.res.growth) == 3 and any("10% failing: 40/20" in n for n in b.res.notes)
+
+
+def test_w6_history_leaves_every_answer_unchanged(tmp_path, duck_cmd):
+    """Generated history is older than what is current: status and plan say the same after."""
+    from bench import health
+
+    w = gen.dag(tmp_path / "dag", assets=12, layers=3, rows=2_000)
+    run.run_duck(["materialize"], w.root, duck=duck_cmd)
+    before = _json(duck_cmd, w.root, "status")
+    health.add_history(w.root / ".duck" / "catalog.duckdb", 50, 10, [a.name for a in w.assets])
+    after = _json(duck_cmd, w.root, "status")
+    assert [a["state"] for a in after["assets"]] == [a["state"] for a in before["assets"]]
+    assert _json(duck_cmd, w.root, "plan")["steps"] == []
+    con = duckdb.connect(str(w.root / ".duck" / "catalog.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM steps WHERE seq < 0").fetchone()[0] == 500
+    finally:
+        con.close()
+    b = _bench(tmp_path / "b", duck_cmd, dag=(12, 3, 2_000), history=(50, 10))
+    health.bench_history(b)
+    assert [r.name.split(" on ")[0] for r in b.res.rows] == [
+        "history: `duck status`", "history: `duck plan`", "history: `duck materialize`"]
+
+
+def test_w6_fixed_cost_and_fresh_validate_run(tmp_path, duck_cmd):
+    from bench import health
+
+    b = _bench(tmp_path, duck_cmd, dag=(12, 3, 2_000), states=(30,))
+    health.bench_fixed(b)
+    health.bench_validate(b)
+    names = [r.name for r in b.res.rows]
+    assert names[0].startswith("fixed cost: no-op `duck materialize` (12-asset DAG)")
+    assert b.res.rows[0].raw and names[-1] == (
+        "fresh copy: `duck validate` on 30 assets (no validation cache)")

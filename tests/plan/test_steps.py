@@ -89,3 +89,19 @@ def test_a_failed_slice_skips_only_the_downstream_slices_that_read_it(tmp_path: 
     assert ("daily_out", "2026-01-03", "skipped", "daily_in") in steps
     others = [s for s in steps if s[1] != "2026-01-03"]
     assert len(others) == 10 and all(s[2] == "success" for s in others)
+
+
+def test_step_dependencies_reach_through_a_chain_longer_than_the_recursion_limit():
+    # 5,000 views between two planned tables: the last waits for the first, found without a
+    # per-asset recursive walk (the recursion limit is 1,000)
+    from duck_cli.models import Asset, Dep, Materialize, Project, Settings
+    from duck_cli.plan.steps import Step
+
+    n = 5_000
+    assets = {"a0": Asset("a0", "table", materialize=Materialize("table", "SELECT 1"))}
+    for i in range(1, n + 1):
+        assets[f"a{i}"] = Asset(f"a{i}", "view", deps=(Dep(f"a{i - 1}"),),
+                                materialize=Materialize("view", "SELECT 1"))
+    project = Project(Path("/nowhere"), Settings(Path("/nowhere/w"), Path("/nowhere/c")), assets)
+    steps = [Step(0, "a0", ("",), (), (), ()), Step(1, f"a{n}", ("",), (), (), ())]
+    assert step_dependencies(project, steps) == {0: (), 1: (0,)}

@@ -76,7 +76,9 @@ def test_size_mtime_versions_of_an_old_catalog_migrate_without_rebuilds(built):
         legacy[f.stem] = f"{st.st_size}:{st.st_mtime_ns}"
     import duckdb
 
-    for db, table in (("catalog.duckdb", "materializations"), ("warehouse.duckdb", "_duck.ledger")):
+    for db, table in (("catalog.duckdb", "materializations"),
+                      ("catalog.duckdb", "current_materializations"),  # its latest rows
+                      ("warehouse.duckdb", "_duck.ledger")):
         con = duckdb.connect(str(root / ".duck" / db))
         for key, version in legacy.items():
             con.execute(f"UPDATE {table} SET data_version = ? WHERE asset = 'raw_trips' "

@@ -1,0 +1,72 @@
+"""The catalog's current_* tables: the latest materialization, attempt and check result per key,
+kept on every write so that reading the present does not scan the history. They always equal
+what the history derives, an older catalog gets them by migration, and prune keeps them true."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from conftest import Duck, add_checks_on_published_data, catalog_rows
+from duck_cli.state.catalog_schema import CURRENT, SCHEMA_VERSION
+from reliability_check import check_consistency
+
+
+def _status(duck: Duck) -> dict:
+    doc = duck.json("status")
+    doc.pop("now", None)
+    return doc
+
+
+@pytest.mark.materialized
+def test_current_tables_follow_failures_checks_and_rebuilds(duck, project):
+    add_checks_on_published_data(project)
+    duck("materialize", "stg_trips", "--force", expect=1)  # a failing blocking check
+    duck("materialize", "zone_metrics", "--partition", "2026-03-12", "--force", expect=None)
+    assert check_consistency(project) == []
+    counts = {c.table: catalog_rows(project, f"SELECT count(*) FROM {c.table}")[0][0]
+              for c in CURRENT}
+    history = {c.table: catalog_rows(project, f"SELECT count(*) FROM {c.history}")[0][0]
+               for c in CURRENT}
+    history["current_attempts"] = catalog_rows(  # a step covers several partitions
+        project, "SELECT count(*) FROM (SELECT unnest(partitions) FROM steps)")[0][0]
+    assert all(0 < counts[t] <= history[t] for t in counts), (counts, history)
+    assert catalog_rows(project, "SELECT count(*) FROM current_attempts WHERE status = 'failed'"
+                        )[0][0] >= 1
+
+
+@pytest.mark.materialized
+def test_a_catalog_before_current_tables_is_migrated_and_reads_the_same(duck, project):
+    duck("materialize", "daily_revenue", "--partition", "2026-03-12", "--force")
+    before = _status(duck)
+    path = project / ".duck" / "catalog.duckdb"
+    con = duckdb.connect(str(path))
+    for c in CURRENT:
+        con.execute(f"DROP TABLE {c.table}")
+    con.execute("UPDATE duck_meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    (project / ".duck" / "cache" / "snapshot.pickle").unlink(missing_ok=True)
+    assert duck("materialize").exit_code == 0  # a writer migrates (a reader cannot)
+    assert (project / ".duck" / "catalog.duckdb.v3.bak").exists()
+    assert catalog_rows(project, "SELECT value FROM duck_meta WHERE key = 'schema_version'"
+                        ) == [(str(SCHEMA_VERSION),)]
+    assert _status(duck) == before
+    assert check_consistency(project) == []
+
+
+@pytest.mark.materialized
+def test_snapshot_reads_only_the_current_rows(duck, project):
+    # a history row older than the current one changes nothing a reader sees: the present is
+    # read from current_*, not from a scan of every run
+    duck("materialize", "daily_revenue", "--partition", "2026-03-12", "--force")
+    before = _status(duck)
+    con = duckdb.connect(str(project / ".duck" / "catalog.duckdb"))
+    con.execute("INSERT INTO check_results SELECT * REPLACE (seq - 1000000 AS seq, false AS "
+                "passed) FROM check_results")
+    con.close()
+    (project / ".duck" / "cache" / "snapshot.pickle").unlink(missing_ok=True)
+    assert _status(duck) == before
+    doc = json.loads(duck("status", "--json").stdout)
+    assert all(a["checks"]["failed"] == 0 for a in doc["assets"])
