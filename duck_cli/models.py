@@ -17,7 +17,7 @@ TIME_GRANULARITIES = ("hourly", "daily", "weekly", "monthly")
 STRATEGIES = ("view", "table", "incremental")
 SEVERITIES = ("error", "warn")
 CHECK_KINDS = ("row_count", "not_null", "unique", "accepted_values", "accepted_range",
-               "relationships", "data_freshness", "sql")
+               "relationships", "data_freshness", "sql", "python")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ class CheckSpec:
 
     row_count {min?, max?}; not_null {columns}; unique {columns}; accepted_values {column, values};
     accepted_range {column, min?, max?}; relationships {column, to, field};
-    data_freshness {column, max_age (timedelta)}; sql {sql} (failing rows; ``{this}`` is the relation).
+    data_freshness {column, max_age (timedelta)}; sql {sql} (failing rows; ``{this}`` is the relation);
+    python {python (a PythonRef), version}.
     """
 
     name: str
@@ -137,15 +138,32 @@ class Source:
     table: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     columns: Mapping[str, str] = field(default_factory=dict)  # declared name -> DuckDB type
+    observe: PythonRef | None = None  # a function returning {key: version} of the data available
+
+
+@dataclass(frozen=True)
+class PythonRef:
+    """A function in a project file: ``path`` relative to the project root, ``function`` its name,
+    ``version`` a hash of the file and of the project modules it imports."""
+
+    path: str
+    function: str
+    version: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.function}"
 
 
 @dataclass(frozen=True)
 class Materialize:
-    """How an asset is built: a SELECT and a strategy (view, table, incremental by partition)."""
+    """How an asset is built: a SELECT and a strategy (view, table, incremental by partition),
+    or a Python function (``python``; ``sql`` is then empty) stopped after ``timeout``."""
 
     strategy: str
     sql: str
     sql_file: str | None = None
+    python: PythonRef | None = None
+    timeout: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,11 @@ class Asset:
     code_version: str = ""  # hash of the normalized SQL and the settings that shape the output
     reads: tuple[str, ...] = ()  # tables the SQL reads, from DuckDB's parser
     allow_empty: bool = False  # may a partition with rows be replaced by an empty one
+
+    @property
+    def is_files(self) -> bool:
+        """Whether the asset is files a Python function writes (kind file), not a table."""
+        return self.kind == "file"
 
     @property
     def is_source(self) -> bool:

@@ -156,6 +156,8 @@ def code_version(asset: Asset, parsed: ParsedSQL | None) -> str:
     if asset.materialize is not None:
         payload["sql"] = parsed.normalized if parsed else asset.materialize.sql
         payload["strategy"] = asset.materialize.strategy
+        if asset.materialize.python is not None:  # the function's module and what it imports
+            payload["python"] = asdict(asset.materialize.python)
     if asset.source is not None:
         payload["source"] = asdict(asset.source)
     text = json.dumps(_stable(payload), sort_keys=True, separators=(",", ":"), default=repr)

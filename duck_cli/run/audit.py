@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks
+from duck_cli.run import checks, python_checks
+from duck_cli.run.python_call import Context
 from duck_cli.run.session import session
 from duck_cli.sql import quote_ident, slice_predicate
 
@@ -22,9 +23,11 @@ def check_published(state, names: list[str], keys: list[str], now, *, wait: floa
             for key in _keys(state, asset, keys):
                 where, params = _where(asset, key)
                 ref = _reference(asset, key, now)
+                ctx = Context(name, None, key or None, (key,) if key else (), None, con=s.wh.con)
                 for r in checks.run_checks(s.wh.con, asset.checks, quote_ident(name), where=where,
                                            params=params, now=now, reference_time=ref,
-                                           table_of=quote_ident):
+                                           table_of=quote_ident,
+                                           python=python_checks.checker(s, asset, ctx)):
                     out.append((name, key, r))
         s.pending.checks.extend(checks.check_records(out, s.next_step_seq, run_id=None, step=None,
                                                       at=now, stage="published"))

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, inputs
+from duck_cli.run import checks, files_output, inputs, python_asset, python_checks
 from duck_cli.records import LedgerRow
 from duck_cli.run.session import StepResult
 from duck_cli.models import Asset
@@ -48,6 +48,8 @@ class Builder:
     def build(self, started: datetime):
         """Build with the step's source inputs in place."""
         a = self.asset
+        if a.materialize.python is not None:  # the body is Python: same stage, audit, publish
+            return (files_output if a.is_files else python_asset).run(self, started)
         if a.materialize.strategy == "table" and not a.checks:
             return self.run_table(started)
         if self.direct_ok():
@@ -196,6 +198,8 @@ class Builder:
 
     def stage(self) -> str:
         """Run the asset's SQL into a staging relation; return its quoted name."""
+        if self.asset.materialize.python is not None:
+            return python_asset.stage(self)
         con, sql, name = self.wh.con, self.asset.materialize.sql, self.asset.name
         strategy = self.asset.materialize.strategy
         if strategy == "view":
@@ -236,8 +240,9 @@ class Builder:
     def outside_message(self, bad: int) -> str:
         """The error for rows that fall outside the partitions being built."""
         col = self.asset.partitions.column
-        return (f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: the SQL "
-                f"produced {bad} row(s) whose '{col}' lies outside the partition. Filter it with "
+        what = "the function returned" if self.asset.materialize.python else "the SQL produced"
+        return (f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: {what} "
+                f"{bad} row(s) whose '{col}' lies outside the partition. Filter it with "
                 f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
 
     def audit(self, relation: str) -> list:
@@ -248,7 +253,13 @@ class Builder:
         if self.asset.partitions is not None and self.asset.partitions.kind != "static":
             ref = min(self.s.clock(), parts.bounds(self.asset.partitions, self.keys[-1])[1])
         return checks.run_checks(self.wh.con, self.asset.checks, relation, now=self.s.clock(),
-                                 reference_time=ref, table_of=quote_ident)
+                                 reference_time=ref, table_of=quote_ident,
+                                 python=python_checks.checker(self.s, self.asset, self.check_context()))
+
+    def check_context(self):
+        """The context of the asset's Python checks (a Python asset's own, with its log)."""
+        ctx = getattr(self, "python_context", None)
+        return ctx if ctx is not None else python_asset.context(self)
 
     def publish(self, relation: str) -> None:
         """Swap the staged table in, or replace exactly the partitions' slice."""
@@ -352,13 +363,13 @@ def direct_ok(s, wh, asset: Asset) -> bool:
     """Whether a step of an incremental asset replaces its slice straight from the SQL: no
     checks to audit, the table exists and its columns fit (so far)."""
     return (asset.materialize.strategy == "incremental" and not asset.checks
-            and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
+            and asset.materialize.python is None and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
 
 
 def shares_transaction(s, wh, asset: Asset) -> bool:
     """Whether a step is plain statements on its published table (no staging, nothing to
     audit), so it can share a transaction with other such steps (`run_group`)."""
-    if asset.materialize is None or asset.checks:
+    if asset.materialize is None or asset.checks or asset.materialize.python is not None:
         return False
     return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 

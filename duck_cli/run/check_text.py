@@ -26,7 +26,8 @@ def label(spec: CheckSpec) -> str:
                                            if p.get(b) is not None),
             "not_null": lambda: ", ".join(p["columns"]), "unique": lambda: ", ".join(p["columns"]),
             "relationships": lambda: f"{p['column']} -> {p['to']}.{p['field']}",
-            "sql": lambda: spec.name}.get(spec.kind, lambda: p.get("column", ""))
+            "sql": lambda: spec.name, "python": lambda: str(p["python"])}.get(
+                spec.kind, lambda: p.get("column", ""))
     return f"{spec.kind}({args()})"
 
 

@@ -91,6 +91,8 @@ class Session:
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
         self.held = None  # the catalog connection kept from start-up until the run is recorded
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
+        self.python_functions: dict = {}  # user functions imported by this session (run.python_call)
+        self.python_lock = threading.Lock()
         self.in_flight = 0  # ledger rows (being) committed by steps not recorded yet
         self._flight_lock = threading.Lock()
         self.live: dict[str, dict[str, str | None]] = {}  # source versions observed at start
