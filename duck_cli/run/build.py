@@ -194,6 +194,8 @@ class Builder:
         r = StepResult(self.step, self.asset.name, tuple(self.keys), status, started,
                        self.s.clock(), error=error, error_kind=kind, row_count=rows,
                        checks=list(checks), input_seq=self.input_seq)
+        log = getattr(self, "python_log", None)  # set by a Python step (run.python_asset)
+        r.log = log.text() if log is not None else None
         return r
 
     def stage(self) -> str:

@@ -9,6 +9,7 @@ from duck_cli.graph import partitions as parts
 from duck_cli.graph.mapping import upstream_map
 from duck_cli.models import Asset, TimePartitions
 from duck_cli.records import RunStatus
+from duck_cli.run import observers
 from duck_cli.run.python_call import Context, TimeWindow, UserCodeError, call, load
 from duck_cli.sql import quote_ident, slice_predicate
 
@@ -27,10 +28,8 @@ def run(b, started):
 
 
 def failed(b, started, err: UserCodeError):
-    """The step failed in user code: the error is the user's traceback, then what it logged."""
-    log = getattr(b, "python_log", None)
-    text = err.text + (f"\nlog:\n{log.text()}" if log is not None and log.text() else "")
-    return b.result(started, RunStatus.FAILED, None, [], text, err.kind)
+    """The step failed in user code: the error is the user's traceback (its log is kept too)."""
+    return b.result(started, RunStatus.FAILED, None, [], err.text, err.kind)
 
 
 def relational() -> None:
@@ -88,19 +87,28 @@ def upstream_relation(b, dep):
     """The upstream asset as a DuckDB relation: the partitions this step reads when the upstream
     is a partitioned table with a column, else all of it (a source's view is already only the
     step's files)."""
-    s, a = b.s, b.asset
-    up = s.project.assets[dep.asset]
+    up = b.s.project.assets[dep.asset]
+    read = _read_keys(b, up, dep)
+    if up.is_source and up.source.observe:  # data outside duck: the versions it may read
+        return observers.relation(b.wh.con, b.s, up, read or [])
     sql, params = f"SELECT * FROM {quote_ident(up.name)}", {}
-    if (a.partitions is not None and up.partitions is not None and not up.is_source
-            and getattr(up.partitions, "column", None) and dep.mapping != "all"):
-        up_keys = parts.partition_keys(up.partitions, s.clock())
-        mapped = upstream_map(a.partitions, up.partitions, dep, list(b.keys), up_keys)
-        read = sorted({k for keys in mapped.values() for k in keys}, key=up_keys.index)
+    if read is not None and not up.is_source and getattr(up.partitions, "column", None):
         if not read:
             return b.wh.con.sql(f"{sql} WHERE false")
         pred, params = slice_predicate(up.partitions, parts.sql_params(up.partitions, read))
         sql += f" WHERE {pred}"
     return b.wh.con.sql(sql, params=params) if params else b.wh.con.sql(sql)
+
+
+def _read_keys(b, up: Asset, dep) -> list[str] | None:
+    """The upstream partitions the step reads (None: all of it)."""
+    a = b.asset
+    if a.partitions is None or up.partitions is None or dep.mapping == "all":
+        return None
+    up_keys = parts.partition_keys(up.partitions, b.s.clock())
+    mapped = upstream_map(a.partitions, up.partitions, dep, list(b.keys), up_keys)
+    order = {k: i for i, k in enumerate(up_keys)}
+    return sorted({k for keys in mapped.values() for k in keys}, key=order.get)
 
 
 def stage(b) -> str:

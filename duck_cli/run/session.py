@@ -21,6 +21,7 @@ from duck_cli.errors import ExecutionError, StateError
 from duck_cli.state import held, observe, sources
 from duck_cli.state import versions as versions_mod
 from duck_cli.models import Project, is_remote
+from duck_cli.run import observers
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state import backends
@@ -50,6 +51,7 @@ class StepResult:
     input_seq: int = 0  # the highest upstream materialization the step read
     ledger: list = field(default_factory=list)  # the materializations it published
     data_error: bool = False  # failed on the data (checks, casts), not on the SQL itself
+    log: str | None = None  # what a Python step logged (context.log)
 
 
 @dataclass
@@ -321,6 +323,8 @@ def observe_sources(s: Session) -> None:
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
         live[asset.name] = s.wh.observe_table(asset, parts.partition_keys(asset.partitions, now))
         s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
+    for asset in (a for a in s.project.assets.values() if a.is_source and a.source.observe):
+        live[asset.name] = observers.observe(s, asset)  # user code: only writers call it
     s.live = live
     _restamp_legacy(s, live)
     snap = s.snapshot

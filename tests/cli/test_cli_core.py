@@ -177,7 +177,7 @@ def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
     assert {a["state"] for a in doc["assets"]} == {"fresh"}
     assert (project / ".duck" / "catalog.duckdb.v1.bak").exists()
     assert catalog_rows(project, "SELECT value FROM duck_meta WHERE key = 'schema_version'"
-                        )[0][0] == "3"
+                        )[0][0] == "4"
     assert catalog_rows(project, "SELECT count(*) FROM information_schema.columns WHERE "
                                  "table_name = 'steps' AND column_name = 'input_seq'")[0][0] == 1
     duck("materialize", "--force", "stg_trips")  # and the migrated catalog takes new runs

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import catalog_rows, invoke, warehouse_rows
+from conftest import catalog_rows, invoke, run_count, warehouse_rows
 
 NOW = "2026-03-04T01:00:00+00:00"
 
@@ -110,8 +110,9 @@ def test_partitioned_asset_gets_its_context_and_only_its_upstream_slice(tmp_path
     assert [r[:2] for r in rows] == [("2026-03-01", 3), ("2026-03-02", 3), ("2026-03-03", 3)]
     assert rows[0][2] == "2026-03-01 00:00:00+00:00" and rows[0][3].startswith("r")
     assert warehouse_rows(root, "SELECT sum(score) FROM scored")[0][0] == 2 * sum(i * 1.5 for i in range(9))
-    steps = catalog_rows(root, "SELECT count(*) FROM steps WHERE asset = 'scored' AND status = 'success'")
-    assert steps[0][0] == 3  # one call per partition
+    logs = catalog_rows(root, "SELECT log FROM steps WHERE asset = 'scored' AND status = 'success' "
+                              "ORDER BY seq")
+    assert logs == [(f"INFO: scoring 2026-03-0{d}",) for d in (1, 2, 3)]  # one call per partition
 
 
 def test_changing_a_helper_replans_exactly_its_assets_and_downstream(tmp_path):
@@ -142,12 +143,14 @@ def test_an_exception_fails_the_step_with_the_users_traceback_only(tmp_path):
     result = duck(root, "materialize")
     assert result.exit_code == 1
     assert "build raised: ZeroDivisionError: division by zero" in result.output
-    [(error, kind)] = catalog_rows(root, "SELECT error, error_kind FROM steps WHERE asset = 'out'")
-    assert kind == "python"
+    [(error, kind, log)] = catalog_rows(root, "SELECT error, error_kind, log FROM steps WHERE asset = 'out'")
+    assert kind == "python" and log == "WARNING: about to divide"
     assert 'File "pipelines/b.py", line 3, in helper' in error and "duck_cli" not in error
-    assert "WARNING: about to divide" in error
     shown = duck(root, "runs", "show", "r00001").output
     assert 'File "pipelines/b.py", line 7, in build' in shown and "return 1 / x" in shown
+    assert "log: WARNING: about to divide" in shown
+    detail = json.loads(duck(root, "runs", "show", "r00001", "--json").stdout)
+    assert [s["log"] for s in detail["steps"] if s["asset"] == "out"] == ["WARNING: about to divide"]
     assert warehouse_rows(root, "SELECT count(*) FROM information_schema.tables "
                                 "WHERE table_name IN ('out', 'after')")[0][0] == 0
 
@@ -287,3 +290,56 @@ def test_a_python_check_blocks_publishing_with_its_failing_rows(tmp_path):
     assert json.loads(rows[0][4])[0] == {"id": 0, "amount": -3.0}
     assert warehouse_rows(root, "SELECT count(*) FROM information_schema.tables "
                                 "WHERE table_name = 'out'")[0][0] == 0
+
+
+OBSERVED = """
+  - name: api
+    source: {observe: "pipelines/api.py:available_days"}
+    partitions: {daily: {start: "2026-03-01"}}
+  - name: pulled
+    deps: [api]
+    partitions: {daily: {start: "2026-03-01", column: day}}
+    materialize: {python: "pipelines/api.py:pull"}
+"""
+API = """
+    import json
+    from pathlib import Path
+
+    STATE = Path(__file__).with_name("api_state.json")
+
+    def available_days(context):
+        return json.loads(STATE.read_text())
+
+    def pull(context, api):
+        [(key, version)] = api.fetchall()
+        return context.con.sql(f"SELECT DATE '{key}' AS day, '{version}' AS version")
+"""
+
+
+def test_an_observed_source_drives_what_is_built_and_rebuilt(tmp_path):
+    root = make(tmp_path, OBSERVED, {"pipelines/api.py": API})
+    state = root / "pipelines" / "api_state.json"
+    state.write_text(json.dumps({"2026-03-01": "v1", "2026-03-02": "v1"}))
+    result = duck(root, "materialize")
+    assert result.exit_code == 0, result.output
+    assert warehouse_rows(root, "SELECT day::VARCHAR, version FROM pulled ORDER BY 1") == [
+        ("2026-03-01", "v1"), ("2026-03-02", "v1")]
+    observed = catalog_rows(root, "SELECT partition_key, data_version FROM materializations "
+                                  "WHERE asset = 'api' AND kind = 'observation' ORDER BY 1")
+    assert observed == [("2026-03-01", "v1"), ("2026-03-02", "v1")]
+    state.write_text(json.dumps({"2026-03-01": "v2", "2026-03-02": "v1", "2026-03-03": "v1"}))
+    result = duck(root, "materialize", "--json")
+    built = sorted(s["partitions"][0] for s in json.loads(result.stdout)["steps"])
+    assert built == ["2026-03-01", "2026-03-03"]  # changed and arrived; 03-02 untouched
+    assert warehouse_rows(root, "SELECT version FROM pulled ORDER BY day") == [("v2",), ("v1",), ("v1",)]
+
+
+def test_a_failing_observer_fails_its_readers_with_its_error(tmp_path):
+    root = make(tmp_path, OBSERVED, {"pipelines/api.py": API})
+    (root / "pipelines" / "api_state.json").write_text("not json")
+    result = duck(root, "materialize")
+    assert result.exit_code == 1
+    assert ("source 'api': its observer pipelines/api.py:available_days failed: available_days "
+            "raised: json.decoder.JSONDecodeError: Expecting value") in result.output
+    assert 'File "pipelines/api.py", line 8, in available_days' in result.output
+    assert run_count(root) == 0
