@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, python_checks
+from duck_cli.run import checks, files_output, python_checks
 from duck_cli.run.python_call import Context
 from duck_cli.run.session import session
 from duck_cli.sql import quote_ident, slice_predicate
@@ -23,7 +23,9 @@ def check_published(state, names: list[str], keys: list[str], now, *, wait: floa
             for key in _keys(state, asset, keys):
                 where, params = _where(asset, key)
                 ref = _reference(asset, key, now)
-                ctx = Context(name, None, key or None, (key,) if key else (), None, con=s.wh.con)
+                ctx = Context(name, None, key or None, (key,) if key else (), None, con=s.wh.con,
+                              output_dir=files_output.folder(project.root, name, key)
+                              if asset.is_files else None)
                 for r in checks.run_checks(s.wh.con, asset.checks, quote_ident(name), where=where,
                                            params=params, now=now, reference_time=ref,
                                            table_of=quote_ident,
@@ -49,6 +51,8 @@ def _keys(state, asset, wanted: list[str]) -> list[str]:
 def _where(asset, key: str):
     if not key:
         return None, None
+    if asset.is_files:  # the file list: one row per file, by partition key
+        return "partition_key = $partition_key", {"partition_key": key}
     return slice_predicate(asset.partitions, parts.sql_params(asset.partitions, [key]))
 
 

@@ -39,7 +39,8 @@ def run(b, started):
     b.python_log = b.python_context = None
     key = b.keys[0] if b.keys else ""
     staging = b.s.project.root / OUTPUTS / ".staging" / f"{b.asset.name}-{key}-{b.run_id}-{b.step}"
-    shutil.rmtree(staging, ignore_errors=True)
+    for left in staging.parent.glob(f"{b.asset.name}-{key}-*"):  # a killed run's (we hold the lock)
+        shutil.rmtree(left, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         ctx = python_asset.context(b, output_dir=staging)

@@ -62,7 +62,9 @@ def invoke(b, ctx: Context):
 
 def arguments(fn, asset: Asset, ctx: Context, relation) -> dict:
     """Keyword arguments by parameter name: ``context``, and each upstream asset by its name."""
-    deps = {d.asset: d for d in asset.deps}
+    deps: dict = {}
+    for d in asset.deps:  # one upstream under two mappings (today and yesterday) is one relation
+        deps.setdefault(d.asset, []).append(d)
     params = inspect.signature(fn).parameters
     takes_all = any(p.kind == p.VAR_KEYWORD for p in params.values())
     out = {}
@@ -83,12 +85,14 @@ def arguments(fn, asset: Asset, ctx: Context, relation) -> dict:
     return out
 
 
-def upstream_relation(b, dep):
-    """The upstream asset as a DuckDB relation: the partitions this step reads when the upstream
-    is a partitioned table with a column, else all of it (a source's view is already only the
-    step's files)."""
-    up = b.s.project.assets[dep.asset]
-    read = _read_keys(b, up, dep)
+def upstream_relation(b, deps: list):
+    """The upstream asset (``deps``: its entries in deps) as a DuckDB relation: the partitions
+    this step reads when the upstream is a partitioned table with a column, else all of it (a
+    source's view is already only the step's files)."""
+    up = b.s.project.assets[deps[0].asset]
+    reads = [_read_keys(b, up, d) for d in deps]
+    # a time upstream is read as one window, from the earliest partition mapped to the latest
+    read = None if None in reads else sorted({k for r in reads for k in r})
     if up.is_source and up.source.observe:  # data outside duck: the versions it may read
         return observers.relation(b.wh.con, b.s, up, read or [])
     sql, params = f"SELECT * FROM {quote_ident(up.name)}", {}
@@ -107,8 +111,7 @@ def _read_keys(b, up: Asset, dep) -> list[str] | None:
         return None
     up_keys = parts.partition_keys(up.partitions, b.s.clock())
     mapped = upstream_map(a.partitions, up.partitions, dep, list(b.keys), up_keys)
-    order = {k: i for i, k in enumerate(up_keys)}
-    return sorted({k for keys in mapped.values() for k in keys}, key=order.get)
+    return sorted({k for keys in mapped.values() for k in keys})
 
 
 def stage(b) -> str:

@@ -101,7 +101,8 @@ def test_junit_for_a_successful_materialize(duck, tmp_path):
     duck.json("materialize", "--force", "--junit-xml", str(again))
     assert [c["name"] for c in junit(again)] == names  # stable across runs
     assert {c["classname"] for c in cases} == {"stg_trips", "zone_metrics", "daily_revenue",
-                                               "regional_revenue", "revenue_summary"}
+                                               "regional_revenue", "revenue_summary",
+                                               "revenue_forecast", "revenue_chart"}
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite.get("name") == f"duck {run['run_id']}"
 
