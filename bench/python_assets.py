@@ -50,11 +50,11 @@ start = datetime(2025, 1, 1, tzinfo=timezone.utc)
 for n in range(365):
     day = start + timedelta(days=n)
     window = SimpleNamespace(start=day, end=day + timedelta(days=1))
-    table = scores(SimpleNamespace(partition_time_window=window, partition_key=day.date().isoformat()))
+    tbl = scores(SimpleNamespace(partition_time_window=window, partition_key=day.date().isoformat()))
     if n == 0:
-        con.execute("CREATE TABLE scores AS SELECT * FROM table")
+        con.execute("CREATE TABLE scores AS SELECT * FROM tbl")
     else:
-        con.execute("INSERT INTO scores SELECT * FROM table")
+        con.execute("INSERT INTO scores SELECT * FROM tbl")
 assert con.execute("SELECT count(*) FROM scores").fetchone()[0] == 365 * 3000
 """
 
