@@ -20,7 +20,7 @@ FULL_REFRESH = "full refresh (--force): the table is rebuilt from scratch"
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to", "is_current")
 SEVERITIES = ("error", "warn")
 CHECK_KINDS = ("row_count", "not_null", "unique", "accepted_values", "accepted_range",
-               "relationships", "data_freshness", "sql", "use")
+               "relationships", "data_freshness", "sql", "use", "python")
 # kinds whose answer depends on rows in other partitions: checked over the whole table by default
 TABLE_SCOPED_KINDS = ("unique", "relationships", "sql", "use")
 CHECK_SCOPES = ("table", "partition")
@@ -99,6 +99,7 @@ class CheckSpec:
     accepted_range {column, min?, max?}; relationships {column, to, field};
     data_freshness {column, max_age (timedelta)}; sql {sql} (failing rows; ``{this}`` is the relation);
     use {definition, args, and once resolved: sql, parameters} (a check_definitions entry).
+    python {python (a PythonRef), version}.
     """
 
     name: str
@@ -175,12 +176,27 @@ class Source:
     table: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     columns: Mapping[str, str] = field(default_factory=dict)  # declared name -> DuckDB type
+    observe: PythonRef | None = None  # a function returning {key: version} of the data available
+
+
+@dataclass(frozen=True)
+class PythonRef:
+    """A function in a project file: ``path`` relative to the project root, ``function`` its name,
+    ``version`` a hash of the file and of the project modules it imports."""
+
+    path: str
+    function: str
+    version: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.function}"
 
 
 @dataclass(frozen=True)
 class Materialize:
     """How an asset is built: a SELECT and a strategy (view, table, incremental by partition,
-    append, merge, snapshot) with the stateful strategies' options."""
+    append, merge, snapshot) with the stateful strategies' options, or a Python function
+    (``python``; ``sql`` is then empty) stopped after ``timeout``."""
 
     strategy: str
     sql: str
@@ -191,6 +207,8 @@ class Materialize:
     updated_at: str | None = None  # snapshot
     check_columns: tuple[str, ...] = ()  # snapshot
     hard_deletes: bool = False  # snapshot
+    python: PythonRef | None = None
+    timeout: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +233,11 @@ class Asset:
     columns: tuple[ColumnSpec, ...] = ()  # the column contract (empty: none declared)
     variables: tuple[str, ...] = ()  # DuckDB variables its SQL reads (getvariable('name'))
     macros: tuple[str, ...] = ()  # macros its SQL calls, directly or through other macros
+
+    @property
+    def is_files(self) -> bool:
+        """Whether the asset is files a Python function writes (kind file), not a table."""
+        return self.kind == "file"
 
     @property
     def is_source(self) -> bool:

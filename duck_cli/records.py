@@ -143,6 +143,7 @@ class StepRecord(NamedTuple):
     code_version: str | None
     reasons: str | None
     input_seq: int | None
+    log: str | None = None  # what a Python step logged (context.log)
 
 
 class CheckRecord(NamedTuple):

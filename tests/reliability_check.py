@@ -252,6 +252,8 @@ def _row_counts(wh, ledger: dict, project) -> list[str]:
 
 def _slice(asset, key: str) -> tuple[str, list]:
     defn = asset.partitions
+    if defn is not None and asset.is_files:  # a file asset's table lists files by partition key
+        return "WHERE partition_key = ?", [key]
     if defn is None or asset.materialize.strategy != "incremental" or not defn.column:
         return "", []
     col = _quote(defn.column)

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
+from duck_cli.manifest import python_entries
 from duck_cli.manifest.read import line_of, value_line
 from duck_cli.models import (CHECK_KINDS, Asset, CheckDefinition, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
@@ -103,6 +104,7 @@ class EntryBuilder:
         source = self.source(raw, spot, parts) if "source" in raw else None
         materialize = self.materialize(raw, spot, parts) if "materialize" in raw else None
         self._kind_rules(raw, spot, source)
+        python_entries.kind_rules(self, raw, spot)
         strategy = materialize.strategy if materialize else None
         kind = raw.get("kind") or ("source" if "source" in raw else ("view" if strategy == "view" else "table"))
         self.out.spots.setdefault(raw["name"], spot)
@@ -171,6 +173,8 @@ class EntryBuilder:
         if "table" in body:
             return Source(table=body["table"], format=body.get("format", "csv"), options=options,
                           columns=columns)
+        if "observe" in body:
+            return Source(observe=python_entries.python_ref(self, body["observe"], spot.at("observe")))
         path = self._source_path(body["path"], spot.at("path"), parts)
         fmt = body.get("format") or _format_of(body["path"].split("?", 1)[0])
         if fmt is None:
@@ -207,6 +211,8 @@ class EntryBuilder:
 
     def materialize(self, raw: dict[str, Any], spot: Spot, parts: PartitionsDef | None) -> Materialize | None:
         """SQL (inline or from sql_file) and the strategy, with its default."""
+        if "python" in raw["materialize"]:
+            return python_entries.materialize(self, raw, spot, parts)
         body, asset_spot, spot = raw["materialize"], spot, spot.at("materialize")
         default = "incremental" if parts else ("view" if raw.get("kind") == "view" else "table")
         strategy = body.get("strategy", default)
@@ -306,6 +312,8 @@ class EntryBuilder:
             return {"columns": [body] if isinstance(body, str) else list(body)}
         if kind == "sql":
             return {"sql": body}
+        if kind == "python":
+            return {"python": python_entries.python_ref(self, body, spot)}
         params = plain(body)
         if kind == "data_freshness":
             params["max_age"] = self._duration(body["max_age"], spot.at("max_age"))

@@ -160,6 +160,8 @@ def code_version(asset: Asset, parsed: ParsedSQL | None) -> str:
             m = asset.materialize
             payload["options"] = [m.unique_key, m.cursor, m.delete_when, m.updated_at,
                                   m.check_columns, m.hard_deletes]
+        if asset.materialize.python is not None:  # the function's module and what it imports
+            payload["python"] = asdict(asset.materialize.python)
     if asset.source is not None:
         payload["source"] = asdict(asset.source)
     if asset.columns:  # the contract shapes the output; descriptions do not

@@ -47,7 +47,8 @@ def make_steps(project: Project, health: Health, order: Iterable[str],
         if not keys:
             continue
         a = project.assets[asset]
-        size = 1 if "$partition_key" in a.materialize.sql else batch_size  # a key is not a range
+        # a key is not a range; a Python function is called once per partition, as Dagster does
+        size = 1 if "$partition_key" in a.materialize.sql or a.materialize.python else batch_size
         for batch in parts.batches(a.partitions, keys, size):
             ups = tuple(tuple(u for u in upstream_partitions(project, health, asset, k)
                               if u in where) for k in batch)

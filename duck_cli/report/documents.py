@@ -222,7 +222,7 @@ def step_entry(s) -> dict:
     """A recorded step (records.StepRecord) as data, for `duck runs show`."""
     return {"step": s.step, "asset": s.asset, "partitions": [p for p in s.partitions or [] if p],
             "status": s.status, "rows": s.row_count, "error": s.error, "error_kind": s.error_kind,
-            "blocked_by": s.blocked_by, "reasons": s.reasons, "started_at": ts(s.started_at),
+            "log": s.log, "blocked_by": s.blocked_by, "reasons": s.reasons, "started_at": ts(s.started_at),
             "ended_at": ts(s.ended_at)}
 
 
@@ -248,7 +248,7 @@ def result_doc(result, plan, state) -> dict:
     steps = [{"step": r.step, "asset": r.asset, "partitions": ranges(assets[r.asset].partitions,
                                                                      r.keys),
               "status": r.status, "rows": r.row_count, "seconds": round(r.seconds, 4),
-              "error": r.error, "error_kind": r.error_kind, "blocked_by": r.blocked_by,
+              "error": r.error, "error_kind": r.error_kind, "log": r.log, "blocked_by": r.blocked_by,
               "checks": [check_entry(c) for c in r.checks]} for r in result.results]
     counts = {k: sum(1 for r in result.results if r.status == k)
               for k in (RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.SKIPPED)}

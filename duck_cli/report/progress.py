@@ -50,7 +50,7 @@ class Progress:
         elif self.plain and kind == "done":
             keys = ", ".join(result.keys[:3]) + (" ..." if len(result.keys) > 3 else "")
             label = f"{result.asset} {keys}".strip()
-            note = f": {result.error}" if result.error else ""
+            note = f": {result.error.splitlines()[0]}" if result.error else ""
             line = neutral(f"[{self.done}/{self.total}] {label} {result.status}{note}")
             self.stream.write(line + "\n")
             self.stream.flush()

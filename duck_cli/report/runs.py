@@ -78,7 +78,7 @@ def print_result(out, d: dict, p, result) -> None:
                  or any(not c["passed"] for c in s["checks"])]
     rows = [[_esc(s["asset"]), _esc(", ".join(s["partitions"]) or "-"), styled(s["status"]),
              "" if s["rows"] is None else f"{s['rows']:,}", f"{s['seconds']:.2f}",
-             _esc(s["error"] or _check_note(s["checks"]))] for s in steps]
+             _esc(first_line(s["error"]) or _check_note(s["checks"]))] for s in steps]
     if rows:
         tables.show(out, tables.fit(f"run {result.run_id}: {result.status}", RESULT_COLUMNS,
                                     rows, out.width), what)
@@ -124,6 +124,11 @@ def _no_runs(asset: str | None, source: bool) -> str:
     return f"No run has built {asset} yet."
 
 
+def first_line(text: str | None) -> str:
+    """The first line of a step's error (a Python step's traceback follows it in `runs show`)."""
+    return (text or "").split("\n", 1)[0]
+
+
 def print_detail(out, run, step_docs: list[dict], checks, tz: tzinfo | None) -> None:
     """One run: its steps and the check results it recorded."""
     out.print(f"run {run.run_id} ({run.command}): {styled(run.status)}, started "
@@ -131,9 +136,16 @@ def print_detail(out, run, step_docs: list[dict], checks, tz: tzinfo | None) -> 
               + (f", error: {_esc(run.error)}" if run.error else ""))
     rows = [[str(s["step"] + 1), _esc(s["asset"]), _esc(_few(s["partitions"] or []) or "-"),
              styled(s["status"]), "" if s["rows"] is None else f"{s['rows']:,}",
-             _esc(s["error"] or "")] for s in step_docs]
+             _esc(first_line(s["error"]))] for s in step_docs]
     what = f"duck runs show {run.run_id}"
     tables.show(out, tables.fit("Steps", STEP_COLUMNS, rows, out.width), what)
+    for s in step_docs:  # a Python step's traceback and log, line by line
+        lines = (s["error"] or "").splitlines()[1:] + [
+            f"log: {line}" for line in (s.get("log") or "").splitlines()]
+        if lines:
+            out.print(f"step {s['step'] + 1} {s['asset']} {_esc(', '.join(s['partitions'] or []))}:")
+            for line in lines:
+                out.print(f"  {_esc(line)}", soft_wrap=True)
     if checks:
         rows = [check_row({"asset": c.asset, "partition": c.partition, **docs.check_entry(c)})
                 for c in checks]

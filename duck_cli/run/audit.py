@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks
+from duck_cli.run import checks, files_output, python_checks
+from duck_cli.run.python_call import Context
 from duck_cli.run.session import session
 from duck_cli.sql import quote_ident, slice_predicate
 
@@ -19,33 +20,36 @@ def check_published(state, names: list[str], keys: list[str], now, *, wait: floa
             asset = project.assets[name]
             if not asset.checks or not s.wh.exists(name):
                 continue
-            out += _check_asset(s.wh.con, asset, _keys(state, asset, keys), now)
+            out += _check_asset(s, asset, _keys(state, asset, keys), now)
         s.pending.checks.extend(checks.check_records(out, s.next_step_seq, run_id=None, step=None,
                                                       at=now, stage="published"))
     return out
 
 
-def _check_asset(con, asset, keys: list[str], now) -> list:
+def _check_asset(s, asset, keys: list[str], now) -> list:
     """(asset, partition, result) of an asset's checks: slice-scoped ones per partition; on a
     partitioned asset the whole-table ones run once and their result stands for each key."""
     wide = [c for c in asset.checks if c.table_scoped] if asset.partitions is not None else []
     narrow = [c for c in asset.checks if c not in wide]
-    whole = _run(con, asset, wide, "", now) if wide and keys else []
+    whole = _run(s, asset, wide, "", now) if wide and keys else []
     out = []
     for key in keys:
-        done = {r.name: r for r in _run(con, asset, narrow, key, now) + whole}
+        done = {r.name: r for r in _run(s, asset, narrow, key, now) + whole}
         out += [(asset.name, key, done[c.name]) for c in asset.checks]
     return out
 
 
-def _run(con, asset, specs: list, key: str, now) -> list:
+def _run(s, asset, specs: list, key: str, now) -> list:
     """Results of ``specs`` on the published partition ``key`` ("" for the whole table)."""
     if not specs:
         return []
     where, params = _where(asset, key)
-    return checks.run_checks(con, specs, quote_ident(asset.name), where=where, params=params,
-                             now=now, reference_time=_reference(asset, key, now),
-                             table_of=quote_ident)
+    ctx = Context(asset.name, None, key or None, (key,) if key else (), None, con=s.wh.con,
+                  output_dir=files_output.folder(s.project.root, asset.name, key)
+                  if asset.is_files else None)
+    return checks.run_checks(s.wh.con, specs, quote_ident(asset.name), where=where,
+                             params=params, now=now, reference_time=_reference(asset, key, now),
+                             table_of=quote_ident, python=python_checks.checker(s, asset, ctx))
 
 
 def _keys(state, asset, wanted: list[str]) -> list[str]:
@@ -63,6 +67,8 @@ def _keys(state, asset, wanted: list[str]) -> list[str]:
 def _where(asset, key: str):
     if not key:
         return None, None
+    if asset.is_files:  # the file list: one row per file, by partition key
+        return "partition_key = $partition_key", {"partition_key": key}
     return slice_predicate(asset.partitions, parts.sql_params(asset.partitions, [key]))
 
 

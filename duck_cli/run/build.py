@@ -11,7 +11,8 @@ import re
 from datetime import datetime
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import contracts, evolve, inputs, scope, strategies
+from duck_cli.run import (contracts, evolve, files_output, inputs, python_asset,
+                          scope, strategies)
 from duck_cli.records import LedgerRow
 from duck_cli.run.prelude import create_macros
 from duck_cli.run.session import StepResult
@@ -57,6 +58,8 @@ class Builder:
         except duckdb.Error as err:
             return self.result(started, RunStatus.FAILED, None, [],
                                f"a macro it calls cannot be created: {_sql_error(err)}", "sql")
+        if a.materialize.python is not None:  # the body is Python: same stage, audit, publish
+            return (files_output if a.is_files else python_asset).run(self, started)
         if a.materialize.strategy == "table" and not a.checks and not a.columns:
             return self.run_table(started)
         if self.direct_ok():
@@ -209,10 +212,14 @@ class Builder:
         r = StepResult(self.step, self.asset.name, tuple(self.keys), status, started,
                        self.s.clock(), error=error, error_kind=kind, row_count=rows,
                        checks=list(checks), input_seq=self.input_seq)
+        log = getattr(self, "python_log", None)  # set by a Python step (run.python_asset)
+        r.log = log.text() if log is not None else None
         return r
 
     def stage(self) -> str:
         """Run the asset's SQL into a staging relation; return its quoted name."""
+        if self.asset.materialize.python is not None:
+            return python_asset.stage(self)
         con, sql, name = self.wh.con, self.asset.materialize.sql, self.asset.name
         strategy = self.asset.materialize.strategy
         if strategy == "view":
@@ -253,13 +260,19 @@ class Builder:
     def outside_message(self, bad: int) -> str:
         """The error for rows that fall outside the partitions being built."""
         col = self.asset.partitions.column
-        return (f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: the SQL "
-                f"produced {bad} row(s) whose '{col}' lies outside the partition. Filter it with "
+        what = "the function returned" if self.asset.materialize.python else "the SQL produced"
+        return (f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: {what} "
+                f"{bad} row(s) whose '{col}' lies outside the partition. Filter it with "
                 f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
 
     def audit(self, relation: str) -> list:
         """Run the asset's checks on the staged data (see `scope.audit_staged`)."""
         return scope.audit_staged(self, relation)
+
+    def check_context(self):
+        """The context of the asset's Python checks (a Python asset's own, with its log)."""
+        ctx = getattr(self, "python_context", None)
+        return ctx if ctx is not None else python_asset.context(self)
 
     def publish(self, relation: str) -> None:
         """Swap the staged table in, or replace exactly the partitions' slice."""
@@ -351,13 +364,15 @@ def direct_ok(s, wh, asset: Asset) -> bool:
     """Whether a step of an incremental asset replaces its slice straight from the SQL: no
     checks to audit, the table exists and its columns fit (so far)."""
     return (asset.materialize.strategy == "incremental" and not asset.checks
-            and not asset.columns and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
+            and not asset.columns and asset.materialize.python is None
+            and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
 
 
 def shares_transaction(s, wh, asset: Asset) -> bool:
     """Whether a step is plain statements on its published table (no staging, nothing to
     audit), so it can share a transaction with other such steps (`run_group`)."""
-    if asset.materialize is None or asset.checks or asset.columns:
+    if asset.materialize is None or asset.checks or asset.columns \
+            or asset.materialize.python is not None:
         return False
     return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 

@@ -26,8 +26,9 @@ def label(spec: CheckSpec) -> str:
                                            if p.get(b) is not None),
             "not_null": lambda: ", ".join(p["columns"]), "unique": lambda: ", ".join(p["columns"]),
             "relationships": lambda: f"{p['column']} -> {p['to']}.{p['field']}",
-            "sql": lambda: spec.name, "use": lambda: ", ".join(
-                [p["definition"]] + [f"{k}={v}" for k, v in p["args"].items()])}.get(spec.kind, lambda: p.get("column", ""))
+            "sql": lambda: spec.name, "python": lambda: str(p["python"]), "use": lambda: ", ".join(
+                [p["definition"]] + [f"{k}={v}" for k, v in p["args"].items()])}.get(
+                    spec.kind, lambda: p.get("column", ""))
     return f"{spec.kind}({args()})"
 
 

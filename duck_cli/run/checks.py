@@ -81,14 +81,20 @@ def check_sql(spec: CheckSpec, relation: str, where: str | None = None, *,
 def run_checks(con: duckdb.DuckDBPyConnection, specs: Sequence[CheckSpec], relation: str, *,
                where: str | None = None, params: Mapping[str, Any] | None = None,
                now: datetime, reference_time: datetime | None = None,
-               table_of: Callable[[str], str] = quote_ident) -> list[CheckResult]:
-    """Run checks on ``relation`` or the slice ``where`` selects; SQL errors give failed results."""
+               table_of: Callable[[str], str] = quote_ident,
+               python: Callable[..., CheckResult] | None = None) -> list[CheckResult]:
+    """Run checks on ``relation`` or the slice ``where`` selects; SQL errors give failed results.
+    ``python(spec, relation, where, params)`` runs the Python checks (run.python_checks)."""
     from duck_cli.engine import duckdb  # the connection's own module, already loaded: needed to catch its errors
 
     ctx = _Ctx(min(now, reference_time) if reference_time else now, table_of)
     columns = _columns(con, relation, dict(params or {})) if specs else None
     out = []
     for spec in specs:
+        if spec.kind == "python":
+            out.append(python(spec, relation, where, dict(params or {})) if python else
+                       _errored(spec, "a Python check needs its project's session"))
+            continue
         try:
             out.append(_run_one(con, spec, relation, where, dict(params or {}), ctx, columns))
         except (duckdb.Error, ValueError) as err:

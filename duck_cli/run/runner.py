@@ -196,7 +196,7 @@ class Runner:
         s.pending.steps.append(StepRecord(
             seq, self.run_id, step.index, r.asset, list(r.keys), r.status, r.started_at,
             r.ended_at, r.error, r.error_kind, r.row_count, r.blocked_by,
-            s.project.assets[r.asset].code_version, "; ".join(step.reasons), r.input_seq))
+            s.project.assets[r.asset].code_version, "; ".join(step.reasons), r.input_seq, r.log))
         s.pending.checks.extend(check_records(
             [(r.asset, k, c) for c in r.checks for k in r.keys], lambda: seq,
             run_id=self.run_id, step=step.index, at=r.ended_at, stage="audit"))

@@ -22,6 +22,7 @@ from duck_cli.run.prelude import prepare_connection
 from duck_cli.state import held, observe, sources
 from duck_cli.state import versions as versions_mod
 from duck_cli.models import Project, is_remote
+from duck_cli.run import observers
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state import backends
@@ -51,6 +52,7 @@ class StepResult:
     input_seq: int = 0  # the highest upstream materialization the step read
     ledger: list = field(default_factory=list)  # the materializations it published
     data_error: bool = False  # failed on the data (checks, casts), not on the SQL itself
+    log: str | None = None  # what a Python step logged (context.log)
 
 
 @dataclass
@@ -92,6 +94,8 @@ class Session:
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
         self.held = None  # the catalog connection kept from start-up until the run is recorded
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
+        self.python_functions: dict = {}  # user functions imported by this session (run.python_call)
+        self.python_lock = threading.Lock()
         self.in_flight = 0  # ledger rows (being) committed by steps not recorded yet
         self._flight_lock = threading.Lock()
         self.live: dict[str, dict[str, str | None]] = {}  # source versions observed at start
@@ -324,6 +328,8 @@ def observe_sources(s: Session) -> None:
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
         live[asset.name] = s.wh.observe_table(asset, parts.partition_keys(asset.partitions, now))
         s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
+    for asset in (a for a in s.project.assets.values() if a.is_source and a.source.observe):
+        live[asset.name] = observers.observe(s, asset)  # user code: only writers call it
     s.live = live
     _restamp_legacy(s, live)
     snap = s.snapshot

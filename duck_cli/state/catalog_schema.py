@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 4  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
+SCHEMA_VERSION = 5  # 1 -> 2: steps.input_seq (what a step read, to tell a repeat failure)
 # 2 -> 3: counters (the last run and backfill id issued: ids never repeat after a prune)
 # 3 -> 4: current_* tables (the latest rows, kept on write: reads do not scan the history)
+# 4 -> 5: steps.log (what a Python step logged)
 
 # The latest attempt per asset partition, and the latest result per check (the snapshot's reads),
 # from the small current_* tables that every write keeps up to date (see CURRENT).
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS steps (
   seq BIGINT, run_id VARCHAR, step INTEGER, asset VARCHAR, partitions VARCHAR[], status VARCHAR,
   started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, error VARCHAR, error_kind VARCHAR,
   row_count BIGINT, blocked_by VARCHAR, code_version VARCHAR, reasons VARCHAR,
-  input_seq BIGINT);
+  input_seq BIGINT, log VARCHAR);
 CREATE TABLE IF NOT EXISTS materializations (
   seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
@@ -134,6 +135,7 @@ MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
         f"INSERT OR REPLACE INTO counters SELECT 'r', ({highest('run_id', ('runs', 'steps', 'check_results'))})",
         f"INSERT OR REPLACE INTO counters SELECT 'b', ({highest('backfill_id', ('backfills', 'runs'))})"],
     3: [statement for c in CURRENT for statement in c.rebuild()],
+    4: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS log VARCHAR"],
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from duck_cli.errors import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1 -> 2: steps.log (what a Python step logged)
 MIGRATE_KEY = 0x6475636B_6D696772  # the advisory lock taken while creating or migrating
 
 DDL = """
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS duck.runs (
 CREATE TABLE IF NOT EXISTS duck.steps (
   seq bigint, run_id text, step integer, asset text, partitions text[], status text,
   started_at timestamptz, ended_at timestamptz, error text, error_kind text, row_count bigint,
-  blocked_by text, code_version text, reasons text, input_seq bigint);
+  blocked_by text, code_version text, reasons text, input_seq bigint, log text);
 CREATE INDEX IF NOT EXISTS steps_run ON duck.steps (run_id, step, seq);
 CREATE INDEX IF NOT EXISTS steps_asset ON duck.steps (asset, seq);
 CREATE TABLE IF NOT EXISTS duck.materializations (
@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS duck.holders (
 TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "counters",
           "claims")
 
-MIGRATIONS: dict[int, list[str]] = {}  # MIGRATIONS[v] upgrades schema v to v + 1
+MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
+    1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS log text"],
+}
 
 
 def found_version(con) -> int | None:

@@ -105,7 +105,7 @@ def test_the_installed_wheel_runs_from_its_own_files(installed, tmp_path):
     project = shutil.copytree(EXAMPLE, tmp_path / "project", ignore=shutil.ignore_patterns(".duck"))
     valid = _run(duck, "validate", "-p", project, cwd=tmp_path)
     assert valid.returncode == 0, valid.stdout + valid.stderr
-    assert "valid: 7 assets" in valid.stdout
+    assert "valid: 9 assets" in valid.stdout
 
     schema = _run(duck, "schema", "manifest", cwd=tmp_path)
     assert schema.returncode == 0, schema.stderr

@@ -169,4 +169,4 @@ def test_the_unmutated_example_is_valid_through_the_same_harness() -> None:
             (root / name).write_text(content)
         result = CliRunner().invoke(app, ["validate", "-p", str(root)])
         assert result.exit_code == 0, result.output
-        assert "valid: 7 assets" in result.output
+        assert "valid: 9 assets" in result.output

@@ -121,7 +121,8 @@ def test_fixing_the_data_and_reconciling_repairs_exactly_that_day(story, project
     assert steps[:3] == [("stg_trips", ["2026-03-12"]), ("zone_metrics", ["2026-03-12"]),
                          ("daily_revenue", ["2026-03-12"])]
     assert {a for a, _p in steps} <= {"stg_trips", "zone_metrics", "daily_revenue",
-                                      "regional_revenue", "revenue_summary"}
+                                      "regional_revenue", "revenue_summary", "revenue_forecast",
+                                      "revenue_chart"}
     story("reconcile", "--apply")
     doc = story.json("status", expect=None)
     assert {a["name"]: a["state"] for a in doc["assets"]}["daily_revenue"] == "fresh"

@@ -59,16 +59,21 @@ def test_backfill_downstream_rebuilds_the_partitions_that_read_it(duck, project)
     plan = duck.json("backfill", "zone_metrics", "--partition", "2026-03-07", "--downstream",
                      "--dry-run")
     steps = [(s["asset"], s["partitions"]) for s in plan["steps"]]
-    # that day downstream, every region (each reads all days), and the view over daily_revenue
+    # that day downstream, every region (each reads all days), the view over daily_revenue,
+    # and the forecasts (and their charts) of that day and the next (it reads the day before)
     assert steps == [("zone_metrics", ["2026-03-07"]), ("daily_revenue", ["2026-03-07"]),
                      ("regional_revenue", ["APAC"]), ("regional_revenue", ["EMEA"]),
-                     ("regional_revenue", ["AMER"]), ("revenue_summary", [])]
+                     ("regional_revenue", ["AMER"]), ("revenue_forecast", ["2026-03-07"]),
+                     ("revenue_forecast", ["2026-03-08"]), ("revenue_summary", []),
+                     ("revenue_chart", ["2026-03-07"]), ("revenue_chart", ["2026-03-08"])]
     assert catalog_rows(project, "SELECT count(*) FROM backfills")[0][0] == 0  # dry run
     duck("backfill", "zone_metrics", "--from", "2026-03-02", "--to", "2026-03-07", "--downstream")
     assert duck.json("backfills")["backfills"][0]["requested"] == {
         "zone_metrics": [f"2026-03-0{d}" for d in range(2, 8)],
         "daily_revenue": [f"2026-03-0{d}" for d in range(2, 8)],
-        "regional_revenue": ["APAC", "EMEA", "AMER"], "revenue_summary": []}
+        "regional_revenue": ["APAC", "EMEA", "AMER"], "revenue_summary": [],
+        "revenue_forecast": [f"2026-03-0{d}" for d in range(2, 9)],
+        "revenue_chart": [f"2026-03-0{d}" for d in range(2, 9)]}
     listed = duck("backfills").output
     assert "zone_metrics: 2026-03-02..2026-03-07" in listed and "revenue_summary" in listed
     assert "2026-03-04" not in listed  # ranges, not every key

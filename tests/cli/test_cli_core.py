@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from duck_cli.state.catalog_schema import SCHEMA_VERSION
+
 from conftest import catalog_rows, example_copy, run_count, warehouse_rows
 
 BUILT = ["stg_trips", "zone_metrics", "daily_revenue", "regional_revenue", "revenue_summary"]
@@ -25,9 +27,9 @@ def _csv_rows(root: Path, last_day: int = 12) -> int:
 
 def test_validate_example(duck):
     result = duck("validate")
-    assert "valid: 7 assets, 1 products" in result.output
+    assert "valid: 9 assets, 1 products" in result.output
     doc = duck.json("validate")
-    assert doc["valid"] is True and doc["assets"] == 7
+    assert doc["valid"] is True and doc["assets"] == 9
 
 
 def test_materialize_builds_every_asset_and_records_the_run(duck, project):
@@ -46,7 +48,8 @@ def test_materialize_builds_every_asset_and_records_the_run(duck, project):
     mats = dict(catalog_rows(project, "SELECT asset, count(*) FROM materializations "
                                       "WHERE kind = 'materialization' GROUP BY asset"))
     assert mats == {"stg_trips": 12, "zone_metrics": 12, "daily_revenue": 12,
-                    "regional_revenue": 3, "revenue_summary": 1}
+                    "regional_revenue": 3, "revenue_summary": 1, "revenue_forecast": 12,
+                    "revenue_chart": 12}
     versions = catalog_rows(project, "SELECT DISTINCT code_version FROM materializations "
                                      "WHERE asset = 'zone_metrics'")
     assert len(versions) == 1 and len(versions[0][0]) == 16
@@ -139,7 +142,8 @@ def test_graph_tree_and_selection(duck):
     assert "raw_trips" in out and "daily_revenue" in out and "regional_revenue" not in out
     doc = duck.json("graph", "zone_metrics+")
     assert {n["name"] for n in doc["nodes"]} == {"zone_metrics", "daily_revenue",
-                                                 "regional_revenue", "revenue_summary"}
+                                                 "regional_revenue", "revenue_summary",
+                                                 "revenue_forecast", "revenue_chart"}
 
 
 def test_unknown_selection_suggests_a_name(duck):
@@ -160,7 +164,7 @@ def test_installed_duck_runs_the_example_in_a_subprocess(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "0 failed" in run.stdout
     # not a terminal: plain one line per step on stderr, no progress bar
-    assert "/40] stg_trips 2026-03-01" in run.stderr and "\x1b" not in run.stderr
+    assert "/64] stg_trips 2026-03-01" in run.stderr and "\x1b" not in run.stderr
 
 
 @pytest.mark.local_state
@@ -177,7 +181,7 @@ def test_an_older_catalog_is_migrated_in_place_with_a_backup(duck, project):
     assert {a["state"] for a in doc["assets"]} == {"fresh"}
     assert (project / ".duck" / "catalog.duckdb.v1.bak").exists()
     assert catalog_rows(project, "SELECT value FROM duck_meta WHERE key = 'schema_version'"
-                        )[0][0] == "4"
+                        )[0][0] == str(SCHEMA_VERSION)
     assert catalog_rows(project, "SELECT count(*) FROM information_schema.columns WHERE "
                                  "table_name = 'steps' AND column_name = 'input_seq'")[0][0] == 1
     duck("materialize", "--force", "stg_trips")  # and the migrated catalog takes new runs

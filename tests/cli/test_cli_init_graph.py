@@ -15,7 +15,9 @@ from conftest import append_duplicate_trip
 
 EDGES = {("raw_trips", "stg_trips"), ("stg_trips", "zone_metrics"),
          ("zone_metrics", "daily_revenue"), ("zone_metrics", "regional_revenue"),
-         ("zones", "regional_revenue"), ("daily_revenue", "revenue_summary")}
+         ("zones", "regional_revenue"), ("daily_revenue", "revenue_summary"),
+         ("daily_revenue", "revenue_forecast"), ("daily_revenue", "revenue_chart"),
+         ("revenue_forecast", "revenue_chart")}
 
 
 def run(*args: str, expect: int = 0, env: dict | None = None):
@@ -77,15 +79,15 @@ def test_init_refuses_to_overwrite(tmp_path):
 
 def test_graph_tree_with_selection(duck):
     out = duck("graph").stdout
-    assert out.splitlines()[0] == "7 assets"
+    assert out.splitlines()[0] == "9 assets"
     assert "raw_trips source, team:ingest" in out
     assert "revenue_summary view, team:finance" in out
     up = duck("graph", "+daily_revenue").stdout
     assert up.splitlines()[0] == "4 assets"
     assert "regional_revenue" not in up and "zones" not in up
     down = duck("graph", "zone_metrics+").stdout
-    assert down.splitlines()[0] == "4 assets" and "stg_trips" not in down
-    assert duck("graph", "tag:revenue").stdout.splitlines()[0] == "3 assets"
+    assert down.splitlines()[0] == "6 assets" and "stg_trips" not in down
+    assert duck("graph", "tag:revenue").stdout.splitlines()[0] == "4 assets"
 
 
 def test_graph_mermaid(duck):
@@ -125,7 +127,7 @@ def test_graph_dot(duck):
 @pytest.mark.materialized
 def test_graph_dot_health_colours(duck):
     out = duck("graph", "zone_metrics+", "--format", "dot", "--health").stdout
-    assert out.count('fillcolor="#2e7d32"') == 4  # every selected asset is fresh
+    assert out.count('fillcolor="#2e7d32"') == 6  # every selected asset is fresh
     assert "stg_trips" not in out
 
 
@@ -135,7 +137,8 @@ def test_graph_json_matches_the_format_option(duck):
     assert doc == same
     assert [n["name"] for n in doc["nodes"]] == ["raw_trips", "zones", "stg_trips",
                                                  "zone_metrics", "daily_revenue",
-                                                 "regional_revenue", "revenue_summary"]
+                                                 "regional_revenue", "revenue_forecast",
+                                                 "revenue_summary", "revenue_chart"]
     assert {(e["from"], e["to"]) for e in doc["edges"]} == EDGES
     nodes = {n["name"]: n for n in doc["nodes"]}
     assert nodes["stg_trips"]["location"] == "mobility.yaml:4"
@@ -144,7 +147,9 @@ def test_graph_json_matches_the_format_option(duck):
     assert doc["products"] == [{"name": "revenue_dashboard",
                                 "assets": ["daily_revenue", "revenue_summary"]}]
     sub = duck.json("graph", "daily_revenue+")
-    assert {(e["from"], e["to"]) for e in sub["edges"]} == {("daily_revenue", "revenue_summary")}
+    assert {(e["from"], e["to"]) for e in sub["edges"]} == {
+        ("daily_revenue", "revenue_summary"), ("daily_revenue", "revenue_forecast"),
+        ("daily_revenue", "revenue_chart"), ("revenue_forecast", "revenue_chart")}
 
 
 def test_graph_tree_health_colours(duck, project, monkeypatch):

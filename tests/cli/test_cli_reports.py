@@ -87,7 +87,7 @@ def test_junit_for_a_successful_materialize(duck, tmp_path):
     report = tmp_path / "reports" / "duck.xml"
     run = duck.json("materialize", "--junit-xml", str(report))
     cases = junit(report)
-    assert len(cases) == expected_cases(run) == 14  # 5 assets, 9 checks (11 results: regions share)
+    assert len(cases) == expected_cases(run) == 20  # 7 assets, 13 checks (the example's 9, the forecast's 1, the chart's 3)
     assert {c["status"] for c in cases} == {"passed"}
     names = [c["name"] for c in cases]
     by_name = {c["name"]: c for c in cases}
@@ -101,7 +101,8 @@ def test_junit_for_a_successful_materialize(duck, tmp_path):
     duck.json("materialize", "--force", "--junit-xml", str(again))
     assert [c["name"] for c in junit(again)] == names  # stable across runs
     assert {c["classname"] for c in cases} == {"stg_trips", "zone_metrics", "daily_revenue",
-                                               "regional_revenue", "revenue_summary"}
+                                               "regional_revenue", "revenue_summary",
+                                               "revenue_forecast", "revenue_chart"}
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite.get("name") == f"duck {run['run_id']}"
 
@@ -112,7 +113,7 @@ def test_junit_for_a_failing_materialize_carries_message_and_sample(duck, projec
     report = tmp_path / "duck.xml"
     run = duck.json("materialize", "--junit-xml", str(report), expect=1)
     cases = junit(report)
-    assert len(cases) == expected_cases(run) == 5 + 2  # 5 assets (7 steps), 2 checks
+    assert len(cases) == expected_cases(run) == 7 + 2  # 7 assets, 2 checks
     step = next(c for c in cases if c["name"] == "materialize stg_trips")
     assert step["status"] == "failed"
     assert step["message"].startswith("check one_row_per_trip failed: unique(trip_id)")
@@ -125,7 +126,7 @@ def test_junit_for_a_failing_materialize_carries_message_and_sample(duck, projec
     assert passed["status"] == "passed"
     skipped = [c for c in cases if c["status"] == "skipped"]
     # 6 skipped steps of 4 assets (regional_revenue's three regions are one test)
-    assert len(skipped) == 4 and all(c["message"] == "blocked by stg_trips" for c in skipped)
+    assert len(skipped) == 6 and all(c["message"] == "blocked by stg_trips" for c in skipped)
     regional = next(c for c in skipped if c["name"] == "materialize regional_revenue")
     assert regional["properties"]["skipped_partitions"] == "APAC, EMEA, AMER"
 
@@ -141,7 +142,10 @@ def test_junit_for_a_backfill(duck, tmp_path):
     assert [(c["name"], c["properties"].get("partitions")) for c in steps] == [
         ("materialize zone_metrics", "2026-03-01..2026-03-03"),
         ("materialize daily_revenue", "2026-03-01..2026-03-03"),
-        ("materialize regional_revenue", "APAC, EMEA, AMER"), ("materialize revenue_summary", None)]
+        ("materialize regional_revenue", "APAC, EMEA, AMER"),
+        ("materialize revenue_forecast", "2026-03-01..2026-03-04"),
+        ("materialize revenue_summary", None),
+        ("materialize revenue_chart", "2026-03-01..2026-03-04")]
     assert all(c["status"] == "passed" for c in cases)
 
 
@@ -258,13 +262,13 @@ def test_step_summary_gets_a_markdown_table(duck, project, tmp_path, monkeypatch
     assert f"### duck run {run['run_id']}: failed" in text
     rows = [line for line in text.splitlines() if line.startswith("|")]
     assert rows[0] == "| | Test | Partitions | Message |" and rows[1] == "|---|---|---|---|"
-    assert len(rows) - 2 == 2 + 4  # what did not pass: two failures, four skipped assets
+    assert len(rows) - 2 == 2 + 6  # what did not pass: two failures, six skipped assets
     assert rows[2].startswith("| ❌ | materialize stg_trips | 2026-03-09 | check one_row_per")
     assert rows[3].startswith("| ❌ | check stg_trips.one_row_per_trip | 2026-03-09 |")
     assert not any(r.startswith("| ✅ |") for r in rows)  # passes are counted, not listed
-    passes = expected_cases(run) - 6
-    assert f"✅ {passes} passed" in text and "❌ 2 failed, ✅" in text and "⏭️ 4 skipped" in text
-    assert sum(r.startswith("| ⏭️ |") for r in rows) == 4
+    passes = expected_cases(run) - 8
+    assert f"✅ {passes} passed" in text and "❌ 2 failed, ✅" in text and "⏭️ 6 skipped" in text
+    assert sum(r.startswith("| ⏭️ |") for r in rows) == 6
     duck("check", "stg_trips", "--partition", "2026-03-01", "--github")
     assert "### duck check" in summary.read_text()
 

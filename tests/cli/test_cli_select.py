@@ -40,9 +40,10 @@ def test_materialize_with_exclude_leaves_the_excluded_assets_alone(duck, project
 
 def test_status_with_intersection_and_exclude(duck):
     doc = duck.json("status", "tag:revenue,owner:team:finance")
-    assert [a["name"] for a in doc["assets"]] == ["daily_revenue", "regional_revenue"]
+    assert [a["name"] for a in doc["assets"]] == ["daily_revenue", "regional_revenue",
+                                                   "revenue_forecast"]
     doc = duck.json("status", "--exclude", "kind:source", "--exclude", "tag:revenue")
-    assert [a["name"] for a in doc["assets"]] == ["stg_trips", "revenue_summary"]
+    assert [a["name"] for a in doc["assets"]] == ["stg_trips", "revenue_summary", "revenue_chart"]
 
 
 def test_a_comma_warns_that_it_now_means_intersection(duck):
@@ -69,7 +70,8 @@ def test_completion_of_names_selectors_and_values_in_the_named_project(project):
     assert complete(f"duck status -p {p} owner:team:f") == ["owner:team:finance"]
     assert complete(f"duck status -p {p} tag:revenue,kind:v") == ["tag:revenue,kind:view"]
     assert complete(f"duck status -p {p} --exclude kind:s") == ["kind:source"]
-    assert complete(f"duck why -p {p} revenue_") == ["revenue_summary", "revenue_dashboard"]
+    assert complete(f"duck why -p {p} revenue_") == ["revenue_chart", "revenue_forecast",
+                                                     "revenue_summary", "revenue_dashboard"]
     assert complete("duck status zo", {"DUCK_PROJECT": p}) == ["zone_metrics", "zones"]
     assert complete(f"duck status -p {p} --fail-on s") == ["stale"]
     assert complete(f"duck graph -p {p} --format m") == ["mermaid"]

@@ -118,7 +118,7 @@ def test_documents_of_a_fresh_project(duck):
     plan = conforms(duck.json("plan"), "plan")
     assert plan["steps"] and plan["command"] == "plan"
     status = conforms(duck.json("status"), "status")
-    assert status["summary"]["missing"] == 5
+    assert status["summary"]["missing"] == 7  # stg_trips, zone_metrics, daily_revenue, regional_revenue, revenue_summary, revenue_forecast, revenue_chart
     conforms(duck.json("status", "zone_metrics", "--partitions"), "status")
     conforms(duck.json("why", "daily_revenue"), "why")
     conforms(duck.json("why", "daily_revenue", "--partition", "2026-03-12"), "why")
@@ -246,7 +246,7 @@ def test_report_document(tmp_path):
     duck = Duck(root)
     duck("materialize")
     doc = conforms(duck.json("report", "--html", str(tmp_path / "site")), "report")
-    assert doc["counts"]["asset_pages"] == doc["counts"]["assets"] == 7
+    assert doc["counts"]["asset_pages"] == doc["counts"]["assets"] == 9
     assert (tmp_path / "site" / doc["pages"][0]).is_file()
 
 

@@ -132,8 +132,8 @@ def test_plan_is_deterministic_byte_for_byte(duck, project):
     "side by side fail to commit ('another transaction has altered this table')"))
 def test_plan_shows_reasons_order_estimate_and_fail_on(duck, project):
     plan = duck.json("plan")
-    assert plan["estimate"] == {"steps": len(plan["steps"]), "partitions": 12 * 3 + 3 + 1,
-                                "assets": 5}
+    assert plan["estimate"] == {"steps": len(plan["steps"]), "partitions": 12 * 5 + 3 + 1,
+                                "assets": 7}
     assert plan["steps"][0]["asset"] == "stg_trips"
     assert "never materialized" in plan["steps"][0]["reasons"]
     assert duck("plan", "--fail-on", "pending", expect=3).exit_code == 3
@@ -158,7 +158,7 @@ def test_plan_lists_added_modified_and_removed_assets(duck, project):
     finance = project / "finance.yaml"
     text = finance.read_text()
     start = text.index("  - name: revenue_summary")
-    end = text.index("products:")
+    end = text.index("  - name: revenue_forecast")
     finance.write_text(text[:start] + text[end:].replace(", revenue_summary", ""))
     (project / "extra.yaml").write_text(
         "assets:\n  - name: zone_count\n    deps: [zone_metrics]\n    materialize:\n"

@@ -130,7 +130,7 @@ def test_an_asset_page_and_the_lineage_load_cleanly(browser, site):
         elif name:
             assert {"data-state": "failed", "href": f"{name}.html", "class": "node"} in nodes
         else:
-            assert len(Elements(dom).find("g", **{"class": "bar"})) == 7
+            assert len(Elements(dom).find("g", **{"class": "bar"})) == 11
 
 
 def test_the_search_box_keeps_up_with_10000_assets(browser, tmp_path):

@@ -40,7 +40,7 @@ def test_the_document_counts_what_status_counts_and_every_page_exists(site):
     runs = duck.json("runs")
     assert doc["kind"] == "report" and doc["index"] == str(out / "index.html")
     assert {k: doc["counts"][k] for k in status["summary"]} == status["summary"]
-    assert doc["counts"]["asset_pages"] == len(status["assets"]) == 7
+    assert doc["counts"]["asset_pages"] == len(status["assets"]) == 9
     assert doc["counts"]["run_pages"] == len(runs["runs"]) == 2
     for a in status["assets"]:
         assert (out / "assets" / f"{a['name']}.html").is_file()
@@ -53,7 +53,7 @@ def test_the_document_counts_what_status_counts_and_every_page_exists(site):
 def test_the_human_output_says_where_to_open_it(tmp_path):
     duck = Duck(example_copy(tmp_path / "p"))
     out = duck("report", "--html", str(tmp_path / "site")).stdout
-    assert "Wrote 10 pages (7 assets, 0 runs)" in out
+    assert "Wrote 12 pages (9 assets, 0 runs)" in out
     assert str(tmp_path / "site" / "index.html") in out
 
 
@@ -171,7 +171,7 @@ def test_a_never_built_project_reports_every_asset_missing(tmp_path):
     doc = duck.json("report", "--html", str(tmp_path / "site"))
     assert doc["counts"]["run_pages"] == 0
     # the two sources' files are there; nothing was built
-    assert (doc["counts"]["fresh"], doc["counts"]["missing"]) == (2, 5)
+    assert (doc["counts"]["fresh"], doc["counts"]["missing"]) == (2, 7)
     assert "No runs yet." in read(tmp_path / "site", "assets/stg_trips.html")
 
 

@@ -1,0 +1,165 @@
+"""A Python asset's step: call the function with a context and its upstream relations, stage
+what it returns, then audit and publish it exactly as a SQL step (``build.Builder``)."""
+
+from __future__ import annotations
+
+import inspect
+
+from duck_cli.graph import partitions as parts
+from duck_cli.graph.mapping import upstream_map
+from duck_cli.models import Asset, TimePartitions
+from duck_cli.records import RunStatus
+from duck_cli.run import observers
+from duck_cli.run.python_call import Context, TimeWindow, UserCodeError, call, load
+from duck_cli.sql import quote_ident, slice_predicate
+
+RESULT = "__duck_py_result"
+FRAMES = ("pyarrow", "pandas", "polars")
+
+
+def run(b, started):
+    """Build a Python asset's step (``b`` is its build.Builder); a StepResult either way."""
+    b.python_log = b.python_context = None
+    try:
+        return b.run_staged(started)
+    except UserCodeError as err:
+        b.wh.rollback()
+        return failed(b, started, err)
+
+
+def failed(b, started, err: UserCodeError):
+    """The step failed in user code: the error is the user's traceback (its log is kept too)."""
+    return b.result(started, RunStatus.FAILED, None, [], err.text, err.kind)
+
+
+def relational() -> None:
+    """Load DuckDB's relational layer (``con.sql``, DuckDBPyRelation), which duck's own commands
+    skip (duck_cli.engine): user code works with relations."""
+    import duckdb  # noqa: F401 - its import adds the relational API to the engine's connections
+
+
+def context(b, **extra) -> Context:
+    """The context a step's function is given: partitions, their window, the run, a log."""
+    a, keys = b.asset, list(b.keys)
+    window = None
+    if isinstance(a.partitions, TimePartitions) and keys:
+        window = TimeWindow(parts.bounds(a.partitions, keys[0])[0], parts.bounds(a.partitions, keys[-1])[1])
+    key = keys[0] if a.partitions is not None and keys else None
+    ctx = Context(a.name, b.run_id, key, tuple(keys) if a.partitions is not None else (), window,
+                  con=b.wh.con, **extra)
+    b.python_log, b.python_context = ctx.log, ctx
+    return ctx
+
+
+def invoke(b, ctx: Context):
+    """Call the asset's function with ``context`` and each upstream it names as a relation."""
+    relational()
+    a, s = b.asset, b.s
+    fn = load(s.project.root, a.materialize.python, s.python_functions, s.python_lock)
+    kwargs = arguments(fn, a, ctx, lambda dep: upstream_relation(b, dep))
+    return call(fn, kwargs, s.project.root, a.materialize.timeout, on_timeout=b.wh.con.interrupt)
+
+
+def arguments(fn, asset: Asset, ctx: Context, relation) -> dict:
+    """Keyword arguments by parameter name: ``context``, and each upstream asset by its name."""
+    deps: dict = {}
+    for d in asset.deps:  # one upstream under two mappings (today and yesterday) is one relation
+        deps.setdefault(d.asset, []).append(d)
+    params = inspect.signature(fn).parameters
+    takes_all = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    out = {}
+    for name, p in params.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if name == "context":
+            out[name] = ctx
+        elif name in deps:
+            out[name] = relation(deps[name])
+        elif p.default is p.empty:
+            raise UserCodeError(
+                f"{fn.__name__} takes a parameter '{name}', which is neither 'context' nor an "
+                f"upstream asset of {asset.name} (deps: {', '.join(deps) or 'none'}). Add "
+                f"'{name}' to deps, or give the parameter a default", "python")
+    if takes_all:
+        out.update({n: relation(d) for n, d in deps.items() if n not in out})
+    return out
+
+
+def upstream_relation(b, deps: list):
+    """The upstream asset (``deps``: its entries in deps) as a DuckDB relation: the partitions
+    this step reads when the upstream is a partitioned table with a column, else all of it (a
+    source's view is already only the step's files)."""
+    up = b.s.project.assets[deps[0].asset]
+    reads = [_read_keys(b, up, d) for d in deps]
+    # a time upstream is read as one window, from the earliest partition mapped to the latest
+    read = None if None in reads else sorted({k for r in reads for k in r})
+    if up.is_source and up.source.observe:  # data outside duck: the versions it may read
+        return observers.relation(b.wh.con, b.s, up, read or [])
+    sql, params = f"SELECT * FROM {quote_ident(up.name)}", {}
+    if read is not None and not up.is_source and getattr(up.partitions, "column", None):
+        if not read:
+            return b.wh.con.sql(f"{sql} WHERE false")
+        pred, params = slice_predicate(up.partitions, parts.sql_params(up.partitions, read))
+        sql += f" WHERE {pred}"
+    return b.wh.con.sql(sql, params=params) if params else b.wh.con.sql(sql)
+
+
+def _read_keys(b, up: Asset, dep) -> list[str] | None:
+    """The upstream partitions the step reads (None: all of it)."""
+    a = b.asset
+    if a.partitions is None or up.partitions is None or dep.mapping == "all":
+        return None
+    up_keys = parts.partition_keys(up.partitions, b.s.clock())
+    mapped = upstream_map(a.partitions, up.partitions, dep, list(b.keys), up_keys)
+    return sorted({k for keys in mapped.values() for k in keys})
+
+
+def stage(b) -> str:
+    """Call the function and stage what it returns (the SQL step's ``stage``); its quoted name."""
+    value = invoke(b, context(b))
+    con, name = b.wh.con, b.asset.name
+    register(con, value, b.asset)
+    try:
+        if b.asset.materialize.strategy == "table":
+            target = quote_ident("__duck_stage_" + name)
+            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {RESULT}")
+            return target
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident('__duck_stage')} AS SELECT * FROM {RESULT}")
+        return quote_ident("__duck_stage")
+    finally:
+        unregister(con)
+
+
+def register(con, value, asset: Asset) -> None:
+    """Expose a returned relation, Arrow table or reader, or DataFrame as the view RESULT."""
+    import duckdb
+
+    if isinstance(value, duckdb.DuckDBPyRelation):
+        try:
+            value.create_view(RESULT, replace=True)
+            return
+        except duckdb.Error:  # a relation of another connection (duckdb.sql): copy it over
+            value = value.fetch_arrow_table() if hasattr(value, "fetch_arrow_table") else value.arrow()
+    top = type(value).__module__.split(".")[0]
+    if top not in FRAMES:
+        raise UserCodeError(
+            f"{asset.materialize.python.function} returned {type(value).__name__}, not data. "
+            "Return a DuckDB relation (e.g. daily_revenue.filter(...) or context.con.sql(...)), "
+            "a pyarrow Table or RecordBatchReader, or a pandas or polars DataFrame", "python")
+    try:
+        con.register(RESULT, value)
+    except (duckdb.Error, ImportError, TypeError, ValueError) as err:
+        raise UserCodeError(f"{asset.materialize.python.function} returned a {top} "
+                            f"{type(value).__name__} duck cannot read: {err}. A polars frame "
+                            "needs pyarrow installed (pip install 'duck-cli[python]')", "python") from None
+
+
+def unregister(con) -> None:
+    """Forget the view RESULT (registered or created)."""
+    from duck_cli.engine import duckdb
+
+    for drop in (lambda: con.unregister(RESULT), lambda: con.execute(f"DROP VIEW IF EXISTS {RESULT}")):
+        try:
+            drop()
+        except duckdb.Error:
+            pass
