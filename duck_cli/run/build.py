@@ -351,14 +351,14 @@ def _commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
 def direct_ok(s, wh, asset: Asset) -> bool:
     """Whether a step of an incremental asset replaces its slice straight from the SQL: no
     checks to audit, the table exists and its columns fit (so far)."""
-    return (asset.materialize.strategy == "incremental" and not asset.checks
+    return (asset.materialize.strategy == "incremental" and not asset.checks and not wh.lake
             and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
 
 
 def shares_transaction(s, wh, asset: Asset) -> bool:
     """Whether a step is plain statements on its published table (no staging, nothing to
     audit), so it can share a transaction with other such steps (`run_group`)."""
-    if asset.materialize is None or asset.checks:
+    if asset.materialize is None or asset.checks or wh.lake:  # a lake publishes one by one
         return False
     return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 
