@@ -190,9 +190,10 @@ def runs(screen: Screen, rows, as_json: bool) -> None:
     screen.out.print(table if rows else "No runs yet.")
 
 
-def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
-    """One run with its steps and checks."""
-    step_docs = [docs.step_entry(s) for s in steps]
+def run_detail(screen: Screen, run, steps, checks, as_json: bool,
+               snapshots: dict | None = None) -> None:
+    """One run with its steps and checks (in lake mode, the lake snapshot of each publish)."""
+    step_docs = [docs.step_entry(s, (snapshots or {}).get(s.step)) for s in steps]
     if as_json:
         emit_json(screen, docs.doc("run_detail", run=docs.run_entry(run), steps=step_docs,
                            checks=[{**docs.check_entry(c), "asset": c.asset,
@@ -206,7 +207,9 @@ def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
         parts = s["partitions"] or []
         shown = ", ".join(parts[:3]) + (f" (+{len(parts) - 3})" if len(parts) > 3 else "")
         table.add_row(str(s["step"] + 1), s["asset"], _esc(shown or "-"), styled(s["status"]),
-                      "" if s["rows"] is None else f"{s['rows']:,}", _esc(s["error"] or ""))
+                      "" if s["rows"] is None else f"{s['rows']:,}",
+                      _esc(s["error"] or (f"lake snapshot {s['snapshot']}" if "snapshot" in s
+                                          else "")))
     out.print(table)
     if checks:
         ct = _table("Checks", "Asset", "Partition", "Check", "Severity", "Result", "Message")
@@ -228,12 +231,17 @@ def status(screen: Screen, report, with_partitions: bool, as_json: bool,
     status_view.print_status(screen.out, report, with_partitions, show_all)
 
 
-def why(screen: Screen, report, as_json: bool) -> None:
-    """The answer to 'why is this stale?' (a `health.why.WhyReport`)."""
+def why(screen: Screen, report, as_json: bool, lake_snapshot: int | None = None) -> None:
+    """The answer to 'why is this stale?' (a `health.why.WhyReport`); in lake mode, the lake
+    snapshot of the asset's latest publish."""
     if as_json:
-        emit_json(screen, docs.why_doc(report))
+        extra = {"lake_snapshot": lake_snapshot} if lake_snapshot is not None else {}
+        emit_json(screen, docs.why_doc(report) | extra)
         return
     status_view.print_why(screen.out, report)
+    if lake_snapshot is not None:
+        screen.out.print(f"Readers of the lake see its latest publish as of lake snapshot "
+                         f"{lake_snapshot}.")
 
 
 def check_results(screen: Screen, results, as_json: bool) -> None:
@@ -290,12 +298,15 @@ def report_written(screen: Screen, d: dict) -> None:
                       f"{_esc(d['index'])}")
 
 
-def pruned(screen: Screen, counts: dict, as_json: bool) -> None:
-    """What `duck prune` deleted."""
+def pruned(screen: Screen, counts: dict, as_json: bool, lake: dict | None = None) -> None:
+    """What `duck prune` deleted (and, in lake mode, what the lake's housekeeping did)."""
     if as_json:
-        emit_json(screen, docs.doc("prune", deleted=counts))
+        emit_json(screen, docs.doc("prune", deleted=counts, **({"lake": lake} if lake else {})))
         return
     screen.out.print("deleted " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    if lake:
+        screen.out.print("lake: " + ", ".join(f"{n} {t.replace('_', ' ')}"
+                                             for t, n in lake.items()))
 
 
 def storage_line(s) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
-from duck_cli.state import extensions
+from duck_cli.state import extensions, lake
 from duck_cli.state import backends
 from duck_cli.state import catalog as cat
 from duck_cli.sql import quote_ident
@@ -59,7 +59,7 @@ def run(project, clock, *, wait: float, fix: bool = False, faults=None,
 
     try:
         with session(project, "doctor", clock, wait=wait, faults=faults, prepare=prepare) as s:
-            findings += _session_findings(s)
+            findings += _session_findings(s) + _lake_housekeeping(s, fix)
     except _Damaged as err:
         return DoctorReport(tuple(findings + err.findings), storage)
     if not findings:
@@ -90,6 +90,18 @@ def _session_findings(s) -> list[Finding]:
         findings.append(Finding("repaired", "ledger_sync", f"recorded {rec['recovered']} "
                                 "published materialization(s) the catalog had missed"))
     return findings + _stray_stages(s) + _ledger_agrees(s) + _tables_exist(s)
+
+
+def _lake_housekeeping(s, fix: bool) -> list[Finding]:
+    """With ``fix`` in lake mode: expire the lake's snapshots past its retention and delete
+    the files no snapshot references."""
+    if not (fix and s.wh.lake):
+        return []
+    done = lake.housekeeping(s.wh.con, s.wh.cfg)
+    if not any(done.values()):
+        return []
+    return [Finding("repaired", "lake_housekeeping", f"the lake (retention {s.wh.cfg.retention}): "
+                    + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in done.items()))]
 
 
 def _stray_stages(s) -> list[Finding]:

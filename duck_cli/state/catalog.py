@@ -268,6 +268,17 @@ class Catalog(History):
                                 "WHERE run_id = ? ORDER BY step, seq", [run_id]).fetchall()
         return [StepRecord._make(r) for r in rows]
 
+    def lake_snapshots(self, run_id: str | None = None, asset: str | None = None
+                       ) -> dict[tuple[str, int], int]:
+        """The DuckLake snapshot each publish made (lake mode), by (run id, step): a run's, or
+        those of an asset's current materializations."""
+        rows = self.con.execute(
+            "SELECT run_id, step, max(TRY_CAST(json_extract_string(upstream, '$.snapshot') AS "
+            "BIGINT)) AS snap FROM materializations WHERE kind = 'materialization' AND "
+            "(? IS NULL OR run_id = ?) AND (? IS NULL OR asset = ?) GROUP BY ALL "
+            "HAVING snap IS NOT NULL", [run_id, run_id, asset, asset]).fetchall()
+        return {(r, s): snap for r, s, snap in rows}
+
     def run_checks(self, run_id: str) -> list[CheckRow]:
         """Check results recorded by one run."""
         rows = self.con.execute(

@@ -173,3 +173,14 @@ def housekeeping(con, cfg: LakeConfig) -> dict[str, int]:
                           [older]).fetchall()
     return {"snapshots_expired": len(expired), "old_files_deleted": len(old),
             "orphaned_files_deleted": len(orphans)}
+
+
+def housekeep(settings: Settings, *, wait: float) -> dict[str, int] | None:
+    """The lake's housekeeping (`housekeeping`), or None for the local warehouse file."""
+    if lake_of(settings) is None:
+        return None
+    wh = LakeWarehouse.open(settings, wait=wait)
+    try:
+        return housekeeping(wh.con, wh.cfg)
+    finally:
+        wh.close()
