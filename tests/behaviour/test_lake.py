@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 
+import pytest
+
 from conftest import append_duplicate_trip, catalog_rows, invoke
 from servers import need_extension
 
@@ -268,3 +270,91 @@ def test_a_reader_during_writes_sees_whole_publishes_only(project, postgres, tmp
     # while the reader ran, some days were seen both before and after their publish
     assert any((d, n) in map(tuple, seen["seen"]) and (d, n + 1) in map(tuple, seen["seen"])
                for d, n in old.items() if d != bad_day)
+
+
+class Competitor:
+    """Another writer of the lake (its own DuckDB): it rewrites one day of stg_trips with the
+    same rows and commits, while duck's publish of another day is open: a real DuckLake
+    conflict for duck's commit (conflicts are detected per table)."""
+
+    def __init__(self, project: Path, env: dict, times: int):
+        import duckdb
+
+        from duck_cli.state import extensions
+
+        self.con, self.left, self.done = duckdb.connect(), times, 0
+        extensions.load(self.con, ("ducklake", "postgres"), project / ".duck")
+        dsn = " ".join(f"{k}={env['PG' + k.upper()]}" for k in ("host", "port", "user",
+                                                                 "password"))
+        self.con.execute(f"ATTACH 'ducklake:postgres:{dsn} dbname={env['PGDATABASE']}' AS lake")
+
+    def commit(self) -> None:
+        if not self.left:
+            return
+        self.left -= 1
+        day = "trip_date = '2026-03-01'"
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE keep AS FROM lake.stg_trips WHERE {day}")
+        self.con.execute(f"DELETE FROM lake.stg_trips WHERE {day}")
+        self.con.execute("INSERT INTO lake.stg_trips FROM keep")
+        self.con.execute("COMMIT")
+        self.done += 1
+
+
+@pytest.fixture
+def contested(project, postgres, monkeypatch):
+    """The example built in a lake, and a way to make duck's next publishes meet conflicts."""
+    from duck_cli.run import lake_publish
+
+    env = use_lake(project, postgres, "lake-data")
+    assert invoke(project, "materialize", env=env).exit_code == 0
+    before = dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                          "GROUP BY ALL"))
+    monkeypatch.setattr(lake_publish, "PAUSE", 0.01)
+
+    def contest(times: int) -> Competitor:
+        rival = Competitor(project, env, times)
+        original = lake_publish.LakeBuilder.replace_slice_from
+
+        def replace_then_rival_commits(self, relation):
+            original(self, relation)
+            rival.commit()
+
+        monkeypatch.setattr(lake_publish.LakeBuilder, "replace_slice_from",
+                            replace_then_rival_commits)
+        return rival
+
+    return project, env, before, contest
+
+
+def test_a_publish_that_meets_a_conflict_is_tried_again(contested):
+    project, env, before, contest = contested
+    rival = contest(times=2)
+    result = invoke(project, "backfill", "stg_trips", "--partition", "2026-03-02", env=env)
+    assert result.exit_code == 0 and "1 succeeded" in result.output, result.output
+    assert rival.done == 2  # two publishes were refused, the third committed
+    after = dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                         "GROUP BY ALL"))
+    assert after == before
+    runs = catalog_rows(project, "SELECT count(*) FROM materializations WHERE asset = "
+                                 "'stg_trips' AND partition_key = '2026-03-02'")[0][0]
+    assert runs == 2  # the first build and the backfill, each recorded once
+
+
+def test_conflicts_past_the_bound_fail_the_step_naming_asset_and_partition(contested,
+                                                                            monkeypatch):
+    from duck_cli.run import lake_publish
+
+    project, env, before, contest = contested
+    monkeypatch.setattr(lake_publish, "ATTEMPTS", 3)
+    rival = contest(times=100)
+    result = invoke(project, "backfill", "stg_trips", "--partition", "2026-03-02", env=env)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "stg_trips 2026-03-02" in text and "refused the publish 3 times" in text, text
+    assert rival.done == 3
+    runs = catalog_rows(project, "SELECT count(*) FROM materializations WHERE asset = "
+                                 "'stg_trips' AND partition_key = '2026-03-02'")[0][0]
+    assert runs == 1  # nothing recorded for the refused publishes
+    assert dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                        "GROUP BY ALL")) == before
