@@ -43,12 +43,13 @@ def read_state(project: Project, env: Env):
     return state_from(project, env.now(), snap)
 
 
-def state_from(project: Project, now: datetime, snap):
-    """What a command knows: health from one snapshot and the live source observations."""
+def state_from(project: Project, now: datetime, snap, live_tables: dict | None = None):
+    """What a command knows: health from one snapshot and the live source observations (the
+    table sources' from ``live_tables`` when a writing session observed them)."""
     from duck_cli.health.assess import state_of
     from duck_cli.state.snapshot import observe_files
 
-    return state_of(project, snap, now, observe_files(project, now, snap))
+    return state_of(project, snap, now, observe_files(project, now, snap, live_tables))
 
 
 def _repair(project: Project, env: Env) -> None:
@@ -103,7 +104,7 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     with session.session(project, command, env.now, wait=wait_of(project, run.wait),
                          on_wait=lambda info: render.waiting(screen, info), hold_catalog=True,
                          faults=env.faults) as s:
-        state = state_from(project, env.now(), s.snapshot)
+        state = state_from(project, env.now(), s.snapshot, s.live)
         p = make_plan(state, s)
         if backfill is not None:
             backfill(s, p)

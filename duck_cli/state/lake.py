@@ -138,18 +138,22 @@ class LakeWarehouse(Warehouse):
 
 
 def prepare_ledger(con) -> None:
-    """Create the ledger and the lake's identity once (DuckLake has no primary keys)."""
+    """Create the ledger and the lake's identity once, in one lake commit (DuckLake has no
+    primary keys)."""
     from duck_cli.engine import duckdb
 
-    con.execute(LEDGER_DDL)
-    if con.execute('SELECT count(*) FROM "_duck"."identity"').fetchone()[0]:
+    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
+                       "schema_name = '_duck' AND table_name IN ('ledger', 'identity')",
+                       [ALIAS]).fetchone()[0]
+    if made == 2:
         return
     try:
         con.execute("BEGIN TRANSACTION")
+        con.execute(LEDGER_DDL)
         con.execute("INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS "
                     "(FROM _duck.identity)")
         con.execute("COMMIT")
-    except duckdb.Error:  # another runner made it first
+    except duckdb.Error:  # another runner made them at the same moment: theirs stand
         con.execute("ROLLBACK")
 
 

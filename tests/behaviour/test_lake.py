@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import pytest
 
 from conftest import append_duplicate_trip, catalog_rows, invoke
