@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
-from duck_cli.state import extensions, lake
+from duck_cli.state import extensions, lake, lake_config
 from duck_cli.state import backends
 from duck_cli.state import catalog as cat
 from duck_cli.sql import quote_ident
@@ -59,12 +59,13 @@ def run(project, clock, *, wait: float, fix: bool = False, faults=None,
 
     try:
         with session(project, "doctor", clock, wait=wait, faults=faults, prepare=prepare) as s:
-            findings += _session_findings(s) + _lake_housekeeping(s, fix)
+            findings += _session_findings(s)
+            mode = _lake_housekeeping(s, fix)
     except _Damaged as err:
         return DoctorReport(tuple(findings + err.findings), storage)
     if not findings:
         findings.append(Finding("ok", "consistent", "catalog and warehouse agree"))
-    return DoctorReport(tuple(findings), storage)
+    return DoctorReport(tuple(findings + mode), storage)
 
 
 class _Damaged(Exception):
@@ -93,15 +94,20 @@ def _session_findings(s) -> list[Finding]:
 
 
 def _lake_housekeeping(s, fix: bool) -> list[Finding]:
-    """With ``fix`` in lake mode: expire the lake's snapshots past its retention and delete
-    the files no snapshot references."""
-    if not (fix and s.wh.lake):
+    """In lake mode: which lake, at which snapshot; with ``fix``, expire the lake's snapshots
+    past its retention and delete the files no snapshot references."""
+    if not s.wh.lake:
         return []
-    done = lake.housekeeping(s.wh.con, s.wh.cfg)
-    if not any(done.values()):
-        return []
-    return [Finding("repaired", "lake_housekeeping", f"the lake (retention {s.wh.cfg.retention}): "
-                    + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in done.items()))]
+    cfg = s.wh.cfg
+    out = [Finding("ok", "lake_mode", f"the warehouse is a DuckLake: catalog "
+                   f"{lake_config.shown_catalog(cfg)}, data {cfg.data_path}, at snapshot "
+                   f"{s.wh.snapshot_id()}")]
+    done = lake.housekeeping(s.wh.con, cfg) if fix else {}
+    if any(done.values()):
+        out.append(Finding("repaired", "lake_housekeeping", f"the lake (retention "
+                           f"{cfg.retention}): " + ", ".join(
+                               f"{n} {k.replace('_', ' ')}" for k, n in done.items())))
+    return out
 
 
 def _stray_stages(s) -> list[Finding]:

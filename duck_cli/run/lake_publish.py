@@ -20,8 +20,8 @@ from datetime import datetime
 from duck_cli.graph import partitions as parts
 from duck_cli.records import RunStatus
 from duck_cli.run.build import Builder, _commit_with_ledger, _rollback_or_raise, _SliceError, _used
-from duck_cli.sql import quote_ident, slice_predicate
-from duck_cli.state.lake_config import is_conflict
+from duck_cli.sql import key_expr, quote_ident, slice_predicate
+from duck_cli.state.lake_config import is_conflict, redact
 
 STAGE = "__duck_stage"
 ATTEMPTS = 8  # publish transactions tried before the step fails
@@ -116,6 +116,22 @@ class LakeBuilder(Builder):
             self.wh.rollback()
             return failed
         return self.finish(started, rows, checks)
+
+    def per_key_counts(self, rows: int) -> dict[str, int]:
+        """Rows per partition key, counted in the local stage (what the slice now holds),
+        not by reading the slice back from the lake."""
+        if len(self.keys) == 1 or self.asset.materialize.strategy != "incremental":
+            return super().per_key_counts(rows)
+        return dict(self.wh.con.execute(
+            f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) FROM "
+            f"{quote_ident(STAGE)} GROUP BY k").fetchall())
+
+    def sql_failed(self, started: datetime, err: Exception):
+        """As `Builder.sql_failed`, with any connection secret blanked (a lake error can quote
+        the catalog's connection string)."""
+        res = super().sql_failed(started, err)
+        res.error = redact(res.error) if res.error else res.error
+        return res
 
     def label(self) -> None:
         """Name the snapshot this publish makes after its run and step."""

@@ -18,7 +18,8 @@ from pathlib import Path
 from duck_cli.errors import ExecutionError, StateError
 from duck_cli.models import Settings
 from duck_cli.state import extensions
-from duck_cli.state.lake_config import ALIAS, LakeConfig, attach_error, attach_sql, config
+from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
+                                        extensions_needed)
 from duck_cli.sql import quote_ident
 from duck_cli.state.warehouse import READ_HINT, Warehouse
 
@@ -53,7 +54,7 @@ def connect(settings: Settings, cfg: LakeConfig, *, read_only: bool = False):
             con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:
             con.execute("SET memory_limit = ?", [settings.memory_limit])
-        needed = tuple(n for n in cfg.extensions() if n not in settings.extensions)
+        needed = tuple(n for n in extensions_needed(cfg) if n not in settings.extensions)
         extensions.load(con, needed, settings.catalog.parent)
         extensions.prepare(con, settings)  # the secrets the data path reads
         try:
@@ -154,7 +155,10 @@ def prepare_ledger(con) -> None:
                     "(FROM _duck.identity)")
         con.execute("COMMIT")
     except duckdb.Error:  # another runner made them at the same moment: theirs stand
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:  # the failed commit ended the transaction already
+            pass
 
 
 def housekeeping(con, cfg: LakeConfig) -> dict[str, int]:

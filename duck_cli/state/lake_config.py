@@ -39,11 +39,13 @@ class LakeConfig:
         """Whether the data lives in object storage (httpfs and a secret needed)."""
         return is_remote(self.data_path)
 
-    def extensions(self) -> tuple[str, ...]:
-        """The DuckDB extensions attaching this lake needs."""
-        kind = self.catalog.split(":", 1)[0]
-        needed = ("ducklake",) + (("postgres",) if kind == "postgres" else ())
-        return needed + (("httpfs",) if self.remote else ())
+
+
+def extensions_needed(cfg: LakeConfig) -> tuple[str, ...]:
+    """The DuckDB extensions attaching this lake needs."""
+    kind = cfg.catalog.split(":", 1)[0]
+    needed = ("ducklake",) + (("postgres",) if kind == "postgres" else ())
+    return needed + (("httpfs",) if cfg.remote else ())
 
 
 def config(body: Mapping[str, str], root: Path, environ: Mapping[str, str] | None = None

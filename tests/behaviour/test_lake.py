@@ -137,7 +137,11 @@ def _housekeeping(project: Path, env: dict) -> None:
     after = lake_rows(project, env, "SELECT count(*) FROM ducklake_snapshots('lake')")[0][0]
     assert after < before
     assert lake_rows(project, env, "SELECT count(*) FROM stg_trips")[0][0] == total
-    assert invoke(project, "doctor", "--fix", env=env).exit_code == 0
+    doctor = invoke(project, "doctor", "--fix", "--json", env=env)
+    assert doctor.exit_code == 0, doctor.output
+    found = {f["code"]: f["message"] for f in json.loads(doctor.stdout)["findings"]}
+    assert "consistent" in found and str(project / "lake-data") in found["lake_mode"]
+    assert env["PGPASSWORD"] not in doctor.output
 
 
 def test_a_lake_on_s3(project, postgres, s3_server, tmp_path):
