@@ -20,6 +20,7 @@ from typing import Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
+from duck_cli.state.bulk import bulk_insert as _bulk_insert
 from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS, MIGRATIONS,
                                            SCHEMA_VERSION, count_issued, last_ids)
 from duck_cli.state.history import History
@@ -379,22 +380,6 @@ def _upsert(con, table: str, key: str, row: tuple) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
     con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}", list(row))
-
-
-def _bulk_insert(con, table: str, rows: list[tuple]) -> None:
-    """Insert records as one statement: a column of values per parameter, unnested (twice as
-    fast as VALUES rows from a few rows on), or plain VALUES for one or two rows."""
-    if not rows:
-        return
-    cols = rows[0]._fields
-    if len(rows) <= 2:
-        marks = "(" + ", ".join("?" * len(cols)) + ")"
-        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                    + ", ".join([marks] * len(rows)), [v for r in rows for v in r])
-        return
-    columns = [list(c) for c in zip(*rows)]
-    select = ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols))
-    con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", columns)
 
 
 def _decode_backfill(row: tuple) -> Backfill:
