@@ -90,12 +90,11 @@ def why(*, options: WhyOptions, env: Env) -> int:
 
 def _lake_snapshot(project, name: str) -> int | None:
     """In lake mode, the lake snapshot of an asset's latest publish (None otherwise)."""
-    from duck_cli.state.catalog import open_catalog
+    from duck_cli.state.backends import open_state
 
     if not project.settings.lake or name not in project.assets:
         return None
-    with open_catalog(project.settings.catalog, read_only=True,
-                      wait=project.settings.wait_seconds) as c:
+    with open_state(project.settings, read_only=True) as c:
         found = c.lake_snapshots(asset=name) if c else {}
     return max(found.values(), default=None)
 
