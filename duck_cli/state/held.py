@@ -88,11 +88,10 @@ def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
     """A reader's snapshot with what the warehouse no longer holds marked lost. While a
     writer holds the project (``locked``), only a missing file is checked: the writer has the
     warehouse open and checks the rest itself."""
-    if project.settings.lake is not None:  # shared: writers record what they find lost
-        return snap
     if not any(m.kind == "materialization" for m in snap.current.values()):
         return snap
-    if lake.lake_of(project.settings) is not None:
+    if lake.lake_of(project.settings) is not None:  # its last committed snapshot, even while
+        # a writer works (a lake that cannot be attached is one clear error, as for writers)
         return without_lost(snap, lost_partitions(snap, lake_facts(project), shown(project),
                                                   project.assets))
     path = project.settings.warehouse
