@@ -404,7 +404,16 @@ def write_markdown(res: Results, path: Path) -> None:
                      f"{res.load[-1]:.2f} (other processes shared the cores)")
     if res.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in res.notes]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines + _kept_sections(path)) + "\n")
+
+
+def _kept_sections(path: Path) -> list[str]:
+    """Sections other scripts write into the results (bench/lake.py's), kept as they were."""
+    old = path.read_text() if path.exists() else ""
+    start, end = "<!-- lake:start -->", "<!-- lake:end -->"
+    if start in old and end in old:
+        return ["", old[old.index(start):old.index(end) + len(end)]]
+    return []
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:

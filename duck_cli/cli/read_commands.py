@@ -97,10 +97,22 @@ def why(*, options: WhyOptions, env: Env) -> int:
     """Explain an asset's or product's health."""
     from duck_cli.health.why import why as explain
 
-    state = read_state(open_project(options.target, env), env)
+    project = open_project(options.target, env)
+    state = read_state(project, env)
     report = explain(state, options.name, options.partition)
-    render.why(env.screen, report, options.target.json)
+    render.why(env.screen, report, options.target.json, _lake_snapshot(project, options.name))
     return ExitCode.OK
+
+
+def _lake_snapshot(project, name: str) -> int | None:
+    """In lake mode, the lake snapshot of an asset's latest publish (None otherwise)."""
+    from duck_cli.state.backends import open_state
+
+    if not project.settings.lake or name not in project.assets:
+        return None
+    with open_state(project.settings, read_only=True) as c:
+        found = c.lake_snapshots(asset=name) if c else {}
+    return max(found.values(), default=None)
 
 
 def runs(*, options: RunsOptions, env: Env) -> int:
@@ -132,7 +144,8 @@ def run_show(*, options: RunShowOptions, env: Env) -> int:
             raise UsageError(f"no run '{options.run_id}'",
                              hint="Run `duck runs` to list run ids.")
         steps, checks = c.steps(run.run_id), c.run_checks(run.run_id)
-    render.run_detail(env.screen, run, steps, checks, options.target.json)
+        snapshots = {step: snap for (_r, step), snap in c.lake_snapshots(run.run_id).items()}
+    render.run_detail(env.screen, run, steps, checks, options.target.json, snapshots)
     return ExitCode.OK
 
 

@@ -111,6 +111,7 @@ def check(*, options: CheckOptions, env: Env) -> int:
 def prune(*, options: PruneOptions, env: Env) -> int:
     """Delete old run history under the write lock."""
     from duck_cli.state.backends import open_state, write_lock
+    from duck_cli.state.lake import housekeep
 
     if options.keep_runs is None and options.older_than is None:
         raise UsageError("prune needs --keep-runs N or --older-than AGE",
@@ -121,7 +122,8 @@ def prune(*, options: PruneOptions, env: Env) -> int:
                     on_wait=lambda info: render.waiting(env.screen, info)):
         with open_state(project.settings, read_only=False, wait=wait) as c:
             counts = c.prune(options.keep_runs, cutoff, dry_run=options.dry_run)
-    render.pruned(env.screen, counts, options.target.json, options.dry_run)
+        lake_counts = None if options.dry_run else housekeep(project.settings, wait=wait)
+    render.pruned(env.screen, counts, options.target.json, options.dry_run, lake_counts)
     return ExitCode.OK
 
 

@@ -218,12 +218,14 @@ def run_entry(r) -> dict:
             "host": r.host, "args": r.args, "backfill_id": r.backfill_id, "error": r.error}
 
 
-def step_entry(s) -> dict:
-    """A recorded step (records.StepRecord) as data, for `duck runs show`."""
-    return {"step": s.step, "asset": s.asset, "partitions": [p for p in s.partitions or [] if p],
-            "status": s.status, "rows": s.row_count, "error": s.error, "error_kind": s.error_kind,
-            "log": s.log, "blocked_by": s.blocked_by, "reasons": s.reasons, "started_at": ts(s.started_at),
-            "ended_at": ts(s.ended_at)}
+def step_entry(s, snapshot: int | None = None) -> dict:
+    """A recorded step (records.StepRecord) as data, for `duck runs show` (with the lake
+    snapshot its publish made, in lake mode)."""
+    entry = {"step": s.step, "asset": s.asset, "partitions": [p for p in s.partitions or [] if p],
+             "status": s.status, "rows": s.row_count, "error": s.error,
+             "error_kind": s.error_kind, "log": s.log, "blocked_by": s.blocked_by, "reasons": s.reasons,
+             "started_at": ts(s.started_at), "ended_at": ts(s.ended_at)}
+    return entry | ({"snapshot": snapshot} if snapshot is not None else {})
 
 
 def backfill_entry(b) -> dict:

@@ -157,9 +157,10 @@ def runs(screen: Screen, rows, as_json: bool, asset: str | None = None,
     runs_view.print_runs(screen.out, rows, screen.tz, asset, source)
 
 
-def run_detail(screen: Screen, run, steps, checks, as_json: bool) -> None:
-    """One run with its steps and checks."""
-    step_docs = [docs.step_entry(s) for s in steps]
+def run_detail(screen: Screen, run, steps, checks, as_json: bool,
+               snapshots: dict | None = None) -> None:
+    """One run with its steps and checks (in lake mode, the lake snapshot of each publish)."""
+    step_docs = [docs.step_entry(s, (snapshots or {}).get(s.step)) for s in steps]
     if as_json:
         emit_json(screen, docs.doc("run_detail", run=docs.run_entry(run), steps=step_docs,
                            checks=[{**docs.check_entry(c), "asset": c.asset,
@@ -181,12 +182,17 @@ def status(screen: Screen, report, with_partitions: bool, as_json: bool,
                              screen.height)
 
 
-def why(screen: Screen, report, as_json: bool) -> None:
-    """The answer to 'why is this stale?' (a `health.why.WhyReport`)."""
+def why(screen: Screen, report, as_json: bool, lake_snapshot: int | None = None) -> None:
+    """The answer to 'why is this stale?' (a `health.why.WhyReport`); in lake mode, the lake
+    snapshot of the asset's latest publish."""
     if as_json:
-        emit_json(screen, docs.why_doc(report))
+        extra = {"lake_snapshot": lake_snapshot} if lake_snapshot is not None else {}
+        emit_json(screen, docs.why_doc(report) | extra)
         return
     status_view.print_why(screen.out, report)
+    if lake_snapshot is not None:
+        screen.out.print(f"Readers of the lake see its latest publish as of lake snapshot "
+                         f"{lake_snapshot}.")
 
 
 def check_results(screen: Screen, results, as_json: bool) -> None:
@@ -231,13 +237,19 @@ def report_written(screen: Screen, d: dict) -> None:
                       f"{_esc(d['index'])}")
 
 
-def pruned(screen: Screen, counts: dict, as_json: bool, dry_run: bool = False) -> None:
-    """What `duck prune` deleted (or, with --dry-run, would delete)."""
+def pruned(screen: Screen, counts: dict, as_json: bool, dry_run: bool = False,
+           lake: dict | None = None) -> None:
+    """What `duck prune` deleted (or, with --dry-run, would delete); in lake mode, what the
+    lake's housekeeping did."""
     if as_json:
-        emit_json(screen, docs.doc("prune", deleted=counts, dry_run=dry_run))
+        emit_json(screen, docs.doc("prune", deleted=counts, dry_run=dry_run,
+                                   **({"lake": lake} if lake else {})))
         return
     verb = "would delete (dry run, nothing deleted): " if dry_run else "deleted "
     screen.out.print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    if lake:
+        screen.out.print("lake: " + ", ".join(f"{n} {t.replace('_', ' ')}"
+                                             for t, n in lake.items()))
 
 
 def storage_line(s) -> str:

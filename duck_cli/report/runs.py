@@ -136,7 +136,8 @@ def print_detail(out, run, step_docs: list[dict], checks, tz: tzinfo | None) -> 
               + (f", error: {_esc(run.error)}" if run.error else ""))
     rows = [[str(s["step"] + 1), _esc(s["asset"]), _esc(_few(s["partitions"] or []) or "-"),
              styled(s["status"]), "" if s["rows"] is None else f"{s['rows']:,}",
-             _esc(first_line(s["error"]))] for s in step_docs]
+             _esc(first_line(s["error"]) or (f"lake snapshot {s['snapshot']}" if "snapshot" in s
+                                             else ""))] for s in step_docs]
     what = f"duck runs show {run.run_id}"
     tables.show(out, tables.fit("Steps", STEP_COLUMNS, rows, out.width), what)
     for s in step_docs:  # a Python step's traceback and log, line by line

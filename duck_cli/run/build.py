@@ -364,7 +364,7 @@ def direct_ok(s, wh, asset: Asset) -> bool:
     """Whether a step of an incremental asset replaces its slice straight from the SQL: no
     checks to audit, the table exists and its columns fit (so far)."""
     return (asset.materialize.strategy == "incremental" and not asset.checks
-            and not asset.columns and asset.materialize.python is None
+            and not asset.columns and asset.materialize.python is None and not wh.lake
             and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
 
 
@@ -372,7 +372,7 @@ def shares_transaction(s, wh, asset: Asset) -> bool:
     """Whether a step is plain statements on its published table (no staging, nothing to
     audit), so it can share a transaction with other such steps (`run_group`)."""
     if asset.materialize is None or asset.checks or asset.columns \
-            or asset.materialize.python is not None:
+            or asset.materialize.python is not None or wh.lake:  # a lake publishes one by one
         return False
     return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
-from duck_cli.state import extensions
+from duck_cli.state import extensions, lake, lake_config
 from duck_cli.state import backends
 from duck_cli.state import catalog as cat
 from duck_cli.sql import quote_ident
@@ -60,11 +60,12 @@ def run(project, clock, *, wait: float, fix: bool = False, faults=None,
     try:
         with session(project, "doctor", clock, wait=wait, faults=faults, prepare=prepare) as s:
             findings += _session_findings(s)
+            mode = _lake_housekeeping(s, fix)
     except _Damaged as err:
         return DoctorReport(tuple(findings + err.findings), storage)
     if not findings:
         findings.append(Finding("ok", "consistent", "catalog and warehouse agree"))
-    return DoctorReport(tuple(findings), storage)
+    return DoctorReport(tuple(findings + mode), storage)
 
 
 class _Damaged(Exception):
@@ -90,6 +91,23 @@ def _session_findings(s) -> list[Finding]:
         findings.append(Finding("repaired", "ledger_sync", f"recorded {rec['recovered']} "
                                 "published materialization(s) the catalog had missed"))
     return findings + _stray_stages(s) + _ledger_agrees(s) + _tables_exist(s)
+
+
+def _lake_housekeeping(s, fix: bool) -> list[Finding]:
+    """In lake mode: which lake, at which snapshot; with ``fix``, expire the lake's snapshots
+    past its retention and delete the files no snapshot references."""
+    if not s.wh.lake:
+        return []
+    cfg = s.wh.cfg
+    out = [Finding("ok", "lake_mode", f"the warehouse is a DuckLake: catalog "
+                   f"{lake_config.shown_catalog(cfg)}, data {cfg.data_path}, at snapshot "
+                   f"{s.wh.snapshot_id()}")]
+    done = lake.housekeeping(s.wh.con, cfg) if fix else {}
+    if any(done.values()):
+        out.append(Finding("repaired", "lake_housekeeping", f"the lake (retention "
+                           f"{cfg.retention}): " + ", ".join(
+                               f"{n} {k.replace('_', ' ')}" for k, n in done.items())))
+    return out
 
 
 def _stray_stages(s) -> list[Finding]:

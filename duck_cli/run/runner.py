@@ -19,6 +19,7 @@ from duck_cli.plan.steps import Step
 from duck_cli.records import RunStatus, StepRecord
 from duck_cli.run import inputs
 from duck_cli.run.build import Builder, shares_transaction
+from duck_cli.run.lake_publish import LakeBuilder
 from duck_cli.run.group import run_group
 from duck_cli.run.checks import check_records
 from duck_cli.run.session import Session, StepResult
@@ -178,7 +179,8 @@ class Runner:
 
     def builder(self, step: Step, asset: Asset, keys: list[str], wh=None) -> Builder:
         """A builder for some of a step's partitions, knowing the upstream data it reads."""
-        b = Builder(self.s, asset, keys, self.run_id, step.index, wh)
+        kind = LakeBuilder if self.s.wh.lake else Builder  # a lake: staged, retried publishes
+        b = kind(self.s, asset, keys, self.run_id, step.index, wh)
         b.full_refresh = FULL_REFRESH in step.reasons
         b.inputs = inputs.step_inputs(self.s, self.health, asset, keys)
         b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in

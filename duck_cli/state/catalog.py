@@ -20,6 +20,7 @@ from typing import Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
+from duck_cli.state.bulk import bulk_insert as _bulk_insert
 from duck_cli.state.catalog_schema import (CURRENT_OF, DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS,
                                            LATEST_MATS, MIGRATIONS, SCHEMA_VERSION, count_issued,
                                            last_ids)
@@ -266,6 +267,17 @@ class Catalog(History):
                                 "WHERE run_id = ? ORDER BY step, seq", [run_id]).fetchall()
         return [StepRecord._make(r) for r in rows]
 
+    def lake_snapshots(self, run_id: str | None = None, asset: str | None = None
+                       ) -> dict[tuple[str, int], int]:
+        """The DuckLake snapshot each publish made (lake mode), by (run id, step): a run's, or
+        those of an asset's current materializations."""
+        rows = self.con.execute(
+            "SELECT run_id, step, max(TRY_CAST(json_extract_string(upstream, '$.snapshot') AS "
+            "BIGINT)) AS snap FROM materializations WHERE kind = 'materialization' AND "
+            "(? IS NULL OR run_id = ?) AND (? IS NULL OR asset = ?) GROUP BY ALL "
+            "HAVING snap IS NOT NULL", [run_id, run_id, asset, asset]).fetchall()
+        return {(r, s): snap for r, s, snap in rows}
+
     def run_checks(self, run_id: str) -> list[CheckRow]:
         """Check results recorded by one run."""
         rows = self.con.execute(
@@ -368,21 +380,6 @@ def _upsert(con, table: str, key: str, row: tuple) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
     con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}", list(row))
-
-
-def _bulk_insert(con, table: str, rows: list[tuple]) -> None:
-    """Insert records as one statement: a column of values per parameter, unnested (twice as
-    fast as VALUES rows from a few rows on), or plain VALUES for one or two rows."""
-    if not rows:
-        return
-    cols = rows[0]._fields
-    if len(rows) <= 2:
-        marks = "(" + ", ".join("?" * len(cols)) + ")"
-        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                    + ", ".join([marks] * len(rows)), [v for r in rows for v in r])
-        return
-    select, columns = _unnested(rows)
-    con.execute(f"INSERT INTO {table} BY NAME {select}", columns)
 
 
 def _unnested(rows: list[tuple]) -> tuple[str, list[list]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from duck_cli.errors import DuckError
 from duck_cli.records import Snapshot
+from duck_cli.state import lake
 from duck_cli.state.catalog import connect
 from duck_cli.state.warehouse import LEDGER, identity
 
@@ -33,6 +34,9 @@ class Facts:
 
 def shown(project) -> str:
     """The warehouse path as a user knows it: relative to the project folder when inside."""
+    cfg = lake.lake_of(project.settings)
+    if cfg is not None:
+        return f"{cfg.data_path} (DuckLake)"
     path = project.settings.warehouse
     try:
         return str(path.relative_to(project.root))
@@ -84,10 +88,12 @@ def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
     """A reader's snapshot with what the warehouse no longer holds marked lost. While a
     writer holds the project (``locked``), only a missing file is checked: the writer has the
     warehouse open and checks the rest itself."""
-    if project.settings.lake is not None:  # shared: writers record what they find lost
-        return snap
     if not any(m.kind == "materialization" for m in snap.current.values()):
         return snap
+    if lake.lake_of(project.settings) is not None:  # its last committed snapshot, even while
+        # a writer works (a lake that cannot be attached is one clear error, as for writers)
+        return without_lost(snap, lost_partitions(snap, lake_facts(project), shown(project),
+                                                  project.assets))
     path = project.settings.warehouse
     if not path.exists():
         return without_lost(snap, lost_partitions(snap, None, shown(project), project.assets))
@@ -97,6 +103,17 @@ def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
     if facts is None:  # unreadable: the commands that open it say so
         return snap
     return without_lost(snap, lost_partitions(snap, facts, shown(project), project.assets))
+
+
+def lake_facts(project) -> Facts:
+    """The facts of the project's lake at its last committed snapshot (a StateError when the
+    lake cannot be attached: its catalog down, a wrong password or data path)."""
+    cfg = lake.lake_of(project.settings)
+    con = lake.connect(project.settings, cfg, read_only=True)
+    try:
+        return read_facts(con)
+    finally:
+        con.close()
 
 
 def _stamp(path: Path) -> tuple | None:

@@ -113,6 +113,17 @@ class PgStore:
             f"SELECT {_STEP_COLS} FROM duck.steps s WHERE run_id = %s ORDER BY step, seq",
             [run_id])]
 
+    def lake_snapshots(self, run_id: str | None = None, asset: str | None = None
+                       ) -> dict[tuple[str, int], int]:
+        """The DuckLake snapshot each publish made (lake mode), by (run id, step)."""
+        rows = self._all(
+            "SELECT run_id, step, max((upstream::jsonb ->> 'snapshot')::bigint) AS snap "
+            "FROM duck.materializations WHERE kind = 'materialization' "
+            "AND upstream LIKE '{%%' AND (%(run)s::text IS NULL OR run_id = %(run)s) "
+            "AND (%(asset)s::text IS NULL OR asset = %(asset)s) GROUP BY run_id, step",
+            {"run": run_id, "asset": asset})
+        return {(r, s): snap for r, s, snap in rows if snap is not None}
+
     def run_checks(self, run_id: str) -> list[CheckRow]:
         """Check results recorded by one run."""
         return [_check(r) for r in self._all(

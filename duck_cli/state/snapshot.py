@@ -11,7 +11,7 @@ from datetime import datetime
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.state import extensions, observe
+from duck_cli.state import extensions, lake, observe
 from duck_cli.state.warehouse import Warehouse
 from duck_cli.models import Project
 from duck_cli.records import Attempt, CheckRow, Mat, RunRow, Snapshot
@@ -99,9 +99,10 @@ def _store(path, key, snap: Snapshot) -> None:
         pass
 
 
-def observe_files(project: Project, now: datetime, snap: Snapshot | None = None
-                  ) -> dict[str, dict[str, str | None]]:
-    """Live data versions of file sources (table sources come from the catalog), read-only."""
+def observe_files(project: Project, now: datetime, snap: Snapshot | None = None,
+                  live_tables: dict | None = None) -> dict[str, dict[str, str | None]]:
+    """Live data versions of file sources (table sources come from the catalog), read-only;
+    ``live_tables``: the table sources' versions a writing session observed already."""
     holder: list = []
 
     def connect():  # only for remote sources: an in-memory DuckDB with the extensions
@@ -115,7 +116,9 @@ def observe_files(project: Project, now: datetime, snap: Snapshot | None = None
     try:
         out = observe.observe(project, now, snap.current if snap else {}, connect)
         tables = [a for a in project.assets.values() if a.is_source and a.source.table]
-        if tables:
+        if tables and live_tables is not None:
+            out.update({a.name: live_tables[a.name] for a in tables if a.name in live_tables})
+        elif tables:
             out.update(observe_tables(project, now, tables, connect()))
         return out
     finally:
@@ -132,6 +135,15 @@ def observe_tables(project: Project, now: datetime, tables, con) -> dict:
     if project.settings.lake is not None:
         return {}
     path = project.settings.warehouse
+    cfg = lake.lake_of(project.settings)
+    if cfg is not None:  # the lake's last committed snapshot: readable while a writer works
+        con = lake.connect(project.settings, cfg, read_only=True)
+        try:
+            wh = Warehouse(con, path)
+            return {a.name: wh.observe_table(a, parts.partition_keys(a.partitions, now))
+                    for a in tables}
+        finally:
+            con.close()
     if path.exists():
         literal = str(path).replace("'", "''")
         try:

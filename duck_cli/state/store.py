@@ -52,6 +52,11 @@ class StateStore(Protocol):
     def run_checks(self, run_id: str) -> list[CheckRow]:
         """Check results recorded by one run."""
 
+    def lake_snapshots(self, run_id: str | None = None, asset: str | None = None
+                       ) -> dict[tuple[str, int], int]:
+        """The DuckLake snapshot each publish made (lake mode: ``"snapshot"`` in the
+        materialization's ``upstream`` JSON), by (run id, step): a run's, or an asset's."""
+
     def backfills(self, backfill_id: str | None = None) -> list[Backfill]:
         """Recorded backfills, newest first, with their runs' statuses."""
 

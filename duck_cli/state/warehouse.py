@@ -38,6 +38,8 @@ LEDGER_COLS = LedgerRow._fields
 class Warehouse:
     """The local `WarehouseBackend`: one connection to the DuckDB file for the whole command."""
 
+    lake = False  # a DuckLake (state/lake.py) publishes differently: run/lake_publish.py
+
     def __init__(self, con, path: Path, kinds: dict[str, str] | None = None):
         self.con = con
         self.path = path

@@ -16,6 +16,7 @@ from conftest import MORNING, Duck, append_duplicate_trip, example_copy, invoke,
 from duck_cli.errors import LockedError
 from duck_cli.manifest.settings import load_settings
 from duck_cli.state import backends
+from duck_cli.state.postgres_schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_doctor_names_the_mode_and_the_schema_version(pg_project: Path) -> None:
     assert doc["ok"] is True
     state = doc["storage"]["state"]
     assert doc["storage"]["mode"] == "shared" and state["backend"] == "postgres"
-    assert state["schema_version"] == 1 and state["server"]
+    assert state["schema_version"] == PG_SCHEMA_VERSION and state["server"]
     assert pgmode.database(pg_project) in state["at"]
     text = duck("doctor").output
     assert "storage: shared mode; state in PostgreSQL (dbname=" in text
@@ -164,4 +165,5 @@ def test_a_schema_from_a_newer_duck_is_refused(pg_project: Path) -> None:
                                               "'schema_version'")
     for args in (("status",), ("materialize",), ("doctor",)):
         text = _refused(pg_project, args=args)
-        assert "was written by a newer duck (state schema 99, this duck knows 1)" in text
+        assert ("was written by a newer duck (state schema 99, this duck knows "
+                f"{PG_SCHEMA_VERSION})") in text

@@ -1,0 +1,212 @@
+"""Building one step into a DuckLake warehouse: write, audit, publish, with the publish retried.
+
+The SQL runs into a TEMP staging table (local to this process: nothing in the lake is held
+while it computes) and the blocking checks run there. Only then one DuckLake transaction
+replaces the table or the partitions' slice (DELETE + INSERT) and adds the ledger rows, so a
+reader of the lake sees the old slice or the new one, never half of it and never rows that
+failed a check. DuckLake detects conflicts per table (two runners replacing different slices
+of one table conflict) and its own retry gives up under contention: the whole publish
+transaction is tried again, after a random pause that grows, up to a bound; the staged rows
+stay staged meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import datetime
+
+from duck_cli.graph import partitions as parts
+from duck_cli.records import RunStatus
+from duck_cli.models import STATEFUL
+from duck_cli.run import contracts, evolve
+from duck_cli.run.build import Builder, _commit_with_ledger, _rollback_or_raise, _SliceError, _used
+from duck_cli.sql import key_expr, quote_ident, slice_predicate
+from duck_cli.state.lake_config import is_conflict, redact
+
+STAGE = "__duck_stage"
+ATTEMPTS = 8  # publish transactions tried before the step fails
+PAUSE = 0.05  # seconds: the first retry's mean pause, doubled each time (at most MAX_PAUSE)
+MAX_PAUSE = 2.0
+
+
+class LakeBuilder(Builder):
+    """A `Builder` for a lake: stage locally, audit, then publish in a retried transaction."""
+
+    def build(self, started: datetime):
+        """Build with the step's source inputs in place."""
+        missing = unsupported(self.asset)
+        if missing:
+            return self.result(started, RunStatus.FAILED, None, [], missing, "config")
+        if self.asset.materialize.strategy == "view":
+            return self.with_retries(started, lambda: self.publish_view(started))
+        from duck_cli.engine import duckdb
+
+        try:
+            self.stage_locally()
+            self.s.faults.hit("stage")
+            relation = quote_ident(STAGE)
+            rows = self.count_and_verify(relation)
+            broken = contracts.staged_problems(self.wh.con, self.asset, relation) \
+                if self.asset.columns else None
+            if broken:
+                return self.result(started, RunStatus.FAILED, rows, [], broken, "contract")
+            checks = self.audit(relation)
+            self.s.faults.hit("checks")
+            failed = self.failed_checks(started, rows, checks)
+            if failed is not None:
+                return failed
+            return self.with_retries(started, lambda: self.publish_staged(started, rows, checks))
+        except _SliceError as err:
+            return self.slice_failed(started, err)
+        except (duckdb.Error, RuntimeError) as err:
+            return self.sql_failed(started, err)
+        finally:
+            self.wh.con.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(STAGE)}")
+
+    def stage_locally(self) -> None:
+        """The step's SQL into the local TEMP stage."""
+        con, sql = self.wh.con, self.asset.materialize.sql
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(STAGE)} AS {sql}", _params(self))
+
+    def failed_checks(self, started: datetime, rows: int, checks: list):
+        """The failed result when a check could not run or a blocking check failed; else None."""
+        if any(not c.passed for c in checks) and not self.transaction_usable():
+            msg = "; ".join(f"check {c.name} could not run: {c.message}"
+                            for c in checks if not c.passed)
+            return self.result(started, RunStatus.FAILED, rows, checks, msg, "check")
+        bad = [c for c in checks if c.blocking]
+        if not bad:
+            return None
+        msg = "; ".join(f"check {c.name} failed: {c.message}" for c in bad)
+        res = self.result(started, RunStatus.FAILED, rows, checks, msg, "check")
+        res.data_error = True
+        return res
+
+    def with_retries(self, started: datetime, publish):
+        """Run ``publish`` (one transaction) until it commits, failing the step with the asset
+        and partitions named once ATTEMPTS conflicting transactions are spent."""
+        from duck_cli.engine import duckdb
+
+        for attempt in range(ATTEMPTS):
+            try:
+                return publish()
+            except _SliceError as err:
+                return self.slice_failed(started, err)
+            except (duckdb.Error, RuntimeError) as err:
+                if not is_conflict(err):
+                    return self.sql_failed(started, err)
+                _rollback_or_raise(self.wh, err)
+                time.sleep(random.uniform(0, min(MAX_PAUSE, PAUSE * 2 ** attempt) * 2))
+        where = f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}" \
+            if self.asset.partitions else self.asset.name
+        msg = (f"{where}: the lake refused the publish {ATTEMPTS} times because other writers "
+               "changed the same table at the same moment (DuckLake transaction conflicts); "
+               "nothing was published. Run the command again, or run fewer writers on this table")
+        return self.result(started, RunStatus.FAILED, None, [], msg, "sql")
+
+    def publish_staged(self, started: datetime, rows: int, checks: list):
+        """One transaction: replace the table or the slice from the stage, add the ledger."""
+        self.wh.begin()
+        self.label()
+        if self.asset.materialize.strategy == "table":
+            self.replace_from(quote_ident(STAGE))
+        else:
+            self.replace_slice_from(quote_ident(STAGE))
+        self.s.faults.hit("publish")
+        return self.finish(started, rows, checks)
+
+    def publish_view(self, started: datetime):
+        """One transaction: (re)create the view, audit it, add the ledger (or roll back)."""
+        self.wh.begin()
+        self.label()
+        relation = self.stage()  # a view is created in place: the transaction hides it
+        rows = self.count_and_verify(relation)
+        checks = self.audit(relation)
+        failed = self.failed_checks(started, rows, checks)
+        if failed is not None:
+            self.wh.rollback()
+            return failed
+        return self.finish(started, rows, checks)
+
+    def per_key_counts(self, rows: int) -> dict[str, int]:
+        """Rows per partition key, counted in the local stage (what the slice now holds),
+        not by reading the slice back from the lake."""
+        if len(self.keys) == 1 or self.asset.materialize.strategy != "incremental":
+            return super().per_key_counts(rows)
+        return dict(self.wh.con.execute(
+            f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) FROM "
+            f"{quote_ident(STAGE)} GROUP BY k").fetchall())
+
+    def sql_failed(self, started: datetime, err: Exception):
+        """As `Builder.sql_failed`, with any connection secret blanked (a lake error can quote
+        the catalog's connection string)."""
+        res = super().sql_failed(started, err)
+        res.error = redact(res.error) if res.error else res.error
+        return res
+
+    def label(self) -> None:
+        """Name the snapshot this publish makes after its run and step."""
+        self.wh.label_commit(self.run_id, self.step, self.asset.name)
+
+    def replace_from(self, relation: str) -> None:
+        """Replace the whole table with the staged rows (in the caller's transaction)."""
+        name = self.asset.name
+        if self.wh.table_kind(name) == "VIEW":
+            self.wh.drop(name)
+        self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
+                            f"SELECT * FROM {relation}")
+        self.wh.mark(name, "BASE TABLE")
+
+    def replace_slice_from(self, relation: str) -> None:
+        """Delete the partitions' slice and insert the staged rows (in the caller's
+        transaction); the first build creates the table."""
+        con, name = self.wh.con, self.asset.name
+        if self.wh.table_kind(name) != "BASE TABLE":
+            self.wh.drop(name)
+            con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {relation}")
+            self.wh.mark(name, "BASE TABLE")
+            return
+        dropped = evolve.add_columns(self.s, con, self.asset, relation)
+        pred, params = slice_predicate(self.asset.partitions, self.params)
+        con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
+        con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
+        evolve.drop_emptied(con, self.asset, dropped)
+
+    def finish(self, started: datetime, rows: int, checks: list):
+        """Commit with the ledger (see `Builder.finish`), noting the lake snapshot the publish
+        made in its materializations (what `runs show` and `why` name)."""
+        with self.s.commit_lock:
+            ledger = self.ledger(rows)
+            _commit_with_ledger(self.s, self.wh, ledger)
+            snapshot = self.wh.snapshot_id()  # commits in this process are serialised here
+        self.s.faults.hit("published")
+        res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
+        res.ledger = [row._replace(upstream=_with_snapshot(row.upstream, snapshot))
+                      for row in ledger]
+        return res
+
+
+def unsupported(asset) -> str | None:
+    """Why a DuckLake warehouse cannot build ``asset`` yet (None: it can)."""
+    if asset.materialize.python is not None:
+        return (f"{asset.name}: Python assets are not supported on a DuckLake warehouse yet; "
+                "build them with the local warehouse")
+    if asset.is_files:
+        return (f"{asset.name}: kind file writes files on this machine (outputs/), which a "
+                "DuckLake warehouse does not hold; build it with the local warehouse")
+    if asset.materialize.strategy in STATEFUL:
+        return (f"{asset.name}: strategy {asset.materialize.strategy} is not supported on a "
+                "DuckLake warehouse yet; use table or incremental there")
+    return None
+
+
+def _with_snapshot(upstream: str | None, snapshot: int | None) -> str:
+    body = json.loads(upstream) if upstream else {}
+    body["snapshot"] = snapshot
+    return json.dumps(body)
+
+
+def _params(b: Builder) -> dict:
+    return _used(b.asset.materialize.sql, b.params)

@@ -1,0 +1,42 @@
+"""Inserting many records in one statement (the catalog's and the ledger's batches)."""
+
+from __future__ import annotations
+
+import json
+
+
+def bulk_insert(con, table: str, rows: list[tuple]) -> None:
+    """Insert records as one statement: a column of values per parameter, unnested (twice as
+    fast as VALUES rows from a few rows on), or plain VALUES for one or two rows."""
+    if not rows:
+        return
+    cols = rows[0]._fields
+    if len(rows) <= 2:
+        marks = "(" + ", ".join("?" * len(cols)) + ")"
+        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    + ", ".join([marks] * len(rows)), [v for r in rows for v in r])
+        return
+    columns = [list(c) for c in zip(*rows)]
+    if _slow_lists():  # DuckDB 1.x binds a Python list ~0.2 ms an item: JSON text is 10x faster
+        select = ", ".join(f"unnest(from_json(${i + 1}, '{_json_shape(c)}')) AS {name}"
+                           for i, (c, name) in enumerate(zip(columns, cols)))
+        columns = [json.dumps([_json_value(v) for v in c]) for c in columns]
+    else:
+        select = ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols))
+    con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", columns)
+
+
+def _slow_lists() -> bool:
+    from duck_cli.engine import duckdb
+
+    return str(getattr(duckdb, "__version__", "2")).lstrip("v").startswith("1.")
+
+
+def _json_shape(column: list) -> str:
+    """Every value as text (the INSERT casts it to the column's type), lists as text lists."""
+    return '[["VARCHAR"]]' if any(isinstance(v, list) for v in column) else '["VARCHAR"]'
+
+
+def _json_value(value):
+    """A value as JSON: times and dates as ISO text (cast back exactly by the INSERT)."""
+    return value.isoformat() if hasattr(value, "isoformat") else value

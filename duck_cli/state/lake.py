@@ -1,0 +1,194 @@
+"""The DuckLake warehouse: assets as DuckLake tables and views (catalog in PostgreSQL, data as
+Parquet in a shared folder or object storage), behind the same methods as the local file.
+
+duck's connection is an in-memory DuckDB with the lake attached and in use, so the SQL that
+stages, checks and publishes is the same as on the local file; staging tables are TEMP (local
+to the process: computing and auditing a step holds nothing in the lake). The publish ledger
+lives in the lake too, since one DuckLake transaction may write only one attached database,
+and without a primary key (DuckLake has none): its rows are identified by run, step and
+partition, which no two publishes share. Readers (duck's and any DuckDB client) see the last
+committed snapshot, never a publish in progress.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from duck_cli.errors import ExecutionError, StateError
+from duck_cli.models import Settings
+from duck_cli.state import extensions
+from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
+                                        extensions_needed)
+from duck_cli.sql import quote_ident
+from duck_cli.state.warehouse import READ_HINT, Warehouse
+
+LEDGER_DDL = """
+CREATE SCHEMA IF NOT EXISTS _duck;
+CREATE TABLE IF NOT EXISTS _duck.ledger (
+  seq BIGINT, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
+  created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
+  kind VARCHAR, upstream VARCHAR);
+CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
+"""
+
+
+def lake_of(settings: Settings, root: Path | None = None) -> LakeConfig | None:
+    """The project's lake settings, or None for the local warehouse file."""
+    body = getattr(settings, "lake", None)
+    if not body:
+        return None
+    # in lake mode settings.warehouse stays the default .duck/warehouse.duckdb: the project root
+    return config(body, root or settings.warehouse.parent.parent)
+
+
+def connect(settings: Settings, cfg: LakeConfig, *, read_only: bool = False):
+    """An in-memory DuckDB with the project's extensions and secrets, and the lake attached
+    and in use (StateError naming what is wrong when it cannot be)."""
+    from duck_cli.engine import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if settings.threads:
+            con.execute(f"SET threads = {int(settings.threads)}")
+        if settings.memory_limit:
+            con.execute("SET memory_limit = ?", [settings.memory_limit])
+        needed = tuple(n for n in extensions_needed(cfg) if n not in settings.extensions)
+        extensions.load(con, needed, settings.catalog.parent)
+        extensions.prepare(con, settings)  # the secrets the data path reads
+        try:
+            con.execute(attach_sql(cfg, read_only=read_only))
+        except duckdb.Error as err:
+            raise attach_error(cfg, err) from None
+        con.execute(f"USE {ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+class LakeWarehouse(Warehouse):
+    """A `Warehouse` whose tables are a DuckLake's: one connection for the whole command."""
+
+    lake = True  # publishes stage locally and retry on a DuckLake conflict (run/lake_publish)
+
+    def __init__(self, con, path: Path, kinds: dict[str, str] | None = None,
+                 cfg: LakeConfig | None = None, views: dict[str, str] | None = None):
+        self.cfg = cfg
+        # the sources' TEMP views by name, shared with the workers (each connection its own)
+        self.views: dict[str, str] = views if views is not None else {}
+        super().__init__(con, path, kinds)
+
+    @classmethod
+    def open(cls, settings: Settings, *, wait: float, read_only: bool = False,
+             root: Path | None = None) -> "LakeWarehouse":
+        """Attach the lake (and prepare its ledger)."""
+        cfg = lake_of(settings, root)
+        settings.catalog.parent.mkdir(parents=True, exist_ok=True)
+        con = connect(settings, cfg, read_only=read_only)
+        try:
+            if not read_only:
+                prepare_ledger(con)
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, Path(cfg.data_path), cfg=cfg)
+
+    def worker(self) -> "LakeWarehouse":
+        """A worker thread's cursor, in the lake (a cursor does not inherit USE)."""
+        con = self.con.cursor()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"USE {ALIAS}")
+        for name, select in list(self.views.items()):
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS {select}")
+        return LakeWarehouse(con, self.path, kinds=self.kinds, cfg=self.cfg, views=self.views)
+
+    def view_comment(self, name: str) -> str | None:
+        """None: source views are TEMP in a lake (made again by each command)."""
+        return None
+
+    def create_source_view(self, asset, select: str, stamp: str) -> None:
+        """A source as a TEMP view: its files are this runner's, not something every reader
+        of the lake can open, so it never enters the lake (only what duck builds does)."""
+        from duck_cli.engine import duckdb
+
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(asset.name)} AS {select}")
+        except duckdb.Error as err:
+            self.con.execute(f"DROP VIEW IF EXISTS temp.main.{quote_ident(asset.name)}")
+            self.mark(asset.name, None)
+            self.views.pop(asset.name, None)
+            raise ExecutionError(
+                f"source '{asset.name}' ({asset.source.path}) cannot be read: "
+                f"{str(err).splitlines()[0]}", asset=asset.name, hint=READ_HINT) from err
+        self.views[asset.name] = select
+        self.mark(asset.name, "VIEW")
+
+    def snapshot_id(self) -> int | None:
+        """The lake snapshot the last commit on this connection made (what readers now see)."""
+        row = self.con.execute(f"FROM {ALIAS}.current_snapshot()").fetchone()
+        return int(row[0]) if row else None
+
+    def label_commit(self, run_id: str | None, step: int | None, asset: str) -> None:
+        """Name the transaction's snapshot after the run and step (readable in the lake's
+        snapshot list by any client), inside the caller's transaction."""
+        info = json.dumps({"run_id": run_id, "step": step, "asset": asset})
+        self.con.execute(f"CALL {ALIAS}.set_commit_message('duck', ?, extra_info => ?)",
+                         [f"{run_id} step {step}: {asset}", info])
+
+
+def prepare_ledger(con) -> None:
+    """Create the ledger and the lake's identity once, in one lake commit (DuckLake has no
+    primary keys)."""
+    from duck_cli.engine import duckdb
+
+    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
+                       "schema_name = '_duck' AND table_name IN ('ledger', 'identity')",
+                       [ALIAS]).fetchone()[0]
+    if made == 2:
+        return
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(LEDGER_DDL)
+        con.execute("INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS "
+                    "(FROM _duck.identity)")
+        con.execute("COMMIT")
+    except duckdb.Error:  # another runner made them at the same moment: theirs stand
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:  # the failed commit ended the transaction already
+            pass
+
+
+def housekeeping(con, cfg: LakeConfig) -> dict[str, int]:
+    """Expire snapshots older than the retention, then delete the files nothing references
+    any more (old data files and orphans): how many of each."""
+    from duck_cli.engine import duckdb
+
+    try:
+        older = con.execute("SELECT now() - ?::INTERVAL", [cfg.retention]).fetchone()[0]
+    except duckdb.Error:
+        raise StateError(f"the DuckLake retention '{cfg.retention}' (duck.yaml "
+                         "warehouse.ducklake.retention) is not a duration",
+                         hint="Write it as DuckDB reads an interval, e.g. '7 days' or '12 hours'."
+                         ) from None
+    expired = con.execute(f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => ?)",
+                          [older]).fetchall()
+    old = con.execute(f"CALL ducklake_cleanup_old_files('{ALIAS}', older_than => ?)",
+                      [older]).fetchall()
+    orphans = con.execute(f"CALL ducklake_delete_orphaned_files('{ALIAS}', older_than => ?)",
+                          [older]).fetchall()
+    return {"snapshots_expired": len(expired), "old_files_deleted": len(old),
+            "orphaned_files_deleted": len(orphans)}
+
+
+def housekeep(settings: Settings, *, wait: float) -> dict[str, int] | None:
+    """The lake's housekeeping (`housekeeping`), or None for the local warehouse file."""
+    if lake_of(settings) is None:
+        return None
+    wh = LakeWarehouse.open(settings, wait=wait)
+    try:
+        return housekeeping(wh.con, wh.cfg)
+    finally:
+        wh.close()

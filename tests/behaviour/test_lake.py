@@ -1,0 +1,380 @@
+"""The example in lake mode: a DuckLake warehouse (catalog in a real PostgreSQL, data as Parquet in
+a folder or on the loopback S3 server), driven through the real CLI; a plain DuckDB client reads
+the lake as a consumer would. Runs (never skips) where DUCK_REQUIRE_EXTENSIONS=1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import append_duplicate_trip, catalog_rows, invoke
+from servers import need_extension
+
+DAY_BEFORE = "2026-03-12T07:30:00+01:00"
+MORNING = "2026-03-13T07:30:00+01:00"
+LAKE_YAML = """
+warehouse:
+  ducklake: {{catalog: "postgres:dbname={db}", data_path: {data}, retention: "1 second"}}
+"""
+
+
+def _needs_lake() -> None:
+    for name in ("ducklake", "postgres"):
+        need_extension(name)
+
+
+def use_lake(project: Path, postgres, data: str, extra: str = "", files: bool = False) -> dict:
+    """Point the project at a new lake (its catalog a new database); libpq's environment.
+    Without ``files``, the example's Python assets (a forecast, and charts as files on the
+    runner's disk: neither is built on a lake yet, refused there, see the test below) are
+    left out."""
+    _needs_lake()
+    if not files:
+        finance = project / "finance.yaml"
+        text = finance.read_text()
+        start, end = text.index("  - name: revenue_forecast"), text.index("products:")
+        finance.write_text(text[:start] + "\n" + text[end:])
+    db = postgres.create_database("lake")
+    (project / "duck.yaml").write_text("threads: 2\n" + LAKE_YAML.format(db=db, data=data)
+                                       + extra)
+    return postgres.env(db)
+
+
+def lake_rows(project: Path, env: dict, sql: str, params=None):
+    """Query the lake as a consumer: a plain DuckDB with the lake attached read-only."""
+    import duckdb
+
+    from duck_cli.state import extensions
+
+    con = duckdb.connect()
+    try:
+        extensions.load(con, ("ducklake", "postgres"), project / ".duck")
+        dsn = " ".join(f"{k}={env['PG' + k.upper()]}" for k in ("host", "port", "user",
+                                                                 "password", "database"))
+        con.execute(f"ATTACH 'ducklake:postgres:{dsn.replace('database=', 'dbname=')}' AS lake "
+                    "(READ_ONLY)")
+        con.execute("USE lake")
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _rename_a_zone(project: Path) -> None:
+    day = project / "data" / "trips" / "2026-03-12.csv"
+    lines = day.read_text().splitlines()
+    extra = [f"{90000 + i}," + line.replace("Zone 7,", "Zone Seven,").split(",", 1)[1]
+             for i, line in enumerate(lines[1:]) if ",7,Zone 7," in line]
+    day.write_text("\n".join(lines + extra) + "\n")
+
+
+def test_the_story_in_lake_mode(project, postgres):
+    """materialize, a check failing before publish, status, why, reconcile, backfill, prune."""
+    env = use_lake(project, postgres, "lake-data")
+    first = invoke(project, "materialize", now=DAY_BEFORE, env=env)
+    assert first.exit_code == 0, first.output
+    assert (project / "lake-data").is_dir() and not (project / ".duck" / "warehouse.duckdb").exists()
+    day11 = lake_rows(project, env, "SELECT count(*) FROM zone_metrics WHERE trip_date = "
+                                    "'2026-03-11'")[0][0]
+    assert day11 > 0
+    _rename_a_zone(project)
+    nightly = invoke(project, "materialize", now=MORNING, env=env)
+    assert nightly.exit_code == 1 and "one_row_per_zone_day" in nightly.output
+    # the failing slice never reached the lake; the day before stayed as it was
+    assert lake_rows(project, env, "SELECT count(*) FROM zone_metrics WHERE trip_date = "
+                                   "'2026-03-12'")[0][0] == 0
+    assert lake_rows(project, env, "SELECT count(*) FROM zone_metrics WHERE trip_date = "
+                                   "'2026-03-11'")[0][0] == day11
+    status = json.loads(invoke(project, "status", "--json", env=env).stdout)
+    assets = {a["name"]: a for a in status["assets"]}
+    assert assets["zone_metrics"]["state"] == "failed"
+    assert assets["daily_revenue"]["partitions"]["missing_ranges"] == ["2026-03-12"]
+    assert status["products"][0]["state"] == "stale"
+    why = json.loads(invoke(project, "why", "daily_revenue", "--json", env=env).stdout)
+    root = why["root_causes"][0]
+    assert (root["asset"], root["partition"], root["reason"]) == (
+        "zone_metrics", "2026-03-12", "check_failed")
+    day = project / "data" / "trips" / "2026-03-12.csv"
+    day.write_text("\n".join(x for x in day.read_text().splitlines() if "Zone Seven" not in x)
+                   + "\n")
+    fixed = invoke(project, "reconcile", "--apply", env=env)
+    assert fixed.exit_code == 0, fixed.output
+    status = json.loads(invoke(project, "status", "--json", env=env).stdout)
+    assert status["products"][0]["state"] == "fresh"
+    assert lake_rows(project, env, "SELECT count(*) FROM zone_metrics WHERE trip_date = "
+                                   "'2026-03-12'")[0][0] > 0
+    assert json.loads(invoke(project, "plan", "--json", env=env).stdout)["empty"] is True
+    back = invoke(project, "backfill", "stg_trips", "--partition", "2026-03-02", env=env)
+    assert back.exit_code == 0 and "1 succeeded" in back.output, back.output
+    _snapshots_recorded(project, env)
+    _housekeeping(project, env)
+
+
+def _snapshots_recorded(project: Path, env: dict) -> None:
+    """Each publish's materialization names the lake snapshot it made, which the lake lists
+    under the run and step that made it."""
+    rows = catalog_rows(project, "SELECT run_id, step, upstream FROM materializations WHERE "
+                                 "kind = 'materialization' AND asset = 'zone_metrics'")
+    assert rows
+    snapshots = dict(lake_rows(project, env, "SELECT snapshot_id, commit_message FROM "
+                                             "ducklake_snapshots('lake')"))
+    for run_id, step, upstream in rows:
+        snapshot = json.loads(upstream)["snapshot"]
+        assert snapshots[snapshot].startswith(f"{run_id} step {step}:")
+    shown = invoke(project, "runs", "show", rows[-1][0], env=env)
+    assert f"snapshot {json.loads(rows[-1][2])['snapshot']}" in shown.output
+    why = invoke(project, "why", "zone_metrics", env=env)
+    assert "lake snapshot" in why.output
+
+
+def _housekeeping(project: Path, env: dict) -> None:
+    """`duck prune` expires the lake's old snapshots (retention 1 second here) and deletes
+    the files nothing references; the data stays readable."""
+    before = lake_rows(project, env, "SELECT count(*) FROM ducklake_snapshots('lake')")[0][0]
+    total = lake_rows(project, env, "SELECT count(*) FROM stg_trips")[0][0]
+    time.sleep(1.1)
+    pruned = invoke(project, "prune", "--keep-runs", "100", "--json", env=env)
+    assert pruned.exit_code == 0, pruned.output
+    lake = json.loads(pruned.stdout)["lake"]
+    assert lake["snapshots_expired"] > 0
+    after = lake_rows(project, env, "SELECT count(*) FROM ducklake_snapshots('lake')")[0][0]
+    assert after < before
+    assert lake_rows(project, env, "SELECT count(*) FROM stg_trips")[0][0] == total
+    doctor = invoke(project, "doctor", "--fix", "--json", env=env)
+    assert doctor.exit_code == 0, doctor.output
+    found = {f["code"]: f["message"] for f in json.loads(doctor.stdout)["findings"]}
+    assert "consistent" in found and str(project / "lake-data") in found["lake_mode"]
+    assert env["PGPASSWORD"] not in doctor.output
+
+
+def test_python_and_file_assets_are_refused_on_a_lake_with_the_reason(project, postgres):
+    env = use_lake(project, postgres, "lake-data", files=True)
+    result = invoke(project, "materialize", now=DAY_BEFORE, env=env)
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert "Python assets are not supported on a DuckLake warehouse yet" in out
+    assert lake_rows(project, env, "SELECT count(*) FROM daily_revenue")[0][0] > 0
+
+
+def test_a_lake_on_s3(project, postgres, s3_server, tmp_path):
+    """The data path in object storage: Parquet files land in the bucket, consumers read them."""
+    need_extension("httpfs")
+    import boto3
+
+    bucket = f"lake-{os.getpid()}-{tmp_path.name[-12:].lower().replace('_', '-')}".strip("-")
+    client = boto3.client("s3", endpoint_url=f"http://{s3_server}", region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="s3-secret-77")
+    client.create_bucket(Bucket=bucket)
+    secrets = ("extensions: [httpfs]\nsecrets:\n  lake:\n    type: s3\n"
+               "    key_id: env:AWS_ACCESS_KEY_ID\n    secret: env:AWS_SECRET_ACCESS_KEY\n"
+               "    endpoint: env:DUCK_S3_ENDPOINT\n    region: us-east-1\n"
+               "    url_style: path\n    use_ssl: false\n")
+    env = {**use_lake(project, postgres, f"s3://{bucket}/duck/", secrets),
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "s3-secret-77",
+           "DUCK_S3_ENDPOINT": s3_server}
+    result = invoke(project, "materialize", env=env)
+    assert result.exit_code == 0, result.output
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert any(k.endswith(".parquet") for k in keys)
+    status = json.loads(invoke(project, "status", "--json", env=env).stdout)
+    assert {a["name"]: a["state"] for a in status["assets"]}["zone_metrics"] == "fresh"
+    assert json.loads(invoke(project, "plan", "--json", env=env).stdout)["empty"] is True
+    assert "s3-secret-77" not in result.output
+
+
+def test_a_data_path_other_than_the_lakes_is_one_clear_error(project, postgres):
+    env = use_lake(project, postgres, "lake-data")
+    assert invoke(project, "materialize", env=env).exit_code == 0
+    yaml = project / "duck.yaml"
+    yaml.write_text(yaml.read_text().replace("data_path: lake-data", "data_path: elsewhere"))
+    for command in ("materialize", "status"):
+        result = invoke(project, command, env=env)
+        assert result.exit_code == 2, result.output
+        assert "differs from the one" in result.output and "elsewhere" in result.output
+        assert env["PGPASSWORD"] not in result.output
+
+
+def test_postgresql_down_is_one_clear_error(project, postgres):
+    env = use_lake(project, postgres, "lake-data")
+    env = {**env, "PGHOST": str(project / "no-server-here")}
+    result = invoke(project, "materialize", env=env)
+    assert result.exit_code == 2
+    assert "PostgreSQL is not reachable" in result.output
+    assert env["PGPASSWORD"] not in result.output
+
+
+def test_a_wrong_password_is_one_clear_error_that_prints_no_secret(project, postgres):
+    env = use_lake(project, postgres, "lake-data")
+    env = {**env, "PGPASSWORD": "wrong-pass-123"}
+    result = invoke(project, "materialize", env=env)
+    assert result.exit_code == 2
+    assert "refused the password" in result.output
+    assert "wrong-pass-123" not in result.output and postgres.password not in result.output
+
+
+def test_a_password_in_duck_yaml_is_refused(project, postgres):
+    use_lake(project, postgres, "lake-data")
+    yaml = project / "duck.yaml"
+    yaml.write_text(yaml.read_text().replace("dbname=", "password=hunter2 dbname="))
+    result = invoke(project, "materialize")
+    assert result.exit_code == 2 and "holds a password" in result.output
+    assert "hunter2" not in result.output
+
+
+READER = r"""
+import json, sys, time
+from pathlib import Path
+import duckdb
+sys.path.insert(0, sys.argv[1])
+from duck_cli.state import extensions
+dsn, stop, out, good, bad_day = sys.argv[2:7]
+good = json.loads(good)
+seen, reads, wrong = set(), 0, []
+con = duckdb.connect()
+extensions.load(con, ("ducklake", "postgres"), Path(out).parent)
+con.execute(f"ATTACH 'ducklake:postgres:{dsn}' AS lake (READ_ONLY)")
+while not Path(stop).exists():
+    con.execute("BEGIN TRANSACTION")
+    counts = dict(con.execute("SELECT trip_date::VARCHAR, count(*) FROM lake.stg_trips "
+                              "GROUP BY ALL").fetchall())
+    con.execute("COMMIT")
+    reads += 1
+    for day, (old, new) in good.items():
+        n = counts.get(day, 0)
+        seen.add((day, n))
+        if n not in (old, new) or (day == bad_day and n != old):
+            wrong.append([day, n])
+Path(out).write_text(json.dumps({"reads": reads, "wrong": wrong, "seen": sorted(seen)}))
+"""
+
+
+def test_a_reader_during_writes_sees_whole_publishes_only(project, postgres, tmp_path):
+    """A consumer process reads every partition while a backfill replaces them: each day is its
+    old or its new slice, never half of one, and never the slice that failed its checks."""
+    env = use_lake(project, postgres, "lake-data")
+    assert invoke(project, "materialize", env=env).exit_code == 0
+    old = dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                       "GROUP BY ALL"))
+    trips = project / "data" / "trips"
+    for day in sorted(old):  # every day gets one more trip; one day a duplicate (fails)
+        f = trips / f"{day}.csv"
+        lines = f.read_text().splitlines()
+        f.write_text("\n".join(lines + [f"{80000 + len(lines)}," + lines[-1].split(",", 1)[1]])
+                     + "\n")
+    bad_day = "2026-03-09"
+    append_duplicate_trip(project, bad_day)
+    good = {d: [n, n + 1] for d, n in old.items()}
+    stop, out = tmp_path / "stop", tmp_path / "reader.json"
+    dsn = (f"host={env['PGHOST']} port={env['PGPORT']} user={env['PGUSER']} "
+           f"password={env['PGPASSWORD']} dbname={env['PGDATABASE']}")
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(Path(__file__).parents[2]),
+                               dsn, str(stop), str(out), json.dumps(good), bad_day])
+    try:
+        time.sleep(1.5)  # the reader is attached and reading
+        back = invoke(project, "backfill", "stg_trips", "--from", min(old), "--to", max(old),
+                      env=env)
+        assert back.exit_code == 1 and "one_row_per_trip" in back.output, back.output
+    finally:
+        stop.touch()
+        reader.wait(timeout=60)
+    seen = json.loads(out.read_text())
+    assert seen["wrong"] == [] and seen["reads"] > 3
+    final = dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                         "GROUP BY ALL"))
+    assert final == {d: (n if d == bad_day else n + 1) for d, n in old.items()}
+    # while the reader ran, some days were seen both before and after their publish
+    assert any((d, n) in map(tuple, seen["seen"]) and (d, n + 1) in map(tuple, seen["seen"])
+               for d, n in old.items() if d != bad_day)
+
+
+class Competitor:
+    """Another writer of the lake (its own DuckDB): it rewrites one day of stg_trips with the
+    same rows and commits, while duck's publish of another day is open: a real DuckLake
+    conflict for duck's commit (conflicts are detected per table)."""
+
+    def __init__(self, project: Path, env: dict, times: int):
+        import duckdb
+
+        from duck_cli.state import extensions
+
+        self.con, self.left, self.done = duckdb.connect(), times, 0
+        extensions.load(self.con, ("ducklake", "postgres"), project / ".duck")
+        dsn = " ".join(f"{k}={env['PG' + k.upper()]}" for k in ("host", "port", "user",
+                                                                 "password"))
+        self.con.execute(f"ATTACH 'ducklake:postgres:{dsn} dbname={env['PGDATABASE']}' AS lake")
+
+    def commit(self) -> None:
+        if not self.left:
+            return
+        self.left -= 1
+        day = "trip_date = '2026-03-01'"
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE keep AS FROM lake.stg_trips WHERE {day}")
+        self.con.execute(f"DELETE FROM lake.stg_trips WHERE {day}")
+        self.con.execute("INSERT INTO lake.stg_trips FROM keep")
+        self.con.execute("COMMIT")
+        self.done += 1
+
+
+@pytest.fixture
+def contested(project, postgres, monkeypatch):
+    """The example built in a lake, and a way to make duck's next publishes meet conflicts."""
+    from duck_cli.run import lake_publish
+
+    env = use_lake(project, postgres, "lake-data")
+    assert invoke(project, "materialize", env=env).exit_code == 0
+    before = dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                          "GROUP BY ALL"))
+    monkeypatch.setattr(lake_publish, "PAUSE", 0.01)
+
+    def contest(times: int) -> Competitor:
+        rival = Competitor(project, env, times)
+        original = lake_publish.LakeBuilder.replace_slice_from
+
+        def replace_then_rival_commits(self, relation):
+            original(self, relation)
+            rival.commit()
+
+        monkeypatch.setattr(lake_publish.LakeBuilder, "replace_slice_from",
+                            replace_then_rival_commits)
+        return rival
+
+    return project, env, before, contest
+
+
+def test_a_publish_that_meets_a_conflict_is_tried_again(contested):
+    project, env, before, contest = contested
+    rival = contest(times=2)
+    result = invoke(project, "backfill", "stg_trips", "--partition", "2026-03-02", env=env)
+    assert result.exit_code == 0 and "1 succeeded" in result.output, result.output
+    assert rival.done == 2  # two publishes were refused, the third committed
+    after = dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                         "GROUP BY ALL"))
+    assert after == before
+    runs = catalog_rows(project, "SELECT count(*) FROM materializations WHERE asset = "
+                                 "'stg_trips' AND partition_key = '2026-03-02'")[0][0]
+    assert runs == 2  # the first build and the backfill, each recorded once
+
+
+def test_conflicts_past_the_bound_fail_the_step_naming_asset_and_partition(contested,
+                                                                            monkeypatch):
+    from duck_cli.run import lake_publish
+
+    project, env, before, contest = contested
+    monkeypatch.setattr(lake_publish, "ATTEMPTS", 3)
+    rival = contest(times=100)
+    result = invoke(project, "backfill", "stg_trips", "--partition", "2026-03-02", env=env)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "stg_trips 2026-03-02" in text and "refused the publish 3 times" in text, text
+    assert rival.done == 3
+    runs = catalog_rows(project, "SELECT count(*) FROM materializations WHERE asset = "
+                                 "'stg_trips' AND partition_key = '2026-03-02'")[0][0]
+    assert runs == 1  # nothing recorded for the refused publishes
+    assert dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
+                                        "GROUP BY ALL")) == before
