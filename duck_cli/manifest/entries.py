@@ -13,7 +13,7 @@ from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
 from duck_cli.manifest import python_entries
-from duck_cli.manifest.read import line_of, value_line
+from duck_cli.manifest.read import line_of, plain, value_line
 from duck_cli.models import (CHECK_KINDS, Asset, CheckDefinition, CheckSpec, Dep, FreshnessPolicy, Location, Materialize, PartitionsDef,
                      Product, Source, StaticPartitions, TimePartitions)
 from duck_cli.manifest.settings import relative_inside
@@ -359,19 +359,6 @@ class EntryBuilder:
 
 
 _EPOCH = parse_partition_time("1970-01-01", "daily")
-
-
-def plain(value: Any) -> Any:
-    """YAML data as plain dicts and lists (no line-carrying subclasses).
-
-    >>> type(plain(__import__("duck_cli.manifest.read").manifest.read.loads("a: [1]")))
-    <class 'dict'>
-    """
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def _check_name(kind: str, params: dict[str, Any]) -> str:

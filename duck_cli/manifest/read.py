@@ -348,3 +348,16 @@ def _construct_seq(loader: Any, node: Any) -> Seq:
     result.line = node.start_mark.line + 1
     result.lines = [child.start_mark.line + 1 for child in node.value]
     return result
+
+
+def plain(value: Any) -> Any:
+    """YAML data as plain dicts and lists (no line-carrying subclasses).
+
+    >>> type(plain(loads("a: [1]")))
+    <class 'dict'>
+    """
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -269,11 +269,6 @@ class Builder:
         """Run the asset's checks on the staged data (see `scope.audit_staged`)."""
         return scope.audit_staged(self, relation)
 
-    def check_context(self):
-        """The context of the asset's Python checks (a Python asset's own, with its log)."""
-        ctx = getattr(self, "python_context", None)
-        return ctx if ctx is not None else python_asset.context(self)
-
     def publish(self, relation: str) -> None:
         """Swap the staged table in, or replace exactly the partitions' slice."""
         con, name = self.wh.con, self.asset.name

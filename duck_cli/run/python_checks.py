@@ -13,10 +13,18 @@ from typing import Any, Callable
 
 from duck_cli.run.check_text import label
 from duck_cli.run.checks import SAMPLE_SIZE, CheckResult
+from duck_cli.run import python_asset
 from duck_cli.run.python_asset import RESULT, register, unregister
 from duck_cli.run.python_call import Context, UserCodeError, call, load
 
 Checker = Callable[..., CheckResult]
+
+
+def context_of(b) -> Context:
+    """The context of a step's Python checks (a Python asset's own, with its log); ``b`` is
+    the step's build.Builder."""
+    ctx = getattr(b, "python_context", None)
+    return ctx if ctx is not None else python_asset.context(b)
 
 
 def checker(s, asset, ctx: Context) -> Checker:

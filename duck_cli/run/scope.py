@@ -29,7 +29,8 @@ def audit_staged(b, relation: str) -> list:
                               (wide, whole, params)):
         results = checks.run_checks(b.wh.con, group, rel, params=bound, now=b.s.clock(),
                                     reference_time=ref, table_of=quote_ident,
-                                    python=python_checks.checker(b.s, b.asset, b.check_context()))
+                                    python=python_checks.checker(b.s, b.asset,
+                                                                python_checks.context_of(b)))
         done.update(zip((c.name for c in group), results))
     return [done[c.name] for c in specs]
 

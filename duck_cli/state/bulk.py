@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from duck_cli.state.catalog_schema import CURRENT_OF
+
 
 def bulk_insert(con, table: str, rows: list[tuple]) -> None:
     """Insert records as one statement: a column of values per parameter, unnested (twice as
@@ -40,3 +42,18 @@ def _json_shape(column: list) -> str:
 def _json_value(value):
     """A value as JSON: times and dates as ISO text (cast back exactly by the INSERT)."""
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _unnested(rows: list[tuple]) -> tuple[str, list[list]]:
+    """Records as a SELECT of one column of values per parameter, unnested, and its params."""
+    cols = rows[0]._fields
+    return ("SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols)),
+            [list(c) for c in zip(*rows)])
+
+
+def keep_current(con, table: str, rows: list[tuple]) -> None:
+    """Bring the current_* table of a history table up to date with the rows just written, in
+    the same transaction (so the latest rows never disagree with the history)."""
+    if rows:
+        select, columns = _unnested(rows)
+        con.execute(CURRENT_OF[table].upsert(f"({select})"), columns)

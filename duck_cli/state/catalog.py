@@ -20,8 +20,8 @@ from typing import Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
                               RunRow, Snapshot, StepRecord)
-from duck_cli.state.bulk import bulk_insert as _bulk_insert
-from duck_cli.state.catalog_schema import (CURRENT_OF, DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS,
+from duck_cli.state.bulk import bulk_insert as _bulk_insert, keep_current as _keep_current
+from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS,
                                            LATEST_MATS, MIGRATIONS, SCHEMA_VERSION, count_issued,
                                            last_ids)
 from duck_cli.state.history import History
@@ -380,21 +380,6 @@ def _upsert(con, table: str, key: str, row: tuple) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
     con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}", list(row))
-
-
-def _unnested(rows: list[tuple]) -> tuple[str, list[list]]:
-    """Records as a SELECT of one column of values per parameter, unnested, and its params."""
-    cols = rows[0]._fields
-    return ("SELECT " + ", ".join(f"unnest(${i + 1}) AS {c}" for i, c in enumerate(cols)),
-            [list(c) for c in zip(*rows)])
-
-
-def _keep_current(con, table: str, rows: list[tuple]) -> None:
-    """Bring the current_* table of a history table up to date with the rows just written, in
-    the same transaction (so the latest rows never disagree with the history)."""
-    if rows:
-        select, columns = _unnested(rows)
-        con.execute(CURRENT_OF[table].upsert(f"({select})"), columns)
 
 
 def _decode_backfill(row: tuple) -> Backfill:

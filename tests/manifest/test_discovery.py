@@ -46,7 +46,7 @@ def test_compose_and_dot_files_are_never_manifests_and_others_say_how_to_ignore(
 def test_ignore_globs_leave_files_and_folders_out(beside):
     settings(beside, "ignore: ['deploy/**']\n")
     code, doc = validate(beside)
-    assert code == 0 and doc["assets"] == 7
+    assert code == 0 and doc["assets"] == 9
     assert invoke(beside, "materialize", "stg_trips").exit_code == 0
 
 
@@ -59,7 +59,7 @@ def test_paths_limit_where_manifests_are_read(tmp_path):
     (root / "config" / "app.yaml").write_text("log_level: info\n")
     (root / "k8s.yaml").write_text(K8S)
     code, doc = validate(root)
-    assert code == 0 and doc["assets"] == 7, doc
+    assert code == 0 and doc["assets"] == 9, doc
 
 
 @pytest.mark.parametrize("text, phrase", [
