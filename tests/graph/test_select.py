@@ -11,6 +11,7 @@ from duck_cli.manifest.load import load_project
 from conftest import example_copy
 
 # raw_trips -> stg_trips -> zone_metrics -> daily_revenue -> revenue_summary
+#                                       |                \-> revenue_forecast -> revenue_chart
 #                                       \-> regional_revenue <- zones
 
 
@@ -39,14 +40,16 @@ def test_at_selects_descendants_and_all_their_ancestors(world):
     # regional_revenue descends from zone_metrics and also reads zones: @ brings zones in
     assert set(sel(world, "@zone_metrics")) == {
         "raw_trips", "stg_trips", "zone_metrics", "daily_revenue", "revenue_summary",
-        "regional_revenue", "zones"}
+        "regional_revenue", "zones", "revenue_forecast", "revenue_chart"}
     assert "zones" not in sel(world, "zone_metrics+")
 
 
 def test_comma_is_intersection_and_spaces_are_union(world):
-    assert sel(world, "tag:revenue,owner:team:finance") == ["daily_revenue", "regional_revenue"]
+    assert sel(world, "tag:revenue,owner:team:finance") == [
+        "daily_revenue", "regional_revenue", "revenue_forecast"]
     assert sel(world, "tag:revenue", "owner:team:finance") == [
-        "zone_metrics", "daily_revenue", "regional_revenue", "revenue_summary"]
+        "zone_metrics", "daily_revenue", "regional_revenue", "revenue_forecast", "revenue_summary",
+        "revenue_chart"]
     assert sel(world, "tag:revenue owner:team:finance") == sel(world, "tag:revenue",
                                                                 "owner:team:finance")
 
@@ -64,7 +67,8 @@ def test_an_empty_intersection_explains_the_changed_comma(world):
 def test_exclude_removes_from_the_selection_or_from_everything(world):
     assert sel(world, "+daily_revenue", exclude=["raw_trips", "stg_trips"]) == [
         "zone_metrics", "daily_revenue"]
-    assert sel(world, exclude=["kind:source", "tag:revenue"]) == ["stg_trips", "revenue_summary"]
+    assert sel(world, exclude=["kind:source", "tag:revenue"]) == [
+        "stg_trips", "revenue_summary", "revenue_chart"]
     assert sel(world, exclude=["zone_metrics+"]) == ["raw_trips", "zones", "stg_trips"]
     with pytest.raises(UsageError, match="zone_metric'"):
         sel(world, exclude=["zone_metric"])
