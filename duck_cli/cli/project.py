@@ -53,13 +53,13 @@ def read_state(project: Project, env: Env):
     return state_from(project, env.now(), snap)
 
 
-def state_from(project: Project, now: datetime, snap, live_tables: dict | None = None):
-    """What a command knows: health from one snapshot and the live source observations (the
-    table sources' from ``live_tables`` when a writing session observed them)."""
+def state_from(project: Project, now: datetime, snap):
+    """What a reading command knows: health from one snapshot and the live source observations
+    (a writing command uses `state_in`: what its session observed under the lock)."""
     from duck_cli.health.assess import state_of
     from duck_cli.state.snapshot import observe_files
 
-    return state_of(project, snap, now, observe_files(project, now, snap, live_tables))
+    return state_of(project, snap, now, observe_files(project, now, snap))
 
 
 def state_in(s, now: datetime):

@@ -62,7 +62,7 @@ class Builder:
             return (files_output if a.is_files else python_asset).run(self, started)
         if a.materialize.strategy == "table" and not a.checks and not a.columns:
             return self.run_table(started)
-        if self.direct_ok():
+        if direct_ok(self.s, self.wh, self.asset):  # insert the slice straight into the table
             result = self.run_direct(started)
             if result is not None:
                 return result
@@ -77,10 +77,6 @@ class Builder:
                 raise inputs.SourceFileError(err.message, asset=dep, hint=err.hint)
         inputs.expose(self.wh.con, self.inputs, self.s.headers,
                       lambda source, mine: inputs.other_files(self.s, source, mine))
-
-    def direct_ok(self) -> bool:
-        """No checks to audit and the table exists: insert the slice straight into it."""
-        return direct_ok(self.s, self.wh, self.asset)
 
     def replace_table(self) -> int:
         """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
@@ -280,17 +276,22 @@ class Builder:
             con.execute(f"ALTER TABLE {relation} RENAME TO {quote_ident(name)}")
             self.wh.mark(name, "BASE TABLE")
         elif strategy == "incremental":
-            if self.wh.table_kind(name) != "BASE TABLE":
-                self.wh.drop(name)
-                con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {relation}")
-                self.wh.mark(name, "BASE TABLE")
-            else:
-                dropped = evolve.add_columns(self.s, self.wh.con, self.asset, relation)
-                pred, params = slice_predicate(self.asset.partitions, self.params)
-                con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
-                con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
-                evolve.drop_emptied(self.wh.con, self.asset, dropped)
+            self.replace_slice_from(relation)
             con.execute(f"DROP TABLE {relation}")
+
+    def replace_slice_from(self, relation: str) -> None:
+        """Replace the partitions' slice with the staged rows; the first build creates the table."""
+        con, name = self.wh.con, self.asset.name
+        if self.wh.table_kind(name) != "BASE TABLE":
+            self.wh.drop(name)
+            con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {relation}")
+            self.wh.mark(name, "BASE TABLE")
+            return
+        dropped = evolve.add_columns(self.s, con, self.asset, relation)
+        pred, params = slice_predicate(self.asset.partitions, self.params)
+        con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
+        con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
+        evolve.drop_emptied(con, self.asset, dropped)
 
     def publish_stateful(self, relation: str) -> None:
         """Append, merge or snapshot the staged rows; a first build or a full refresh creates
@@ -355,21 +356,16 @@ def _commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
     s.faults.hit("commit")
 
 
+def plain_step(wh, asset: Asset) -> bool:
+    """Nothing to stage for: no checks or contract, SQL (not Python), not a lake (one by one)."""
+    return not (asset.checks or asset.columns or asset.materialize.python is not None or wh.lake)
+
+
 def direct_ok(s, wh, asset: Asset) -> bool:
-    """Whether a step of an incremental asset replaces its slice straight from the SQL: no
-    checks to audit, the table exists and its columns fit (so far)."""
-    return (asset.materialize.strategy == "incremental" and not asset.checks
-            and not asset.columns and asset.materialize.python is None and not wh.lake
+    """Whether an incremental step replaces its slice straight from the SQL (the table exists
+    and its columns fit, so far)."""
+    return (asset.materialize.strategy == "incremental" and plain_step(wh, asset)
             and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
-
-
-def shares_transaction(s, wh, asset: Asset) -> bool:
-    """Whether a step is plain statements on its published table (no staging, nothing to
-    audit), so it can share a transaction with other such steps (`run_group`)."""
-    if asset.materialize is None or asset.checks or asset.columns \
-            or asset.materialize.python is not None or wh.lake:  # a lake publishes one by one
-        return False
-    return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 
 
 def _rollback_or_raise(wh, err: Exception) -> None:

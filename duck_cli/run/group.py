@@ -1,11 +1,21 @@
 """Building several small steps in one warehouse transaction: commits, not statements,
-dominate small steps, so steps that `build.shares_transaction` allows share one."""
+dominate small steps, so steps that `shares_transaction` allows share one."""
 
 from __future__ import annotations
 
 from duck_cli.records import RunStatus
 from duck_cli.run import inputs
-from duck_cli.run.build import Builder, _commit_with_ledger, _rollback_or_raise, _SliceError
+from duck_cli.models import Asset
+from duck_cli.run.build import (Builder, _commit_with_ledger, _rollback_or_raise, _SliceError,
+                                 direct_ok, plain_step)
+
+
+def shares_transaction(s, wh, asset: Asset) -> bool:
+    """Whether a step is plain statements on its published table, so it can share a
+    transaction with other such steps (`run_group`)."""
+    if asset.materialize is None or not plain_step(wh, asset):
+        return False
+    return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 
 
 def run_group(s, builders: list[Builder], wh) -> list | None:

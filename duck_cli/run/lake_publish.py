@@ -20,9 +20,9 @@ from datetime import datetime
 from duck_cli.graph import partitions as parts
 from duck_cli.records import RunStatus
 from duck_cli.models import STATEFUL
-from duck_cli.run import contracts, evolve
+from duck_cli.run import contracts
 from duck_cli.run.build import Builder, _commit_with_ledger, _rollback_or_raise, _SliceError, _used
-from duck_cli.sql import key_expr, quote_ident, slice_predicate
+from duck_cli.sql import key_expr, quote_ident
 from duck_cli.state.lake_config import is_conflict, redact
 
 STAGE = "__duck_stage"
@@ -158,21 +158,6 @@ class LakeBuilder(Builder):
         self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
                             f"SELECT * FROM {relation}")
         self.wh.mark(name, "BASE TABLE")
-
-    def replace_slice_from(self, relation: str) -> None:
-        """Delete the partitions' slice and insert the staged rows (in the caller's
-        transaction); the first build creates the table."""
-        con, name = self.wh.con, self.asset.name
-        if self.wh.table_kind(name) != "BASE TABLE":
-            self.wh.drop(name)
-            con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {relation}")
-            self.wh.mark(name, "BASE TABLE")
-            return
-        dropped = evolve.add_columns(self.s, con, self.asset, relation)
-        pred, params = slice_predicate(self.asset.partitions, self.params)
-        con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
-        con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
-        evolve.drop_emptied(con, self.asset, dropped)
 
     def finish(self, started: datetime, rows: int, checks: list):
         """Commit with the ledger (see `Builder.finish`), noting the lake snapshot the publish

@@ -18,9 +18,9 @@ from duck_cli.plan.builder import Plan
 from duck_cli.plan.steps import Step
 from duck_cli.records import RunStatus, StepRecord
 from duck_cli.run import inputs
-from duck_cli.run.build import Builder, shares_transaction
+from duck_cli.run.build import Builder
 from duck_cli.run.lake_publish import LakeBuilder
-from duck_cli.run.group import run_group
+from duck_cli.run.group import run_group, shares_transaction
 from duck_cli.run.checks import check_records
 from duck_cli.run.session import Session, StepResult
 
@@ -143,7 +143,7 @@ class Runner:
         return [first] + taken
 
     def _simple(self, index: int) -> bool:
-        """Whether a ready step can share a transaction (`build.shares_transaction`)."""
+        """Whether a ready step can share a transaction (`group.shares_transaction`)."""
         asset = self.s.project.assets[self.plan.steps[index].asset]
         return shares_transaction(self.s, self.s.wh, asset)
 

@@ -99,10 +99,9 @@ def _store(path, key, snap: Snapshot) -> None:
         pass
 
 
-def observe_files(project: Project, now: datetime, snap: Snapshot | None = None,
-                  live_tables: dict | None = None) -> dict[str, dict[str, str | None]]:
-    """Live data versions of file sources (table sources come from the catalog), read-only;
-    ``live_tables``: the table sources' versions a writing session observed already."""
+def observe_files(project: Project, now: datetime, snap: Snapshot | None = None
+                  ) -> dict[str, dict[str, str | None]]:
+    """Live data versions of file sources (table sources come from the catalog), read-only."""
     holder: list = []
 
     def connect():  # only for remote sources: an in-memory DuckDB with the extensions
@@ -116,9 +115,7 @@ def observe_files(project: Project, now: datetime, snap: Snapshot | None = None,
     try:
         out = observe.observe(project, now, snap.current if snap else {}, connect)
         tables = [a for a in project.assets.values() if a.is_source and a.source.table]
-        if tables and live_tables is not None:
-            out.update({a.name: live_tables[a.name] for a in tables if a.name in live_tables})
-        elif tables:
+        if tables:
             out.update(observe_tables(project, now, tables, connect()))
         return out
     finally:
