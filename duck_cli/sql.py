@@ -30,6 +30,28 @@ def quote_table(name: str) -> str:
     return ".".join(quote_ident(part) for part in name.split("."))
 
 
+PROD = "prod"  # the default environment: the tables every consumer reads
+
+
+def env_slug(env: str) -> str:
+    """An environment's name as it appears in schema names: lower case, '-' and '.' as '_'.
+
+    >>> env_slug('PR-42'), env_slug('dev.anna')
+    ('pr_42', 'dev_anna')
+    """
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in env.lower())
+
+
+def env_schema(env: str, schema: str = "main") -> str:
+    """The schema holding an environment's copy of ``schema``: production's own, else
+    '<schema>__<env>' (SQLMesh's convention), so environments never see each other's tables.
+
+    >>> env_schema('prod'), env_schema('pr-42'), env_schema('dev', 'marts')
+    ('main', 'main__pr_42', 'marts__dev')
+    """
+    return schema if env == PROD else f"{schema}__{env_slug(env)}"
+
+
 def key_expr(defn: PartitionsDef, col: str | None = None) -> str:
     """SQL turning a partition column's value (or the SQL expression ``col``) into its key.
 
