@@ -34,6 +34,7 @@ class Builder:
         self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
         self.inputs: list = []  # inputs.SourceInput: the source files the step reads
         self.full_refresh = False  # --force on append/merge/snapshot: rebuild from scratch
+        self.emptied: list[str] = []  # columns the SQL no longer produces (`drop_emptied`)
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
@@ -143,9 +144,26 @@ class Builder:
             ledger = self.ledger(rows)
             _commit_with_ledger(self.s, self.wh, ledger)
         self.s.faults.hit("published")  # committed, not recorded: another worker may be first
+        self.drop_emptied()
         res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
         res.ledger = ledger
         return res
+
+    def drop_emptied(self) -> None:
+        """Drop the columns the SQL stopped producing once no partition holds a value in them,
+        in a transaction of their own: DuckDB 1.x refuses to commit one that altered a table
+        it also wrote ('another transaction has altered this table'). A column left because
+        another writer holds the table is dropped by a later publish."""
+        from duck_cli.engine import duckdb
+
+        if not self.emptied:
+            return
+        try:
+            self.wh.begin()
+            evolve.drop_emptied(self.wh.con, self.asset, self.emptied)
+            self.wh.commit()
+        except duckdb.Error:
+            self.wh.rollback()
 
     def run_staged(self, started: datetime):
         """Write, audit, publish: stage the SQL, run the checks there, then swap it in."""
@@ -291,7 +309,7 @@ class Builder:
         pred, params = slice_predicate(self.asset.partitions, self.params)
         con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
         con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
-        evolve.drop_emptied(con, self.asset, dropped)
+        self.emptied = dropped  # dropped after the commit (`drop_emptied`)
 
     def publish_stateful(self, relation: str) -> None:
         """Append, merge or snapshot the staged rows; a first build or a full refresh creates
