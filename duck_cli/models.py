@@ -233,6 +233,7 @@ class Asset:
     columns: tuple[ColumnSpec, ...] = ()  # the column contract (empty: none declared)
     variables: tuple[str, ...] = ()  # DuckDB variables its SQL reads (getvariable('name'))
     macros: tuple[str, ...] = ()  # macros its SQL calls, directly or through other macros
+    key: tuple[str, ...] = ()  # the columns that identify a row (duck diff); see `row_key`
 
     @property
     def is_files(self) -> bool:
@@ -246,6 +247,16 @@ class Asset:
     @property
     def upstream(self) -> tuple[str, ...]:
         return tuple(d.asset for d in self.deps)
+
+    @property
+    def row_key(self) -> tuple[str, ...]:
+        """The columns that identify a row: the declared ``key``, else a merge's or snapshot's
+        ``unique_key``, else the first unique check's columns; () when none says."""
+        if self.key:
+            return self.key
+        if self.materialize is not None and self.materialize.unique_key:
+            return tuple(self.materialize.unique_key)
+        return next((tuple(c.params["columns"]) for c in self.checks if c.kind == "unique"), ())
 
 
 @dataclass(frozen=True)
