@@ -227,3 +227,14 @@ class BackfillsOptions:
     """`duck backfills`."""
 
     target: Target = field(default_factory=Target)
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    """`duck diff`: which environment against which base, and how to report."""
+
+    target: Target = field(default_factory=Target)
+    env: str | None = None
+    base: str = "prod"
+    github: bool = False
+    fail_on_diff: bool = False
