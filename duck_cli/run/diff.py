@@ -299,7 +299,7 @@ def _one_sided(con, asset: Asset, base: Relation | None, env: Relation | None) -
     sample = tuple(SampleRow("added" if adds else "removed", r[0], (),
                              None if adds else tuple(zip(names, r[1:])),
                              tuple(zip(names, r[1:])) if adds else None)
-                   for r in con.execute(q.one_side_sample(rel.sql, psql, names, SAMPLE)))
+                   for r in con.execute(q.one_side_sample(rel.sql, psql, names, SAMPLE)).fetchall())
     changes = tuple(ColumnChange(c, "added" if adds else "removed", None if adds else t,
                                  t if adds else None) for c, t in cols.items())
     stats = _stats(con, rel, cols)

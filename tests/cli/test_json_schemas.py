@@ -17,7 +17,7 @@ from duck_cli.cli.app import app
 
 SCHEMAS = ROOT / "schemas"
 KINDS = ("validate", "graph", "plan", "run", "status", "why", "runs", "run_detail", "check",
-         "backfills", "init", "prune", "doctor", "report", "error")
+         "backfills", "init", "prune", "doctor", "report", "error", "diff")
 
 
 def _schema(kind: str) -> dict:
