@@ -70,6 +70,14 @@ KINDS = {
     "doctor": ("`duck doctor --json`", "Whether catalog and warehouse agree (`ok`), and each "
                "finding with its level (`ok`, `repaired`, `error`), code and message. Exit 1 "
                "when a finding is an error."),
+    "diff": ("`duck diff --env ENV --json`", "An environment's tables compared with the base's "
+             "(production by default): per asset its status (`shared` when the environment "
+             "did not build it and reads the base's table), the key rows were matched on, the "
+             "rows added, removed and changed in total and per partition (only the partitions "
+             "that differ), the columns added, removed or retyped, per column the values "
+             "changed and each side's nulls, sum, min and max, and the first rows that differ. "
+             "This example is an environment `pr` whose zone_metrics lost a row, changed two "
+             "and gained one, and a column."),
     "error": ("any command given `--json` that fails", "What went wrong, with the same exit "
               "code: a stable `code` (`invalid_manifest`, `invalid_sql`, `usage`, "
               "`bad_partition_key`, `state`, `locked`, `execution`, `interrupted`), the "
@@ -129,6 +137,29 @@ def _duck(project: Path, *args: str, codes: tuple[int, ...] = (0, 1)) -> dict:
     return json.loads(result.stdout)
 
 
+# An environment's build, as `duck materialize --env pr` leaves it: its own zone_metrics in
+# schema main__pr (one row removed, two changed, one added, a new column).
+PREVIEW = """
+CREATE SCHEMA main__pr;
+CREATE TABLE main__pr.zone_metrics AS
+  SELECT *, round(revenue / trips, 2)::DOUBLE AS revenue_per_trip FROM main.zone_metrics
+  WHERE NOT (trip_date = DATE '2026-03-02' AND zone_id = 3);
+UPDATE main__pr.zone_metrics SET revenue = revenue + 1
+  WHERE trip_date = DATE '2026-03-05' AND zone_id IN (1, 2);
+INSERT INTO main__pr.zone_metrics VALUES (DATE '2026-03-05', 99, 'Zone 99', 1, 10.00, 1.0, 10.0);
+"""
+
+
+def _warehouse(project: Path, sql: str) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(project / ".duck" / "warehouse.duckdb"))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
 def documents(work: Path) -> dict[str, dict]:
     """One document of every kind, from the tour's story on a copy of the example project."""
     project = work / "tour"
@@ -149,6 +180,9 @@ def documents(work: Path) -> dict[str, dict]:
                        ("doctor", ["doctor"]), ("init", ["init", str(work / "new")])]:
         docs[kind] = _duck(project, *args)
     docs["error"] = _duck(project, "status", "daily_revenu", codes=(2,))
+    _warehouse(project, PREVIEW)
+    docs["diff"] = _duck(project, "diff", "zone_metrics", "--env", "pr")
+    _warehouse(project, "DROP SCHEMA main__pr CASCADE")
     for kind in ("init", "report"):
         docs[kind] = json.loads(json.dumps(docs[kind]).replace(str(work) + "/", ""))
     return docs
