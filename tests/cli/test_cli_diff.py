@@ -231,3 +231,25 @@ products:"""))
     doc = duck.json("diff", "--env", "pr-7")  # not selected by name: left out, no error
     assert "not_built" not in [a["asset"] for a in doc["assets"]] and not doc["differs"]
     assert duck("diff", "--env", "prod", expect=2).output.count("error:") == 1
+
+
+def test_a_declared_key_matches_rows_and_a_key_that_repeats_falls_back_to_whole_rows(duck,
+                                                                                     project):
+    _sql(project, """
+        CREATE SCHEMA main__pr;
+        CREATE TABLE main__pr.regional_revenue AS FROM main.regional_revenue;
+        UPDATE main__pr.regional_revenue SET trips = trips + 1
+          WHERE region = 'AMER' AND trip_date = DATE '2026-03-03';
+    """)
+    manifest = project / "finance.yaml"
+    text = manifest.read_text()
+    declared = "    deps: [{asset: zone_metrics, mapping: all}, zones]\n"
+    manifest.write_text(text.replace(declared, declared + "    key: [region, trip_date]\n"))
+    r = _asset(duck.json("diff", "regional_revenue", "--env", "pr"), "regional_revenue")
+    assert (r["key"], r["note"]) == (["region", "trip_date"], None)
+    assert r["rows"] == {"added": 0, "removed": 0, "changed": 1}
+    assert {c["column"]: c["changed"] for c in r["columns"]}["trips"] == 1
+    manifest.write_text(text.replace(declared, declared + "    key: [region]\n"))
+    r = _asset(duck.json("diff", "regional_revenue", "--env", "pr"), "regional_revenue")
+    assert r["key"] == [] and r["note"] == "the key (region) repeats in the base: rows compared whole"
+    assert r["rows"] == {"added": 1, "removed": 1, "changed": 0}
