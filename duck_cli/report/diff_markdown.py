@@ -9,9 +9,14 @@ from duck_cli.report.diff import (SHOWN, STATUS_WORDS, headline, interesting, sa
                                   sample_headers, schema_words, summary_cells)
 
 
+CELL = 160  # characters of a cell (a wide row's values) before it is cut with "…"
+
+
 def _cell(text) -> str:
-    """Text safe in a Markdown table cell: pipes escaped, one line."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text safe in a Markdown table cell: pipes escaped, one line, at most CELL characters."""
+    text = str(text).replace("\n", " ")
+    text = text if len(text) <= CELL else text[:CELL - 1] + "…"
+    return text.replace("|", "\\|")
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
 
 from conftest import ROOT, warehouse_rows
 from duck_cli.cli.app import app
@@ -253,3 +254,24 @@ def test_a_declared_key_matches_rows_and_a_key_that_repeats_falls_back_to_whole_
     r = _asset(duck.json("diff", "regional_revenue", "--env", "pr"), "regional_revenue")
     assert r["key"] == [] and r["note"] == "the key (region) repeats in the base: rows compared whole"
     assert r["rows"] == {"added": 1, "removed": 1, "changed": 0}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_tables_fit_the_terminal_and_long_lists_are_capped(project, width):
+    days = _one(project, "SELECT count(DISTINCT trip_date) FROM zone_metrics")
+    _sql(project, "CREATE SCHEMA main__pr; CREATE TABLE main__pr.zone_metrics AS "
+                  "SELECT * REPLACE (revenue + 1 AS revenue) FROM main.zone_metrics;")
+    result = CliRunner().invoke(app, ["diff", "--env", "pr", "-p", str(project)],
+                                env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= width
+    text = " ".join(result.stdout.split())
+    rows = _one(project, "SELECT count(*) FROM zone_metrics")
+    assert f"zone_metrics: 0 added, 0 removed, {rows} changed row(s) in {days} of {days} " \
+           "partition(s) (key trip_date, zone_id)" in text
+    assert f"... and {days - 10} more partition(s)" in text
+    assert "2026-03-10" in text and "2026-03-11" not in text  # the first ten partitions
+    md = CliRunner().invoke(app, ["diff", "--env", "pr", "--github", "-p", str(project)]).stdout
+    assert f"… and {days - 10} more partition(s)." in md.splitlines()
+    assert md.count("| changed |") == 5  # the sample: five rows
