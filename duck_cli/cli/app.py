@@ -14,6 +14,7 @@ from typing import List, NoReturn, Optional
 import typer
 
 from duck_cli.cli import options as o
+from duck_cli.cli import diff as diff_command
 from duck_cli.cli import params as pm
 from duck_cli.cli.group import RootGroup
 from duck_cli.cli.params import (VarOpt, ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
@@ -261,28 +262,7 @@ def check(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     _done(write.check(options=opts, env=ctx.obj))
 
 
-@app.command()
-def diff(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
-         selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-         project: Optional[Path] = ProjectOpt,
-         env_name: Optional[str] = typer.Option(None, "--env", envvar="DUCK_ENV",
-                                                help="The environment to compare (required)."),
-         base: str = typer.Option("prod", "--base", help="What to compare it with."),
-         fail_on_diff: bool = typer.Option(False, "--fail-on-diff",
-                                           help="Exit 3 when anything differs."),
-         github: bool = typer.Option(False, "--github", help="Markdown for the GitHub step "
-                                     "summary (stdout when there is none)."),
-         json: bool = JsonOpt) -> None:
-    """Compare an environment's tables with production's: per asset and partition, rows added,
-    removed and changed, columns added, removed or retyped, per-column statistics.
-
-    Example: duck diff zone_metrics --env pr-42
-    """
-    from duck_cli.cli import diff as body
-
-    opts = o.DiffOptions(_target(project, selection, json, exclude, var), env_name, base, github,
-                         fail_on_diff)
-    _done(body.diff(options=opts, env=ctx.obj))
+app.command(name="diff")(diff_command.diff)  # its parameters and body: cli/diff.py
 
 
 @app.command()
