@@ -6,6 +6,7 @@ Markdown summary (`report/diff_markdown.py`) both read it, so they never disagre
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -36,9 +37,11 @@ def plain(value: Any) -> Any:
     """A value from DuckDB as JSON has it: numbers stay numbers, dates and the rest are text.
 
     >>> import datetime
-    >>> plain(Decimal('1.50')), plain(3), plain(datetime.date(2026, 3, 2)), plain(None)
-    (1.5, 3, '2026-03-02', None)
+    >>> plain(Decimal('1.50')), plain(3), plain(datetime.date(2026, 3, 2)), plain(float('nan'))
+    (1.5, 3, '2026-03-02', 'nan')
     """
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or infinity
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, Decimal):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from duck_cli.errors import UsageError
+from duck_cli.errors import StateError, UsageError
 from duck_cli.models import Asset
 from duck_cli.run import diff_sql as q
 from duck_cli.sql import PROD, env_schema, key_expr, quote_ident
@@ -138,6 +138,8 @@ def diff(con, assets: list[Asset], env: str, base: str = PROD,
     if env == base:
         raise UsageError(f"--env and --base are both '{env}': nothing to compare",
                          hint="Name another base, e.g. --base prod.")
+    # a comparison of big tables takes seconds: DuckDB's own progress bar would write to stdout
+    con.execute("SET enable_progress_bar = false")
     schemas = {r[0] for r in con.execute(q.SCHEMAS).fetchall()}
     for name in dict.fromkeys((env, base)):
         _require(name, schemas)
@@ -151,8 +153,22 @@ def diff(con, assets: list[Asset], env: str, base: str = PROD,
                                  f"'{base}'", asset=asset.name,
                                  hint="Materialize it, or leave it out of the selection.")
             continue
-        out.append(compare(con, asset, b, e))
+        out.append(_compared(con, asset, b, e))
     return DiffReport(env, base, tuple(out))
+
+
+def _compared(con, asset: Asset, base: Relation | None, env: Relation | None) -> AssetDiff:
+    """`compare`, a StateError naming the asset and both relations when DuckDB cannot (a
+    view whose SQL no longer binds, types it cannot compare)."""
+    from duck_cli.engine import duckdb
+
+    try:
+        return compare(con, asset, base, env)
+    except duckdb.Error as err:
+        sides = " and ".join(r.label for r in (base, env) if r is not None)
+        raise StateError(f"cannot compare {sides}: {str(err).splitlines()[0]}",
+                         asset=asset.name, hint="Check that both can be queried, e.g. "
+                         f"`SELECT * FROM {(env or base).label} LIMIT 1`.") from None
 
 
 def _require(env: str, schemas: set[str]) -> None:

@@ -275,3 +275,17 @@ def test_the_tables_fit_the_terminal_and_long_lists_are_capped(project, width):
     md = CliRunner().invoke(app, ["diff", "--env", "pr", "--github", "-p", str(project)]).stdout
     assert f"… and {days - 10} more partition(s)." in md.splitlines()
     assert md.count("| changed |") == 5  # the sample: five rows
+
+
+def test_a_relation_duckdb_cannot_read_is_one_paragraph_naming_the_asset(duck, project):
+    _sql(project, """
+        CREATE SCHEMA main__pr;
+        CREATE TABLE main__pr.gone AS SELECT 1 AS x;
+        CREATE VIEW main__pr.revenue_summary AS SELECT * FROM main__pr.gone;
+        DROP TABLE main__pr.gone;
+    """)
+    err = duck.json("diff", "revenue_summary", "--env", "pr", expect=2)["error"]
+    assert err["asset"] == "revenue_summary" and err["code"] == "state"
+    assert err["message"].startswith("cannot compare main.revenue_summary and "
+                                     "main__pr.revenue_summary: ")
+    assert "LIMIT 1" in err["hint"]
