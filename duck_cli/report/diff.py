@@ -17,13 +17,14 @@ from duck_cli.report.tables import NAME, WRAP, Column
 from duck_cli.run.diff import AssetDiff, ColumnSummary, DiffReport, SampleRow, SideStats
 
 SHOWN = 10  # partitions and columns listed per asset before "and N more"
-PARTITION_COLUMNS = (Column("Partition", NAME), Column("Added", justify="right"),
-                     Column("Removed", justify="right"), Column("Changed", justify="right"),
-                     Column("Base rows", justify="right", drop=1),
-                     Column("Env rows", justify="right", drop=1))
-SUMMARY_COLUMNS = (Column("Column", NAME), Column("Changed", justify="right"),
-                   Column("Nulls", NAME), Column("Sum", NAME, drop=1), Column("Min", NAME, drop=3),
-                   Column("Max", NAME, drop=2))
+COLUMNS = {"Partition": Column("Partition", NAME), "Added": Column("Added", justify="right"),
+           "Removed": Column("Removed", justify="right"),
+           "Changed": Column("Changed", justify="right"),
+           "Base rows": Column("Base rows", justify="right", drop=1),
+           "Env rows": Column("Env rows", justify="right", drop=1),
+           "Column": Column("Column", NAME), "Nulls": Column("Nulls", NAME),
+           "Sum": Column("Sum", NAME, drop=1), "Min": Column("Min", NAME, drop=3),
+           "Max": Column("Max", NAME, drop=2)}
 SAMPLE_COLUMNS = {"Change": Column("Change"), "Partition": Column("Partition", NAME, drop=1),
                   "Key": Column("Key", NAME), "Values": Column("Values", WRAP)}
 STATUS_WORDS = {"shared": "not built in the environment (reads the base's table)",
@@ -144,11 +145,25 @@ def schema_words(a: dict) -> list[str]:
         else f"{c['base_type']} → {c['env_type']}") for c in a["schema_changes"]]
 
 
-def summary_cells(c: dict) -> list[str]:
-    """Changed, nulls, sum, min, max of a column, each 'base → env' where they differ."""
-    b, e = c["base"] or {}, c["env"] or {}
-    changed = "-" if c["changed"] is None else str(c["changed"])
-    return [changed] + [pair(b.get(k), e.get(k)) for k in ("nulls", "sum", "min", "max")]
+def partition_table(a: dict) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the first SHOWN partitions that differ (Changed only with a key)."""
+    fields = ["added", "removed", *(["changed"] if a["key"] else []), "base_rows", "env_rows"]
+    headers = ["Partition", *(f.replace("_", " ").capitalize() for f in fields)]
+    return headers, [[p["partition"] or "(all rows)", *(str(p[f]) for f in fields)]
+                     for p in a["partitions"][:SHOWN]]
+
+
+def summary_table(a: dict) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the first SHOWN columns that differ: values changed (only with a
+    key), then nulls, sum, min and max, each 'base → env' where the sides differ."""
+    keyed = bool(a["key"])
+    rows = []
+    for c in interesting(a)[:SHOWN]:
+        b, e = c["base"] or {}, c["env"] or {}
+        changed = ["-" if c["changed"] is None else str(c["changed"])] if keyed else []
+        rows.append([c["column"], *changed,
+                     *(pair(b.get(k), e.get(k)) for k in ("nulls", "sum", "min", "max"))])
+    return ["Column", *(["Changed"] if keyed else []), "Nulls", "Sum", "Min", "Max"], rows
 
 
 def sample_headers(a: dict) -> list[str]:
@@ -196,23 +211,23 @@ def _asset(screen, a: dict) -> None:
     out.print("")
     out.print(f"[bold]{_esc(a['asset'])}[/]: {_esc(headline(a))}")
     if a["partitions"]:
-        rows = [[_esc(p["partition"] or "(all rows)"), *(str(p[k]) for k in (
-            "added", "removed", "changed", "base_rows", "env_rows"))]
-            for p in a["partitions"][:SHOWN]]
-        tables.show(out, tables.fit(None, PARTITION_COLUMNS, rows, width), "duck diff")
+        _show(out, None, *partition_table(a), width)
         _more(out, len(a["partitions"]), "partition(s)")
     if a["schema_changes"]:
         out.print("Columns: " + _esc("; ".join(schema_words(a))))
-    columns = interesting(a)
-    if columns:
-        rows = [[_esc(c["column"]), *map(_esc, summary_cells(c))] for c in columns[:SHOWN]]
-        tables.show(out, tables.fit("Columns (base → env)", SUMMARY_COLUMNS, rows, width),
-                    "duck diff")
-        _more(out, len(columns), "column(s)")
+    if interesting(a):
+        _show(out, "Columns (base → env)", *summary_table(a), width)
+        _more(out, len(interesting(a)), "column(s)")
     if a["sample"]:
-        columns = [SAMPLE_COLUMNS[h] for h in sample_headers(a)]
-        rows = [list(map(_esc, sample_cells(a, s))) for s in a["sample"]]
-        tables.show(out, tables.fit("First rows that differ", columns, rows, width), "duck diff")
+        _show(out, "First rows that differ", sample_headers(a),
+              [sample_cells(a, s) for s in a["sample"]], width, SAMPLE_COLUMNS)
+
+
+def _show(out, title: str | None, headers: list[str], rows: list[list[str]], width: int,
+          kinds: dict[str, Column] = COLUMNS) -> None:
+    columns = [kinds[h] for h in headers]
+    tables.show(out, tables.fit(title, columns, [list(map(_esc, r)) for r in rows], width),
+                "duck diff")
 
 
 def _more(out, total: int, what: str) -> None:

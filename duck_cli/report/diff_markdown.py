@@ -5,8 +5,8 @@ comment, short enough to read: a section per asset that differs, lists capped wi
 from __future__ import annotations
 
 from duck_cli.report import ci
-from duck_cli.report.diff import (SHOWN, STATUS_WORDS, headline, interesting, sample_cells,
-                                  sample_headers, schema_words, summary_cells)
+from duck_cli.report.diff import (SHOWN, STATUS_WORDS, headline, interesting, partition_table,
+                                  sample_cells, sample_headers, schema_words, summary_table)
 
 
 CELL = 160  # characters of a cell (a wide row's values) before it is cut with "…"
@@ -48,18 +48,11 @@ def asset_lines(a: dict) -> list[str]:
     """One asset: headline, partitions, column changes, statistics, a sample of rows."""
     lines = [f"#### `{a['asset']}`", "", _cell(headline(a))]
     if a["partitions"]:
-        rows = [[p["partition"] or "(all rows)", *(p[k] for k in (
-            "added", "removed", "changed", "base_rows", "env_rows"))]
-            for p in a["partitions"][:SHOWN]]
-        lines += ["", *_table(["Partition", "Added", "Removed", "Changed", "Base rows",
-                               "Env rows"], rows), *_more(len(a["partitions"]), "partition(s)")]
+        lines += ["", *_table(*partition_table(a)), *_more(len(a["partitions"]), "partition(s)")]
     if a["schema_changes"]:
         lines += ["", "Columns: " + "; ".join(f"`{w}`" for w in schema_words(a))]
-    columns = interesting(a)
-    if columns:
-        rows = [[c["column"], *summary_cells(c)] for c in columns[:SHOWN]]
-        lines += ["", *_table(["Column", "Changed", "Nulls", "Sum", "Min", "Max"], rows),
-                  *_more(len(columns), "column(s)")]
+    if interesting(a):
+        lines += ["", *_table(*summary_table(a)), *_more(len(interesting(a)), "column(s)")]
     if a["sample"]:
         rows = [sample_cells(a, s) for s in a["sample"]]
         lines += ["", "First rows that differ:", "", *_table(sample_headers(a), rows)]
