@@ -148,6 +148,9 @@ def test_diff_without_a_key_compares_whole_rows_per_partition(duck, project):
     out = duck("diff", "regional_revenue", "--env", "pr").stdout
     assert "regional_revenue: 2 added, 2 removed row(s) in 3 of 3 partition(s) (whole rows, " \
            "no key)" in " ".join(out.split())
+    md = duck("diff", "regional_revenue", "--env", "pr", "--github").stdout.splitlines()
+    assert "| Partition | Added | Removed | Base rows | Env rows |" in md  # no Changed: no key
+    assert f"| APAC | 1 | 0 | {apac} | {apac + 1} |" in md
 
 
 def test_diff_reports_a_retyped_and_a_removed_column(duck, project):
