@@ -37,7 +37,8 @@ def connect(path: Path, *, read_only: bool, wait: float):
     from duck_cli.engine import duckdb
 
     con = _retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
-    con.execute("SET TimeZone = 'UTC'")
+    # UTC; and no DuckDB progress bar: it draws on stdout after 2 s, into --json documents
+    con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
     return con
 
 

@@ -49,7 +49,7 @@ def connect(settings: Settings, cfg: LakeConfig, *, read_only: bool = False):
 
     con = duckdb.connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")  # as catalog.connect
         if settings.threads:
             con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:
@@ -98,7 +98,7 @@ class LakeWarehouse(Warehouse):
     def worker(self) -> "LakeWarehouse":
         """A worker thread's cursor, in the lake (a cursor does not inherit USE)."""
         con = self.con.cursor()
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         con.execute(f"USE {ALIAS}")
         for name, select in list(self.views.items()):
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS {select}")

@@ -55,7 +55,7 @@ class Warehouse:
         """A connection for a worker thread: its own transactions, the same database, and the
         same picture of which relations exist."""
         con = self.con.cursor()
-        con.execute("SET TimeZone = 'UTC'")  # a cursor does not inherit its parent's settings
+        con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")  # not inherited
         worker = Warehouse(con, self.path, kinds=self.kinds)
         worker.prepare(self.prelude, self.deferred)  # nor its variables and temporary macros
         return worker
