@@ -135,8 +135,8 @@ def register(con, value, asset: Asset) -> None:
     import duckdb
 
     if isinstance(value, duckdb.DuckDBPyRelation):
-        try:
-            value.create_view(RESULT, replace=True)
+        try:  # a temporary view: create_view would write the warehouse's catalog, where two
+            con.register(RESULT, value)  # steps on worker threads conflict over the name
             return
         except duckdb.Error:  # a relation of another connection (duckdb.sql): copy it over
             value = value.fetch_arrow_table() if hasattr(value, "fetch_arrow_table") else value.arrow()
