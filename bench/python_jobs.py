@@ -1,33 +1,36 @@
-"""Measure: Python steps under `--jobs` on threads, against worker processes.
+"""Measure: Python steps under `--jobs`, on threads (the default) against worker processes.
 
-Two functions over 8 daily partitions: a pure-Python loop (holds the GIL) and a DuckDB
-aggregate over 2M rows (releases it). duck runs each with --jobs 1 and --jobs 2 (threads); the
-process alternative is measured as what it would cost at best: the same pure-Python calls in a
-2-process pool, plus shipping a 3,000-row Arrow table back per call. Run through the lock:
+Two functions over 8 daily partitions: a pure-Python loop (holds the GIL: ``cpu``) and a DuckDB
+aggregate over 20M rows (releases it: ``engine``). duck runs each with --jobs 1 and --jobs 2,
+once with the steps on threads (``isolation: thread``) and once in worker processes
+(``isolation: process``, see duck_cli/run/python_process.py); medians of ``--repeat`` runs,
+each printed with the load average (`uptime`) just before it, since the 2 cores are shared.
+Run through the lock:
 
-    flock /work/bench.lock nice python bench/python_jobs.py
+    flock /work/bench.lock nice python bench/python_jobs.py --repeat 3
 """
 
 from __future__ import annotations
 
-import pickle
+import argparse
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 MANIFEST = """
 assets:
   - name: cpu
-    partitions: {daily: {start: "2025-01-01", end: "2025-01-08", column: day}}
-    materialize: {python: "pipelines/f.py:cpu"}
+    partitions: {{daily: {{start: "2025-01-01", end: "2025-01-08", column: day}}}}
+    materialize: {{python: "pipelines/f.py:cpu"{extra}}}
   - name: engine
-    partitions: {daily: {start: "2025-01-01", end: "2025-01-08", column: day}}
-    materialize: {python: "pipelines/f.py:engine"}
+    partitions: {{daily: {{start: "2025-01-01", end: "2025-01-08", column: day}}}}
+    materialize: {{python: "pipelines/f.py:engine"{extra}}}
 """
 CODE = """
     def spin(n=3_000_000):
@@ -47,51 +50,45 @@ CODE = """
 """
 
 
-def spin(n=3_000_000):
-    total = 0
-    for i in range(n):
-        total += i % 7
-    return total
+def load() -> str:
+    """The 1-minute load average, as `uptime` shows it."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
-def shipped(_):
-    """A pure-Python call in a worker process, returning an Arrow table pickled back."""
-    import pyarrow as pa
-
-    spin()
-    return pickle.dumps(pa.table({"i": list(range(3000))}))
-
-
-def duck_seconds(duck: str, asset: str, jobs: int) -> float:
+def duck_seconds(duck: str, asset: str, jobs: int, isolation: str) -> float:
+    """Wall time of one `duck materialize ASSET --jobs N` on a fresh project."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "p"
         (root / "pipelines").mkdir(parents=True)
-        (root / "assets.yaml").write_text(MANIFEST)
+        (root / "assets.yaml").write_text(MANIFEST.format(extra="" if isolation == "thread" else f", isolation: {isolation}"))
         (root / "pipelines" / "f.py").write_text(textwrap.dedent(CODE))
         subprocess.run([duck, "validate", "-p", str(root)], capture_output=True, check=True)
+        env = {"DUCK_NOW": "2025-01-09T00:00:00+00:00", "PATH": "/usr/bin"}
         t0 = time.perf_counter()
         run = subprocess.run([duck, "materialize", asset, "--jobs", str(jobs), "-p", str(root)],
-                             capture_output=True, text=True,
-                             env={"DUCK_NOW": "2025-01-09T00:00:00+00:00", "PATH": "/usr/bin"})
+                             capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - t0
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-        return time.perf_counter() - t0
+        return seconds
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--isolation", default="thread,process")
+    args = parser.parse_args()
     duck = shutil.which("duck", path=str(Path(sys.executable).parent)) or "duck"
     for asset in ("cpu", "engine"):
-        for jobs in (1, 2):
-            print(f"duck threads: {asset}, 8 partitions, --jobs {jobs}: "
-                  f"{duck_seconds(duck, asset, jobs):.2f} s")
-    t0 = time.perf_counter()
-    for _ in range(8):
-        spin()
-    print(f"pure-Python calls, 8 in one thread: {time.perf_counter() - t0:.2f} s")
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(2) as pool:
-        list(pool.map(shipped, range(8)))
-    print(f"pure-Python calls, 8 in a 2-process pool (start-up, Arrow shipped back): "
-          f"{time.perf_counter() - t0:.2f} s")
+        for isolation in args.isolation.split(","):
+            for jobs in (1, 2):
+                runs = []
+                for _ in range(args.repeat):
+                    before = load()
+                    runs.append((duck_seconds(duck, asset, jobs, isolation), before))
+                median = statistics.median(s for s, _ in runs)
+                each = ", ".join(f"{s:.2f} s (load {ld})" for s, ld in runs)
+                print(f"{asset:6} {isolation:7} --jobs {jobs}: median {median:.2f} s  [{each}]",
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -209,6 +209,7 @@ class Materialize:
     hard_deletes: bool = False  # snapshot
     python: PythonRef | None = None
     timeout: timedelta | None = None
+    isolation: str = "thread"  # thread | process: where the Python function runs
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,18 @@ def materialize(builder, raw: dict[str, Any], spot, parts: PartitionsDef | None)
     body, where = raw["materialize"], spot.at("materialize")
     ref = python_ref(builder, body["python"], where.at("python"))
     timeout = builder._duration(body["timeout"], where.at("timeout")) if "timeout" in body else None
+    isolation = body.get("isolation", "thread")
     if raw.get("kind") == "file":
         if "strategy" in body:
             builder.error(where.at("strategy"), "a file asset has no strategy: each partition is "
                           "a folder of files, replaced whole", "Remove 'strategy'.")
-        return Materialize(FILES, "", python=ref, timeout=timeout) if ref else None
+        return Materialize(FILES, "", python=ref, timeout=timeout, isolation=isolation) if ref else None
     strategy = body.get("strategy", "incremental" if parts else "table")
     if strategy == "view":
         builder.error(where.at("strategy"), "a Python asset is stored as a table, not a view",
                       "Use strategy: table (or incremental when partitioned), or remove 'strategy'.")
     builder._strategy_rules(strategy, parts, spot, where.at("strategy") if "strategy" in body else where)
-    return Materialize(strategy, "", python=ref, timeout=timeout) if ref else None
+    return Materialize(strategy, "", python=ref, timeout=timeout, isolation=isolation) if ref else None
 
 
 def kind_rules(builder, raw: dict[str, Any], spot) -> None:
@@ -49,3 +50,6 @@ def kind_rules(builder, raw: dict[str, Any], spot) -> None:
     if "timeout" in body and "python" not in body:
         builder.error(spot.at("materialize", "timeout"), "timeout applies to a Python function",
                       "Remove it: a SQL statement runs to completion (or Ctrl-C).")
+    if "isolation" in body and "python" not in body:
+        builder.error(spot.at("materialize", "isolation"), "isolation applies to a Python "
+                      "function", "Remove it: SQL runs in DuckDB, which uses every core itself.")

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from duck_cli.records import RunStatus
-from duck_cli.run import python_asset
+from duck_cli.run import python_asset, python_process
 from duck_cli.run.python_call import UserCodeError
 from duck_cli.sql import quote_ident
 
@@ -36,7 +36,7 @@ def run(b, started):
     """Build a file asset's step (``b`` is its build.Builder); a StepResult either way."""
     from duck_cli.engine import duckdb
 
-    b.python_log = b.python_context = None
+    b.python_log = b.python_context = b.python_folder = None
     key = b.keys[0] if b.keys else ""
     staging = b.s.project.root / OUTPUTS / ".staging" / f"{b.asset.name}-{key}-{b.run_id}-{b.step}"
     for left in staging.parent.glob(f"{b.asset.name}-{key}-*"):  # a killed run's (we hold the lock)
@@ -53,6 +53,7 @@ def run(b, started):
         return b.sql_failed(started, err)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        python_process.remove(b.python_folder)
 
 
 def listing(staging: Path, key: str) -> list[tuple[str, str, int]]:

@@ -9,22 +9,23 @@ from duck_cli.graph import partitions as parts
 from duck_cli.graph.mapping import upstream_map
 from duck_cli.models import Asset, TimePartitions
 from duck_cli.records import RunStatus
-from duck_cli.run import observers
+from duck_cli.run import observers, python_process
 from duck_cli.run.python_call import Context, TimeWindow, UserCodeError, call, load
+from duck_cli.run.python_result import RESULT, register, unregister
 from duck_cli.sql import quote_ident, slice_predicate
 
-RESULT = "__duck_py_result"
-FRAMES = ("pyarrow", "pandas", "polars")
 
 
 def run(b, started):
     """Build a Python asset's step (``b`` is its build.Builder); a StepResult either way."""
-    b.python_log = b.python_context = None
+    b.python_log = b.python_context = b.python_folder = None
     try:
         return b.run_staged(started)
     except UserCodeError as err:
         b.wh.rollback()
         return failed(b, started, err)
+    finally:
+        python_process.remove(b.python_folder)
 
 
 def failed(b, started, err: UserCodeError):
@@ -56,8 +57,19 @@ def invoke(b, ctx: Context):
     relational()
     a, s = b.asset, b.s
     fn = load(s.project.root, a.materialize.python, s.python_functions, s.python_lock)
+    if a.materialize.isolation == "process":
+        return in_process(b, ctx, fn)
     kwargs = arguments(fn, a, ctx, lambda dep: upstream_relation(b, dep))
     return call(fn, kwargs, s.project.root, a.materialize.timeout, on_timeout=b.wh.con.interrupt)
+
+
+def in_process(b, ctx: Context, fn):
+    """Call the function in a worker process, its upstream shipped as Parquet files (in
+    ``b.python_folder``, which the step deletes when it ends)."""
+    folder = b.python_folder = python_process.exchange_folder()
+    kwargs = arguments(fn, b.asset, ctx, lambda deps: python_process.ship(
+        upstream_relation(b, deps), folder, deps[0].asset))
+    return python_process.invoke(b, ctx, fn, kwargs, folder)
 
 
 def arguments(fn, asset: Asset, ctx: Context, relation) -> dict:
@@ -118,7 +130,7 @@ def stage(b) -> str:
     """Call the function and stage what it returns (the SQL step's ``stage``); its quoted name."""
     value = invoke(b, context(b))
     con, name = b.wh.con, b.asset.name
-    register(con, value, b.asset)
+    register(con, value, b.asset.materialize.python.function)
     try:
         if b.asset.materialize.strategy == "table":
             target = quote_ident("__duck_stage_" + name)
@@ -128,38 +140,3 @@ def stage(b) -> str:
         return quote_ident("__duck_stage")
     finally:
         unregister(con)
-
-
-def register(con, value, asset: Asset) -> None:
-    """Expose a returned relation, Arrow table or reader, or DataFrame as the view RESULT."""
-    import duckdb
-
-    if isinstance(value, duckdb.DuckDBPyRelation):
-        try:  # a temporary view: create_view would write the warehouse's catalog, where two
-            con.register(RESULT, value)  # steps on worker threads conflict over the name
-            return
-        except duckdb.Error:  # a relation of another connection (duckdb.sql): copy it over
-            value = value.fetch_arrow_table() if hasattr(value, "fetch_arrow_table") else value.arrow()
-    top = type(value).__module__.split(".")[0]
-    if top not in FRAMES:
-        raise UserCodeError(
-            f"{asset.materialize.python.function} returned {type(value).__name__}, not data. "
-            "Return a DuckDB relation (e.g. daily_revenue.filter(...) or context.con.sql(...)), "
-            "a pyarrow Table or RecordBatchReader, or a pandas or polars DataFrame", "python")
-    try:
-        con.register(RESULT, value)
-    except (duckdb.Error, ImportError, TypeError, ValueError) as err:
-        raise UserCodeError(f"{asset.materialize.python.function} returned a {top} "
-                            f"{type(value).__name__} duck cannot read: {err}. A polars frame "
-                            "needs pyarrow installed (pip install 'duck-cli[python]')", "python") from None
-
-
-def unregister(con) -> None:
-    """Forget the view RESULT (registered or created)."""
-    from duck_cli.engine import duckdb
-
-    for drop in (lambda: con.unregister(RESULT), lambda: con.execute(f"DROP VIEW IF EXISTS {RESULT}")):
-        try:
-            drop()
-        except duckdb.Error:
-            pass

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from duck_cli.run.check_text import label
 from duck_cli.run.checks import SAMPLE_SIZE, CheckResult
 from duck_cli.run import python_asset
-from duck_cli.run.python_asset import RESULT, register, unregister
+from duck_cli.run.python_result import RESULT, register, unregister
 from duck_cli.run.python_call import Context, UserCodeError, call, load
 
 Checker = Callable[..., CheckResult]
@@ -36,7 +36,7 @@ def checker(s, asset, ctx: Context) -> Checker:
         try:
             fn = load(s.project.root, spec.params["python"], s.python_functions, s.python_lock)
             value = call(fn, _arguments(fn, asset.name, ctx, rel), s.project.root, None)
-            return _result(con, spec, value, asset)
+            return _result(con, spec, value)
         except UserCodeError as err:
             return CheckResult(spec.name, spec.kind, spec.severity, False, None, 0,
                                f"{label(spec)}: {err.text}", ())
@@ -54,12 +54,12 @@ def _arguments(fn, asset_name: str, ctx: Context, rel) -> dict:
     return out
 
 
-def _result(con, spec, value: Any, asset) -> CheckResult:
+def _result(con, spec, value: Any) -> CheckResult:
     """A CheckResult from what a check function returned."""
     if isinstance(value, bool):
         return _made(spec, value, None, 0 if value else 1, None, ())
     if isinstance(value, dict):
-        failing, sample = _rows(con, value.get("failing"), asset)
+        failing, sample = _rows(con, value.get("failing"), spec.params["python"].function)
         passed = bool(value.get("passed", failing == 0))
         observed = value.get("observed")
         return _made(spec, passed, None if observed is None else str(observed),
@@ -67,17 +67,17 @@ def _result(con, spec, value: Any, asset) -> CheckResult:
     if value is None:
         raise UserCodeError(f"{spec.params['python'].function} returned None: return True/False, "
                             "the failing rows, or {passed, observed, failing, message}", "python")
-    failing, sample = _rows(con, value, asset)
+    failing, sample = _rows(con, value, spec.params["python"].function)
     return _made(spec, failing == 0, f"{failing} failing rows", failing, None, sample)
 
 
-def _rows(con, value: Any, asset) -> tuple[int, tuple]:
+def _rows(con, value: Any, function: str) -> tuple[int, tuple]:
     """How many failing rows, and a sample of them (``value`` is a count or rows)."""
     if value is None:
         return 0, ()
     if isinstance(value, int):
         return value, ()
-    register(con, value, asset)
+    register(con, value, function)
     try:
         n = con.execute(f"SELECT count(*) FROM {RESULT}").fetchone()[0]
         rows = con.execute(f"SELECT to_json(r) FROM (SELECT * FROM {RESULT} LIMIT {SAMPLE_SIZE}) r").fetchall()

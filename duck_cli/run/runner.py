@@ -17,7 +17,7 @@ from duck_cli.models import FULL_REFRESH, Asset
 from duck_cli.plan.builder import Plan
 from duck_cli.plan.steps import Step
 from duck_cli.records import RunStatus, StepRecord
-from duck_cli.run import inputs
+from duck_cli.run import inputs, python_process
 from duck_cli.run.build import Builder
 from duck_cli.run.lake_publish import LakeBuilder
 from duck_cli.run.group import run_group, shares_transaction
@@ -40,10 +40,18 @@ class Runner:
                      for k, p in h.partitions.items()}
 
     def run_all(self) -> None:
-        jobs = self.s.settings.jobs or default_jobs()
-        if jobs > 1 and len(self.plan.steps) > 1:
-            self.run_concurrently(jobs)
-            return
+        """Run the plan's steps; the Python worker processes they started stop with the run."""
+        try:
+            jobs = self.s.settings.jobs or default_jobs()
+            if jobs > 1 and len(self.plan.steps) > 1:
+                self.run_concurrently(jobs)
+            else:
+                self.run_in_order()
+        finally:
+            python_process.close(self.s)
+
+    def run_in_order(self) -> None:
+        """Run the steps one by one, in plan order."""
         for step in self.plan.steps:
             if self.s.interrupted:
                 break
@@ -216,8 +224,6 @@ def default_jobs() -> int:
     return max(2, min(4, os.cpu_count() or 1))
 
 
-
-
 class _Workers:
     """The worker threads' warehouse connections (one per thread, opened on first use)."""
 
@@ -248,6 +254,8 @@ class _Workers:
         """Stop the queries in flight (Ctrl-C twice, or an error on the main thread)."""
         for wh in self.opened:
             wh.con.interrupt()
+        if self.runner.s.python_workers is not None:
+            self.runner.s.python_workers.kill_all()
 
     def close(self) -> None:
         """Close the worker connections."""

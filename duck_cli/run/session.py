@@ -19,8 +19,7 @@ from typing import Callable, Iterator
 from duck_cli.graph import partitions as parts
 from duck_cli.errors import ExecutionError, StateError
 from duck_cli.run.prelude import prepare_connection
-from duck_cli.state import held, observe, sources
-from duck_cli.state import versions as versions_mod
+from duck_cli.state import held, observe, sources, versions as versions_mod
 from duck_cli.models import Project, is_remote
 from duck_cli.run import observers
 from duck_cli.run.faults import Faults
@@ -96,6 +95,7 @@ class Session:
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
         self.python_functions: dict = {}  # user functions imported by this session (run.python_call)
         self.python_lock = threading.Lock()
+        self.python_workers = None  # run.python_process.Workers, once a step asks for one
         self.in_flight = 0  # ledger rows (being) committed by steps not recorded yet
         self._flight_lock = threading.Lock()
         self.live: dict[str, dict[str, str | None]] = {}  # source versions observed at start

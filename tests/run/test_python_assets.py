@@ -243,8 +243,10 @@ CHART = """
 """
 
 
-def test_a_file_asset_publishes_each_partition_folder_and_records_its_files(tmp_path):
-    root = make(tmp_path, FILES, {"pipelines/chart.py": CHART})
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_file_asset_publishes_each_partition_folder_and_records_its_files(tmp_path, isolation):
+    manifest = FILES.replace('"pipelines/chart.py:chart"}', f'"pipelines/chart.py:chart", isolation: {isolation}}}')
+    root = make(tmp_path, manifest, {"pipelines/chart.py": CHART})
     assert duck(root, "materialize").exit_code == 0
     out = root / "outputs" / "chart"
     assert sorted(p.name for p in out.iterdir()) == ["2026-03-01", "2026-03-02", "2026-03-03"]
