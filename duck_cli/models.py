@@ -337,33 +337,3 @@ def date_key(d: date) -> str:
     '2026-03-01'
     """
     return d.isoformat()
-
-
-def changed_parts(old: str | None, new: str) -> list[str]:
-    """What changed between two code versions, in words ("variable region", "macro cents");
-    [] when the SQL or settings changed (or the old version predates variables and macros).
-    A version is the SQL's hash, then ``v.NAME=HASH`` per variable and ``m.NAME=HASH`` per
-    macro it uses (see manifest/variables.py).
-
-    >>> changed_parts("abc v.region=1 m.cents=2", "abc v.region=9 m.cents=2")
-    ['variable region']
-    >>> changed_parts("abc v.region=1", "abd v.region=1")
-    []
-    """
-    if not old or old.split(" ")[0] != new.split(" ")[0]:
-        return []
-    before, after = _version_parts(old), _version_parts(new)
-    keys = sorted(set(before) | set(after), key=lambda k: (k[0] != "v", k[1]))
-    return [f"{_PART_LABELS[k[0]]} {k[1]}" for k in keys if before.get(k) != after.get(k)]
-
-
-_PART_LABELS = {"v": "variable", "m": "macro"}
-
-
-def _version_parts(version: str) -> dict[tuple[str, str], str]:
-    out = {}
-    for part in version.split(" ")[1:]:
-        key, _, digest = part.partition("=")
-        kind, _, name = key.partition(".")
-        out[(kind, name)] = digest
-    return out

@@ -17,7 +17,8 @@ from duck_cli.health import freshness
 from duck_cli.health.state import Promise, State, asset_state, count, partition_state, with_breach
 from duck_cli.records import Mat, RunStatus, Snapshot
 from duck_cli.graph.dag import AssetGraph
-from duck_cli.models import Asset, Project, changed_parts
+from duck_cli.code_version import changed_parts, contract_change, reader_seq
+from duck_cli.models import Asset, Project
 
 ROOT_CAUSES = ("source_missing", "check_failed", "last_run_failed")  # a fault of its own
 
@@ -29,6 +30,7 @@ class Reason(NamedTuple):
     # upstream_stale | last_run_failed | check_failed | freshness_breached | data_lost
     message: str
     upstream: str | None = None
+    breaking: bool = True  # False: a code change its downstream may ignore (see _code_reason)
 
 
 class PartitionHealth(NamedTuple):
@@ -179,7 +181,7 @@ def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
         state = partition_state(failed=failed, materialized=mat is not None,
                                 reasons=bool(reasons))
         out[k] = PartitionHealth(asset.name, k, state, tuple(reasons.values()),
-                                 mat.seq if mat else 0)
+                                 reader_seq(mat.seq, mat.data_version) if mat else 0)
     return out
 
 
@@ -187,9 +189,7 @@ def _since(reasons: dict, asset: Asset, code_version, seq: int, newest, what: st
            view: bool, sources: frozenset[str] | None = None) -> None:
     """Add code_changed / upstream_newer when SQL or inputs changed after ``what``."""
     if code_version != asset.code_version and "code_changed" not in reasons:
-        parts = changed_parts(code_version, asset.code_version)
-        changed = ", ".join(parts) if parts else "SQL or settings"
-        reasons["code_changed"] = Reason("code_changed", f"{changed} changed since {what}")
+        reasons["code_changed"] = _code_reason(code_version, asset.code_version, what)
     for dep, up_seq, up_stale, up_key in newest:
         if view:
             continue
@@ -204,6 +204,27 @@ def _since(reasons: dict, asset: Asset, code_version, seq: int, newest, what: st
                                                f"{dep} is stale and will be rebuilt", dep)
 
 
+def _code_reason(old: str | None, new: str, what: str) -> Reason:
+    """code_changed, in words: the variables and macros that changed, the declared columns
+    (and whether that breaks what downstream reads), or else the SQL or settings."""
+    parts = changed_parts(old, new)
+    contract = contract_change(old, new)
+    if contract is None:
+        changed = ", ".join(parts) if parts else "SQL or settings"
+        return Reason("code_changed", f"{changed} changed since {what}")
+    words, breaking = contract
+    breaking = breaking or bool(parts)  # a variable or macro changes values downstream reads
+    effect = "breaking: downstream is rebuilt" if breaking else "not breaking: downstream is kept"
+    return Reason("code_changed", f"contract changed ({', '.join(parts + words)}; {effect}) "
+                  f"since {what}", breaking=breaking)
+
+
+def breaks_readers(p: PartitionHealth) -> bool:
+    """Whether what makes a partition stale reaches its readers (not only a code change that
+    added nullable columns)."""
+    return any(r.breaking for r in p.reasons)
+
+
 def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> dict[str, list]:
     """For each key, (upstream asset, highest seq among the upstream partitions it reads, whether
     one of them is stale, the key holding that seq)."""
@@ -213,7 +234,7 @@ def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> 
         mapping = upstream_keys(asset, project.assets[dep.asset], dep, list(keys), list(up.keys))
         maps[(asset.name, index)] = mapping
         seqs = {k: p.seq for k, p in up.partitions.items()}
-        stale = {k for k, p in up.partitions.items() if p.state == State.STALE}
+        stale = {k for k, p in up.partitions.items() if p.state == State.STALE and breaks_readers(p)}
         for k, ups in mapping.items():
             if ups:
                 newest = max(ups, key=seqs.__getitem__)  # named in the reason (offset deps)

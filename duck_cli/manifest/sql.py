@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
+from duck_cli.code_version import contract_part
 from duck_cli.models import STATEFUL, Asset, PartitionsDef, StaticPartitions
 from duck_cli.manifest.sqlparse import ParsedSQL, SqlSyntaxError, parse_select, serialize_many
 from duck_cli.manifest.entries import Built, SqlOrigin
@@ -164,10 +165,11 @@ def code_version(asset: Asset, parsed: ParsedSQL | None) -> str:
             payload["python"] = asdict(asset.materialize.python)
     if asset.source is not None:
         payload["source"] = asdict(asset.source)
-    if asset.columns:  # the contract shapes the output; descriptions do not
-        payload["columns"] = [[c.name, c.type, c.not_null] for c in asset.columns]
     text = json.dumps(_stable(payload), sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    base = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    # the contract shapes the output (descriptions do not): one part per column, so a plan
+    # can tell an added nullable column (downstream kept) from a breaking change
+    return " ".join([base, *(contract_part(c.name, c.type, c.not_null) for c in asset.columns)])
 
 
 def _stable(value: Any) -> Any:

@@ -92,7 +92,8 @@ def _versioned(asset: Asset, values: Mapping[str, Any], macros: Mapping[str, Mac
     parts += [f"m.{m}={_short(macros[m].sql)}" for m in asset.macros]
     if not parts:
         return asset
-    return replace(asset, code_version=" ".join([asset.code_version.split(" ")[0], *parts]))
+    kept = [p for p in asset.code_version.split(" ") if not p.startswith(("v.", "m."))]
+    return replace(asset, code_version=" ".join([*kept, *parts]))  # the base, column parts
 
 
 def _short(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 from duck_cli.errors import PartitionKeyError
 from duck_cli.graph import mapping as pmap
 from duck_cli.graph import partitions as parts
-from duck_cli.health.assess import Health, upstream_partitions
+from duck_cli.health.assess import Health, breaks_readers, upstream_partitions
 from duck_cli.health.state import State, turns_stale
 from duck_cli.models import FULL_REFRESH, STATEFUL, Project
 from duck_cli.plan.steps import Step, make_steps
@@ -159,7 +159,7 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
     for up, root in held_up:
         if not (forced and req.read_published and _readable(health, up)):
             return (BLOCKED, (), root or up)
-    upstream_planned = [up for up, v in ups if v[0] == PLAN]
+    upstream_planned = [up for up, v in ups if v[0] == PLAN and not _ignored(health, req, up, v)]
     if forced:
         refresh = (FULL_REFRESH,) if _stateful(project.assets[asset]) else ()
         return (PLAN, refresh + (_reasons(p) or ("requested",)) + _reads_as_is(health, held_up),
@@ -173,6 +173,14 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
         return (UNFIXABLE, _reasons(p), (asset, key))
     extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned))
     return (PLAN, _reasons(p) + extra, None)
+
+
+def _ignored(health: Health, req: Request, up: tuple[str, str], verdict: tuple) -> bool:
+    """Whether an upstream partition is planned only for a change its readers may ignore
+    (nullable columns added to its contract): its downstream is not rebuilt for it."""
+    p = health.partition(*up)
+    return (bool(p.reasons) and not breaks_readers(p) and up not in req.forced
+            and verdict[1] == _reasons(p))
 
 
 def _readable(health: Health, up: tuple[str, str]) -> bool:

@@ -10,6 +10,7 @@ import json
 import re
 from datetime import datetime
 
+from duck_cli.code_version import kept
 from duck_cli.graph import partitions as parts
 from duck_cli.run import (contracts, evolve, files_output, inputs, python_asset,
                           scope, strategies)
@@ -35,6 +36,8 @@ class Builder:
         self.inputs: list = []  # inputs.SourceInput: the source files the step reads
         self.full_refresh = False  # --force on append/merge/snapshot: rebuild from scratch
         self.emptied: list[str] = []  # columns the SQL no longer produces (`drop_emptied`)
+        self.kept: dict[str, int] = {}  # keys rebuilt only for nullable columns added (their
+        # readers keep relying on the data of this sequence number: code_version.kept)
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
@@ -328,6 +331,7 @@ class Builder:
         now = self.s.clock()
         return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
                            counts.get(k, 0), "materialization",
+                           data_version=kept(self.kept[k]) if k in self.kept else None,
                            upstream=json.dumps({"input_seq": self.input_seq}))
                 for k in self.keys]
 

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 
-from duck_cli.health.assess import Health, upstream_partitions
+from duck_cli.health.assess import Health, breaks_readers, upstream_partitions
 from duck_cli.models import FULL_REFRESH, Asset
 from duck_cli.plan.builder import Plan
 from duck_cli.plan.steps import Step
@@ -190,6 +190,8 @@ class Runner:
         kind = LakeBuilder if self.s.wh.lake else Builder  # a lake: staged, retried publishes
         b = kind(self.s, asset, keys, self.run_id, step.index, wh)
         b.full_refresh = FULL_REFRESH in step.reasons
+        b.kept = {k: p.seq for k in keys if (p := self.health.partition(asset.name, k)).reasons
+                  and not breaks_readers(p)}
         b.inputs = inputs.step_inputs(self.s, self.health, asset, keys)
         b.input_seq = max((self.seqs.get(u, 0) for k in keys for u in
                            upstream_partitions(self.s.project, self.health, asset.name, k)),

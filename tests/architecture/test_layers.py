@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "duck_cli"
-FOUNDATION = {"errors", "models", "records", "engine", "sql", "__init__"}
+FOUNDATION = {"errors", "models", "records", "engine", "sql", "code_version", "__init__"}
 ALLOWED = {
     "foundation": set(),
     "manifest": {"foundation"},

@@ -103,3 +103,70 @@ def test_a_changed_contract_replans_the_asset(root):
                                                      "{name: amount, type: DOUBLE, not_null: true}"))
     steps = {s["asset"] for s in duck.json("plan")["steps"]}
     assert steps == {"orders", "by_region"}
+    reasons = {s["asset"]: s["reasons"] for s in duck.json("plan")["steps"]}
+    assert any("column amount not_null added; breaking: downstream is rebuilt" in r
+               for r in reasons["orders"])
+
+
+def _change(root, *edits: tuple[str, str]) -> None:
+    text = MANIFEST
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    (root / "shop.yaml").write_text(text)
+
+
+def test_an_added_nullable_column_replans_the_asset_but_not_its_downstream(root):
+    duck = Duck(root, NOW)
+    assert duck("materialize").exit_code == 0
+    _change(root, ("'EU' as region\"", "'EU' as region, 'gift' as note\""),
+            ("      - {name: region, type: text}\n",
+             "      - {name: region, type: text}\n      - {name: note, type: varchar}\n"))
+    [step] = duck.json("plan")["steps"]
+    assert step["asset"] == "orders"
+    assert any("contract changed (column note added (nullable); not breaking: downstream is "
+               "kept)" in r for r in step["reasons"])
+    assert duck("materialize").exit_code == 0
+    assert warehouse_rows(root, "SELECT note FROM orders") == [("gift",)]
+    assert duck.json("plan")["steps"] == []  # by_region is not stale after the rebuild either
+    assert catalog_rows(root, "SELECT asset, count(*) FROM materializations GROUP BY asset "
+                              "ORDER BY asset") == [("by_region", 1), ("orders", 2)]
+    status = {a["name"]: a["state"] for a in duck.json("status")["assets"]}
+    assert status == {"orders": "fresh", "by_region": "fresh"}
+    # a breaking change later still reaches by_region
+    _change(root, ("2.5::double as amount", "2.5::float as amount"),
+            ("{name: amount, type: DOUBLE}\n      - {name: region",
+             "{name: amount, type: FLOAT}\n      - {name: region"))
+    assert {s["asset"] for s in duck.json("plan")["steps"]} == {"orders", "by_region"}
+
+
+@pytest.mark.parametrize("edits, words", [
+    ([("2.5::double as amount", "2.5::float as amount"),
+      ("{name: amount, type: DOUBLE}\n      - {name: region",
+       "{name: amount, type: FLOAT}\n      - {name: region")],
+     "column amount type changed"),
+    ([("select 1::bigint as order_id, ", "select "),
+      ("      - {name: order_id, type: bigint, not_null: true, description: The order's id.}\n", "")],
+     "column order_id removed"),
+    ([("'EU' as region\"", "'EU' as region, 'gift' as note\""),
+      ("      - {name: region, type: text}\n",
+       "      - {name: region, type: text}\n      - {name: note, type: varchar, not_null: true}\n")],
+     "column note added (not_null)"),
+])
+def test_a_breaking_contract_change_rebuilds_downstream_and_says_why(root, edits, words):
+    duck = Duck(root, NOW)
+    assert duck("materialize").exit_code == 0
+    _change(root, *edits)
+    steps = {s["asset"]: s["reasons"] for s in duck.json("plan")["steps"]}
+    assert set(steps) == {"orders", "by_region"}
+    assert any(f"contract changed ({words}; breaking: downstream is rebuilt)" in r
+               for r in steps["orders"])
+    assert duck("materialize").exit_code == 0
+    assert duck.json("plan")["steps"] == []
+
+
+def test_a_type_written_another_way_is_no_change(root):
+    duck = Duck(root, NOW)
+    assert duck("materialize").exit_code == 0
+    _change(root, ("{name: region, type: text}", "{name: region, type: VARCHAR}"))
+    assert duck.json("plan")["steps"] == []
