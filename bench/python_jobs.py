@@ -5,7 +5,7 @@ aggregate over 20M rows (releases it: ``engine``). duck runs each with --jobs 1 
 once with the steps on threads (``isolation: thread``) and once in worker processes
 (``isolation: process``, see duck_cli/run/python_process.py); medians of ``--repeat`` runs,
 each printed with the load average (`uptime`) just before it, since the 2 cores are shared.
-Run through the lock:
+"CPU" is the user + system time of duck and its worker processes. Run through the lock:
 
     flock /work/bench.lock nice python bench/python_jobs.py --repeat 3
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,21 +56,28 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def duck_seconds(duck: str, asset: str, jobs: int, isolation: str) -> float:
-    """Wall time of one `duck materialize ASSET --jobs N` on a fresh project."""
+def duck_seconds(duck: str, asset: str, jobs: int, isolation: str) -> tuple[float, float]:
+    """Wall time and CPU time of one `duck materialize ASSET --jobs N` on a fresh project."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "p"
         (root / "pipelines").mkdir(parents=True)
         (root / "assets.yaml").write_text(MANIFEST.format(extra="" if isolation == "thread" else f", isolation: {isolation}"))
         (root / "pipelines" / "f.py").write_text(textwrap.dedent(CODE))
         subprocess.run([duck, "validate", "-p", str(root)], capture_output=True, check=True)
-        env = {"DUCK_NOW": "2025-01-09T00:00:00+00:00", "PATH": "/usr/bin"}
-        t0 = time.perf_counter()
+        env = {"DUCK_NOW": "2025-01-09T00:00:00+00:00", "PATH": "/usr/bin",
+               **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}}
+        cpu0, t0 = _children_cpu(), time.perf_counter()
         run = subprocess.run([duck, "materialize", asset, "--jobs", str(jobs), "-p", str(root)],
                              capture_output=True, text=True, env=env)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-        return seconds
+        return seconds, cpu
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes (duck and its workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -84,11 +92,12 @@ def main() -> None:
                 runs = []
                 for _ in range(args.repeat):
                     before = load()
-                    runs.append((duck_seconds(duck, asset, jobs, isolation), before))
-                median = statistics.median(s for s, _ in runs)
-                each = ", ".join(f"{s:.2f} s (load {ld})" for s, ld in runs)
-                print(f"{asset:6} {isolation:7} --jobs {jobs}: median {median:.2f} s  [{each}]",
-                      flush=True)
+                    runs.append((*duck_seconds(duck, asset, jobs, isolation), before))
+                median = statistics.median(s for s, _c, _l in runs)
+                cpu = statistics.median(c for _s, c, _l in runs)
+                each = ", ".join(f"{s:.2f} s (load {ld})" for s, _c, ld in runs)
+                print(f"{asset:6} {isolation:7} --jobs {jobs}: median {median:.2f} s, CPU "
+                      f"{cpu:.2f} s  [{each}]", flush=True)
 
 
 if __name__ == "__main__":

@@ -86,9 +86,7 @@ class _Worker:
     """One worker process (``python -m duck_cli.run.python_worker``) and its pipes."""
 
     def __init__(self):
-        import duck_cli
-
-        package_root = str(Path(duck_cli.__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])  # where duck_cli is
         path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
         # a new interpreter, not multiprocessing's fork (this process runs DuckDB's threads)
         # nor its spawn (which re-runs the __main__ of whatever program embeds duck)
