@@ -315,15 +315,19 @@ class Builder:
         self.emptied = dropped  # dropped after the commit (`drop_emptied`)
 
     def publish_stateful(self, relation: str) -> None:
-        """Append, merge or snapshot the staged rows; a first build or a full refresh creates
-        the table from them alone."""
+        """Append, merge or snapshot the staged rows, then drop the stage."""
+        self.apply_stateful(relation)
+        self.wh.con.execute(f"DROP TABLE {relation}")
+
+    def apply_stateful(self, relation: str) -> None:
+        """Append, merge or snapshot the staged rows (in the caller's transaction); a first
+        build or a full refresh creates the table from them alone."""
         name = self.asset.name
         exists = self.wh.table_kind(name) == "BASE TABLE" and not self.full_refresh
         if not exists:
             self.wh.drop(name)
         strategies.publish(self.wh.con, self.asset, relation, exists=exists, now=self.s.clock())
         self.wh.mark(name, "BASE TABLE")
-        self.wh.con.execute(f"DROP TABLE {relation}")
 
     def ledger(self, rows: int) -> list[LedgerRow]:
         counts = self.per_key_counts(rows)

@@ -20,7 +20,7 @@ from datetime import datetime
 from duck_cli.graph import partitions as parts
 from duck_cli.records import RunStatus
 from duck_cli.models import STATEFUL
-from duck_cli.run import contracts
+from duck_cli.run import contracts, files_output, python_asset
 from duck_cli.run.build import Builder, _commit_with_ledger, _rollback_or_raise, _SliceError, _used
 from duck_cli.sql import key_expr, quote_ident
 from duck_cli.state.lake_config import is_conflict, redact
@@ -36,11 +36,14 @@ class LakeBuilder(Builder):
 
     def build(self, started: datetime):
         """Build with the step's source inputs in place."""
-        missing = unsupported(self.asset)
-        if missing:
-            return self.result(started, RunStatus.FAILED, None, [], missing, "config")
+        if self.asset.materialize.python is not None:  # the same path, staged from Python
+            return (files_output if self.asset.is_files else python_asset).run(self, started)
         if self.asset.materialize.strategy == "view":
             return self.with_retries(started, lambda: self.publish_view(started))
+        return self.run_staged(started)
+
+    def run_staged(self, started: datetime):
+        """Stage locally, audit there, then publish in one retried lake transaction."""
         from duck_cli.engine import duckdb
 
         try:
@@ -66,7 +69,10 @@ class LakeBuilder(Builder):
             self.wh.con.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(STAGE)}")
 
     def stage_locally(self) -> None:
-        """The step's SQL into the local TEMP stage."""
+        """The step's SQL (or what its Python function returns) into the local TEMP stage."""
+        if self.asset.materialize.python is not None:
+            python_asset.stage_temp(self)
+            return
         con, sql = self.wh.con, self.asset.materialize.sql
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(STAGE)} AS {sql}", _params(self))
 
@@ -110,8 +116,13 @@ class LakeBuilder(Builder):
         """One transaction: replace the table or the slice from the stage, add the ledger."""
         self.wh.begin()
         self.label()
-        if self.asset.materialize.strategy == "table":
+        strategy = self.asset.materialize.strategy
+        if strategy == "table":
             self.replace_from(quote_ident(STAGE))
+        elif strategy in STATEFUL:  # the stage is dropped after the transaction (`build`)
+            self.apply_stateful(quote_ident(STAGE))
+            rows = self.wh.con.execute(  # the table's rows, not the batch's
+                f"SELECT count(*) FROM {quote_ident(self.asset.name)}").fetchone()[0]
         else:
             self.replace_slice_from(quote_ident(STAGE))
         self.s.faults.hit("publish")
@@ -171,20 +182,6 @@ class LakeBuilder(Builder):
         res.ledger = [row._replace(upstream=_with_snapshot(row.upstream, snapshot))
                       for row in ledger]
         return res
-
-
-def unsupported(asset) -> str | None:
-    """Why a DuckLake warehouse cannot build ``asset`` yet (None: it can)."""
-    if asset.materialize.python is not None:
-        return (f"{asset.name}: Python assets are not supported on a DuckLake warehouse yet; "
-                "build them with the local warehouse")
-    if asset.is_files:
-        return (f"{asset.name}: kind file writes files on this machine (outputs/), which a "
-                "DuckLake warehouse does not hold; build it with the local warehouse")
-    if asset.materialize.strategy in STATEFUL:
-        return (f"{asset.name}: strategy {asset.materialize.strategy} is not supported on a "
-                "DuckLake warehouse yet; use table or incremental there")
-    return None
 
 
 def _with_snapshot(upstream: str | None, snapshot: int | None) -> str:

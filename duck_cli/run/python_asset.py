@@ -128,15 +128,23 @@ def _read_keys(b, up: Asset, dep) -> list[str] | None:
 
 def stage(b) -> str:
     """Call the function and stage what it returns (the SQL step's ``stage``); its quoted name."""
+    if b.asset.materialize.strategy == "table":  # published by renaming the stage
+        return _stage_as(b, "TABLE", quote_ident("__duck_stage_" + b.asset.name))
+    return stage_temp(b)
+
+
+def stage_temp(b) -> str:
+    """Call the function and stage what it returns in the TEMP table ``__duck_stage`` (a lake
+    stages every step there: nothing in the lake is written before the publish)."""
+    return _stage_as(b, "TEMP TABLE", quote_ident("__duck_stage"))
+
+
+def _stage_as(b, kind: str, target: str) -> str:
     value = invoke(b, context(b))
-    con, name = b.wh.con, b.asset.name
+    con = b.wh.con
     register(con, value, b.asset.materialize.python.function)
     try:
-        if b.asset.materialize.strategy == "table":
-            target = quote_ident("__duck_stage_" + name)
-            con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {RESULT}")
-            return target
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident('__duck_stage')} AS SELECT * FROM {RESULT}")
-        return quote_ident("__duck_stage")
+        con.execute(f"CREATE OR REPLACE {kind} {target} AS SELECT * FROM {RESULT}")
+        return target
     finally:
         unregister(con)

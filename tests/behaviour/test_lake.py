@@ -29,17 +29,10 @@ def _needs_lake() -> None:
         need_extension(name)
 
 
-def use_lake(project: Path, postgres, data: str, extra: str = "", files: bool = False) -> dict:
+def use_lake(project: Path, postgres, data: str, extra: str = "") -> dict:
     """Point the project at a new lake (its catalog a new database); libpq's environment.
-    Without ``files``, the example's Python assets (a forecast, and charts as files on the
-    runner's disk: neither is built on a lake yet, refused there, see the test below) are
-    left out."""
+    The whole example runs there, its Python forecast and its charts (files) included."""
     _needs_lake()
-    if not files:
-        finance = project / "finance.yaml"
-        text = finance.read_text()
-        start, end = text.index("  - name: revenue_forecast"), text.index("products:")
-        finance.write_text(text[:start] + "\n" + text[end:])
     db = postgres.create_database("lake")
     (project / "duck.yaml").write_text("threads: 2\n" + LAKE_YAML.format(db=db, data=data)
                                        + extra)
@@ -152,13 +145,98 @@ def _housekeeping(project: Path, env: dict) -> None:
     assert env["PGPASSWORD"] not in doctor.output
 
 
-def test_python_and_file_assets_are_refused_on_a_lake_with_the_reason(project, postgres):
-    env = use_lake(project, postgres, "lake-data", files=True)
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_python_and_file_assets_on_a_lake(project, postgres, isolation):
+    """The forecast (Python) publishes into the lake through the same stage, checks and one
+    transaction as SQL; the charts (kind file) are files on this machine in outputs/, their
+    list a table in the lake; a changed function re-plans exactly its asset and downstream."""
+    env = use_lake(project, postgres, "lake-data")
+    finance = project / "finance.yaml"
+    finance.write_text(finance.read_text().replace(
+        "      timeout: 1m\n", f"      timeout: 1m\n      isolation: {isolation}\n"))
     result = invoke(project, "materialize", now=DAY_BEFORE, env=env)
-    assert result.exit_code == 1
-    out = " ".join(result.output.split())
-    assert "Python assets are not supported on a DuckLake warehouse yet" in out
-    assert lake_rows(project, env, "SELECT count(*) FROM daily_revenue")[0][0] > 0
+    assert result.exit_code == 0, result.output
+    days = lake_rows(project, env, "SELECT count(DISTINCT trip_date), count(*) "
+                                   "FROM revenue_forecast")[0]
+    assert days[0] == days[1] > 0
+    charts = lake_rows(project, env, "SELECT partition_key, file, bytes FROM revenue_chart "
+                                     "ORDER BY partition_key")
+    assert len(charts) == days[0] and all(b > 200 for _k, _f, b in charts)
+    for key, file, size in charts:
+        assert (project / "outputs" / "revenue_chart" / key / file).stat().st_size == size
+    mats = catalog_rows(project, "SELECT asset, count(*) FROM materializations WHERE asset IN "
+                                 "('revenue_forecast', 'revenue_chart') GROUP BY asset ORDER BY 1")
+    assert mats == [("revenue_chart", days[0]), ("revenue_forecast", days[0])]
+    plan = invoke(project, "plan", "--json", now=DAY_BEFORE, env=env)
+    assert json.loads(plan.stdout)["empty"] is True
+    code = project / "pipelines" / "forecast.py"
+    code.write_text(code.read_text() + "\n# tuned\n")
+    steps = json.loads(invoke(project, "plan", "--json", now=DAY_BEFORE, env=env).stdout)["steps"]
+    assert {s["asset"] for s in steps} == {"revenue_forecast", "revenue_chart"}
+    again = invoke(project, "materialize", now=DAY_BEFORE, env=env)
+    assert again.exit_code == 0, again.output
+    assert lake_rows(project, env, "SELECT count(*) FROM revenue_forecast")[0][0] == days[1]
+
+
+STATEFUL = """
+assets:
+  - name: raw_people
+    source: {path: data/people.csv, format: csv}
+  - name: people_log
+    deps: [raw_people]
+    materialize: {strategy: append, cursor: id, sql: "select id, name from raw_people"}
+  - name: people
+    deps: [raw_people]
+    materialize:
+      strategy: merge
+      unique_key: id
+      delete_when: "name = 'DELETED'"
+      sql: "select id, name, updated_at from raw_people"
+  - name: people_history
+    deps: [raw_people]
+    materialize:
+      strategy: snapshot
+      unique_key: [id]
+      check_columns: [name]
+      hard_deletes: true
+      sql: "select id, name from raw_people"
+"""
+DELIVERIES = [[(1, "ann", 1), (2, "bob", 1)],
+              [(1, "anna", 2), (2, "DELETED", 2), (3, "cat", 2)],
+              [(1, "anna", 2), (4, "dan", 3)]]
+
+
+def _stateful_tables(root: Path, rows) -> dict:
+    return {t: sorted(rows(f"SELECT * EXCLUDE (valid_from, valid_to) FROM {t}"
+                           if t == "people_history" else f"SELECT * FROM {t}"))
+            for t in ("people_log", "people", "people_history")}
+
+
+def test_append_merge_and_snapshot_on_a_lake_equal_the_local_warehouse(postgres, tmp_path):
+    """The same runs over changing input, on a lake and on local files: equal tables (each
+    publish one lake transaction from the local stage)."""
+    from conftest import warehouse_rows
+
+    roots = {}
+    for mode in ("local", "lake"):
+        root = roots[mode] = tmp_path / mode
+        (root / "data").mkdir(parents=True)
+        (root / "m.yaml").write_text(STATEFUL)
+    env = use_lake(roots["lake"], postgres, "lake-data")
+    for day, rows in enumerate(DELIVERIES, start=5):
+        now = f"2026-03-0{day}T07:30:00+00:00"
+        for mode, root in roots.items():
+            lines = ["id,name,updated_at"] + [f"{i},{n},{u}" for i, n, u in rows]
+            (root / "data" / "people.csv").write_text("\n".join(lines) + "\n")
+            result = invoke(root, "materialize", now=now, env=env if mode == "lake" else None)
+            assert result.exit_code == 0, result.output
+        local = _stateful_tables(roots["local"], lambda sql: warehouse_rows(roots["local"], sql))
+        lake = _stateful_tables(roots["lake"], lambda sql: lake_rows(roots["lake"], env, sql))
+        assert lake == local
+    assert local["people"] == [(1, "anna", 2), (3, "cat", 2), (4, "dan", 3)]
+    assert local["people_log"] == [(1, "ann"), (2, "bob"), (3, "cat"), (4, "dan")]
+    current = [r[:2] for r in local["people_history"] if r[2]]
+    assert current == [(1, "anna"), (4, "dan")]
 
 
 def test_a_lake_on_s3(project, postgres, s3_server, tmp_path):
