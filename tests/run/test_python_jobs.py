@@ -4,6 +4,7 @@ raises or its process dies, and the timeout."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -162,3 +163,13 @@ def test_isolation_is_refused_on_sql(tmp_path):
     result = duck(root, "validate")
     assert result.exit_code == 2
     assert "isolation applies to a Python function" in result.output
+
+
+def test_what_a_worker_process_prints_stays_off_the_json_document(tmp_path):
+    code = CODE.replace('context.log.info("day %s", context.partition_key)',
+                        'print("debugging", context.partition_key)')
+    root = days_project(tmp_path, "process", code)
+    result = duck(root, "materialize", "--json")
+    assert result.exit_code == 0, result.output
+    assert "debugging" not in result.stdout
+    assert json.loads(result.stdout)["status"] == "success"
