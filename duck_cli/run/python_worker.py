@@ -14,6 +14,7 @@ import signal
 import struct
 import sys
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def serve(requests, answers) -> None:
     # Ctrl-C reaches the whole process group: the parent decides (the first one lets the step
     # in progress finish), so the worker ignores it and is killed by the parent when needed
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
     functions: dict = {}
     lock = threading.Lock()
     while True:
@@ -43,7 +45,18 @@ def serve(requests, answers) -> None:
             request = receive(requests)
         except (EOFError, OSError):
             return
-        send(answers, answer(request, functions, lock))
+        try:
+            send(answers, answer(request, functions, lock))
+        except OSError:  # the parent died (kill -9) while the function ran: nobody to tell
+            return
+
+
+def _orphaned(parent: int) -> None:
+    """Exit once the parent is gone (killed with -9, it cannot stop us): user code never runs
+    on for a run that no longer exists."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def send(stream, message) -> None:

@@ -56,10 +56,11 @@ CODE = """
 """
 
 
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, isolation: str = "thread") -> Path:
     root = tmp_path / "p"
     (root / "pipelines").mkdir(parents=True)
-    (root / "assets.yaml").write_text(MANIFEST)
+    (root / "assets.yaml").write_text(MANIFEST.replace(
+        '"pipelines/p.py:score"}', f'"pipelines/p.py:score", isolation: {isolation}}}'))
     (root / "pipelines" / "p.py").write_text(textwrap.dedent(CODE.format(version=1)))
     assert run_duck(root, "materialize", now=NOW).returncode == 0
     (root / "pipelines" / "p.py").write_text(textwrap.dedent(CODE.format(version=2)))
@@ -98,17 +99,24 @@ def test_a_kill_at_a_fault_point_of_a_python_step(tmp_path, fault):
     assert json_plan_is_empty(root)
 
 
-def test_a_sigkill_while_the_function_runs(tmp_path):
-    root = project(tmp_path)
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_sigkill_while_the_function_runs(tmp_path, isolation):
+    root = project(tmp_path, isolation)
     hold = tmp_path / "hold" / "pid"
     hold.parent.mkdir()
     proc = start_duck(root, "materialize", now=NOW, HOLD_FILE=str(hold))
     deadline = time.monotonic() + 60
     while not hold.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert hold.read_text() == str(proc.pid)  # the function runs inside duck's process
+    runs_in = int(hold.read_text())
+    assert (runs_in == proc.pid) == (isolation == "thread")  # or in a worker process
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
+    if isolation == "process":  # the orphaned worker stops too, its function unfinished
+        deadline = time.monotonic() + 10
+        while _alive(runs_in) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(runs_in)
     assert_whole(root, idle=False)
     assert set(warehouse_rows(root, "SELECT DISTINCT version FROM scored")) == {(1,)}
     hold.parent.rename(tmp_path / "released")
@@ -125,3 +133,12 @@ def json_plan_is_empty(root: Path) -> bool:
     import json
 
     return json.loads(run_duck(root, "plan", "--json", now=NOW).stdout)["steps"] == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie (exited, not yet reaped) is gone
+        return stat.read().split(") ")[-1][0] != "Z"
