@@ -14,11 +14,10 @@ from duck_cli.code_version import kept
 from duck_cli.graph import partitions as parts
 from duck_cli.run import (contracts, evolve, files_output, inputs, python_asset,
                           scope, strategies)
-from duck_cli.records import LedgerRow
 from duck_cli.run.prelude import create_macros
 from duck_cli.run.session import StepResult
 from duck_cli.models import STATEFUL, Asset
-from duck_cli.records import RunStatus
+from duck_cli.records import LedgerRow, RunStatus
 from duck_cli.sql import key_expr, quote_ident, slice_predicate
 from duck_cli.state.warehouse import ledger_row
 
@@ -36,8 +35,8 @@ class Builder:
         self.inputs: list = []  # inputs.SourceInput: the source files the step reads
         self.full_refresh = False  # --force on append/merge/snapshot: rebuild from scratch
         self.emptied: list[str] = []  # columns the SQL no longer produces (`drop_emptied`)
-        self.kept: dict[str, int] = {}  # keys rebuilt only for nullable columns added (their
-        # readers keep relying on the data of this sequence number: code_version.kept)
+        self.kept: dict[str, int] = {}  # keys rebuilt for added nullable columns only: the
+        # sequence number their readers still rely on (code_version.kept)
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
@@ -291,7 +290,8 @@ class Builder:
         con, name = self.wh.con, self.asset.name
         strategy = self.asset.materialize.strategy
         if strategy in STATEFUL:
-            self.publish_stateful(relation)
+            self.apply_stateful(relation)
+            con.execute(f"DROP TABLE {relation}")
         elif strategy == "table":
             self.wh.drop(name)
             con.execute(f"ALTER TABLE {relation} RENAME TO {quote_ident(name)}")
@@ -313,11 +313,6 @@ class Builder:
         con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
         con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
         self.emptied = dropped  # dropped after the commit (`drop_emptied`)
-
-    def publish_stateful(self, relation: str) -> None:
-        """Append, merge or snapshot the staged rows, then drop the stage."""
-        self.apply_stateful(relation)
-        self.wh.con.execute(f"DROP TABLE {relation}")
 
     def apply_stateful(self, relation: str) -> None:
         """Append, merge or snapshot the staged rows (in the caller's transaction); a first
