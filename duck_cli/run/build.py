@@ -7,7 +7,6 @@ that failed a blocking check, and a crash at any point leaves the previous data 
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 
 from duck_cli.code_version import kept
@@ -16,6 +15,8 @@ from duck_cli.run import (contracts, evolve, files_output, inputs, python_asset,
                           scope, strategies)
 from duck_cli.run.prelude import create_macros
 from duck_cli.run.session import StepResult
+from duck_cli.run.transaction import (SliceError, commit_with_ledger, rollback_or_raise, sql_error,
+                                      used_params)
 from duck_cli.models import STATEFUL, Asset
 from duck_cli.records import LedgerRow, RunStatus
 from duck_cli.sql import key_expr, quote_ident, slice_predicate
@@ -60,7 +61,7 @@ class Builder:
             create_macros(self.wh.con, self.s.project, a.macros)
         except duckdb.Error as err:
             return self.result(started, RunStatus.FAILED, None, [],
-                               f"a macro it calls cannot be created: {_sql_error(err)}", "sql")
+                               f"a macro it calls cannot be created: {sql_error(err)}", "sql")
         if a.materialize.python is not None:  # the body is Python: same stage, audit, publish
             return (files_output if a.is_files else python_asset).run(self, started)
         if a.materialize.strategy == "table" and not a.checks and not a.columns:
@@ -95,16 +96,16 @@ class Builder:
 
     def replace_slice(self) -> int:
         """Delete and re-insert the partitions' slice (inside the caller's transaction),
-        refusing rows outside it (_SliceError); the rows inserted."""
+        refusing rows outside it (SliceError); the rows inserted."""
         con, table = self.wh.con, quote_ident(self.asset.name)
         pred, params = slice_predicate(self.asset.partitions, self.params)
         con.execute(f"DELETE FROM {table} WHERE {pred}", params)
         self.s.faults.hit("stage")
         sql = self.asset.materialize.sql
-        rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", _used(sql, self.params)).fetchone()[0]
+        rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", used_params(sql, self.params)).fetchone()[0]
         inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}", params).fetchone()[0]
         if inside != rows:
-            raise _SliceError(self.outside_message(rows - inside))
+            raise SliceError(self.outside_message(rows - inside))
         self.s.faults.hit("publish")
         return rows
 
@@ -130,10 +131,10 @@ class Builder:
         self.wh.begin()
         try:
             return self.finish(started, self.replace_slice(), [])
-        except _SliceError as err:
+        except SliceError as err:
             return self.slice_failed(started, err)
         except (duckdb.Error, RuntimeError) as err:
-            _rollback_or_raise(self.wh, err)
+            rollback_or_raise(self.wh, err)
             self.s.direct[self.asset.name] = False  # e.g. the SQL's columns changed: the
             return None  # staged path evolves them
 
@@ -144,7 +145,7 @@ class Builder:
         catalog flush never records a number while a lower one is still uncommitted)."""
         with self.s.commit_lock:
             ledger = self.ledger(rows)
-            _commit_with_ledger(self.s, self.wh, ledger)
+            commit_with_ledger(self.s, self.wh, ledger)
         self.s.faults.hit("published")  # committed, not recorded: another worker may be first
         self.drop_emptied()
         res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
@@ -202,12 +203,12 @@ class Builder:
                 rows = self.wh.con.execute(
                     f"SELECT count(*) FROM {quote_ident(self.asset.name)}").fetchone()[0]
             return self.finish(started, rows, checks)
-        except _SliceError as err:
+        except SliceError as err:
             return self.slice_failed(started, err)
         except (duckdb.Error, RuntimeError) as err:
             return self.sql_failed(started, err)
 
-    def slice_failed(self, started: datetime, err: "_SliceError"):
+    def slice_failed(self, started: datetime, err: "SliceError"):
         """Roll back a step whose SQL produced rows outside its partitions."""
         self.wh.rollback()
         res = self.result(started, RunStatus.FAILED, None, [], str(err), "partition")
@@ -218,8 +219,8 @@ class Builder:
         """Roll back after a DuckDB error: the step failed (or the run was interrupted)."""
         from duck_cli.engine import duckdb
 
-        _rollback_or_raise(self.wh, err)
-        res = self.result(started, RunStatus.FAILED, None, [], _sql_error(err), "sql")
+        rollback_or_raise(self.wh, err)
+        res = self.result(started, RunStatus.FAILED, None, [], sql_error(err), "sql")
         res.data_error = not isinstance(err, (duckdb.ParserException, duckdb.BinderException,
                                               duckdb.CatalogException))
         return res
@@ -247,7 +248,7 @@ class Builder:
         if strategy == "table":
             con.execute(f"CREATE OR REPLACE TABLE {quote_ident(STAGE + '_' + name)} AS {sql}")
             return quote_ident(STAGE + "_" + name)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(STAGE)} AS {sql}", _used(sql, self.params))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(STAGE)} AS {sql}", used_params(sql, self.params))
         return quote_ident(STAGE)
 
     def transaction_usable(self) -> bool:
@@ -270,7 +271,7 @@ class Builder:
             f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({pred}, false)) "
             f"FROM {relation}", params).fetchone()
         if bad:
-            raise _SliceError(self.outside_message(bad))
+            raise SliceError(self.outside_message(bad))
         return rows
 
     def outside_message(self, bad: int) -> str:
@@ -343,7 +344,7 @@ class Builder:
         for key in self.keys:
             mat = current.get((self.asset.name, key))
             if not counts.get(key) and mat is not None and mat.row_count:
-                raise _SliceError(
+                raise SliceError(
                     f"{self.asset.name} {key}: the SQL produced no rows for a partition that "
                     f"holds {mat.row_count}; its rows are kept. If the partition may really be "
                     "empty now, set allow_empty: true on the asset")
@@ -361,22 +362,6 @@ class Builder:
         return {k: rows for k in self.keys}
 
 
-def _commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
-    """Add the ledger rows and commit (the caller holds the session's commit lock). The rows
-    count as in flight from before the commit until the runner records them, so a catalog
-    flush in between keeps the unrecorded marker."""
-    s.add_in_flight(len(ledger))  # first: a flush from now on keeps the marker
-    try:
-        s.unrecorded()
-        wh.append_ledger(ledger)
-        s.faults.hit("ledger")
-        wh.commit()
-    except BaseException:
-        s.add_in_flight(-len(ledger))
-        raise
-    s.faults.hit("commit")
-
-
 def plain_step(wh, asset: Asset) -> bool:
     """Nothing to stage for: no checks or contract, SQL (not Python), not a lake (one by one)."""
     return not (asset.checks or asset.columns or asset.materialize.python is not None or wh.lake)
@@ -387,31 +372,3 @@ def direct_ok(s, wh, asset: Asset) -> bool:
     and its columns fit, so far)."""
     return (asset.materialize.strategy == "incremental" and plain_step(wh, asset)
             and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
-
-
-def _rollback_or_raise(wh, err: Exception) -> None:
-    """Roll back after an error in a step's statements; raise KeyboardInterrupt when Ctrl-C
-    stopped the query, and anything that is not a DuckDB (or slice) error as it is."""
-    from duck_cli.engine import duckdb
-
-    wh.rollback()
-    if isinstance(err, duckdb.InterruptException) or (
-            not isinstance(err, (duckdb.Error, _SliceError)) and "interrupt" in str(err).lower()):
-        raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
-    if not isinstance(err, (duckdb.Error, _SliceError)):
-        raise err
-
-
-class _SliceError(Exception):
-    """Staged rows outside the partitions being built."""
-
-
-def _used(sql: str, params: dict) -> dict:
-    """Only the parameters the SQL mentions (DuckDB refuses extra ones)."""
-    names = set(re.findall(r"\$(partition_\w+)", sql))
-    return {k: v for k, v in params.items() if k in names}
-
-
-def _sql_error(err: Exception) -> str:
-    text = str(err).strip()
-    return text.split("\n\nLINE")[0] if "\n\nLINE" in text else text.splitlines()[0]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from duck_cli.records import RunStatus
 from duck_cli.run import inputs
 from duck_cli.models import Asset
-from duck_cli.run.build import (Builder, _commit_with_ledger, _rollback_or_raise, _SliceError,
-                                 direct_ok, plain_step)
+from duck_cli.run.build import Builder, direct_ok, plain_step
+from duck_cli.run.transaction import SliceError, commit_with_ledger, rollback_or_raise
 
 
 def shares_transaction(s, wh, asset: Asset) -> bool:
@@ -50,10 +50,10 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
             return []
         with s.commit_lock:
             ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
-            _commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
+            commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
         s.faults.hit("published")
-    except (duckdb.Error, RuntimeError, _SliceError, inputs.SourceFileError) as err:
-        _rollback_or_raise(wh, err)
+    except (duckdb.Error, RuntimeError, SliceError, inputs.SourceFileError) as err:
+        rollback_or_raise(wh, err)
         return None
     out = []
     for (b, started, rows, seconds), ledger in zip(done, ledgers):

@@ -21,7 +21,8 @@ from duck_cli.graph import partitions as parts
 from duck_cli.records import RunStatus
 from duck_cli.models import STATEFUL
 from duck_cli.run import contracts, files_output, python_asset
-from duck_cli.run.build import Builder, _commit_with_ledger, _rollback_or_raise, _SliceError, _used
+from duck_cli.run.build import Builder
+from duck_cli.run.transaction import SliceError, commit_with_ledger, rollback_or_raise, used_params
 from duck_cli.sql import key_expr, quote_ident
 from duck_cli.state.lake_config import is_conflict, redact
 
@@ -61,7 +62,7 @@ class LakeBuilder(Builder):
             if failed is not None:
                 return failed
             return self.with_retries(started, lambda: self.publish_staged(started, rows, checks))
-        except _SliceError as err:
+        except SliceError as err:
             return self.slice_failed(started, err)
         except (duckdb.Error, RuntimeError) as err:
             return self.sql_failed(started, err)
@@ -98,12 +99,12 @@ class LakeBuilder(Builder):
         for attempt in range(ATTEMPTS):
             try:
                 return publish()
-            except _SliceError as err:
+            except SliceError as err:
                 return self.slice_failed(started, err)
             except (duckdb.Error, RuntimeError) as err:
                 if not is_conflict(err):
                     return self.sql_failed(started, err)
-                _rollback_or_raise(self.wh, err)
+                rollback_or_raise(self.wh, err)
                 time.sleep(random.uniform(0, min(MAX_PAUSE, PAUSE * 2 ** attempt) * 2))
         where = f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}" \
             if self.asset.partitions else self.asset.name
@@ -175,7 +176,7 @@ class LakeBuilder(Builder):
         made in its materializations (what `runs show` and `why` name)."""
         with self.s.commit_lock:
             ledger = self.ledger(rows)
-            _commit_with_ledger(self.s, self.wh, ledger)
+            commit_with_ledger(self.s, self.wh, ledger)
             snapshot = self.wh.snapshot_id()  # commits in this process are serialised here
         self.s.faults.hit("published")
         res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
@@ -191,4 +192,4 @@ def _with_snapshot(upstream: str | None, snapshot: int | None) -> str:
 
 
 def _params(b: Builder) -> dict:
-    return _used(b.asset.materialize.sql, b.params)
+    return used_params(b.asset.materialize.sql, b.params)

@@ -1,0 +1,54 @@
+"""What every step's transaction shares, local or lake, one step or a group: committing with
+the ledger rows, rolling back after an error, the error of rows outside a step's partitions,
+and the parameters and error text of a step's SQL."""
+
+from __future__ import annotations
+
+import re
+
+from duck_cli.records import LedgerRow
+
+
+def commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
+    """Add the ledger rows and commit (the caller holds the session's commit lock). The rows
+    count as in flight from before the commit until the runner records them, so a catalog
+    flush in between keeps the unrecorded marker."""
+    s.add_in_flight(len(ledger))  # first: a flush from now on keeps the marker
+    try:
+        s.unrecorded()
+        wh.append_ledger(ledger)
+        s.faults.hit("ledger")
+        wh.commit()
+    except BaseException:
+        s.add_in_flight(-len(ledger))
+        raise
+    s.faults.hit("commit")
+
+
+def rollback_or_raise(wh, err: Exception) -> None:
+    """Roll back after an error in a step's statements; raise KeyboardInterrupt when Ctrl-C
+    stopped the query, and anything that is not a DuckDB (or slice) error as it is."""
+    from duck_cli.engine import duckdb
+
+    wh.rollback()
+    if isinstance(err, duckdb.InterruptException) or (
+            not isinstance(err, (duckdb.Error, SliceError)) and "interrupt" in str(err).lower()):
+        raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
+    if not isinstance(err, (duckdb.Error, SliceError)):
+        raise err
+
+
+class SliceError(Exception):
+    """Staged rows outside the partitions being built."""
+
+
+def used_params(sql: str, params: dict) -> dict:
+    """Only the parameters the SQL mentions (DuckDB refuses extra ones)."""
+    names = set(re.findall(r"\$(partition_\w+)", sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def sql_error(err: Exception) -> str:
+    """A DuckDB error's first paragraph (without the LINE pointer)."""
+    text = str(err).strip()
+    return text.split("\n\nLINE")[0] if "\n\nLINE" in text else text.splitlines()[0]
