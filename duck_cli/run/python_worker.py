@@ -90,6 +90,7 @@ def answer(request: dict, functions: dict, lock) -> dict:
     root = Path(request["root"])
     log = StepLog()
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # as on duck's own connections
     try:
         fn = load(root, PythonRef(request["path"], request["function"]), functions, lock)
         ctx = context(request, log, con)
