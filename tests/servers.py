@@ -46,7 +46,13 @@ def need_extension(name: str) -> None:
 
 
 class RangeHandler(SimpleHTTPRequestHandler):
-    """Static files with byte ranges and Last-Modified, quietly."""
+    """Static files with byte ranges, Last-Modified and an ETag, quietly; every request's method
+    and path is appended to ``requests`` (what a test asks the server about).
+
+    The ETag is a common static server's (nginx's): hex mtime and size, not the bytes, so the
+    same bytes written again get a new one."""
+
+    requests: list = []
 
     def log_message(self, *args) -> None:  # keep pytest's output clean
         pass
@@ -56,7 +62,8 @@ class RangeHandler(SimpleHTTPRequestHandler):
         if not os.path.isfile(path):
             self.send_error(404, "not found")
             return None
-        size = os.path.getsize(path)
+        self.requests.append((self.command, self.path))
+        size, mtime = os.path.getsize(path), os.stat(path).st_mtime_ns
         start, end = 0, size - 1
         ranged = self.headers.get("Range", "").startswith("bytes=")
         if ranged:
@@ -67,6 +74,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", "text/csv")
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Last-Modified", formatdate(os.path.getmtime(path), usegmt=True))
+        self.send_header("ETag", f'"{mtime:x}-{size:x}"')
         self.send_header("Content-Length", str(end - start + 1))
         if ranged:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
@@ -82,18 +90,25 @@ class RangeHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def http_server(tmp_path):
-    """A folder served over HTTP on a free loopback port: (folder, base URL)."""
+    """A folder served over HTTP on a free loopback port: (folder, base URL, requests), where
+    requests lists the (method, path) of every request for a file."""
     folder = tmp_path / "served"
     folder.mkdir()
+    requests: list = []
+
+    class Handler(RangeHandler):
+        pass
+
+    Handler.requests = requests
 
     def handler(*args, **kw):
-        return RangeHandler(*args, directory=str(folder), **kw)
+        return Handler(*args, directory=str(folder), **kw)
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}", requests
     finally:
         server.shutdown()
         server.server_close()

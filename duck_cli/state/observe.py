@@ -1,9 +1,11 @@
 """Observing file sources: the live data version of every partition, local or remote.
 
 Local files are versioned by content (`versions.VersionCache`, cached in `.duck/cache`); remote
-files are listed once per source through DuckDB (`read_blob` over the path's glob, which reads
-no content when only its metadata is selected) and versioned by the size and last-modified time
-their store reports. Both read-only and writing commands observe the same way.
+objects are versioned by what their store reports without reading them (`remote`: the ETag of
+an S3 listing or an HTTP HEAD); where duck cannot ask the store itself (a secret provider only
+DuckDB knows, gs://, az://) they are listed through DuckDB (`read_blob` over the path's glob,
+which reads no content when only its metadata is selected) and versioned by size and
+last-modified. Both read-only and writing commands observe the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Callable, Mapping
 from duck_cli.errors import ExecutionError
 from duck_cli.graph import partitions as parts
 from duck_cli.models import Asset, Project, is_remote
-from duck_cli.state import sources
+from duck_cli.state import remote, sources
 from duck_cli.state import versions as ver
 
 
@@ -44,8 +46,7 @@ def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], 
         keys = parts.partition_keys(asset.partitions, now)
         listing = None
         if is_remote(asset.source.path):
-            con = con or _connect(connect)
-            listing = remote_listing(con, asset, project.root, keys)
+            listing, con = _remote(project, asset, keys, con, connect)
         live = sources.observe_files(asset, project.root, keys, cache, listing)
         if listing is None:
             old = {k: getattr(recorded.get((asset.name, k)), "data_version", None) for k in keys}
@@ -53,6 +54,28 @@ def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], 
         out[asset.name] = live
     cache.save()
     return out
+
+
+def _remote(project: Project, asset: Asset, keys: list[str], con, connect):
+    """A remote source's listing, from its store when duck can ask it, else through DuckDB
+    (connecting once); and the connection, for the next source."""
+    specs = _specs(asset, project.root, keys)
+    try:
+        found = remote.listing(project.settings, specs)
+    except remote.StoreError as err:
+        raise remote.listing_error(asset.name, asset.source.path, err) from None
+    if found is not None:
+        return found, con
+    con = con or _connect(connect)
+    return remote_listing(con, asset, project.root, keys), con
+
+
+def _specs(asset: Asset, root: Path, keys: list[str]) -> list[str]:
+    """What to list: each partition's URL over plain HTTP (it cannot list), else the glob."""
+    if asset.source.path.lower().startswith(("http://", "https://")):
+        return sorted({sources.location(asset, root, k) for k in keys}) \
+            if sources.is_per_partition(asset) else [sources.location(asset, root)]
+    return [sources.pattern(asset, root)]
 
 
 def _connect(connect):
@@ -65,14 +88,10 @@ def remote_listing(con, asset: Asset, root: Path, keys: list[str]) -> dict[str, 
     """Each remote file the source's path (or template) names, with the version its store
     reports. Object stores are listed through the path's glob; plain HTTP cannot list, so each
     partition's URL is asked for on its own (a missing one has not arrived)."""
-    if asset.source.path.lower().startswith(("http://", "https://")):
-        urls = sorted({sources.location(asset, root, k) for k in keys}) \
-            if sources.is_per_partition(asset) else [sources.location(asset, root)]
-        found: dict[str, str] = {}
-        for url in urls:
-            found.update(_blobs(con, asset, url))
-        return found
-    return _blobs(con, asset, sources.pattern(asset, root))
+    found: dict[str, str] = {}
+    for spec in _specs(asset, root, keys):
+        found.update(_blobs(con, asset, spec))
+    return found
 
 
 def _blobs(con, asset: Asset, spec: str) -> dict[str, str]:
@@ -86,15 +105,11 @@ def _blobs(con, asset: Asset, spec: str) -> dict[str, str]:
         if "no files found" in text or "404" in text or "not found" in text and "http" in text:
             return {}
         raise remote_error(asset, err) from None
-    return {name: f"r:{size}:{modified.isoformat() if modified else ''}"
+    return {name: remote.version(size, modified.isoformat() if modified else None)
             for name, size, modified in rows}
 
 
 def remote_error(asset: Asset, err: Exception) -> ExecutionError:
     """A remote source that cannot be listed: the store's words, never a credential."""
     first = str(err).splitlines()[0][:300]
-    return ExecutionError(
-        f"source '{asset.name}' ({asset.source.path}) cannot be listed: {first}",
-        asset=asset.name,
-        hint="Check the URL, that the secret named in duck.yaml (secrets:) holds valid "
-             "credentials for it, and that extensions: lists httpfs.")
+    return remote.listing_error(asset.name, asset.source.path, remote.StoreError(first))

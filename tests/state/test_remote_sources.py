@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import invoke, warehouse_rows
+from conftest import catalog_rows, invoke, warehouse_rows
 from servers import need_extension  # its fixtures (s3_server, http_server): conftest
 
 TRIPS = "data/trips"
@@ -116,7 +117,7 @@ def test_bad_credentials_fail_clearly_without_printing_the_secret(s3_project):
 
 def test_daily_source_from_http(project, http_server):
     need_extension("httpfs")
-    folder, base = http_server
+    folder, base, _requests = http_server
     (folder / "trips").mkdir()
 
     def put(day: str, text: str | None = None) -> None:
@@ -139,3 +140,52 @@ def test_a_missing_extension_is_one_clear_error(project):
     assert result.exit_code != 0
     assert "duck_missing_ext" in result.output and "DuckDB" in result.output
     assert "pip install" in result.output
+
+
+def planned(project: Path, env: dict) -> list[tuple[str, list[str]]]:
+    plan = json.loads(invoke(project, "plan", "--json", env=env).stdout)
+    return [(s["asset"], s["partitions"]) for s in plan["steps"]]
+
+
+def source_versions(project: Path) -> dict[str, str]:
+    return dict(catalog_rows(project, "SELECT partition_key, data_version FROM "
+                             "current_materializations WHERE asset = 'raw_trips'"))
+
+
+def test_s3_versions_are_etags_so_the_same_bytes_again_plan_nothing(s3_project):
+    """S3 reports a single-part object's MD5 as its ETag: the version. A re-put of the same
+    bytes (new last-modified) plans nothing; new bytes plan exactly that day and downstream."""
+    project, env, put = s3_project
+    assert invoke(project, "materialize", env=env).exit_code == 0
+    versions = source_versions(project)
+    assert versions and all(v.startswith("e:") for v in versions.values())
+    put(REDELIVERED)  # the same bytes again
+    assert planned(project, env) == []
+    put(REDELIVERED, redelivered_text(project, REDELIVERED))
+    steps = planned(project, env)
+    daily = [(a, p) for a, p in steps if a in ("stg_trips", "zone_metrics", "daily_revenue")]
+    assert sorted(daily) == [(a, [REDELIVERED])  # that day only, through its downstream
+                             for a in ("daily_revenue", "stg_trips", "zone_metrics")]
+    assert invoke(project, "materialize", env=env).exit_code == 0
+    assert source_versions(project)[REDELIVERED] != versions[REDELIVERED]
+
+
+def test_http_versions_come_from_head_and_a_new_etag_replans(project, http_server):
+    """Over HTTP, observing sends HEAD requests only (no object is downloaded to learn its
+    version). The server's ETag is nginx's (mtime-size): the same bytes written again get a new
+    ETag, and duck rebuilds that day rather than download it to compare."""
+    need_extension("httpfs")
+    folder, base, requests = http_server
+    (folder / "trips").mkdir()
+    for f in sorted((project / TRIPS).glob("*.csv")):
+        shutil.copy(f, folder / "trips" / f.name)
+    point_trips_at(project, f"{base}/trips/{{date}}.csv", "\nextensions: [httpfs]\n")
+    assert invoke(project, "materialize").exit_code == 0
+    assert all(v.startswith("e:") for v in source_versions(project).values())
+    requests.clear()
+    assert planned(project, {}) == []
+    assert requests and {method for method, _path in requests} == {"HEAD"}
+    served = folder / "trips" / f"{REDELIVERED}.csv"
+    served.write_bytes(served.read_bytes())
+    os.utime(served, ns=(served.stat().st_atime_ns, served.stat().st_mtime_ns + 10**9))
+    assert ("stg_trips", [REDELIVERED]) in planned(project, {})
