@@ -4,31 +4,24 @@ The stages, in order: settings; reading YAML; JSON Schema (``schemas/manifest.sc
 building models with per-entry rules (``validate_assets``); cross-asset rules (``validate_rules``);
 SQL through DuckDB's parser (``validate_sql``). An entry that fails the schema is left out of the
 later stages (its name still counts as defined), so one mistake does not cascade into many.
-A valid Project is cached (``validate_cache``): a hit skips everything past reading bytes.
+A valid Project is cached (``validate_cache``): a hit skips everything past reading bytes,
+and imports none of the stages (`validate`, imported only on a miss).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
-from duck_cli.errors import ManifestError, Problem
 from duck_cli.manifest.cache import cache_key, read_cache, write_cache
-from duck_cli.manifest.entries import EntryBuilder, Spot
-from duck_cli.manifest.rules import cross_rules
-from duck_cli.manifest.definitions import resolve_uses
-from duck_cli.manifest.macros import macro_files, read_macros
-from duck_cli.manifest.variables import annotate, bind
-from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
-from duck_cli.manifest.sql import sql_stage
-from duck_cli.manifest.read import Manifest, collect, parse_document
-from duck_cli.models import Project, Settings
-from duck_cli.manifest.settings import SETTINGS_FILE, discovery, load_settings
+from duck_cli.manifest.macros import macro_files
+from duck_cli.manifest.variables import bind
+from duck_cli.manifest.read import collect
+from duck_cli.models import Project
+from duck_cli.manifest.settings import SETTINGS_FILE, discovery
 from duck_cli.manifest.values import parse_duration
 
-__all__ = ["load_project", "parse_duration", "SECTIONS"]
-
-SECTIONS = ("assets", "products", "check_definitions")
+__all__ = ["load_project", "parse_duration"]
 
 
 def load_project(root: Path, *, use_cache: bool = True, variables: Iterable[str] = ()) -> Project:
@@ -43,7 +36,9 @@ def load_project(root: Path, *, use_cache: bool = True, variables: Iterable[str]
     cached = read_cache(root, key) if use_cache and not problems else None
     if cached is not None:
         return bind(cached, variables)
-    project, sql_files = _validate(root, manifests, problems, macro_data)
+    from duck_cli.manifest.validate import validate  # the stages: only on a cache miss
+
+    project, sql_files = validate(root, manifests, problems, macro_data)
     if use_cache:
         write_cache(root, key, project, sql_files)
     return bind(project, variables)
@@ -56,86 +51,3 @@ def _read_optional(path: Path) -> bytes | None:
         return None
 
 
-def _validate(root: Path, manifests: list[Manifest], problems: list[Problem],
-              macro_data: list[tuple[str, bytes]]) -> tuple[Project, dict[str, bytes]]:
-    """Every stage after reading bytes; raises ManifestError when any error was found."""
-
-    settings = _settings(root, problems)
-    docs = _parse(manifests, problems)
-    built, skipped = _build(root, docs, problems)
-    problems += cross_rules(built, skipped)
-    macros, macro_problems = read_macros(macro_data)
-    problems += resolve_uses(built)
-    sql = sql_stage(built)
-    problems += sql.errors + built.problems + macro_problems
-    if problems or settings is None:
-        raise ManifestError(sort_problems(problems))
-    assets = [annotate(a, macros) for a in sorted(sql.assets, key=_name)]
-    project = Project(root=root, settings=settings, assets={a.name: a for a in assets},
-                      products={p.name: p for p in sorted(built.products, key=_name)},
-                      warnings=tuple(sort_problems(sql.warnings)), manifest_files=tuple(m.file for m in manifests),
-                      macros=tuple(macros))
-    return project, built.sql_files
-
-
-def _name(item: Any) -> str:
-    return item.name
-
-
-def _settings(root: Path, problems: list[Problem]) -> Settings | None:
-    try:
-        return load_settings(root)
-    except ManifestError as err:
-        problems += err.problems()
-        return None
-
-
-def _parse(manifests: list[Manifest], problems: list[Problem]) -> list[tuple[str, Any]]:
-    docs = []
-    for manifest in manifests:
-        doc, problem = parse_document(manifest.file, manifest.data)
-        if problem is not None:
-            problems.append(problem)
-        elif doc is not None:
-            docs.append((manifest.file, doc))
-    return docs
-
-
-def _build(root: Path, docs: list[tuple[str, Any]], problems: list[Problem]) -> tuple[Any, set[str]]:
-    """Schema-check each document, then build the entries that passed; names of the others."""
-
-    validator, builder, skipped_names = None, EntryBuilder(root), set()
-    for file, doc in docs:
-        found = []
-        if not fast_valid(doc):  # jsonschema only where the compiled schema had doubts
-            validator = validator or make_validator()
-            found = schema_problems(validator, file, doc)
-        problems += [p for _, p in found]
-        bad = {tuple(path[:2]) for path, _ in found}
-        for section, index, raw in _entries(doc, bad):
-            if (section, index) in bad:
-                skipped_names |= _name_of(raw) if section == "assets" else set()
-            else:
-                getattr(builder, section[:-1])(raw, Spot(file, doc, (section, index)))
-    return builder.out, skipped_names
-
-
-def _entries(doc: Any, bad: set[tuple[Any, ...]]) -> list[tuple[str, int, Any]]:
-    """(section, index, entry) of every asset and product, unless its whole section is invalid."""
-    out = []
-    for section in SECTIONS:
-        items = doc.get(section)
-        if (section,) in bad or not isinstance(items, list):
-            continue
-        out += [(section, index, raw) for index, raw in enumerate(items)]
-    return out
-
-
-def _name_of(raw: Any) -> set[str]:
-    name = raw.get("name") if isinstance(raw, dict) else None
-    return {name} if isinstance(name, str) else set()
-
-
-def sort_problems(problems: list[Problem]) -> list[Problem]:
-    """Problems in reading order: duck.yaml first, then by file and line (stable otherwise)."""
-    return sorted(problems, key=lambda p: (p.file != SETTINGS_FILE, p.file or "", p.line or 0))

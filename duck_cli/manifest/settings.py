@@ -116,7 +116,13 @@ def discovery(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """duck.yaml's ``paths`` and ``ignore`` for finding manifests (defaults if it is invalid:
     `load_settings` reports its problems)."""
     try:
-        doc = _read_settings_doc(root / SETTINGS_FILE) if (root / SETTINGS_FILE).is_file() else None
+        data = (root / SETTINGS_FILE).read_bytes()
+    except OSError:  # none, or unreadable: `load_settings` says so
+        return (".",), ()
+    if b"paths" not in data and b"ignore" not in data:
+        return (".",), ()  # neither key can be there: no YAML parsed (nor imported) to know it
+    try:
+        doc = _settings_doc(data)
     except ManifestError:
         doc = None
     if doc is None or _settings_problems(doc):
@@ -142,6 +148,11 @@ def _read_settings_doc(path: Path) -> Any:
         data = path.read_bytes()
     except OSError as err:
         raise ManifestError([Problem(f"cannot read the file: {err.strerror}", SETTINGS_FILE)]) from None
+    return _settings_doc(data)
+
+
+def _settings_doc(data: bytes) -> Any:
+    """duck.yaml's bytes parsed: a Map, or None; ManifestError when it is not YAML."""
     doc, problem = parse_document(SETTINGS_FILE, data, manifest=False)
     if problem is not None and problem.message.startswith("the top level"):
         problem = replace(problem, hint="duck.yaml is a mapping of settings, e.g. 'threads: 4'.")

@@ -23,12 +23,7 @@ import glob
 import hashlib
 import hmac
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Mapping
 
 from duck_cli.errors import ExecutionError
@@ -73,6 +68,8 @@ def s3_secret(settings: Settings, url: str, environ: Mapping[str, str]) -> dict 
 
 def s3_objects(spec: str, secret: dict) -> dict[str, str]:
     """Version of every object a ``s3://bucket/key-glob`` names."""
+    import xml.etree.ElementTree as ET
+
     bucket, _, key_glob = spec[len("s3://"):].partition("/")
     prefix = key_glob[:_first_magic(key_glob)]
     found: dict[str, str] = {}
@@ -101,6 +98,9 @@ def _first_magic(text: str) -> int:
 
 def _s3_get(bucket: str, query: dict[str, str], secret: dict) -> bytes:
     """One signed GET on the bucket (AWS Signature Version 4)."""
+    import urllib.error
+    import urllib.request  # http.client, ssl and email: only for a remote source
+
     region = secret.get("region") or "us-east-1"
     endpoint = secret.get("endpoint") or f"s3.{region}.amazonaws.com"
     scheme = "http" if secret.get("use_ssl", "true").lower() == "false" else "https"
@@ -122,8 +122,10 @@ def _s3_get(bucket: str, query: dict[str, str], secret: dict) -> bytes:
                          f"{getattr(err, 'reason', err)}") from None
 
 
-def _error_code(err: urllib.error.HTTPError) -> str:
+def _error_code(err) -> str:
     """The S3 error code (e.g. SignatureDoesNotMatch) of a refused request, if it has one."""
+    import xml.etree.ElementTree as ET
+
     try:
         return ET.fromstring(err.read()).findtext("Code") or ""
     except (ET.ParseError, OSError):
@@ -131,6 +133,8 @@ def _error_code(err: urllib.error.HTTPError) -> str:
 
 
 def _q(text: str) -> str:
+    import urllib.parse
+
     return urllib.parse.quote(text, safe="-_.~")
 
 
@@ -143,6 +147,8 @@ def _signed_headers(host: str, path: str, qs: str, secret: dict, region: str) ->
     if secret.get("session_token"):
         headers["x-amz-security-token"] = secret["session_token"]
     names = ";".join(sorted(headers))
+    import urllib.parse
+
     canonical = "\n".join(["GET", urllib.parse.quote(path, safe="/-_.~"), qs]
                           + [f"{k}:{headers[k]}" for k in sorted(headers)]
                           + ["", names, payload])
@@ -163,6 +169,9 @@ def _signed_headers(host: str, path: str, qs: str, secret: dict, region: str) ->
 
 def http_object(url: str) -> str | None:
     """The version of one HTTP(S) object from a HEAD request (None: it does not exist)."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, method="HEAD")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
@@ -179,6 +188,8 @@ def http_object(url: str) -> str | None:
 
 
 def _http_time(text: str | None) -> str | None:
+    from email.utils import parsedate_to_datetime
+
     try:
         return parsedate_to_datetime(text).isoformat() if text else None
     except (TypeError, ValueError):

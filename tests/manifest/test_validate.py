@@ -512,6 +512,24 @@ def test_cache_hit_imports_neither_jsonschema_nor_duckdb(trips: Path) -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("settings, yaml_read", [("threads: 2\nwait: 5\n", False),
+                                                  ("paths: [models]\n", True)])
+def test_cache_hit_reads_duck_yaml_as_yaml_only_when_it_may_name_paths(
+        trips: Path, settings: str, yaml_read: bool) -> None:
+    """Finding the manifests needs duck.yaml's paths and ignore: without either word in the
+    file, a cached project starts without importing (or running) the YAML parser."""
+    (trips / "duck.yaml").write_text(settings)
+    assert list(load_project(trips).assets) == ["daily_revenue", "raw_trips", "zone_metrics",
+                                                "zones"]
+    code = ("import sys; from pathlib import Path; from duck_cli.manifest.load import load_project; "
+            f"p = load_project(Path({str(trips)!r})); "
+            "print(len(p.assets), 'yaml' in sys.modules, 'duck_cli.manifest.validate' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["4", str(yaml_read), "False"]
+
+
 def test_cache_is_invalidated_by_edits(trips: Path) -> None:
     load_project(trips)
     sql = trips / "models/zone_metrics.sql"
