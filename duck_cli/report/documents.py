@@ -7,14 +7,16 @@ to documents; `render.py` prints them.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from duck_cli.graph import partitions as parts
 from duck_cli.health.state import State
-from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
-from duck_cli.health.why import WhyReport
 from duck_cli.records import RunStatus
 from duck_cli.state import versions
+
+if TYPE_CHECKING:  # annotations only: a writing command renders no status (about 15 ms)
+    from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
+    from duck_cli.health.why import WhyReport
 
 SCHEMA_VERSION = 1
 

@@ -8,15 +8,18 @@ assets take one line; which partitions are not fresh goes to the Why column.
 from __future__ import annotations
 
 from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from duck_cli.health.state import State
-from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
-from duck_cli.health.why import WhyReport
 from duck_cli.report import tables
 from duck_cli.report.documents import ranges, shown as local_time
 from duck_cli.report.style import _esc, _table, styled
 from duck_cli.state import versions
 from duck_cli.report import summary
+
+if TYPE_CHECKING:  # annotations only: rendering a run imports no status module
+    from duck_cli.health.status import AssetStatus, ProductStatus, StatusReport
+    from duck_cli.health.why import WhyReport
 
 
 def print_status(out, r: StatusReport, with_partitions: bool, show_all: bool = False,

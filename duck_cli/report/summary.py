@@ -7,12 +7,14 @@ first, the oldest freshness breaches, and how to see everything (`--all`, a sele
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from duck_cli.health.state import Promise, State
-from duck_cli.health.status import AssetStatus, StatusReport
 from duck_cli.report.documents import ts
 from duck_cli.report.style import _esc, _table as _wrapping_table, styled
+
+if TYPE_CHECKING:  # annotations only: rendering a run imports no status module
+    from duck_cli.health.status import AssetStatus, StatusReport
 
 SCREENFUL = 40  # rows that fit a screen when the terminal does not say (piped, CI logs)
 TOP = 10  # worst rows a summary lists

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -165,6 +166,29 @@ def test_installed_duck_runs_the_example_in_a_subprocess(tmp_path):
     assert "0 failed" in run.stdout
     # not a terminal: plain one line per step on stderr, no progress bar
     assert "/64] stg_trips 2026-03-01" in run.stderr and "\x1b" not in run.stderr
+
+
+def test_the_entry_point_builds_the_named_command_and_still_lists_the_others(tmp_path):
+    """`duck` builds only the command it is asked for (a fixed-cost saving); a misspelled one,
+    --help and a subgroup still see every command."""
+    dest = tmp_path / "example"
+    example_copy(dest)
+    duck_bin = str(Path(sys.executable).parent / "duck")
+    env = {**os.environ, "NO_COLOR": "1", "DUCK_NOW": "2026-03-13T07:30:00+01:00"}
+
+    def run(*args):
+        return subprocess.run([duck_bin, *args], capture_output=True, text=True, env=env)
+
+    plan = run("--debug", "plan", "-p", str(dest), "--json")
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["steps"]
+    typo = run("materialise", "-p", str(dest))
+    assert typo.returncode == 2 and "Did you mean 'materialize'?" in typo.stderr
+    helped = run("--help")
+    assert all(c in helped.stdout for c in ("validate", "materialize", "backfill", "runs"))
+    runs = run("runs", "-p", str(dest), "--json")
+    assert runs.returncode == 0 and json.loads(runs.stdout)["runs"] == []
+    assert "show" in run("runs", "--help").stdout
 
 
 @pytest.mark.local_state
