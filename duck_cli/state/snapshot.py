@@ -11,7 +11,7 @@ from datetime import datetime
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.state import extensions, lake, observe
+from duck_cli.state import extensions, lake, observe, table_cache
 from duck_cli.state.warehouse import Warehouse
 from duck_cli.models import Project
 from duck_cli.records import Attempt, CheckRow, Mat, RunRow, Snapshot
@@ -116,11 +116,32 @@ def observe_files(project: Project, now: datetime, snap: Snapshot | None = None
         out = observe.observe(project, now, snap.current if snap else {}, connect)
         tables = [a for a in project.assets.values() if a.is_source and a.source.table]
         if tables:
-            out.update(observe_tables(project, now, tables, connect()))
+            out.update(_cached_tables(project, now, tables, connect))
         return out
     finally:
         for con in holder:
             con.close()
+
+
+def _cached_tables(project: Project, now: datetime, tables, connect) -> dict:
+    """Table sources' versions: from the cache while the warehouse file is unchanged, else
+    observed (attaching the warehouse) and cached when no writer changed it meanwhile."""
+    cache = table_cache.TableVersions(project.settings.catalog.parent / "cache" / "tables.pickle")
+    before = table_cache.stamp(project.settings.warehouse)
+    keys = {a.name: parts.partition_keys(a.partitions, now) for a in tables}
+    out = {a.name: v for a in tables if (v := cache.get(a, keys[a.name], before)) is not None}
+    missing = [a for a in tables if a.name not in out]
+    if not missing:
+        return out
+    found = observe_tables(project, now, missing, connect())
+    out.update(found)
+    if before is not None and table_cache.stamp(project.settings.warehouse) == before \
+            and project.settings.lake is None and lake.lake_of(project.settings) is None:
+        for a in missing:
+            if a.name in found and table_cache.in_warehouse(a, project.settings):
+                cache.put(a, keys[a.name], before, found[a.name])
+        cache.save()
+    return out
 
 
 def observe_tables(project: Project, now: datetime, tables, con) -> dict:

@@ -66,3 +66,27 @@ def test_a_table_in_an_attached_sqlite_database(tmp_path):
     assert planned(duck) == ["order_total"]
     duck("materialize")
     assert warehouse_rows(root, "SELECT n FROM order_total") == [(6,)]
+
+
+def test_read_only_commands_see_a_changed_warehouse_table_through_their_cache(tmp_path):
+    """plan and status remember a warehouse table source's version while the warehouse file
+    is unchanged (attaching it loads every table's catalog); any write to it shows."""
+    root = project_with(tmp_path, "raw.orders")
+    (root / ".duck").mkdir()
+    wh = root / ".duck" / "warehouse.duckdb"
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.orders AS SELECT range AS id, "
+                "range * 2.5 AS amount FROM range(10)")
+    con.close()
+    duck = Duck(root)
+    duck("materialize")
+    assert planned(duck) == [] and planned(duck) == []  # the second answered from the cache
+    assert (root / ".duck" / "cache" / "tables.pickle").exists()
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE raw.orders SET amount = amount + 1 WHERE id = 3")  # same row count
+    con.close()
+    assert planned(duck) == ["order_total"]
+    status = {a["name"]: a["state"] for a in duck.json("status")["assets"]}
+    assert status["order_total"] == "stale"
+    duck("materialize")
+    assert planned(duck) == []
