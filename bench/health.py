@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import shutil
 from dataclasses import replace
+from datetime import timezone
 from pathlib import Path
 
 from bench import generate as gen
@@ -115,6 +116,56 @@ def _growth_note(b, state: str, curve: list[tuple[int, float, float]]) -> None:
                        f"status {s2 / s1:.2f}x (target: at most 5.5x for 10,000/2,000).")
 
 
+# -- one asset, many partitions, in every state ------------------------------------------------
+
+
+def failing_partitions(root: Path, n: int) -> None:
+    """The many-partitions project built in 100 batches, 10% of which fail their check (a
+    NULL where `not_null` wants none): their partitions are failed, the rest healthy. A check
+    fails its batch whole; a failing statement would be retried partition by partition (10,000
+    steps at 100,000 partitions). One asset, so nothing downstream to block."""
+    batch = max(1, n // 100)
+    w = gen.many_partitions(root, n)
+    first = int(gen.FIRST_HOUR.replace(tzinfo=timezone.utc).timestamp()) // 3600
+    doomed = (f"(CAST(epoch(CAST($partition_start AS TIMESTAMP)) AS BIGINT) // 3600 - {first})"
+              f" // {batch} % 10 = 3")
+    sql = gen.HOURLY_SQL.replace(" AS h\n", f" AS h, CASE WHEN {doomed} THEN NULL ELSE 1 END"
+                                 " AS ok\n")
+    gen.new_project(root, {"batch_size": batch})
+    hourly = (f'{{hourly: {{start: "{gen.FIRST_HOUR:%Y-%m-%dT%H:%M}", '
+              f'end: "{w.last_key}:00", column: ts}}}}')
+    gen.write_manifests(root, [gen.asset_yaml(replace(w.assets[0], sql=sql), "incremental",
+                                              hourly, "[{name: ok_present, not_null: [ok]}]")])
+
+
+def build_partition_state(b, state: str, root: Path, n: int) -> None:
+    """Generate the one-asset project of ``n`` hourly partitions in ``state`` (untimed)."""
+    from bench import run
+
+    if state == "10% failing":
+        failing_partitions(root, n)
+        run.run_duck(["materialize"], root, duck=b.duck, ok=(1,))
+        return
+    gen.many_partitions(root, n)
+    run.run_duck(["materialize" if state == "healthy" else "validate"], root, duck=b.duck)
+
+
+def bench_partition_states(b) -> None:
+    """plan and status on one asset of ``partitions[-1]`` partitions, in each state."""
+    from bench import run
+
+    n = b.scale["partitions"][-1]
+    for state in STATES:
+        root = b.work / "partition_states" / state.split()[0].strip("%") / f"n{n}"
+        build_partition_state(b, state, root, n)
+        for cmd in ("plan", "status"):
+            samples = timed_uncached(b, [cmd], root, ok=(0, 3))
+            b.res.add(run.Row(f"states: `duck {cmd}` on 1 asset, {n:,} partitions, {state}",
+                              samples, target="1s"))
+            b.res.add(run.Row(f"peak memory: `duck {cmd}` on 1 asset, {n:,} partitions, "
+                              f"{state}", samples, target="300MB", metric="rss"))
+
+
 # -- history ---------------------------------------------------------------------------------
 
 
@@ -197,6 +248,33 @@ def bench_fixed(b) -> None:
     b.res.add(run.Row(f"fixed cost: no-op `duck materialize` ({assets}-asset DAG) vs python "
                       "+ import duckdb + open the warehouse", duck_runs, raw_runs, target="+0.1s"))
     b.res.add(run.Row(f"no-op `duck materialize` ({assets}-asset DAG)", duck_runs, target="0.3s"))
+
+
+def bench_fixed_backfill(b) -> None:
+    """W3's batched backfill against one set-based statement in a new Python process, side by
+    side (interleaved) at each size of ``fixed_backfill``: the difference at the default size
+    (where duck's fixed cost shows), the ratio at the largest (where the query dominates)."""
+    from bench import run
+
+    days = b.scale["backfill"][0]
+    sizes = b.scale["fixed_backfill"]
+    for rows in sizes:
+        w = gen.backfill(b.work / "fixed_backfill" / f"r{rows}", days, rows)
+        args = ["backfill", "daily_cat", "--from", w.first_key, "--to", w.last_key]
+        statements = run.backfill_set_statements(w)
+        duck_runs, raw_runs = [], []
+        for _ in b.reps():
+            proj = run.fresh_copy(w.root, b.work / "fixed_backfill" / "duck")
+            run.run_duck(["validate"], proj, duck=b.duck)  # as after `duck plan` in CI
+            duck_runs.append(run.run_duck(args, proj, duck=b.duck))
+            raw_db = run.fresh_copy(w.warehouse, b.work / "fixed_backfill" / "raw.duckdb")
+            raw_runs.append(run.time_raw_process(statements, raw_db,
+                                                 b.work / "fixed_backfill" / "raw.json"))
+        run._same(b, f"fixed cost, {rows:,} rows", proj / gen.WAREHOUSE, raw_db, w.tables)
+        big = rows == sizes[-1] and len(sizes) > 1
+        b.res.add(run.Row(f"fixed cost: batched backfill of {days} days over {rows:,} rows vs one"
+                          " set-based INSERT in a new process", duck_runs, raw_runs,
+                          target="1.1x" if big else "+0.1s"))
 
 
 def bench_validate(b) -> None:

@@ -39,15 +39,20 @@ EXAMPLE_NOW = "2026-03-15T07:30:00+01:00"  # every example partition exists and 
 SCALES = {
     "default": {"dag": (200, 10, 1_000_000), "backfill": (365, 1_000_000),
                 "wide": (100, 1_000, 10_000), "partitions": (1_000, 10_000, 100_000),
-                "sources": ((30, 365, 3_650), 1_000_000 // 365),
-                "states": (100, 2_000, 10_000), "history": (100_000, 10)},
+                "sources": ((30, 365), 1_000_000 // 365),
+                "states": (100, 2_000, 10_000), "history": (100_000, 10),
+                "fixed_backfill": (1_000_000,)},
     "small": {"dag": (12, 3, 10_000), "backfill": (10, 10_000),
               "wide": (20, 50, 100), "partitions": (48, 240, 1_000),
-              "sources": ((5, 30), 100), "states": (20, 50), "history": (200, 10)},
+              "sources": ((5, 30), 100), "states": (20, 50), "history": (200, 10),
+              "fixed_backfill": (10_000, 50_000)},
 }
+# the sizes that take minutes: W5 at 3,650 files (10,000,000 rows) and W3 at 10,000,000 rows
+SCALES["big"] = SCALES["default"] | {"sources": ((30, 365, 3_650), 1_000_000 // 365),
+                                     "fixed_backfill": (1_000_000, 10_000_000)}
 WARM = " (manifests validated before)"  # the same, after an untimed `duck validate`
 WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources", "states",
-             "history", "fixed", "validate", "check_scope")
+             "partition_states", "history", "fixed", "fixed_backfill", "validate", "check_scope")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -623,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
              "wide": lambda b: bench_scale(b, "wide"),
              "partitions": lambda b: bench_scale(b, "partitions"), "report": bench_report,
              "sources": sources.bench, "states": health.bench_states,
+             "partition_states": health.bench_partition_states,
+             "fixed_backfill": health.bench_fixed_backfill,
              "history": health.bench_history, "fixed": health.bench_fixed,
              "validate": health.bench_validate, "check_scope": check_scope.bench}
     for name in only:

@@ -236,3 +236,35 @@ def test_w6_fixed_cost_and_fresh_validate_run(tmp_path, duck_cmd):
     assert names[0].startswith("fixed cost: no-op `duck materialize` (12-asset DAG)")
     assert b.res.rows[0].raw and names[-1] == (
         "fresh copy: `duck validate` on 30 assets (no validation cache)")
+
+
+def test_w6_partition_states_give_the_answers_of_each_state(tmp_path, duck_cmd):
+    """W6 on one asset of many partitions: nothing built is all missing, healthy all fresh, and
+    10% failing fails exactly a tenth of the partitions (every tenth batch) and keeps the rest."""
+    from bench import health
+
+    b = _bench(tmp_path, duck_cmd, partitions=(200,))
+    health.bench_partition_states(b)
+    names = [r.name for r in b.res.rows]
+    for state in health.STATES:
+        for cmd in ("plan", "status"):
+            assert f"states: `duck {cmd}` on 1 asset, 200 partitions, {state}" in names
+    work = tmp_path / "work" / "partition_states"
+    counts = {d: _json(duck_cmd, work / d / "n200", "status")["assets"][0]["partitions"]
+              for d in ("nothing", "healthy", "10")}
+    assert (counts["nothing"]["missing"], counts["healthy"]["fresh"]) == (200, 200)
+    assert (counts["10"]["failed"], counts["10"]["fresh"]) == (20, 180)
+    plan = _json(duck_cmd, work / "10" / "n200", "plan")
+    assert sum(len(s["partitions"]) for s in plan["steps"]) == 20
+
+
+def test_w3_fixed_cost_builds_what_one_statement_builds(tmp_path, duck_cmd):
+    from bench import health
+
+    b = _bench(tmp_path, duck_cmd, backfill=(10, 2_000), fixed_backfill=(2_000, 5_000))
+    health.bench_fixed_backfill(b)
+    assert [(r.name.split(" vs ")[0], r.target) for r in b.res.rows] == [
+        ("fixed cost: batched backfill of 10 days over 2,000 rows", "+0.1s"),
+        ("fixed cost: batched backfill of 10 days over 5,000 rows", "1.1x")]
+    assert all(r.raw for r in b.res.rows)
+    assert sum("built the same 1 table(s)" in n for n in b.res.notes) == 2
