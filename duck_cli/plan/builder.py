@@ -152,7 +152,9 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
         return (UNFIXABLE, tuple(r.message for r in p.reasons), (asset, key))
     ups = [(u, verdicts.get(u) or _outside(health, req, u)) for u in
            upstream_partitions(project, health, asset, key)]
-    blocking = set(upstream_partitions(project, health, asset, key, blocking_only=True))
+    # a partition reading nothing (100,000 hours of one asset) skips the second walk
+    blocking = set(upstream_partitions(project, health, asset, key, blocking_only=True)) \
+        if ups else set()
     forced = (asset, key) in req.forced
     held_up = [(up, root) for up, (verdict, _why, root) in ups
                if verdict in (BLOCKED, UNFIXABLE) and up in blocking]
@@ -171,7 +173,8 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
     if p.state == State.FAILED and not req.retry_failed and not upstream_planned \
             and _fails_the_same(project, health, asset, key):
         return (UNFIXABLE, _reasons(p), (asset, key))
-    extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned))
+    extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned)) \
+        if upstream_planned else ()
     return (PLAN, _reasons(p) + extra, None)
 
 
