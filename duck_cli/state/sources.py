@@ -67,11 +67,8 @@ def files_of(asset: Asset, root: Path, keys: Iterable[str], listing=None) -> lis
     out: list[str] = []
     for key in keys:
         spec = location(asset, root, key)
-        if listing is not None:
-            out.extend(f for f in _matching(spec, listing))
-        else:
-            out.extend(confined(asset, root, local_files(spec)))
-    return out
+        out.extend(_matching(spec, listing) if listing is not None else local_files(spec))
+    return out if listing is not None else confined(asset, root, out)
 
 
 def _matching(spec: str, listing: dict[str, str]) -> list[str]:
@@ -98,8 +95,12 @@ def observe_files(asset: Asset, root: Path, keys: Iterable[str], cache: ver.Vers
             return found[0][1]
         return ver.combined([(_relative(f, root), v) for f, v in found])
 
-    if is_per_partition(asset):
+    if is_per_partition(asset) and listing is not None:
         return {k: version_of(files_of(asset, root, [k], listing)) for k in keys}
+    if is_per_partition(asset):
+        found = {k: local_files(location(asset, root, k)) for k in keys}
+        confined(asset, root, [f for files in found.values() for f in files])  # checked at once
+        return {k: version_of(files) for k, files in found.items()}
     spec = location(asset, root)
     files = _matching(spec, listing) if listing is not None else \
         confined(asset, root, local_files(spec))
@@ -111,8 +112,9 @@ def confined(asset: Asset, root: Path, files: list[str]) -> list[str]:
     """``files``, refused (ManifestError) when one leads outside the project folder once links
     and '..' are followed: a source reads only the project's own files."""
     top = os.path.realpath(root).rstrip(os.sep)
+    folders: dict[str, str] = {}  # a year of daily files shares one folder: resolve it once
     for name in files:
-        real = os.path.realpath(name)
+        real = _real(name, folders)
         if real != top and not real.startswith(top + os.sep):
             shown = os.path.relpath(name, root)
             raise ManifestError([Problem(
@@ -120,6 +122,17 @@ def confined(asset: Asset, root: Path, files: list[str]) -> list[str]:
                 hint="duck reads source files only inside the project folder: copy the file "
                      "in rather than linking to it.", asset=asset.name)])
     return files
+
+
+def _real(name: str, folders: dict[str, str]) -> str:
+    """``os.path.realpath(name)``, resolving each folder once: a file that is not a link is
+    its resolved folder plus its name."""
+    folder, base = os.path.split(name)
+    if not base or base in (".", "..") or os.path.islink(name):
+        return os.path.realpath(name)
+    if folder not in folders:
+        folders[folder] = os.path.realpath(folder or ".")
+    return os.path.join(folders[folder], base)
 
 
 def _relative(file: str, root: Path) -> str:
