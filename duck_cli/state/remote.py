@@ -1,7 +1,7 @@
 """Remote objects' versions from their store's metadata: the ETag, size and last-modified.
 
-An S3 bucket is listed with ListObjectsV2 (one signed request per 1,000 objects, no content
-read); an HTTP URL is asked with HEAD. An object's version is its ETag and size when the store
+An S3 bucket is listed with ListObjectsV2 through botocore (one request per 1,000 objects, no
+content read); an HTTP URL is asked with HEAD. An object's version is its ETag and size when the store
 reports an ETag (``e:<etag>:<size>``), else its size and last-modified (``r:<size>:<time>``),
 so nothing is downloaded to learn whether it changed.
 
@@ -13,24 +13,20 @@ bytes as a new ETag, and duck rebuilds those partitions: it trusts the store rat
 downloading every object to hash it.
 
 `listing` returns None where duck cannot ask the store itself (no or unsupported secret, other
-schemes); the caller then lists through DuckDB, which reports size and last-modified only.
+schemes, botocore not installed); the caller then lists through DuckDB, which reports size and last-modified only.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import glob
-import hashlib
-import hmac
 import os
-from datetime import datetime, timezone
 from typing import Mapping
 
 from duck_cli.errors import ExecutionError
 from duck_cli.models import Settings
 
 TIMEOUT = 20  # seconds per request: a store that does not answer fails the listing
-_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 class StoreError(Exception):
@@ -67,101 +63,60 @@ def s3_secret(settings: Settings, url: str, environ: Mapping[str, str]) -> dict 
 
 
 def s3_objects(spec: str, secret: dict) -> dict[str, str]:
-    """Version of every object a ``s3://bucket/key-glob`` names."""
-    import xml.etree.ElementTree as ET
+    """Version of every object a ``s3://bucket/key-glob`` names (ListObjectsV2 through
+    botocore, the AWS SDK's own client: its signing, retries and pagination)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _, key_glob = spec[len("s3://"):].partition("/")
-    prefix = key_glob[:_first_magic(key_glob)]
     found: dict[str, str] = {}
-    token = None
-    while True:
-        query = {"list-type": "2", "prefix": prefix}
-        if token:
-            query["continuation-token"] = token
-        root = ET.fromstring(_s3_get(bucket, query, secret))
-        for item in root.iter(f"{_NS}Contents"):
-            key = item.findtext(f"{_NS}Key")
-            url = f"s3://{bucket}/{key}"
-            if key_glob == key or glob.has_magic(key_glob) and fnmatch.fnmatchcase(url, spec):
-                found[url] = version(item.findtext(f"{_NS}Size"),
-                                     item.findtext(f"{_NS}LastModified"),
-                                     item.findtext(f"{_NS}ETag"))
-        token = root.findtext(f"{_NS}NextContinuationToken")
-        if root.findtext(f"{_NS}IsTruncated") != "true" or not token:
-            return found
+    pages = _s3_client(secret).get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=key_glob[:_first_magic(key_glob)])
+    try:
+        for page in pages:
+            for item in page.get("Contents", ()):
+                url = f"s3://{bucket}/{item['Key']}"
+                if item["Key"] == key_glob or glob.has_magic(key_glob) and \
+                        fnmatch.fnmatchcase(url, spec):
+                    found[url] = version(item["Size"], item["LastModified"].isoformat(),
+                                         item.get("ETag"))
+    except ClientError as err:
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        code = err.response.get("Error", {}).get("Code", "")
+        raise StoreError(f"the store answered HTTP {status}{f' ({code})' if code else ''}") \
+            from None
+    except BotoCoreError as err:  # unreachable endpoint, bad URL: no credential in the text
+        raise StoreError(f"the store cannot be reached: {err}") from None
+    return found
+
+
+def has_client() -> bool:
+    """Whether botocore (the remote extra, or boto3) is installed to ask S3 for ETags."""
+    import importlib.util
+
+    return importlib.util.find_spec("botocore") is not None
+
+
+def _s3_client(secret: dict):
+    """A botocore S3 client for a duck.yaml secret of DuckDB's s3 type (its endpoint,
+    region, URL style and SSL setting mean what they mean to DuckDB)."""
+    import botocore.session
+    from botocore.config import Config
+
+    endpoint = secret.get("endpoint")
+    scheme = "http" if str(secret.get("use_ssl", "true")).lower() == "false" else "https"
+    style = "path" if secret.get("url_style") == "path" else "virtual"
+    return botocore.session.get_session().create_client(
+        "s3", region_name=secret.get("region") or "us-east-1",
+        endpoint_url=f"{scheme}://{endpoint}" if endpoint else None,
+        aws_access_key_id=secret.get("key_id"), aws_secret_access_key=secret.get("secret"),
+        aws_session_token=secret.get("session_token") or None,
+        config=Config(s3={"addressing_style": style}, connect_timeout=TIMEOUT,
+                      read_timeout=TIMEOUT, retries={"max_attempts": 2}))
 
 
 def _first_magic(text: str) -> int:
     hits = [i for i, c in enumerate(text) if c in "*?["]
     return hits[0] if hits else len(text)
-
-
-def _s3_get(bucket: str, query: dict[str, str], secret: dict) -> bytes:
-    """One signed GET on the bucket (AWS Signature Version 4)."""
-    import urllib.error
-    import urllib.request  # http.client, ssl and email: only for a remote source
-
-    region = secret.get("region") or "us-east-1"
-    endpoint = secret.get("endpoint") or f"s3.{region}.amazonaws.com"
-    scheme = "http" if secret.get("use_ssl", "true").lower() == "false" else "https"
-    path_style = secret.get("url_style", "vhost") == "path"
-    host = endpoint if path_style else f"{bucket}.{endpoint}"
-    path = f"/{bucket}" if path_style else "/"
-    qs = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
-    headers = _signed_headers(host, path, qs, secret, region)
-    request = urllib.request.Request(f"{scheme}://{host}{path}?{qs}", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.read()
-    except urllib.error.HTTPError as err:
-        code = _error_code(err)
-        raise StoreError(f"the store answered HTTP {err.code}{f' ({code})' if code else ''}") \
-            from None
-    except (urllib.error.URLError, OSError) as err:
-        raise StoreError(f"{scheme}://{host} cannot be reached: "
-                         f"{getattr(err, 'reason', err)}") from None
-
-
-def _error_code(err) -> str:
-    """The S3 error code (e.g. SignatureDoesNotMatch) of a refused request, if it has one."""
-    import xml.etree.ElementTree as ET
-
-    try:
-        return ET.fromstring(err.read()).findtext("Code") or ""
-    except (ET.ParseError, OSError):
-        return ""
-
-
-def _q(text: str) -> str:
-    import urllib.parse
-
-    return urllib.parse.quote(text, safe="-_.~")
-
-
-def _signed_headers(host: str, path: str, qs: str, secret: dict, region: str) -> dict:
-    """The headers of a SigV4-signed GET with an empty body."""
-    now = datetime.now(timezone.utc)
-    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    payload = hashlib.sha256(b"").hexdigest()
-    headers = {"host": host, "x-amz-content-sha256": payload, "x-amz-date": stamp}
-    if secret.get("session_token"):
-        headers["x-amz-security-token"] = secret["session_token"]
-    names = ";".join(sorted(headers))
-    import urllib.parse
-
-    canonical = "\n".join(["GET", urllib.parse.quote(path, safe="/-_.~"), qs]
-                          + [f"{k}:{headers[k]}" for k in sorted(headers)]
-                          + ["", names, payload])
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
-                         hashlib.sha256(canonical.encode()).hexdigest()])
-    key = ("AWS4" + secret.get("secret", "")).encode()
-    for part in (day, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={secret['key_id']}/{scope}, "
-                                f"SignedHeaders={names}, Signature={signature}")
-    return headers
 
 
 # -- HTTP ------------------------------------------------------------------------------------
@@ -215,7 +170,7 @@ def listing(settings: Settings, specs: list[str],
         return {s: v for s in specs if (v := http_object(s)) is not None}
     if all(s.startswith("s3://") for s in specs):
         secrets = [s3_secret(settings, s, env) for s in specs]
-        if any(s is None for s in secrets):
+        if any(s is None for s in secrets) or not has_client():
             return None
         out: dict[str, str] = {}
         for spec, secret in zip(specs, secrets):
