@@ -21,6 +21,7 @@ class Target:
     json: bool = False
     exclude: tuple[str, ...] = ()
     variables: tuple[str, ...] = ()  # --var name=value
+    env: str | None = None  # --env / DUCK_ENV (None: production)
 
     @property
     def selector(self) -> Selection:
