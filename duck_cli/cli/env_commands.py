@@ -17,8 +17,15 @@ from duck_cli.report import environments as view
 from duck_cli.report import render
 from duck_cli.sql import PROD
 
-env_app = typer.Typer(invoke_without_command=False, no_args_is_help=True,
-                      help="List and drop environments (previews).")
+env_app = typer.Typer(invoke_without_command=False, no_args_is_help=True)
+
+
+@env_app.callback()
+def _env_group() -> None:
+    """List and drop environments: previews built with --env NAME.
+
+    Example: duck env list
+    """
 
 
 @dataclass(frozen=True)

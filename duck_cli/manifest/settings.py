@@ -208,6 +208,11 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
     "state": (lambda v: isinstance(v, dict) and set(v) == {"postgres"} and _is_text(v["postgres"]),
               "{postgres: CONNINFO}: a libpq connection string without a password (e.g. "
               "'service=duck'), or env:NAME naming a variable that holds one"),
+    "vars": (lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)
+        and isinstance(x, (str, int, float, bool)) for n, x in v.items()),
+        "a mapping of variable names to values (text, numbers or booleans), read in SQL with "
+        "getvariable('name')"),
     "preview_partitions": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
     "env_retention_days": (lambda v: _is_int(v) and v >= 1, "a whole number of days (1 or more)"),
     "environments": (lambda v: isinstance(v, dict) and all(
@@ -215,11 +220,6 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
             isinstance(b, dict) and set(b) <= ENV_KEYS)) for n, b in v.items()),
         "a mapping of environment names (letters, digits, '-', '_', '.') to their settings "
         "(vars, threads, memory_limit, preview_partitions)"),
-    "vars": (lambda v: isinstance(v, dict) and all(
-        isinstance(n, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)
-        and isinstance(x, (str, int, float, bool)) for n, x in v.items()),
-        "a mapping of variable names to values (text, numbers or booleans), read in SQL with "
-        "getvariable('name')"),
 }
 
 

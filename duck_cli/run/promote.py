@@ -18,7 +18,6 @@ import shutil
 from dataclasses import dataclass
 
 from duck_cli import __version__
-from duck_cli.errors import UsageError
 from duck_cli.graph.dag import AssetGraph
 from duck_cli.graph import partitions as parts
 from duck_cli.models import STATEFUL, Project

@@ -25,6 +25,7 @@ from pathlib import Path
 from duck_cli.models import Settings
 from duck_cli.sql import PROD, env_schema, env_slug, quote_ident
 from duck_cli.state import catalog as cat
+from duck_cli.state.backends import open_state, state_backend
 
 ENVS = "envs"  # the folder of the environments' catalogs, in production's state folder
 
@@ -80,8 +81,6 @@ def slugs(settings: Settings, wait: float) -> list[str]:
         folder = settings.state_dir / ENVS
         found |= {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
     else:
-        from duck_cli.state.backends import state_backend
-
         found |= set(state_backend(production(settings)).env_slugs())
     return sorted(found)
 
@@ -105,8 +104,6 @@ def _schemas(settings: Settings, wait: float) -> dict[str, tuple[int, int]]:
 
 def describe(settings: Settings, wait: float) -> list[EnvInfo]:
     """Every environment with its age, size and commit (read from its own state)."""
-    from duck_cli.state.backends import open_state
-
     schemas, out = _schemas(settings, wait), []
     for slug in slugs(settings, wait):
         meta = {}
@@ -143,8 +140,6 @@ def drop(settings: Settings, name: str, wait: float) -> bool:
 
 def _drop_state(settings: Settings, slug: str) -> bool:
     if settings.state_dsn is not None:
-        from duck_cli.state.backends import state_backend
-
         return state_backend(named(settings, slug)).drop_schema()
     folder: Path = settings.state_dir / ENVS / slug
     if not folder.is_dir():
@@ -155,8 +150,6 @@ def _drop_state(settings: Settings, slug: str) -> bool:
 
 def base_seq(settings: Settings, wait: float) -> int:
     """Production's highest sequence number when environment ``settings.env`` was last built."""
-    from duck_cli.state.backends import open_state
-
     with open_state(settings, read_only=True, wait=wait) as store:
         value = store.meta("env_base_seq") if store is not None else None
     return int(value) if value else 0
