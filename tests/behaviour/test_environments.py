@@ -12,7 +12,6 @@ from conftest import example_copy, invoke
 import pgmode
 
 NOW = "2026-03-14T09:00:00+00:00"
-pytestmark = pytest.mark.skipif(pgmode.enabled(), reason="environments need the local state")
 
 
 def _duck(root, *args, code=0):
@@ -40,15 +39,22 @@ def _tables(root) -> dict:
         con.close()
 
 
-def _catalog(root) -> dict:
+def _rows(root, sql: str) -> list:
+    """Rows of a query on production's state (the catalog file, or PostgreSQL's ``duck``)."""
+    if pgmode.enabled():
+        return pgmode.query(pgmode.database(root), sql)
     import duckdb
 
     con = duckdb.connect(str(root / ".duck" / "catalog.duckdb"), read_only=True)
     try:
-        return {t: sorted(map(str, con.execute(f"SELECT * FROM {t}").fetchall()))
-                for t in ("runs", "steps", "materializations", "check_results")}
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def _catalog(root) -> dict:
+    return {t: sorted(map(str, _rows(root, f"SELECT * FROM {t}")))
+            for t in ("runs", "steps", "materializations", "check_results")}
 
 
 def _change_zone_metrics(root) -> None:
@@ -67,6 +73,8 @@ def built(tmp_path_factory):
 def project(built, tmp_path):
     root = tmp_path / "project"
     shutil.copytree(built, root)
+    if pgmode.enabled():  # a database of its own, copied from the built project's
+        pgmode.use_postgres(root, template=pgmode.database(built))
     _change_zone_metrics(root)
     return root
 
@@ -119,15 +127,11 @@ def test_promote_makes_production_hold_the_preview_without_running_a_step(projec
     detail = _json(project, "runs", "show", "pr/r00001")
     assert {s["asset"] for s in detail["steps"]} == {a["asset"] for a in doc["assets"]}
     assert not detail["checks"]  # no check ran again
-    import duckdb
-
-    con = duckdb.connect(str(project / ".duck" / "catalog.duckdb"), read_only=True)
-    runs_of = {r[0] for r in con.execute(
-        "SELECT DISTINCT run_id FROM materializations WHERE asset = 'zone_metrics' AND "
-        "partition_key >= '2026-03-11' AND kind = 'materialization' AND seq = (SELECT max(seq) "
-        "FROM materializations m WHERE m.asset = 'zone_metrics' AND m.partition_key = "
-        "materializations.partition_key)").fetchall()}
-    con.close()
+    runs_of = {r[0] for r in _rows(
+        project, "SELECT DISTINCT run_id FROM materializations WHERE asset = 'zone_metrics' "
+        "AND partition_key >= '2026-03-11' AND kind = 'materialization' AND seq = (SELECT "
+        "max(seq) FROM materializations m WHERE m.asset = 'zone_metrics' AND m.partition_key = "
+        "materializations.partition_key)")}
     assert runs_of == {"pr/r00001"}
 
 
@@ -169,7 +173,7 @@ def test_env_list_drop_and_prune(project):
     assert listed[0]["tables"] >= 5 and listed[0]["created_at"] == NOW
     assert _json(project, "env", "drop", "pr-7")["dropped"] is True
     assert not any(s == "main__pr_7" for s, _n in _tables(project))
-    assert not (project / ".duck" / "envs" / "pr_7").exists()
+    assert not (project / ".duck" / "envs" / "pr_7" / "catalog.duckdb").exists()
     assert _json(project, "env", "list")["environments"] == []
     _duck(project, "materialize", "--env", "old", "--no-progress")
     later = "2026-04-01T09:00:00+00:00"
