@@ -31,6 +31,7 @@ from bench import raw  # noqa: E402
 from bench import health  # noqa: E402
 from bench import sources  # noqa: E402
 from bench import check_scope  # noqa: E402
+from bench import envs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
@@ -47,7 +48,7 @@ SCALES = {
 }
 WARM = " (manifests validated before)"  # the same, after an untimed `duck validate`
 WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources", "states",
-             "history", "fixed", "validate", "check_scope")
+             "history", "fixed", "validate", "check_scope", "envs")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -624,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
              "partitions": lambda b: bench_scale(b, "partitions"), "report": bench_report,
              "sources": sources.bench, "states": health.bench_states,
              "history": health.bench_history, "fixed": health.bench_fixed,
-             "validate": health.bench_validate, "check_scope": check_scope.bench}
+             "validate": health.bench_validate, "check_scope": check_scope.bench,
+             "envs": envs.bench}
     for name in only:
         print(f"{name} ...", flush=True)
         steps[name](b)

@@ -198,3 +198,12 @@ def test_environment_names_and_settings(project):
     result = invoke(project, "plan", "--json", now=NOW, env={"DUCK_ENV": "dev",
                                                             "DUCK_TEST_REGION": "EU"})
     assert json.loads(result.stdout)["preview"]["env"] == "dev"
+
+
+def test_a_lake_warehouse_refuses_environments_with_the_reason(project):
+    settings = project / "duck.yaml"
+    settings.write_text(settings.read_text().replace(
+        "warehouse: .duck/warehouse.duckdb",
+        "warehouse: {ducklake: {catalog: 'postgres:dbname=nowhere', data_path: lake/}}"))
+    result = _duck(project, "plan", "--env", "pr", code=2)
+    assert "environments are not available with a DuckLake warehouse yet" in result.output
