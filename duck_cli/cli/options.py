@@ -197,6 +197,7 @@ class PruneOptions:
     older_than: str | None = None
     wait: float | None = None
     dry_run: bool = False  # count what would be deleted, delete nothing
+    envs: bool = False  # --envs: drop the environments older than env_retention_days only
 
 
 @dataclass(frozen=True)

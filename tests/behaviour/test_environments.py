@@ -177,10 +177,10 @@ def test_env_list_drop_and_prune(project):
     assert _json(project, "env", "list")["environments"] == []
     _duck(project, "materialize", "--env", "old", "--no-progress")
     later = "2026-04-01T09:00:00+00:00"
-    dry = json.loads(invoke(project, "prune", "--dry-run", "--json", now=later).stdout)
+    dry = json.loads(invoke(project, "prune", "--envs", "--dry-run", "--json", now=later).stdout)
     assert dry["environments_dropped"] == ["old"] and dry["dry_run"]
     assert [e["name"] for e in _json(project, "env", "list")["environments"]] == ["old"]
-    assert json.loads(invoke(project, "prune", "--json", now=later).stdout)[
+    assert json.loads(invoke(project, "prune", "--older-than", "90d", "--json", now=later).stdout)[
         "environments_dropped"] == ["old"]
     assert _json(project, "env", "list")["environments"] == []
 
