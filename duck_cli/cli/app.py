@@ -355,8 +355,7 @@ def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt, env_name: Op
                                                    help="Delete runs older than this (e.g. 90d)."),
           dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be deleted; "
                                        "delete nothing."),
-          envs: bool = typer.Option(False, "--envs", help="Only drop environments older than "
-                                    "duck.yaml's env_retention_days (default 14)."),
+          envs: bool = typer.Option(False, "--envs", help="Only drop old environments."),
           wait: Optional[float] = WaitOpt, json: bool = JsonOpt) -> None:
     """Delete old run history; never the current materialization of any partition.
 
@@ -364,8 +363,7 @@ def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt, env_name: Op
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.PruneOptions(_target(ctx, project, json=json), keep_runs, older_than, wait, dry_run,
-                          envs)
+    opts = o.PruneOptions(_target(ctx, project, json=json), keep_runs, older_than, wait, dry_run, envs)
     _done(write.prune(options=opts, env=ctx.obj))
 
 
@@ -387,7 +385,6 @@ def doctor(ctx: typer.Context,
 
 
 from duck_cli.cli.env_commands import env_app, promote_command  # noqa: E402
-
 app.add_typer(env_app, name="env")
 app.command("promote")(promote_command)
 
