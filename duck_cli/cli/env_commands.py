@@ -117,7 +117,7 @@ def promote(*, options: EnvOptions, env: Env) -> int:
     with session.session(prod, "promote", env.now, wait=wait, hold_catalog=True,
                          on_wait=lambda info: render.waiting(env.screen, info),
                          faults=env.faults) as s:
-        mats = promoting.what(prod, built, s.snapshot)
+        mats = promoting.what(prod, built, s.snapshot, env.now())
         why = promoting.refusal(prod, mats, s.snapshot, base_seq, name)
         if why is not None:
             raise UsageError(why, hint=f"Nothing was promoted. Run `duck materialize --env "

@@ -37,15 +37,35 @@ class Promoted:
     assets: dict  # asset -> list of partition keys ([""] when unpartitioned)
 
 
-def what(project: Project, env: Snapshot, prod: Snapshot) -> dict[str, list[Mat]]:
-    """The environment's current materializations of the assets it builds, by asset."""
+def what(project: Project, env: Snapshot, prod: Snapshot, now) -> dict[str, list[Mat]]:
+    """The environment's current materializations of the assets it builds, by asset; less
+    those that read a previewed window as if it were the whole upstream (an unpartitioned or
+    ``all`` reader of a partitioned asset the preview built only some partitions of) and what
+    reads them: production rebuilds those from its own complete tables."""
     graph = AssetGraph.build(project.assets)
     _found, built = defer.to_build(project, graph, prod)
     out: dict[str, list[Mat]] = {}
     for (asset, _key), mat in sorted(env.current.items()):
         if asset in built and mat.kind == "materialization":
             out.setdefault(asset, []).append(mat)
-    return {a: out[a] for a in graph.order if a in out}
+    kept: dict[str, list[Mat]] = {}
+    for name in (a for a in graph.order if a in out):
+        if not any(_partial_read(project, project.assets[name], d, out, kept, now)
+                   for d in project.assets[name].deps):
+            kept[name] = out[name]
+    return kept
+
+
+def _partial_read(project: Project, asset, dep, built: dict, kept: dict, now) -> bool:
+    """Whether ``asset`` read ``dep`` partially: an upstream left out, or a window of it."""
+    if dep.asset in built and dep.asset not in kept:
+        return True
+    upstream = project.assets[dep.asset]
+    if dep.asset not in kept or upstream.partitions is None:
+        return False
+    whole = asset.partitions is None or dep.mapping == "all"
+    have = {m.partition for m in kept[dep.asset]}
+    return whole and not set(parts.partition_keys(upstream.partitions, now)) <= have
 
 
 def refusal(project: Project, mats: dict[str, list[Mat]], prod: Snapshot, base_seq: int,

@@ -116,6 +116,8 @@ def test_promote_makes_production_hold_the_preview_without_running_a_step(projec
     doc = _json(project, "promote", "--env", "pr")
     assert doc["run_id"] == "pr/r00001"
     assert {a["asset"] for a in doc["assets"]} >= {"zone_metrics", "daily_revenue"}
+    # regional_revenue read all of zone_metrics, of which the preview built 3 days: not promoted
+    assert "regional_revenue" not in {a["asset"] for a in doc["assets"]}
     prod = _tables(project)[("main", "zone_metrics")]
     assert set(preview) <= set(prod)
     status = _json(project, "status", "zone_metrics", "--partitions")
