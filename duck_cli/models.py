@@ -292,6 +292,16 @@ class Settings:
     state_dsn: str | None = None  # state in PostgreSQL: a libpq conninfo or env:NAME (None: local)
     lake: Mapping[str, str] | None = None  # a DuckLake warehouse: catalog, data_path (None: local)
     vars: Mapping[str, Any] = field(default_factory=dict)  # bound as DuckDB variables
+    env: str = "prod"  # the environment (--env / DUCK_ENV): its tables, runs, materializations
+    home: Path | None = None  # production's state folder (lock, extensions); None: catalog's
+    preview_partitions: int = 3  # a preview builds the latest N partitions of what changed
+    env_retention_days: int = 14  # `duck prune` drops environments older than this
+    environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # duck.yaml's
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder every environment shares: the write lock, downloaded extensions."""
+        return self.home or self.catalog.parent
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,14 @@ KINDS = {
                "(`directory`, the status page `index`), its overview pages and the folders of "
                "asset and run pages (`pages`, relative to the directory), and the counts: pages "
                "written, assets by state, data products ([report.md](report.md))."),
-    "prune": ("`duck prune --json`", "How many records of each kind were deleted."),
+    "prune": ("`duck prune --json`", "How many records of each kind were deleted, and the "
+              "environments older than `env_retention_days` that were dropped."),
+    "env_list": ("`duck env list --json`", "Every environment (preview): its schema, age, "
+                 "size and the git commit it was last built from."),
+    "env_drop": ("`duck env drop NAME --json`", "Whether the environment existed and was "
+                 "dropped (its schema and its state)."),
+    "promote": ("`duck promote --env NAME --json`", "What production took from the "
+                "environment: the run recorded (the preview's) and the partitions per asset."),
     "doctor": ("`duck doctor --json`", "Whether catalog and warehouse agree (`ok`), and each "
                "finding with its level (`ok`, `repaired`, `error`), code and message. Exit 1 "
                "when a finding is an error."),
@@ -178,6 +185,12 @@ def documents(work: Path) -> dict[str, dict]:
                        ("report", ["report", "--html", str(work / "site")]),
                        ("prune", ["prune", "--keep-runs", "5"]),
                        ("doctor", ["doctor"]), ("init", ["init", str(work / "new")])]:
+        docs[kind] = _duck(project, *args)
+    sql = project / "models" / "zone_metrics.sql"
+    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
+    _duck(project, "materialize", "--env", "pr-42")
+    for kind, args in [("env_list", ["env", "list"]), ("promote", ["promote", "--env", "pr-42"]),
+                       ("env_drop", ["env", "drop", "pr-42"])]:
         docs[kind] = _duck(project, *args)
     docs["error"] = _duck(project, "status", "daily_revenu", codes=(2,))
     _warehouse(project, PREVIEW)

@@ -17,7 +17,7 @@ from duck_cli.cli import options as o
 from duck_cli.cli import diff as diff_command
 from duck_cli.cli import params as pm
 from duck_cli.cli.group import RootGroup
-from duck_cli.cli.params import (VarOpt, ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
+from duck_cli.cli.params import (VarOpt, EnvOpt, ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
                                  PartOpt, ProgressOpt, ProjectOpt, SelArg, ToOpt, WaitOpt)
 
 app = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
@@ -31,10 +31,12 @@ def _done(code: int) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def _target(project: Optional[Path], selection: Optional[List[str]] = None,
+def _target(ctx: typer.Context, project: Optional[Path], selection: Optional[List[str]] = None,
             json: bool = False, exclude: Optional[List[str]] = None,
             var: Optional[List[str]] = None) -> o.Target:
-    return o.Target(project, tuple(selection or ()), json, tuple(exclude or ()), tuple(var or ()))
+    env_name = ctx.params.get("env_name")  # --env / DUCK_ENV
+    return o.Target(project, tuple(selection or ()), json, tuple(exclude or ()), tuple(var or ()),
+                    env_name)
 
 
 def _keys(partition: Optional[List[str]], first: Optional[str] = None,
@@ -63,20 +65,20 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 
 @app.command()
 def validate(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
-             project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
+             project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt, json: bool = JsonOpt) -> None:
     """Validate the manifests: schema, names, deps, cycles, SQL; warnings for undeclared reads.
 
     Example: duck validate -p examples/manifests
     """
     from duck_cli.cli import read_commands as read
 
-    _done(read.validate(options=o.ValidateOptions(_target(project, json=json, var=var)), env=ctx.obj))
+    _done(read.validate(options=o.ValidateOptions(_target(ctx, project, json=json, var=var)), env=ctx.obj))
 
 
 @app.command()
 def graph(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
           selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-          project: Optional[Path] = ProjectOpt,
+          project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
           format: str = typer.Option("tree", "--format", help="tree | mermaid | dot | json",
                                      autocompletion=pm.choices("tree", "mermaid", "dot", "json")),
           health: bool = typer.Option(False, "--health", help="Colour assets by health."),
@@ -87,7 +89,7 @@ def graph(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.GraphOptions(_target(project, selection, json, exclude, var), "json" if json else format,
+    opts = o.GraphOptions(_target(ctx, project, selection, json, exclude, var), "json" if json else format,
                           health)
     _done(read.graph(options=opts, env=ctx.obj))
 
@@ -95,7 +97,7 @@ def graph(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
 @app.command()
 def plan(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
          selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-         project: Optional[Path] = ProjectOpt,
+         project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
          partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
          to: Optional[str] = ToOpt,
          force: bool = typer.Option(False, "--force", help="Plan fresh partitions too."),
@@ -113,7 +115,7 @@ def plan(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.PlanOptions(_target(project, selection, json, exclude, var), _keys(partition, from_, to),
+    opts = o.PlanOptions(_target(ctx, project, selection, json, exclude, var), _keys(partition, from_, to),
                          force, fail_on, github, show_all)
     _done(read.plan(options=opts, env=ctx.obj))
 
@@ -121,7 +123,7 @@ def plan(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
 @app.command()
 def materialize(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
                 selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-                project: Optional[Path] = ProjectOpt,
+                project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
                 partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
                 to: Optional[str] = ToOpt,
                 force: bool = typer.Option(False, "--force", help="Rebuild fresh partitions too."),
@@ -134,7 +136,7 @@ def materialize(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.MaterializeOptions(_target(project, selection, json, exclude, var),
+    opts = o.MaterializeOptions(_target(ctx, project, selection, json, exclude, var),
                                 _keys(partition, from_, to), force,
                                 o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.materialize(options=opts, env=ctx.obj))
@@ -143,7 +145,7 @@ def materialize(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
 @app.command()
 def backfill(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
              selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-             project: Optional[Path] = ProjectOpt,
+             project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
              partition: Optional[List[str]] = PartOpt, from_: Optional[str] = FromOpt,
              to: Optional[str] = ToOpt,
              missing: bool = typer.Option(False, "--missing", help="Every missing partition."),
@@ -168,27 +170,27 @@ def backfill(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
 
     request = o.BackfillRequest(_keys(partition, from_, to), missing, failed, downstream,
                                 batch_size, max_partitions, resume)
-    opts = o.BackfillOptions(_target(project, selection, json, exclude, var), request, dry_run,
+    opts = o.BackfillOptions(_target(ctx, project, selection, json, exclude, var), request, dry_run,
                              o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.backfill(options=opts, env=ctx.obj))
 
 
 @app.command()
 def backfills(ctx: typer.Context,
-              project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
+              project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt, json: bool = JsonOpt) -> None:
     """List recorded backfills with their requested partitions and runs.
 
     Example: duck backfills --json
     """
     from duck_cli.cli import read_commands as read
 
-    _done(read.backfills(options=o.BackfillsOptions(_target(project, json=json)), env=ctx.obj))
+    _done(read.backfills(options=o.BackfillsOptions(_target(ctx, project, json=json)), env=ctx.obj))
 
 
 @app.command()
 def status(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
            selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-           project: Optional[Path] = ProjectOpt,
+           project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
            partitions: bool = typer.Option(False, "--partitions", help="One row per partition."),
            show_all: bool = typer.Option(False, "--all", help="List every asset, even in a "
                                                                "big project."),
@@ -202,7 +204,7 @@ def status(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.StatusOptions(_target(project, selection, json, exclude, var), partitions, show_all,
+    opts = o.StatusOptions(_target(ctx, project, selection, json, exclude, var), partitions, show_all,
                            tuple(fail_on or ()))
     _done(read.status(options=opts, env=ctx.obj))
 
@@ -210,7 +212,7 @@ def status(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
 @app.command()
 def why(ctx: typer.Context, var: Optional[List[str]] = VarOpt, target: str = typer.Argument(..., help="An asset or data product.",
                                                          autocompletion=pm.targets),
-        project: Optional[Path] = ProjectOpt, partition: Optional[str] = typer.Option(
+        project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt, partition: Optional[str] = typer.Option(
             None, "--partition", help="Explain one partition.", autocompletion=pm.keys),
         json: bool = JsonOpt) -> None:
     """Explain why an asset or product is stale: root cause and the next action.
@@ -219,14 +221,14 @@ def why(ctx: typer.Context, var: Optional[List[str]] = VarOpt, target: str = typ
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.WhyOptions(_target(project, json=json, var=var), target, partition)
+    opts = o.WhyOptions(_target(ctx, project, json=json, var=var), target, partition)
     _done(read.why(options=opts, env=ctx.obj))
 
 
 @app.command()
 def reconcile(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
               selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-              project: Optional[Path] = ProjectOpt,
+              project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
               apply: bool = typer.Option(False, "--apply", help="Execute the plan."),
               retry_failed: bool = typer.Option(False, "--retry-failed",
                                                 help="Retry partitions that failed unchanged."),
@@ -239,7 +241,7 @@ def reconcile(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.ReconcileOptions(_target(project, selection, json, exclude, var), apply, retry_failed,
+    opts = o.ReconcileOptions(_target(ctx, project, selection, json, exclude, var), apply, retry_failed,
                               o.RunOptions(wait, jobs, progress, junit_xml, github))
     _done(write.reconcile(options=opts, env=ctx.obj))
 
@@ -247,7 +249,7 @@ def reconcile(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
 @app.command()
 def check(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
           selection: Optional[List[str]] = SelArg, exclude: Optional[List[str]] = ExcludeOpt,
-          project: Optional[Path] = ProjectOpt,
+          project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
           partition: Optional[List[str]] = PartOpt, wait: Optional[float] = WaitOpt,
           junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
           json: bool = JsonOpt) -> None:
@@ -257,7 +259,7 @@ def check(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.CheckOptions(_target(project, selection, json, exclude, var), _keys(partition),
+    opts = o.CheckOptions(_target(ctx, project, selection, json, exclude, var), _keys(partition),
                           o.RunOptions(wait, junit_xml=junit_xml, github=github))
     _done(write.check(options=opts, env=ctx.obj))
 
@@ -266,7 +268,7 @@ app.command(name="diff")(diff_command.diff)  # its parameters and body: cli/diff
 
 
 @app.command()
-def report(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
+def report(ctx: typer.Context, project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
            html: Optional[Path] = typer.Option(None, "--html", help="Write the HTML status "
                                                "report into this folder (new, or an earlier "
                                                "report's)."),
@@ -279,7 +281,7 @@ def report(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
     """
     from duck_cli.cli import report_html
 
-    _done(report_html.report(options=o.ReportOptions(_target(project, json=json), html),
+    _done(report_html.report(options=o.ReportOptions(_target(ctx, project, json=json), html),
                              env=ctx.obj))
 
 
@@ -288,7 +290,7 @@ app.add_typer(runs_app, name="runs")
 
 
 @runs_app.callback(invoke_without_command=True)
-def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
+def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
          limit: int = typer.Option(20, "--limit", min=1, help="How many runs (1 or more)."),
          asset: Optional[str] = typer.Option(None, "--asset", help="Only runs touching it.",
                                              autocompletion=pm.targets),
@@ -300,7 +302,7 @@ def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
     if ctx.invoked_subcommand is None:
         from duck_cli.cli import read_commands as read
 
-        opts = o.RunsOptions(_target(project, json=json), limit, asset)
+        opts = o.RunsOptions(_target(ctx, project, json=json), limit, asset)
         _done(read.runs(options=opts, env=ctx.obj))
 
 
@@ -308,14 +310,14 @@ def runs(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
 def runs_show(ctx: typer.Context,
               run_id: str = typer.Argument(..., help="A run id (or a unique prefix).",
                                            autocompletion=pm.runs),
-              project: Optional[Path] = ProjectOpt, json: bool = JsonOpt) -> None:
+              project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt, json: bool = JsonOpt) -> None:
     """Show one run: its steps, partitions, errors and check results.
 
     Example: duck runs show r00001
     """
     from duck_cli.cli import read_commands as read
 
-    opts = o.RunShowOptions(_target(project, json=json), run_id)
+    opts = o.RunShowOptions(_target(ctx, project, json=json), run_id)
     _done(read.run_show(options=opts, env=ctx.obj))
 
 
@@ -346,13 +348,14 @@ def schema(ctx: typer.Context,
 
 
 @app.command()
-def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
+def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
           keep_runs: Optional[int] = typer.Option(None, "--keep-runs", min=0,
                                                   help="Keep the newest N runs."),
           older_than: Optional[str] = typer.Option(None, "--older-than",
                                                    help="Delete runs older than this (e.g. 90d)."),
           dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be deleted; "
                                        "delete nothing."),
+          envs: bool = typer.Option(False, "--envs", help="Only drop old environments."),
           wait: Optional[float] = WaitOpt, json: bool = JsonOpt) -> None:
     """Delete old run history; never the current materialization of any partition.
 
@@ -360,13 +363,13 @@ def prune(ctx: typer.Context, project: Optional[Path] = ProjectOpt,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.PruneOptions(_target(project, json=json), keep_runs, older_than, wait, dry_run)
+    opts = o.PruneOptions(_target(ctx, project, json=json), keep_runs, older_than, wait, dry_run, envs)
     _done(write.prune(options=opts, env=ctx.obj))
 
 
 @app.command()
 def doctor(ctx: typer.Context,
-           project: Optional[Path] = ProjectOpt, wait: Optional[float] = WaitOpt,
+           project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt, wait: Optional[float] = WaitOpt,
            fix: bool = typer.Option(False, "--fix", help="Move a corrupt catalog aside and "
                                     "rebuild it from the warehouse ledger."),
            json: bool = JsonOpt) -> None:
@@ -377,46 +380,17 @@ def doctor(ctx: typer.Context,
     """
     from duck_cli.cli import write_commands as write
 
-    opts = o.DoctorOptions(_target(project, json=json), wait, fix)
+    opts = o.DoctorOptions(_target(ctx, project, json=json), wait, fix)
     _done(write.doctor(options=opts, env=ctx.obj))
 
 
-def invoked(argv: List[str], environ) -> Optional[str]:
-    """The command a command line names, when only that command needs building: None for
-    help, --version and shell completion, which list every command.
-
-    >>> invoked(["--debug", "plan", "-p", "x"], {}), invoked(["--help"], {}), invoked([], {})
-    ('plan', None, None)
-    """
-    if any(k.startswith("_DUCK_COMPLETE") for k in environ):
-        return None
-    for arg in argv:
-        if arg != "--debug":  # the one root option that lets a command follow
-            return None if arg.startswith("-") else arg
-    return None
+from duck_cli.cli.env_commands import env_app, promote_command  # noqa: E402
+app.add_typer(env_app, name="env")
+app.command("promote")(promote_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    import gc
-    import os
-    import sys
+    """Console-script entry point (cli/entry.py: builds only the command named)."""
+    from duck_cli.cli.entry import run
 
-    from typer.main import get_command_name
-
-    # A short-lived command allocating hundreds of thousands of small tuples (snapshots, health)
-    # spends most of its time in cycle collections that find nothing; raise the bar instead.
-    gc.set_threshold(500_000, 50, 50)
-    # Typer builds every command's options from its signature before running one (about 20 ms
-    # of a no-op's fixed cost): build only the one named, unless the name is unknown (click's
-    # "no such command" then lists the others).
-    name = invoked(sys.argv[1:], os.environ)
-    commands, groups = app.registered_commands, app.registered_groups
-    mine = [c for c in commands if (c.name or get_command_name(c.callback.__name__)) == name]
-    sub = [g for g in groups if g.name == name]
-    if mine or sub:
-        app.registered_commands, app.registered_groups = mine, sub
-    try:
-        app()
-    finally:
-        app.registered_commands, app.registered_groups = commands, groups
+    run(app)

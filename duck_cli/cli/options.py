@@ -21,6 +21,7 @@ class Target:
     json: bool = False
     exclude: tuple[str, ...] = ()
     variables: tuple[str, ...] = ()  # --var name=value
+    env: str | None = None  # --env / DUCK_ENV (None: production)
 
     @property
     def selector(self) -> Selection:
@@ -196,6 +197,7 @@ class PruneOptions:
     older_than: str | None = None
     wait: float | None = None
     dry_run: bool = False  # count what would be deleted, delete nothing
+    envs: bool = False  # --envs: drop the environments older than env_retention_days only
 
 
 @dataclass(frozen=True)

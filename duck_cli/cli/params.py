@@ -50,6 +50,8 @@ def choices(*values: str):
 
 ProjectOpt = typer.Option(None, "--project", "-p", envvar="DUCK_PROJECT",
                           help="Project folder (default: the current directory).")
+EnvOpt = typer.Option(None, "--env", envvar="DUCK_ENV", help="The environment: its own tables "
+                      "and runs, unchanged upstream read from production (default: prod).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 SelArg = typer.Argument(None, help="Selection: name, +name, name+, 2+name, name+1, @name, tag:x, "
                         "owner:x, kind:x, globs; a comma intersects (tag:x,owner:y).",

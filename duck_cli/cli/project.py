@@ -10,10 +10,12 @@ from datetime import datetime
 from pathlib import Path
 
 from duck_cli.cli.env import Env
+from duck_cli.cli.environments import note_build, with_environment
 from duck_cli.cli.options import Keys, RunOptions, Target
 from duck_cli.errors import ExitCode, LockedError, UsageError
 from duck_cli.graph.select import Selection
 from duck_cli.models import Project
+from duck_cli.sql import PROD
 from duck_cli.report import render
 
 
@@ -24,6 +26,7 @@ def open_project(target: Target, env: Env) -> Project:
     from duck_cli.manifest.settings import find_root
 
     project = load_project(find_root(target.project, env.environ), variables=target.variables)
+    project = with_environment(project, target.env, env.environ)
     check_counts(project.assets.values(), env.now(), project.settings.max_partitions)
     _note_selection(target, env)
     return project
@@ -50,16 +53,41 @@ def read_state(project: Project, env: Env):
         _repair(project, env)
         snap = state.read_snapshot(wait)
     snap = reader_check(project, snap, locked=state.is_locked())
-    return state_from(project, env.now(), snap)
+    return state_from(project, env.now(), snap, _base(project, env))
 
 
-def state_from(project: Project, now: datetime, snap):
+def _base(project: Project, env: Env):
+    """In an environment, production's snapshot (which it defers to); else None."""
+    if project.settings.env == PROD:
+        return None
+    from dataclasses import replace as with_settings
+
+    from duck_cli.state.environments import production
+
+    prod = with_settings(project, settings=production(project.settings))
+    return read_state(prod, env).snapshot
+
+
+def state_from(project: Project, now: datetime, snap, base=None):
     """What a reading command knows: health from one snapshot and the live source observations
-    (a writing command uses `state_in`: what its session observed under the lock)."""
+    (a writing command uses `state_in`: what its session observed under the lock); in an
+    environment, merged with production's ``base`` for what it does not build."""
     from duck_cli.health.assess import state_of
     from duck_cli.state.snapshot import observe_files
 
-    return state_of(project, snap, now, observe_files(project, now, snap))
+    snap = _merged(project, snap, base)
+    return replace(state_of(project, snap, now, observe_files(project, now, snap)), base=base)
+
+
+def _merged(project: Project, snap, base):
+    """An environment's own snapshot, with production's records for the assets it defers."""
+    if base is None:
+        return snap
+    from duck_cli.graph.dag import AssetGraph
+    from duck_cli.plan import defer
+
+    _changed, built = defer.to_build(project, AssetGraph.build(project.assets), base)
+    return defer.merge(project, base, snap, built)
 
 
 def state_in(s, now: datetime):
@@ -67,7 +95,8 @@ def state_in(s, now: datetime):
     it observed under the lock (no second observation, no second DuckDB connection)."""
     from duck_cli.health.assess import state_of
 
-    return state_of(s.project, s.snapshot, now, s.live)
+    snap = _merged(s.project, s.snapshot, s.base)
+    return replace(state_of(s.project, snap, now, s.live), base=s.base)
 
 
 def _repair(project: Project, env: Env) -> None:
@@ -91,9 +120,16 @@ def selected(state, selection: Selection) -> list[str]:
 def materialize_plan(state, selection: Selection, partitions: Keys, force: bool,
                      command: str = "materialize"):
     """The plan of `duck materialize` (and of `duck plan`, which shows it)."""
-    from duck_cli.plan import builder as planner
+    from duck_cli.plan import builder as planner, defer
 
     names = selected(state, selection)
+    if state.base is not None:  # an environment: build what changed, defer the rest
+        if partitions.keys:
+            raise UsageError("--partition is not available in an environment",
+                             hint="Name the preview's window with --from/--to.")
+        return defer.preview(state.project, state.health, state.graph, state.base, names,
+                             first=partitions.first, last=partitions.last, force=force,
+                             command=command)[0]
     wanted = planner.requested_keys(state.project, state.health, names, list(partitions.keys),
                                     partitions.first, partitions.last) if partitions else None
     return planner.for_materialize(state.project, state.health, state.graph.order, names,
@@ -129,6 +165,7 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
         events = render.progress(screen, p, enabled=run.progress and not as_json)
         with events:
             result = _run(s, p, state, command, env, events)
+    note_build(project, env.now(), s.base)
     render.run_result(screen, result, p, state, as_json)
     render.reports(result, project, run.junit_xml, env.github(run.github))
     if result.status == "canceled":

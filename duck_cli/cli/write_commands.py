@@ -113,17 +113,25 @@ def prune(*, options: PruneOptions, env: Env) -> int:
     from duck_cli.state.backends import open_state, write_lock
     from duck_cli.state.lake import housekeep
 
-    if options.keep_runs is None and options.older_than is None:
-        raise UsageError("prune needs --keep-runs N or --older-than AGE",
-                         hint="e.g. --older-than 90d")
+    from duck_cli.cli.env_commands import prune_environments
+
+    history = options.keep_runs is not None or options.older_than is not None
+    if not (history or options.envs):
+        raise UsageError("prune needs --keep-runs N or --older-than AGE (or --envs)",
+                         hint="e.g. --older-than 90d; both also drop environments older than "
+                         "env_retention_days, --envs drops only those.")
     project = open_project(options.target, env)
     cutoff, wait = _cutoff(options.older_than, env), wait_of(project, options.wait)
+    counts, lake_counts = {}, None
     with write_lock(project.settings, "prune", wait=wait, now=env.now(),
                     on_wait=lambda info: render.waiting(env.screen, info)):
-        with open_state(project.settings, read_only=False, wait=wait) as c:
-            counts = c.prune(options.keep_runs, cutoff, dry_run=options.dry_run)
-        lake_counts = None if options.dry_run else housekeep(project.settings, wait=wait)
-    render.pruned(env.screen, counts, options.target.json, options.dry_run, lake_counts)
+        if history:  # --envs alone: only the environments
+            with open_state(project.settings, read_only=False, wait=wait) as c:
+                counts = c.prune(options.keep_runs, cutoff, dry_run=options.dry_run)
+            lake_counts = None if options.dry_run else housekeep(project.settings, wait=wait)
+        dropped = prune_environments(project, env, options.dry_run, wait)
+    render.pruned(env.screen, counts, options.target.json, options.dry_run, lake_counts,
+                  (dropped, project.settings.env_retention_days))
     return ExitCode.OK
 
 

@@ -105,6 +105,7 @@ class Assessment:
     graph: AssetGraph
     snapshot: Snapshot
     health: Health
+    base: Snapshot | None = None  # in an environment: production's, which it defers to
 
 
 def state_of(project: Project, snap: Snapshot, now: datetime,

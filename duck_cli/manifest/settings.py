@@ -16,6 +16,8 @@ from duck_cli.models import Settings
 SETTINGS_FILE = "duck.yaml"
 DEFAULT_WAREHOUSE = ".duck/warehouse.duckdb"
 DEFAULT_CATALOG = ".duck/catalog.duckdb"
+ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")  # an environment's name
+ENV_KEYS = {"vars", "threads", "memory_limit", "preview_partitions"}  # what one may override
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
 
 
@@ -109,6 +111,9 @@ def load_settings(root: Path) -> Settings:
         state_dsn=(values.get("state") or {}).get("postgres"),
         lake={str(k): str(v) for k, v in lake.items()} if lake else None,
         vars=dict(values.get("vars") or {}),
+        preview_partitions=values.get("preview_partitions", 3),
+        env_retention_days=values.get("env_retention_days", 14),
+        environments={str(n): dict(b or {}) for n, b in (values.get("environments") or {}).items()},
     )
 
 
@@ -219,6 +224,13 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
         and isinstance(x, (str, int, float, bool)) for n, x in v.items()),
         "a mapping of variable names to values (text, numbers or booleans), read in SQL with "
         "getvariable('name')"),
+    "preview_partitions": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
+    "env_retention_days": (lambda v: _is_int(v) and v >= 1, "a whole number of days (1 or more)"),
+    "environments": (lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and ENV_NAME.fullmatch(n) and (b is None or (
+            isinstance(b, dict) and set(b) <= ENV_KEYS)) for n, b in v.items()),
+        "a mapping of environment names (letters, digits, '-', '_', '.') to their settings "
+        "(vars, threads, memory_limit, preview_partitions)"),
 }
 
 
@@ -268,5 +280,9 @@ def _settings_hint(key: str) -> str:
                 "attach": "attach: {app: {type: sqlite, path: data/app.db}}",
                 "max_partitions": "max_partitions: 200000",
                 "state": "state: {postgres: 'service=duck'}",
-                "vars": "vars: {region: EU, min_amount: 10}"}
+                "vars": "vars: {region: EU, min_amount: 10}",
+                "preview_partitions": "preview_partitions: 3",
+                "env_retention_days": "env_retention_days: 14",
+                "environments": "environments: {dev: {vars: {region: EU}}, "
+                                "ci: {preview_partitions: 2, vars: {host: '${PGHOST}'}}}"}
     return f"For example: {examples[key]}"

@@ -38,6 +38,7 @@ class Plan:
     command: str
     steps: tuple[Step, ...]
     held: tuple[Held, ...] = ()
+    preview: object | None = None  # plan.defer.Preview: in an environment, what it defers
 
     @property
     def partitions(self) -> int:

@@ -70,7 +70,13 @@ def plan_doc(plan, state) -> dict:
         held=held(plan, state),
         estimate={"steps": len(plan.steps), "partitions": plan.partitions,
                   "assets": len({s.asset for s in plan.steps})},
-        changes=changes(state))
+        changes=changes(state), **preview(plan))
+
+
+def preview(plan) -> dict:
+    """In an environment, what the plan builds there and what it reads from production."""
+    info = getattr(plan, "preview", None)
+    return {} if info is None else {"preview": info.as_dict()}
 
 
 def held(plan, state) -> list[dict]:

@@ -103,6 +103,8 @@ def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = No
     rows = len(d["steps"]) + sum(h["status"] != State.FRESH for h in d["held"])
     if not show_all and not summary.fits(rows, screen.height):
         summary.print_plan_summary(out, d)
+        if "preview" in d:
+            summary.print_preview(out, d["preview"])
         return
     if not d["steps"]:
         out.print(runs_view.nothing(d["held"]))
@@ -116,6 +118,8 @@ def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = No
                           _esc("; ".join(s["reasons"])), ", ".join(str(n + 1) for n in s["needs"]))
         out.print(table)
     runs_view.held_table(out, d["held"], f"duck {p.command}")
+    if "preview" in d:
+        summary.print_preview(out, d["preview"])
 
 
 def progress(screen: Screen, p, enabled: bool):
@@ -238,15 +242,20 @@ def report_written(screen: Screen, d: dict) -> None:
 
 
 def pruned(screen: Screen, counts: dict, as_json: bool, dry_run: bool = False,
-           lake: dict | None = None) -> None:
+           lake: dict | None = None, envs: tuple[list, int] = ([], 14)) -> None:
     """What `duck prune` deleted (or, with --dry-run, would delete); in lake mode, what the
-    lake's housekeeping did."""
+    lake's housekeeping did; the environments older than the retention it dropped."""
     if as_json:
         emit_json(screen, docs.doc("prune", deleted=counts, dry_run=dry_run,
+                                   environments_dropped=envs[0], env_retention_days=envs[1],
                                    **({"lake": lake} if lake else {})))
         return
     verb = "would delete (dry run, nothing deleted): " if dry_run else "deleted "
-    screen.out.print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    if counts:
+        screen.out.print(verb + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    verb = "would drop" if dry_run else "dropped"
+    screen.out.print(f"{verb} {len(envs[0])} environment(s) older than {envs[1]} day(s)"
+                     + (f": {', '.join(envs[0])}" if envs[0] else ""), markup=False)
     if lake:
         screen.out.print("lake: " + ", ".join(f"{n} {t.replace('_', ' ')}"
                                              for t, n in lake.items()))

@@ -218,3 +218,16 @@ def print_partitions_hidden(out, ah, shown: int) -> None:
                       if counts[s])
     out.print(f"{shown:,} of {len(ah.keys):,} partitions listed ({words}); the unhealthy first, "
               "then the newest. `--all` lists every one, `--json` gives them all as data.")
+
+
+def print_preview(out, preview: dict) -> None:
+    """What an environment's plan builds there, previews and reads from production."""
+    built = ", ".join(preview["built"]) or "nothing"
+    out.print(f"environment {preview['env']}: changed {', '.join(preview['changed']) or 'nothing'};"
+              f" built here: {built}", markup=False)
+    for asset, w in preview["window"].items():
+        out.print(f"  previewing {asset} {w['first']}..{w['last']} ({w['partitions']} "
+                  "partition(s))", markup=False)
+    deferred = preview["deferred"]
+    out.print(f"read from production ({len(deferred)}): {', '.join(deferred) or 'nothing'}",
+              markup=False)

@@ -45,7 +45,8 @@ def _run(s, asset, specs: list, key: str, now) -> list:
         return []
     where, params = _where(asset, key)
     ctx = Context(asset.name, None, key or None, (key,) if key else (), None, con=s.wh.con,
-                  output_dir=files_output.folder(s.project.root, asset.name, key)
+                  output_dir=files_output.folder(s.project.root, asset.name, key,
+                                                               s.settings.env)
                   if asset.is_files else None)
     return checks.run_checks(s.wh.con, specs, quote_ident(asset.name), where=where,
                              params=params, now=now, reference_time=_reference(asset, key, now),

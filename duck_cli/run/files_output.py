@@ -19,16 +19,17 @@ from pathlib import Path
 from duck_cli.records import RunStatus
 from duck_cli.run import python_asset, python_process
 from duck_cli.run.python_call import UserCodeError
-from duck_cli.sql import quote_ident
+from duck_cli.sql import PROD, env_slug, quote_ident
 
 OUTPUTS = "outputs"
 STAGE = "__duck_stage"
 _COLUMNS = "partition_key VARCHAR, file VARCHAR, bytes BIGINT"
 
 
-def folder(root: Path, asset: str, key: str) -> Path:
-    """Where a partition's files are published: outputs/ASSET/[KEY]/."""
-    base = root / OUTPUTS / asset
+def folder(root: Path, asset: str, key: str, env: str = PROD) -> Path:
+    """Where a partition's files are published: outputs/ASSET/[KEY]/ (an environment's in
+    outputs/.envs/ENV/ASSET/[KEY]/: production's files stay as they are)."""
+    base = (root / OUTPUTS if env == PROD else root / OUTPUTS / ".envs" / env_slug(env)) / asset
     return base / key if key else base
 
 
@@ -102,7 +103,7 @@ def _publish_table(b, key: str) -> None:
 def _swap_and_commit(b, started, key: str, staging: Path, rows: int, results):
     """Swap the staged folder in, then commit the file list and ledger; undo the swap if the
     commit fails (the staging path then holds the old files, which `run` deletes)."""
-    final = folder(b.s.project.root, b.asset.name, key)
+    final = folder(b.s.project.root, b.asset.name, key, b.s.settings.env)
     final.parent.mkdir(parents=True, exist_ok=True)
     had = final.exists()
     exchange(staging, final)

@@ -21,7 +21,7 @@ from duck_cli.errors import ExecutionError, StateError
 from duck_cli.run.prelude import prepare_connection
 from duck_cli.state import held, observe, sources, versions as versions_mod
 from duck_cli.models import Project, is_remote
-from duck_cli.run import observers
+from duck_cli.run import environment, headers_cache, observers
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state import backends
@@ -87,6 +87,7 @@ class Session:
         self.backfill_id: str | None = None
         self.recovered: dict = {}
         self.snapshot = Snapshot.empty()  # the catalog as this session knows it
+        self.base: Snapshot | None = None  # in an environment: production's, read at start
         self._unrecorded = unrecorded_marker(project.settings).exists()
         self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
@@ -190,7 +191,8 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
             s.held = state.writer(wh, wait=wait)
             s.recovered = recover(s)
             s.recovered["lost"] = record_lost(s)
-            s.headers = _load_headers(s)
+            s.base = environment.defer_to_production(s)
+            s.headers = headers_cache.load(s.settings)
             s.headers_seen = len(s.headers)
             observe_sources(s)
             if not hold_catalog:
@@ -199,43 +201,10 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         finally:
             try:
                 s.flush(force=True)
-                _save_headers(s)
+                headers_cache.save(s.settings, s.headers, s.headers_seen)
             finally:
                 s.release_catalog()
                 wh.close()
-
-
-def _headers_file(s: Session):
-    return s.settings.catalog.parent / "cache" / "headers.pickle"
-
-
-def _load_headers(s: Session) -> dict:
-    """Source files' columns by content version, as sniffed by earlier commands."""
-    import pickle
-
-    try:
-        with open(_headers_file(s), "rb") as f:
-            found = pickle.load(f)
-        return found if isinstance(found, dict) else {}
-    except Exception:  # noqa: BLE001 - a missing or unreadable cache is an empty one
-        return {}
-
-
-def _save_headers(s: Session) -> None:
-    import os
-    import pickle
-
-    if len(s.headers) == s.headers_seen:
-        return  # nothing new was sniffed
-    target = _headers_file(s)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(s.headers, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target)
-    except OSError:
-        pass
 
 
 @contextmanager
@@ -333,10 +302,11 @@ def observe_sources(s: Session) -> None:
     s.live = live
     _restamp_legacy(s, live)
     snap = s.snapshot
+    known = snap.current if s.base is None else {**s.base.current, **snap.current}
     rows = [ledger_row(s.next_seq(), s.project.assets[name], key, None, None, now, None,
                        "observation", data_version=version)
             for name, versions in live.items() for key, version in versions.items()
-            if version is not None and _changed(snap.current.get((name, key)), version)]
+            if version is not None and _changed(known.get((name, key)), version)]
     for asset in observe.file_sources(s.project):
         arrived = [k for k, v in live[asset.name].items() if v]
         s.source_errors.pop(asset.name, None)

@@ -131,7 +131,7 @@ def _value(value: str, env: Mapping[str, str]) -> str:
 
 def prepare(con, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
     """Load the project's extensions, create its secrets and attach its source databases."""
-    load(con, settings.extensions, settings.catalog.parent)
+    load(con, settings.extensions, settings.state_dir)
     if settings.secrets:
         create_secrets(con, settings, environ)
     for name, body in settings.attach.items():

@@ -20,7 +20,8 @@ from duck_cli.errors import DuckError
 from duck_cli.records import Snapshot
 from duck_cli.state import lake
 from duck_cli.state.catalog import connect
-from duck_cli.state.warehouse import LEDGER, identity
+from duck_cli.sql import PROD, env_schema, env_slug
+from duck_cli.state.warehouse import identity, ledger_of
 
 
 @dataclass(frozen=True)
@@ -71,15 +72,15 @@ def without_lost(snap: Snapshot, lost: dict[tuple[str, str], str]) -> Snapshot:
     return replace(snap, current=current, lost={**snap.lost, **lost})
 
 
-def read_facts(con) -> Facts:
-    """The facts of the warehouse open on ``con``."""
+def read_facts(con, env: str = PROD) -> Facts:
+    """The facts of the warehouse open on ``con``, for environment ``env``'s tables."""
     relations = frozenset(r[0] for r in con.execute(
-        "SELECT lower(table_name) FROM duckdb_tables() WHERE schema_name = 'main' AND NOT "
+        "SELECT lower(table_name) FROM duckdb_tables() WHERE schema_name = $s AND NOT "
         "temporary AND database_name = current_database() UNION ALL SELECT lower(view_name) "
-        "FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal AND NOT temporary "
-        "AND database_name = current_database()").fetchall())
+        "FROM duckdb_views() WHERE schema_name = $s AND NOT internal AND NOT temporary "
+        "AND database_name = current_database()", {"s": env_schema(env)}).fetchall())
     ident = identity(con)
-    ledger_max = con.execute(f"SELECT coalesce(max(seq), 0) FROM {LEDGER}").fetchone()[0] \
+    ledger_max = con.execute(f"SELECT coalesce(max(seq), 0) FROM {ledger_of(env)}").fetchone()[0] \
         if ident is not None else 0
     return Facts(ident, ledger_max, relations)
 
@@ -99,7 +100,7 @@ def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
         return without_lost(snap, lost_partitions(snap, None, shown(project), project.assets))
     if locked:
         return snap
-    facts = _cached_facts(path, project.settings.wait_seconds)
+    facts = _cached_facts(path, project.settings.wait_seconds, project.settings.env)
     if facts is None:  # unreadable: the commands that open it say so
         return snap
     return without_lost(snap, lost_partitions(snap, facts, shown(project), project.assets))
@@ -126,9 +127,10 @@ def _stamp(path: Path) -> tuple | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, wst and (wst.st_size, wst.st_mtime_ns))
 
 
-def _cached_facts(path: Path, wait: float) -> Facts | None:
+def _cached_facts(path: Path, wait: float, env: str = PROD) -> Facts | None:
     """The warehouse's facts, from the cache while the file is unchanged."""
-    key, cache = _stamp(path), path.parent / "cache" / "warehouse.pickle"
+    name = "warehouse.pickle" if env == PROD else f"warehouse.{env_slug(env)}.pickle"
+    key, cache = _stamp(path), path.parent / "cache" / name
     try:
         with open(cache, "rb") as f:
             stored_key, facts = pickle.load(f)
@@ -136,19 +138,19 @@ def _cached_facts(path: Path, wait: float) -> Facts | None:
             return facts
     except Exception:  # noqa: BLE001 - a missing or unreadable cache is just a miss
         pass
-    facts = _read(path, wait)
+    facts = _read(path, wait, env)
     if facts is not None and key is not None and key == _stamp(path):
         _store(cache, key, facts)
     return facts
 
 
-def _read(path: Path, wait: float) -> Facts | None:
+def _read(path: Path, wait: float, env: str = PROD) -> Facts | None:
     try:
         con = connect(path, read_only=True, wait=min(wait, 2.0))
     except DuckError:
         return None
     try:
-        return read_facts(con)
+        return read_facts(con, env)
     except Exception:  # noqa: BLE001 - a damaged file: `doctor` and the writers report it
         return None
     finally:

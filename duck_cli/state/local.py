@@ -22,7 +22,7 @@ class LocalState:
 
     def __init__(self, settings: Settings):
         self.path = settings.catalog
-        self.state_dir = settings.catalog.parent
+        self.state_dir = settings.state_dir  # production's folder: one writer for all environments
 
     def describe(self) -> str:
         """The catalog file's path."""

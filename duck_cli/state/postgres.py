@@ -6,7 +6,7 @@ read and written by `PgStore` (`postgres_store.py`). The write lock is PostgreSQ
 locks, held by a connection of their own for the whole command: one per asset written (so
 writers on different assets do not wait for each other) under a shared project lock, or the
 project lock alone, exclusively, for a command that may touch everything; who holds one is
-written in ``duck.holders``, keyed by the holding connection's backend pid, so a refusal names
+written in ``holders``, keyed by the holding connection's backend pid, so a refusal names
 the holder. psycopg is imported only here, when a project chooses this mode. The connection
 string may hold a password only through the environment; it is never printed (`shown`).
 """
@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 from duck_cli.errors import LockedError, StateError
 from duck_cli.models import Settings
 from duck_cli.records import Snapshot
+from duck_cli.sql import env_schema, quote_ident
 from duck_cli.state import postgres_schema as schema
 from duck_cli.state.postgres_store import PgStore
 
@@ -38,6 +39,7 @@ class PostgresState:
     def __init__(self, settings: Settings, dsn: str):
         self.dsn = dsn
         self.settings = settings
+        self.schema = env_schema(settings.env, "duck")  # production's: duck; pr-42's: duck__pr_42
 
     def describe(self) -> str:
         """'PostgreSQL (host=… dbname=…)': the connection without its password."""
@@ -56,6 +58,7 @@ class PostgresState:
         except psycopg.Error as err:
             raise connection_error(self.dsn, err) from None
         con.execute("SET TIME ZONE 'UTC'")
+        con.execute(f"SET search_path TO {quote_ident(self.schema)}")  # the environment's tables
         return con
 
     @contextmanager
@@ -63,7 +66,7 @@ class PostgresState:
         """The store for one short transaction; None when reading before duck made its schema."""
         con = self.connect()
         try:
-            if not schema.prepare(con, read_only=read_only, where=self.describe()):
+            if not schema.prepare(con, read_only=read_only, where=self.describe(), schema=self.schema):
                 yield None
                 return
             with _database_errors(self):
@@ -75,7 +78,7 @@ class PostgresState:
         """A connection of its own for a writing session; the caller closes it."""
         con = self.connect()
         try:
-            schema.prepare(con, read_only=False, where=self.describe())
+            schema.prepare(con, read_only=False, where=self.describe(), schema=self.schema)
         except BaseException:
             con.close()
             raise
@@ -90,7 +93,7 @@ class PostgresState:
         """The schema version found (None: none yet) and the server's version, for doctor."""
         con = self.connect()
         try:
-            return schema.found_version(con), con.execute("SHOW server_version").fetchone()[0]
+            return schema.found_version(con, self.schema), con.execute("SHOW server_version").fetchone()[0]
         finally:
             con.close()
 
@@ -104,14 +107,14 @@ class PostgresState:
         holder (exit 4)."""
         con = self.connect()
         try:
-            schema.prepare(con, read_only=False, where=self.describe())
-            keys = [(project_key(), assets is None)] + \
-                [(asset_key(a), True) for a in sorted({a.lower() for a in assets or ()})]
+            schema.prepare(con, read_only=False, where=self.describe(), schema=self.schema)
+            keys = [(project_key(self.schema), assets is None)] + \
+                [(asset_key(a, self.schema), True) for a in sorted({a.lower() for a in assets or ()})]
             _note_holder(con, command, now)
             deadline, told = time.monotonic() + wait, [False]
             for key, exclusive in keys:
-                _acquire(con, key, exclusive, deadline, wait, lambda k: _tell(con, k, on_wait,
-                                                                              told))
+                _acquire(con, key, exclusive, deadline, wait,
+                         lambda k: _tell(con, k, on_wait, told), self.schema)
             yield
         finally:
             con.close()  # closing the session releases every advisory lock it holds
@@ -124,7 +127,28 @@ class PostgresState:
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
                 "database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND classid = %s AND objid = %s AND objsubid = 1",
-                _split(project_key())).fetchone()[0])
+                _split(project_key(self.schema))).fetchone()[0])
+        finally:
+            con.close()
+
+    def env_slugs(self) -> list[str]:
+        """The environments whose state this database holds (schemas duck__<slug>)."""
+        con = self.connect()
+        try:
+            return [r[0][len("duck__"):] for r in con.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'duck\\_\\_%' "
+                "ORDER BY 1").fetchall()]
+        finally:
+            con.close()
+
+    def drop_schema(self) -> bool:
+        """Drop this environment's schema and every record in it (False: there was none)."""
+        con = self.connect()
+        try:
+            found = con.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s",
+                                [self.schema]).fetchone()[0]
+            con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(self.schema)} CASCADE")
+            return bool(found)
         finally:
             con.close()
 
@@ -139,21 +163,22 @@ class PostgresState:
 
 def _note_holder(con, command: str, now: datetime) -> None:
     """Say who this lock connection is (and forget holders whose connection is gone)."""
-    con.execute("DELETE FROM duck.holders WHERE backend_pid NOT IN (SELECT pid FROM "
+    con.execute("DELETE FROM holders WHERE backend_pid NOT IN (SELECT pid FROM "
                 "pg_stat_activity)")
-    con.execute("INSERT INTO duck.holders VALUES (pg_backend_pid(), %s, %s, %s, %s) "
+    con.execute("INSERT INTO holders VALUES (pg_backend_pid(), %s, %s, %s, %s) "
                 "ON CONFLICT (backend_pid) DO UPDATE SET command = excluded.command, "
                 "pid = excluded.pid, host = excluded.host, since = excluded.since",
                 [command, os.getpid(), os.uname().nodename, now])
 
 
-def _acquire(con, key: int, exclusive: bool, deadline: float, wait: float, waiting) -> None:
+def _acquire(con, key: int, exclusive: bool, deadline: float, wait: float, waiting,
+             schema: str = "duck") -> None:
     fn = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
     while not con.execute(f"SELECT {fn}(%s)", [key]).fetchone()[0]:
         waiting(key)
         if time.monotonic() >= deadline:
             held = _holders(con, key)
-            what = "the project" if key == project_key() else "an asset it writes"
+            what = "an asset it writes" if key != project_key(schema) else "the project"
             raise LockedError(f"{what} is locked by {describe(held[0] if held else None)}; "
                               f"waited {wait:g}s", hint="Wait for that command to finish, or "
                               "raise --wait; a lock dies with its holder's connection.")
@@ -170,7 +195,7 @@ def _tell(con, key: int, on_wait, told: list) -> None:
 def _holders(con, key: int) -> list[dict]:
     classid, objid = _split(key)
     rows = con.execute(
-        "SELECT h.command, h.pid, h.host, h.since FROM pg_locks l JOIN duck.holders h ON "
+        "SELECT h.command, h.pid, h.host, h.since FROM pg_locks l JOIN holders h ON "
         "h.backend_pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s "
         "AND l.objid = %s AND l.objsubid = 1 AND l.pid <> pg_backend_pid() ORDER BY h.since",
         [classid, objid]).fetchall()
@@ -185,14 +210,14 @@ def describe(info: dict | None) -> str:
             f"since {info.get('since')})")
 
 
-def project_key() -> int:
-    """The advisory lock key of the project as a whole."""
-    return _key("duck:project")
+def project_key(schema: str = "duck") -> int:
+    """The advisory lock key of the project as a whole (an environment's: its own)."""
+    return _key(f"{schema}:project")
 
 
-def asset_key(asset: str) -> int:
+def asset_key(asset: str, schema: str = "duck") -> int:
     """The advisory lock key of one asset (names are case-insensitive)."""
-    return _key("duck:asset:" + asset.lower())
+    return _key(f"{schema}:asset:" + asset.lower())
 
 
 def _key(text: str) -> int:

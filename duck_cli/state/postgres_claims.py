@@ -1,6 +1,6 @@
 """Sharing one backfill between runners: partitions claimed in PostgreSQL with leases.
 
-A backfill's work is a list of (asset, partition) items in ``duck.claims`` (postgres_schema.py). Each runner claims
+A backfill's work is a list of (asset, partition) items in ``claims`` (postgres_schema.py). Each runner claims
 a few at a time (``FOR UPDATE SKIP LOCKED``: two runners never take the same item, and neither
 waits for the other), keeps its claims alive with heartbeats while it builds, and marks an
 item done with its own name. A runner that dies (kill -9) stops heartbeating: once its lease
@@ -45,10 +45,12 @@ class Progress:
 class Claims:
     """One runner's view of a shared backfill's claims, over an autocommit connection."""
 
-    def __init__(self, con, backfill_id: str, runner: str, lease_seconds: float = 30.0):
+    def __init__(self, con, backfill_id: str, runner: str, lease_seconds: float = 30.0,
+                 schema: str = "duck"):
         if lease_seconds <= 0:
             raise StateError("a claim's lease must be longer than 0 seconds")
         self.con = con
+        con.execute(f'SET search_path TO "{schema}", public')  # the environment's claims
         self.backfill_id = backfill_id
         self.runner = runner
         self.lease = f"{float(lease_seconds)} seconds"
@@ -58,7 +60,7 @@ class Claims:
         if not items:
             return 0
         cur = self.con.execute(
-            "INSERT INTO duck.claims (backfill_id, asset, partition_key) SELECT %s, a, p FROM "
+            "INSERT INTO claims (backfill_id, asset, partition_key) SELECT %s, a, p FROM "
             "unnest(%s::text[], %s::text[]) AS t(a, p) ON CONFLICT DO NOTHING",
             [self.backfill_id, [i.asset for i in items], [i.partition for i in items]])
         return cur.rowcount
@@ -66,9 +68,9 @@ class Claims:
     def claim(self, limit: int = 1) -> list[Item]:
         """Take up to ``limit`` items nobody holds: pending ones, or claims whose lease ran out."""
         rows = self.con.execute(
-            "UPDATE duck.claims c SET status = 'claimed', runner = %s, claims = c.claims + 1, "
+            "UPDATE claims c SET status = 'claimed', runner = %s, claims = c.claims + 1, "
             "lease_until = clock_timestamp() + %s::interval FROM (SELECT asset, partition_key "
-            "FROM duck.claims WHERE backfill_id = %s AND (status = 'pending' OR (status = "
+            "FROM claims WHERE backfill_id = %s AND (status = 'pending' OR (status = "
             "'claimed' AND lease_until < clock_timestamp())) ORDER BY asset, partition_key "
             "LIMIT %s FOR UPDATE SKIP LOCKED) free WHERE c.backfill_id = %s AND c.asset = "
             "free.asset AND c.partition_key = free.partition_key RETURNING c.asset, "
@@ -79,7 +81,7 @@ class Claims:
     def heartbeat(self) -> int:
         """Extend this runner's live claims; how many it still holds."""
         return self.con.execute(
-            "UPDATE duck.claims SET lease_until = clock_timestamp() + %s::interval WHERE "
+            "UPDATE claims SET lease_until = clock_timestamp() + %s::interval WHERE "
             "backfill_id = %s AND runner = %s AND status = 'claimed'",
             [self.lease, self.backfill_id, self.runner]).rowcount
 
@@ -87,24 +89,24 @@ class Claims:
         """Record ``item`` built by this runner; False when the claim was no longer its own
         (its lease lapsed and another runner took the item over)."""
         return self.con.execute(
-            "UPDATE duck.claims SET status = 'done', built_by = %s, done_at = clock_timestamp(), "
+            "UPDATE claims SET status = 'done', built_by = %s, done_at = clock_timestamp(), "
             "lease_until = NULL WHERE backfill_id = %s AND asset = %s AND partition_key = %s AND "
             "runner = %s AND status = 'claimed'",
             [self.runner, self.backfill_id, item.asset, item.partition, self.runner]).rowcount == 1
 
     def release(self) -> None:
         """Give back this runner's unfinished claims at once (a clean stop)."""
-        self.con.execute("UPDATE duck.claims SET status = 'pending', runner = NULL, lease_until "
+        self.con.execute("UPDATE claims SET status = 'pending', runner = NULL, lease_until "
                          "= NULL WHERE backfill_id = %s AND runner = %s AND status = 'claimed'",
                          [self.backfill_id, self.runner])
 
     def progress(self) -> Progress:
         """Items per status and per runner that built them."""
         counts = dict(self.con.execute(
-            "SELECT status, count(*) FROM duck.claims WHERE backfill_id = %s GROUP BY status",
+            "SELECT status, count(*) FROM claims WHERE backfill_id = %s GROUP BY status",
             [self.backfill_id]).fetchall())
         built = dict(self.con.execute(
-            "SELECT built_by, count(*) FROM duck.claims WHERE backfill_id = %s AND status = "
+            "SELECT built_by, count(*) FROM claims WHERE backfill_id = %s AND status = "
             "'done' GROUP BY built_by", [self.backfill_id]).fetchall())
         return Progress(counts.get("pending", 0), counts.get("claimed", 0),
                         counts.get("done", 0), built)
@@ -112,5 +114,5 @@ class Claims:
     def built_by(self) -> dict[Item, str]:
         """Which runner built each finished item (the backfill record)."""
         return {Item(a, p): r for a, p, r in self.con.execute(
-            "SELECT asset, partition_key, built_by FROM duck.claims WHERE backfill_id = %s AND "
+            "SELECT asset, partition_key, built_by FROM claims WHERE backfill_id = %s AND "
             "status = 'done'", [self.backfill_id]).fetchall()}

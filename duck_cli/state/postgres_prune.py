@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-_KEEP_CURRENT = ("SELECT DISTINCT ON (asset, partition_key) run_id FROM duck.materializations "
+_KEEP_CURRENT = ("SELECT DISTINCT ON (asset, partition_key) run_id FROM materializations "
                  "ORDER BY asset, partition_key, seq DESC")
 _KEEP_ATTEMPTS = ("SELECT DISTINCT ON (asset, p) run_id FROM (SELECT run_id, asset, seq, "
-                  "unnest(partitions) AS p FROM duck.steps WHERE status IN ('success', "
+                  "unnest(partitions) AS p FROM steps WHERE status IN ('success', "
                   "'failed')) x ORDER BY asset, p, seq DESC")
 
 
@@ -29,7 +29,7 @@ def prune(con, keep_runs: int | None, older_than: datetime | None,
 
 def _prunable(con, keep_runs: int | None, older_than: datetime | None) -> list[str]:
     ranked = ("SELECT run_id, started_at, row_number() OVER (ORDER BY started_at DESC, "
-              "run_id DESC) AS rn FROM duck.runs WHERE status NOT IN ('pending', 'running')")
+              "run_id DESC) AS rn FROM runs WHERE status NOT IN ('pending', 'running')")
     conds, params = [], []
     if keep_runs is not None:
         conds.append("rn > %s")
@@ -49,8 +49,8 @@ def _delete(con, table: str, run_ids: list[str]) -> int:
     if not run_ids:
         return 0
     if table == "materializations":  # keep the history of the current ones' runs intact
-        sql = ("DELETE FROM duck.materializations WHERE run_id = ANY(%s) AND seq NOT IN "
-               "(SELECT max(seq) FROM duck.materializations GROUP BY asset, partition_key)")
+        sql = ("DELETE FROM materializations WHERE run_id = ANY(%s) AND seq NOT IN "
+               "(SELECT max(seq) FROM materializations GROUP BY asset, partition_key)")
     else:
-        sql = f"DELETE FROM duck.{table} WHERE run_id = ANY(%s)"
+        sql = f"DELETE FROM {table} WHERE run_id = ANY(%s)"
     return con.execute(sql, [run_ids]).rowcount

@@ -20,12 +20,12 @@ _CHECK_COLS = ("seq, run_id, asset, partition_key, check_name, kind, severity, p
 LATEST_ATTEMPTS = (
     "SELECT DISTINCT ON (asset, p) seq, run_id, step, asset, p, status, error, error_kind, "
     "code_version, ended_at, input_seq FROM (SELECT s.*, unnest(partitions) AS p FROM "
-    "duck.steps s WHERE status IN ('success', 'failed')) x ORDER BY asset, p, seq DESC")
+    "steps s WHERE status IN ('success', 'failed')) x ORDER BY asset, p, seq DESC")
 LATEST_CHECKS = (
     f"SELECT DISTINCT ON (asset, partition_key, check_name) {_CHECK_COLS} FROM "
-    "duck.check_results ORDER BY asset, partition_key, check_name, seq DESC")
+    "check_results ORDER BY asset, partition_key, check_name, seq DESC")
 _HIGHEST = ("SELECT coalesce(max(substr({col}, 2)::bigint) FILTER (WHERE substr({col}, 2) ~ "
-            "'^[0-9]{{1,18}}$'), 0) FROM duck.{table}")
+            "'^[0-9]{{1,18}}$'), 0) FROM {table}")
 
 
 class PgStore:
@@ -54,7 +54,7 @@ class PgStore:
             current = {(m.asset, m.partition): m for m in (Mat._make(_utc(r, 5)) for r in self._all(
                 "SELECT DISTINCT ON (asset, partition_key) seq, asset, partition_key, run_id, "
                 "step, created_at, code_version, data_version, row_count, kind FROM "
-                "duck.materializations ORDER BY asset, partition_key, seq DESC"))}
+                "materializations ORDER BY asset, partition_key, seq DESC"))}
             latest = [Attempt._make(_utc(r, 9)) for r in self._all(LATEST_ATTEMPTS)]
             checks = self._failing_checks()
             counts = {r[0]: tuple(r[1:]) for r in self._all(
@@ -62,8 +62,8 @@ class PgStore:
                 f"AND severity = 'error'), count(*) FILTER (WHERE NOT passed AND severity <> "
                 f"'error') FROM ({LATEST_CHECKS}) c GROUP BY asset")}
             active = tuple(RunRow._make(r) for r in self._all(
-                f"SELECT {_RUN_COLS} FROM duck.runs WHERE status IN ('pending', 'running')"))
-            max_seq = self._one("SELECT coalesce(max(seq), 0) FROM duck.materializations")
+                f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running')"))
+            max_seq = self._one("SELECT coalesce(max(seq), 0) FROM materializations")
             warehouse_id = self.meta("warehouse_id")
         attempts = {(a.asset, a.partition): a for a in latest if a.status == "failed"}
         last: dict[str, Attempt] = {}
@@ -85,32 +85,32 @@ class PgStore:
         return {k: tuple(v) for k, v in out.items()}
 
     def meta(self, key: str) -> str | None:
-        """A value kept in duck.meta (None when not set)."""
-        row = self.con.execute("SELECT value FROM duck.meta WHERE key = %s", [key]).fetchone()
+        """A value kept in meta (None when not set)."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = %s", [key]).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        """Keep a value in duck.meta."""
-        self.con.execute("INSERT INTO duck.meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+        """Keep a value in meta."""
+        self.con.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
                          "SET value = excluded.value", [key, value])
 
     def runs(self, limit: int = 20, asset: str | None = None) -> list[RunRow]:
         """The latest runs, newest first (optionally only runs that touched an asset)."""
-        where = "WHERE run_id IN (SELECT run_id FROM duck.steps WHERE asset = %s)" if asset else ""
+        where = "WHERE run_id IN (SELECT run_id FROM steps WHERE asset = %s)" if asset else ""
         return [RunRow._make(r) for r in self._all(
-            f"SELECT {_RUN_COLS} FROM duck.runs {where} ORDER BY started_at DESC, run_id DESC "
+            f"SELECT {_RUN_COLS} FROM runs {where} ORDER BY started_at DESC, run_id DESC "
             "LIMIT %s", [*([asset] if asset else []), limit])]
 
     def run(self, run_id: str) -> RunRow | None:
         """One run by id (or by a unique prefix of it)."""
-        rows = self._all(f"SELECT {_RUN_COLS} FROM duck.runs WHERE starts_with(run_id, %s) "
+        rows = self._all(f"SELECT {_RUN_COLS} FROM runs WHERE starts_with(run_id, %s) "
                          "ORDER BY run_id", [run_id])
         return RunRow._make(rows[0]) if len(rows) == 1 else None
 
     def steps(self, run_id: str) -> list[StepRecord]:
         """The steps of one run, in order."""
         return [StepRecord._make(r) for r in self._all(
-            f"SELECT {_STEP_COLS} FROM duck.steps s WHERE run_id = %s ORDER BY step, seq",
+            f"SELECT {_STEP_COLS} FROM steps s WHERE run_id = %s ORDER BY step, seq",
             [run_id])]
 
     def lake_snapshots(self, run_id: str | None = None, asset: str | None = None
@@ -118,7 +118,7 @@ class PgStore:
         """The DuckLake snapshot each publish made (lake mode), by (run id, step)."""
         rows = self._all(
             "SELECT run_id, step, max((upstream::jsonb ->> 'snapshot')::bigint) AS snap "
-            "FROM duck.materializations WHERE kind = 'materialization' "
+            "FROM materializations WHERE kind = 'materialization' "
             "AND upstream LIKE '{%%' AND (%(run)s::text IS NULL OR run_id = %(run)s) "
             "AND (%(asset)s::text IS NULL OR asset = %(asset)s) GROUP BY run_id, step",
             {"run": run_id, "asset": asset})
@@ -127,7 +127,7 @@ class PgStore:
     def run_checks(self, run_id: str) -> list[CheckRow]:
         """Check results recorded by one run."""
         return [_check(r) for r in self._all(
-            f"SELECT {_CHECK_COLS} FROM duck.check_results WHERE run_id = %s ORDER BY seq",
+            f"SELECT {_CHECK_COLS} FROM check_results WHERE run_id = %s ORDER BY seq",
             [run_id])]
 
     def backfills(self, backfill_id: str | None = None) -> list[Backfill]:
@@ -135,7 +135,7 @@ class PgStore:
         cols = ", ".join("b." + c for c in BackfillRecord._fields)
         rows = self._all(
             f"SELECT {cols}, array_agg(r.run_id ORDER BY r.started_at), array_agg(r.status "
-            "ORDER BY r.started_at) FROM duck.backfills b LEFT JOIN duck.runs r ON "
+            "ORDER BY r.started_at) FROM backfills b LEFT JOIN runs r ON "
             "r.backfill_id = b.backfill_id "
             + ("WHERE starts_with(b.backfill_id, %s) " if backfill_id else "")
             + "GROUP BY b.backfill_id ORDER BY b.created_at DESC, b.backfill_id DESC",
@@ -144,12 +144,12 @@ class PgStore:
 
     def max_step_seq(self) -> int:
         """The highest step/check sequence number recorded."""
-        return self._one("SELECT greatest((SELECT coalesce(max(seq), 0) FROM duck.steps), "
-                         "(SELECT coalesce(max(seq), 0) FROM duck.check_results))")
+        return self._one("SELECT greatest((SELECT coalesce(max(seq), 0) FROM steps), "
+                         "(SELECT coalesce(max(seq), 0) FROM check_results))")
 
     def last_ids(self) -> dict[str, int]:
         """The last run (``r``) and backfill (``b``) number ever issued, pruned ones included."""
-        counted = dict(self._all("SELECT name, value FROM duck.counters"))
+        counted = dict(self._all("SELECT name, value FROM counters"))
         return {prefix: max(counted.get(prefix, 0), self._one(
             _HIGHEST.format(col=col, table=table)))
             for prefix, col, table in (("r", "run_id", "runs"), ("b", "backfill_id", "backfills"))}
@@ -164,7 +164,7 @@ class PgStore:
                 self._count(run.run_id)
             for bf in batch.backfills:
                 if isinstance(bf, BackfillStatus):
-                    self.con.execute("UPDATE duck.backfills SET status = %s WHERE backfill_id "
+                    self.con.execute("UPDATE backfills SET status = %s WHERE backfill_id "
                                      "= %s", [bf.status, bf.backfill_id])
                 else:
                     self._upsert("backfills", "backfill_id", bf)
@@ -176,7 +176,7 @@ class PgStore:
     def _upsert(self, table: str, key: str, row: tuple) -> None:
         cols = row._fields
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
-        self.con.execute(f"INSERT INTO duck.{table} ({', '.join(cols)}) VALUES "
+        self.con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
                          f"({', '.join(['%s'] * len(cols))}) ON CONFLICT ({key}) DO UPDATE "
                          f"SET {updates}", list(row))
 
@@ -184,33 +184,33 @@ class PgStore:
         if not rows:
             return
         cols = rows[0]._fields
-        with self.con.cursor().copy(f"COPY duck.{table} ({', '.join(cols)}) FROM STDIN") as copy:
+        with self.con.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 
     def _count(self, issued: str) -> None:
         number = int(issued[1:]) if issued[1:].isdigit() else 0
-        self.con.execute("INSERT INTO duck.counters VALUES (%s, %s) ON CONFLICT (name) DO "
-                         "UPDATE SET value = greatest(duck.counters.value, excluded.value)",
+        self.con.execute("INSERT INTO counters VALUES (%s, %s) ON CONFLICT (name) DO "
+                         "UPDATE SET value = greatest(counters.value, excluded.value)",
                          [issued[:1], number])
 
     def restamp(self, versions: list[tuple[int, str]]) -> None:
         """Rewrite the data version of recorded source observations, by seq."""
         with self.con.transaction():
             self.con.cursor().executemany(
-                "UPDATE duck.materializations SET data_version = %s WHERE seq = %s",
+                "UPDATE materializations SET data_version = %s WHERE seq = %s",
                 [[v, seq] for seq, v in versions])
 
     def mark_abandoned(self, run: RunRow, now: datetime) -> None:
         """Mark a run whose process died as abandoned."""
         with self.con.transaction():
-            self.con.execute("UPDATE duck.runs SET status = 'abandoned', ended_at = %s, error = %s "
+            self.con.execute("UPDATE runs SET status = 'abandoned', ended_at = %s, error = %s "
                              "WHERE run_id = %s", [now, f"process {run.pid} on {run.host} died "
                                                    "before the run ended", run.run_id])
-            self.con.execute("UPDATE duck.steps SET status = 'abandoned' WHERE run_id = %s AND "
+            self.con.execute("UPDATE steps SET status = 'abandoned' WHERE run_id = %s AND "
                              "status = 'running'", [run.run_id])
             if run.backfill_id:
-                self.con.execute("UPDATE duck.backfills SET status = 'partial' WHERE "
+                self.con.execute("UPDATE backfills SET status = 'partial' WHERE "
                                  "backfill_id = %s", [run.backfill_id])
 
     def unrecorded(self, ledger: list[tuple[int, str | None]], recorded_max: int) -> list[int]:
@@ -219,8 +219,8 @@ class PgStore:
             return []
         return [r[0] for r in self._all(
             "SELECT l.seq FROM unnest(%s::bigint[], %s::text[]) AS l(seq, run_id) WHERE NOT "
-            "EXISTS (SELECT 1 FROM duck.materializations m WHERE m.seq = l.seq) AND (l.seq > %s "
-            "OR l.run_id IS NULL OR l.run_id IN (SELECT run_id FROM duck.runs)) ORDER BY l.seq",
+            "EXISTS (SELECT 1 FROM materializations m WHERE m.seq = l.seq) AND (l.seq > %s "
+            "OR l.run_id IS NULL OR l.run_id IN (SELECT run_id FROM runs)) ORDER BY l.seq",
             [[s for s, _r in ledger], [r for _s, r in ledger], recorded_max])]
 
     # -- reports and housekeeping --------------------------------------------------------
@@ -229,7 +229,7 @@ class PgStore:
         """The newest ``limit`` runs and the steps of each (in step order), by run id."""
         runs = self.runs(limit)
         steps: dict[str, list[StepRecord]] = {r.run_id: [] for r in runs}
-        for r in self._all(f"SELECT {_STEP_COLS} FROM duck.steps s WHERE run_id = ANY(%s) "
+        for r in self._all(f"SELECT {_STEP_COLS} FROM steps s WHERE run_id = ANY(%s) "
                            "ORDER BY run_id, step, seq", [list(steps)]) if runs else []:
             steps[r[1]].append(StepRecord._make(r))
         return runs, steps
@@ -239,7 +239,7 @@ class PgStore:
         out: dict[str, list[tuple[StepRecord, str | None]]] = {}
         for row in self._all(
                 f"SELECT * FROM (SELECT {_STEP_COLS}, r.command, row_number() OVER (PARTITION BY "
-                "s.asset ORDER BY s.seq DESC) AS rn FROM duck.steps s LEFT JOIN duck.runs r "
+                "s.asset ORDER BY s.seq DESC) AS rn FROM steps s LEFT JOIN runs r "
                 "USING (run_id)) x WHERE rn <= %s ORDER BY asset, seq DESC", [per_asset]):
             step = StepRecord._make(row[:-2])
             out.setdefault(step.asset, []).append((step, row[-2]))
@@ -269,7 +269,7 @@ class PgStore:
         """Read every table."""
         try:
             for table in TABLES:
-                self._one(f"SELECT count(*) FROM duck.{table}")
+                self._one(f"SELECT count(*) FROM {table}")
         except Exception as err:  # noqa: BLE001 - any failure here is damage
             raise StateError(f"cannot read the state in {self.path}: "
                              f"{str(err).splitlines()[0]}") from err

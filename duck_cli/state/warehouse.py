@@ -16,22 +16,43 @@ from duck_cli.errors import ExecutionError
 from duck_cli.state import extensions, sources
 from duck_cli.models import Asset, Settings
 from duck_cli.records import LedgerRow
-from duck_cli.sql import key_expr, quote_ident, quote_table
+from duck_cli.sql import PROD, env_schema, key_expr, quote_ident, quote_table
 from duck_cli.state.store import ledger_unrecorded
 
-LEDGER = '"_duck"."ledger"'
+LEDGER = '"_duck"."ledger"'  # production's; an environment's is ledger_of(env)
 READ_HINT = ("Check the files' format, delimiter and header, or pass reader options under "
              "source.options (e.g. options: {delim: ';', header: true}), or declare the columns "
              "under source.columns.")
-_LEDGER_DDL = """
-CREATE SCHEMA IF NOT EXISTS _duck;
-CREATE TABLE IF NOT EXISTS _duck.ledger (
+_LEDGER_COLUMNS = """(
   seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
-  kind VARCHAR, upstream VARCHAR);
+  kind VARCHAR, upstream VARCHAR)"""
+_LEDGER_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS _duck;
+CREATE TABLE IF NOT EXISTS _duck.ledger {_LEDGER_COLUMNS};
 CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
 INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS (FROM _duck.identity);
 """
+_ENV_DDL = """
+CREATE SCHEMA IF NOT EXISTS {tables};
+CREATE SCHEMA IF NOT EXISTS {housekeeping};
+CREATE TABLE IF NOT EXISTS {housekeeping}.ledger COLUMNS;
+""".replace("COLUMNS", _LEDGER_COLUMNS)
+
+
+def ledger_of(env: str) -> str:
+    """The publish ledger of an environment (production's: ``_duck.ledger``).
+
+    >>> ledger_of('prod'), ledger_of('pr-42')
+    ('"_duck"."ledger"', '"_duck__pr_42"."ledger"')
+    """
+    return f'{quote_ident(env_schema(env, "_duck"))}."ledger"'
+
+
+def search_path(env: str) -> str | None:
+    """What makes a connection build in environment ``env``: unqualified CREATE lands in its
+    schema, unqualified reads of what it did not build fall through to production's ``main``."""
+    return None if env == PROD else f"SET search_path = '{env_schema(env)},main'"
 LEDGER_COLS = LedgerRow._fields
 
 
@@ -40,9 +61,10 @@ class Warehouse:
 
     lake = False  # a DuckLake (state/lake.py) publishes differently: run/lake_publish.py
 
-    def __init__(self, con, path: Path, kinds: dict[str, str] | None = None):
+    def __init__(self, con, path: Path, kinds: dict[str, str] | None = None, env: str = PROD):
         self.con = con
         self.path = path
+        self.env, self.schema, self.ledger = env, env_schema(env), ledger_of(env)
         self.shared = kinds is not None  # a worker's connection: kinds shared with others
         self.kinds: dict[str, str] = kinds if kinds is not None else {}  # by lower-case name
         self._undo: list[tuple[str, str | None]] | None = None  # marks made in the transaction
@@ -56,7 +78,9 @@ class Warehouse:
         same picture of which relations exist."""
         con = self.con.cursor()
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")  # not inherited
-        worker = Warehouse(con, self.path, kinds=self.kinds)
+        if search_path(self.env):
+            con.execute(search_path(self.env))
+        worker = Warehouse(con, self.path, kinds=self.kinds, env=self.env)
         worker.prepare(self.prelude, self.deferred)  # nor its variables and temporary macros
         return worker
 
@@ -81,9 +105,9 @@ class Warehouse:
         In place: worker connections share the dict."""
         found = dict(self.con.execute(
             "SELECT lower(table_name), 'BASE TABLE' FROM duckdb_tables() WHERE schema_name = "
-            "'main' AND NOT temporary AND database_name = current_database() UNION ALL SELECT "
-            "lower(view_name), 'VIEW' FROM duckdb_views() WHERE schema_name = 'main' AND NOT "
-            "internal AND NOT temporary AND database_name = current_database()"
+            "$s AND NOT temporary AND database_name = current_database() UNION ALL SELECT "
+            "lower(view_name), 'VIEW' FROM duckdb_views() WHERE schema_name = $s AND NOT "
+            "internal AND NOT temporary AND database_name = current_database()", {"s": self.schema}
         ).fetchall())
         self.kinds.clear()
         self.kinds.update(found)
@@ -108,12 +132,17 @@ class Warehouse:
             con.execute("SET memory_limit = ?", [settings.memory_limit])
         if not read_only:
             con.execute(_LEDGER_DDL)
+        if not read_only and settings.env != PROD:
+            con.execute(_ENV_DDL.format(tables=quote_ident(env_schema(settings.env)),
+                                        housekeeping=quote_ident(env_schema(settings.env, "_duck"))))
+        if search_path(settings.env):
+            con.execute(search_path(settings.env))
         try:
             extensions.prepare(con, settings)
         except BaseException:
             con.close()
             raise
-        return cls(con, settings.warehouse)
+        return cls(con, settings.warehouse, env=settings.env)
 
     def close(self) -> None:
         """Close the connection."""
@@ -127,19 +156,20 @@ class Warehouse:
         prune` deleted stay deleted. A local catalog attached to this connection is compared
         in one query; any other store through the ledger's (seq, run_id) index."""
         if getattr(store, "attached_to", None) is not self.con:
-            index = self.con.execute(f"SELECT seq, run_id FROM {LEDGER} ORDER BY seq").fetchall()
+            index = self.con.execute(f"SELECT seq, run_id FROM {self.ledger} ORDER BY seq"
+                                     ).fetchall()
             return ledger_unrecorded(store, recorded_max, index, self.ledger_rows)
         db = cat.ATTACHED
         cols = ", ".join(f"l.{c}" for c in LEDGER_COLS)
         cur = self.con.execute(
-            f"SELECT {cols} FROM {LEDGER} l ANTI JOIN {db}.materializations m USING (seq) "
+            f"SELECT {cols} FROM {self.ledger} l ANTI JOIN {db}.materializations m USING (seq) "
             f"WHERE l.seq > ? OR l.run_id IS NULL OR l.run_id IN (SELECT run_id FROM {db}.runs) "
             "ORDER BY l.seq", [recorded_max])
         return [LedgerRow._make(r) for r in cur.fetchall()]
 
     def ledger_rows(self, seqs: list[int]) -> list[LedgerRow]:
         """The ledger rows with these sequence numbers, in order."""
-        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {LEDGER} WHERE "
+        cur = self.con.execute(f"SELECT {', '.join(LEDGER_COLS)} FROM {self.ledger} WHERE "
                                "list_contains(?, seq) ORDER BY seq", [seqs])
         return [LedgerRow._make(r) for r in cur.fetchall()]
 
@@ -150,15 +180,16 @@ class Warehouse:
     def last_run_number(self) -> int:
         """The highest run number (r00012 -> 12) the ledger records."""
         return self.con.execute(f"SELECT coalesce(max(TRY_CAST(substr(run_id, 2) AS BIGINT)), 0) "
-                                f"FROM {LEDGER}").fetchone()[0]
+                                f"FROM {self.ledger}").fetchone()[0]
 
     def max_seq(self) -> int:
         """The highest ledger sequence number."""
-        return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {LEDGER}").fetchone()[0]
+        return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {self.ledger}"
+                                ).fetchone()[0]
 
     def append_ledger(self, rows: list[LedgerRow]) -> None:
         """Add ledger rows (inside the caller's transaction)."""
-        cat._bulk_insert(self.con, LEDGER, rows)
+        cat._bulk_insert(self.con, self.ledger, rows)
 
     # -- transactions --------------------------------------------------------------------
 
@@ -194,6 +225,8 @@ class Warehouse:
         """Make a source readable under its asset name: a view over its files (created again
         only when what it reads changed) or over its table."""
         src = asset.source
+        if self.env != PROD:  # a preview reads production's sources: nothing of its own
+            return
         if src.table:
             if not self.exists(src.table):  # not loaded yet: a missing source, not an error
                 if src.table.lower() != asset.name.lower() and self.table_kind(asset.name):
@@ -218,9 +251,9 @@ class Warehouse:
         """The comment duck left on a view in main (what it was created from)."""
         if self.kinds.get(name.lower()) != "VIEW":
             return None
-        row = self.con.execute("SELECT comment FROM duckdb_views() WHERE schema_name = 'main' "
+        row = self.con.execute("SELECT comment FROM duckdb_views() WHERE schema_name = ? "
                                "AND lower(view_name) = lower(?) AND database_name = "
-                               "current_database()", [name]).fetchone()
+                               "current_database()", [self.schema, name]).fetchone()
         return row[0] if row else None
 
     def create_source_view(self, asset: Asset, select: str, stamp: str) -> None:
@@ -242,7 +275,7 @@ class Warehouse:
 
     def restamp(self, versions: list[tuple[int, str]]) -> None:
         """Rewrite recorded observations' data versions by seq (see Catalog.restamp)."""
-        self.con.executemany(f"UPDATE {LEDGER} SET data_version = ? WHERE seq = ?",
+        self.con.executemany(f"UPDATE {self.ledger} SET data_version = ? WHERE seq = ?",
                              [[v, seq] for seq, v in versions])
 
     def observe_table(self, asset: Asset, keys: list[str]) -> dict[str, str | None]:
