@@ -16,6 +16,7 @@ from duck_cli.errors import StateError, UsageError
 from duck_cli.models import Asset
 from duck_cli.run import diff_sql as q
 from duck_cli.sql import PROD, env_schema, key_expr, quote_ident
+from duck_cli.state.warehouse import ledger_of
 
 SAMPLE = 5  # differing rows fetched per asset
 
@@ -27,10 +28,12 @@ class Relation:
     schema: str
     name: str
     kind: str  # table | view
+    within: str | None = None  # SQL limiting the rows to the partitions a preview built
 
     @property
     def sql(self) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+        table = f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+        return f"(SELECT * FROM {table} WHERE {self.within})" if self.within else table
 
     @property
     def label(self) -> str:
@@ -153,8 +156,34 @@ def diff(con, assets: list[Asset], env: str, base: str = PROD,
                                  f"'{base}'", asset=asset.name,
                                  hint="Materialize it, or leave it out of the selection.")
             continue
+        if e is not None and b is not None and e.schema == env_schema(env) != b.schema:
+            b, e = _previewed(con, asset, env, b, e)
         out.append(_compared(con, asset, b, e))
     return DiffReport(env, base, tuple(out))
+
+
+def _previewed(con, asset: Asset, env: str, base: Relation, mine: Relation
+               ) -> tuple[Relation, Relation]:
+    """Both sides limited to the partitions the environment published (its ledger), when it
+    built a partitioned asset over a window: the partitions it left out are not 'removed'."""
+    if asset.partitions is None or env == PROD:
+        return base, mine
+    from duck_cli.engine import duckdb
+
+    try:
+        keys = [k for (k,) in con.execute(
+            f"SELECT DISTINCT partition_key FROM {ledger_of(env)} WHERE asset = $asset "
+            "AND partition_key IS NOT NULL", {"asset": asset.name}).fetchall()]
+    except duckdb.CatalogException:  # tables made by hand, no ledger: compare them whole
+        return base, mine
+    if not keys:
+        return base, mine
+    table = quote_ident(f"__duck_diff_window_{asset.name}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (k VARCHAR)")
+    con.executemany(f"INSERT INTO {table} VALUES (?)", [[k] for k in keys])
+    column = quote_ident(asset.partitions.column or "partition_key")
+    within = f"{key_expr(asset.partitions, column)} IN (SELECT k FROM {table})"
+    return replace(base, within=within), replace(mine, within=within)
 
 
 def _compared(con, asset: Asset, base: Relation | None, env: Relation | None) -> AssetDiff:

@@ -209,3 +209,25 @@ def test_a_lake_warehouse_refuses_environments_with_the_reason(project):
         "warehouse: {ducklake: {catalog: 'postgres:dbname=nowhere', data_path: lake/}}"))
     result = _duck(project, "plan", "--env", "pr", code=2)
     assert "environments are not available with a DuckLake warehouse yet" in result.output
+
+
+def test_diff_of_a_windowed_preview_compares_only_the_partitions_it_built(project):
+    """A preview builds the latest days only: the days it left out are not 'removed' rows,
+    and the days it built differ exactly where rounding to one decimal changes the value."""
+    _duck(project, "materialize", "--env", "pr")
+    doc = _json(project, "diff", "zone_metrics", "--env", "pr")
+    (asset,) = doc["assets"]
+    assert asset["partitions_compared"] == 3
+    import duckdb
+
+    con = duckdb.connect(str(project / ".duck" / "warehouse.duckdb"), read_only=True)
+    try:
+        expected = dict(con.execute(
+            "SELECT strftime(trip_date, '%Y-%m-%d'), count(*) FROM main.zone_metrics "
+            "WHERE trip_date >= DATE '2026-03-11' AND round(avg_distance_km, 1) <> "
+            "avg_distance_km GROUP BY ALL").fetchall())
+    finally:
+        con.close()
+    assert expected  # the change does alter some rows in the window
+    assert {p["partition"]: (p["added"], p["removed"], p["changed"])
+            for p in asset["partitions"]} == {k: (0, 0, n) for k, n in expected.items()}
