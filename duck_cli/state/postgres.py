@@ -25,6 +25,7 @@ from duck_cli.errors import LockedError, StateError
 from duck_cli.models import Settings
 from duck_cli.records import Snapshot
 from duck_cli.state import postgres_schema as schema
+from duck_cli.state.postgres_ids import Issuer
 from duck_cli.state.postgres_store import PgStore
 
 CONNECT_SECONDS = 10  # how long a connection attempt may take before it is an error
@@ -105,6 +106,7 @@ class PostgresState:
         con = self.connect()
         try:
             schema.prepare(con, read_only=False, where=self.describe())
+            _forget_gone(con)
             keys = [(project_key(), assets is None)] + \
                 [(asset_key(a), True) for a in sorted({a.lower() for a in assets or ()})]
             _note_holder(con, command, now)
@@ -115,6 +117,43 @@ class PostgresState:
             yield
         finally:
             con.close()  # closing the session releases every advisory lock it holds
+
+    @contextmanager
+    def lock_assets(self, command: str, assets: Iterable[str], *, exclusive: bool, wait: float,
+                    now: datetime, on_wait: Callable[[dict | None], None] | None = None
+                    ) -> Iterator[bool]:
+        """Hold the lock of each asset a session writes (exclusive for a writer that owns its
+        partitions, shared among the runners of one backfill, whose claims keep them apart)
+        on a connection of its own; yields whether it had to wait (the plan is then stale)."""
+        con = self.connect()
+        try:
+            _note_holder(con, command, now)
+            deadline, told = time.monotonic() + wait, [False]
+            for name in sorted({a.lower() for a in assets}):
+                _acquire(con, asset_key(name), exclusive, deadline, wait,
+                         lambda k: _tell(con, k, on_wait, told))
+            yield told[0]
+        finally:
+            con.close()
+
+    def alive(self, runs: Iterable) -> set[str]:
+        """The ids of ``runs`` whose process still holds a duck lock (its connection lives):
+        another writer's run in progress, not one to mark abandoned or to repair."""
+        runs = list(runs)
+        if not runs:
+            return set()
+        con = self.connect()
+        try:
+            live = set(con.execute(
+                "SELECT h.pid, h.host FROM duck.holders h JOIN pg_stat_activity a ON a.pid = "
+                "h.backend_pid").fetchall())
+        finally:
+            con.close()
+        return {r.run_id for r in runs if (r.pid, r.host) in live}
+
+    def issuer(self):
+        """Run ids and sequence numbers for a session, issued in the state (postgres_ids)."""
+        return Issuer(self.connect())
 
     def is_locked(self) -> bool:
         """Whether some duck command holds the project lock (shared or exclusive)."""
@@ -138,13 +177,17 @@ class PostgresState:
 
 
 def _note_holder(con, command: str, now: datetime) -> None:
-    """Say who this lock connection is (and forget holders whose connection is gone)."""
-    con.execute("DELETE FROM duck.holders WHERE backend_pid NOT IN (SELECT pid FROM "
-                "pg_stat_activity)")
+    """Say who this lock connection is."""
     con.execute("INSERT INTO duck.holders VALUES (pg_backend_pid(), %s, %s, %s, %s) "
                 "ON CONFLICT (backend_pid) DO UPDATE SET command = excluded.command, "
                 "pid = excluded.pid, host = excluded.host, since = excluded.since",
                 [command, os.getpid(), os.uname().nodename, now])
+
+
+def _forget_gone(con) -> None:
+    """Forget holders whose connection is gone (a new backend may reuse their pid)."""
+    con.execute("DELETE FROM duck.holders WHERE backend_pid NOT IN (SELECT pid FROM "
+                "pg_stat_activity)")
 
 
 def _acquire(con, key: int, exclusive: bool, deadline: float, wait: float, waiting) -> None:
