@@ -33,6 +33,8 @@ ASSETS = """assets:
                hash(i, $partition_start::DATE) % 1000 AS v
         FROM range({rows}) t(i)
         WHERE (SELECT count(*) FROM range({cost}) c(j) WHERE hash(j) % 7 = 8) = 0
+        UNION ALL SELECT $partition_start::DATE, 0, 0 WHERE $partition_start::DATE = DATE '{bad}'
+        
     checks:
       - {{name: has_rows, row_count: {{min: 1}}}}
       - {{name: one_row_per_n, unique: [day, n]}}
@@ -53,14 +55,15 @@ DIRECT = ("SELECT d::DATE AS day, i AS n, hash(i, d::DATE) % 1000 AS v FROM "
 
 
 def make_project(root: Path, postgres, *, rows: int = 50, cost: int = 0,
-                 first: str = FIRST) -> dict[str, str]:
+                 first: str = FIRST, bad: str = "1999-01-01") -> dict[str, str]:
     """Write the project in ``root`` (a new state and lake database each); the environment
-    (libpq's variables) its runners need."""
+    (libpq's variables) its runners need. On day ``bad`` events gets a duplicate row: its
+    unique check fails before publish."""
     root.mkdir(parents=True, exist_ok=True)
     state, lake = postgres.create_database("state"), postgres.create_database("lake")
     (root / "duck.yaml").write_text(DUCK_YAML.format(state=state, lake=lake,
                                                       data=root / "lake-data"))
-    (root / "assets.yaml").write_text(ASSETS.format(first=first, rows=rows, cost=cost))
+    (root / "assets.yaml").write_text(ASSETS.format(first=first, rows=rows, cost=cost, bad=bad))
     env = postgres.env(state)
     env.pop("PGDATABASE")
     return {**env, "DUCK_NOW": NOW, "STATE_DB": state, "LAKE_DB": lake}
@@ -122,3 +125,40 @@ def lake_rows(root: Path, env: dict[str, str], sql: str, params=None) -> list[tu
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+READER = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import runners
+root, env, stop, out, rows, bad = (Path(sys.argv[2]), json.loads(sys.argv[3]), Path(sys.argv[4]),
+                                   Path(sys.argv[5]), int(sys.argv[6]), sys.argv[7])
+con, seen, wrong, reads = None, set(), [], 0
+while not stop.exists():
+    try:
+        con = con or runners.lake_connection(root, env)
+        got = con.execute("SELECT day::VARCHAR, count(*), count(DISTINCT n) FROM events "
+                          "GROUP BY ALL").fetchall()
+    except Exception as err:  # the lake or its table not made yet
+        con, got = None, []
+        time.sleep(0.05)
+        continue
+    reads += 1
+    for day, n, distinct in got:
+        seen.add((day, n))
+        if n != rows or distinct != rows or day == bad:
+            wrong.append([day, n, distinct])
+out.write_text(json.dumps({"reads": reads, "wrong": wrong, "seen": sorted(seen)}))
+"""
+
+
+def start_reader(root: Path, env: dict[str, str], stop: Path, out: Path, *, rows: int,
+                 bad: str) -> subprocess.Popen:
+    """A consumer process reading every partition of events until ``stop`` exists: each day
+    must have all its rows or none, and the failing day none."""
+    import json
+
+    return subprocess.Popen([sys.executable, "-c", READER, str(Path(__file__).parent),
+                             str(root), json.dumps(env), str(stop), str(out), str(rows), bad],
+                            env={**os.environ, **env})

@@ -234,8 +234,9 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
 
 def recover(s: Session) -> dict:
     """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog
-    (with the state in PostgreSQL, other writers' runs in progress are alive: left alone)."""
-    with s.catalog() as c:
+    (with the state in PostgreSQL, other writers' runs in progress are alive: left alone, and
+    one process at a time records a dead run's rows)."""
+    with s.state.serial("recover"), s.catalog() as c:
         snap = c.snapshot()
         live = s.state.alive(snap.active_runs)
         dead = [r for r in snap.active_runs if r.run_id not in live]

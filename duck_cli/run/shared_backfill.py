@@ -148,13 +148,17 @@ class Walk:
                     return
                 time.sleep(POLL_SECONDS)  # others hold the rest: wait for them or their lease
                 continue
-            item = got[0]
-            if item.stage != self.stage:
-                self.next_stage(runner, item.stage)
-            if item.taken_from is not None and self.built_before(item):
-                claims.done(item, built_by=item.taken_from)
-                continue
-            claims.done(item, status="done" if self.build(runner, item) else "failed")
+            for item in got:
+                self.work(runner, claims, item)
+
+    def work(self, runner: Runner, claims: Claims, item: Item) -> None:
+        """Build one claimed item (unless a runner that died had published it) and mark it."""
+        if item.stage != self.stage:
+            self.next_stage(runner, item.stage)
+        if item.taken_from is not None and self.built_before(item):
+            claims.done(item, built_by=item.taken_from)
+            return
+        claims.done(item, status="done" if self.build(runner, item) else "failed")
 
     def next_stage(self, runner: Runner, stage: int) -> None:
         """Read the state again before a new stage: what the other runners built is upstream

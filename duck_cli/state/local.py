@@ -55,6 +55,10 @@ class LocalState:
         """None: the lock file is held, so no other writer's run is in progress."""
         return set()
 
+    def serial(self, name: str):
+        """Nothing to hold: the lock file already admits one writer."""
+        return nullcontext()
+
     def issuer(self) -> None:
         """None: the session counts ids itself (one writer at a time)."""
         return None

@@ -151,6 +151,17 @@ class PostgresState:
             con.close()
         return {r.run_id for r in runs if (r.pid, r.host) in live}
 
+    @contextmanager
+    def serial(self, name: str) -> Iterator[None]:
+        """One process at a time in the block ``name`` (e.g. recording a dead run's ledger
+        rows, which every runner that starts or takes over a claim may try at once)."""
+        con = self.connect()
+        try:
+            con.execute("SELECT pg_advisory_lock(%s)", [_key("duck:serial:" + name)])
+            yield
+        finally:
+            con.close()
+
     def issuer(self):
         """Run ids and sequence numbers for a session, issued in the state (postgres_ids)."""
         return Issuer(self.connect())

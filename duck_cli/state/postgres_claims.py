@@ -79,17 +79,19 @@ class Claims:
     def claim(self, limit: int = 1) -> list[Item]:
         """Take up to ``limit`` items nobody holds, of the lowest unfinished stage: pending
         ones, or claims whose lease ran out (``taken_from`` names their runner)."""
+        # MATERIALIZED: a subquery joined in the UPDATE may be scanned again per row, its
+        # LIMIT applying each time (one runner then takes far more than its share)
         rows = self.con.execute(
+            "WITH free AS MATERIALIZED (SELECT asset, partition_key, runner AS before FROM "
+            "duck.claims WHERE backfill_id = %(bf)s AND (status = 'pending' OR (status = "
+            "'claimed' AND lease_until < clock_timestamp())) AND stage <= (SELECT min(stage) "
+            "FROM duck.claims WHERE backfill_id = %(bf)s AND status IN ('pending', 'claimed')) "
+            "ORDER BY stage, asset, partition_key LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
             "UPDATE duck.claims c SET status = 'claimed', runner = %(me)s, claims = c.claims + "
-            "1, lease_until = clock_timestamp() + %(lease)s::interval FROM (SELECT asset, "
-            "partition_key, runner AS before FROM duck.claims WHERE backfill_id = %(bf)s AND "
-            "(status = 'pending' OR (status = 'claimed' AND lease_until < clock_timestamp())) "
-            "AND stage <= (SELECT min(stage) FROM duck.claims WHERE backfill_id = %(bf)s AND "
-            "status IN ('pending', 'claimed')) ORDER BY stage, asset, partition_key LIMIT "
-            "%(limit)s FOR UPDATE SKIP LOCKED) free WHERE c.backfill_id = %(bf)s AND c.asset = "
-            "free.asset AND c.partition_key = free.partition_key RETURNING c.asset, "
-            "c.partition_key, c.stage, free.before", {"me": self.runner, "lease": self.lease,
-                                                      "bf": self.backfill_id, "limit": limit}
+            "1, lease_until = clock_timestamp() + %(lease)s::interval FROM free WHERE "
+            "c.backfill_id = %(bf)s AND c.asset = free.asset AND c.partition_key = "
+            "free.partition_key RETURNING c.asset, c.partition_key, c.stage, free.before",
+            {"me": self.runner, "lease": self.lease, "bf": self.backfill_id, "limit": limit}
         ).fetchall()
         return sorted(Item(a, p, g, before) for a, p, g, before in rows)
 
