@@ -47,6 +47,10 @@ ASSETS = """assets:
       sql: |
         SELECT day, count(*) AS events, sum(v) AS total FROM events
         WHERE day >= $partition_start AND day < $partition_end GROUP BY day
+  - name: weather
+    kind: table
+    materialize:
+      sql: SELECT i AS station, i * 1.5 AS rain FROM range(10) t(i)
 """
 
 # The same rows straight from DuckDB, for comparing the final tables with.

@@ -6,6 +6,7 @@ built what. Runs (never skips) where DUCK_REQUIRE_EXTENSIONS=1 (venv with the ex
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,30 @@ def test_runners_share_one_backfill_and_build_each_partition_once(shared, tmp_pa
     ((code, out, err),) = finish([backfill(alone_root, alone)])
     assert code == 0, out + err
     assert tables(alone_root, alone) == tables(root, env)
+
+
+def test_writers_on_independent_assets_run_side_by_side(shared):
+    """With the state in PostgreSQL the write lock is per asset: a materialize of weather
+    runs while one of events is in the middle of its build; a second writer of events is
+    refused at once with --wait 0 (exit 4, naming the holder), and with a longer --wait it
+    waits, plans again and finds nothing left to do. Run ids never collide."""
+    root, env = shared
+    first = start(root, env, "materialize", "events", "--no-progress", fault="stage:1:pause=8")
+    time.sleep(4)  # the first writer holds events' lock, paused in its first stage
+    assert first.poll() is None
+    weather = start(root, env, "materialize", "weather", "--no-progress", "--wait", "0")
+    out, err = weather.communicate(timeout=60)
+    assert weather.returncode == 0, out + err
+    assert first.poll() is None  # it ran while events was being built
+    refused = start(root, env, "materialize", "events", "--wait", "0")
+    out, err = refused.communicate(timeout=60)
+    assert refused.returncode == 4 and "`duck materialize`" in err and "Traceback" not in err
+    waiting = start(root, env, "materialize", "events", "--wait", "120", "--json")
+    out, err = waiting.communicate(timeout=240)
+    assert waiting.returncode == 0, out + err
+    assert first.wait(timeout=120) == 0
+    assert json.loads(out)["run_id"] is None  # planned again after the wait: nothing to do
+    runs = state_rows(env, "SELECT run_id, command, status FROM duck.runs ORDER BY run_id")
+    assert [r[2] for r in runs] == ["success", "success"]
+    assert len({r[0] for r in runs}) == 2
+    assert lake_rows(root, env, "SELECT count(*) FROM weather") == [(10,)]
