@@ -31,6 +31,7 @@ from bench import raw  # noqa: E402
 from bench import health  # noqa: E402
 from bench import sources  # noqa: E402
 from bench import check_scope  # noqa: E402
+from bench import runners  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
@@ -52,7 +53,8 @@ SCALES["big"] = SCALES["default"] | {"sources": ((30, 365, 3_650), 1_000_000 // 
                                      "fixed_backfill": (1_000_000, 10_000_000)}
 WARM = " (manifests validated before)"  # the same, after an untimed `duck validate`
 WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources", "states",
-             "partition_states", "history", "fixed", "fixed_backfill", "validate", "check_scope")
+             "partition_states", "history", "fixed", "fixed_backfill", "validate", "check_scope",
+             "runners")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -631,7 +633,8 @@ def main(argv: list[str] | None = None) -> int:
              "partition_states": health.bench_partition_states,
              "fixed_backfill": health.bench_fixed_backfill,
              "history": health.bench_history, "fixed": health.bench_fixed,
-             "validate": health.bench_validate, "check_scope": check_scope.bench}
+             "validate": health.bench_validate, "check_scope": check_scope.bench,
+             "runners": runners.bench}
     for name in only:
         print(f"{name} ...", flush=True)
         steps[name](b)

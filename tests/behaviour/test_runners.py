@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from runners import (DIRECT, FIRST, LAST, backfill, lake_rows, make_project, start,
                      state_rows)
@@ -77,12 +78,17 @@ def test_runners_share_one_backfill_and_build_each_partition_once(shared, tmp_pa
     assert tables(root, env) == direct(root, env)
     # one backfill, one run per runner; the record says who built what
     doc = json.loads(start(root, env, "backfills", "--json").communicate(timeout=60)[0])
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "backfills.schema.json"
+                         ).read_text())
+    assert not list(Draft202012Validator(schema).iter_errors(doc))
     (bf,) = doc["backfills"]
     assert len(bf["runs"]) == runners and bf["status"] == "completed"
     built = bf["runners"]
     assert set(built) <= {f"runner-{n}" for n in range(runners)} and len(built) >= 2
     assert sorted(k for r in built.values() for ks in r.values() for k in ks) == sorted(
         k for _a, k in counts)
+    shown = start(root, env, "backfills").communicate(timeout=60)[0]
+    assert all(f"{bf['backfill_id']}: {r} built events: " in shown for r in built)
     # a single runner on a fresh project builds the same tables
     alone_root = tmp_path / "alone"
     alone = make_project(alone_root, postgres)
