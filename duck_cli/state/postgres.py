@@ -27,6 +27,7 @@ from duck_cli.records import Snapshot
 from duck_cli.state import postgres_schema as schema
 from duck_cli.state.postgres_ids import Issuer
 from duck_cli.state.postgres_store import PgStore
+from duck_cli.state.snapshot import process_alive
 
 CONNECT_SECONDS = 10  # how long a connection attempt may take before it is an error
 
@@ -138,8 +139,11 @@ class PostgresState:
 
     def alive(self, runs: Iterable) -> set[str]:
         """The ids of ``runs`` whose process still holds a duck lock (its connection lives):
-        another writer's run in progress, not one to mark abandoned or to repair."""
-        runs = list(runs)
+        another writer's run in progress, not one to mark abandoned or to repair. On this
+        host a gone process, or this one (it runs one session at a time), is dead at once."""
+        host = os.uname().nodename
+        runs = [r for r in runs if r.host != host or (r.pid != os.getpid()
+                                                      and process_alive(r.pid, r.host))]
         if not runs:
             return set()
         con = self.connect()
