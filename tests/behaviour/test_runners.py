@@ -103,7 +103,7 @@ def test_writers_on_independent_assets_run_side_by_side(shared):
     refused at once with --wait 0 (exit 4, naming the holder), and with a longer --wait it
     waits, plans again and finds nothing left to do. Run ids never collide."""
     root, env = shared
-    first = start(root, env, "materialize", "events", "--no-progress", fault="stage:1:pause=8")
+    first = start(root, env, "materialize", "events", "--no-progress", fault="stage:1:pause=25")
     time.sleep(4)  # the first writer holds events' lock, paused in its first stage
     assert first.poll() is None
     weather = start(root, env, "materialize", "weather", "--no-progress", "--wait", "0")
