@@ -103,6 +103,7 @@ class Session:
         self.issuer = None  # PostgreSQL state: ids and seqs issued in the state (postgres_ids)
         self.locks = ExitStack()  # the asset locks taken after planning (PostgreSQL state)
         self.command = "materialize"  # the writing command (set by `session`)
+        self.per_asset = False  # whether the plan's assets are locked one by one
 
     @property
     def settings(self):
@@ -175,8 +176,10 @@ class Session:
         return self.step_seq
 
     def lock_assets(self, assets, *, exclusive: bool, on_wait=None) -> bool:
-        """Hold the locks of the assets the plan writes until the session ends (the state's
-        lock file holds them all already in the local mode); whether it had to wait."""
+        """Hold the locks of the assets the plan writes until the session ends (the project
+        lock, exclusive, holds them all already without ``per_asset``); whether it waited."""
+        if not self.per_asset:
+            return False
         return self.locks.enter_context(self.state.lock_assets(
             self.command, assets, exclusive=exclusive, wait=self.settings.wait_seconds,
             now=self.clock(), on_wait=on_wait))
@@ -201,13 +204,16 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
     """
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
     state = backends.state_backend(project.settings)
+    # a local warehouse file admits one writer anyway: then the project lock stays exclusive
+    # (a second writer waits on it and is told who holds it)
+    per_asset = per_asset and project.settings.lake is not None
     with state.lock(command, [] if per_asset else None, wait=wait, now=clock(),
                     on_wait=on_wait), session_files.storage_errors(project):
         if prepare is not None:  # under the lock, before the warehouse is opened (doctor)
             prepare()
         wh = backends.open_warehouse(project.settings, wait=wait)
         s = Session(project, clock, wh, faults, state)
-        s.command = command
+        s.command, s.per_asset = command, per_asset
         try:
             prepare_connection(wh, project)
             s.held = state.writer(wh, wait=wait)
