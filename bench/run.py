@@ -415,12 +415,14 @@ def write_markdown(res: Results, path: Path) -> None:
 
 
 def _kept_sections(path: Path) -> list[str]:
-    """Sections other scripts write into the results (bench/lake.py's), kept as they were."""
+    """Sections written apart into the results (bench/lake.py's, the runners'), kept."""
     old = path.read_text() if path.exists() else ""
-    start, end = "<!-- lake:start -->", "<!-- lake:end -->"
-    if start in old and end in old:
-        return ["", old[old.index(start):old.index(end) + len(end)]]
-    return []
+    kept = []
+    for name in ("lake", "runners"):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in old and end in old:
+            kept += ["", old[old.index(start):old.index(end) + len(end)]]
+    return kept
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
