@@ -32,6 +32,7 @@ from bench import health  # noqa: E402
 from bench import sources  # noqa: E402
 from bench import check_scope  # noqa: E402
 from bench import envs  # noqa: E402
+from bench import runners  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "manifests"
@@ -54,7 +55,7 @@ SCALES["big"] = SCALES["default"] | {"sources": ((30, 365, 3_650), 1_000_000 // 
 WARM = " (manifests validated before)"  # the same, after an untimed `duck validate`
 WORKLOADS = ("startup", "dag", "backfill", "wide", "partitions", "report", "sources", "states",
              "partition_states", "history", "fixed", "fixed_backfill", "validate", "check_scope",
-             "envs")
+             "envs", "runners")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -415,12 +416,14 @@ def write_markdown(res: Results, path: Path) -> None:
 
 
 def _kept_sections(path: Path) -> list[str]:
-    """Sections other scripts write into the results (bench/lake.py's), kept as they were."""
+    """Sections written apart into the results (bench/lake.py's, the runners'), kept."""
     old = path.read_text() if path.exists() else ""
-    start, end = "<!-- lake:start -->", "<!-- lake:end -->"
-    if start in old and end in old:
-        return ["", old[old.index(start):old.index(end) + len(end)]]
-    return []
+    kept = []
+    for name in ("lake", "runners"):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in old and end in old:
+            kept += ["", old[old.index(start):old.index(end) + len(end)]]
+    return kept
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -634,7 +637,8 @@ def main(argv: list[str] | None = None) -> int:
              "fixed_backfill": health.bench_fixed_backfill,
              "history": health.bench_history, "fixed": health.bench_fixed,
              "validate": health.bench_validate, "check_scope": check_scope.bench,
-             "envs": envs.bench}
+             "envs": envs.bench,
+             "runners": runners.bench}
     for name in only:
         print(f"{name} ...", flush=True)
         steps[name](b)

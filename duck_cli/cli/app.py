@@ -159,6 +159,9 @@ def backfill(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
                                                           help="Refuse a larger plan."),
              resume: Optional[str] = typer.Option(None, "--resume", help="Finish a backfill.",
                                                   autocompletion=pm.backfills),
+             runner: Optional[str] = typer.Option(
+                 None, "--runner", help="This runner's name in a backfill shared by several "
+                 "(PostgreSQL state and DuckLake; default host:pid)."),
              wait: Optional[float] = WaitOpt, progress: bool = ProgressOpt,
              junit_xml: Optional[Path] = JunitOpt, github: bool = GithubOpt,
              json: bool = JsonOpt, jobs: Optional[int] = JobsOpt) -> None:
@@ -171,7 +174,7 @@ def backfill(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     request = o.BackfillRequest(_keys(partition, from_, to), missing, failed, downstream,
                                 batch_size, max_partitions, resume)
     opts = o.BackfillOptions(_target(ctx, project, selection, json, exclude, var), request, dry_run,
-                             o.RunOptions(wait, jobs, progress, junit_xml, github))
+                             o.RunOptions(wait, jobs, progress, junit_xml, github), runner)
     _done(write.backfill(options=opts, env=ctx.obj))
 
 

@@ -123,6 +123,7 @@ class BackfillOptions:
     request: BackfillRequest = field(default_factory=BackfillRequest)
     dry_run: bool = False
     run: RunOptions = field(default_factory=RunOptions)
+    runner: str | None = None  # a shared backfill's runner name (default host:pid)
 
 
 @dataclass(frozen=True)

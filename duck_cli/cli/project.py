@@ -157,14 +157,12 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     report_target(run.junit_xml)
     with session.session(project, command, env.now, wait=wait_of(project, run.wait),
                          on_wait=lambda info: render.waiting(screen, info), hold_catalog=True,
-                         faults=env.faults) as s:
-        state = state_in(s, env.now())
-        p = make_plan(state, s)
-        if backfill is not None:
-            backfill(s, p)
+                         faults=env.faults, per_asset=True) as s:
+        state, p = _locked_plan(s, env, make_plan, shares=backfill is not None)
+        shared = backfill(s, p) if backfill is not None else None
         events = render.progress(screen, p, enabled=run.progress and not as_json)
         with events:
-            result = _run(s, p, state, command, env, events)
+            result = _run(s, p, state, command, env, events, shared)
     note_build(project, env.now(), s.base)
     render.run_result(screen, result, p, state, as_json)
     render.reports(result, project, run.junit_xml, env.github(run.github))
@@ -175,7 +173,7 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
     return ExitCode.FAILED if result.status == "failed" else ExitCode.OK
 
 
-def _run(s, p, state, command: str, env: Env, events):
+def _run(s, p, state, command: str, env: Env, events, shared=None):
     """Execute the plan; with nothing to do (not a run: nothing recorded), without importing
     the step runner, the builder and their modules (a quarter of a no-op's imports)."""
     if not p.steps:
@@ -186,7 +184,30 @@ def _run(s, p, state, command: str, env: Env, events):
     from duck_cli.run import execute as executing
 
     return executing.run_plan(s, p, state.health, command=command, args=env.args,
-                              backfill_id=s.backfill_id, on_event=events.event)
+                              backfill_id=s.backfill_id, on_event=events.event,
+                              shared=shared)
+
+
+def _locked_plan(s, env: Env, make_plan, shares: bool):
+    """Plan, then lock the assets the plan writes (PostgreSQL state: writers on other assets
+    go on side by side; the runners of a shared backfill share their locks). A plan made
+    before a wait is stale: plan again, and lock what the new plan adds."""
+    # shared_backfill.is_shared, inline: a no-op must not import the step runner
+    shared = shares and s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
+    locked: set[str] = set()
+    state = state_in(s, env.now())
+    p = make_plan(state, s)
+    for _ in range(5):  # each round can only add assets; a handful always settles it
+        todo = {step.asset for step in p.steps} - locked
+        if not todo:
+            break
+        locked |= todo
+        if s.lock_assets(todo, exclusive=not shared,
+                         on_wait=lambda info: render.waiting(env.screen, info)):
+            s.refresh()
+            state = state_in(s, env.now())
+            p = make_plan(state, s)
+    return state, p
 
 
 def report_target(junit: Path | None) -> None:

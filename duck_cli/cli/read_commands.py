@@ -157,7 +157,9 @@ def backfills(*, options: BackfillsOptions, env: Env) -> int:
     with open_state(project.settings, read_only=True) as c:
         rows = c.backfills() if c else []
         built = {r.backfill_id: _built(c, r.run_ids) for r in rows}
-    render.backfills(env.screen, rows, project, options.target.json, built)
+        # a backfill shared by several runners: who built what (PostgreSQL state only)
+        runners = c.runners([r.backfill_id for r in rows]) if hasattr(c, "runners") else {}
+    render.backfills(env.screen, rows, project, options.target.json, built, runners)
     return ExitCode.OK
 
 

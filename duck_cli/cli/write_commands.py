@@ -27,6 +27,7 @@ def materialize(*, options: MaterializeOptions, env: Env) -> int:
 def backfill(*, options: BackfillOptions, env: Env) -> int:
     """Rebuild requested historical partitions, recorded as a backfill (--dry-run: the plan)."""
     from duck_cli.plan import backfill as bf
+    from duck_cli.run import shared_backfill
     from duck_cli.run.backfill import record as record_backfill
 
     selection, request = options.target.selector, options.request
@@ -41,10 +42,34 @@ def backfill(*, options: BackfillOptions, env: Env) -> int:
         return bf.make_plan(state, selection, request, resumed["request"])
 
     def record(s, p):
+        if shared_backfill.is_shared(s):  # runners on other processes share the backfill
+            shared = shared_backfill.join(s, p, selection, request, resumed.get("request"),
+                                          runner=options.runner, lease=lease_of(env))
+            s.backfill_id = shared.backfill_id
+            return shared
         s.backfill_id = record_backfill(s, p, selection, request, resumed.get("request"))
+        return None
 
     return execute(env, project, "backfill", make_plan, options.run, options.target.json,
                    backfill=record)
+
+
+def lease_of(env: Env) -> float:
+    """A shared backfill's lease: DUCK_LEASE_SECONDS, else 30 seconds."""
+    from duck_cli.run.shared_backfill import LEASE_SECONDS
+
+    text = env.environ.get("DUCK_LEASE_SECONDS", "").strip()
+    if not text:
+        return LEASE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 86400:
+        raise UsageError(f"DUCK_LEASE_SECONDS is '{text}', not a number of seconds above 0",
+                         hint="e.g. DUCK_LEASE_SECONDS=30 (how long a dead runner's claims "
+                         "stay its own)")
+    return value
 
 
 def _backfill_dry_run(project: Project, options: BackfillOptions, env: Env) -> int:

@@ -209,12 +209,16 @@ def check_results(screen: Screen, results, as_json: bool) -> None:
     runs_view.print_checks(screen.out, entries)
 
 
-def backfills(screen: Screen, rows, project, as_json: bool, built: dict | None = None) -> None:
-    """Recorded backfills, with their progress (partitions built of those requested)."""
+def backfills(screen: Screen, rows, project, as_json: bool, built: dict | None = None,
+              runners: dict | None = None) -> None:
+    """Recorded backfills, with their progress (partitions built of those requested) and, for
+    one shared by several runners, which runner built which partitions."""
     entries = [docs.backfill_entry(r) for r in rows]
     for e in entries:
         e["progress"] = runs_view.progress_of(e["requested"],
                                               (built or {}).get(e["backfill_id"], set()))
+        if (runners or {}).get(e["backfill_id"]):
+            e["runners"] = runners[e["backfill_id"]]
     if as_json:
         emit_json(screen, docs.doc("backfills", backfills=entries))
         return

@@ -195,6 +195,11 @@ def print_backfills(out, entries: list[dict], project, tz: tzinfo | None) -> Non
                      f"{e['progress']['done']}/{e['progress']['requested']}",
                      ", ".join(f"{r['run_id']} ({r['status']})" for r in e["runs"])])
     tables.show(out, tables.fit("Backfills", BACKFILL_COLUMNS, rows, out.width), "duck backfills")
+    for e in entries:  # a backfill shared by several runners: who built what
+        for runner, built in sorted(e.get("runners", {}).items()):
+            done = "; ".join(f"{a}: {', '.join(docs.ranges(defs.get(a), ks))}"
+                             for a, ks in built.items())
+            out.print(f"{e['backfill_id']}: {_esc(runner)} built {_esc(done)}")
     for e in entries:
         if e["status"] in ("canceled", "partial"):
             out.print(f"{e['backfill_id']} is {e['status']}: `duck backfill --resume "

@@ -7,21 +7,19 @@ catalog writes in batches (the warehouse ledger makes that crash safe).
 
 from __future__ import annotations
 
-import errno
-import re
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator
 
 from duck_cli.graph import partitions as parts
-from duck_cli.errors import ExecutionError, StateError
+from duck_cli.errors import ExecutionError
 from duck_cli.run.prelude import prepare_connection
 from duck_cli.state import held, observe, sources, versions as versions_mod
 from duck_cli.models import Project, is_remote
-from duck_cli.run import environment, headers_cache, observers
+from duck_cli.run import environment, observers, session_files
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
 from duck_cli.state import backends
@@ -103,6 +101,10 @@ class Session:
         self.source_errors: dict[str, ExecutionError] = {}  # whole-source views that failed
         self.headers: dict[tuple, list[str]] = {}  # source files' columns, by content version
         self.headers_seen = 0  # how many the cache held when loaded (save only when it grew)
+        self.issuer = None  # PostgreSQL state: ids and seqs issued in the state (postgres_ids)
+        self.locks = ExitStack()  # the asset locks taken after planning (PostgreSQL state)
+        self.command = "materialize"  # the writing command (set by `session`)
+        self.per_asset = False  # whether the plan's assets are locked one by one
 
     @property
     def settings(self):
@@ -160,39 +162,67 @@ class Session:
 
     def next_seq(self) -> int:
         """The next materialization sequence number."""
+        if self.issuer is not None:  # other writers issue them too
+            self.seq = max(self.seq, self.issuer.next("mat_seq"))
+            return self.seq
         self.seq += 1
         return self.seq
 
     def next_step_seq(self) -> int:
         """The next step/check sequence number."""
+        if self.issuer is not None:
+            self.step_seq = max(self.step_seq, self.issuer.next("step_seq"))
+            return self.step_seq
         self.step_seq += 1
         return self.step_seq
+
+    def lock_assets(self, assets, *, exclusive: bool, on_wait=None) -> bool:
+        """Hold the locks of the assets the plan writes until the session ends (the project
+        lock, exclusive, holds them all already without ``per_asset``); whether it waited."""
+        if not self.per_asset:
+            return False
+        return self.locks.enter_context(self.state.lock_assets(
+            self.command, assets, exclusive=exclusive, wait=self.settings.wait_seconds,
+            now=self.clock(), on_wait=on_wait))
+
+    def refresh(self) -> None:
+        """Read the state again (another writer changed it while this one waited)."""
+        with self.catalog() as c:
+            self.snapshot = replace(c.snapshot(), warehouse_id=self.snapshot.warehouse_id)
 
 
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
             on_wait=None, hold_catalog: bool = False,
-            faults: Faults | None = None, prepare=None) -> Iterator[Session]:
+            faults: Faults | None = None, prepare=None,
+            per_asset: bool = False) -> Iterator[Session]:
     """Lock the project, open the warehouse, repair and observe; flush and close at the end.
 
     With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
-    wait) until `run_plan` has recorded the run, so planning costs no second open.
+    wait) until `run_plan` has recorded the run, so planning costs no second open. With
+    ``per_asset`` a PostgreSQL state's project lock is shared (the command then locks the
+    assets it writes: `Session.lock_assets`); else it is the project's alone.
     """
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
     state = backends.state_backend(project.settings)
-    with state.lock(command, None, wait=wait, now=clock(), on_wait=on_wait), \
-            storage_errors(project):
+    # a local warehouse file admits one writer anyway: then the project lock stays exclusive
+    # (a second writer waits on it and is told who holds it)
+    per_asset = per_asset and project.settings.lake is not None
+    with state.lock(command, [] if per_asset else None, wait=wait, now=clock(),
+                    on_wait=on_wait), session_files.storage_errors(project):
         if prepare is not None:  # under the lock, before the warehouse is opened (doctor)
             prepare()
         wh = backends.open_warehouse(project.settings, wait=wait)
         s = Session(project, clock, wh, faults, state)
+        s.command, s.per_asset = command, per_asset
         try:
             prepare_connection(wh, project)
             s.held = state.writer(wh, wait=wait)
+            s.issuer = state.issuer()
             s.recovered = recover(s)
             s.recovered["lost"] = record_lost(s)
             s.base = environment.defer_to_production(s)
-            s.headers = headers_cache.load(s.settings)
+            s.headers = session_files.load_headers(s)
             s.headers_seen = len(s.headers)
             observe_sources(s)
             if not hold_catalog:
@@ -201,64 +231,47 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         finally:
             try:
                 s.flush(force=True)
-                headers_cache.save(s.settings, s.headers, s.headers_seen)
+                session_files.save_headers(s)
             finally:
                 s.release_catalog()
+                s.locks.close()
+                if s.issuer is not None:
+                    s.issuer.close()
                 wh.close()
 
 
-@contextmanager
-def storage_errors(project: Project) -> Iterator[None]:
-    """A full disk or a damaged file met while writing: one clear message naming the file,
-    instead of DuckDB's traceback. Published data is safe either way: each publish is one
-    transaction, and the ledger lets the next command record what the catalog missed."""
-    from duck_cli.engine import duckdb
-
-    try:
-        yield
-    except (duckdb.Error, OSError) as err:
-        text = str(err)
-        full = any(w in text for w in ("No space left", "File too large", "Disk quota")) or \
-            getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-        if not full and "Corrupt database file" not in text:
-            raise
-        raise damage(project, err, full) from err
-
-
-def damage(project: Project, err: Exception, full: bool) -> StateError:
-    """The StateError for a disk that filled up or a file found damaged."""
-    named = re.search(r'file "([^"]+)"', str(err))
-    target = named.group(1) if named else getattr(err, "filename", None) or \
-        f"{project.settings.warehouse} or {project.settings.catalog}"
-    if full:
-        return StateError(f"the disk is full: duck could not write {target}", hint=(
-            "Nothing was lost: the data and records committed before stay as they were, and the "
-            "next command records anything published but not yet recorded. Free some space, "
-            "then run the command again."))
-    return StateError(f"{target} is damaged: {str(err).splitlines()[0]}", hint=(
-        "Run `duck doctor` to see which file and how to recover (restore it from a backup, or "
-        "`duck doctor --fix` for the catalog)."))
-
-
 def recover(s: Session) -> dict:
-    """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog."""
-    with s.catalog() as c:
+    """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog
+    (with the state in PostgreSQL, other writers' runs in progress are alive: left alone, and
+    one process at a time records a dead run's rows)."""
+    with s.state.serial("recover"), s.catalog() as c:
         snap = c.snapshot()
-        for run in snap.active_runs:  # we hold the lock: no live writer owns them
+        live = s.state.alive(snap.active_runs)
+        dead = [r for r in snap.active_runs if r.run_id not in live]
+        for run in dead:
             c.mark_abandoned(run, s.clock())
-        missing = s.wh.ledger_unrecorded(snap.max_seq, c)
+        missing = [r for r in s.wh.ledger_unrecorded(snap.max_seq, c) if r.run_id not in live]
         step_seq = c.max_step_seq()
         batch = Batch(mats=missing, steps=_synthetic_steps(missing, step_seq))
         if batch:  # a transaction only when there is something to record
             c.write(batch)
             step_seq += len(batch.steps)
-        s.snapshot = c.snapshot() if (missing or snap.active_runs) else snap
+        s.snapshot = c.snapshot() if (missing or dead) else snap
         s.recorded()
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = step_seq
         s.ids = c.last_ids()  # counters that survive prune: ids never repeat
         s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
-    return {"abandoned": [r.run_id for r in snap.active_runs], "recovered": len(missing)}
+    _floors(s)
+    return {"abandoned": [r.run_id for r in dead], "recovered": len(missing)}
+
+
+def _floors(s: Session) -> None:
+    """What the issuer (PostgreSQL state) must issue above: what the state and ledger hold."""
+    if s.issuer is not None:
+        for name, value in (("mat_seq", s.seq), ("step_seq", s.step_seq),
+                            ("r", s.ids.get("r", 0)), ("b", s.ids.get("b", 0))):
+            s.issuer.floor(name, value)
 
 
 def record_lost(s: Session) -> list[str]:
@@ -364,7 +377,10 @@ def _record_observations(s: Session, snap: Snapshot, rows: list[LedgerRow]) -> N
 
 
 def new_run_id(s: Session, prefix: str = "r") -> str:
-    """The next run (r00012) or backfill (b00003) id: one past the last ever issued (we hold
-    the lock, so counting is safe)."""
+    """The next run (r00012) or backfill (b00003) id: one past the last ever issued (counted
+    under the lock file, or issued by a PostgreSQL state to writers side by side)."""
+    if s.issuer is not None:
+        s.ids[prefix] = s.issuer.next(prefix)
+        return f"{prefix}{s.ids[prefix]:05d}"
     s.ids[prefix] = s.ids.get(prefix, 0) + 1
     return f"{prefix}{s.ids[prefix]:05d}"

@@ -13,6 +13,7 @@ committed snapshot, never a publish in progress.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from duck_cli.errors import ExecutionError, StateError
@@ -57,15 +58,30 @@ def connect(settings: Settings, cfg: LakeConfig, *, read_only: bool = False):
         needed = tuple(n for n in extensions_needed(cfg) if n not in settings.extensions)
         extensions.load(con, needed, settings.catalog.parent)
         extensions.prepare(con, settings)  # the secrets the data path reads
-        try:
-            con.execute(attach_sql(cfg, read_only=read_only))
-        except duckdb.Error as err:
-            raise attach_error(cfg, err) from None
+        _attach(con, cfg, read_only)
         con.execute(f"USE {ALIAS}")
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _attach(con, cfg: LakeConfig, read_only: bool) -> None:
+    """Attach the lake. Runners started together on a new lake race to create its catalog
+    tables: the losers' attach fails on a duplicate; attaching again finds the catalog made."""
+    from duck_cli.engine import duckdb
+
+    for attempt in range(4):
+        try:
+            con.execute(attach_sql(cfg, read_only=read_only))
+            return
+        except duckdb.Error as err:
+            text = str(err)
+            racing = "Failed to initialize DuckLake" in text and (
+                "duplicate key" in text or "already exists" in text)
+            if not racing or attempt == 3:
+                raise attach_error(cfg, err) from None
+            time.sleep(0.2 * (attempt + 1))
 
 
 class LakeWarehouse(Warehouse):

@@ -116,6 +116,10 @@ def attach_error(cfg: LakeConfig, err: Exception) -> StateError:
             + (f" ({found.group(1)})" if found else ""),
             hint="Set data_path to the lake's own data path: a lake's Parquet files stay where "
                  "it was created (move them with DuckLake's tools, not by editing duck.yaml).")
+    mismatch = re.search(r"catalog version is ([\w.]+), but the extension requires version "
+                         r"([\w.]+)", text)
+    if mismatch:
+        return version_error(where, mismatch.group(1), mismatch.group(2))
     if "password authentication failed" in text or "no password supplied" in text:
         return StateError(f"PostgreSQL refused the password for {where}", hint=(
             "Check PGPASSWORD (or the password file / service file libpq reads) for the "
@@ -132,6 +136,27 @@ def attach_error(cfg: LakeConfig, err: Exception) -> StateError:
         first = first.replace(line, redact(line))
     return StateError(f"{where} with data path {cfg.data_path} cannot be attached: "
                       f"{first[:300]}", hint=SETUP_HINT)
+
+
+def version_error(where: str, found: str, known: str) -> StateError:
+    """A lake written in another DuckLake format version than this duck's DuckDB reads."""
+    newer = _numbers(found) > _numbers(known)
+    hint = ("It was written by a newer DuckDB: upgrade duck and its DuckDB (pip install -U "
+            "'duck-cli[remote]') on every runner that shares the lake." if newer else
+            "It was written by an older DuckDB: back up its catalog database, then migrate it "
+            "once with DuckDB (ATTACH it with AUTOMATIC_MIGRATION TRUE); duck never migrates "
+            "a shared lake by itself.")
+    return StateError(f"{where} has DuckLake format version {found}; this duck's DuckDB reads "
+                      f"format version {known}. Nothing was changed", hint=hint)
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    """'0.10' -> (0, 10): versions compare as numbers.
+
+    >>> _numbers("0.10") > _numbers("0.9")
+    True
+    """
+    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
 
 
 def is_conflict(err: Exception) -> bool:

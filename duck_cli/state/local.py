@@ -3,7 +3,7 @@ writer at a time under the project's lock file, readers from a cached snapshot."
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Callable, Iterable, Iterator
 
@@ -45,6 +45,23 @@ class LocalState:
              on_wait: Callable[[dict | None], None] | None = None):
         """The project's lock file: one writer for all assets (DuckDB files allow no more)."""
         return lock.write_lock(self.state_dir, command, wait=wait, now=now, on_wait=on_wait)
+
+    def lock_assets(self, command: str, assets: Iterable[str], *, exclusive: bool, wait: float,
+                    now: datetime, on_wait=None):
+        """Nothing more to hold: the lock file already covers every asset (never waits)."""
+        return nullcontext(False)
+
+    def alive(self, runs: Iterable) -> set[str]:
+        """None: the lock file is held, so no other writer's run is in progress."""
+        return set()
+
+    def serial(self, name: str):
+        """Nothing to hold: the lock file already admits one writer."""
+        return nullcontext()
+
+    def issuer(self) -> None:
+        """None: the session counts ids itself (one writer at a time)."""
+        return None
 
     def is_locked(self) -> bool:
         """Whether some process holds the lock file."""

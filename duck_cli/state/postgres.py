@@ -26,7 +26,9 @@ from duck_cli.models import Settings
 from duck_cli.records import Snapshot
 from duck_cli.sql import env_schema, quote_ident
 from duck_cli.state import postgres_schema as schema
+from duck_cli.state.postgres_ids import Issuer
 from duck_cli.state.postgres_store import PgStore
+from duck_cli.state.snapshot import process_alive
 
 CONNECT_SECONDS = 10  # how long a connection attempt may take before it is an error
 
@@ -108,6 +110,7 @@ class PostgresState:
         con = self.connect()
         try:
             schema.prepare(con, read_only=False, where=self.describe(), schema=self.schema)
+            _forget_gone(con)
             keys = [(project_key(self.schema), assets is None)] + \
                 [(asset_key(a, self.schema), True) for a in sorted({a.lower() for a in assets or ()})]
             _note_holder(con, command, now)
@@ -118,6 +121,57 @@ class PostgresState:
             yield
         finally:
             con.close()  # closing the session releases every advisory lock it holds
+
+    @contextmanager
+    def lock_assets(self, command: str, assets: Iterable[str], *, exclusive: bool, wait: float,
+                    now: datetime, on_wait: Callable[[dict | None], None] | None = None
+                    ) -> Iterator[bool]:
+        """Hold the lock of each asset a session writes (exclusive for a writer that owns its
+        partitions, shared among the runners of one backfill, whose claims keep them apart)
+        on a connection of its own; yields whether it had to wait (the plan is then stale)."""
+        con = self.connect()
+        try:
+            _note_holder(con, command, now)
+            deadline, told = time.monotonic() + wait, [False]
+            for name in sorted({a.lower() for a in assets}):
+                _acquire(con, asset_key(name, self.schema), exclusive, deadline, wait,
+                         lambda k: _tell(con, k, on_wait, told), self.schema)
+            yield told[0]
+        finally:
+            con.close()
+
+    def alive(self, runs: Iterable) -> set[str]:
+        """The ids of ``runs`` whose process still holds a duck lock (its connection lives):
+        another writer's run in progress, not one to mark abandoned or to repair. On this
+        host a gone process, or this one (it runs one session at a time), is dead at once."""
+        host = os.uname().nodename
+        runs = [r for r in runs if r.host != host or (r.pid != os.getpid()
+                                                      and process_alive(r.pid, r.host))]
+        if not runs:
+            return set()
+        con = self.connect()
+        try:
+            live = set(con.execute(
+                "SELECT h.pid, h.host FROM holders h JOIN pg_stat_activity a ON a.pid = "
+                "h.backend_pid").fetchall())
+        finally:
+            con.close()
+        return {r.run_id for r in runs if (r.pid, r.host) in live}
+
+    @contextmanager
+    def serial(self, name: str) -> Iterator[None]:
+        """One process at a time in the block ``name`` (e.g. recording a dead run's ledger
+        rows, which every runner that starts or takes over a claim may try at once)."""
+        con = self.connect()
+        try:
+            con.execute("SELECT pg_advisory_lock(%s)", [_key("duck:serial:" + name)])
+            yield
+        finally:
+            con.close()
+
+    def issuer(self):
+        """Run ids and sequence numbers for a session, issued in the state (postgres_ids)."""
+        return Issuer(self.connect())
 
     def is_locked(self) -> bool:
         """Whether some duck command holds the project lock (shared or exclusive)."""
@@ -162,13 +216,17 @@ class PostgresState:
 
 
 def _note_holder(con, command: str, now: datetime) -> None:
-    """Say who this lock connection is (and forget holders whose connection is gone)."""
-    con.execute("DELETE FROM holders WHERE backend_pid NOT IN (SELECT pid FROM "
-                "pg_stat_activity)")
+    """Say who this lock connection is."""
     con.execute("INSERT INTO holders VALUES (pg_backend_pid(), %s, %s, %s, %s) "
                 "ON CONFLICT (backend_pid) DO UPDATE SET command = excluded.command, "
                 "pid = excluded.pid, host = excluded.host, since = excluded.since",
                 [command, os.getpid(), os.uname().nodename, now])
+
+
+def _forget_gone(con) -> None:
+    """Forget holders whose connection is gone (a new backend may reuse their pid)."""
+    con.execute("DELETE FROM holders WHERE backend_pid NOT IN (SELECT pid FROM "
+                "pg_stat_activity)")
 
 
 def _acquire(con, key: int, exclusive: bool, deadline: float, wait: float, waiting,

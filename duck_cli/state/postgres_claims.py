@@ -9,15 +9,24 @@ work. Marking done checks the claim is still this runner's, so an item taken ove
 lapsed lease is recorded once, by the runner that finished it. The claims table is the
 backfill record of which runner built what.
 
-This is the state's half of several runners on one backfill; building the claimed partitions
-in parallel needs a warehouse several processes can write (the DuckLake warehouse).
+Items carry a stage (how deep in the backfill's plan their step is): a runner claims only
+items of the lowest stage not finished, so a partition is built after those it reads. An item
+whose build failed is ``failed``: finished, not claimed again by this backfill. `open_shared`
+finds the backfill the runners of one request share, or records it.
+This is the state's half of several runners on one backfill (`run/shared_backfill.py` is the
+other); building claimed partitions in parallel needs a warehouse several processes can write
+(the DuckLake warehouse).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 
 from duck_cli.errors import StateError
+from duck_cli.records import BackfillRecord
+from duck_cli.state.postgres_ids import issue
 
 @dataclass(frozen=True, order=True)
 class Item:
@@ -25,6 +34,8 @@ class Item:
 
     asset: str
     partition: str
+    stage: int = field(default=0, compare=False)
+    taken_from: str | None = field(default=None, compare=False)  # a lapsed claim's runner
 
 
 @dataclass(frozen=True)
@@ -35,10 +46,11 @@ class Progress:
     claimed: int
     done: int
     built_by: dict[str, int]
+    failed: int = 0
 
     @property
     def finished(self) -> bool:
-        """Whether every item is done."""
+        """Whether every item is done (or failed)."""
         return self.pending == 0 and self.claimed == 0
 
 
@@ -60,23 +72,30 @@ class Claims:
         if not items:
             return 0
         cur = self.con.execute(
-            "INSERT INTO claims (backfill_id, asset, partition_key) SELECT %s, a, p FROM "
-            "unnest(%s::text[], %s::text[]) AS t(a, p) ON CONFLICT DO NOTHING",
-            [self.backfill_id, [i.asset for i in items], [i.partition for i in items]])
+            "INSERT INTO claims (backfill_id, asset, partition_key, stage) SELECT %s, a, p, "
+            "g FROM unnest(%s::text[], %s::text[], %s::int[]) AS t(a, p, g) ON CONFLICT DO "
+            "NOTHING", [self.backfill_id, [i.asset for i in items],
+                        [i.partition for i in items], [i.stage for i in items]])
         return cur.rowcount
 
     def claim(self, limit: int = 1) -> list[Item]:
-        """Take up to ``limit`` items nobody holds: pending ones, or claims whose lease ran out."""
+        """Take up to ``limit`` items nobody holds, of the lowest unfinished stage: pending
+        ones, or claims whose lease ran out (``taken_from`` names their runner)."""
+        # MATERIALIZED: a subquery joined in the UPDATE may be scanned again per row, its
+        # LIMIT applying each time (one runner then takes far more than its share)
         rows = self.con.execute(
-            "UPDATE claims c SET status = 'claimed', runner = %s, claims = c.claims + 1, "
-            "lease_until = clock_timestamp() + %s::interval FROM (SELECT asset, partition_key "
-            "FROM claims WHERE backfill_id = %s AND (status = 'pending' OR (status = "
-            "'claimed' AND lease_until < clock_timestamp())) ORDER BY asset, partition_key "
-            "LIMIT %s FOR UPDATE SKIP LOCKED) free WHERE c.backfill_id = %s AND c.asset = "
-            "free.asset AND c.partition_key = free.partition_key RETURNING c.asset, "
-            "c.partition_key", [self.runner, self.lease, self.backfill_id, limit,
-                                self.backfill_id]).fetchall()
-        return sorted(Item(a, p) for a, p in rows)
+            "WITH free AS MATERIALIZED (SELECT asset, partition_key, runner AS before FROM "
+            "claims WHERE backfill_id = %(bf)s AND (status = 'pending' OR (status = "
+            "'claimed' AND lease_until < clock_timestamp())) AND stage <= (SELECT min(stage) "
+            "FROM claims WHERE backfill_id = %(bf)s AND status IN ('pending', 'claimed')) "
+            "ORDER BY stage, asset, partition_key LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            "UPDATE claims c SET status = 'claimed', runner = %(me)s, claims = c.claims + "
+            "1, lease_until = clock_timestamp() + %(lease)s::interval FROM free WHERE "
+            "c.backfill_id = %(bf)s AND c.asset = free.asset AND c.partition_key = "
+            "free.partition_key RETURNING c.asset, c.partition_key, c.stage, free.before",
+            {"me": self.runner, "lease": self.lease, "bf": self.backfill_id, "limit": limit}
+        ).fetchall()
+        return sorted(Item(a, p, g, before) for a, p, g, before in rows)
 
     def heartbeat(self) -> int:
         """Extend this runner's live claims; how many it still holds."""
@@ -85,14 +104,16 @@ class Claims:
             "backfill_id = %s AND runner = %s AND status = 'claimed'",
             [self.lease, self.backfill_id, self.runner]).rowcount
 
-    def done(self, item: Item) -> bool:
-        """Record ``item`` built by this runner; False when the claim was no longer its own
-        (its lease lapsed and another runner took the item over)."""
+    def done(self, item: Item, built_by: str | None = None, status: str = "done") -> bool:
+        """Record ``item`` built (by this runner, or ``built_by``: a runner that died after
+        its publish); False when the claim was no longer this runner's (its lease lapsed and
+        another runner took the item over). ``status`` 'failed': its build failed."""
         return self.con.execute(
-            "UPDATE claims SET status = 'done', built_by = %s, done_at = clock_timestamp(), "
+            "UPDATE claims SET status = %s, built_by = %s, done_at = clock_timestamp(), "
             "lease_until = NULL WHERE backfill_id = %s AND asset = %s AND partition_key = %s AND "
             "runner = %s AND status = 'claimed'",
-            [self.runner, self.backfill_id, item.asset, item.partition, self.runner]).rowcount == 1
+            [status, built_by or self.runner, self.backfill_id, item.asset, item.partition,
+             self.runner]).rowcount == 1
 
     def release(self) -> None:
         """Give back this runner's unfinished claims at once (a clean stop)."""
@@ -109,10 +130,56 @@ class Claims:
             "SELECT built_by, count(*) FROM claims WHERE backfill_id = %s AND status = "
             "'done' GROUP BY built_by", [self.backfill_id]).fetchall())
         return Progress(counts.get("pending", 0), counts.get("claimed", 0),
-                        counts.get("done", 0), built)
+                        counts.get("done", 0), built, counts.get("failed", 0))
 
     def built_by(self) -> dict[Item, str]:
         """Which runner built each finished item (the backfill record)."""
         return {Item(a, p): r for a, p, r in self.con.execute(
             "SELECT asset, partition_key, built_by FROM claims WHERE backfill_id = %s AND "
             "status = 'done'", [self.backfill_id]).fetchall()}
+
+
+def built_by(con, backfill_ids: list[str]) -> dict[str, dict[str, dict[str, list[str]]]]:
+    """Per backfill, per runner, per asset: the partitions it built (shared backfills only)."""
+    out: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for bf, runner, asset, key in con.execute(
+            "SELECT backfill_id, built_by, asset, partition_key FROM claims WHERE "
+            "backfill_id = ANY(%s) AND status = 'done' ORDER BY 1, 2, 3, 4",
+            [backfill_ids]).fetchall():
+        out.setdefault(bf, {}).setdefault(runner, {}).setdefault(asset, []).append(key)
+    return out
+
+
+def request_key(request: dict) -> str:
+    """The identity of a backfill request (selection, partitions, options): runners started
+    with the same one share its backfill.
+
+    >>> request_key({"a": 1}) == request_key({"a": 1})
+    True
+    """
+    text = json.dumps(request, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def open_shared(con, record: BackfillRecord, key: str, items: list[Item], *, floor: int,
+                join_seconds: float) -> tuple[str, bool]:
+    """The backfill the runners of request ``key`` share: an unfinished one (or one finished
+    less than ``join_seconds`` ago, so a runner that starts late finds its siblings' work
+    done), else ``record`` under a new id; its items enqueued. (backfill id, joined)."""
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ["duck:bf:" + key])
+        row = con.execute(
+            "SELECT b.backfill_id FROM backfills b WHERE b.options::jsonb ->> 'shared' = "
+            "%s AND (EXISTS (SELECT 1 FROM claims c WHERE c.backfill_id = b.backfill_id "
+            "AND c.status IN ('pending', 'claimed')) OR (SELECT max(done_at) FROM claims c "
+            "WHERE c.backfill_id = b.backfill_id) > clock_timestamp() - %s * interval '1 "
+            "second') ORDER BY b.created_at DESC, b.backfill_id DESC LIMIT 1",
+            [key, join_seconds]).fetchone()
+        joined = row is not None
+        backfill_id = row[0] if joined else f"b{issue(con, 'b', floor):05d}"
+        if not joined:
+            con.execute("INSERT INTO backfills (backfill_id, created_at, selection, "
+                        "requested, options, status) VALUES (%s, %s, %s, %s, %s, %s)",
+                        [backfill_id, *record[1:]])
+        Claims(con, backfill_id, "").enqueue(items)
+    return backfill_id, joined

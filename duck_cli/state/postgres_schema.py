@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from duck_cli.errors import StateError
 
-SCHEMA_VERSION = 2  # 1 -> 2: steps.log (what a Python step logged)
+SCHEMA_VERSION = 3  # 1 -> 2: steps.log (what a Python step logged); 2 -> 3: claims.stage
 MIGRATE_KEY = 0x6475636B_6D696772  # the advisory lock taken while creating or migrating
 
 DDL = """
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS counters (name text PRIMARY KEY, value bigint);
 CREATE TABLE IF NOT EXISTS claims (
   backfill_id text, asset text, partition_key text, status text NOT NULL DEFAULT 'pending',
   runner text, lease_until timestamptz, claims integer NOT NULL DEFAULT 0, built_by text,
-  done_at timestamptz, PRIMARY KEY (backfill_id, asset, partition_key));
+  done_at timestamptz, stage integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (backfill_id, asset, partition_key));
 CREATE TABLE IF NOT EXISTS holders (
   backend_pid integer PRIMARY KEY, command text, pid integer, host text, since timestamptz);
 """
@@ -54,6 +55,8 @@ TABLES = ("runs", "steps", "materializations", "check_results", "backfills", "co
 
 MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
     1: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS log text"],
+    # a shared backfill's items are claimed stage by stage (an item waits for the ones it reads)
+    2: ["ALTER TABLE claims ADD COLUMN IF NOT EXISTS stage integer NOT NULL DEFAULT 0"],
 }
 
 

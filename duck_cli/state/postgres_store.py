@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from duck_cli.errors import StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow,
                               Mat, RunRow, Snapshot, StepRecord)
-from duck_cli.state import postgres_prune
+from duck_cli.state import postgres_claims, postgres_prune
 from duck_cli.state.postgres_schema import TABLES
 
 _RUN_COLS = "run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error"
@@ -141,6 +141,10 @@ class PgStore:
             + "GROUP BY b.backfill_id ORDER BY b.created_at DESC, b.backfill_id DESC",
             [backfill_id] if backfill_id else None)
         return [decode_backfill(r) for r in rows]
+
+    def runners(self, backfill_ids: list[str]) -> dict[str, dict[str, dict[str, list[str]]]]:
+        """Shared backfills: per backfill, per runner, per asset, the partitions it built."""
+        return postgres_claims.built_by(self.con, backfill_ids)
 
     def max_step_seq(self) -> int:
         """The highest step/check sequence number recorded."""

@@ -183,6 +183,23 @@ class StateBackend(Protocol):
         """Hold the write lock for ``assets`` (None: the whole project) up to ``wait`` seconds,
         then a LockedError naming the holder."""
 
+    def lock_assets(self, command: str, assets: Iterable[str], *, exclusive: bool, wait: float,
+                    now: datetime, on_wait: Callable[[dict | None], None] | None = None
+                    ) -> ContextManager[bool]:
+        """Hold the locks of the assets a planned session writes (where the backend locks per
+        asset; else nothing more); yields whether it had to wait (the plan is then stale)."""
+
+    def alive(self, runs: Iterable[RunRow]) -> set[str]:
+        """The ids of ``runs`` (recorded as running) whose process still writes: not to be
+        marked abandoned (none while a lock file admits one writer)."""
+
+    def serial(self, name: str) -> ContextManager[None]:
+        """One process at a time in the block ``name`` (a no-op under a lock file)."""
+
+    def issuer(self) -> Any:
+        """Where a session gets run ids and sequence numbers when writers run side by side
+        (`postgres_ids.Issuer`); None: the session counts them itself."""
+
     def is_locked(self) -> bool:
         """Whether some writer holds the lock right now."""
 

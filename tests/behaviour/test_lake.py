@@ -456,3 +456,28 @@ def test_conflicts_past_the_bound_fail_the_step_naming_asset_and_partition(conte
     assert runs == 1  # nothing recorded for the refused publishes
     assert dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
                                         "GROUP BY ALL")) == before
+
+
+@pytest.mark.parametrize("version", ["9.9", "0.1"])
+def test_a_lake_of_another_format_version_is_one_clear_error(project, postgres, version):
+    """A lake whose catalog says another DuckLake format version (written by a newer or an
+    older DuckDB) is refused with one clear error naming both versions: exit 2, no
+    traceback, no secret, nothing changed in the lake's catalog."""
+    import psycopg
+
+    env = use_lake(project, postgres, "lake-data")
+    assert invoke(project, "materialize", env=env).exit_code == 0
+    with psycopg.connect(postgres.dsn(env["PGDATABASE"]), autocommit=True) as con:
+        ours = con.execute("SELECT value FROM ducklake_metadata WHERE key = 'version'"
+                           ).fetchone()[0]
+        con.execute("UPDATE ducklake_metadata SET value = %s WHERE key = 'version'", [version])
+    for command in ("materialize", "status"):
+        result = invoke(project, command, env=env)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and env["PGPASSWORD"] not in result.output
+        assert f"format version {version}" in result.output
+        assert f"reads format version {ours}" in result.output
+        assert ("newer DuckDB" if version == "9.9" else "AUTOMATIC_MIGRATION") in result.output
+    with psycopg.connect(postgres.dsn(env["PGDATABASE"])) as con:
+        assert con.execute("SELECT value FROM ducklake_metadata WHERE key = 'version'"
+                           ).fetchone()[0] == version
