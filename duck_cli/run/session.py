@@ -162,8 +162,9 @@ class Session:
 
     def next_seq(self) -> int:
         """The next materialization sequence number."""
-        if self.issuer is not None:  # other writers issue them too
-            self.seq = max(self.seq, self.issuer.next("mat_seq"))
+        if self.issuer is not None:  # other writers issue them too; above ours (an
+            self.issuer.floor("mat_seq", self.seq)  # environment numbers after production's)
+            self.seq = self.issuer.next("mat_seq")
             return self.seq
         self.seq += 1
         return self.seq
@@ -171,7 +172,8 @@ class Session:
     def next_step_seq(self) -> int:
         """The next step/check sequence number."""
         if self.issuer is not None:
-            self.step_seq = max(self.step_seq, self.issuer.next("step_seq"))
+            self.issuer.floor("step_seq", self.step_seq)
+            self.step_seq = self.issuer.next("step_seq")
             return self.step_seq
         self.step_seq += 1
         return self.step_seq

@@ -13,6 +13,9 @@ from conftest import Duck, add_checks_on_published_data, catalog_rows
 from duck_cli.state.catalog_schema import CURRENT, SCHEMA_VERSION
 from reliability_check import check_consistency
 
+# the local catalog's current_* tables (PostgreSQL state keeps its own: tests/state/test_postgres*)
+pytestmark = pytest.mark.local_state
+
 
 def _status(duck: Duck) -> dict:
     doc = duck.json("status")
