@@ -10,6 +10,7 @@ from typing import Iterator
 
 from duck_cli.errors import StateError
 from duck_cli.models import Project
+from duck_cli.state.versions import load_cache, save_cache
 
 
 def _headers_file(s):
@@ -18,31 +19,13 @@ def _headers_file(s):
 
 def load_headers(s) -> dict:
     """Source files' columns by content version, as sniffed by earlier commands."""
-    import pickle
-
-    try:
-        with open(_headers_file(s), "rb") as f:
-            found = pickle.load(f)
-        return found if isinstance(found, dict) else {}
-    except Exception:  # noqa: BLE001 - a missing or unreadable cache is an empty one
-        return {}
+    return load_cache(_headers_file(s))
 
 
 def save_headers(s) -> None:
-    import os
-    import pickle
-
-    if len(s.headers) == s.headers_seen:
-        return  # nothing new was sniffed
-    target = _headers_file(s)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(s.headers, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target)
-    except OSError:
-        pass
+    """Keep the headers when more were sniffed than were loaded."""
+    if len(s.headers) != s.headers_seen:
+        save_cache(_headers_file(s), s.headers)
 
 
 @contextmanager

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from pathlib import Path
 
 from duck_cli.models import Asset, Settings
+from duck_cli.state.versions import load_cache, save_cache
 
 
 def stamp(warehouse: Path) -> tuple | None:
@@ -52,7 +52,7 @@ class TableVersions:
 
     def __init__(self, path: Path):
         self.path = path
-        self.entries: dict = _load(path)
+        self.entries: dict = load_cache(path)
         self.dirty = False
 
     def get(self, asset: Asset, keys: list[str], now_stamp: tuple | None):
@@ -71,20 +71,4 @@ class TableVersions:
         """Write the file if it changed (a cache: failing to write it costs an observation)."""
         if not self.dirty:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(self.entries, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass
-
-
-def _load(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            entries = pickle.load(f)
-        return entries if isinstance(entries, dict) else {}
-    except Exception:  # noqa: BLE001 - a missing or unreadable cache is an empty one
-        return {}
+        save_cache(self.path, self.entries)

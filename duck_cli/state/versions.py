@@ -27,7 +27,7 @@ class VersionCache:
 
     def __init__(self, path: Path | None):
         self.path = path
-        self.entries: dict[str, tuple] = _load(path)
+        self.entries: dict[str, tuple] = load_cache(path)
         self.dirty = False
 
     def version(self, file: str, fmt: str = "csv") -> str | None:
@@ -49,18 +49,12 @@ class VersionCache:
         """Write the cache if it changed (a cache: failing to write it only costs a re-hash)."""
         if not self.dirty or self.path is None:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(self.entries, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
+        if save_cache(self.path, self.entries):
             self.dirty = False
-        except OSError:
-            pass
 
 
-def _load(path: Path | None) -> dict:
+def load_cache(path: Path | None) -> dict:
+    """A dict kept in a pickle file by `save_cache` ({} when missing or unreadable)."""
     if path is None:
         return {}
     try:
@@ -69,6 +63,20 @@ def _load(path: Path | None) -> dict:
         return entries if isinstance(entries, dict) else {}
     except Exception:  # noqa: BLE001 - a missing or unreadable cache is an empty one
         return {}
+
+
+def save_cache(path: Path, entries: dict) -> bool:
+    """Write a cache file atomically (a temporary file renamed over it); False when it could
+    not be written, which only costs the work it would have saved."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(entries, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        return False
 
 
 def content_version(file: str, fmt: str = "csv") -> str:
