@@ -379,10 +379,32 @@ def machine() -> list[str]:
 
 def write_markdown(res: Results, path: Path) -> None:
     """bench/results.md: the targets table, the growth curve, the machine."""
+    path.write_text("\n".join(["# duck benchmark results", ""] + _body(res) + _kept_sections(path))
+                    + "\n")
+
+
+def write_section(res: Results, path: Path, only: list[str]) -> None:
+    """A run of some workloads (``--only``) as its own section of the results file, between
+    markers: replaces the section of an earlier run of the same workloads, keeps every other
+    section of the file as it was (a partial run never wipes the others' figures)."""
+    name = ",".join(only)
+    start, end = f"<!-- only:{name}:start -->", f"<!-- only:{name}:end -->"
+    body = [f"## `bench/run.py --only {name}`", ""] + [
+        "#" + line if line.startswith("## ") else line for line in _body(res)]
+    section = "\n".join([start] + body + [end])
+    old = path.read_text() if path.exists() else "# duck benchmark results\n"
+    if start in old and end in old:
+        new = old[:old.index(start)] + section + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(new)
+
+
+def _body(res: Results) -> list[str]:
+    """The targets table, the growth curves, the machine and the notes of one run."""
     head = ["workload", "duck median", "raw median", "ratio", "target", "result", "duck CPU",
             "CPU ratio", "raw SQL only", "ratio to SQL only", "runs"]
-    lines = ["# duck benchmark results", "",
-             f"`python bench/run.py --scale {res.scale} --repeat {res.repeat}`: medians of "
+    lines = [f"`python bench/run.py --scale {res.scale} --repeat {res.repeat}`: medians of "
              f"{res.repeat} runs (scale figures stop repeating after {res.budget:.0f} s; see "
              "\"runs\"); peak memory is the maximum over the runs. duck is the installed `duck` "
              "command in a subprocess; raw is the same SQL run by hand: `python bench/raw.py`, "
@@ -412,7 +434,7 @@ def write_markdown(res: Results, path: Path) -> None:
                      f"{res.load[-1]:.2f} (other processes shared the cores)")
     if res.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in res.notes]
-    path.write_text("\n".join(lines + _kept_sections(path)) + "\n")
+    return lines
 
 
 def _kept_sections(path: Path) -> list[str]:
@@ -608,7 +630,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated workloads: {', '.join(WORKLOADS)}")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work",
                     help="where generated projects go (deleted and recreated)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md",
+                    help="the results file; with --only, the run's section of it is replaced "
+                         "(or added) and the rest kept")
     ap.add_argument("--duck", default=None, help="the duck command (default: next to python)")
     ap.add_argument("--budget", type=float, default=30.0,
                     help="stop repeating a scale figure after this many seconds of duck time")
@@ -644,7 +668,10 @@ def main(argv: list[str] | None = None) -> int:
         steps[name](b)
     res.load.append(os.getloadavg()[0])
     res.notes.append(f"the whole run took {time.perf_counter() - t0:.0f} s.")
-    write_markdown(res, args.out)
+    if set(only) != set(WORKLOADS) and args.out.exists():
+        write_section(res, args.out, only)  # the other workloads' figures stay
+    else:
+        write_markdown(res, args.out)
     print(f"wrote {args.out}")
     return 1 if args.strict and any(r.passed() is False for r in res.rows) else 0
 

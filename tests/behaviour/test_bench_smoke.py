@@ -101,6 +101,28 @@ def test_results_table_marks_targets(tmp_path):
     assert "| c | 400 MB |" in text and "CPU:" in text
 
 
+def test_a_partial_run_replaces_its_own_section_and_keeps_the_rest(tmp_path):
+    """`--only` writes its run as a marked section: a second run of the same workloads
+    replaces it, a run of others adds its own, and the rest of the file stays word for word."""
+    out = tmp_path / "results.md"
+    run.write_markdown(run.Results("small", 1, rows=[run.Row("whole", [run.Sample(1.0, 1.0)],
+                                                             target="2s")]), out)
+    out.write_text(out.read_text() + "\n## Hand-written notes\n\nkept as they are\n")
+    before = out.read_text()
+    for seconds in (3.0, 0.5):
+        run.write_section(run.Results("small", 1, rows=[
+            run.Row("validate row", [run.Sample(seconds, seconds)], target="2s")]),
+            out, ["validate"])
+    run.write_section(run.Results("small", 1, rows=[
+        run.Row("fixed row", [run.Sample(0.2, 0.2)], target="0.3s")]), out, ["fixed", "states"])
+    text = out.read_text()
+    assert text.startswith(before.rstrip("\n"))
+    assert text.count("<!-- only:validate:start -->") == 1 and "| validate row | 3.00 s" not in text
+    assert "| validate row | 500 ms | - | - | <= 2 s | pass |" in text
+    assert "<!-- only:fixed,states:start -->" in text and "| fixed row | 200 ms |" in text
+    assert "\n### Machine\n" in text and text.count("\n## Machine\n") == 1
+
+
 def _json(duck_cmd: str, root: Path, command: str) -> dict:
     run.run_duck([command, "--json"], root, duck=duck_cmd)
     return json.loads((root.parent / "duck-last.log").read_text())
