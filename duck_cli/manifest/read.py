@@ -102,11 +102,15 @@ def loads(text: str | bytes) -> Any:
     {'a': '2026-03-01', 'b': 'NO', 'c': '10:30', 'd': [1, True, None]}
     """
     loader = _loader_class()(text)
+    loader.duck_depth = None
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _bounded(node)
+        if "&" in text:  # an anchor, so maybe aliases: size the document before expanding it
+            _bounded(node)
+        else:  # no node is shared, so no expansion: the constructors count the depth
+            loader.duck_depth = 0
         return loader.construct_document(node)
     finally:
         loader.dispose()
@@ -145,6 +149,23 @@ def _bounded(root: Any) -> None:
         open_nodes.add(id(node))
         stack.append((node, depth, True))
         stack.extend((k, depth + 1, False) for k in kids if id(k) not in sizes)
+
+
+def _deeper(loader: Any, node: Any, step: int) -> None:
+    """Enter (``step`` 1) or leave (-1) a list or mapping, refusing one whose items would nest
+    past MAX_DEPTH: `_bounded`'s depth rule for a document without anchors, where it is not
+    run (each node is constructed once, on the only path to it)."""
+    depth = getattr(loader, "duck_depth", None)
+    if depth is None:
+        return
+    if step > 0 and depth + 1 >= MAX_DEPTH and node.value:
+        import yaml
+
+        first = node.value[0]
+        mark = (first[0] if isinstance(first, tuple) else first).start_mark
+        raise yaml.constructor.ConstructorError(
+            None, None, f"lists and mappings nested more than {MAX_DEPTH} levels deep", mark)
+    loader.duck_depth = depth + step
 
 
 def _children(node: Any) -> list:
@@ -311,9 +332,13 @@ _CORE_RESOLVERS = (
 )
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _construct_map(loader: Any, node: Any) -> Map:
     import yaml
 
+    _deeper(loader, node, 1)
     own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
     merged = len(node.value) - own
@@ -321,7 +346,8 @@ def _construct_map(loader: Any, node: Any) -> Map:
     result.line = node.start_mark.line + 1
     own_keys: set[Any] = set()
     for index, (key_node, value_node) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=True)
+        key = key_node.value if key_node.tag == _STR \
+            else loader.construct_object(key_node, deep=True)  # a plain key is its text
         try:
             duplicate = key in own_keys
         except TypeError:
@@ -335,6 +361,7 @@ def _construct_map(loader: Any, node: Any) -> Map:
         result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = key_node.start_mark.line + 1
         result.value_lines[key] = _value_start(value_node)
+    _deeper(loader, node, -1)
     return result
 
 
@@ -344,7 +371,9 @@ def _value_start(node: Any) -> int:
 
 
 def _construct_seq(loader: Any, node: Any) -> Seq:
+    _deeper(loader, node, 1)
     result = Seq(loader.construct_object(child, deep=True) for child in node.value)
+    _deeper(loader, node, -1)
     result.line = node.start_mark.line + 1
     result.lines = [child.start_mark.line + 1 for child in node.value]
     return result

@@ -93,3 +93,19 @@ def test_read_manifests_returns_documents_and_problems(tmp_path: Path) -> None:
     assert [m.file for m in manifests] == ["a.yaml", "b.yaml", "c.yaml"]
     assert manifests[0].doc == {"assets": []} and manifests[1].doc is None and manifests[2].doc is None
     assert [p.file for p in problems] == ["b.yaml"]
+
+
+@pytest.mark.parametrize("anchor", ["", "&top "])
+def test_nesting_limit_is_the_same_with_and_without_anchors(anchor: str) -> None:
+    """Without an anchor the constructors count the depth (no alias can expand the document);
+    with one, the whole document is sized first: the same limit either way."""
+    from duck_cli.manifest.read import MAX_DEPTH
+
+    def nested(levels: int) -> str:  # the top mapping, then lists down to a scalar
+        return f"a: {anchor}" + "[" * (levels - 2) + "1" + "]" * (levels - 2) + "\n"
+
+    assert loads(nested(MAX_DEPTH))["a"]
+    for text in (nested(MAX_DEPTH + 1), "k:\n  " + nested(MAX_DEPTH)):
+        doc, problem = parse_document("m.yaml", text.encode(), manifest=False)
+        assert doc is None and "nested more than 64 levels deep" in problem.message
+        assert problem.line == text.count("\n")
