@@ -19,6 +19,8 @@ def resolve_uses(built) -> list[Problem]:
     problems = _definition_problems(built.check_definitions)
     known = {d.name: d for d in built.check_definitions}
     for index, asset in enumerate(built.assets):
+        if isinstance(asset.checks, tuple) and not any(c.kind == "use" for c in asset.checks):
+            continue  # nothing to resolve: the asset as it is (no copy of 10,000 assets)
         checks = []
         for check in asset.checks:
             if check.kind == "use":

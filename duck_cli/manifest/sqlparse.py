@@ -52,7 +52,10 @@ def parse_select(sql: str, serialized: dict[str, str] | None = None) -> ParsedSQ
     text = (serialized or {}).get(sql)
     if text is None:
         text = _connection().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
-    result = json.loads(without_locations(text))
+    text = without_locations(text)
+    found: list[dict] = []  # without CTEs, the tables are every table node: kept as decoded
+    no_ctes = _no_ctes(text)
+    result = json.loads(text, object_hook=_collector(found)) if no_ctes else json.loads(text)
     if result.get("error"):
         raise _error(sql, result)
     statements = result.get("statements") or []
@@ -61,7 +64,8 @@ def parse_select(sql: str, serialized: dict[str, str] | None = None) -> ParsedSQ
         raise SqlSyntaxError(f"the SQL holds {what}, but a materialization is one SELECT statement",
                              line=1, column=1, hint="Write a single SELECT (it may start with WITH).")
     statement = statements[0]
-    tables = _dedupe(_base_tables(statement, frozenset(), []))
+    tables = _dedupe(_tables_found(found) if no_ctes and _flat(found)
+                     else _base_tables(statement, frozenset(), []))
     params = tuple(sorted(str(p["key"]) for p in statement.get("named_param_map") or []))
     return ParsedSQL(tables, canonical(statement), params)
 
@@ -166,6 +170,32 @@ def _base_tables(node: Any, ctes: frozenset[str], out: list[str]) -> list[str]:
         if isinstance(child, (dict, list)):
             _base_tables(child, ctes, out)
     return out
+
+
+def _no_ctes(text: str) -> bool:
+    """Whether a parse (its JSON text) has no WITH anywhere: every cte_map is empty."""
+    return text.count('"cte_map":{"map":[]}') == text.count('"cte_map"')
+
+
+def _collector(found: list[dict]):
+    """A json.loads object hook that keeps every BASE_TABLE node (in the order decoding
+    finishes them) and changes nothing."""
+    def hook(node: dict) -> dict:
+        if node.get("type") == "BASE_TABLE":
+            found.append(node)
+        return node
+    return hook
+
+
+def _flat(found: list[dict]) -> bool:
+    """Whether no table reference can hold another (only its AT clause could): then the
+    order decoding finishes them in is `_base_tables`'s order."""
+    return all(node.get("at_clause") is None for node in found)
+
+
+def _tables_found(found: list[dict]) -> list[str]:
+    """`_base_tables` for a parse without CTEs, from the nodes `_collector` kept."""
+    return [_qualified(node) for node in found if node.get("table_name")]
 
 
 def _cte_names(node: dict[str, Any]) -> frozenset[str]:

@@ -42,7 +42,10 @@ def annotate(asset: Asset, macros: list[Macro]) -> Asset:
     for macro in macros:
         if macro.name in calls:
             reads |= set(variables_read(macro.sql))
-    return replace(asset, variables=tuple(sorted(reads)), macros=tuple(calls))
+    variables, macro_names = tuple(sorted(reads)), tuple(calls)
+    if (variables, macro_names) == (asset.variables, asset.macros):
+        return asset  # the usual case, none of either: no copy
+    return replace(asset, variables=variables, macros=macro_names)
 
 
 def parse_var(text: str) -> tuple[str, Any]:

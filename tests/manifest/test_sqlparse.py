@@ -62,3 +62,21 @@ def test_positions_are_byte_offsets() -> None:
         parse_select(sql)
     assert caught.value.column == sql.rindex(")") + 1
     assert position_to_line_column("a\nbc", 3) == (2, 2)
+
+
+@pytest.mark.parametrize("sql", [
+    "select * from a join b using (x) where y in (select y from c) union select * from main.d",
+    "select (select max(x) from e) as m from f, lateral (select * from g) z",
+    "with t as (select * from a) select * from t, b",
+    "select * from b, (with a as (select 1) select * from a, c) s",
+    "select * from a at (version => 3), B, b",
+])
+def test_tables_read_without_ctes_match_the_full_walk(sql: str) -> None:
+    """The tables collected while decoding (no WITH) are the full tree walk's, in its order."""
+    import json
+
+    from duck_cli.manifest.sqlparse import _base_tables, _connection, _dedupe, without_locations
+
+    text = _connection().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+    tree = json.loads(without_locations(text))["statements"][0]
+    assert parse_select(sql).tables == _dedupe(_base_tables(tree, frozenset(), []))
