@@ -22,7 +22,7 @@ from duck_cli.models import Project, is_remote
 from duck_cli.run import environment, observers, session_files
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
-from duck_cli.state import backends
+from duck_cli.state import backends, table_cache
 from duck_cli.state.snapshot import unrecorded_marker
 from duck_cli.state.store import StateBackend, StateStore, WarehouseBackend
 from duck_cli.state.warehouse import ledger_row
@@ -105,6 +105,7 @@ class Session:
         self.locks = ExitStack()  # the asset locks taken after planning (PostgreSQL state)
         self.command = "materialize"  # the writing command (set by `session`)
         self.per_asset = False  # whether the plan's assets are locked one by one
+        self.tables: table_cache.WriterTables | None = None  # table sources' cached versions
 
     @property
     def settings(self):
@@ -215,8 +216,10 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         if prepare is not None:  # under the lock, before the warehouse is opened (doctor)
             prepare()
         wh = backends.open_warehouse(project.settings, wait=wait)
+        # stamped once open: this connection locks the file, so no one else changes it after
+        tables = table_cache.WriterTables(project.settings)
         s = Session(project, clock, wh, faults, state)
-        s.command, s.per_asset = command, per_asset
+        s.command, s.per_asset, s.tables = command, per_asset, tables
         try:
             prepare_connection(wh, project)
             s.held = state.writer(wh, wait=wait)
@@ -240,6 +243,7 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
                 if s.issuer is not None:
                     s.issuer.close()
                 wh.close()
+                tables.close()
 
 
 def recover(s: Session) -> dict:
@@ -310,7 +314,8 @@ def observe_sources(s: Session) -> None:
     snap, now = s.snapshot, s.clock()
     live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con)
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
-        live[asset.name] = s.wh.observe_table(asset, parts.partition_keys(asset.partitions, now))
+        keys = parts.partition_keys(asset.partitions, now)
+        live[asset.name] = s.tables.versions(asset, keys, lambda: s.wh.observe_table(asset, keys))
         s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.observe):
         live[asset.name] = observers.observe(s, asset)  # user code: only writers call it

@@ -126,7 +126,7 @@ def observe_files(project: Project, now: datetime, snap: Snapshot | None = None
 def _cached_tables(project: Project, now: datetime, tables, connect) -> dict:
     """Table sources' versions: from the cache while the warehouse file is unchanged, else
     observed (attaching the warehouse) and cached when no writer changed it meanwhile."""
-    cache = table_cache.TableVersions(project.settings.catalog.parent / "cache" / "tables.pickle")
+    cache = table_cache.TableVersions(table_cache.cache_path(project.settings))
     before = table_cache.stamp(project.settings.warehouse)
     keys = {a.name: parts.partition_keys(a.partitions, now) for a in tables}
     out = {a.name: v for a in tables if (v := cache.get(a, keys[a.name], before)) is not None}
@@ -136,7 +136,7 @@ def _cached_tables(project: Project, now: datetime, tables, connect) -> dict:
     found = observe_tables(project, now, missing, connect())
     out.update(found)
     if before is not None and table_cache.stamp(project.settings.warehouse) == before \
-            and project.settings.lake is None and lake.lake_of(project.settings) is None:
+            and table_cache.cacheable(project.settings):
         for a in missing:
             if a.name in found and table_cache.in_warehouse(a, project.settings):
                 cache.put(a, keys[a.name], before, found[a.name])

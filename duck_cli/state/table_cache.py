@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from duck_cli.models import Asset, Settings
+from duck_cli.state import lake
 from duck_cli.state.versions import load_cache, save_cache
 
 
@@ -32,6 +33,16 @@ def stamp(warehouse: Path) -> tuple | None:
     except OSError:
         wal_stamp = None
     return (st.st_size, st.st_mtime_ns, st.st_ino, wal_stamp)
+
+
+def cache_path(settings: Settings) -> Path:
+    """The cache file, beside the catalog."""
+    return settings.catalog.parent / "cache" / "tables.pickle"
+
+
+def cacheable(settings: Settings) -> bool:
+    """Whether the warehouse is a local file whose stamp tells a change (not a lake)."""
+    return settings.lake is None and lake.lake_of(settings) is None
 
 
 def in_warehouse(asset: Asset, settings: Settings) -> bool:
@@ -72,3 +83,35 @@ class TableVersions:
         if not self.dirty:
             return
         save_cache(self.path, self.entries)
+
+
+class WriterTables:
+    """Table sources' versions for a writing command, through the same cache: the warehouse's
+    stamp is taken once the command has opened it, a cached observation at that stamp is used,
+    and what the command observed is cached only if the file still has that stamp once the
+    command has closed it (it changed nothing, so what it saw is the file as stamped)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.stamp = stamp(settings.warehouse) if cacheable(settings) else None
+        self.cache = TableVersions(cache_path(settings)) if self.stamp else None
+        self.observed: list[tuple[Asset, list[str], dict]] = []
+
+    def versions(self, asset: Asset, keys: list[str], observe) -> dict:
+        """One table source's versions: cached, else ``observe()`` (remembered for `close`)."""
+        if self.cache is None or not in_warehouse(asset, self.settings):
+            return observe()
+        hit = self.cache.get(asset, keys, self.stamp)
+        if hit is not None:
+            return hit
+        found = observe()
+        self.observed.append((asset, keys, found))
+        return found
+
+    def close(self) -> None:
+        """After the warehouse is closed: cache the observations if the file is unchanged."""
+        if not self.observed or stamp(self.settings.warehouse) != self.stamp:
+            return
+        for asset, keys, found in self.observed:
+            self.cache.put(asset, keys, self.stamp, found)
+        self.cache.save()

@@ -90,3 +90,31 @@ def test_read_only_commands_see_a_changed_warehouse_table_through_their_cache(tm
     assert status["order_total"] == "stale"
     duck("materialize")
     assert planned(duck) == []
+
+
+def test_writers_share_the_cache_and_still_see_a_changed_table(tmp_path):
+    """A writing command with nothing to do caches what it observed (it left the file as it
+    found it) and the next one reads that; a write to the table (same row count) still shows,
+    and is built."""
+    from duck_cli.state import table_cache
+
+    root = project_with(tmp_path, "orders")  # read as it is (no view under another name)
+    (root / ".duck").mkdir()
+    wh = root / ".duck" / "warehouse.duckdb"
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE TABLE orders AS SELECT range AS id, range * 2.5 AS amount FROM range(10)")
+    con.close()
+    duck = Duck(root)
+    duck("materialize")
+    cache = root / ".duck" / "cache" / "tables.pickle"
+    assert not cache.exists()  # that command wrote the warehouse: nothing to cache
+    for _ in range(2):  # the first observes and caches, the second reads the cache
+        assert duck.json("materialize")["steps"] == []
+        entry = table_cache.TableVersions(cache).entries["orders"]
+        assert entry[0] == table_cache.stamp(wh) and entry[2] == {"": entry[2][""]}
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE orders SET amount = amount + 1 WHERE id = 3")  # same row count
+    con.close()
+    duck("materialize")
+    assert warehouse_rows(root, "SELECT n, amount FROM order_total") == [(10, 113.5)]
+    assert duck.json("materialize")["steps"] == []
