@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
-from duck_cli.cli.options import DiffOptions, Target
+from duck_cli.cli.options import Target
 from duck_cli.cli.params import ExcludeOpt, JsonOpt, ProjectOpt, SelArg, VarOpt
+
+if TYPE_CHECKING:
+    from duck_cli.cli.options_more import DiffOptions
 
 
 def diff(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
@@ -33,6 +36,8 @@ def diff(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
 
     Example: duck diff zone_metrics --env pr-42
     """
+    from duck_cli.cli.options_more import DiffOptions  # only when the command runs
+
     target = Target(project, tuple(selection or ()), json, tuple(exclude or ()), tuple(var or ()))
     opts = DiffOptions(target, env_name, base, github, fail_on_diff)
     raise typer.Exit(int(run(options=opts, env=ctx.obj)))

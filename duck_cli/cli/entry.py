@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+GC_THRESHOLD = (500_000, 50, 50)  # the cycle collector's bar while duck runs (see `run`)
+
 
 def invoked(argv: List[str], environ) -> Optional[str]:
     """The command a command line names, when only that command needs building: None for
@@ -35,7 +37,7 @@ def run(app) -> None:
 
     # A short-lived command allocating hundreds of thousands of small tuples (snapshots, health)
     # spends most of its time in cycle collections that find nothing; raise the bar instead.
-    gc.set_threshold(500_000, 50, 50)
+    gc.set_threshold(*GC_THRESHOLD)
     # Typer builds every command's options from its signature before running one (about 20 ms
     # of a no-op's fixed cost): build only the one named, unless the name is unknown (click's
     # "no such command" then lists the others).

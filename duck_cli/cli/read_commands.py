@@ -5,16 +5,20 @@ Each takes its options dataclass and the invocation's `Env`, by keyword (see `ap
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from duck_cli.cli.env import Env
-from duck_cli.cli.options import (BackfillsOptions, GraphOptions, PlanOptions, RunShowOptions,
-                                  RunsOptions, SchemaOptions, StatusOptions, ValidateOptions,
-                                  WhyOptions)
+from duck_cli.cli.options import PlanOptions, StatusOptions, ValidateOptions
 from duck_cli.cli.project import materialize_plan, open_project, read_state, selected
 from duck_cli.errors import ExitCode, ManifestError, UsageError
 from duck_cli.records import RunStatus
 from duck_cli.report import render
 
 from duck_cli.health.state import FAIL_ON  # what status --fail-on may name
+
+if TYPE_CHECKING:  # annotations only: the less used commands' options load when one runs
+    from duck_cli.cli.options_more import (BackfillsOptions, GraphOptions, RunShowOptions,
+                                           RunsOptions, SchemaOptions, WhyOptions)
 
 
 def validate(*, options: ValidateOptions, env: Env) -> int:

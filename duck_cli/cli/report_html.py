@@ -4,7 +4,7 @@ report/html render the site (it never opens DuckDB)."""
 from __future__ import annotations
 
 from duck_cli.cli.env import Env
-from duck_cli.cli.options import ReportOptions
+from duck_cli.cli.options_more import ReportOptions
 from duck_cli.cli.project import open_project, read_state
 from duck_cli.errors import ExitCode, UsageError
 

@@ -3,14 +3,19 @@ render, return an exit code. Each takes its options dataclass and the `Env`, by 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from duck_cli.cli.env import Env
-from duck_cli.cli.options import (BackfillOptions, CheckOptions, DoctorOptions, InitOptions,
-                                  MaterializeOptions, PruneOptions, ReconcileOptions)
+from duck_cli.cli.options import BackfillOptions, MaterializeOptions
 from duck_cli.cli.project import (execute, materialize_plan, open_project, read_state,
                                   report_target, selected, wait_of, with_jobs)
 from duck_cli.errors import ExitCode, UsageError
 from duck_cli.models import Project
 from duck_cli.report import render
+
+if TYPE_CHECKING:  # annotations only: the less used commands' options load when one runs
+    from duck_cli.cli.options_more import (CheckOptions, DoctorOptions, InitOptions, PruneOptions,
+                                           ReconcileOptions)
 
 
 def materialize(*, options: MaterializeOptions, env: Env) -> int:

@@ -77,3 +77,28 @@ def test_a_materialize_with_nothing_to_do_imports_no_rich_and_opens_duckdb_once(
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "Nothing to do: everything selected is up to date.", result.stdout + result.stderr
     assert lines[-1] == "[] 1", result.stdout + result.stderr  # the warehouse, nothing else
+
+
+def test_the_console_script_raises_the_collectors_bar_before_duck_loads():
+    """`duck` starts in cli/console.py, which sets the cycle collector's threshold before any
+    module of the app is imported (their import is most of a no-op's fixed cost)."""
+    from importlib.metadata import entry_points
+
+    from duck_cli.cli.entry import GC_THRESHOLD
+
+    assert [e.value for e in entry_points(group="console_scripts", name="duck")] == [
+        "duck_cli.cli.console:main"]
+    code = ("import gc, sys\nseen = []\n"
+            "class Watch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'duck_cli.cli.app':\n"
+            "            seen.append(gc.get_threshold())\n"
+            "sys.meta_path.insert(0, Watch())\n"
+            "sys.argv = ['duck', '--version']\n"
+            "from duck_cli.cli.console import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(seen)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = result.stdout.strip().splitlines()
+    assert duck_cli.__version__ in lines[0], result.stdout + result.stderr
+    assert lines[-1] == str([GC_THRESHOLD]), result.stdout + result.stderr
