@@ -113,10 +113,10 @@ def promote(*, options: EnvOptions, env: Env) -> int:
     prod = open_project(replace(options.target, env=PROD), env)
     wait = wait_of(prod, options.wait)
     built = state_backend(preview.settings).read_snapshot(wait)
-    base_seq = envs.base_seq(preview.settings, wait)
     with session.session(prod, "promote", env.now, wait=wait, hold_catalog=True,
                          on_wait=lambda info: render.waiting(env.screen, info),
                          faults=env.faults) as s:
+        base_seq = envs.base_seq(preview.settings, wait, con=s.wh.con)
         mats = promoting.what(prod, built, s.snapshot, env.now())
         why = promoting.refusal(prod, mats, s.snapshot, base_seq, name)
         if why is not None:

@@ -105,11 +105,14 @@ def _resume_request(project: Project, resume: str | None, s=None):
 
 def reconcile(*, options: ReconcileOptions, env: Env) -> int:
     """Plan (and with --apply, run) the smallest recovery."""
-    from duck_cli.plan import builder as planner
+    from duck_cli.plan import builder as planner, defer
 
     project = with_jobs(open_project(options.target, env), options.run.jobs)
 
     def make_plan(state, s=None):
+        if state.base is not None:  # an environment: what it builds, within its window
+            return defer.reconcile(state, selected(state, options.target.selector),
+                                   retry_failed=options.retry_failed)
         return planner.for_reconcile(state.project, state.health, state.graph.order,
                                      selected(state, options.target.selector),
                                      retry_failed=options.retry_failed,
@@ -125,12 +128,15 @@ def reconcile(*, options: ReconcileOptions, env: Env) -> int:
 
 def check(*, options: CheckOptions, env: Env) -> int:
     """Run the checks on published data; exit 1 when a blocking check fails."""
+    from duck_cli.plan import defer
     from duck_cli.run import audit
 
     report_target(options.run.junit_xml)
     project = open_project(options.target, env)
     state = read_state(project, env)
     names = selected(state, options.target.selector)
+    built = defer.built_of(state)  # an environment checks its own tables, not production's
+    names = [n for n in names if built is None or n in built]
     results = audit.check_published(state, names, list(options.partitions.keys), env.now(),
                                     wait=wait_of(project, options.run.wait), faults=env.faults)
     render.check_results(env.screen, results, options.target.json)

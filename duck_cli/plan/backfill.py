@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from duck_cli.plan import builder as planner
+from duck_cli.plan import builder as planner, defer
 from duck_cli.errors import UsageError
 from duck_cli.records import Backfill
 from duck_cli.graph.select import select
@@ -43,6 +43,7 @@ def make_plan(state, selection: list[str], opts, resume: Backfill | None) -> pla
     else:
         keys = requested(state, selection, opts)
         downstream = opts.downstream
+    keys = defer.confine(state, keys, "backfill")  # in an environment: only what it builds
     batch = opts.batch_size or state.project.settings.batch_size
     p = planner.for_backfill(state.project, state.health, state.graph, list(keys), keys,
                              downstream=downstream, batch_size=batch)

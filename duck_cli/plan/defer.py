@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
+from duck_cli.errors import UsageError
 from duck_cli.graph import partitions as parts
 from duck_cli.graph.dag import AssetGraph
 from duck_cli.health.assess import Health
@@ -106,7 +107,8 @@ def window(project: Project, health: Health, built: Iterable[str], latest: int,
 
 def preview(project: Project, health: Health, graph: AssetGraph, prod: Snapshot,
             selected: list[str], *, first: str | None = None, last: str | None = None,
-            force: bool = False, command: str = "materialize") -> tuple[Plan, Preview]:
+            force: bool = False, retry_failed: bool = True,
+            command: str = "materialize") -> tuple[Plan, Preview]:
     """The plan of a preview: the selected built assets' window partitions that are not
     fresh in the environment (all of them with ``force``), and what it defers."""
     found, built = to_build(project, graph, prod)
@@ -114,8 +116,40 @@ def preview(project: Project, health: Health, graph: AssetGraph, prod: Snapshot,
     keys = window(project, health, chosen, project.settings.preview_partitions, first, last)
     targets = {n: keys.get(n, health.assets[n].keys) for n in chosen}
     forced = frozenset((a, k) for a, ks in targets.items() for k in ks) if force else frozenset()
-    req = Request(frozenset(chosen), targets, forced, batch_size=project.settings.batch_size,
-                  read_published=force)
+    req = Request(frozenset(chosen), targets, forced, retry_failed=retry_failed,
+                  batch_size=project.settings.batch_size, read_published=force)
     info = Preview(project.settings.env, tuple(found), tuple(built),
                    tuple(n for n in graph.order if n not in set(built)), keys)
     return replace(build(project, health, graph.order, req, command), preview=info), info
+
+
+def built_of(state) -> frozenset[str] | None:
+    """The assets an environment builds (``state.base`` is production's snapshot); None in
+    production, where every asset is built."""
+    if getattr(state, "base", None) is None:
+        return None
+    return frozenset(to_build(state.project, state.graph, state.base)[1])
+
+
+def confine(state, keys: Mapping[str, tuple[str, ...]],
+            command: str) -> dict[str, tuple[str, ...]]:
+    """A request cut to what an environment builds: an unchanged asset is read from
+    production, never rebuilt (copied) in the environment; a UsageError when nothing is left."""
+    built = built_of(state)
+    if built is None:
+        return dict(keys)
+    out = {a: ks for a, ks in keys.items() if a in built}
+    if keys and not out:
+        env = state.project.settings.env
+        raise UsageError(f"{command} --env {env}: {', '.join(sorted(keys))} do(es) not differ "
+                         f"from production, so {env} reads them from production",
+                         hint=f"Select what {env} builds (changed assets and their downstream: "
+                              f"`duck plan --env {env}` lists them); nothing was run.")
+    return out
+
+
+def reconcile(state, selected: list[str], *, retry_failed: bool) -> Plan:
+    """An environment's reconcile: what a preview would build now (the unhealthy partitions of
+    the assets it builds, within its window); unchanged upstream stays production's."""
+    return preview(state.project, state.health, state.graph, state.base, selected,
+                   retry_failed=retry_failed, command="reconcile")[0]

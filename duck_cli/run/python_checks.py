@@ -30,6 +30,7 @@ def context_of(b) -> Context:
 def checker(s, asset, ctx: Context) -> Checker:
     """Runs ``asset``'s Python checks in session ``s`` with ``ctx`` as their context."""
     def run(spec, relation: str, where: str | None, params: dict) -> CheckResult:
+        python_asset.relational()  # `duck check` runs no Python asset that would load it
         con = ctx.con
         sql = f"SELECT * FROM {relation}" + (f" WHERE {where}" if where else "")
         rel = con.sql(sql, params=params) if params and where else con.sql(sql)

@@ -148,11 +148,29 @@ def _drop_state(settings: Settings, slug: str) -> bool:
     return True
 
 
-def base_seq(settings: Settings, wait: float) -> int:
-    """Production's highest sequence number when environment ``settings.env`` was last built."""
+def base_seq(settings: Settings, wait: float, con=None) -> int:
+    """Production's highest sequence number when environment ``settings.env`` was last built.
+
+    With ``con`` (production's open warehouse connection) a local catalog is read through a
+    read-only ATTACH on it: no second DuckDB instance to start and close (`duck promote`)."""
+    if con is not None and settings.state_dsn is None:
+        return _attached_base_seq(con, settings.catalog)
     with open_state(settings, read_only=True, wait=wait) as store:
         value = store.meta("env_base_seq") if store is not None else None
     return int(value) if value else 0
+
+
+def _attached_base_seq(con, path: Path) -> int:
+    if not path.exists():
+        return 0
+    literal = "'" + str(path).replace("'", "''") + "'"
+    con.execute(f"ATTACH {literal} AS duck_env_state (READ_ONLY)")
+    try:
+        row = con.execute("SELECT value FROM duck_env_state.duck_meta "
+                          "WHERE key = 'env_base_seq'").fetchone()
+    finally:
+        con.execute("DETACH duck_env_state")
+    return int(row[0]) if row and row[0] else 0
 
 
 def older_than(settings: Settings, cutoff: datetime, wait: float) -> list[EnvInfo]:
