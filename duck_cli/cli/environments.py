@@ -41,10 +41,6 @@ def with_environment(project: Project, name: str | None,
     name = check_name(name or PROD)
     settings = project.settings
     declared = dict(settings.environments.get(name) or {})
-    if name != PROD and settings.lake is not None:
-        raise UsageError(f"--env {name}: environments are not available with a DuckLake "
-                         "warehouse yet", hint="Preview in a project with the local warehouse "
-                         "file, or run without --env; nothing was changed.")
     values = {k: v for k, v in declared.items() if k != "vars"}
     merged = {**settings.vars, **(declared.get("vars") or {})}
     where = f"environments.{name}.vars" if declared.get("vars") else "vars"

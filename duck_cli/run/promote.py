@@ -1,7 +1,7 @@
 """`duck promote --env E`: production takes what environment E built, recomputing nothing.
 
 Under production's write lock, in one warehouse transaction for all assets (the local file
-allows it): each promoted asset's table (or the previewed partitions' slice) is copied from
+allows it, and so does a DuckLake: the tables and the ledger are all the lake's): each promoted asset's table (or the previewed partitions' slice) is copied from
 ``main__<e>`` into ``main``, a view is created again over production's tables, and one ledger
 row per partition is written; then production's state records one run (``<env>/<run>``, the
 preview's run) with a step per asset and the materializations, which point at that run. Checks

@@ -105,6 +105,12 @@ def open_warehouse(settings: Settings, *, wait: float, read_only: bool = False) 
     return lake.LakeWarehouse.open(settings, wait=wait, read_only=read_only)
 
 
+def drop_lake_environment(settings: Settings, slug: str, *, wait: float) -> bool:
+    """Drop an environment's schemas from the DuckLake warehouse; whether it had any."""
+    lake = _backend("lake", "warehouse is a DuckLake ({ducklake: ...})")
+    return lake.drop_environment(settings, slug, wait=wait)
+
+
 def _backend(name: str, what: str):
     """The backend module ``state/<name>.py``, imported only when chosen; a StateError when
     this duck has none."""

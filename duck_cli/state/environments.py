@@ -25,7 +25,7 @@ from pathlib import Path
 from duck_cli.models import Settings
 from duck_cli.sql import PROD, env_schema, env_slug, quote_ident
 from duck_cli.state import catalog as cat
-from duck_cli.state.backends import open_state, state_backend
+from duck_cli.state.backends import drop_lake_environment, open_state, state_backend
 
 ENVS = "envs"  # the folder of the environments' catalogs, in production's state folder
 
@@ -125,7 +125,9 @@ def _when(text: str | None) -> datetime | None:
 def drop(settings: Settings, name: str, wait: float) -> bool:
     """Drop environment ``name``'s tables and state (False: there was none)."""
     slug, existed = env_slug(name), False
-    if settings.warehouse.exists():
+    if settings.lake is not None:  # a schema of the lake, dropped in one lake commit
+        existed = drop_lake_environment(settings, slug, wait=wait)
+    elif settings.warehouse.exists():
         con = cat.connect(settings.warehouse, read_only=False, wait=wait)
         try:
             for schema in (env_schema(slug), env_schema(slug, "_duck")):

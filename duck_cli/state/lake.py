@@ -7,13 +7,16 @@ to the process: computing and auditing a step holds nothing in the lake). The pu
 lives in the lake too, since one DuckLake transaction may write only one attached database,
 and without a primary key (DuckLake has none): its rows are identified by run, step and
 partition, which no two publishes share. Readers (duck's and any DuckDB client) see the last
-committed snapshot, never a publish in progress.
+committed snapshot, never a publish in progress. An environment's tables are the lake's schema
+``main__<slug>`` and its ledger ``_duck__<slug>.ledger``, through the connection's search_path
+as on the local file (`warehouse.search_path`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from duck_cli.errors import ExecutionError, StateError
@@ -21,8 +24,8 @@ from duck_cli.models import Settings
 from duck_cli.state import extensions
 from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
                                         extensions_needed)
-from duck_cli.sql import quote_ident
-from duck_cli.state.warehouse import READ_HINT, Warehouse
+from duck_cli.sql import PROD, env_schema, quote_ident
+from duck_cli.state.warehouse import READ_HINT, Warehouse, search_path
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS _duck;
@@ -32,6 +35,12 @@ CREATE TABLE IF NOT EXISTS _duck.ledger (
   kind VARCHAR, upstream VARCHAR);
 CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
 """
+# an environment's schemas in the lake: its tables, and its own ledger (production's never
+# sees a preview's rows)
+ENV_DDL = """
+CREATE SCHEMA IF NOT EXISTS {tables};
+CREATE SCHEMA IF NOT EXISTS {housekeeping};
+""" + LEDGER_DDL.split(";")[1].replace("_duck.ledger", "{housekeeping}.ledger") + ";"
 
 
 def lake_of(settings: Settings, root: Path | None = None) -> LakeConfig | None:
@@ -90,11 +99,12 @@ class LakeWarehouse(Warehouse):
     lake = True  # publishes stage locally and retry on a DuckLake conflict (run/lake_publish)
 
     def __init__(self, con, path: Path, kinds: dict[str, str] | None = None,
-                 cfg: LakeConfig | None = None, views: dict[str, str] | None = None):
+                 cfg: LakeConfig | None = None, views: dict[str, str] | None = None,
+                 env: str = PROD):
         self.cfg = cfg
         # the sources' TEMP views by name, shared with the workers (each connection its own)
         self.views: dict[str, str] = views if views is not None else {}
-        super().__init__(con, path, kinds)
+        super().__init__(con, path, kinds, env=env)
 
     @classmethod
     def open(cls, settings: Settings, *, wait: float, read_only: bool = False,
@@ -106,19 +116,25 @@ class LakeWarehouse(Warehouse):
         try:
             if not read_only:
                 prepare_ledger(con)
+                prepare_environment(con, settings.env)
+            if search_path(settings.env):  # an environment: its schema of the lake first
+                con.execute(search_path(settings.env))
         except BaseException:
             con.close()
             raise
-        return cls(con, Path(cfg.data_path), cfg=cfg)
+        return cls(con, Path(cfg.data_path), cfg=cfg, env=settings.env)
 
     def worker(self) -> "LakeWarehouse":
         """A worker thread's cursor, in the lake (a cursor does not inherit USE)."""
         con = self.con.cursor()
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         con.execute(f"USE {ALIAS}")
+        if search_path(self.env):
+            con.execute(search_path(self.env))
         for name, select in list(self.views.items()):
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS {select}")
-        return LakeWarehouse(con, self.path, kinds=self.kinds, cfg=self.cfg, views=self.views)
+        return LakeWarehouse(con, self.path, kinds=self.kinds, cfg=self.cfg, views=self.views,
+                             env=self.env)
 
     def view_comment(self, name: str) -> str | None:
         """None: source views are TEMP in a lake (made again by each command)."""
@@ -175,6 +191,40 @@ def prepare_ledger(con) -> None:
             con.execute("ROLLBACK")
         except duckdb.Error:  # the failed commit ended the transaction already
             pass
+
+
+def prepare_environment(con, env: str) -> None:
+    """An environment's schemas and ledger in the lake, made in one lake commit when missing."""
+    if env == PROD:
+        return
+    tables, housekeeping = env_schema(env), env_schema(env, "_duck")
+    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
+                       "schema_name = ? AND table_name = 'ledger'", [ALIAS, housekeeping]
+                       ).fetchone()[0]
+    if made and con.execute("SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? "
+                            "AND schema_name = ?", [ALIAS, tables]).fetchone()[0]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    con.execute(ENV_DDL.format(tables=quote_ident(tables),
+                               housekeeping=quote_ident(housekeeping)))
+    con.execute("COMMIT")
+
+
+def drop_environment(settings: Settings, env: str, *, wait: float) -> bool:
+    """Drop an environment's schemas (its tables and ledger) from the lake; whether it had any."""
+    wh = LakeWarehouse.open(replace(settings, env=PROD), wait=wait)
+    try:
+        found = [s for s in (env_schema(env), env_schema(env, "_duck")) if wh.con.execute(
+            "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
+            [ALIAS, s]).fetchone()[0]]
+        if found:
+            wh.con.execute("BEGIN TRANSACTION")
+            for schema in found:
+                wh.con.execute(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
+            wh.con.execute("COMMIT")
+        return bool(found)
+    finally:
+        wh.close()
 
 
 def housekeeping(con, cfg: LakeConfig) -> dict[str, int]:

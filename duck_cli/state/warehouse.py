@@ -225,8 +225,8 @@ class Warehouse:
         """Make a source readable under its asset name: a view over its files (created again
         only when what it reads changed) or over its table."""
         src = asset.source
-        if self.env != PROD:  # a preview reads production's sources: nothing of its own
-            return
+        if self.env != PROD and not self.lake:  # a preview reads production's sources (a
+            return  # lake's are TEMP views, made again by every command, the preview's too)
         if src.table:
             if not self.exists(src.table):  # not loaded yet: a missing source, not an error
                 if src.table.lower() != asset.name.lower() and self.table_kind(asset.name):

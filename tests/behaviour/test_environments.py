@@ -202,15 +202,6 @@ def test_environment_names_and_settings(project):
     assert json.loads(result.stdout)["preview"]["env"] == "dev"
 
 
-def test_a_lake_warehouse_refuses_environments_with_the_reason(project):
-    settings = project / "duck.yaml"
-    settings.write_text(settings.read_text().replace(
-        "warehouse: .duck/warehouse.duckdb",
-        "warehouse: {ducklake: {catalog: 'postgres:dbname=nowhere', data_path: lake/}}"))
-    result = _duck(project, "plan", "--env", "pr", code=2)
-    assert "environments are not available with a DuckLake warehouse yet" in result.output
-
-
 def test_diff_of_a_windowed_preview_compares_only_the_partitions_it_built(project):
     """A preview builds the latest days only: the days it left out are not 'removed' rows,
     and the days it built differ exactly where rounding to one decimal changes the value."""

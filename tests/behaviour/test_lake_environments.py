@@ -1,0 +1,78 @@
+"""Environments on a DuckLake warehouse, through the real CLI: the preview's tables are the lake's
+schema main__pr (its ledger _duck__pr), its state PostgreSQL's schema duck__pr; a preview builds
+only the changed asset and its downstream, `diff` compares it, `promote` makes production's lake
+tables hold its rows, `env drop` removes its lake schemas. Runs (never skips) where
+DUCK_REQUIRE_EXTENSIONS=1."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import invoke
+from behaviour.test_lake import lake_rows, use_lake
+
+NOW = "2026-03-14T09:00:00+00:00"
+UPSTREAM = {"raw_trips", "zones", "stg_trips"}
+
+
+def _ok(project, env, *args):
+    result = invoke(project, *args, now=NOW, env=env)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _tables(project, env, schema: str) -> set[str]:
+    return {r[0] for r in lake_rows(project, env, "SELECT table_name FROM duckdb_tables() WHERE "
+                                                  "database_name = 'lake' AND schema_name = ?",
+                                    [schema])}
+
+
+def _state_schemas(postgres, db: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(postgres.dsn(db)) as con:
+        return {r[0] for r in con.execute("SELECT schema_name FROM information_schema.schemata")}
+
+
+def test_a_preview_on_a_lake_builds_diffs_promotes_and_drops(project, postgres):
+    state = postgres.create_database("state")
+    env = use_lake(project, postgres, "lake-data", f"state: {{postgres: 'dbname={state}'}}\n")
+    _ok(project, env, "materialize")
+    sql = project / "models" / "zone_metrics.sql"
+    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
+    prod_rows = lake_rows(project, env, "SELECT * FROM main.zone_metrics ORDER BY ALL")
+
+    plan = json.loads(_ok(project, env, "plan", "--env", "pr", "--json").stdout)
+    assert plan["preview"]["changed"] == ["zone_metrics"]
+    assert {s["asset"] for s in plan["steps"]} <= set(plan["preview"]["built"])
+    _ok(project, env, "materialize", "--env", "pr", "--no-progress")
+    mine = _tables(project, env, "main__pr")
+    assert "zone_metrics" in mine and not mine & UPSTREAM  # upstream read from production
+    assert lake_rows(project, env, "SELECT * FROM main.zone_metrics ORDER BY ALL") == prod_rows
+    assert "duck__pr" in _state_schemas(postgres, state)
+    runs = json.loads(_ok(project, env, "runs", "--env", "pr", "--json").stdout)["runs"]
+    assert [r["command"] for r in runs] == ["materialize"]
+
+    diff = json.loads(_ok(project, env, "diff", "zone_metrics", "--env", "pr", "--json").stdout)
+    (z,) = diff["assets"]
+    assert (z["status"], z["env"], z["partitions_compared"]) == (
+        "differs", "main__pr.zone_metrics", 3)
+    assert z["rows"]["added"] == z["rows"]["removed"] == 0 and z["rows"]["changed"] > 0
+
+    preview = lake_rows(project, env, "SELECT * FROM main__pr.zone_metrics ORDER BY ALL")
+    doc = json.loads(_ok(project, env, "promote", "--env", "pr", "--json").stdout)
+    assert "zone_metrics" in {a["asset"] for a in doc["assets"]}
+    assert lake_rows(project, env, "SELECT * FROM main.zone_metrics WHERE trip_date >= "
+                                   "DATE '2026-03-11' ORDER BY ALL") == preview
+    assert lake_rows(project, env, "SELECT * FROM main.zone_metrics WHERE trip_date < "
+                                   "DATE '2026-03-11' ORDER BY ALL") == [
+        r for r in prod_rows if str(r[0]) < "2026-03-11"]
+    status = json.loads(_ok(project, env, "status", "zone_metrics", "--json").stdout)
+    assert status["assets"][0]["last_run"]["run_id"] == "pr/r00001"
+
+    dropped = json.loads(_ok(project, env, "env", "drop", "pr", "--json").stdout)
+    assert dropped["dropped"] is True
+    assert not _tables(project, env, "main__pr") and not _tables(project, env, "_duck__pr")
+    assert "main__pr" not in {r[0] for r in lake_rows(
+        project, env, "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'lake'")}
+    assert "duck__pr" not in _state_schemas(postgres, state)
