@@ -179,3 +179,18 @@ def test_rewrite_changes_only_the_tour_outputs():
             "$ duck a\nold a\n$ duck b\n```\n" + END + "\n```console\n$ duck y\nold\n```\n")
     assert rewrite(text, ["new a  \n", "b1\nb2\n"]) == text.replace(
         "$ duck a\nold a\n$ duck b\n", "$ duck a\nnew a\n$ duck b\nb1\nb2\n")
+
+
+def test_the_tour_tells_the_pull_request_story(tour):
+    """A one-file change previewed in an environment: only it and its downstream are planned,
+    upstream is read from production, the diff shows changed rows only, promote runs nothing."""
+    plan = _output_of(tour, "duck plan --env pr")
+    assert "environment pr: changed zone_metrics" in plan
+    assert "read from production (3): raw_trips, zones, stg_trips" in plan
+    assert "stg_trips" not in plan.split("Held back")[0]  # no step of an unchanged asset
+    assert "0 failed" in _output_of(tour, "duck materialize --env pr")
+    diff = _output_of(tour, "duck diff zone_metrics --env pr")
+    assert re.search(r"zone_metrics: 0 added, 0 removed, \d+ changed row", diff)
+    promoted = _output_of(tour, "duck promote --env pr")
+    assert "promoted from pr (run pr/r00001)" in promoted
+    assert "no step ran, no check ran again" in promoted
