@@ -290,3 +290,22 @@ def test_w3_fixed_cost_builds_what_one_statement_builds(tmp_path, duck_cmd):
         ("fixed cost: batched backfill of 10 days over 5,000 rows", "1.1x")]
     assert all(r.raw for r in b.res.rows)
     assert sum("built the same 1 table(s)" in n for n in b.res.notes) == 2
+
+
+def test_envs_preview_builds_only_the_change_and_promote_copies_it(tmp_path, duck_cmd):
+    """bench/envs.py at a tiny size: the preview plans exactly the change and its downstream
+    (asserted inside), and after `duck promote` production's tables hold the preview's rows."""
+    from bench import envs
+
+    b = _bench(tmp_path, duck_cmd)
+    b.work.mkdir(parents=True)
+    envs.bench(b)
+    con = duckdb.connect(str(tmp_path / "work" / "envs" / "duck" / gen.WAREHOUSE), read_only=True)
+    names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE "
+                                       "schema_name = 'main__pr'").fetchall()]
+    assert names
+    for name in names:
+        for a, b_ in (("main", "main__pr"), ("main__pr", "main")):
+            assert con.execute(f'SELECT count(*) FROM (FROM {a}."{name}" EXCEPT ALL '
+                               f'FROM {b_}."{name}")').fetchone()[0] == 0, name
+    assert "promote" in b.res.rows[-1].name and b.res.rows[-1].duck
