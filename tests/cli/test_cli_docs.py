@@ -148,8 +148,13 @@ def _readme_invocations():
     """Every `duck ...` invocation shown in README and docs/ code (blocks and inline code)."""
     text = _all_docs()
     chunks = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S) + re.findall(r"`([^`\n]+)`", text)
+    # a console block's other lines are what its commands print (`duck diff: pr against prod`)
+    printed = {line.strip() for block in re.findall(r"```console\n(.*?)```", text, flags=re.S)
+               for line in block.splitlines() if not line.startswith("$ ")}
     for chunk in chunks:
         for line in chunk.splitlines():
+            if line.strip() in printed:
+                continue
             line = line.strip().removeprefix("$ ")
             for part in re.split(r"&&|\|(?!\|)", line):
                 part = part.strip()
