@@ -30,13 +30,15 @@ class VersionCache:
         self.entries: dict[str, tuple] = load_cache(path)
         self.dirty = False
 
-    def version(self, file: str, fmt: str = "csv") -> str | None:
-        """The content version of one file (None: it does not exist)."""
-        try:
-            st = os.stat(file)
-        except OSError:
-            return None
-        stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    def version(self, file: str, fmt: str = "csv", stamp: tuple | None = None) -> str | None:
+        """The content version of one file (None: it does not exist); ``stamp``: its (size,
+        mtime_ns, inode) when a folder listing already read them."""
+        if stamp is None:
+            try:
+                st = os.stat(file)
+            except OSError:
+                return None
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
         hit = self.entries.get(file)
         if hit is not None and hit[0] == stamp:
             return hit[1]
