@@ -21,6 +21,7 @@ from duck_cli.models import Asset, is_remote
 from duck_cli.state import versions as ver
 
 _PLACEHOLDER = re.compile(r"\{(key|date|hour|week|month|value)\}")
+_PLAIN_KEY = re.compile(r"[^*?\[/]+")  # a key that is a plain file name, no glob, no folder
 READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}
 
 
@@ -97,12 +98,14 @@ def _listed(folder: str, base: str, asset: Asset, root: Path, keys: Iterable[str
             entries = {e.path: e for e in it}
     except OSError:  # no folder yet: nothing has arrived
         entries = {}
+    pieces = _PLACEHOLDER.split(base)  # [before, placeholder, after] for one placeholder
+    head = os.path.join(folder, pieces[0])
     found = {}
     for key in keys:
-        if glob.has_magic(key) or "/" in key or key in ("", ".", ".."):
+        if len(pieces) != 3 or not _PLAIN_KEY.fullmatch(key) or key in (".", ".."):
             found[key] = local_files(location(asset, root, key))  # not a plain file name
             continue
-        path = os.path.join(folder, _PLACEHOLDER.sub(lambda _m: key, base))
+        path = head + key + pieces[2]
         entry = entries.get(path)
         found[key] = [path] if entry is not None and entry.is_file() else []
     return found, entries
