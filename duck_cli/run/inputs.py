@@ -77,9 +77,9 @@ def _files(asset: Asset, root, key: str) -> list[str]:
 
 def expose(con, inputs: list[SourceInput], headers: dict, others, fast: bool = True) -> bool:
     """Create each input's temporary view on ``con`` (a worker's own connection), then check
-    its columns; SourceFileError names the bad file. Whether a view reads with the dialect
-    and types sniffed once (`sniffed.select`; with ``fast``): a step that then fails is built
-    again without (`Builder.run`), so a file that does not fit them fails as it always did.
+    its columns; SourceFileError names the bad file. With ``fast`` a view reads its files
+    with the options sniffed from each once (`sniffed.select`) where they agree; True when one
+    does (a step that then fails is built again without: `Builder.run`).
 
     The view's own columns are compared with the declared ones (or those of the source's
     other files): one catalog look-up, no extra read. Only when they differ is each file

@@ -220,8 +220,8 @@ def reader_sql(asset: Asset, files: list[str], columns: dict[str, str] | None = 
     if columns and src.format == "csv" and "types" not in src.options:
         options += ", types = " + _option(dict(columns))
     # No union_by_name: the files of a source must agree on their columns (a file that does
-    # not is refused for its partitions), so DuckDB sniffs the first file only, not each one:
-    # the difference between a full build costing one glob read and costing two per file.
+    # not is refused for its partitions). DuckDB still sniffs every file of the list, most of
+    # what reading a small file costs: a step reads with options sniffed once (`run.sniffed`).
     return f"SELECT * FROM {READERS[src.format]}([{listed}]{options})"
 
 
