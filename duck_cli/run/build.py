@@ -38,17 +38,25 @@ class Builder:
         self.emptied: list[str] = []  # columns the SQL no longer produces (`drop_emptied`)
         self.kept: dict[str, int] = {}  # keys rebuilt for added nullable columns only: the
         # sequence number their readers still rely on (code_version.kept)
+        self.fast_inputs = self.sniffed_once = False  # inputs read with options sniffed once
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
         try:
             self.open_inputs()
+            self.sniffed_once = self.fast_inputs
         except inputs.SourceFileError as err:
             res = self.result(started, "failed", None, [], f"{err.message} ({err.hint})", "source")
             res.data_error = True  # a batch is retried day by day: only the bad file's fail
             return res
         try:
-            return self.build(started)
+            result = self.build(started)
+            if self.sniffed_once and result.status == RunStatus.FAILED and \
+                    result.error_kind == "sql":  # perhaps a file unlike the first: read as usual
+                inputs.drop(self.wh.con, self.inputs)
+                self.open_inputs(fast=False)
+                result = self.build(started)
+            return result
         finally:
             inputs.drop(self.wh.con, self.inputs)
 
@@ -72,15 +80,17 @@ class Builder:
                 return result
         return self.run_staged(started)
 
-    def open_inputs(self) -> None:
-        """Expose the step's partitioned sources as views over exactly its files; a source
-        whose whole-source view failed fails its other readers with that error."""
+    def open_inputs(self, fast: bool = True) -> None:
+        """Expose the step's partitioned sources as views over exactly its files (with
+        ``fast``, read with the options sniffed once: `sniffed`); a source whose whole-source
+        view failed fails its other readers with that error."""
         for dep in self.asset.upstream:
             err = self.s.source_errors.get(dep)
             if err is not None and not any(i.source.name == dep for i in self.inputs):
                 raise inputs.SourceFileError(err.message, asset=dep, hint=err.hint)
-        inputs.expose(self.wh.con, self.inputs, self.s.headers,
-                      lambda source, mine: inputs.other_files(self.s, source, mine))
+        self.fast_inputs = inputs.expose(
+            self.wh.con, self.inputs, self.s.headers,
+            lambda source, mine: inputs.other_files(self.s, source, mine), fast=fast)
 
     def replace_table(self) -> int:
         """Replace the whole table from the SQL (inside the caller's transaction); its rows."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from duck_cli.errors import ExecutionError
+from duck_cli.run import sniffed
 from duck_cli.models import Asset, is_remote
 from duck_cli.state import sources
 from duck_cli.state import versions as ver
@@ -74,32 +75,63 @@ def _files(asset: Asset, root, key: str) -> list[str]:
     return [spec] if is_remote(spec) else sources.local_files(spec)
 
 
-def expose(con, inputs: list[SourceInput], headers: dict, others) -> None:
+def expose(con, inputs: list[SourceInput], headers: dict, others, fast: bool = True) -> bool:
     """Create each input's temporary view on ``con`` (a worker's own connection), then check
-    its columns; SourceFileError names the bad file.
+    its columns; SourceFileError names the bad file. With ``fast`` a view reads its files
+    with the options sniffed from each once (`sniffed.select`) where they agree; True when one
+    does (a step that then fails is built again without: `Builder.run`).
 
     The view's own columns are compared with the declared ones (or those of the source's
     other files): one catalog look-up, no extra read. Only when they differ is each file
     described on its own, to name the one at fault."""
+    used = False
     for item in inputs:
         readable = [f for _k, f in item.files if f not in item.empty]
         declared = dict(item.source.source.columns)
         if not readable:
             _create(con, item, _empty_select(con, item, declared, headers, others), readable)
             continue
-        try:
-            _create(con, item, sources.reader_sql(item.source, readable, declared or None),
-                    readable)
-        except SourceFileError:
-            check_columns(con, item, readable, declared, headers, others)  # names the file
-            raise
-        if item.source.source.format == "csv":
-            want = [c.lower() for c in declared] if declared else \
-                reference(con, item, None, headers, others)
-            if want is not None and view_columns(con, item.source.name) != want:
-                check_columns(con, item, readable, declared, headers, others)
-                raise file_error(item.source, readable, "their columns together are not the "
-                                 f"source's ({', '.join(want)})")
+        versions = dict(item.versions)
+        quick = sniffed.select(con, item.source, [(f, versions.get(f)) for f in readable],
+                               headers) if fast else None
+        if quick is not None and _created(con, item, quick):
+            used = True
+        else:
+            _expose_read(con, item, readable, declared, headers, others)
+        _check_view(con, item, readable, declared, headers, others)
+    return used
+
+
+def _created(con, item: SourceInput, select: str) -> bool:
+    """Whether the view over ``select`` could be created (else the usual read explains)."""
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(item.source.name)} AS {select}")
+        return True
+    except Exception:  # noqa: BLE001 - the sniffing read that follows reports it
+        return False
+
+
+def _expose_read(con, item: SourceInput, readable: list[str], declared: dict, headers: dict,
+                 others) -> None:
+    """The view over a step's files read as DuckDB sniffs them (a bad file named)."""
+    try:
+        _create(con, item, sources.reader_sql(item.source, readable, declared or None), readable)
+    except SourceFileError:
+        check_columns(con, item, readable, declared, headers, others)  # names the file
+        raise
+
+
+def _check_view(con, item: SourceInput, readable: list[str], declared: dict, headers: dict,
+                others) -> None:
+    """Refuse a step's view whose columns are not the source's, naming the file at fault."""
+    if item.source.source.format != "csv":
+        return
+    want = [c.lower() for c in declared] if declared else \
+        reference(con, item, None, headers, others)
+    if want is not None and view_columns(con, item.source.name) != want:
+        check_columns(con, item, readable, declared, headers, others)
+        raise file_error(item.source, readable, "their columns together are not the "
+                         f"source's ({', '.join(want)})")
 
 
 def _create(con, item: SourceInput, select: str, files: list[str]) -> None:
