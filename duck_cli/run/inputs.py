@@ -186,19 +186,25 @@ def header(con, asset: Asset, file: str, headers: dict, version: str | None) -> 
 
 
 def reference(con, item: SourceInput, found: dict | None, headers: dict,
-              others) -> list[str] | None:
-    """The columns the source's files agree on: those of another arrived file, else the most
-    common among this step's files."""
+              others, voters: int = 3) -> list[str] | None:
+    """The columns the source's files agree on: the most common among a few other arrived
+    files and this step's own. One odd file is outvoted, wherever it lies, rather than failing
+    the good day next to it; a tie goes to the other files, so two files that disagree with
+    nothing to break the tie fail each other's steps."""
     mine = {f for _k, f in item.files}
+    votes: Counter = Counter()
     for other, version in others(item.source, mine):
         try:
-            return [c.lower() for c in header(con, item.source, other, headers, version)]
+            votes[tuple(c.lower() for c in header(con, item.source, other, headers, version))] += 1
         except SourceFileError:
             continue
-    if found is None:  # no other file: the step's own files vote
+        if sum(votes.values()) >= voters:
+            break
+    if found is None:  # the step's own files, sniffed (cached by content version)
         found = {f: header(con, item.source, f, headers, item.version(f))
                  for f in mine if f not in item.empty}
-    votes = Counter(tuple(c.lower() for c in cols) for cols in found.values())
+    for cols in found.values():
+        votes[tuple(c.lower() for c in cols)] += 1
     return list(votes.most_common(1)[0][0]) if votes else None
 
 

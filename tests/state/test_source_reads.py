@@ -74,6 +74,23 @@ def test_a_file_with_another_header_still_fails_only_its_day(tmp_path):
         ("2026-01-01",), ("2026-01-02",)]
 
 
+def test_an_odd_file_in_the_middle_fails_only_its_own_day(tmp_path):
+    """The files vote on the source's columns: a day with another header between two good
+    days fails alone, in a full build and when the good day before it is backfilled."""
+    duck = daily_project(tmp_path / "p", {
+        "2026-01-01": "day,amount\n2026-01-01,1\n",
+        "2026-01-02": "day,price\n2026-01-02,2\n",
+        "2026-01-03": "day,amount\n2026-01-03,3\n",
+    })
+    result = duck("materialize", expect=1)
+    assert "2026-01-02.csv" in result.output and "price" in result.output
+    assert warehouse_rows(duck.root, "SELECT CAST(day AS VARCHAR) FROM copied ORDER BY 1") == [
+        ("2026-01-01",), ("2026-01-03",)]
+    duck("backfill", "copied", "--partition", "2026-01-01")
+    assert warehouse_rows(duck.root, "SELECT amount FROM copied ORDER BY day") == [
+        ("1",), ("3",)]
+
+
 def test_a_daily_file_linked_from_outside_the_project_is_refused(tmp_path):
     duck = daily_project(tmp_path / "p", {
         "2026-01-01": "day,amount\n2026-01-01,1\n",
