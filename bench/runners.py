@@ -274,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=bench_run.ROOT / "bench" / "work" / "runners")
     ap.add_argument("--out", type=Path, default=bench_run.ROOT / "bench" / "results.md")
     ap.add_argument("--no-record", action="store_true", help="print, do not write results.md")
+    ap.add_argument("--duck", default=None, help="the duck command (default: next to python)")
     opts = ap.parse_args(argv)
-    m = measure(bench_run.duck_bin(), opts.work, opts.days, opts.repeat)
+    m = measure(opts.duck or bench_run.duck_bin(), opts.work, opts.days, opts.repeat)
     command = "python bench/runners.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = section(m, command.strip())
     if not opts.no_record:

@@ -5,10 +5,13 @@ Each runner plans the request as usual, then finds or records the backfill the r
 runners share (`postgres_claims.open_shared`: same selection, partitions and options, same
 backfill) and enqueues the plan's partitions as items, each with its stage (how deep its step
 is in the plan: a partition is built after those it reads, and a new table's first partition
-before its others). Then it claims one item at a time (``FOR UPDATE SKIP LOCKED``: two runners
-never take the same one), builds it as a one-partition step of its own run (stage, audit,
-publish into the lake, as any step), records it and marks it done, keeping its claims alive
-with heartbeats from a thread. A runner that dies loses its claims once its lease runs out;
+before its others). Then it claims items (``FOR UPDATE SKIP LOCKED``: two runners never take
+the same one): the adjacent partitions its plan batches into one step, at most an eighth of
+what is pending, so claims shrink to single items at the end and the runners finish together.
+It builds them as one step of its own run (stage, audit, publish into the lake, as any step:
+one statement and one publish for the batch, as the local backfill), then records them and
+marks them done in one state transaction, keeping its claims alive with heartbeats from a
+thread. Each partition stays a claim of its own. A runner that dies loses its claims once its lease runs out;
 whoever takes such an item over first checks whether the dead runner had already published it
 (recorded, or in the lake's ledger) and only builds it if not, so no partition is built twice.
 The local mode (one process at a time, its lock file) never comes here.
