@@ -173,11 +173,12 @@ def section(rows: list[tuple[str, dict]], repeat: int, command: str) -> str:
     return "\n".join(out + ["", END])
 
 
-def record(path: Path, text: str) -> None:
-    """Put the section into results.md, replacing the previous one."""
+def record(path: Path, text: str, markers: tuple[str, str] = (START, END)) -> None:
+    """Put the section into results.md, replacing the previous one (between ``markers``)."""
     old = path.read_text() if path.exists() else ""
-    if START in old and END in old:
-        new = old[:old.index(START)] + text + old[old.index(END) + len(END):]
+    start, end = markers
+    if start in old and end in old:
+        new = old[:old.index(start)] + text + old[old.index(end) + len(end):]
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     path.write_text(new)

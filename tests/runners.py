@@ -20,8 +20,9 @@ warehouse:
   ducklake: {{catalog: "postgres:dbname={lake}", data_path: {data}}}
 """
 
-# ``{rows}`` rows a day; ``{cost}`` extra rows counted away per partition make its SQL cost
-# time (the bench's >= 50 ms a partition) without changing what it returns.
+# ``{rows}`` rows a day of $partition_start..$partition_end (a runner builds adjacent days it
+# claimed in one statement, as the local backfill does); ``{cost}`` extra rows counted away per
+# statement make its SQL cost time without changing what it returns.
 ASSETS = """assets:
   - name: events
     kind: table
@@ -29,11 +30,12 @@ ASSETS = """assets:
     materialize:
       strategy: incremental
       sql: |
-        SELECT $partition_start::DATE AS day, i AS n,
-               hash(i, $partition_start::DATE) % 1000 AS v
-        FROM range({rows}) t(i)
+        SELECT d::DATE AS day, i AS n, hash(i, d::DATE) % 1000 AS v
+        FROM range($partition_start::TIMESTAMP, $partition_end::TIMESTAMP, INTERVAL 1 DAY) r(d),
+             range({rows}) t(i)
         WHERE (SELECT count(*) FROM range({cost}) c(j) WHERE hash(j) % 7 = 8) = 0
-        UNION ALL SELECT $partition_start::DATE, 0, 0 WHERE $partition_start::DATE = DATE '{bad}'
+        UNION ALL SELECT DATE '{bad}', 0, 0
+        WHERE DATE '{bad}' >= $partition_start AND DATE '{bad}' < $partition_end
         
     checks:
       - {{name: has_rows, row_count: {{min: 1}}}}

@@ -339,11 +339,11 @@ class Builder:
         counts = self.per_key_counts(rows)
         self.guard_empty(counts)
         now = self.s.clock()
-        return [ledger_row(self.s.next_seq(), self.asset, k, self.run_id, self.step, now,
+        return [ledger_row(seq, self.asset, k, self.run_id, self.step, now,
                            counts.get(k, 0), "materialization",
                            data_version=kept(self.kept[k]) if k in self.kept else None,
                            upstream=json.dumps({"input_seq": self.input_seq}))
-                for k in self.keys]
+                for seq, k in zip(self.s.next_seqs(len(self.keys)), self.keys)]
 
     def guard_empty(self, counts: dict[str, int]) -> None:
         """Refuse to replace a partition that held rows with an empty one (a source file that

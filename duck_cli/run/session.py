@@ -163,12 +163,18 @@ class Session:
 
     def next_seq(self) -> int:
         """The next materialization sequence number."""
+        return self.next_seqs(1)[0]
+
+    def next_seqs(self, n: int) -> list[int]:
+        """The next ``n`` materialization sequence numbers (one round trip to a PostgreSQL
+        state for a step's partitions)."""
         if self.issuer is not None:  # other writers issue them too; above ours (an
             self.issuer.floor("mat_seq", self.seq)  # environment numbers after production's)
-            self.seq = self.issuer.next("mat_seq")
-            return self.seq
-        self.seq += 1
-        return self.seq
+            seqs = self.issuer.next_many("mat_seq", n)
+        else:
+            seqs = list(range(self.seq + 1, self.seq + n + 1))
+        self.seq = seqs[-1] if seqs else self.seq
+        return seqs
 
     def next_step_seq(self) -> int:
         """The next step/check sequence number."""

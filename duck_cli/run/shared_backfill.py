@@ -5,10 +5,13 @@ Each runner plans the request as usual, then finds or records the backfill the r
 runners share (`postgres_claims.open_shared`: same selection, partitions and options, same
 backfill) and enqueues the plan's partitions as items, each with its stage (how deep its step
 is in the plan: a partition is built after those it reads, and a new table's first partition
-before its others). Then it claims one item at a time (``FOR UPDATE SKIP LOCKED``: two runners
-never take the same one), builds it as a one-partition step of its own run (stage, audit,
-publish into the lake, as any step), records it and marks it done, keeping its claims alive
-with heartbeats from a thread. A runner that dies loses its claims once its lease runs out;
+before its others). Then it claims items (``FOR UPDATE SKIP LOCKED``: two runners never take
+the same one): the adjacent partitions its plan batches into one step, at most an eighth of
+what is pending, so claims shrink to single items at the end and the runners finish together.
+It builds them as one step of its own run (stage, audit, publish into the lake, as any step:
+one statement and one publish for the batch, as the local backfill), then records them and
+marks them done in one state transaction, keeping its claims alive with heartbeats from a
+thread. Each partition stays a claim of its own. A runner that dies loses its claims once its lease runs out;
 whoever takes such an item over first checks whether the dead runner had already published it
 (recorded, or in the lake's ledger) and only builds it if not, so no partition is built twice.
 The local mode (one process at a time, its lock file) never comes here.
@@ -22,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
+from duck_cli.graph import partitions
 from duck_cli.graph.select import as_selection
 from duck_cli.health.assess import state_of
 from duck_cli.plan.builder import Plan
@@ -34,6 +38,7 @@ from duck_cli.state.postgres_claims import Claims, Item, open_shared, request_ke
 LEASE_SECONDS = 30.0  # a claim lapses this long after its runner's last heartbeat
 JOIN_SECONDS = 60.0  # a runner starting this late after its siblings finished joins them
 POLL_SECONDS = 0.2  # how often a runner with nothing to claim looks again
+CLAIM_SHARE = 8  # a claim takes at most an eighth of what is pending (see Claims.claim)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ def is_shared(s: Session) -> bool:
     return s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
 
 
+def _schema(s: Session) -> str:
+    """The state's schema (an environment's own): the claims' search_path."""
+    return getattr(s.state, "schema", "duck")
+
+
 def runner_name(name: str | None) -> str:
     """--runner, else host:pid."""
     return name or f"{os.uname().nodename}:{os.getpid()}"
@@ -64,7 +74,7 @@ def join(s: Session, plan: Plan, selection, opts, resumed, *, runner: str | None
     with s.catalog() as c:
         if resumed is not None:
             backfill_id = resumed.backfill_id
-            Claims(c.con, backfill_id, "").enqueue(items)
+            Claims(c.con, backfill_id, "", schema=_schema(s)).enqueue(items)
         else:
             request = _request(selection, opts)
             key = request_key(request)
@@ -73,7 +83,7 @@ def join(s: Session, plan: Plan, selection, opts, resumed, *, runner: str | None
                 "requested")
             backfill_id, _joined = open_shared(c.con, record, key, items,
                                                floor=s.ids.get("b", 0),
-                                               join_seconds=JOIN_SECONDS)
+                                               join_seconds=JOIN_SECONDS, schema=_schema(s))
     return Shared(backfill_id, runner_name(runner), lease, len(items))
 
 
@@ -115,50 +125,81 @@ def plan_items(s: Session, plan: Plan) -> list[Item]:
 
 
 class Walk:
-    """One runner's loop: claim an item, build it, record it, mark it done; until none is left."""
+    """One runner's loop: claim items, build them, record them, mark them done; until none is
+    left. Adjacent partitions the plan batches into one step are claimed together and built
+    as one step (one statement, one publish), as the local backfill builds them; each stays a
+    claim of its own, so a runner that dies loses each to the next runner's check."""
 
     def __init__(self, s: Session, plan: Plan, shared: Shared, on_event):
         self.s, self.shared = s, shared
         self.on_event = on_event or (lambda *a: None)
         self.steps = {(st.asset, k): st for st in plan.steps for k in st.keys}
+        self.batch = max((len(st.keys) for st in plan.steps), default=1)
         self.index = 0
         self.stage: int | None = None
 
     def run(self, runner: Runner) -> None:
-        """Work until every item of the backfill is finished (or this runner is stopped)."""
-        con = self.s.state.connect()
-        claims = Claims(con, self.shared.backfill_id, self.shared.runner, self.shared.lease)
+        """Work until every item of the backfill is finished (or this runner is stopped).
+        One state connection for the runner's life: its claims and its records (a new
+        connection per partition cost as much as the records)."""
+        s = self.s
+        store = s.held = s.state.writer(s.wh, wait=s.settings.wait_seconds)
+        claims = Claims(store.con, self.shared.backfill_id, self.shared.runner,
+                        self.shared.lease, schema=_schema(s))
         stop = threading.Event()
-        beat = threading.Thread(target=_heartbeat, args=(self.s, self.shared, stop),
+        beat = threading.Thread(target=_heartbeat, args=(s, self.shared, stop),
                                 daemon=True, name="duck-heartbeat")
         beat.start()
         try:
             self.loop(runner, claims)
         finally:
             stop.set()
-            if self.s.interrupted:
+            if s.interrupted:
                 claims.release()  # a clean stop gives its claims back at once
-            con.close()
+            s.release_catalog()
 
     def loop(self, runner: Runner, claims: Claims) -> None:
         while not self.s.interrupted:
-            got = claims.claim(1)
+            got = claims.claim(self.batch, share=CLAIM_SHARE)
             if not got:
                 if claims.progress().finished:
                     return
                 time.sleep(POLL_SECONDS)  # others hold the rest: wait for them or their lease
                 continue
-            for item in got:
-                self.work(runner, claims, item)
+            for group in self.groups(got):
+                self.work(runner, claims, group)
 
-    def work(self, runner: Runner, claims: Claims, item: Item) -> None:
-        """Build one claimed item (unless a runner that died had published it) and mark it."""
-        if item.stage != self.stage:
-            self.next_stage(runner, item.stage)
-        if item.taken_from is not None and self.built_before(item):
-            claims.done(item, built_by=item.taken_from)
+    def groups(self, items: list[Item]) -> list[list[Item]]:
+        """Claimed items as the units to build: adjacent partitions of one planned step
+        together (up to its batch), anything else (and a lapsed claim taken over) alone."""
+        alone, by_step = [], {}
+        for item in items:
+            planned = self.steps.get((item.asset, item.partition))
+            if planned is None or item.taken_from is not None or len(planned.keys) == 1:
+                alone.append([item])
+            else:
+                by_step.setdefault(planned.index, (planned, {}))[1][item.partition] = item
+        out = alone
+        for planned, keyed in by_step.values():
+            defn = self.s.project.assets[planned.asset].partitions
+            keys = [k for k in planned.keys if k in keyed]
+            out += [[keyed[k] for k in run] for run in partitions.batches(defn, keys, len(keys))]
+        return sorted(out, key=lambda g: (g[0].stage, g[0].asset, g[0].partition))
+
+    def work(self, runner: Runner, claims: Claims, group: list[Item]) -> None:
+        """Build claimed items (unless a runner that died had published it), then record
+        them and mark them done in one state transaction."""
+        first = group[0]
+        if first.stage != self.stage:
+            self.next_stage(runner, first.stage)
+        if first.taken_from is not None and self.built_before(first):
+            claims.done(first, built_by=first.taken_from)
             return
-        claims.done(item, status="done" if self.build(runner, item) else "failed")
+        built = self.build(runner, group)
+        with claims.con.transaction():  # recorded before (and with) its mark: one commit
+            self.s.flush(force=True)
+            for item in group:
+                claims.done(item, status="done" if built.get(item.partition) else "failed")
 
     def next_stage(self, runner: Runner, stage: int) -> None:
         """Read the state again before a new stage: what the other runners built is upstream
@@ -172,26 +213,29 @@ class Walk:
                            for k, p in h.partitions.items()}
         self.stage = stage
 
-    def build(self, runner: Runner, item: Item) -> bool:
-        """Build one item as a step of this run and record it; whether it succeeded."""
-        step = self.step_for(item)
+    def build(self, runner: Runner, group: list[Item]) -> dict[str, bool]:
+        """Build items as one step of this run and record them; per partition, whether it
+        succeeded (a batch that failed on its data is built again one by one: `Runner`)."""
+        step = self.step_for(group)
         self.on_event("start", step, None)
-        results = runner.run_step(step)
-        for result in results:
+        ok: dict[str, bool] = {}
+        for result in runner.run_step(step):
             runner.record(step, result)
             self.on_event("done", step, result)
-        self.s.flush(force=True)  # recorded before it is marked done
-        return all(r.status == RunStatus.SUCCESS for r in results)
+            ok.update((k, result.status == RunStatus.SUCCESS) for k in result.keys)
+        return ok
 
-    def step_for(self, item: Item) -> Step:
-        """A one-partition step of this run for ``item`` (its reasons from the plan)."""
+    def step_for(self, group: list[Item]) -> Step:
+        """A step of this run for ``group`` (adjacent partitions of one asset; its reasons
+        from the plan)."""
         self.index += 1
-        planned = self.steps.get((item.asset, item.partition))
+        first = group[0]
+        planned = self.steps.get((first.asset, first.partition))
         if planned is None:  # enqueued by a runner whose plan was wider than this one's
-            planned = Step(0, item.asset, (), (f"requested by backfill {self.shared.backfill_id}",),
+            planned = Step(0, first.asset, (), (f"requested by backfill {self.shared.backfill_id}",),
                            ("backfill",), ())
-        return replace(planned, index=self.index - 1, keys=(item.partition,), needs=(),
-                       after=(), upstream=())
+        return replace(planned, index=self.index - 1, keys=tuple(i.partition for i in group),
+                       needs=(), after=(), upstream=())
 
     def built_before(self, item: Item) -> bool:
         """Whether a runner of this backfill that died published ``item`` before it could mark
@@ -214,7 +258,8 @@ def _heartbeat(s: Session, shared: Shared, stop: threading.Event) -> None:
     except Exception:  # noqa: BLE001 - the claims lapse; the main loop reports the state
         return
     try:
-        claims = Claims(con, shared.backfill_id, shared.runner, shared.lease)
+        claims = Claims(con, shared.backfill_id, shared.runner, shared.lease,
+                        schema=_schema(s))
         while not stop.wait(shared.lease / 3):
             claims.heartbeat()
     except Exception:  # noqa: BLE001 - a lost connection: the lease lapses, others take over
@@ -230,7 +275,8 @@ def final_status(s: Session, shared: Shared, run_status: str) -> str | None:
         return None
     con = s.state.connect()
     try:
-        progress = Claims(con, shared.backfill_id, shared.runner).progress()
+        progress = Claims(con, shared.backfill_id, shared.runner,
+                          schema=_schema(s)).progress()
     finally:
         con.close()
     if not progress.finished:

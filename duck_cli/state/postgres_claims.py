@@ -78,22 +78,29 @@ class Claims:
                         [i.partition for i in items], [i.stage for i in items]])
         return cur.rowcount
 
-    def claim(self, limit: int = 1) -> list[Item]:
+    def claim(self, limit: int = 1, share: int = 1) -> list[Item]:
         """Take up to ``limit`` items nobody holds, of the lowest unfinished stage: pending
-        ones, or claims whose lease ran out (``taken_from`` names their runner)."""
+        ones, or claims whose lease ran out (``taken_from`` names their runner). With
+        ``share`` > 1, at most that fraction of the stage's pending items (at least one):
+        big claims while much is left, single items at the end, so runners finish together."""
         # MATERIALIZED: a subquery joined in the UPDATE may be scanned again per row, its
         # LIMIT applying each time (one runner then takes far more than its share)
         rows = self.con.execute(
-            "WITH free AS MATERIALIZED (SELECT asset, partition_key, runner AS before FROM "
+            "WITH low AS MATERIALIZED (SELECT min(stage) AS stage FROM claims WHERE "
+            "backfill_id = %(bf)s AND status IN ('pending', 'claimed')), "
+            "free AS MATERIALIZED (SELECT asset, partition_key, runner AS before FROM "
             "claims WHERE backfill_id = %(bf)s AND (status = 'pending' OR (status = "
-            "'claimed' AND lease_until < clock_timestamp())) AND stage <= (SELECT min(stage) "
-            "FROM claims WHERE backfill_id = %(bf)s AND status IN ('pending', 'claimed')) "
-            "ORDER BY stage, asset, partition_key LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            "'claimed' AND lease_until < clock_timestamp())) AND stage <= (SELECT stage "
+            "FROM low) ORDER BY stage, asset, partition_key LIMIT least(%(limit)s, "
+            "greatest(1, ceil((SELECT count(*) FROM claims WHERE backfill_id = %(bf)s AND "
+            "status = 'pending' AND stage <= (SELECT stage FROM low)) / %(share)s::numeric"
+            "))) FOR UPDATE SKIP LOCKED) "
             "UPDATE claims c SET status = 'claimed', runner = %(me)s, claims = c.claims + "
             "1, lease_until = clock_timestamp() + %(lease)s::interval FROM free WHERE "
             "c.backfill_id = %(bf)s AND c.asset = free.asset AND c.partition_key = "
             "free.partition_key RETURNING c.asset, c.partition_key, c.stage, free.before",
-            {"me": self.runner, "lease": self.lease, "bf": self.backfill_id, "limit": limit}
+            {"me": self.runner, "lease": self.lease, "bf": self.backfill_id, "limit": limit,
+             "share": max(1, share)}
         ).fetchall()
         return sorted(Item(a, p, g, before) for a, p, g, before in rows)
 
@@ -162,7 +169,7 @@ def request_key(request: dict) -> str:
 
 
 def open_shared(con, record: BackfillRecord, key: str, items: list[Item], *, floor: int,
-                join_seconds: float) -> tuple[str, bool]:
+                join_seconds: float, schema: str = "duck") -> tuple[str, bool]:
     """The backfill the runners of request ``key`` share: an unfinished one (or one finished
     less than ``join_seconds`` ago, so a runner that starts late finds its siblings' work
     done), else ``record`` under a new id; its items enqueued. (backfill id, joined)."""
@@ -181,5 +188,5 @@ def open_shared(con, record: BackfillRecord, key: str, items: list[Item], *, flo
             con.execute("INSERT INTO backfills (backfill_id, created_at, selection, "
                         "requested, options, status) VALUES (%s, %s, %s, %s, %s, %s)",
                         [backfill_id, *record[1:]])
-        Claims(con, backfill_id, "").enqueue(items)
+        Claims(con, backfill_id, "", schema=schema).enqueue(items)
     return backfill_id, joined

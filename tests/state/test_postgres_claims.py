@@ -112,3 +112,27 @@ def _holders(db: str) -> dict[Item, str]:
     with psycopg.connect(dbname=db) as con:
         return {Item(a, k): r for a, k, r in con.execute(
             "SELECT asset, partition_key, runner FROM duck.claims WHERE status = 'claimed'")}
+
+
+def test_a_claim_takes_its_share_of_what_is_pending_and_single_items_at_the_end(state_db) -> None:
+    first, second = _claims(state_db, "first"), _claims(state_db, "second")
+    first.enqueue(ITEMS)  # 20 pending
+    assert first.claim(31, share=4) == ITEMS[:5]  # a quarter of 20
+    assert second.claim(31, share=4) == ITEMS[5:9]  # a quarter of the 15 left, rounded up
+    assert first.claim(2, share=4) == ITEMS[9:11]  # never more than the limit
+    taken = [second.claim(31, share=4) for _ in range(7)]
+    assert [len(t) for t in taken] == [3, 2, 1, 1, 1, 1, 0]  # of 9, 6, 4, 3, 2, 1 left
+    assert sorted(i for t in taken for i in t) == ITEMS[11:]
+
+
+def test_numbers_issued_in_a_block_follow_on_from_single_ones(state_db) -> None:
+    from duck_cli.state.postgres_ids import Issuer
+
+    with psycopg.connect(dbname=state_db, autocommit=True) as con:
+        con.execute("SET search_path TO duck")
+        issuer, other = Issuer(con), Issuer(con)
+        assert issuer.next("mat_seq") == 1
+        assert issuer.next_many("mat_seq", 3) == [2, 3, 4]
+        assert other.next("mat_seq") == 5  # another process's number comes after the block
+        issuer.floor("mat_seq", 20)  # e.g. the warehouse's ledger is ahead
+        assert issuer.next_many("mat_seq", 2) == [21, 22]
