@@ -388,8 +388,10 @@ def doctor(ctx: typer.Context,
 
 
 from duck_cli.cli.env_commands import env_app, promote_command  # noqa: E402
+from duck_cli.cli.migrate_command import migrate_command  # noqa: E402
 app.add_typer(env_app, name="env")
 app.command("promote")(promote_command)
+app.command("migrate")(migrate_command)
 
 
 def main() -> None:
