@@ -12,7 +12,7 @@ from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
 from duck_cli.state import extensions, lake, lake_config
 from duck_cli.state import backends
-from duck_cli.state.migrate_sides import MARK
+from duck_cli.state.migrate_copy import MARK
 from duck_cli.state import catalog as cat
 from duck_cli.sql import quote_ident
 

@@ -19,7 +19,8 @@ LEDGER_COLUMNS = """(
   seq BIGINT PRIMARY KEY, asset VARCHAR, partition_key VARCHAR, run_id VARCHAR, step INTEGER,
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
   kind VARCHAR, upstream VARCHAR)"""  # the local warehouse's ledger (the lake's has no key)
-SKIPPED_META = ("schema_version", "migration")  # each side's own, never copied
+MARK = "migration"  # the meta key (state) and the _duck table (warehouse) of an unfinished move
+SKIPPED_META = ("schema_version", MARK)  # each side's own, never copied
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ from duck_cli.models import Settings
 from duck_cli.state import catalog as cat
 from duck_cli.state import extensions, lake, lake_config
 from duck_cli.state import migrate_copy as mc
+from duck_cli.state import postgres_schema
+from duck_cli.state.migrate_copy import MARK
+from duck_cli.state.postgres import shown
 from duck_cli.state.backends import resolve, state_backend
 from duck_cli.state.environments import ENVS
 
-MARK = "migration"  # the meta key (state) and the _duck table (warehouse) of the mark
 START_OVER = "Run duck migrate again: it starts a marked target over."
 
 
@@ -31,8 +33,6 @@ def postgres(settings: Settings):
 
 def shown_dsn(settings: Settings) -> str:
     """The state's connection text without a password (an env:NAME reference as written)."""
-    from duck_cli.state.postgres import shown
-
     value = settings.state_dsn or ""
     return value if value.startswith("env:") else shown(value)
 
@@ -160,8 +160,6 @@ def _held(con, settings: Settings, move) -> tuple[str, bool]:
         finally:
             con.execute("DETACH probe")
     if tgt.backend == "postgres":
-        from duck_cli.state import postgres_schema
-
         pg = state_backend(settings)
         with pg.connect() as raw:
             if postgres_schema.found_version(raw) is None:
