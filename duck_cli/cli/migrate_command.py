@@ -54,6 +54,6 @@ def migrate(*, options: MigrateOptions, env: Env) -> int:
 
     project = open_project(options.target, env)
     report = move(project.settings, project.root, options.to, force=options.force,
-                  wait=wait_of(project, options.wait), clock=env.now)
+                  wait=wait_of(project, options.wait), clock=env.now, fault=env.faults.hit)
     migrated(env.screen, report, options.target.json)
     return ExitCode.OK if report.ok else ExitCode.FAILED

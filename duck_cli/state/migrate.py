@@ -98,8 +98,10 @@ def _inside(root: Path, path: Path) -> str:
 
 
 def migrate(settings: Settings, root: Path, to: str, *, force: bool, wait: float,
-            clock: Callable[[], datetime]) -> MigrateReport:
-    """Move the parts, under both sides' write locks; then compare every table."""
+            clock: Callable[[], datetime],
+            fault: Callable[[str], None] = lambda point: None) -> MigrateReport:
+    """Move the parts, under both sides' write locks; then compare every table. ``fault`` is
+    the crash tests' hook, called after each part is copied (point ``migrate``)."""
     plan = moves(settings, root, to)
     now = clock()
     with ExitStack() as held:
@@ -114,6 +116,7 @@ def migrate(settings: Settings, root: Path, to: str, *, force: bool, wait: float
                                          mark=_mark(plan, now))
         for move in sorted(plan, key=lambda m: m.part != "warehouse"):  # data before records
             _copy(con, move)
+            fault("migrate")
         compared = [c for m in plan for c in _verify(con, m)]
         if all(c.match for c in compared):  # else the marks stay: a re-run starts over
             sides.unmark(con, settings, plan)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import catalog_rows, invoke
+from conftest import MORNING, catalog_rows, invoke
 from lakes import _needs_lake, lake_rows
 
 SHARED = """state: {{postgres: 'dbname={state}'}}
@@ -82,6 +85,7 @@ def test_the_example_moves_to_the_shared_mode_and_back(project, postgres):
     result = migrate(project, env, "--to", "shared", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    _valid(report)
     assert report["ok"] and {m["part"] for m in report["moves"]} == {"state", "warehouse"}
     tables = {t["name"]: t for t in report["tables"]}
     assert tables["zone_metrics"]["target"]["rows"] == len(trips) > 0
@@ -107,6 +111,13 @@ def test_the_example_moves_to_the_shared_mode_and_back(project, postgres):
         lake_rows(project, env, "FROM zone_metrics"))
     again = invoke(project, "materialize", "--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["steps"] == [], again.output
+
+
+def _valid(document: dict) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "migrate.schema.json").read_text())
+    assert not [e.message for e in Draft202012Validator(schema).iter_errors(document)]
 
 
 def _ids_continue(project: Path, postgres, env: dict) -> None:
@@ -144,6 +155,7 @@ def test_a_target_that_holds_duck_state_is_refused_unless_forced(project, postgr
     assert env["PGPASSWORD"] not in again.output
     forced = migrate(project, env, "--to", "shared", "--force", "--json")
     assert forced.exit_code == 0, forced.output
+    _valid(json.loads(forced.stdout))
     assert any("daily_revenue" in r for r in json.loads(forced.stdout)["replaced"])
     shared = pg_rows(project, postgres, "SELECT count(*) FROM duck.runs")[0][0]
     go_local(project)
@@ -158,7 +170,7 @@ def test_a_wrong_password_or_a_server_down_is_one_clear_error_without_the_passwo
     assert result.exit_code == 2
     assert "password" in result.output and "refused" in result.output
     assert "not-the-secret-42" not in result.output and postgres.password not in result.output
-    down = migrate(project, {**env, "PGHOST": str(project / "no-server-here")}, "--to", "shared")
+    down = migrate(project, {**env, "PGHOST": "/no-server-here"}, "--to", "shared")
     assert down.exit_code == 2 and "cannot be reached" in down.output
     assert fingerprints(project) == files
 
@@ -200,6 +212,35 @@ def test_a_failed_migrate_leaves_the_source_untouched_and_the_target_marked(proj
     assert json.loads(result.stdout)["ok"] is True
     assert invoke(project, "status", env=env).exit_code == 0
     assert fingerprints(project) == files
+
+
+@pytest.mark.materialized
+@pytest.mark.parametrize("copied", [1, 2])
+def test_a_migrate_killed_after_a_part_leaves_the_target_marked_and_a_rerun_finishes(
+        project, postgres, copied):
+    """kill -9 after the warehouse (1) or after the state too (2), before the comparison."""
+    files = fingerprints(project)
+    env = go_shared(project, postgres)
+    duck = Path(sys.executable).parent / "duck"
+    killed = subprocess.run([str(duck), "migrate", "--to", "shared", "-p", str(project)],
+                            env={**os.environ, **env, "DUCK_NOW": MORNING,
+                                 "DUCK_FAULT": f"migrate:{copied}"},
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 137, killed.stderr
+    assert fingerprints(project) == files
+    assert lake_rows(project, env, "SELECT count(*) FROM _duck.migration") == [(1,)]
+    assert lake_rows(project, env, "SELECT count(*) FROM zone_metrics")[0][0] > 0
+    assert pg_rows(project, postgres, "SELECT count(*) FROM duck.meta WHERE key = "
+                                      "'migration'") == [(1,)]
+    runs = pg_rows(project, postgres, "SELECT count(*) FROM duck.runs")[0][0]
+    assert runs == (0 if copied == 1 else 1)
+    assert invoke(project, "doctor", env=env).exit_code == 1
+    again = migrate(project, env, "--to", "shared", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["ok"] is True
+    assert pg_rows(project, postgres, "SELECT count(*) FROM duck.meta WHERE key = "
+                                      "'migration'") == [(0,)]
+    assert json.loads(invoke(project, "plan", "--json", env=env).stdout)["empty"] is True
 
 
 def test_without_a_shared_target_migrate_says_what_to_add(project):
