@@ -17,6 +17,7 @@ import pytest
 
 from conftest import MORNING, catalog_rows, invoke
 from lakes import _needs_lake, lake_rows
+from servers import need_extension
 
 SHARED = """state: {{postgres: 'dbname={state}'}}
 warehouse:
@@ -141,6 +142,35 @@ def pg_rows(project: Path, postgres, sql: str, params=None) -> list[tuple]:
     name = (project / "duck.yaml").read_text().split("state: {postgres: 'dbname=")[1].split("'")[0]
     with psycopg.connect(postgres.dsn(name), autocommit=True) as con:
         return con.execute(sql, params).fetchall()
+
+
+@pytest.mark.materialized
+def test_the_example_moves_to_a_lake_on_s3(project, postgres, s3_server, tmp_path):
+    """The data path in object storage (the loopback S3 server): the Parquet files land in
+    the bucket, the answers stay, and the S3 secret is never printed."""
+    need_extension("httpfs")
+    import boto3
+
+    before = answers(project)
+    bucket = f"mig-{os.getpid()}-{tmp_path.name[-12:].lower().replace('_', '-')}".strip("-")
+    client = boto3.client("s3", endpoint_url=f"http://{s3_server}", region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="s3-secret-78")
+    client.create_bucket(Bucket=bucket)
+    env = {**go_shared(project, postgres, data=f"s3://{bucket}/duck/"),
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "s3-secret-78",
+           "DUCK_S3_ENDPOINT": s3_server}
+    yaml = project / "duck.yaml"
+    yaml.write_text(yaml.read_text() + (
+        "extensions: [httpfs]\nsecrets:\n  lake:\n    type: s3\n"
+        "    key_id: env:AWS_ACCESS_KEY_ID\n    secret: env:AWS_SECRET_ACCESS_KEY\n"
+        "    endpoint: env:DUCK_S3_ENDPOINT\n    region: us-east-1\n"
+        "    url_style: path\n    use_ssl: false\n"))
+    result = migrate(project, env, "--to", "shared")
+    assert result.exit_code == 0, result.output
+    assert "s3-secret-78" not in result.output and env["PGPASSWORD"] not in result.output
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert any(k.endswith(".parquet") for k in keys)
+    assert answers(project, env) == before
 
 
 @pytest.mark.materialized
