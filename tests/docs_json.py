@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-03-13T07:30:00+01:00"
 LATE = "data/trips/2026-03-12.csv"
-STEADY = {"pid": 4242, "host": "runner", "seconds": 0.05, "time_seconds": 0.05}
+STEADY = {"pid": 4242, "host": "runner", "seconds": 0.05, "time_seconds": 0.05,
+          "hash": "3a7bd3e2360a3d29e"}  # a migrate hash sums pids and times
 
 # kind: (printed by, what it holds)
 KINDS = {
@@ -85,6 +86,13 @@ KINDS = {
              "changed and each side's nulls, sum, min and max, and the first rows that differ. "
              "This example is an environment `pr` whose zone_metrics lost a row, changed two "
              "and gained one, and a column."),
+    "migrate": ("`duck migrate --to shared --json` (or `--to local`)", "What moved (`moves`: the "
+                "state and/or the warehouse, from which backend and place to which), what `--force` "
+                "replaced, and every table compared (`tables`: the record tables, the assets' tables "
+                "and views, the ledger), with its rows and order-independent hash on each side and "
+                "whether they `match`. `ok` (exit 0) only when all match. This example moved the "
+                "tour's project into a PostgreSQL state and a DuckLake; it is made where the "
+                "extensions and a PostgreSQL server are at hand, and kept as it was elsewhere."),
     "error": ("any command given `--json` that fails", "What went wrong, with the same exit "
               "code: a stable `code` (`invalid_manifest`, `invalid_sql`, `usage`, "
               "`bad_partition_key`, `state`, `locked`, `execution`, `interrupted`), the "
@@ -134,9 +142,11 @@ host names and durations are fixed values. A test validates each of them against
 """
 
 
-def _duck(project: Path, *args: str, codes: tuple[int, ...] = (0, 1)) -> dict:
+def _duck(project: Path, *args: str, codes: tuple[int, ...] = (0, 1),
+          extra: dict | None = None) -> dict:
     duck = Path(sys.executable).parent / "duck"  # the installed command, as a user runs it
-    env = {**os.environ, "DUCK_NOW": NOW, "DUCK_PROJECT": str(project), "NO_COLOR": "1"}
+    env = {**os.environ, "DUCK_NOW": NOW, "DUCK_PROJECT": str(project), "NO_COLOR": "1",
+           **(extra or {})}
     result = subprocess.run([str(duck), *args, "--json"], capture_output=True, text=True,
                             env=env, timeout=300)
     if result.returncode not in codes:
@@ -186,6 +196,7 @@ def documents(work: Path) -> dict[str, dict]:
                        ("prune", ["prune", "--keep-runs", "5"]),
                        ("doctor", ["doctor"]), ("init", ["init", str(work / "new")])]:
         docs[kind] = _duck(project, *args)
+    docs["migrate"] = _migrated(project, work)
     sql = project / "models" / "zone_metrics.sql"
     sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
     _duck(project, "materialize", "--env", "pr-42")
@@ -196,9 +207,47 @@ def documents(work: Path) -> dict[str, dict]:
     _warehouse(project, PREVIEW)
     docs["diff"] = _duck(project, "diff", "zone_metrics", "--env", "pr")
     _warehouse(project, "DROP SCHEMA main__pr CASCADE")
-    for kind in ("init", "report"):
+    for kind in ("init", "report", "migrate"):
         docs[kind] = json.loads(json.dumps(docs[kind]).replace(str(work) + "/", ""))
     return docs
+
+
+def _migrated(project: Path, work: Path) -> dict:
+    """`duck migrate --to shared` of a copy of the tour's project into a new PostgreSQL server's
+    state and lake; the example already in docs/json.md where the server or the extensions
+    are not at hand (the base environment's DuckDB has no extension packages)."""
+    try:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pg import _start
+
+        import duckdb
+        import psycopg
+
+        from duck_cli.state import extensions
+
+        extensions.load(duckdb.connect(), ("ducklake", "postgres"), work / "ext")
+    except Exception:  # noqa: BLE001 - no server or extension here: keep the example
+        return _kept("migrate")
+    shared = work / "shared"
+    shutil.copytree(project, shared)
+    server, pg = _start(work / "pgdata")
+    try:
+        with psycopg.connect(pg.dsn(), autocommit=True) as con:
+            con.execute("CREATE DATABASE duck_state")
+            con.execute("CREATE DATABASE duck_lake")
+        (shared / "duck.yaml").write_text(
+            "state: {postgres: 'dbname=duck_state'}\nwarehouse:\n  ducklake: {catalog: "
+            "'postgres:dbname=duck_lake', data_path: lake/}\n")
+        env = {k: v for k, v in pg.env().items() if k != "PGDATABASE"}
+        return _duck(shared, "migrate", "--to", "shared", extra=env)
+    finally:
+        server.cleanup()
+
+
+def _kept(kind: str) -> dict:
+    """The example of ``kind`` docs/json.md already shows."""
+    text = (ROOT / "docs" / "json.md").read_text().split(f"\n## {kind}\n", 1)[1]
+    return json.loads(text.split("```json\n", 1)[1].split("\n```", 1)[0])
 
 
 def trim(value, key: str | None = None):

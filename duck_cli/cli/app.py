@@ -13,9 +13,7 @@ from typing import List, NoReturn, Optional
 
 import typer
 
-from duck_cli.cli import options as o
-from duck_cli.cli import diff as diff_command
-from duck_cli.cli import params as pm
+from duck_cli.cli import diff as diff_command, options as o, params as pm
 from duck_cli.cli.group import RootGroup
 from duck_cli.cli.params import (VarOpt, EnvOpt, ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
                                  PartOpt, ProgressOpt, ProjectOpt, SelArg, ToOpt, WaitOpt)
@@ -388,8 +386,10 @@ def doctor(ctx: typer.Context,
 
 
 from duck_cli.cli.env_commands import env_app, promote_command  # noqa: E402
+from duck_cli.cli.migrate_command import migrate_command  # noqa: E402 - `duck migrate`
 app.add_typer(env_app, name="env")
 app.command("promote")(promote_command)
+app.command("migrate")(migrate_command)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
 from duck_cli.state import extensions, lake, lake_config
 from duck_cli.state import backends
+from duck_cli.state.migrate_copy import MARK
 from duck_cli.state import catalog as cat
 from duck_cli.sql import quote_ident
 
@@ -50,6 +51,9 @@ def run(project, clock, *, wait: float, fix: bool = False, faults=None,
             f"environment variable {var}, which is not set") for name, var in unset))
     findings: list[Finding] = []
     storage = backends.storage(project.settings, project.root)  # says which mode; checks the connection
+    moving = _migration(project, wait)
+    if moving:  # a state that `duck migrate` should fill: repairing it would half-fill it
+        return DoctorReport(tuple(moving), storage)
 
     def prepare() -> None:  # under the write lock: no writer is changing the files
         findings.extend(_catalog_readable(project, clock, fix, wait))
@@ -108,6 +112,28 @@ def _lake_housekeeping(s, fix: bool) -> list[Finding]:
                            f"{cfg.retention}): " + ", ".join(
                                f"{n} {k.replace('_', ' ')}" for k, n in done.items())))
     return out
+
+
+def _migration(project, wait: float) -> list[Finding]:
+    """With the state in PostgreSQL: an interrupted `duck migrate` (its mark still on the
+    state), or records in the local catalog that the shared state does not hold yet."""
+    settings = project.settings
+    if settings.state_dsn is None:
+        return []
+    with backends.open_state(settings, read_only=True, wait=wait) as c:
+        marked = c.meta(MARK) if c is not None else None
+        shared = c.snapshot().max_seq if c is not None else 0
+    if marked:
+        return [Finding("error", "migration_incomplete", "the shared state is marked as the "
+                        "target of a `duck migrate` that did not finish; run `duck migrate "
+                        "--to shared` again (it starts over)")]
+    if shared or not settings.catalog.exists():
+        return []
+    with cat.open_catalog(settings.catalog, read_only=True, wait=wait) as c:
+        local = c.snapshot().max_seq if c is not None else 0
+    return [Finding("warn", "migrate_available", f"the local catalog {settings.catalog.name} "
+                    "holds records the shared state does not: run `duck migrate --to shared` "
+                    "to move them (and the warehouse) before building here")] if local else []
 
 
 def _stray_stages(s) -> list[Finding]:

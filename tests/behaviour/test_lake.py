@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import append_duplicate_trip, catalog_rows, invoke
+from lakes import lake_rows, use_lake
 from servers import need_extension
 
 DAY_BEFORE = "2026-03-12T07:30:00+01:00"
@@ -22,40 +23,6 @@ LAKE_YAML = """
 warehouse:
   ducklake: {{catalog: "postgres:dbname={db}", data_path: {data}, retention: "1 second"}}
 """
-
-
-def _needs_lake() -> None:
-    for name in ("ducklake", "postgres"):
-        need_extension(name)
-
-
-def use_lake(project: Path, postgres, data: str, extra: str = "") -> dict:
-    """Point the project at a new lake (its catalog a new database); libpq's environment.
-    The whole example runs there, its Python forecast and its charts (files) included."""
-    _needs_lake()
-    db = postgres.create_database("lake")
-    (project / "duck.yaml").write_text("threads: 2\n" + LAKE_YAML.format(db=db, data=data)
-                                       + extra)
-    return postgres.env(db)
-
-
-def lake_rows(project: Path, env: dict, sql: str, params=None):
-    """Query the lake as a consumer: a plain DuckDB with the lake attached read-only."""
-    import duckdb
-
-    from duck_cli.state import extensions
-
-    con = duckdb.connect()
-    try:
-        extensions.load(con, ("ducklake", "postgres"), project / ".duck")
-        dsn = " ".join(f"{k}={env['PG' + k.upper()]}" for k in ("host", "port", "user",
-                                                                 "password", "database"))
-        con.execute(f"ATTACH 'ducklake:postgres:{dsn.replace('database=', 'dbname=')}' AS lake "
-                    "(READ_ONLY)")
-        con.execute("USE lake")
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def _rename_a_zone(project: Path) -> None:
