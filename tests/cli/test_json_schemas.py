@@ -18,7 +18,7 @@ from duck_cli.cli.app import app
 SCHEMAS = ROOT / "schemas"
 KINDS = ("validate", "graph", "plan", "run", "status", "why", "runs", "run_detail", "check",
          "backfills", "init", "prune", "doctor", "report", "error", "diff", "env_list",
-         "env_drop", "promote")
+         "env_drop", "promote", "migrate")
 
 
 def _schema(kind: str) -> dict:
