@@ -89,6 +89,7 @@ class Session:
         self._unrecorded = unrecorded_marker(project.settings).exists()
         self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
+        self.moved: dict[str, dict[str, set[str]]] = {}  # asset -> old schema -> keys left there
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
         self.held = None  # the catalog connection kept from start-up until the run is recorded
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
@@ -188,6 +189,12 @@ class Session:
             self.command, assets, exclusive=exclusive, wait=self.settings.wait_seconds,
             now=self.clock(), on_wait=on_wait))
 
+    def table_of(self, wh) -> Callable[[str], str]:
+        """How a check on ``wh`` names another asset's relation (relationships' ``to``):
+        this environment's copy when it built one, else production's."""
+        return lambda name: wh.reading(self.project.assets[name].relation) \
+            if name in self.project.assets else wh.reading(name)
+
     def refresh(self) -> None:
         """Read the state again (another writer changed it while this one waited)."""
         with self.catalog() as c:
@@ -285,7 +292,9 @@ def record_lost(s: Session) -> list[str]:
     warehouse, a dropped table) as lost, so every command sees them missing and plans them;
     then remember which warehouse the catalog describes. The assets affected."""
     snap, path = s.snapshot, held.shown(s.project)
-    facts = held.Facts(s.wh.identity(), s.wh.max_seq(), frozenset(s.wh.kinds))
+    # every schema's relations: an asset that moved is still recorded where it was built
+    facts = held.Facts(s.wh.identity(), s.wh.max_seq(),
+                       held.read_facts(s.wh.con, s.settings.env).relations)
     lost = held.lost_partitions(snap, facts, path, s.project.assets)
     now = s.clock()
     rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",
