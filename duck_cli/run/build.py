@@ -83,7 +83,8 @@ class Builder:
                 raise inputs.SourceFileError(err.message, asset=dep, hint=err.hint)
         inputs.expose(self.wh.con, self.inputs, self.s.headers,
                       lambda source, mine: inputs.other_files(self.s, source, mine))
-        self.asset = local_reads(self.wh, self.asset, [i.source for i in self.inputs])
+        self.asset = local_reads(self.wh, self.asset, [i.source for i in self.inputs],
+                                 self.s.project.assets)
 
     def replace_table(self) -> int:
         """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
@@ -384,15 +385,16 @@ class Builder:
         return {k: rows for k in self.keys}
 
 
-def local_reads(wh, asset: Asset, sources: list[Asset]) -> Asset:
+def local_reads(wh, asset: Asset, sources: list[Asset], assets) -> Asset:
     """The asset with its SQL's qualified reads pointed where the unqualified ones go through
-    the search path: a partitioned source the step exposes as a temporary view of its files
-    (``marts.trips`` -> ``temp.main.trips``), and in an environment what it built
-    (``marts.orders`` -> ``marts__pr.orders``; production's relation for the rest)."""
+    the search path: a source read as a temporary view (the step's files of a partitioned
+    source, a lake's sources) ``marts.trips`` -> ``temp.main.trips``, and in an environment
+    what it built (``marts.orders`` -> ``marts__pr.orders``; production's for the rest)."""
     m = asset.materialize
     if m is None or m.python is not None or not any("." in t for t in asset.reads):
         return asset
-    temp = {(s.schema, s.name.lower()) for s in sources}
+    temp = {(s.schema, s.name.lower()) for s in sources} | {
+        (assets[n].schema, n.lower()) for n in assets if n.lower() in wh.temp_views()}
     moved = {}
     for table in asset.reads:
         parts = table.lower().split(".")

@@ -13,7 +13,7 @@ from duck_cli.run.session import session
 from duck_cli.state import extensions, lake, lake_config
 from duck_cli.state import backends
 from duck_cli.state import catalog as cat
-from duck_cli.sql import quote_ident
+from duck_cli.sql import env_schema, quote_ident
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,16 @@ def _lake_housekeeping(s, fix: bool) -> list[Finding]:
 
 
 def _stray_stages(s) -> list[Finding]:
-    rows = s.wh.con.execute("SELECT table_name FROM information_schema.tables WHERE "
-                            "table_schema = 'main' AND table_catalog = current_database() "
-                            "AND starts_with(table_name, ?)",
-                            [STAGE]).fetchall()
-    for (name,) in rows:
-        s.wh.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-    return [Finding("repaired", "stray_stage", f"dropped staging table {n}") for (n,) in rows]
+    # a table step stages beside its table: in each asset schema (this environment's copies)
+    mine = [env_schema(s.settings.env, schema) for schema in s.wh.schemas]
+    rows = s.wh.con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                            "WHERE list_contains(?, table_schema) AND table_catalog = "
+                            "current_database() AND starts_with(table_name, ?) ORDER BY 1, 2",
+                            [mine, STAGE]).fetchall()
+    for schema, name in rows:
+        s.wh.con.execute(f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(name)}")
+    return [Finding("repaired", "stray_stage", f"dropped staging table "
+                    f"{n if sc == mine[0] else sc + '.' + n}") for sc, n in rows]
 
 
 def _ledger_agrees(s) -> list[Finding]:

@@ -22,7 +22,7 @@ from duck_cli.state import extensions
 from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
                                         extensions_needed)
 from duck_cli.sql import quote_ident
-from duck_cli.state.warehouse import READ_HINT, Warehouse
+from duck_cli.state.warehouse import READ_HINT, Warehouse, create_schemas, set_search_path
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS _duck;
@@ -90,11 +90,12 @@ class LakeWarehouse(Warehouse):
     lake = True  # publishes stage locally and retry on a DuckLake conflict (run/lake_publish)
 
     def __init__(self, con, path: Path, kinds: dict[str, str] | None = None,
-                 cfg: LakeConfig | None = None, views: dict[str, str] | None = None):
+                 cfg: LakeConfig | None = None, views: dict[str, str] | None = None,
+                 schemas: tuple[str, ...] = ("main",)):
         self.cfg = cfg
         # the sources' TEMP views by name, shared with the workers (each connection its own)
         self.views: dict[str, str] = views if views is not None else {}
-        super().__init__(con, path, kinds)
+        super().__init__(con, path, kinds, schemas=schemas)
 
     @classmethod
     def open(cls, settings: Settings, *, wait: float, read_only: bool = False,
@@ -106,19 +107,27 @@ class LakeWarehouse(Warehouse):
         try:
             if not read_only:
                 prepare_ledger(con)
+                create_schemas(con, settings.env, settings.asset_schemas)
+            set_search_path(con, settings.env, settings.asset_schemas)
         except BaseException:
             con.close()
             raise
-        return cls(con, Path(cfg.data_path), cfg=cfg)
+        return cls(con, Path(cfg.data_path), cfg=cfg, schemas=settings.asset_schemas)
 
     def worker(self) -> "LakeWarehouse":
         """A worker thread's cursor, in the lake (a cursor does not inherit USE)."""
         con = self.con.cursor()
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         con.execute(f"USE {ALIAS}")
+        set_search_path(con, self.env, self.schemas)
         for name, select in list(self.views.items()):
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS {select}")
-        return LakeWarehouse(con, self.path, kinds=self.kinds, cfg=self.cfg, views=self.views)
+        return LakeWarehouse(con, self.path, kinds=self.kinds, cfg=self.cfg, views=self.views,
+                             schemas=self.schemas)
+
+    def temp_views(self) -> frozenset[str]:
+        """The sources readable only as TEMP views (``temp.main.NAME``), lower case."""
+        return frozenset(n.lower() for n in self.views)
 
     def view_comment(self, name: str) -> str | None:
         """None: source views are TEMP in a lake (made again by each command)."""
@@ -133,13 +142,13 @@ class LakeWarehouse(Warehouse):
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(asset.name)} AS {select}")
         except duckdb.Error as err:
             self.con.execute(f"DROP VIEW IF EXISTS temp.main.{quote_ident(asset.name)}")
-            self.mark(asset.name, None)
+            self.mark(asset.relation, None)
             self.views.pop(asset.name, None)
             raise ExecutionError(
                 f"source '{asset.name}' ({asset.source.path}) cannot be read: "
                 f"{str(err).splitlines()[0]}", asset=asset.name, hint=READ_HINT) from err
         self.views[asset.name] = select
-        self.mark(asset.name, "VIEW")
+        self.mark(asset.relation, "VIEW")
 
     def snapshot_id(self) -> int | None:
         """The lake snapshot the last commit on this connection made (what readers now see)."""

@@ -135,6 +135,10 @@ class Warehouse:
         schema, table = split_relation(name)
         return sqltext.relation(table, schema, self.env if _key(name) in self.kinds else PROD)
 
+    def temp_views(self) -> frozenset[str]:
+        """The sources readable only as TEMP views (a lake's), lower case: none here."""
+        return frozenset()
+
     def mark(self, name: str, kind: str | None) -> None:
         """Record that duck created (kind) or dropped (None) a relation ('schema.name', or a
         name in main)."""
@@ -387,9 +391,13 @@ def _key(name: str) -> str:
 def create_schemas(con, env: str, schemas: tuple[str, ...]) -> None:
     """Create the asset schemas (an environment's copies of them, and production's, which an
     environment's search path names too)."""
+    found = {r[0] for r in con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+    ).fetchall()}  # only the missing ones: a statement may cost a lake a snapshot
     for schema in schemas:
         for name in dict.fromkeys((env_schema(env, schema), schema)):
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(name)}")
+            if name not in found:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(name)}")
 
 
 def identity(con) -> str | None:

@@ -200,3 +200,58 @@ def test_an_environment_builds_in_its_schema_and_defers_the_rest(tmp_path):
     assert "marts__pr.raw_orders" not in _relations(root)  # unchanged upstream: deferred
     assert _query(root, "SELECT * FROM marts.orders ORDER BY 1") == [
         (1, 20.0), (2, 40.0), (3, 11.0)]  # production untouched
+
+
+def test_env_drop_drops_every_schema_of_the_environment(tmp_path):
+    root = _project(tmp_path / "p")
+    _duck(root, "materialize")
+    manifest = root / "orders.yaml"
+    manifest.write_text(manifest.read_text().replace("amount * 2", "amount * 3"))
+    _duck(root, "materialize", "--env", "pr")
+    assert {"marts__pr.orders", "main__pr.big_orders"} <= _relations(root)
+    listed = {e["name"]: e for e in _json(root, "env", "list")["environments"]}
+    assert listed["pr"]["tables"] == 3  # orders in marts__pr, big_orders, order_count
+    _duck(root, "env", "drop", "pr")
+    assert not {r for r in _relations(root) if "__" in r}
+    schemas = {s for (s,) in _query(root, "SELECT schema_name FROM duckdb_schemas() WHERE "
+                                          "database_name = current_database()")}
+    assert not {s for s in schemas if s.endswith("__pr")}
+
+
+SOURCES = """\
+assets:
+  - name: trips
+    schema: raw
+    source: {path: "data/{date}.csv"}
+    partitions: {daily: {start: "2026-03-12", end: "2026-03-13"}}
+  - name: trip_days
+    schema: marts
+    deps: [trips]
+    partitions: {daily: {start: "2026-03-12", end: "2026-03-13", column: day}}
+    materialize:
+      sql: |
+        select cast(day as date) as day, count(*) as n, (select count(*) from raw.trips) as seen
+        from raw.trips
+        where day >= $partition_start and day < $partition_end
+        group by all
+  - name: all_trips
+    deps: [trips]
+    materialize: {sql: select count(*) as n from raw.trips}
+"""
+
+
+def test_a_file_source_in_a_schema_is_read_qualified_one_partition_at_a_time(tmp_path):
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True)
+    for day, n in (("2026-03-12", 2), ("2026-03-13", 3)):
+        (root / "data" / f"{day}.csv").write_text(
+            "day,trip\n" + "".join(f"{day},{i}\n" for i in range(n)))
+    _project(root, SOURCES)
+    # on the 13th only the 12th is due: the step's raw.trips is that day's file, not both
+    assert invoke(root, "materialize", now="2026-03-13T09:00:00+00:00").exit_code == 0
+    _duck(root, "materialize")
+    assert _query(root, "SELECT strftime(day, '%d'), n, seen FROM marts.trip_days ORDER BY 1"
+                  ) == [("12", 2, 2), ("13", 3, 3)]
+    assert _query(root, "SELECT n FROM main.all_trips") == [(5,)]
+    assert _query(root, "SELECT count(*) FROM raw.trips") == [(5,)]  # the whole-source view
+    assert "raw.trips" in _relations(root)
