@@ -255,3 +255,23 @@ def test_a_file_source_in_a_schema_is_read_qualified_one_partition_at_a_time(tmp
     assert _query(root, "SELECT n FROM main.all_trips") == [(5,)]
     assert _query(root, "SELECT count(*) FROM raw.trips") == [(5,)]  # the whole-source view
     assert "raw.trips" in _relations(root)
+
+
+def test_a_contract_over_a_qualified_read_is_checked_with_nothing_built(tmp_path):
+    manifest = ORDERS.replace('''    checks:
+      - {unique: [order_id]}
+''', '''    columns:
+      - {name: order_id, type: INTEGER}
+      - {name: amount, type: "DECIMAL(4, 1)"}
+''').replace('''  - name: big_orders
+    deps: [orders]
+''', '''  - name: big_orders
+    deps: [orders]
+    columns: [{name: order_id, type: VARCHAR}]
+''')
+    root = _project(tmp_path / "p", manifest)
+    doc = _json(root, "validate", code=2)
+    drift = [p for p in doc["problems"] if p["asset"] == "big_orders"]
+    assert "column 'order_id' is INTEGER, declared VARCHAR" in drift[0]["message"]
+    assert drift[0]["severity"] == "error"
+    assert not (root / ".duck" / "warehouse.duckdb").exists()
