@@ -210,6 +210,8 @@ def why_doc(r: WhyReport) -> dict:
                             "partitions": list(c.keys), "reason": c.reason,
                             "message": c.message} for c in r.root_causes],
               next_action=_next_action(r.next_action))
+    if r.relation is not None:
+        out["relation"] = r.relation
     if r.target_type == "product":
         out.update(assets=[{"asset": a, "state": s} for a, s in r.assets or ()],
                    explained_asset=r.explained_asset)

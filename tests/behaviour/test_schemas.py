@@ -120,6 +120,7 @@ def test_graph_and_status_give_the_qualified_relation(tmp_path):
     status = _json(root, "status")
     assets = {a["name"]: a for a in status["assets"]}
     assert assets["orders"]["relation"] == "marts.orders"
+    assert _json(root, "why", "orders")["relation"] == "marts.orders"
 
 
 def test_folder_default_and_duck_yaml_default(tmp_path):
@@ -275,3 +276,11 @@ def test_a_contract_over_a_qualified_read_is_checked_with_nothing_built(tmp_path
     assert "column 'order_id' is INTEGER, declared VARCHAR" in drift[0]["message"]
     assert drift[0]["severity"] == "error"
     assert not (root / ".duck" / "warehouse.duckdb").exists()
+
+
+def test_the_html_report_names_the_relation(tmp_path):
+    root = _project(tmp_path / "p")
+    _duck(root, "materialize")
+    _duck(root, "report", "--html", str(tmp_path / "site"))
+    page = (tmp_path / "site" / "assets" / "orders.html").read_text()
+    assert "<code>marts.orders</code>" in page
