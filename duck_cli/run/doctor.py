@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 
+from duck_cli.code_version import schema_of
 from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
@@ -136,9 +137,10 @@ def _ledger_agrees(s) -> list[Finding]:
 
 
 def _tables_exist(s) -> list[Finding]:
-    built = {a for (a, _k), m in s.snapshot.current.items() if m.kind == "materialization"
-             and a in s.project.assets}
-    missing = sorted(a for a in built if not s.wh.exists(a))
+    # where each was built (an asset moved since still has its rows in the old schema)
+    built = {a: f"{schema_of(m.code_version)}.{a}" for (a, _k), m in s.snapshot.current.items()
+             if m.kind == "materialization" and a in s.project.assets}
+    missing = sorted(a for a, rel in built.items() if not s.wh.exists(rel))
     return [Finding("error", "table_missing", f"{a} has a recorded materialization but no table or "
                f"view in the warehouse; run `duck materialize {a} --force`") for a in missing]
 

@@ -284,3 +284,17 @@ def test_the_html_report_names_the_relation(tmp_path):
     _duck(root, "report", "--html", str(tmp_path / "site"))
     page = (tmp_path / "site" / "assets" / "orders.html").read_text()
     assert "<code>marts.orders</code>" in page
+
+
+def test_doctor_finds_a_dropped_table_in_its_schema(tmp_path):
+    import duckdb
+
+    root = _project(tmp_path / "p")
+    _duck(root, "materialize")
+    assert [f["code"] for f in _json(root, "doctor")["findings"]] == ["consistent"]
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
+    con.execute("DROP TABLE marts.orders")
+    con.close()
+    lost = [f["message"] for f in _json(root, "doctor")["findings"] if f["code"] == "data_lost"]
+    assert lost and "orders" in lost[0] and "big_orders" not in lost[0]
+    assert [s["asset"] for s in _json(root, "plan")["steps"]][0] == "orders"
