@@ -298,3 +298,21 @@ def test_doctor_finds_a_dropped_table_in_its_schema(tmp_path):
     lost = [f["message"] for f in _json(root, "doctor")["findings"] if f["code"] == "data_lost"]
     assert lost and "orders" in lost[0] and "big_orders" not in lost[0]
     assert [s["asset"] for s in _json(root, "plan")["steps"]][0] == "orders"
+
+
+def test_diff_and_promote_of_an_asset_in_marts(tmp_path):
+    root = _project(tmp_path / "p")
+    _duck(root, "materialize")
+    manifest = root / "orders.yaml"
+    manifest.write_text(manifest.read_text().replace("amount * 2", "amount * 3"))
+    _duck(root, "materialize", "--env", "pr")
+    doc = _json(root, "diff", "orders", "--env", "pr")
+    (asset,) = doc["assets"]
+    assert (asset["base"], asset["env"]) == ("marts.orders", "marts__pr.orders")
+    assert asset["rows"] == {"added": 0, "removed": 0, "changed": 3}  # by its unique key
+    _duck(root, "promote", "--env", "pr")
+    assert _query(root, "SELECT * FROM marts.orders ORDER BY 1") == [
+        (1, 30.0), (2, 60.0), (3, 16.5)]
+    assert _query(root, "SELECT * FROM main.big_orders ORDER BY 1") == [(1,), (2,), (3,)]
+    assert "orders" in _error(root, "SELECT * FROM main.orders")
+    assert _json(root, "plan")["steps"] == []
