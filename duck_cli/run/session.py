@@ -153,7 +153,11 @@ class Session:
         if this process dies before its next flush, the next reader knows to repair."""
         with self._flight_lock:
             if not self._unrecorded:
-                unrecorded_marker(self.settings).touch()
+                marker = unrecorded_marker(self.settings)
+                # an environment's folder with a PostgreSQL state holds nothing else: it may
+                # not exist yet
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
                 self._unrecorded = True
 
     def recorded(self) -> None:
