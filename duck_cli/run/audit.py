@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, files_output, python_checks
+from duck_cli.run import reads, checks, files_output, python_checks
 from duck_cli.run.python_call import Context
 from duck_cli.run.session import session
 from duck_cli.sql import slice_predicate
@@ -50,7 +50,7 @@ def _run(s, asset, specs: list, key: str, now) -> list:
                   if asset.is_files else None)
     return checks.run_checks(s.wh.con, specs, s.wh.relation(asset.relation), where=where,
                              params=params, now=now, reference_time=_reference(asset, key, now),
-                             table_of=s.table_of(s.wh), python=python_checks.checker(s, asset, ctx))
+                             table_of=reads.table_of(s.project, s.wh), python=python_checks.checker(s, asset, ctx))
 
 
 def _keys(state, asset, wanted: list[str]) -> list[str]:

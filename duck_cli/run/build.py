@@ -7,21 +7,20 @@ that failed a blocking check, and a crash at any point leaves the previous data 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime
 
 from duck_cli.code_version import kept, moved_keys
-from duck_cli.manifest.sqlparse import requalify
 from duck_cli.graph import partitions as parts
 from duck_cli.run import (contracts, evolve, files_output, inputs, python_asset,
                           scope, strategies)
 from duck_cli.run.prelude import create_macros
+from duck_cli.run.reads import local_reads
 from duck_cli.run.session import StepResult
 from duck_cli.run.transaction import (SliceError, commit_with_ledger, rollback_or_raise, sql_error,
                                       used_params)
 from duck_cli.models import STATEFUL, Asset
 from duck_cli.records import LedgerRow, RunStatus
-from duck_cli.sql import PROD, env_schema, key_expr, quote_ident, slice_predicate
+from duck_cli.sql import key_expr, quote_ident, slice_predicate
 from duck_cli.state.warehouse import ledger_row
 
 STAGE = "__duck_stage"
@@ -383,27 +382,6 @@ class Builder:
                 f"FROM {self.wh.relation(self.asset.relation)} "
                 f"WHERE {pred} GROUP BY k", params).fetchall())
         return {k: rows for k in self.keys}
-
-
-def local_reads(wh, asset: Asset, sources: list[Asset], assets) -> Asset:
-    """The asset with its SQL's qualified reads pointed where the unqualified ones go through
-    the search path: a source read as a temporary view (the step's files of a partitioned
-    source, a lake's sources) ``marts.trips`` -> ``temp.main.trips``, and in an environment
-    what it built (``marts.orders`` -> ``marts__pr.orders``; production's for the rest)."""
-    m = asset.materialize
-    if m is None or m.python is not None or not any("." in t for t in asset.reads):
-        return asset
-    temp = {(s.schema, s.name.lower()) for s in sources} | {
-        (assets[n].schema, n.lower()) for n in assets if n.lower() in wh.temp_views()}
-    moved = {}
-    for table in asset.reads:
-        parts = table.lower().split(".")
-        key = (parts[-2], parts[-1]) if len(parts) > 1 else None
-        if key in temp:
-            moved[key] = ("temp", "main")
-        elif key is not None and wh.env != PROD and ".".join(key) in wh.kinds:
-            moved[key] = (None, env_schema(wh.env, key[0]))
-    return replace(asset, materialize=replace(m, sql=requalify(m.sql, moved))) if moved else asset
 
 
 def plain_step(wh, asset: Asset) -> bool:

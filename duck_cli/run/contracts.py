@@ -17,7 +17,7 @@ from duck_cli.manifest.macros import session_sql
 from duck_cli.models import Asset, ColumnSpec, Project, TimePartitions
 from duck_cli.manifest.sqlparse import requalify
 from duck_cli.sql import KEY_FORMATS, PROD, quote_ident
-from duck_cli.state.warehouse import set_search_path
+from duck_cli.state.schemas import set_search_path
 
 
 def describe(con, query: str, params: dict | None = None) -> list[tuple[str, str]]:

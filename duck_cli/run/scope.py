@@ -10,7 +10,7 @@ table with the rows it would insert; for merge the table with the staged keys up
 from __future__ import annotations
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, python_checks, strategies
+from duck_cli.run import reads, checks, python_checks, strategies
 from duck_cli.sql import slice_predicate
 
 
@@ -28,7 +28,7 @@ def audit_staged(b, relation: str) -> list:
     for group, rel, bound in (([c for c in specs if c not in wide], relation, None),
                               (wide, whole, params)):
         results = checks.run_checks(b.wh.con, group, rel, params=bound, now=b.s.clock(),
-                                    reference_time=ref, table_of=b.s.table_of(b.wh),
+                                    reference_time=ref, table_of=reads.table_of(b.s.project, b.wh),
                                     python=python_checks.checker(b.s, b.asset,
                                                                 python_checks.context_of(b)))
         done.update(zip((c.name for c in group), results))

@@ -154,8 +154,7 @@ class Session:
         with self._flight_lock:
             if not self._unrecorded:
                 marker = unrecorded_marker(self.settings)
-                # an environment's folder with a PostgreSQL state holds nothing else: it may
-                # not exist yet
+                # an environment's folder may not exist yet (PostgreSQL state)
                 marker.parent.mkdir(parents=True, exist_ok=True)
                 marker.touch()
                 self._unrecorded = True
@@ -192,12 +191,6 @@ class Session:
         return self.locks.enter_context(self.state.lock_assets(
             self.command, assets, exclusive=exclusive, wait=self.settings.wait_seconds,
             now=self.clock(), on_wait=on_wait))
-
-    def table_of(self, wh) -> Callable[[str], str]:
-        """How a check on ``wh`` names another asset's relation (relationships' ``to``):
-        this environment's copy when it built one, else production's."""
-        return lambda name: wh.reading(self.project.assets[name].relation) \
-            if name in self.project.assets else wh.reading(name)
 
     def refresh(self) -> None:
         """Read the state again (another writer changed it while this one waited)."""

@@ -22,7 +22,8 @@ from duck_cli.state import extensions
 from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
                                         extensions_needed)
 from duck_cli.sql import quote_ident
-from duck_cli.state.warehouse import READ_HINT, Warehouse, create_schemas, set_search_path
+from duck_cli.state.schemas import create_schemas, set_search_path
+from duck_cli.state.warehouse import READ_HINT, Warehouse
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS _duck;

@@ -18,6 +18,7 @@ from duck_cli.models import Asset, Settings
 from duck_cli.records import LedgerRow
 from duck_cli import sql as sqltext
 from duck_cli.sql import PROD, env_schema, key_expr, quote_ident, quote_table, split_relation
+from duck_cli.state.schemas import create_schemas, relation_key as _key, set_search_path
 from duck_cli.state.store import ledger_unrecorded
 
 LEDGER = '"_duck"."ledger"'  # production's; an environment's is ledger_of(env)
@@ -50,17 +51,6 @@ def ledger_of(env: str) -> str:
     return f'{quote_ident(env_schema(env, "_duck"))}."ledger"'
 
 
-def set_search_path(con, env: str, schemas: tuple[str, ...]) -> None:
-    """Make ``con`` build in environment ``env`` (`sql.search_path`): unqualified CREATE lands
-    in its main, unqualified reads find every asset schema, the environment's copy first. A
-    schema not created yet (a read-only open) is left out: DuckDB refuses it."""
-    wanted = sqltext.search_path(env, schemas).split(",")
-    if wanted == ["main"]:
-        return
-    found = {r[0] for r in con.execute(
-        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
-    ).fetchall()}
-    con.execute(f"SET search_path = '{','.join(s for s in wanted if s in found)}'")
 LEDGER_COLS = LedgerRow._fields
 
 
@@ -376,28 +366,6 @@ class Warehouse:
             {"s": env_schema(self.env, schema), "t": table}).fetchone()
         if found:
             self.con.execute(f"DROP {found[0]} {self.relation(name)}")
-
-
-def _key(name: str) -> str:
-    """A relation's key in `Warehouse.kinds`: lower-case 'schema.name' (a bare name is in main).
-
-    >>> _key('Orders'), _key('marts.Orders')
-    ('main.orders', 'marts.orders')
-    """
-    schema, table = split_relation(name)
-    return f"{schema}.{table}".lower()
-
-
-def create_schemas(con, env: str, schemas: tuple[str, ...]) -> None:
-    """Create the asset schemas (an environment's copies of them, and production's, which an
-    environment's search path names too)."""
-    found = {r[0] for r in con.execute(
-        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
-    ).fetchall()}  # only the missing ones: a statement may cost a lake a snapshot
-    for schema in schemas:
-        for name in dict.fromkeys((env_schema(env, schema), schema)):
-            if name not in found:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(name)}")
 
 
 def identity(con) -> str | None:
