@@ -43,6 +43,49 @@ def contract_part(name: str, type_: str, not_null: bool) -> str:
     return f"c.{quote(name, safe='')}={digest}{'!' if not_null else ''}"
 
 
+def schema_part(schema: str) -> list[str]:
+    """An asset's schema as a part of its code version: none for main (versions made before
+    schemas existed stay as they were), ``s.schema=NAME`` otherwise.
+
+    >>> schema_part("main"), schema_part("marts")
+    ([], ['s.schema=marts'])
+    """
+    return [] if schema == "main" else [f"s.schema={schema}"]
+
+
+def schema_of(version: str | None) -> str:
+    """The schema an asset lived in when it was built with this code version.
+
+    >>> schema_of("abc s.schema=marts c.id=1"), schema_of("abc"), schema_of(None)
+    ('marts', 'main', 'main')
+    """
+    return _version_parts(version or "").get(("s", "schema"), "main")
+
+
+def moved_keys(snapshot, asset) -> dict[str, set[str]]:
+    """The partitions of ``asset`` recorded in a schema other than its own, by schema (from
+    the code version they were built with)."""
+    out: dict[str, set[str]] = {}
+    for (name, key), mat in snapshot.current.items():
+        if name == asset.name and mat.kind == "materialization":
+            schema = schema_of(mat.code_version)
+            if schema != asset.schema:
+                out.setdefault(schema, set()).add(key)
+    return out
+
+
+def schema_change(old: str | None, new: str) -> str | None:
+    """"schema changed main → marts" when the asset moved between two code versions, else None.
+
+    >>> schema_change("abc", "abc s.schema=marts"), schema_change("abc s.schema=marts", "abd s.schema=marts")
+    ('schema changed main → marts', None)
+    """
+    if not old:
+        return None
+    was, now = schema_of(old), schema_of(new)
+    return None if was == now else f"schema changed {was} → {now}"
+
+
 # DuckDB's names for one type (a contract that says text where it said varchar is unchanged)
 _ALIASES = {"TEXT": "VARCHAR", "STRING": "VARCHAR", "CHAR": "VARCHAR", "BPCHAR": "VARCHAR",
             "INT": "INTEGER", "INT4": "INTEGER", "SIGNED": "INTEGER", "INT8": "BIGINT",

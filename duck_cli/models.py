@@ -6,6 +6,8 @@ An unpartitioned asset has exactly one partition, the empty key ``""``.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -235,6 +237,7 @@ class Asset:
     variables: tuple[str, ...] = ()  # DuckDB variables its SQL reads (getvariable('name'))
     macros: tuple[str, ...] = ()  # macros its SQL calls, directly or through other macros
     key: tuple[str, ...] = ()  # the columns that identify a row (duck diff); see `row_key`
+    schema: str = "main"  # where its relation lives (production's name; see `sql.relation`)
 
     @property
     def is_files(self) -> bool:
@@ -244,6 +247,11 @@ class Asset:
     @property
     def is_source(self) -> bool:
         return self.source is not None
+
+    @property
+    def relation(self) -> str:
+        """Its production relation as a reader names it: ``marts.orders``."""
+        return f"{self.schema}.{self.name}"
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -297,11 +305,28 @@ class Settings:
     preview_partitions: int = 3  # a preview builds the latest N partitions of what changed
     env_retention_days: int = 14  # `duck prune` drops environments older than this
     environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # duck.yaml's
+    schema: str = "main"  # the assets' default schema (duck.yaml ``schema``)
+    schemas: Mapping[str, str] = field(default_factory=dict)  # folder -> its assets' schema
+    asset_schemas: tuple[str, ...] = ("main",)  # every schema an asset lives in (the project's)
 
     @property
     def state_dir(self) -> Path:
         """The folder every environment shares: the write lock, downloaded extensions."""
         return self.home or self.catalog.parent
+
+
+RESERVED_SCHEMAS = ("temp", "information_schema", "pg_catalog")  # DuckDB's own
+
+
+def schema_name_ok(name: object) -> bool:
+    """Whether an asset may live in schema ``name``: lower-case letters, digits and '_', no
+    '__' (an environment's copy is '<schema>__<env>'), not one of DuckDB's own.
+
+    >>> schema_name_ok('marts'), schema_name_ok('a__b'), schema_name_ok('_duck'), schema_name_ok('temp')
+    (True, False, False, False)
+    """
+    return isinstance(name, str) and re.fullmatch(r"[a-z][a-z0-9_]*", name) is not None and \
+        "__" not in name and name not in RESERVED_SCHEMAS and len(name) <= 63
 
 
 @dataclass(frozen=True)

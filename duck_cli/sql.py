@@ -52,6 +52,38 @@ def env_schema(env: str, schema: str = "main") -> str:
     return schema if env == PROD else f"{schema}__{env_slug(env)}"
 
 
+def relation(name: str, schema: str = "main", env: str = PROD) -> str:
+    """The one name of an asset's relation: its schema's copy in environment ``env``, quoted.
+
+    >>> relation('orders'), relation('orders', 'marts', 'pr-42')
+    ('"main"."orders"', '"marts__pr_42"."orders"')
+    """
+    return f"{quote_ident(env_schema(env, schema))}.{quote_ident(name)}"
+
+
+def split_relation(text: str) -> tuple[str, str]:
+    """(schema, name) of ``schema.name`` or of a bare name (in main).
+
+    >>> split_relation('marts.orders'), split_relation('orders')
+    (('marts', 'orders'), ('main', 'orders'))
+    """
+    schema, _, name = text.rpartition(".")
+    return schema or "main", name
+
+
+def search_path(env: str, schemas: tuple[str, ...] = ("main",)) -> str:
+    """The search path of a connection building in ``env``: the environment's copies of the
+    asset schemas first (an unqualified CREATE lands in its main), then production's, so an
+    unqualified read of what the environment did not build falls through to production.
+
+    >>> search_path('prod', ('main', 'marts')), search_path('pr', ('main', 'marts'))
+    ('main,marts', 'main__pr,marts__pr,main,marts')
+    """
+    ordered = ["main"] + [s for s in schemas if s != "main"]
+    mine = [env_schema(env, s) for s in ordered] if env != PROD else []
+    return ",".join(mine + ordered)
+
+
 def key_expr(defn: PartitionsDef, col: str | None = None) -> str:
     """SQL turning a partition column's value (or the SQL expression ``col``) into its key.
 

@@ -17,7 +17,7 @@ from duck_cli.health import freshness
 from duck_cli.health.state import Promise, State, asset_state, count, partition_state, with_breach
 from duck_cli.records import Mat, RunStatus, Snapshot
 from duck_cli.graph.dag import AssetGraph
-from duck_cli.code_version import changed_parts, contract_change, reader_seq
+from duck_cli.code_version import changed_parts, contract_change, reader_seq, schema_change
 from duck_cli.models import Asset, Project
 
 ROOT_CAUSES = ("source_missing", "check_failed", "last_run_failed")  # a fault of its own
@@ -209,6 +209,9 @@ def _code_reason(old: str | None, new: str, what: str) -> Reason:
     """code_changed, in words: the variables and macros that changed, the declared columns
     (and whether that breaks what downstream reads), or else the SQL or settings."""
     parts = changed_parts(old, new)
+    moved = schema_change(old, new)
+    if moved is not None:  # readers that name it qualified must read the new place
+        return Reason("code_changed", f"{moved} since {what}", breaking=True)
     contract = contract_change(old, new)
     if contract is None:
         changed = ", ".join(parts) if parts else "SQL or settings"

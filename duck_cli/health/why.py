@@ -74,6 +74,7 @@ class WhyReport:
     next_action: NextAction
     assets: tuple[tuple[str, State], ...] | None = None  # a product's assets and their states
     explained_asset: str | None = None  # the product's asset the questions are about
+    relation: str | None = None  # an asset's relation (schema.name)
 
 
 def why(known: Assessment, target: str, key: str | None,
@@ -116,7 +117,7 @@ def _asset(known: Assessment, name: str, key: str | None, blockers: Blockers) ->
                  _q4(known, name, focus, roots), _q5(roots, focus, name))
     return WhyReport(name, "asset", key, state, ah.freshness,
                      ranges(ah.asset.partitions, [p.key for p in focus]), questions,
-                     tuple(found), roots, _next(name, focus, roots))
+                     tuple(found), roots, _next(name, focus, roots), relation=ah.asset.relation)
 
 
 def _product(known: Assessment, product, blockers: Blockers) -> WhyReport:

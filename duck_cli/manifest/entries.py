@@ -115,6 +115,7 @@ class EntryBuilder:
             freshness=self.freshness(raw.get("freshness"), spot.at("freshness")),
             materialize=materialize, partitions=parts, source=source, location=spot.location,
             allow_empty=bool(raw.get("allow_empty", False)), key=tuple(raw.get("key") or ()),
+            schema=raw.get("schema") or "",  # "" until `validate.with_schemas` sets the default
             columns=contract_of(raw.get("columns") or [], spot.at("columns"), self.error)))
 
     def _kind_rules(self, raw: dict[str, Any], spot: Spot, source: Source | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from duck_cli.errors import ManifestError, Problem, UsageError, did_you_mean
 from duck_cli.manifest.read import Map, parse_document
-from duck_cli.models import Settings
+from duck_cli.models import Settings, schema_name_ok
 
 SETTINGS_FILE = "duck.yaml"
 DEFAULT_WAREHOUSE = ".duck/warehouse.duckdb"
@@ -114,7 +114,18 @@ def load_settings(root: Path) -> Settings:
         preview_partitions=values.get("preview_partitions", 3),
         env_retention_days=values.get("env_retention_days", 14),
         environments={str(n): dict(b or {}) for n, b in (values.get("environments") or {}).items()},
+        schema=values.get("schema", "main"),
+        schemas={_folder(k): str(v) for k, v in (values.get("schemas") or {}).items()},
     )
+
+
+def _folder(text: str) -> str:
+    """A folder as manifest files name theirs: relative, '/'-separated, no './'.
+
+    >>> _folder('./models/marts/'), _folder('.')
+    ('models/marts', '')
+    """
+    return "/".join(p for p in str(text).replace("\\", "/").split("/") if p not in ("", "."))
 
 
 def discovery(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -225,6 +236,11 @@ SETTINGS_KEYS: dict[str, tuple[Any, str]] = {
         "a mapping of variable names to values (text, numbers or booleans), read in SQL with "
         "getvariable('name')"),
     "preview_partitions": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
+    "schema": (schema_name_ok, "a schema name (lower-case letters, digits and '_', no '__')"),
+    "schemas": (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _inside(k) and schema_name_ok(x) for k, x in v.items()),
+        "a mapping of folders inside the project to the schema of the assets below them, "
+        "e.g. {models/marts: marts}"),
     "env_retention_days": (lambda v: _is_int(v) and v >= 1, "a whole number of days (1 or more)"),
     "environments": (lambda v: isinstance(v, dict) and all(
         isinstance(n, str) and ENV_NAME.fullmatch(n) and (b is None or (
@@ -282,6 +298,8 @@ def _settings_hint(key: str) -> str:
                 "state": "state: {postgres: 'service=duck'}",
                 "vars": "vars: {region: EU, min_amount: 10}",
                 "preview_partitions": "preview_partitions: 3",
+                "schema": "schema: analytics",
+                "schemas": "schemas: {models/marts: marts, models/staging: staging}",
                 "env_retention_days": "env_retention_days: 14",
                 "environments": "environments: {dev: {vars: {region: EU}}, "
                                 "ci: {preview_partitions: 2, vars: {host: '${PGHOST}'}}}"}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
-from duck_cli.code_version import contract_part
+from duck_cli.code_version import contract_part, schema_part
 from duck_cli.models import STATEFUL, Asset, PartitionsDef, StaticPartitions
 from duck_cli.manifest.sqlparse import ParsedSQL, SqlSyntaxError, parse_select, serialize_many
 from duck_cli.manifest.entries import Built, SqlOrigin
@@ -37,6 +38,7 @@ def sql_stage(built: Built) -> SqlResult:
         result.errors += _check_sql_problems(asset, parsed_sql)
         if parsed is not None:
             result.errors += _parameter_problems(asset, parsed, built)
+            result.errors += _schema_errors(asset, parsed, built)
             result.warnings += _reads_warnings(asset, parsed, tables, built) + _unfiltered(asset, parsed, built)
         reads = parsed.tables if parsed else ()
         result.assets.append(replace(asset, reads=reads, code_version=code_version(asset, parsed)))
@@ -119,7 +121,7 @@ def _table_index(assets: list[Asset]) -> dict[str, str]:
     index: dict[str, str] = {}
     for asset in assets:
         index[asset.name.lower()] = asset.name
-        index[f"main.{asset.name.lower()}"] = asset.name
+        index[asset.relation.lower()] = asset.name
         if asset.source is not None and asset.source.table:
             index[asset.source.table.lower()] = asset.name
     return index
@@ -130,8 +132,11 @@ def _reads_warnings(asset: Asset, parsed: ParsedSQL, tables: dict[str, str], bui
     declared = set(asset.upstream)
     warnings, read_assets = [], set()
     for table in parsed.tables:
-        name = tables.get(table.lower())
+        wrong = _misplaced(table, built)
+        name = wrong.name if wrong is not None else _asset_of(table, tables)
         read_assets.add(name)
+        if wrong is not None:
+            continue  # an error of its own (`_schema_errors`)
         if name is None:
             hint = did_you_mean(table, [a.name for a in built.assets]) or \
                 "Declare it as a source asset (source: {table: <name>}) and add it to deps, so duck tracks it."
@@ -145,6 +150,52 @@ def _reads_warnings(asset: Asset, parsed: ParsedSQL, tables: dict[str, str], bui
             warnings.append(spot.problem(f"lists '{dep.asset}' in deps but its SQL does not read it",
                                          "Remove it from deps, or read it in the SQL.", severity="warning"))
     return warnings
+
+
+def _asset_of(table: str, tables: dict[str, str]) -> str | None:
+    """The asset a read names: by its own name or ``schema.name`` (``db.schema.name`` too)."""
+    found = tables.get(table.lower())
+    if found is None and table.count(".") == 2:
+        found = tables.get(table.lower().split(".", 1)[1])
+    return found
+
+
+def _misplaced(table: str, built: Built) -> Asset | None:
+    """The asset a qualified read names in a schema it does not live in (None if it is right,
+    unqualified, or a source's own table)."""
+    if "." not in table or any(a.source is not None and (a.source.table or "").lower() ==
+                               table.lower() for a in built.assets):
+        return None
+    parts = table.lower().split(".")
+    for asset in built.assets:
+        if asset.name.lower() == parts[-1]:
+            return asset if asset.schema.lower() != parts[-2] else None
+    return None
+
+
+def _schema_errors(asset: Asset, parsed: ParsedSQL, built: Built) -> list[Problem]:
+    """A read of an asset under a schema it does not live in (DuckDB would not find it, or
+    would find some other table): an error at the line that names it."""
+    origin, problems = built.sql_origins[asset.name], []
+    for table in parsed.tables:
+        other = _misplaced(table, built)
+        if other is not None:
+            line = origin.line + _read_line(asset.materialize.sql, table) - 1
+            problems.append(Problem(
+                f"reads '{table}', but asset '{other.name}' lives in schema {other.schema}",
+                origin.file, line, f"Read it as {other.relation} (or {other.name}).", asset.name))
+    return problems
+
+
+def _read_line(sql: str, table: str) -> int:
+    r"""The 1-based line of ``sql`` that names ``table`` (dotted, any spacing or quoting).
+
+    >>> _read_line("select *\nfrom staging . orders", "staging.orders")
+    2
+    """
+    pattern = r"\s*\.\s*".join(rf'"?{re.escape(p)}"?' for p in table.split("."))
+    found = re.search(pattern, sql, re.IGNORECASE)
+    return sql[:found.start()].count("\n") + 1 if found else 1
 
 
 def _warn(origin: SqlOrigin, asset: Asset, message: str, hint: str) -> Problem:
@@ -169,7 +220,8 @@ def code_version(asset: Asset, parsed: ParsedSQL | None) -> str:
     base = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     # the contract shapes the output (descriptions do not): one part per column, so a plan
     # can tell an added nullable column (downstream kept) from a breaking change
-    return " ".join([base, *(contract_part(c.name, c.type, c.not_null) for c in asset.columns)])
+    return " ".join([base, *schema_part(asset.schema),
+                     *(contract_part(c.name, c.type, c.not_null) for c in asset.columns)])
 
 
 def _stable(value: Any) -> Any:

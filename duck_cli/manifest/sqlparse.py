@@ -70,6 +70,38 @@ def parse_select(sql: str, serialized: dict[str, str] | None = None) -> ParsedSQ
     return ParsedSQL(tables, canonical(statement), params)
 
 
+def requalify(sql: str, schemas: dict[tuple[str, str], tuple[str | None, str]]) -> str:
+    """``sql`` with each read of a (schema, table) in ``schemas`` (lower case) naming the
+    (catalog or None: unchanged, schema) it maps to instead, through DuckDB's own parse and
+    rendering; unchanged when none does.
+
+    >>> requalify("select * from marts.orders", {("marts", "orders"): (None, "marts__pr")})
+    'SELECT * FROM marts__pr.orders'
+    """
+    tree = json.loads(_connection().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if not _requalify(tree, schemas):
+        return sql
+    return _connection().execute("SELECT json_deserialize_sql(?)", [json.dumps(tree)]).fetchone()[0]
+
+
+def _requalify(node: Any, schemas: dict[tuple[str, str], tuple[str | None, str]]) -> bool:
+    """Rewrite matching BASE_TABLE nodes below ``node`` in place; whether any matched."""
+    if isinstance(node, list):
+        return any([_requalify(child, schemas) for child in node])
+    if not isinstance(node, dict):
+        return False
+    found = False
+    if node.get("type") == "BASE_TABLE" and node.get("schema_name"):
+        target = schemas.get((str(node["schema_name"]).lower(), str(node["table_name"]).lower()))
+        if target is not None:
+            catalog, node["schema_name"], found = target[0], target[1], True
+            node["catalog_name"] = catalog if catalog is not None else node.get("catalog_name")
+            if isinstance(node.get("qualified_name"), dict):  # DuckDB 2.x renders from it
+                node["qualified_name"]["path"] = [p for p in (
+                    node["catalog_name"], node["schema_name"], node["table_name"]) if p]
+    return any([_requalify(v, schemas) for v in node.values()]) or found
+
+
 def split_statements(text: str) -> list[str]:
     """The statements of a SQL script, as DuckDB's parser splits them; SqlSyntaxError if it
     cannot."""

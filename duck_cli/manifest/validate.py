@@ -3,7 +3,8 @@ validation cache cannot answer: a cached project needs none of them (nor their i
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from duck_cli.errors import ManifestError, Problem
@@ -15,7 +16,7 @@ from duck_cli.manifest.variables import annotate
 from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 from duck_cli.manifest.sql import sql_stage
 from duck_cli.manifest.read import Manifest, parse_document
-from duck_cli.models import Project, Settings
+from duck_cli.models import Asset, Project, Settings
 from duck_cli.manifest.settings import SETTINGS_FILE, load_settings
 
 SECTIONS = ("assets", "products", "check_definitions")
@@ -28,6 +29,7 @@ def validate(root: Path, manifests: list[Manifest], problems: list[Problem],
     settings = _settings(root, problems)
     docs = _parse(manifests, problems)
     built, skipped = _build(root, docs, problems)
+    built.assets = with_schemas(built.assets, settings)
     problems += cross_rules(built, skipped)
     macros, macro_problems = read_macros(macro_data)
     problems += resolve_uses(built)
@@ -36,11 +38,37 @@ def validate(root: Path, manifests: list[Manifest], problems: list[Problem],
     if problems or settings is None:
         raise ManifestError(sort_problems(problems))
     assets = [annotate(a, macros) for a in sorted(sql.assets, key=_name)]
+    settings = replace(settings, asset_schemas=tuple(sorted({"main", *(a.schema for a in assets)})))
     project = Project(root=root, settings=settings, assets={a.name: a for a in assets},
                       products={p.name: p for p in sorted(built.products, key=_name)},
                       warnings=tuple(sort_problems(sql.warnings)), manifest_files=tuple(m.file for m in manifests),
                       macros=tuple(macros))
     return project, built.sql_files
+
+
+def with_schemas(assets: list[Asset], settings: Settings | None) -> list[Asset]:
+    """Each asset with its schema: its own, else duck.yaml's for the deepest folder holding
+    its manifest (dbt's ``+schema`` per folder), else duck.yaml's ``schema``, else main."""
+    if settings is None:
+        return [a if a.schema else replace(a, schema="main") for a in assets]
+    return [a if a.schema else replace(a, schema=default_schema(settings, a.location.file))
+            for a in assets]
+
+
+def default_schema(settings: Settings, file: str) -> str:
+    """The schema of an asset declared in ``file`` that names none.
+
+    >>> from pathlib import Path
+    >>> s = Settings(Path("w"), Path("c"), schema="analytics", schemas={"models/marts": "marts"})
+    >>> default_schema(s, "models/marts/orders.yaml"), default_schema(s, "models/stg.yaml")
+    ('marts', 'analytics')
+    """
+    folder = PurePosixPath(file).parent
+    for candidate in (folder, *folder.parents):
+        text = "" if str(candidate) == "." else str(candidate)
+        if text in settings.schemas:
+            return settings.schemas[text]
+    return settings.schema
 
 
 def _name(item: Any) -> str:

@@ -130,8 +130,8 @@ def asset_status(a: AssetStatus, with_partitions: bool) -> dict:
     defn = ah.asset.partitions
     latest = max(ah.current.values(), key=lambda m: m.seq, default=None)
     out = {
-        "name": ah.asset.name, "kind": ah.asset.kind, "owner": ah.asset.owner,
-        "tags": list(ah.asset.tags), "state": a.state, "partitioned": defn is not None,
+        "name": ah.asset.name, "relation": ah.asset.relation, "kind": ah.asset.kind,
+        "owner": ah.asset.owner, "tags": list(ah.asset.tags), "state": a.state, "partitioned": defn is not None,
         "partitions": {"definition": defn.kind if defn else None, "total": len(ah.keys),
                        **ah.counts(),
                        **{f"{s}_ranges": ranges(defn, a.keys_in(s)) for s in _LISTED}},
@@ -210,6 +210,8 @@ def why_doc(r: WhyReport) -> dict:
                             "partitions": list(c.keys), "reason": c.reason,
                             "message": c.message} for c in r.root_causes],
               next_action=_next_action(r.next_action))
+    if r.relation is not None:
+        out["relation"] = r.relation
     if r.target_type == "product":
         out.update(assets=[{"asset": a, "state": s} for a, s in r.assets or ()],
                    explained_asset=r.explained_asset)

@@ -17,7 +17,8 @@ def _state(health, name: str) -> str | None:
 def graph_doc(project, g, names: list[str], health) -> dict:
     """Nodes and edges of the selection (edges only between selected assets)."""
     chosen = set(names)
-    nodes = [{"name": n, "kind": project.assets[n].kind, "owner": project.assets[n].owner,
+    nodes = [{"name": n, "relation": project.assets[n].relation, "kind": project.assets[n].kind,
+              "owner": project.assets[n].owner,
               "tags": list(project.assets[n].tags), "state": _state(health, n),
               "partitions": project.assets[n].partitions.kind
               if project.assets[n].partitions else None,

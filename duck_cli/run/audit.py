@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, files_output, python_checks
+from duck_cli.run import reads, checks, files_output, python_checks
 from duck_cli.run.python_call import Context
 from duck_cli.run.session import session
-from duck_cli.sql import quote_ident, slice_predicate
+from duck_cli.sql import slice_predicate
 
 
 def check_published(state, names: list[str], keys: list[str], now, *, wait: float,
@@ -18,7 +18,7 @@ def check_published(state, names: list[str], keys: list[str], now, *, wait: floa
     with session(project, "check", lambda: now, wait=wait, faults=faults) as s:
         for name in names:
             asset = project.assets[name]
-            if not asset.checks or not s.wh.exists(name):
+            if not asset.checks or not s.wh.exists(asset.relation):
                 continue
             out += _check_asset(s, asset, _keys(state, asset, keys), now)
         s.pending.checks.extend(checks.check_records(out, s.next_step_seq, run_id=None, step=None,
@@ -48,9 +48,9 @@ def _run(s, asset, specs: list, key: str, now) -> list:
                   output_dir=files_output.folder(s.project.root, asset.name, key,
                                                                s.settings.env)
                   if asset.is_files else None)
-    return checks.run_checks(s.wh.con, specs, quote_ident(asset.name), where=where,
+    return checks.run_checks(s.wh.con, specs, s.wh.relation(asset.relation), where=where,
                              params=params, now=now, reference_time=_reference(asset, key, now),
-                             table_of=quote_ident, python=python_checks.checker(s, asset, ctx))
+                             table_of=reads.table_of(s.project, s.wh), python=python_checks.checker(s, asset, ctx))
 
 
 def _keys(state, asset, wanted: list[str]) -> list[str]:

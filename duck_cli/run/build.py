@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from duck_cli.code_version import kept
+from duck_cli.code_version import kept, moved_keys
 from duck_cli.graph import partitions as parts
 from duck_cli.run import (contracts, evolve, files_output, inputs, python_asset,
                           scope, strategies)
 from duck_cli.run.prelude import create_macros
+from duck_cli.run.reads import local_reads
 from duck_cli.run.session import StepResult
 from duck_cli.run.transaction import (SliceError, commit_with_ledger, rollback_or_raise, sql_error,
                                       used_params)
@@ -29,8 +30,8 @@ class Builder:
     """Builds one asset over some partitions in one warehouse transaction."""
 
     def __init__(self, s, asset: Asset, keys: list[str], run_id: str, step: int, wh=None):
-        self.s, self.asset, self.keys, self.run_id, self.step = s, asset, keys, run_id, step
         self.wh = wh or s.wh  # a worker thread's own connection when steps run concurrently
+        self.s, self.asset, self.keys, self.run_id, self.step = s, asset, keys, run_id, step
         self.input_seq = 0
         self.params = parts.sql_params(asset.partitions, keys) if asset.partitions else {}
         self.inputs: list = []  # inputs.SourceInput: the source files the step reads
@@ -91,13 +92,15 @@ class Builder:
         self.fast_inputs = inputs.expose(
             self.wh.con, self.inputs, self.s.headers,
             lambda source, mine: inputs.other_files(self.s, source, mine), fast=fast)
+        self.asset = local_reads(self.wh, self.asset, [i.source for i in self.inputs],
+                                 self.s.project.assets)
 
     def replace_table(self) -> int:
         """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
-        name = self.asset.name
+        name = self.asset.relation
         if self.wh.table_kind(name) == "VIEW":
             self.wh.drop(name)
-        rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
+        rows = self.wh.con.execute(f"CREATE OR REPLACE TABLE {self.wh.relation(name)} AS "
                                    f"{self.asset.materialize.sql}").fetchone()[0]
         self.wh.mark(name, "BASE TABLE")
         self.s.faults.hit("stage")
@@ -107,7 +110,7 @@ class Builder:
     def replace_slice(self) -> int:
         """Delete and re-insert the partitions' slice (inside the caller's transaction),
         refusing rows outside it (SliceError); the rows inserted."""
-        con, table = self.wh.con, quote_ident(self.asset.name)
+        con, table = self.wh.con, self.wh.relation(self.asset.relation)
         pred, params = slice_predicate(self.asset.partitions, self.params)
         con.execute(f"DELETE FROM {table} WHERE {pred}", params)
         self.s.faults.hit("stage")
@@ -153,6 +156,7 @@ class Builder:
 
         Under the session's commit lock, so ledger sequence numbers are committed in order (a
         catalog flush never records a number while a lower one is still uncommitted)."""
+        self.drop_moved()
         with self.s.commit_lock:
             ledger = self.ledger(rows)
             commit_with_ledger(self.s, self.wh, ledger)
@@ -161,6 +165,20 @@ class Builder:
         res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
         res.ledger = ledger
         return res
+
+    def drop_moved(self) -> None:
+        """Drop the relation in the schema the asset moved from, in the transaction that
+        publishes the last partition still recorded there (readers of the old name keep it
+        until the new one holds everything)."""
+        a = self.asset
+        left = self.s.moved.get(a.name)
+        if left is None:
+            left = self.s.moved[a.name] = moved_keys(self.s.snapshot, a)
+        for schema, keys in list(left.items()):
+            keys.difference_update(self.keys)
+            if not keys:
+                del left[schema]
+                self.wh.drop_relation(f"{schema}.{a.name}")
 
     def drop_emptied(self) -> None:
         """Drop the columns the SQL stopped producing once no partition holds a value in them,
@@ -173,7 +191,8 @@ class Builder:
             return
         try:
             self.wh.begin()
-            evolve.drop_emptied(self.wh.con, self.asset, self.emptied)
+            evolve.drop_emptied(self.wh.con, self.asset, self.emptied,
+                                self.wh.relation(self.asset.relation))
             self.wh.commit()
         except duckdb.Error:
             self.wh.rollback()
@@ -211,7 +230,7 @@ class Builder:
             self.s.faults.hit("publish")
             if self.asset.materialize.strategy in STATEFUL:  # the table's rows, not the batch's
                 rows = self.wh.con.execute(
-                    f"SELECT count(*) FROM {quote_ident(self.asset.name)}").fetchone()[0]
+                    f"SELECT count(*) FROM {self.wh.relation(self.asset.relation)}").fetchone()[0]
             return self.finish(started, rows, checks)
         except SliceError as err:
             return self.slice_failed(started, err)
@@ -247,17 +266,18 @@ class Builder:
         """Run the asset's SQL into a staging relation; return its quoted name."""
         if self.asset.materialize.python is not None:
             return python_asset.stage(self)
-        con, sql, name = self.wh.con, self.asset.materialize.sql, self.asset.name
+        con, sql, name = self.wh.con, self.asset.materialize.sql, self.asset.relation
         strategy = self.asset.materialize.strategy
         if strategy == "view":
             if self.wh.table_kind(name) == "BASE TABLE":
                 self.wh.drop(name)
-            con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {sql}")
+            con.execute(f"CREATE OR REPLACE VIEW {self.wh.relation(name)} AS {sql}")
             self.wh.mark(name, "VIEW")
-            return quote_ident(name)
-        if strategy == "table":
-            con.execute(f"CREATE OR REPLACE TABLE {quote_ident(STAGE + '_' + name)} AS {sql}")
-            return quote_ident(STAGE + "_" + name)
+            return self.wh.relation(name)
+        if strategy == "table":  # staged beside it: a rename cannot move it to another schema
+            stage = self.wh.relation(f"{self.asset.schema}.{STAGE}_{self.asset.name}")
+            con.execute(f"CREATE OR REPLACE TABLE {stage} AS {sql}")
+            return stage
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(STAGE)} AS {sql}", used_params(sql, self.params))
         return quote_ident(STAGE)
 
@@ -298,14 +318,14 @@ class Builder:
 
     def publish(self, relation: str) -> None:
         """Swap the staged table in, or replace exactly the partitions' slice."""
-        con, name = self.wh.con, self.asset.name
+        con, name = self.wh.con, self.asset.relation
         strategy = self.asset.materialize.strategy
         if strategy in STATEFUL:
             self.apply_stateful(relation)
             con.execute(f"DROP TABLE {relation}")
         elif strategy == "table":
             self.wh.drop(name)
-            con.execute(f"ALTER TABLE {relation} RENAME TO {quote_ident(name)}")
+            con.execute(f"ALTER TABLE {relation} RENAME TO {quote_ident(self.asset.name)}")
             self.wh.mark(name, "BASE TABLE")
         elif strategy == "incremental":
             self.replace_slice_from(relation)
@@ -313,26 +333,28 @@ class Builder:
 
     def replace_slice_from(self, relation: str) -> None:
         """Replace the partitions' slice with the staged rows; the first build creates the table."""
-        con, name = self.wh.con, self.asset.name
+        con, name = self.wh.con, self.asset.relation
+        table = self.wh.relation(name)
         if self.wh.table_kind(name) != "BASE TABLE":
             self.wh.drop(name)
-            con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {relation}")
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM {relation}")
             self.wh.mark(name, "BASE TABLE")
             return
-        dropped = evolve.add_columns(self.s, con, self.asset, relation)
+        dropped = evolve.add_columns(self.s, con, self.asset, relation, table)
         pred, params = slice_predicate(self.asset.partitions, self.params)
-        con.execute(f"DELETE FROM {quote_ident(name)} WHERE {pred}", params)
-        con.execute(f"INSERT INTO {quote_ident(name)} BY NAME SELECT * FROM {relation}")
+        con.execute(f"DELETE FROM {table} WHERE {pred}", params)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {relation}")
         self.emptied = dropped  # dropped after the commit (`drop_emptied`)
 
     def apply_stateful(self, relation: str) -> None:
         """Append, merge or snapshot the staged rows (in the caller's transaction); a first
         build or a full refresh creates the table from them alone."""
-        name = self.asset.name
+        name = self.asset.relation
         exists = self.wh.table_kind(name) == "BASE TABLE" and not self.full_refresh
         if not exists:
             self.wh.drop(name)
-        strategies.publish(self.wh.con, self.asset, relation, exists=exists, now=self.s.clock())
+        strategies.publish(self.wh.con, self.asset, relation, table=self.wh.relation(name),
+                           exists=exists, now=self.s.clock())
         self.wh.mark(name, "BASE TABLE")
 
     def ledger(self, rows: int) -> list[LedgerRow]:
@@ -367,7 +389,7 @@ class Builder:
             pred, params = slice_predicate(self.asset.partitions, self.params)
             return dict(self.wh.con.execute(
                 f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) "
-                f"FROM {quote_ident(self.asset.name)} "
+                f"FROM {self.wh.relation(self.asset.relation)} "
                 f"WHERE {pred} GROUP BY k", params).fetchall())
         return {k: rows for k in self.keys}
 
@@ -381,4 +403,4 @@ def direct_ok(s, wh, asset: Asset) -> bool:
     """Whether an incremental step replaces its slice straight from the SQL (the table exists
     and its columns fit, so far)."""
     return (asset.materialize.strategy == "incremental" and plain_step(wh, asset)
-            and wh.table_kind(asset.name) == "BASE TABLE" and s.direct.get(asset.name, True))
+            and wh.table_kind(asset.relation) == "BASE TABLE" and s.direct.get(asset.name, True))

@@ -15,7 +15,9 @@ from duck_cli.errors import Problem
 from duck_cli.graph import partitions as parts
 from duck_cli.manifest.macros import session_sql
 from duck_cli.models import Asset, ColumnSpec, Project, TimePartitions
-from duck_cli.sql import KEY_FORMATS, quote_ident
+from duck_cli.manifest.sqlparse import requalify
+from duck_cli.sql import KEY_FORMATS, PROD, quote_ident
+from duck_cli.state.schemas import set_search_path
 
 
 def describe(con, query: str, params: dict | None = None) -> list[tuple[str, str]]:
@@ -89,8 +91,10 @@ def validate_contracts(project: Project) -> list[Problem]:
     if not declared:
         return []
     con = _describing_connection(project)
+    stand_ins = {(a.schema, a.name.lower()): ("temp", "main") for a in project.assets.values()
+                 if _stands_in(a)}
     try:
-        return [p for a in declared for p in _asset_problems(con, project, a)]
+        return [p for a in declared for p in _asset_problems(con, project, a, stand_ins)]
     finally:
         con.close()
 
@@ -103,12 +107,13 @@ def _describing_connection(project: Project):
         try:
             con.execute("ATTACH ? AS __duck_wh (READ_ONLY)", [str(project.settings.warehouse)])
             con.execute("USE __duck_wh")
+            set_search_path(con, PROD, project.settings.asset_schemas)
         except duckdb.Error:  # locked by a writer, or not a database: stand-ins only
             pass
     for name, value in sorted(project.settings.vars.items()):
         con.execute(f"SET VARIABLE {quote_ident(name)} = $value", {"value": value})
     for asset in project.assets.values():
-        if asset.columns and all(c.type for c in asset.columns):
+        if _stands_in(asset):
             cols = ", ".join(f"{quote_ident(c.name)} {c.type}" for c in asset.columns)
             try:
                 con.execute(f"CREATE TEMP TABLE {quote_ident(asset.name)} ({cols})")
@@ -122,11 +127,18 @@ def _describing_connection(project: Project):
     return con
 
 
-def _asset_problems(con, project: Project, asset: Asset) -> list[Problem]:
+def _stands_in(asset: Asset) -> bool:
+    """Whether the describing connection has a TEMP stand-in for the asset (typed columns)."""
+    return bool(asset.columns) and all(c.type for c in asset.columns)
+
+
+def _asset_problems(con, project: Project, asset: Asset, stand_ins: dict) -> list[Problem]:
     from duck_cli.engine import duckdb
 
     loc = asset.location
-    sql = asset.materialize.sql
+    # a qualified read of a stand-in (marts.orders) reads it as the unqualified one does
+    sql = requalify(asset.materialize.sql, stand_ins) if any(
+        "." in t for t in asset.reads) else asset.materialize.sql
     try:
         actual = describe(con, sql, _sample_params(asset, sql))
     except duckdb.Error as err:

@@ -1,6 +1,6 @@
 """`duck diff`: an environment's tables against a base's, per asset and partition, in DuckDB.
 
-Environment E's copy of asset A is ``"main__<slug>"."A"`` (`sql.env_schema`); when E did not
+Environment E's copy of asset A in schema S is ``"S__<slug>"."A"`` (`sql.relation`); when E did not
 build A it reads production's, so E's A *is* production's A. Two relations are compared inside
 DuckDB: a FULL OUTER JOIN on the asset's row key (rows added, removed, changed) or, without a
 key, EXCEPT ALL both ways (added and removed), grouped by partition (`run/diff_sql.py`). Only
@@ -146,17 +146,17 @@ def diff(con, assets: list[Asset], env: str, base: str = PROD,
     schemas = {r[0] for r in con.execute(q.SCHEMAS).fetchall()}
     for name in dict.fromkeys((env, base)):
         _require(name, schemas)
-    found = _relations(con, [env_schema(env), env_schema(base), env_schema(PROD)])
+    found = _relations(con, [env_schema(e, a.schema) for a in assets for e in (env, base, PROD)])
     out = []
     for asset in assets:
-        b, e = _resolve(found, base, asset.name), _resolve(found, env, asset.name)
+        b, e = _resolve(found, base, asset), _resolve(found, env, asset)
         if b is None and e is None:
             if explicit:
                 raise UsageError(f"asset '{asset.name}' is built neither in '{env}' nor in "
                                  f"'{base}'", asset=asset.name,
                                  hint="Materialize it, or leave it out of the selection.")
             continue
-        if e is not None and b is not None and e.schema == env_schema(env) != b.schema:
+        if e is not None and b is not None and e.schema == env_schema(env, asset.schema) != b.schema:
             b, e = _previewed(con, asset, env, b, e)
         out.append(_compared(con, asset, b, e))
     return DiffReport(env, base, tuple(out))
@@ -215,9 +215,10 @@ def _relations(con, schemas: list[str]) -> dict[tuple[str, str], Relation]:
     return {(s, n.lower()): Relation(s, n, "view" if t == "VIEW" else "table") for s, n, t in rows}
 
 
-def _resolve(found: dict, env: str, name: str) -> Relation | None:
+def _resolve(found: dict, env: str, asset: Asset) -> Relation | None:
     """Environment ``env``'s relation of an asset: its own, else production's (it deferred)."""
-    return found.get((env_schema(env), name.lower())) or found.get((env_schema(PROD), name.lower()))
+    name = asset.name.lower()
+    return found.get((env_schema(env, asset.schema), name)) or found.get((asset.schema, name))
 
 
 def compare(con, asset: Asset, base: Relation | None, env: Relation | None) -> AssetDiff:

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 
+from duck_cli.code_version import schema_of
 from duck_cli.errors import StateError
 from duck_cli.run.build import STAGE
 from duck_cli.run.session import session
@@ -14,7 +15,7 @@ from duck_cli.state import extensions, lake, lake_config
 from duck_cli.state import backends
 from duck_cli.state.migrate_copy import MARK
 from duck_cli.state import catalog as cat
-from duck_cli.sql import quote_ident
+from duck_cli.sql import env_schema, quote_ident
 
 
 @dataclass(frozen=True)
@@ -137,13 +138,16 @@ def _migration(project, wait: float) -> list[Finding]:
 
 
 def _stray_stages(s) -> list[Finding]:
-    rows = s.wh.con.execute("SELECT table_name FROM information_schema.tables WHERE "
-                            "table_schema = 'main' AND table_catalog = current_database() "
-                            "AND starts_with(table_name, ?)",
-                            [STAGE]).fetchall()
-    for (name,) in rows:
-        s.wh.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-    return [Finding("repaired", "stray_stage", f"dropped staging table {n}") for (n,) in rows]
+    # a table step stages beside its table: in each asset schema (this environment's copies)
+    mine = [env_schema(s.settings.env, schema) for schema in s.wh.schemas]
+    rows = s.wh.con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                            "WHERE list_contains(?, table_schema) AND table_catalog = "
+                            "current_database() AND starts_with(table_name, ?) ORDER BY 1, 2",
+                            [mine, STAGE]).fetchall()
+    for schema, name in rows:
+        s.wh.con.execute(f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(name)}")
+    return [Finding("repaired", "stray_stage", f"dropped staging table "
+                    f"{n if sc == mine[0] else sc + '.' + n}") for sc, n in rows]
 
 
 def _ledger_agrees(s) -> list[Finding]:
@@ -159,9 +163,10 @@ def _ledger_agrees(s) -> list[Finding]:
 
 
 def _tables_exist(s) -> list[Finding]:
-    built = {a for (a, _k), m in s.snapshot.current.items() if m.kind == "materialization"
-             and a in s.project.assets}
-    missing = sorted(a for a in built if not s.wh.exists(a))
+    # where each was built (an asset moved since still has its rows in the old schema)
+    built = {a: f"{schema_of(m.code_version)}.{a}" for (a, _k), m in s.snapshot.current.items()
+             if m.kind == "materialization" and a in s.project.assets}
+    missing = sorted(a for a, rel in built.items() if not s.wh.exists(rel))
     return [Finding("error", "table_missing", f"{a} has a recorded materialization but no table or "
                f"view in the warehouse; run `duck materialize {a} --force`") for a in missing]
 

@@ -10,9 +10,8 @@ from duck_cli.models import Asset
 from duck_cli.sql import quote_ident
 
 
-def add_columns(s, con, asset: Asset, relation: str) -> list[str]:
-    """Add the staged columns the table lacks; return those it no longer produces."""
-    table = quote_ident(asset.name)
+def add_columns(s, con, asset: Asset, relation: str, table: str) -> list[str]:
+    """Add the staged columns ``table`` (quoted) lacks; return those it no longer produces."""
     staged = con.execute(f"DESCRIBE {relation}").fetchall()
     names = [r[0] for r in staged]
     if s.columns.get(asset.name) == names:
@@ -27,9 +26,9 @@ def add_columns(s, con, asset: Asset, relation: str) -> list[str]:
     return dropped
 
 
-def drop_emptied(con, asset: Asset, columns: list[str]) -> None:
-    """Drop columns the SQL no longer produces once no partition holds a value in them."""
-    table = quote_ident(asset.name)
+def drop_emptied(con, asset: Asset, columns: list[str], table: str) -> None:
+    """Drop columns the SQL no longer produces once no partition of ``table`` holds a value
+    in them."""
     for col in columns:
         if col == asset.partitions.column:
             continue

@@ -19,7 +19,7 @@ from pathlib import Path
 from duck_cli.records import RunStatus
 from duck_cli.run import python_asset, python_process
 from duck_cli.run.python_call import UserCodeError
-from duck_cli.sql import PROD, env_slug, quote_ident
+from duck_cli.sql import PROD, env_slug
 
 OUTPUTS = "outputs"
 STAGE = "__duck_stage"
@@ -90,11 +90,12 @@ def _audit_and_publish(b, started, key: str, staging: Path):
 
 def _publish_table(b, key: str) -> None:
     """Replace the partition's rows of the file-list table (inside the step's transaction)."""
-    con, table = b.wh.con, quote_ident(b.asset.name)
-    if b.wh.table_kind(b.asset.name) != "BASE TABLE":
-        b.wh.drop(b.asset.name)
+    con, rel = b.wh.con, b.asset.relation
+    table = b.wh.relation(rel)
+    if b.wh.table_kind(rel) != "BASE TABLE":
+        b.wh.drop(rel)
         con.execute(f"CREATE TABLE {table} ({_COLUMNS})")
-        b.wh.mark(b.asset.name, "BASE TABLE")
+        b.wh.mark(rel, "BASE TABLE")
     con.execute(f"DELETE FROM {table} WHERE partition_key = ?", [key])
     con.execute(f"INSERT INTO {table} SELECT * FROM {STAGE}")
     con.execute(f"DROP TABLE {STAGE}")

@@ -48,6 +48,8 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         if not done:
             wh.rollback()
             return []
+        for b, *_rest in done:
+            b.drop_moved()
         with s.commit_lock:
             ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
             commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])

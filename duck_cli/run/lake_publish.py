@@ -123,7 +123,7 @@ class LakeBuilder(Builder):
         elif strategy in STATEFUL:  # the stage is dropped after the transaction (`build`)
             self.apply_stateful(quote_ident(STAGE))
             rows = self.wh.con.execute(  # the table's rows, not the batch's
-                f"SELECT count(*) FROM {quote_ident(self.asset.name)}").fetchone()[0]
+                f"SELECT count(*) FROM {self.wh.relation(self.asset.relation)}").fetchone()[0]
         else:
             self.replace_slice_from(quote_ident(STAGE))
         self.s.faults.hit("publish")
@@ -164,16 +164,17 @@ class LakeBuilder(Builder):
 
     def replace_from(self, relation: str) -> None:
         """Replace the whole table with the staged rows (in the caller's transaction)."""
-        name = self.asset.name
+        name = self.asset.relation
         if self.wh.table_kind(name) == "VIEW":
             self.wh.drop(name)
-        self.wh.con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS "
+        self.wh.con.execute(f"CREATE OR REPLACE TABLE {self.wh.relation(name)} AS "
                             f"SELECT * FROM {relation}")
         self.wh.mark(name, "BASE TABLE")
 
     def finish(self, started: datetime, rows: int, checks: list):
         """Commit with the ledger (see `Builder.finish`), noting the lake snapshot the publish
         made in its materializations (what `runs show` and `why` name)."""
+        self.drop_moved()
         with self.s.commit_lock:
             ledger = self.ledger(rows)
             commit_with_ledger(self.s, self.wh, ledger)

@@ -23,8 +23,9 @@ from duck_cli.graph import partitions as parts
 from duck_cli.models import STATEFUL, Project
 from duck_cli.plan import defer
 from duck_cli.records import Batch, Mat, RunRecord, RunStatus, Snapshot, StepRecord
+from duck_cli.code_version import moved_keys
 from duck_cli.run import files_output
-from duck_cli.sql import env_schema, quote_ident, slice_predicate
+from duck_cli.sql import quote_ident, relation, slice_predicate
 from duck_cli.state.warehouse import ledger_row
 
 
@@ -95,13 +96,14 @@ def promote(s, env_name: str, mats: dict[str, list[Mat]], env_snap: Snapshot) ->
     """Copy ``mats`` from the environment's tables into production's and record them (``s``
     is production's writing session)."""
     run_id = f"{env_name}/{max(m.run_id or '' for rows in mats.values() for m in rows)}"
-    schema, now = env_schema(env_name), s.clock()
+    now = s.clock()
     s.unrecorded()  # a crash after the commit leaves rows the next command records
     s.wh.begin()
     try:
         ledger = []
         for step, (asset, rows) in enumerate(mats.items()):
-            _copy(s.wh, s.project.assets[asset], [m.partition for m in rows], schema)
+            _copy(s.wh, s.project.assets[asset], [m.partition for m in rows], env_name)
+            _drop_moved(s, s.project.assets[asset], [m.partition for m in rows])
             ledger += [ledger_row(s.next_seq(), s.project.assets[asset], m.partition, run_id,
                                   step, now, m.row_count, "materialization",
                                   upstream=json.dumps({"promoted_from": env_name,
@@ -118,23 +120,23 @@ def promote(s, env_name: str, mats: dict[str, list[Mat]], env_snap: Snapshot) ->
     return Promoted(env_name, run_id, {a: [m.partition for m in rows] for a, rows in mats.items()})
 
 
-def _copy(wh, asset, keys: list[str], schema: str) -> None:
+def _copy(wh, asset, keys: list[str], env: str) -> None:
     """Production's relation of ``asset`` becomes the environment's (its previewed slice)."""
-    name, source = quote_ident(asset.name), f"{quote_ident(schema)}.{quote_ident(asset.name)}"
-    target = f"main.{name}"
+    rel = asset.relation
+    source, target = relation(asset.name, asset.schema, env), wh.relation(rel)
     if asset.materialize.strategy == "view":
-        if wh.table_kind(asset.name) == "BASE TABLE":
-            wh.drop(asset.name)
+        if wh.table_kind(rel) == "BASE TABLE":
+            wh.drop(rel)
         wh.con.execute(f"CREATE OR REPLACE VIEW {target} AS {asset.materialize.sql}")
-        wh.mark(asset.name, "VIEW")
+        wh.mark(rel, "VIEW")
         return
-    partial = asset.partitions is not None and wh.table_kind(asset.name) == "BASE TABLE" and (
+    partial = asset.partitions is not None and wh.table_kind(rel) == "BASE TABLE" and (
         asset.materialize.strategy == "incremental" or asset.is_files)
     if not partial:
-        if wh.table_kind(asset.name) == "VIEW":
-            wh.drop(asset.name)
+        if wh.table_kind(rel) == "VIEW":
+            wh.drop(rel)
         wh.con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {source}")
-        wh.mark(asset.name, "BASE TABLE")
+        wh.mark(rel, "BASE TABLE")
         return
     _add_columns(wh.con, target, source)
     if asset.is_files:  # a file asset's table lists its files by partition key
@@ -143,6 +145,14 @@ def _copy(wh, asset, keys: list[str], schema: str) -> None:
         pred, params = slice_predicate(asset.partitions, parts.sql_params(asset.partitions, keys))
     wh.con.execute(f"DELETE FROM {target} WHERE {pred}", params)
     wh.con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {source} WHERE {pred}", params)
+
+
+def _drop_moved(s, asset, keys: list[str]) -> None:
+    """Drop production's relation in the schema the asset moved from once the promotion
+    replaces every partition recorded there."""
+    for schema, left in moved_keys(s.snapshot, asset).items():
+        if left <= set(keys):
+            s.wh.drop_relation(f"{schema}.{asset.name}")
 
 
 def _add_columns(con, target: str, source: str) -> None:

@@ -107,13 +107,20 @@ def upstream_relation(b, deps: list):
     read = None if None in reads else sorted({k for r in reads for k in r})
     if up.is_source and up.source.observe:  # data outside duck: the versions it may read
         return observers.relation(b.wh.con, b.s, up, read or [])
-    sql, params = f"SELECT * FROM {quote_ident(up.name)}", {}
+    exposed = up.is_source and any(i.source.name == up.name for i in b.inputs)
+    sql, params = f"SELECT * FROM {_relation(b, up, exposed)}", {}
     if read is not None and not up.is_source and getattr(up.partitions, "column", None):
         if not read:
             return b.wh.con.sql(f"{sql} WHERE false")
         pred, params = slice_predicate(up.partitions, parts.sql_params(up.partitions, read))
         sql += f" WHERE {pred}"
     return b.wh.con.sql(sql, params=params) if params else b.wh.con.sql(sql)
+
+
+def _relation(b, up: Asset, exposed: bool) -> str:
+    """Where the step reads ``up``: the temporary view of the step's files of a partitioned
+    source, else its relation (this environment's copy when it built one)."""
+    return f"temp.main.{quote_ident(up.name)}" if exposed else b.wh.reading(up.relation)
 
 
 def _read_keys(b, up: Asset, dep) -> list[str] | None:
@@ -129,7 +136,8 @@ def _read_keys(b, up: Asset, dep) -> list[str] | None:
 def stage(b) -> str:
     """Call the function and stage what it returns (the SQL step's ``stage``); its quoted name."""
     if b.asset.materialize.strategy == "table":  # published by renaming the stage
-        return _stage_as(b, "TABLE", quote_ident("__duck_stage_" + b.asset.name))
+        return _stage_as(b, "TABLE", b.wh.relation(
+            f"{b.asset.schema}.__duck_stage_{b.asset.name}"))  # beside it: renamed in place
     return stage_temp(b)
 
 

@@ -10,8 +10,8 @@ table with the rows it would insert; for merge the table with the staged keys up
 from __future__ import annotations
 
 from duck_cli.graph import partitions as parts
-from duck_cli.run import checks, python_checks, strategies
-from duck_cli.sql import quote_ident, slice_predicate
+from duck_cli.run import reads, checks, python_checks, strategies
+from duck_cli.sql import slice_predicate
 
 
 def audit_staged(b, relation: str) -> list:
@@ -28,7 +28,7 @@ def audit_staged(b, relation: str) -> list:
     for group, rel, bound in (([c for c in specs if c not in wide], relation, None),
                               (wide, whole, params)):
         results = checks.run_checks(b.wh.con, group, rel, params=bound, now=b.s.clock(),
-                                    reference_time=ref, table_of=quote_ident,
+                                    reference_time=ref, table_of=reads.table_of(b.s.project, b.wh),
                                     python=python_checks.checker(b.s, b.asset,
                                                                 python_checks.context_of(b)))
         done.update(zip((c.name for c in group), results))
@@ -38,17 +38,18 @@ def audit_staged(b, relation: str) -> list:
 def resulting_table(b, relation: str) -> tuple[str, dict]:
     """The table as it would be after the publish (a relation and its parameters); the staged
     relation itself when nothing else is published (first build, full refresh, table, view)."""
-    name, strategy = b.asset.name, b.asset.materialize.strategy
+    name, strategy = b.asset.relation, b.asset.materialize.strategy
+    table = b.wh.relation(name)
     if b.wh.table_kind(name) != "BASE TABLE" or b.full_refresh:
         return relation, {}
     if strategy == "append":
-        return (f"(SELECT * FROM ({strategies.appended(b.asset, relation)}) "
-                f"UNION ALL BY NAME SELECT * FROM {quote_ident(name)})"), {}
+        return (f"(SELECT * FROM ({strategies.appended(b.asset, relation, table)}) "
+                f"UNION ALL BY NAME SELECT * FROM {table})"), {}
     if strategy == "merge":
-        return strategies.merged(b.asset, relation), {}
+        return strategies.merged(b.asset, relation, table), {}
     if strategy != "incremental":
         return relation, {}
     pred, params = slice_predicate(b.asset.partitions, b.params)
     # BY NAME: the staged columns may have evolved from the published ones
-    return (f"(SELECT * FROM {relation} UNION ALL BY NAME SELECT * FROM {quote_ident(name)} "
+    return (f"(SELECT * FROM {relation} UNION ALL BY NAME SELECT * FROM {table} "
             f"WHERE NOT coalesce({pred}, false))"), params

@@ -89,6 +89,7 @@ class Session:
         self._unrecorded = unrecorded_marker(project.settings).exists()
         self.ids: dict[str, int] = {}  # runs and backfills recorded so far, by id prefix
         self.direct: dict[str, bool] = {}  # assets whose slices may skip staging (no checks)
+        self.moved: dict[str, dict[str, set[str]]] = {}  # asset -> old schema -> keys left there
         self.columns: dict[str, list[str]] = {}  # incremental tables' columns, once known
         self.held = None  # the catalog connection kept from start-up until the run is recorded
         self.commit_lock = threading.Lock()  # publishes commit one at a time, in ledger order
@@ -152,7 +153,10 @@ class Session:
         if this process dies before its next flush, the next reader knows to repair."""
         with self._flight_lock:
             if not self._unrecorded:
-                unrecorded_marker(self.settings).touch()
+                marker = unrecorded_marker(self.settings)
+                # an environment's folder may not exist yet (PostgreSQL state)
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
                 self._unrecorded = True
 
     def recorded(self) -> None:
@@ -291,7 +295,9 @@ def record_lost(s: Session) -> list[str]:
     warehouse, a dropped table) as lost, so every command sees them missing and plans them;
     then remember which warehouse the catalog describes. The assets affected."""
     snap, path = s.snapshot, held.shown(s.project)
-    facts = held.Facts(s.wh.identity(), s.wh.max_seq(), frozenset(s.wh.kinds))
+    # every schema's relations: an asset that moved is still recorded where it was built
+    facts = held.Facts(s.wh.identity(), s.wh.max_seq(),
+                       held.read_facts(s.wh.con, s.settings.env).relations)
     lost = held.lost_partitions(snap, facts, path, s.project.assets)
     now = s.clock()
     rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",

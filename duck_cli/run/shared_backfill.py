@@ -117,7 +117,7 @@ def plan_items(s: Session, plan: Plan) -> list[Item]:
             stage = base
             if step.asset in first:
                 stage = max(stage, first[step.asset] + 1)
-            elif not s.wh.exists(step.asset):
+            elif not s.wh.exists(s.project.assets[step.asset].relation):
                 first[step.asset] = stage
             items.append(Item(step.asset, key, stage))
             level[step.index] = max(level.get(step.index, 0), stage)

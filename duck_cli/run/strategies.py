@@ -17,13 +17,14 @@ NEW = "__duck_new"  # alias of a staged row
 OLD = "__duck_old"  # alias of a published row
 
 
-def publish(con, asset: Asset, relation: str, *, exists: bool, now: datetime) -> None:
-    """Move the staged rows into the asset's table by its strategy; create it if need be."""
-    table, strategy = quote_ident(asset.name), asset.materialize.strategy
+def publish(con, asset: Asset, relation: str, *, table: str, exists: bool, now: datetime) -> None:
+    """Move the staged rows into the asset's ``table`` (quoted) by its strategy; create it if
+    need be."""
+    strategy = asset.materialize.strategy
     if not exists:
         con.execute(f"CREATE TABLE {table} AS {first_load(asset, relation)}", _at(asset, now))
     elif strategy == "append":
-        con.execute(f"INSERT INTO {table} BY NAME {appended(asset, relation)}")
+        con.execute(f"INSERT INTO {table} BY NAME {appended(asset, relation, table)}")
     elif strategy == "merge":
         merge(con, asset, table, relation)
     else:
@@ -42,20 +43,19 @@ def first_load(asset: Asset, relation: str) -> str:
     return f"SELECT * FROM {relation}"
 
 
-def appended(asset: Asset, relation: str) -> str:
+def appended(asset: Asset, relation: str, table: str) -> str:
     """The staged rows an append inserts: all, or those past the published cursor."""
     cursor = asset.materialize.cursor
     if not cursor:
         return f"SELECT * FROM {relation}"
     col = quote_ident(cursor)
     return (f"SELECT * FROM {relation} WHERE {col} > (SELECT max({col}) FROM "
-            f"{quote_ident(asset.name)}) OR (SELECT max({col}) FROM {quote_ident(asset.name)}) "
+            f"{table}) OR (SELECT max({col}) FROM {table}) "
             "IS NULL")
 
 
-def merged(asset: Asset, relation: str) -> str:
-    """The table a merge would leave, as one SELECT (the whole-table checks read it)."""
-    table = quote_ident(asset.name)
+def merged(asset: Asset, relation: str, table: str) -> str:
+    """The ``table`` a merge would leave, as one SELECT (the whole-table checks read it)."""
     return (f"(SELECT * FROM ({_kept(asset, relation)}) UNION ALL BY NAME SELECT * FROM {table} "
             f"AS {OLD} WHERE NOT EXISTS (SELECT 1 FROM {relation} AS {NEW} "
             f"WHERE {_same_key(asset)}))")

@@ -86,7 +86,8 @@ def slugs(settings: Settings, wait: float) -> list[str]:
 
 
 def _schemas(settings: Settings, wait: float) -> dict[str, tuple[int, int]]:
-    """(tables, rows) of each environment's schema in the warehouse, by slug."""
+    """(tables, rows) of each environment's schemas in the warehouse (``<schema>__<slug>``:
+    an asset schema never holds '__'), by slug."""
     if not settings.warehouse.exists():
         return {}
     con = cat.connect(settings.warehouse, read_only=True, wait=wait)
@@ -95,11 +96,16 @@ def _schemas(settings: Settings, wait: float) -> dict[str, tuple[int, int]]:
             "SELECT s.schema_name, count(t.table_name), coalesce(sum(t.estimated_size), 0) "
             "FROM duckdb_schemas() s LEFT JOIN duckdb_tables() t ON t.schema_name = "
             "s.schema_name AND t.database_name = s.database_name WHERE s.database_name = "
-            "current_database() AND s.schema_name LIKE 'main\\_\\_%' ESCAPE '\\' "
-            "GROUP BY ALL").fetchall()
+            "current_database() AND s.schema_name LIKE '%\\_\\_%' ESCAPE '\\' AND "
+            "s.schema_name NOT LIKE '\\_duck%' ESCAPE '\\' GROUP BY ALL").fetchall()
     finally:
         con.close()
-    return {schema[len("main__"):]: (int(n), int(size)) for schema, n, size in rows}
+    out: dict[str, tuple[int, int]] = {}
+    for schema, n, size in rows:
+        slug = schema.split("__", 1)[1]
+        tables, total = out.get(slug, (0, 0))
+        out[slug] = (tables + int(n), total + int(size))
+    return out
 
 
 def describe(settings: Settings, wait: float) -> list[EnvInfo]:
@@ -130,14 +136,20 @@ def drop(settings: Settings, name: str, wait: float) -> bool:
     elif settings.warehouse.exists():
         con = cat.connect(settings.warehouse, read_only=False, wait=wait)
         try:
-            for schema in (env_schema(slug), env_schema(slug, "_duck")):
-                existed |= bool(con.execute(
-                    "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ? AND "
-                    "database_name = current_database()", [schema]).fetchone()[0])
+            for schema in _env_schemas(con, slug):
+                existed = True
                 con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
         finally:
             con.close()
     return _drop_state(settings, slug) or existed
+
+
+def _env_schemas(con, slug: str) -> list[str]:
+    """Every schema of environment ``slug``: its copies of the asset schemas (those it used
+    once included) and its housekeeping ``_duck__<slug>``."""
+    names = [r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE "
+                                       "database_name = current_database()").fetchall()]
+    return [n for n in names if "__" in n.lstrip("_") and n.lstrip("_").split("__", 1)[1] == slug]
 
 
 def _drop_state(settings: Settings, slug: str) -> bool:

@@ -16,6 +16,7 @@ import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from duck_cli.code_version import schema_of
 from duck_cli.errors import DuckError
 from duck_cli.records import Snapshot
 from duck_cli.state import lake
@@ -30,7 +31,7 @@ class Facts:
 
     identity: str | None
     ledger_max: int
-    relations: frozenset[str]  # lower-case names of the tables and views in main
+    relations: frozenset[str]  # lower-case 'schema.name' of its tables and views (production's schema names)
 
 
 def shown(project) -> str:
@@ -56,7 +57,7 @@ def lost_partitions(snap: Snapshot, facts: Facts | None, path: str,
         return {k: f"the warehouse file {path} was replaced by another one" for k, _m in built}
     out = {}
     for k, m in built:
-        if k[0].lower() not in facts.relations:
+        if f"{schema_of(m.code_version)}.{k[0]}".lower() not in facts.relations:
             out[k] = f"its table '{k[0]}' is missing from the warehouse"
         elif m.seq > facts.ledger_max:
             out[k] = (f"the warehouse {path} is older than the catalog (restored from a copy?) "
@@ -74,11 +75,14 @@ def without_lost(snap: Snapshot, lost: dict[tuple[str, str], str]) -> Snapshot:
 
 def read_facts(con, env: str = PROD) -> Facts:
     """The facts of the warehouse open on ``con``, for environment ``env``'s tables."""
-    relations = frozenset(r[0] for r in con.execute(
-        "SELECT lower(table_name) FROM duckdb_tables() WHERE schema_name = $s AND NOT "
-        "temporary AND database_name = current_database() UNION ALL SELECT lower(view_name) "
-        "FROM duckdb_views() WHERE schema_name = $s AND NOT internal AND NOT temporary "
-        "AND database_name = current_database()", {"s": env_schema(env)}).fetchall())
+    suffix = "" if env == PROD else env_schema(env, "")  # '__<slug>'
+    found = con.execute(
+        "SELECT schema_name, lower(table_name) FROM duckdb_tables() WHERE NOT temporary AND "
+        "database_name = current_database() UNION ALL SELECT schema_name, lower(view_name) "
+        "FROM duckdb_views() WHERE NOT internal AND NOT temporary AND database_name = "
+        "current_database()").fetchall()
+    relations = frozenset(f"{schema[:len(schema) - len(suffix)]}.{name}" for schema, name in found
+                          if (schema.endswith(suffix) if suffix else "__" not in schema))
     ident = identity(con)
     ledger_max = con.execute(f"SELECT coalesce(max(seq), 0) FROM {ledger_of(env)}").fetchone()[0] \
         if ident is not None else 0
@@ -129,7 +133,8 @@ def _stamp(path: Path) -> tuple | None:
 
 def _cached_facts(path: Path, wait: float, env: str = PROD) -> Facts | None:
     """The warehouse's facts, from the cache while the file is unchanged."""
-    name = "warehouse.pickle" if env == PROD else f"warehouse.{env_slug(env)}.pickle"
+    # 'facts': relations by schema.name (a cache of an older duck held bare names)
+    name = "facts.pickle" if env == PROD else f"facts.{env_slug(env)}.pickle"
     key, cache = _stamp(path), path.parent / "cache" / name
     try:
         with open(cache, "rb") as f:

@@ -25,7 +25,8 @@ from duck_cli.state import extensions
 from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
                                         extensions_needed)
 from duck_cli.sql import PROD, env_schema, quote_ident
-from duck_cli.state.warehouse import READ_HINT, Warehouse, search_path
+from duck_cli.state.schemas import create_schemas, set_search_path
+from duck_cli.state.warehouse import READ_HINT, Warehouse
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS _duck;
@@ -100,11 +101,11 @@ class LakeWarehouse(Warehouse):
 
     def __init__(self, con, path: Path, kinds: dict[str, str] | None = None,
                  cfg: LakeConfig | None = None, views: dict[str, str] | None = None,
-                 env: str = PROD):
+                 env: str = PROD, schemas: tuple[str, ...] = ("main",)):
         self.cfg = cfg
         # the sources' TEMP views by name, shared with the workers (each connection its own)
         self.views: dict[str, str] = views if views is not None else {}
-        super().__init__(con, path, kinds, env=env)
+        super().__init__(con, path, kinds, env=env, schemas=schemas)
 
     @classmethod
     def open(cls, settings: Settings, *, wait: float, read_only: bool = False,
@@ -117,24 +118,28 @@ class LakeWarehouse(Warehouse):
             if not read_only:
                 prepare_ledger(con)
                 prepare_environment(con, settings.env)
-            if search_path(settings.env):  # an environment: its schema of the lake first
-                con.execute(search_path(settings.env))
+                create_schemas(con, settings.env, settings.asset_schemas)
+            set_search_path(con, settings.env, settings.asset_schemas)
         except BaseException:
             con.close()
             raise
-        return cls(con, Path(cfg.data_path), cfg=cfg, env=settings.env)
+        return cls(con, Path(cfg.data_path), cfg=cfg, env=settings.env,
+                   schemas=settings.asset_schemas)
 
     def worker(self) -> "LakeWarehouse":
         """A worker thread's cursor, in the lake (a cursor does not inherit USE)."""
         con = self.con.cursor()
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         con.execute(f"USE {ALIAS}")
-        if search_path(self.env):
-            con.execute(search_path(self.env))
+        set_search_path(con, self.env, self.schemas)
         for name, select in list(self.views.items()):
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS {select}")
         return LakeWarehouse(con, self.path, kinds=self.kinds, cfg=self.cfg, views=self.views,
-                             env=self.env)
+                             env=self.env, schemas=self.schemas)
+
+    def temp_views(self) -> frozenset[str]:
+        """The sources readable only as TEMP views (``temp.main.NAME``), lower case."""
+        return frozenset(n.lower() for n in self.views)
 
     def view_comment(self, name: str) -> str | None:
         """None: source views are TEMP in a lake (made again by each command)."""
@@ -149,13 +154,13 @@ class LakeWarehouse(Warehouse):
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(asset.name)} AS {select}")
         except duckdb.Error as err:
             self.con.execute(f"DROP VIEW IF EXISTS temp.main.{quote_ident(asset.name)}")
-            self.mark(asset.name, None)
+            self.mark(asset.relation, None)
             self.views.pop(asset.name, None)
             raise ExecutionError(
                 f"source '{asset.name}' ({asset.source.path}) cannot be read: "
                 f"{str(err).splitlines()[0]}", asset=asset.name, hint=READ_HINT) from err
         self.views[asset.name] = select
-        self.mark(asset.name, "VIEW")
+        self.mark(asset.relation, "VIEW")
 
     def snapshot_id(self) -> int | None:
         """The lake snapshot the last commit on this connection made (what readers now see)."""
@@ -211,10 +216,11 @@ def prepare_environment(con, env: str) -> None:
 
 
 def drop_environment(settings: Settings, env: str, *, wait: float) -> bool:
-    """Drop an environment's schemas (its tables and ledger) from the lake; whether it had any."""
+    """Drop an environment's schemas (its copy of every asset schema, and its ledger) from the lake; whether it had any."""
     wh = LakeWarehouse.open(replace(settings, env=PROD), wait=wait)
     try:
-        found = [s for s in (env_schema(env), env_schema(env, "_duck")) if wh.con.execute(
+        names = [env_schema(env, s) for s in dict.fromkeys(("main", *settings.asset_schemas))]
+        found = [s for s in (*names, env_schema(env, "_duck")) if wh.con.execute(
             "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
             [ALIAS, s]).fetchone()[0]]
         if found:

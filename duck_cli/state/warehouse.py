@@ -16,7 +16,9 @@ from duck_cli.errors import ExecutionError
 from duck_cli.state import extensions, sources
 from duck_cli.models import Asset, Settings
 from duck_cli.records import LedgerRow
-from duck_cli.sql import PROD, env_schema, key_expr, quote_ident, quote_table
+from duck_cli import sql as sqltext
+from duck_cli.sql import PROD, env_schema, key_expr, quote_ident, quote_table, split_relation
+from duck_cli.state.schemas import create_schemas, relation_key as _key, set_search_path
 from duck_cli.state.store import ledger_unrecorded
 
 LEDGER = '"_duck"."ledger"'  # production's; an environment's is ledger_of(env)
@@ -49,10 +51,6 @@ def ledger_of(env: str) -> str:
     return f'{quote_ident(env_schema(env, "_duck"))}."ledger"'
 
 
-def search_path(env: str) -> str | None:
-    """What makes a connection build in environment ``env``: unqualified CREATE lands in its
-    schema, unqualified reads of what it did not build fall through to production's ``main``."""
-    return None if env == PROD else f"SET search_path = '{env_schema(env)},main'"
 LEDGER_COLS = LedgerRow._fields
 
 
@@ -61,12 +59,15 @@ class Warehouse:
 
     lake = False  # a DuckLake (state/lake.py) publishes differently: run/lake_publish.py
 
-    def __init__(self, con, path: Path, kinds: dict[str, str] | None = None, env: str = PROD):
+    def __init__(self, con, path: Path, kinds: dict[str, str] | None = None, env: str = PROD,
+                 schemas: tuple[str, ...] = ("main",)):
         self.con = con
         self.path = path
         self.env, self.schema, self.ledger = env, env_schema(env), ledger_of(env)
+        self.schemas = tuple(dict.fromkeys(("main", *schemas)))  # the asset schemas
         self.shared = kinds is not None  # a worker's connection: kinds shared with others
-        self.kinds: dict[str, str] = kinds if kinds is not None else {}  # by lower-case name
+        # this environment's relations, by lower-case 'schema.name' (production's schema name)
+        self.kinds: dict[str, str] = kinds if kinds is not None else {}
         self._undo: list[tuple[str, str | None]] | None = None  # marks made in the transaction
         self.prelude: list[tuple[str, dict]] = []  # variables of every connection
         self.deferred: list[str] = []  # and its macros
@@ -78,9 +79,8 @@ class Warehouse:
         same picture of which relations exist."""
         con = self.con.cursor()
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")  # not inherited
-        if search_path(self.env):
-            con.execute(search_path(self.env))
-        worker = Warehouse(con, self.path, kinds=self.kinds, env=self.env)
+        set_search_path(con, self.env, self.schemas)
+        worker = Warehouse(con, self.path, kinds=self.kinds, env=self.env, schemas=self.schemas)
         worker.prepare(self.prelude, self.deferred)  # nor its variables and temporary macros
         return worker
 
@@ -103,23 +103,42 @@ class Warehouse:
     def load_kinds(self) -> None:
         """Read which tables and views exist (once; kept up to date as duck changes them).
         In place: worker connections share the dict."""
-        found = dict(self.con.execute(
-            "SELECT lower(table_name), 'BASE TABLE' FROM duckdb_tables() WHERE schema_name = "
-            "$s AND NOT temporary AND database_name = current_database() UNION ALL SELECT "
-            "lower(view_name), 'VIEW' FROM duckdb_views() WHERE schema_name = $s AND NOT "
-            "internal AND NOT temporary AND database_name = current_database()", {"s": self.schema}
-        ).fetchall())
+        mine = {env_schema(self.env, s): s for s in self.schemas}
+        found = self.con.execute(
+            "SELECT schema_name, lower(table_name), 'BASE TABLE' FROM duckdb_tables() WHERE "
+            "list_contains($s, schema_name) AND NOT temporary AND database_name = "
+            "current_database() UNION ALL SELECT schema_name, lower(view_name), 'VIEW' FROM "
+            "duckdb_views() WHERE list_contains($s, schema_name) AND NOT internal AND NOT "
+            "temporary AND database_name = current_database()", {"s": list(mine)}).fetchall()
         self.kinds.clear()
-        self.kinds.update(found)
+        self.kinds.update({f"{mine[schema]}.{name}": kind for schema, name, kind in found})
+
+    def relation(self, name: str) -> str:
+        """The quoted relation duck writes for ``name`` ('schema.name', or a name in main)
+        in this environment (`sql.relation`)."""
+        schema, table = split_relation(name)
+        return sqltext.relation(table, schema, self.env)
+
+    def reading(self, name: str) -> str:
+        """The quoted relation a read of ``name`` finds: this environment's copy when it
+        built one, else production's (an environment defers what it did not build)."""
+        schema, table = split_relation(name)
+        return sqltext.relation(table, schema, self.env if _key(name) in self.kinds else PROD)
+
+    def temp_views(self) -> frozenset[str]:
+        """The sources readable only as TEMP views (a lake's), lower case: none here."""
+        return frozenset()
 
     def mark(self, name: str, kind: str | None) -> None:
-        """Record that duck created (kind) or dropped (None) a relation in main."""
+        """Record that duck created (kind) or dropped (None) a relation ('schema.name', or a
+        name in main)."""
+        key = _key(name)
         if self._undo is not None:
-            self._undo.append((name.lower(), self.kinds.get(name.lower())))
+            self._undo.append((key, self.kinds.get(key)))
         if kind is None:
-            self.kinds.pop(name.lower(), None)
+            self.kinds.pop(key, None)
         else:
-            self.kinds[name.lower()] = kind
+            self.kinds[key] = kind
 
     @classmethod
     def open(cls, settings: Settings, *, wait: float, read_only: bool = False) -> "Warehouse":
@@ -135,14 +154,15 @@ class Warehouse:
         if not read_only and settings.env != PROD:
             con.execute(_ENV_DDL.format(tables=quote_ident(env_schema(settings.env)),
                                         housekeeping=quote_ident(env_schema(settings.env, "_duck"))))
-        if search_path(settings.env):
-            con.execute(search_path(settings.env))
+        if not read_only:
+            create_schemas(con, settings.env, settings.asset_schemas)
+        set_search_path(con, settings.env, settings.asset_schemas)
         try:
             extensions.prepare(con, settings)
         except BaseException:
             con.close()
             raise
-        return cls(con, settings.warehouse, env=settings.env)
+        return cls(con, settings.warehouse, env=settings.env, schemas=settings.asset_schemas)
 
     def close(self) -> None:
         """Close the connection."""
@@ -224,54 +244,57 @@ class Warehouse:
     def expose_source(self, asset: Asset, files: list[str]) -> None:
         """Make a source readable under its asset name: a view over its files (created again
         only when what it reads changed) or over its table."""
-        src = asset.source
+        src, rel = asset.source, asset.relation
         if self.env != PROD and not self.lake:  # a preview reads production's sources (a
             return  # lake's are TEMP views, made again by every command, the preview's too)
         if src.table:
             if not self.exists(src.table):  # not loaded yet: a missing source, not an error
-                if src.table.lower() != asset.name.lower() and self.table_kind(asset.name):
-                    self.drop(asset.name)
+                if _key(src.table) != _key(rel) and self.table_kind(rel):
+                    self.drop(rel)
                 return
-            if src.table.lower() != asset.name.lower():
-                self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS "
+            if _key(src.table) != _key(rel):
+                self.con.execute(f"CREATE OR REPLACE VIEW {self.relation(rel)} AS "
                                  f"SELECT * FROM {quote_table(src.table)}")
-                self.mark(asset.name, "VIEW")
+                self.mark(rel, "VIEW")
             return
         if not files:  # nothing arrived: an empty relation would hide the problem
-            self.con.execute(f"DROP VIEW IF EXISTS {quote_ident(asset.name)}")
-            self.mark(asset.name, None)
+            self.con.execute(f"DROP VIEW IF EXISTS {self.relation(rel)}")
+            self.mark(rel, None)
             return
         select = sources.reader_sql(asset, files, dict(src.columns) or None)
         stamp = "duck:" + hashlib.blake2b(select.encode(), digest_size=12).hexdigest()
-        if self.view_comment(asset.name) == stamp:
+        if self.view_comment(rel) == stamp:
             return  # binding a view sniffs every file: the slow part, skipped when unchanged
         self.create_source_view(asset, select, stamp)
 
     def view_comment(self, name: str) -> str | None:
-        """The comment duck left on a view in main (what it was created from)."""
-        if self.kinds.get(name.lower()) != "VIEW":
+        """The comment duck left on a view ('schema.name', or a name in main)."""
+        if self.kinds.get(_key(name)) != "VIEW":
             return None
+        schema, table = split_relation(name)
         row = self.con.execute("SELECT comment FROM duckdb_views() WHERE schema_name = ? "
                                "AND lower(view_name) = lower(?) AND database_name = "
-                               "current_database()", [self.schema, name]).fetchone()
+                               "current_database()", [env_schema(self.env, schema), table]
+                               ).fetchone()
         return row[0] if row else None
 
     def create_source_view(self, asset: Asset, select: str, stamp: str) -> None:
         """(Re)create the whole-source view; a file that cannot be read is an ExecutionError."""
         from duck_cli.engine import duckdb
 
+        rel, target = asset.relation, self.relation(asset.relation)
         try:
-            if self.kinds.get(asset.name.lower()) == "BASE TABLE":
-                self.drop(asset.name)
-            self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(asset.name)} AS {select}")
-            self.con.execute(f"COMMENT ON VIEW {quote_ident(asset.name)} IS '{stamp}'")
+            if self.kinds.get(_key(rel)) == "BASE TABLE":
+                self.drop(rel)
+            self.con.execute(f"CREATE OR REPLACE VIEW {target} AS {select}")
+            self.con.execute(f"COMMENT ON VIEW {target} IS '{stamp}'")
         except duckdb.Error as err:
-            self.con.execute(f"DROP VIEW IF EXISTS {quote_ident(asset.name)}")
-            self.mark(asset.name, None)
+            self.con.execute(f"DROP VIEW IF EXISTS {target}")
+            self.mark(rel, None)
             raise ExecutionError(
                 f"source '{asset.name}' ({asset.source.path}) cannot be read: "
                 f"{str(err).splitlines()[0]}", asset=asset.name, hint=READ_HINT) from err
-        self.mark(asset.name, "VIEW")
+        self.mark(rel, "VIEW")
 
     def restamp(self, versions: list[tuple[int, str]]) -> None:
         """Rewrite recorded observations' data versions by seq (see Catalog.restamp)."""
@@ -295,10 +318,11 @@ class Warehouse:
         return {k: found.get(k) for k in keys}
 
     def exists(self, name: str) -> bool:
-        """Whether a table or view exists (``schema.name`` or ``name`` in main)."""
+        """Whether a table or view exists (``schema.name``, ``db.schema.name``, or ``name`` in
+        main); in an asset schema, this environment's copy."""
         parts = name.split(".")
-        if len(parts) == 1 or (len(parts) == 2 and parts[0].lower() == "main"):
-            return parts[-1].lower() in self.kinds
+        if len(parts) == 1 or (len(parts) == 2 and parts[0].lower() in self.schemas):
+            return _key(name) in self.kinds
         database, schema, table = (parts if len(parts) == 3 else
                                    self._split_two(parts[0], parts[1]))
         row = self.con.execute(
@@ -315,17 +339,33 @@ class Warehouse:
         return (first, None, table) if attached else (None, first, table)
 
     def table_kind(self, name: str) -> str | None:
-        """'BASE TABLE', 'VIEW' or None for a name in the main schema."""
-        return self.kinds.get(name.lower())
+        """'BASE TABLE', 'VIEW' or None for a relation ('schema.name', or a name in main)."""
+        return self.kinds.get(_key(name))
 
     def drop(self, name: str) -> None:
-        """Drop a table or view of that name in main, whichever it is."""
+        """Drop this environment's relation ('schema.name', or a name in main), whichever
+        kind it is."""
         kind = self.table_kind(name)
         if kind == "VIEW":
-            self.con.execute(f"DROP VIEW {quote_ident(name)}")
+            self.con.execute(f"DROP VIEW {self.relation(name)}")
         elif kind:
-            self.con.execute(f"DROP TABLE {quote_ident(name)}")
+            self.con.execute(f"DROP TABLE {self.relation(name)}")
         self.mark(name, None)
+
+    def drop_relation(self, name: str) -> None:
+        """Drop this environment's relation 'schema.name' whatever kind it is, in a schema no
+        asset may live in any more too (where an asset moved from)."""
+        schema, table = split_relation(name)
+        if schema in self.schemas:
+            return self.drop(name)
+        found = self.con.execute(
+            "SELECT 'TABLE' FROM duckdb_tables() WHERE schema_name = $s AND lower(table_name) "
+            "= lower($t) AND database_name = current_database() UNION ALL SELECT 'VIEW' FROM "
+            "duckdb_views() WHERE schema_name = $s AND lower(view_name) = lower($t) AND "
+            "database_name = current_database()",
+            {"s": env_schema(self.env, schema), "t": table}).fetchone()
+        if found:
+            self.con.execute(f"DROP {found[0]} {self.relation(name)}")
 
 
 def identity(con) -> str | None:

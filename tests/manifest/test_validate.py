@@ -571,3 +571,56 @@ def test_schema_file_is_valid_json_schema() -> None:
 
     schema = json.loads((ROOT / "schemas" / "manifest.schema.json").read_text())
     Draft202012Validator.check_schema(schema)
+
+
+def test_qualified_reads_are_matched_with_the_assets_schema(tmp_path: Path) -> None:
+    make(tmp_path, {"a.yaml": """\
+        assets:
+          - {name: orders, schema: marts, materialize: {sql: select 1 as k}}
+          - {name: people, materialize: {sql: select 1 as k}}
+          - name: down
+            deps: [orders, people]
+            materialize:
+              sql: |
+                select * from marts.orders
+                join warehouse.main.people using (k)
+          - name: also
+            deps: [orders]
+            materialize: {sql: "select * from wh.marts.orders"}
+        """})
+    project = load_project(tmp_path, use_cache=False)
+    assert project.assets["orders"].relation == "marts.orders"
+    assert project.assets["down"].reads == ("marts.orders", "warehouse.main.people")
+    assert project.warnings == ()  # each qualified read names a declared dep where it lives
+
+
+@pytest.mark.parametrize("read, line", [("staging.orders", 8), ("main.orders", 8),
+                                        ("wh.staging.orders", 8), ("marts.people", 9)])
+def test_a_read_in_another_schema_is_an_error_naming_the_right_one(tmp_path: Path, read: str,
+                                                                   line: int) -> None:
+    make(tmp_path, {"a.yaml": f"""\
+        assets:
+          - {{name: orders, schema: marts, materialize: {{sql: select 1 as k}}}}
+          - {{name: people, materialize: {{sql: select 1 as k}}}}
+          - name: down
+            deps: [orders, people]
+            materialize:
+              sql: |
+                select * from {read if read.endswith("orders") else "orders"}
+                join {read if read.endswith("people") else "people"} using (k)
+        """})
+    with pytest.raises(ManifestError) as err:
+        load_project(tmp_path, use_cache=False)
+    [problem] = err.value.problems()
+    right = "marts.orders" if read.endswith("orders") else "main.people"
+    assert (problem.file, problem.line) == ("a.yaml", line)
+    assert problem.message == (f"reads '{read}', but asset '{read.split('.')[-1]}' lives in "
+                               f"schema {right.split('.')[0]}")
+    assert problem.hint.startswith(f"Read it as {right}")
+
+
+def test_schema_names_and_defaults_are_validated(tmp_path: Path) -> None:
+    make(tmp_path, {"a.yaml": "assets:\n  - {name: x, schema: a__b, materialize: {sql: select 1}}\n"})
+    assert "is not a valid schema name" in errors(tmp_path)
+    (tmp_path / "duck.yaml").write_text("schemas: {models: Marts}\n")
+    assert "'schemas' must be a mapping of folders" in errors(tmp_path)

@@ -173,3 +173,15 @@ check_definitions:
     result = duck("materialize", "orders", "--partition", "2026-03-02", expect=1)
     assert "once failed" in result.output
     assert published(root) == [(1, "2026-03-01")]
+
+
+def test_the_readme_and_the_schema_say_whole_table_is_the_default():
+    """What the two tests above show (no scope: the whole table; scope: partition: the slice)
+    is what a user reads."""
+    root = Path(__file__).resolve().parents[2]
+    readme = " ".join((root / "README.md").read_text().split())
+    assert ("On a partitioned asset, `unique`, `relationships` and `sql` checks cover the whole "
+            "table by default") in readme
+    assert "`scope: partition` limits them to the partitions being built" in readme
+    schema = (root / "schemas" / "manifest.schema.json").read_text()
+    assert "Default: table for unique, relationships and sql" in schema

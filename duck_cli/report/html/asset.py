@@ -44,6 +44,7 @@ def _facts(site, a: Asset, ah) -> str:
     counts = ah.counts()
     products = [p.name for p in site.state.project.products.values() if a.name in p.assets]
     return facts([
+        ("Relation", f"<code>{escape(a.relation)}</code>"),
         ("Kind", escape(a.kind)), ("Owner", escape(a.owner or "no owner")),
         ("Tags", escape(", ".join(a.tags))),
         ("Built as", escape(a.materialize.strategy) if a.materialize else "observed source"),
