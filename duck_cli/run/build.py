@@ -53,7 +53,9 @@ class Builder:
         try:
             result = self.build(started)
             if self.sniffed_once and result.status == RunStatus.FAILED and \
-                    result.error_kind == "sql":  # perhaps a file unlike the first: read as usual
+                    result.error_kind == "sql" and result.data_error:
+                # a value the sniffed options did not foresee: read the files as usual (not
+                # after a lake's conflicts, nor an error in the SQL itself)
                 inputs.drop(self.wh.con, self.inputs)
                 self.open_inputs(fast=False)
                 result = self.build(started)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from duck_cli.manifest.sqlparse import requalify
 from duck_cli.models import Asset
-from duck_cli.sql import PROD, env_schema
+from duck_cli.sql import PROD, env_schema, quote_ident
 
 
 def local_reads(wh, asset: Asset, sources: list[Asset], assets) -> Asset:
@@ -34,5 +34,10 @@ def local_reads(wh, asset: Asset, sources: list[Asset], assets) -> Asset:
 def table_of(project, wh):
     """How a check on ``wh`` names another asset's relation (relationships' ``to``): this
     environment's copy when it built one, else production's."""
-    return lambda name: wh.reading(project.assets[name].relation) \
-        if name in project.assets else wh.reading(name)
+    temp = wh.temp_views()
+
+    def table_of(name: str) -> str:
+        if name.lower() in temp:  # a lake's source: a TEMP view, in no schema of the lake
+            return f"temp.main.{quote_ident(name)}"
+        return wh.reading(project.assets[name].relation if name in project.assets else name)
+    return table_of
