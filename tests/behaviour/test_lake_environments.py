@@ -76,3 +76,31 @@ def test_a_preview_on_a_lake_builds_diffs_promotes_and_drops(project, postgres):
     assert "main__pr" not in {r[0] for r in lake_rows(
         project, env, "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'lake'")}
     assert "duck__pr" not in _state_schemas(postgres, state)
+
+
+def test_a_preview_of_an_asset_in_a_schema_on_a_lake(project, postgres):
+    """Per-asset schemas compose with environments on a lake: zone_metrics lives in marts, its
+    preview in marts__pr (nothing else copied), promote fills marts.zone_metrics, and env drop
+    removes marts__pr with the environment's other schemas."""
+    state = postgres.create_database("state")
+    manifest = project / "mobility.yaml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace("  - name: zone_metrics\n",
+                                     "  - name: zone_metrics\n    schema: marts\n", 1))
+    env = use_lake(project, postgres, "lake-data", f"state: {{postgres: 'dbname={state}'}}\n")
+    _ok(project, env, "materialize")
+    assert "zone_metrics" in _tables(project, env, "marts")
+    sql = project / "models" / "zone_metrics.sql"
+    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
+
+    _ok(project, env, "materialize", "--env", "pr", "--no-progress")
+    assert _tables(project, env, "marts__pr") == {"zone_metrics"}
+    assert not _tables(project, env, "main__pr") & UPSTREAM
+    preview = lake_rows(project, env, "SELECT * FROM marts__pr.zone_metrics ORDER BY ALL")
+    _ok(project, env, "promote", "--env", "pr")
+    assert lake_rows(project, env, "SELECT * FROM marts.zone_metrics WHERE trip_date >= "
+                                   "DATE '2026-03-11' ORDER BY ALL") == preview
+    _ok(project, env, "env", "drop", "pr")
+    schemas = {r[0] for r in lake_rows(
+        project, env, "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'lake'")}
+    assert "marts" in schemas and not schemas & {"marts__pr", "main__pr", "_duck__pr"}
