@@ -17,7 +17,7 @@ from duck_cli.run.prelude import create_macros
 from duck_cli.run.reads import local_reads
 from duck_cli.run.session import StepResult
 from duck_cli.run.transaction import (SliceError, commit_with_ledger, rollback_or_raise, sql_error,
-                                      used_params)
+                                      direct_ok, used_params)
 from duck_cli.models import STATEFUL, Asset
 from duck_cli.records import LedgerRow, RunStatus
 from duck_cli.sql import key_expr, quote_ident, slice_predicate
@@ -394,15 +394,3 @@ class Builder:
                 f"FROM {self.wh.relation(self.asset.relation)} "
                 f"WHERE {pred} GROUP BY k", params).fetchall())
         return {k: rows for k in self.keys}
-
-
-def plain_step(wh, asset: Asset) -> bool:
-    """Nothing to stage for: no checks or contract, SQL (not Python), not a lake (one by one)."""
-    return not (asset.checks or asset.columns or asset.materialize.python is not None or wh.lake)
-
-
-def direct_ok(s, wh, asset: Asset) -> bool:
-    """Whether an incremental step replaces its slice straight from the SQL (the table exists
-    and its columns fit, so far)."""
-    return (asset.materialize.strategy == "incremental" and plain_step(wh, asset)
-            and wh.table_kind(asset.relation) == "BASE TABLE" and s.direct.get(asset.name, True))

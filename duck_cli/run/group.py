@@ -6,7 +6,8 @@ from __future__ import annotations
 from duck_cli.records import RunStatus
 from duck_cli.run import inputs
 from duck_cli.models import Asset
-from duck_cli.run.build import Builder, direct_ok, plain_step
+from duck_cli.run.build import Builder
+from duck_cli.run.transaction import direct_ok, plain_step
 from duck_cli.run.transaction import SliceError, commit_with_ledger, rollback_or_raise
 
 

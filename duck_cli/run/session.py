@@ -17,11 +17,11 @@ from typing import Callable, Iterator
 from duck_cli.graph import partitions as parts
 from duck_cli.errors import ExecutionError
 from duck_cli.run.prelude import prepare_connection
-from duck_cli.state import held, observe, sources, versions as versions_mod
+from duck_cli.state import observe, sources, versions as versions_mod
 from duck_cli.models import Project, is_remote
-from duck_cli.run import environment, observers, session_files
+from duck_cli.run import environment, observers, recovery, session_files
 from duck_cli.run.faults import Faults
-from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot, StepRecord
+from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot
 from duck_cli.state import backends, table_cache
 from duck_cli.state.snapshot import unrecorded_marker
 from duck_cli.state.store import StateBackend, StateStore, WarehouseBackend
@@ -234,8 +234,8 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
             prepare_connection(wh, project)
             s.held = state.writer(wh, wait=wait)
             s.issuer = state.issuer()
-            s.recovered = recover(s)
-            s.recovered["lost"] = record_lost(s)
+            s.recovered = recovery.recover(s)
+            s.recovered["lost"] = recovery.record_lost(s)
             s.base = environment.defer_to_production(s)
             s.headers = session_files.load_headers(s)
             s.headers_seen = len(s.headers)
@@ -254,71 +254,6 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
                     s.issuer.close()
                 wh.close()
                 tables.close()
-
-
-def recover(s: Session) -> dict:
-    """Mark dead runs abandoned and copy published-but-unrecorded ledger rows to the catalog
-    (with the state in PostgreSQL, other writers' runs in progress are alive: left alone, and
-    one process at a time records a dead run's rows)."""
-    with s.state.serial("recover"), s.catalog() as c:
-        snap = c.snapshot()
-        live = s.state.alive(snap.active_runs)
-        dead = [r for r in snap.active_runs if r.run_id not in live]
-        for run in dead:
-            c.mark_abandoned(run, s.clock())
-        missing = [r for r in s.wh.ledger_unrecorded(snap.max_seq, c) if r.run_id not in live]
-        step_seq = c.max_step_seq()
-        batch = Batch(mats=missing, steps=_synthetic_steps(missing, step_seq))
-        if batch:  # a transaction only when there is something to record
-            c.write(batch)
-            step_seq += len(batch.steps)
-        s.snapshot = c.snapshot() if (missing or dead) else snap
-        s.recorded()
-        s.seq = max(snap.max_seq, s.wh.max_seq())
-        s.step_seq = step_seq
-        s.ids = c.last_ids()  # counters that survive prune: ids never repeat
-        s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
-    _floors(s)
-    return {"abandoned": [r.run_id for r in dead], "recovered": len(missing)}
-
-
-def _floors(s: Session) -> None:
-    """What the issuer (PostgreSQL state) must issue above: what the state and ledger hold."""
-    if s.issuer is not None:
-        for name, value in (("mat_seq", s.seq), ("step_seq", s.step_seq),
-                            ("r", s.ids.get("r", 0)), ("b", s.ids.get("b", 0))):
-            s.issuer.floor(name, value)
-
-
-def record_lost(s: Session) -> list[str]:
-    """Record the materializations the warehouse no longer holds (a missing, replaced or older
-    warehouse, a dropped table) as lost, so every command sees them missing and plans them;
-    then remember which warehouse the catalog describes. The assets affected."""
-    snap, path = s.snapshot, held.shown(s.project)
-    # every schema's relations: an asset that moved is still recorded where it was built
-    facts = held.Facts(s.wh.identity(), s.wh.max_seq(),
-                       held.read_facts(s.wh.con, s.settings.env).relations)
-    lost = held.lost_partitions(snap, facts, path, s.project.assets)
-    now = s.clock()
-    rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",
-                       data_version=why) for (a, k), why in sorted(lost.items())]
-    with s.catalog() as c:
-        if rows:
-            c.write(Batch(mats=rows))
-        if facts.identity and snap.warehouse_id != facts.identity:
-            c.set_meta("warehouse_id", facts.identity)
-    s.snapshot = replace(held.without_lost(snap, lost), warehouse_id=facts.identity,
-                         max_seq=max([snap.max_seq] + [r.seq for r in rows]))
-    return sorted({a for a, _k in lost})
-
-
-def _synthetic_steps(rows: list[LedgerRow], seq: int) -> list[StepRecord]:
-    """Success steps for ledger rows whose run died before recording them."""
-    return [StepRecord(seq + i + 1, r.run_id, r.step, r.asset, [r.partition_key],
-                       RunStatus.SUCCESS, None, r.created_at, None, None, r.row_count, None,
-                       r.code_version,
-                       "recovered from the warehouse ledger", r.seq - 1)
-            for i, r in enumerate(rows) if r.kind == "materialization"]
 
 
 def observe_sources(s: Session) -> None:

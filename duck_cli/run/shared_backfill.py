@@ -32,7 +32,8 @@ from duck_cli.plan.builder import Plan
 from duck_cli.plan.steps import Step
 from duck_cli.records import BackfillRecord, RunStatus
 from duck_cli.run.runner import Runner
-from duck_cli.run.session import Session, recover
+from duck_cli.run.recovery import recover
+from duck_cli.run.session import Session
 from duck_cli.state.postgres_claims import Claims, Item, open_shared, request_key
 
 LEASE_SECONDS = 30.0  # a claim lapses this long after its runner's last heartbeat

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from duck_cli.models import Asset
 from duck_cli.records import LedgerRow
 
 
@@ -52,3 +53,15 @@ def sql_error(err: Exception) -> str:
     """A DuckDB error's first paragraph (without the LINE pointer)."""
     text = str(err).strip()
     return text.split("\n\nLINE")[0] if "\n\nLINE" in text else text.splitlines()[0]
+
+
+def plain_step(wh, asset: Asset) -> bool:
+    """Nothing to stage for: no checks or contract, SQL (not Python), not a lake (one by one)."""
+    return not (asset.checks or asset.columns or asset.materialize.python is not None or wh.lake)
+
+
+def direct_ok(s, wh, asset: Asset) -> bool:
+    """Whether an incremental step replaces its slice straight from the SQL (the table exists
+    and its columns fit, so far)."""
+    return (asset.materialize.strategy == "incremental" and plain_step(wh, asset)
+            and wh.table_kind(asset.relation) == "BASE TABLE" and s.direct.get(asset.name, True))
