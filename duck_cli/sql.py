@@ -52,6 +52,17 @@ def env_schema(env: str, schema: str = "main") -> str:
     return schema if env == PROD else f"{schema}__{env_slug(env)}"
 
 
+def of_environment(schema: str, slug: str) -> bool:
+    """Whether ``schema`` belongs to environment ``slug``: its copy of an asset schema (any
+    it ever used) or its housekeeping ``_duck__<slug>``.
+
+    >>> [of_environment(s, 'pr') for s in ('marts__pr', '_duck__pr', 'main', 'main__pr2')]
+    [True, True, False, False]
+    """
+    bare = schema.lstrip("_")
+    return "__" in bare and bare.split("__", 1)[1] == slug
+
+
 def relation(name: str, schema: str = "main", env: str = PROD) -> str:
     """The one name of an asset's relation: its schema's copy in environment ``env``, quoted.
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from duck_cli.models import Settings
-from duck_cli.sql import PROD, env_schema, env_slug, quote_ident
+from duck_cli.sql import PROD, env_schema, env_slug, of_environment, quote_ident
 from duck_cli.state import catalog as cat
 from duck_cli.state.backends import drop_lake_environment, open_state, state_backend
 
@@ -87,10 +87,17 @@ def slugs(settings: Settings, wait: float) -> list[str]:
 
 def _schemas(settings: Settings, wait: float) -> dict[str, tuple[int, int]]:
     """(tables, rows) of each environment's schemas in the warehouse (``<schema>__<slug>``:
-    an asset schema never holds '__'), by slug."""
-    if not settings.warehouse.exists():
+    an asset schema never holds '__'), by slug; a lake's too."""
+    if settings.lake is not None:
+        from duck_cli.state.lake import LakeWarehouse
+
+        wh = LakeWarehouse.open(production(settings), wait=wait, read_only=True)
+        con, close = wh.con, wh.close
+    elif settings.warehouse.exists():
+        con = cat.connect(settings.warehouse, read_only=True, wait=wait)
+        close = con.close
+    else:
         return {}
-    con = cat.connect(settings.warehouse, read_only=True, wait=wait)
     try:
         rows = con.execute(
             "SELECT s.schema_name, count(t.table_name), coalesce(sum(t.estimated_size), 0) "
@@ -99,7 +106,7 @@ def _schemas(settings: Settings, wait: float) -> dict[str, tuple[int, int]]:
             "current_database() AND s.schema_name LIKE '%\\_\\_%' ESCAPE '\\' AND "
             "s.schema_name NOT LIKE '\\_duck%' ESCAPE '\\' GROUP BY ALL").fetchall()
     finally:
-        con.close()
+        close()
     out: dict[str, tuple[int, int]] = {}
     for schema, n, size in rows:
         slug = schema.split("__", 1)[1]
@@ -145,11 +152,10 @@ def drop(settings: Settings, name: str, wait: float) -> bool:
 
 
 def _env_schemas(con, slug: str) -> list[str]:
-    """Every schema of environment ``slug``: its copies of the asset schemas (those it used
-    once included) and its housekeeping ``_duck__<slug>``."""
+    """Every schema of environment ``slug`` in the connection's database."""
     names = [r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas() WHERE "
                                        "database_name = current_database()").fetchall()]
-    return [n for n in names if "__" in n.lstrip("_") and n.lstrip("_").split("__", 1)[1] == slug]
+    return [n for n in names if of_environment(n, slug)]
 
 
 def _drop_state(settings: Settings, slug: str) -> bool:

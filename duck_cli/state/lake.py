@@ -24,7 +24,7 @@ from duck_cli.models import Settings
 from duck_cli.state import extensions
 from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
                                         extensions_needed)
-from duck_cli.sql import PROD, env_schema, quote_ident
+from duck_cli.sql import PROD, env_schema, env_slug, of_environment, quote_ident
 from duck_cli.state.schemas import create_schemas, set_search_path
 from duck_cli.state.warehouse import READ_HINT, Warehouse
 
@@ -219,10 +219,9 @@ def drop_environment(settings: Settings, env: str, *, wait: float) -> bool:
     """Drop an environment's schemas (its copy of every asset schema, and its ledger) from the lake; whether it had any."""
     wh = LakeWarehouse.open(replace(settings, env=PROD), wait=wait)
     try:
-        names = [env_schema(env, s) for s in dict.fromkeys(("main", *settings.asset_schemas))]
-        found = [s for s in (*names, env_schema(env, "_duck")) if wh.con.execute(
-            "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
-            [ALIAS, s]).fetchone()[0]]
+        found = [r[0] for r in wh.con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [ALIAS]
+        ).fetchall() if of_environment(r[0], env_slug(env))]  # any asset schema it ever used
         if found:
             wh.con.execute("BEGIN TRANSACTION")
             for schema in found:

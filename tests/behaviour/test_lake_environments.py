@@ -97,6 +97,10 @@ def test_a_preview_of_an_asset_in_a_schema_on_a_lake(project, postgres):
     assert _tables(project, env, "marts__pr") == {"zone_metrics"}
     assert not _tables(project, env, "main__pr") & UPSTREAM
     preview = lake_rows(project, env, "SELECT * FROM marts__pr.zone_metrics ORDER BY ALL")
+    listed = json.loads(_ok(project, env, "env", "list", "--json").stdout)
+    (pr,) = [e for e in listed["environments"] if e["name"] == "pr"]
+    built = len(_tables(project, env, "marts__pr")) + len(_tables(project, env, "main__pr"))
+    assert pr["tables"] == built >= 1 and pr["rows"] >= len(preview), pr  # the lake's counted
     _ok(project, env, "promote", "--env", "pr")
     assert lake_rows(project, env, "SELECT * FROM marts.zone_metrics WHERE trip_date >= "
                                    "DATE '2026-03-11' ORDER BY ALL") == preview
