@@ -25,7 +25,8 @@ from pathlib import Path
 from duck_cli.models import Settings
 from duck_cli.sql import PROD, env_schema, env_slug, of_environment, quote_ident
 from duck_cli.state import catalog as cat
-from duck_cli.state.backends import drop_lake_environment, open_state, state_backend
+from duck_cli.state.backends import (drop_lake_environment, open_state, open_warehouse,
+                                     state_backend)
 
 ENVS = "envs"  # the folder of the environments' catalogs, in production's state folder
 
@@ -89,9 +90,7 @@ def _schemas(settings: Settings, wait: float) -> dict[str, tuple[int, int]]:
     """(tables, rows) of each environment's schemas in the warehouse (``<schema>__<slug>``:
     an asset schema never holds '__'), by slug; a lake's too."""
     if settings.lake is not None:
-        from duck_cli.state.lake import LakeWarehouse
-
-        wh = LakeWarehouse.open(production(settings), wait=wait, read_only=True)
+        wh = open_warehouse(production(settings), wait=wait, read_only=True)
         con, close = wh.con, wh.close
     elif settings.warehouse.exists():
         con = cat.connect(settings.warehouse, read_only=True, wait=wait)
