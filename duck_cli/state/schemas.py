@@ -28,7 +28,7 @@ def set_search_path(con, env: str, schemas: tuple[str, ...]) -> None:
 def relation_key(name: str) -> str:
     """A relation's key in `Warehouse.kinds`: lower-case 'schema.name' (a bare name is in main).
 
-    >>> relation_key('Orders'), _key('marts.Orders')
+    >>> relation_key('Orders'), relation_key('marts.Orders')
     ('main.orders', 'marts.orders')
     """
     schema, table = split_relation(name)
