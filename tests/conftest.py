@@ -111,6 +111,43 @@ def built_example(tmp_path_factory, name: str) -> Path:
     return root
 
 
+def run_ok(root: Path, *args: str, code: int = 0, now: str | None = MORNING):
+    """`invoke` that must exit with ``code`` (the output shown when it does not)."""
+    result = invoke(root, *args, now=now)
+    assert result.exit_code == code, result.output
+    return result
+
+
+def run_json(root: Path, *args: str, code: int = 0, now: str | None = MORNING):
+    """The ``--json`` document of `run_ok`."""
+    return json.loads(run_ok(root, *args, "--json", code=code, now=now).stdout)
+
+
+PR_MORNING = "2026-03-14T09:00:00+00:00"  # the environment tests' clock
+
+
+def edit_zone_metrics(root: Path) -> None:
+    """The environment tests' pull request: zone_metrics rounds to one decimal, not two."""
+    sql = root / "models" / "zone_metrics.sql"
+    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
+
+
+@pytest.fixture(scope="session")
+def built_at_pr_morning(tmp_path_factory) -> Path:
+    """The example after one good `duck materialize` at PR_MORNING, built once per worker."""
+    root = example_copy(tmp_path_factory.mktemp("previews") / "project")
+    run_ok(root, "materialize", now=PR_MORNING)
+    return root
+
+
+@pytest.fixture
+def preview(built_at_pr_morning, tmp_path) -> Path:
+    """A copy of that built project with `edit_zone_metrics` applied: the change to preview."""
+    root = copy_project(built_at_pr_morning, tmp_path / "project")
+    edit_zone_metrics(root)
+    return root
+
+
 class Duck:
     """Runs `duck` through Typer's CliRunner against one project, at a fixed clock."""
 

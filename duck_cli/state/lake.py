@@ -141,6 +141,14 @@ class LakeWarehouse(Warehouse):
         """The sources readable only as TEMP views (``temp.main.NAME``), lower case."""
         return frozenset(n.lower() for n in self.views)
 
+    def located(self, name: str) -> tuple[str | None, str, str]:
+        """A source is a TEMP view here (``temp.main.NAME``), in no schema of the lake;
+        the rest as for any warehouse."""
+        table = name.rpartition(".")[2]
+        if table.lower() in self.temp_views():
+            return "temp", "main", table
+        return super().located(name)
+
     def view_comment(self, name: str) -> str | None:
         """None: source views are TEMP in a lake (made again by each command)."""
         return None

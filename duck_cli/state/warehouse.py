@@ -122,8 +122,14 @@ class Warehouse:
     def reading(self, name: str) -> str:
         """The quoted relation a read of ``name`` finds: this environment's copy when it
         built one, else production's (an environment defers what it did not build)."""
+        return ".".join(sqltext.quote_ident(p) for p in self.located(name) if p is not None)
+
+    def located(self, name: str) -> tuple[str | None, str, str]:
+        """(catalog or None for the current one, schema, table) of what a read of ``name``
+        ('schema.name', or a name in main) finds (`reading`)."""
         schema, table = split_relation(name)
-        return sqltext.relation(table, schema, self.env if _key(name) in self.kinds else PROD)
+        env = self.env if _key(name) in self.kinds else PROD
+        return None, sqltext.env_schema(env, schema), table
 
     def temp_views(self) -> frozenset[str]:
         """The sources readable only as TEMP views (a lake's), lower case: none here."""

@@ -4,26 +4,16 @@ upstream from production, and leaves production's tables and state untouched."""
 
 from __future__ import annotations
 
-import json
-import shutil
+from functools import partial
 
 import pytest
 
-from conftest import example_copy, invoke
+from conftest import PR_MORNING as NOW, run_json, run_ok
 import pgmode
 
-NOW = "2026-03-14T09:00:00+00:00"
+_duck = partial(run_ok, now=NOW)
+_json = partial(run_json, now=NOW)
 UPSTREAM = {"raw_trips", "zones", "stg_trips"}  # unchanged by the edit: production's
-
-
-def _duck(root, *args, code=0):
-    result = invoke(root, *args, now=NOW)
-    assert result.exit_code == code, result.output
-    return result
-
-
-def _json(root, *args, code=0):
-    return json.loads(_duck(root, *args, "--json", code=code).stdout)
 
 
 def _warehouse(root, sql: str, read_only: bool = True) -> list:
@@ -69,22 +59,10 @@ def _days(root, table: str) -> list[str]:
                                            f"FROM {table} ORDER BY 1")]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = example_copy(tmp_path_factory.mktemp("envcmds") / "project")
-    _duck(root, "materialize")
-    return root
-
-
 @pytest.fixture
-def project(built, tmp_path):
-    root = tmp_path / "project"
-    shutil.copytree(built, root)
-    if pgmode.enabled():
-        pgmode.use_postgres(root, template=pgmode.database(built))
-    sql = root / "models" / "zone_metrics.sql"
-    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
-    return root
+def project(preview):
+    """The built example with the pull request's edit (conftest.preview)."""
+    return preview
 
 
 def _own_tables(root) -> set[str]:

@@ -4,24 +4,15 @@ build only what changed, leave production untouched, promote without recomputing
 from __future__ import annotations
 
 import json
-import shutil
+from functools import partial
 
 import pytest
 
-from conftest import example_copy, invoke
+from conftest import PR_MORNING as NOW, invoke, run_json, run_ok
 import pgmode
 
-NOW = "2026-03-14T09:00:00+00:00"
-
-
-def _duck(root, *args, code=0):
-    result = invoke(root, *args, now=NOW)
-    assert result.exit_code == code, result.output
-    return result
-
-
-def _json(root, *args, code=0):
-    return json.loads(_duck(root, *args, "--json", code=code).stdout)
+_duck = partial(run_ok, now=NOW)
+_json = partial(run_json, now=NOW)
 
 
 def _tables(root) -> dict:
@@ -57,26 +48,10 @@ def _catalog(root) -> dict:
             for t in ("runs", "steps", "materializations", "check_results")}
 
 
-def _change_zone_metrics(root) -> None:
-    sql = root / "models" / "zone_metrics.sql"
-    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = example_copy(tmp_path_factory.mktemp("envs") / "project")
-    _duck(root, "materialize")
-    return root
-
-
 @pytest.fixture
-def project(built, tmp_path):
-    root = tmp_path / "project"
-    shutil.copytree(built, root)
-    if pgmode.enabled():  # a database of its own, copied from the built project's
-        pgmode.use_postgres(root, template=pgmode.database(built))
-    _change_zone_metrics(root)
-    return root
+def project(preview):
+    """The built example with the pull request's edit (conftest.preview)."""
+    return preview
 
 
 def test_plan_in_an_environment_lists_exactly_the_change_and_its_downstream(project):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import invoke
+from conftest import edit_zone_metrics, invoke
 from behaviour.test_lake import lake_rows, use_lake
 
 NOW = "2026-03-14T09:00:00+00:00"
@@ -38,8 +38,7 @@ def test_a_preview_on_a_lake_builds_diffs_promotes_and_drops(project, postgres):
     state = postgres.create_database("state")
     env = use_lake(project, postgres, "lake-data", f"state: {{postgres: 'dbname={state}'}}\n")
     _ok(project, env, "materialize")
-    sql = project / "models" / "zone_metrics.sql"
-    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
+    edit_zone_metrics(project)
     prod_rows = lake_rows(project, env, "SELECT * FROM main.zone_metrics ORDER BY ALL")
 
     plan = json.loads(_ok(project, env, "plan", "--env", "pr", "--json").stdout)
@@ -90,8 +89,7 @@ def test_a_preview_of_an_asset_in_a_schema_on_a_lake(project, postgres):
     env = use_lake(project, postgres, "lake-data", f"state: {{postgres: 'dbname={state}'}}\n")
     _ok(project, env, "materialize")
     assert "zone_metrics" in _tables(project, env, "marts")
-    sql = project / "models" / "zone_metrics.sql"
-    sql.write_text(sql.read_text().replace("avg(distance_km), 2)", "avg(distance_km), 1)"))
+    edit_zone_metrics(project)
 
     _ok(project, env, "materialize", "--env", "pr", "--no-progress")
     assert _tables(project, env, "marts__pr") == {"zone_metrics"}
