@@ -58,6 +58,8 @@ def _attribute_values(project, attr: str) -> list[str]:
         found = {t for a in assets for t in a.tags}
     elif attr == "owner":
         found = {a.owner for a in assets if a.owner}
+    elif attr == "schema":
+        found = {a.schema for a in assets}
     else:
         found = {a.kind for a in assets}
     return sorted(found)

@@ -42,7 +42,7 @@ in dependency order:
 | `+daily_revenue`, `zone_metrics+`, `+zone_metrics+` | and everything upstream, downstream, both |
 | `2+daily_revenue`, `stg_trips+1` | upstream two levels, downstream one level (graph depth) |
 | `@zone_metrics` | it, everything downstream, and every ancestor of those |
-| `tag:revenue`, `owner:team:finance`, `kind:view`, `stg_*` | by attribute; globs in names and values |
+| `tag:revenue`, `owner:team:finance`, `kind:view`, `schema:marts`, `stg_*` | by attribute; globs in names and values |
 | `a b` (separate arguments or words) | union: what any selector matches |
 | `tag:revenue,owner:team:finance` | intersection: what every comma-separated part matches |
 | `--exclude SEL` (repeatable) | removes what `SEL` matches from the selection |
@@ -53,7 +53,7 @@ new, duck warns on stderr whenever a selector holds a comma, and an intersection
 nothing is an error that spells out the union (`For the union write: stg_trips zones`).
 
 Shell completion (install it with `--install-completion`) completes asset names (after `+`, `2+`
-or `@` too), `tag:`, `owner:` and `kind:` values, partition keys, run ids, backfill ids
+or `@` too), `tag:`, `owner:`, `kind:` and `schema:` values, partition keys, run ids, backfill ids
 (`--resume`) and option values (`--format`, `--fail-on`), in the project that `-p DIR` or
 `DUCK_PROJECT` names on the line being completed.
 """

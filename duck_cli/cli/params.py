@@ -54,7 +54,7 @@ EnvOpt = typer.Option(None, "--env", envvar="DUCK_ENV", help="The environment: i
                       "and runs, unchanged upstream read from production (default: prod).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 SelArg = typer.Argument(None, help="Selection: name, +name, name+, 2+name, name+1, @name, tag:x, "
-                        "owner:x, kind:x, globs; a comma intersects (tag:x,owner:y).",
+                        "owner:x, kind:x, schema:x, globs; a comma intersects (tag:x,owner:y).",
                         autocompletion=_selectors)
 ExcludeOpt = typer.Option(None, "--exclude", help="Leave out what these selectors match "
                           "(repeatable; same syntax as the selection).",

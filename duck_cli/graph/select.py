@@ -1,7 +1,7 @@
 """Selection syntax, as dbt users know it.
 
 A selector is ``[@][N+]core[+N]`` where the core is a name, a glob (``stg_*``) or a method
-(``tag:x``, ``owner:x``, ``kind:x``). ``+`` before the core adds its upstream, after it its
+(``tag:x``, ``owner:x``, ``kind:x``, ``schema:x``). ``+`` before the core adds its upstream, after it its
 downstream; a number bounds the depth (``2+name``: two levels up; ``name+1``: direct children).
 ``@name`` is the asset, its descendants and every ancestor of those (what a rebuild needs).
 Selectors separated by spaces (several arguments) are a union; a comma inside one argument is an
@@ -23,6 +23,7 @@ _ATTRS = {
     "tag": lambda a, v: any(fnmatch.fnmatchcase(t, v) for t in a.tags),
     "owner": lambda a, v: a.owner is not None and fnmatch.fnmatchcase(a.owner, v),
     "kind": lambda a, v: fnmatch.fnmatchcase(a.kind, v),
+    "schema": lambda a, v: fnmatch.fnmatchcase(a.schema, v),
 }
 METHODS = tuple(_ATTRS)
 _GRAPH = re.compile(r"^(?P<at>@)?(?:(?P<up>\d*)\+)?(?P<core>[^+@]+?)(?:\+(?P<down>\d*))?$")
@@ -89,7 +90,7 @@ def _one(assets: Mapping[str, Asset], graph: AssetGraph, word: str) -> set[str]:
     if m is None:
         raise UsageError(f"selector '{word}' is not understood",
                          hint="Write name, +name, name+, 2+name, name+1, @name, tag:x, owner:x, "
-                              "kind:x or a glob like 'stg_*'.")
+                              "kind:x, schema:x or a glob like 'stg_*'.")
     base = _match(assets, m["core"], word)
     out = set(base)
     if m["at"]:
@@ -112,7 +113,7 @@ def _match(assets: Mapping[str, Asset], core: str, word: str) -> set[str]:
         found = {n for n, a in assets.items() if _ATTRS[attr](a, value)}
     elif sep:
         raise UsageError(f"unknown selector method '{attr}:' in '{word}'",
-                         hint="Use tag:, owner: or kind:, a name, or a glob like 'stg_*'.")
+                         hint="Use tag:, owner:, kind: or schema:, a name, or a glob like 'stg_*'.")
     elif any(c in core for c in "*?["):
         found = {n for n in assets if fnmatch.fnmatchcase(n, core)}
     else:
@@ -122,5 +123,5 @@ def _match(assets: Mapping[str, Asset], core: str, word: str) -> set[str]:
             raise UsageError(f"no asset named '{core}'", hint=tip)
     if not found:
         raise UsageError(f"selector '{word}' matches no asset",
-                         hint="Run `duck graph` to see names, tags, owners and kinds.")
+                         hint="Run `duck graph` to see names, tags, owners, kinds and relations.")
     return found

@@ -316,3 +316,16 @@ def test_diff_and_promote_of_an_asset_in_marts(tmp_path):
     assert _query(root, "SELECT * FROM main.big_orders ORDER BY 1") == [(1,), (2,), (3,)]
     assert "orders" in _error(root, "SELECT * FROM main.orders")
     assert _json(root, "plan")["steps"] == []
+
+
+def test_schema_selects_the_assets_living_in_a_schema(tmp_path):
+    root = _project(tmp_path / "p")
+    graph = json.loads(_duck(root, "graph", "schema:marts", "--format", "json").stdout)
+    assert [(a["name"], a["relation"]) for a in graph["nodes"]] == [("orders", "marts.orders")]
+    rest = json.loads(_duck(root, "graph", "schema:m*", "--exclude", "schema:marts",
+                            "--format", "json").stdout)
+    assert {a["name"] for a in rest["nodes"]} == {"raw_orders", "big_orders", "order_count"}
+    assert [s["asset"] for s in json.loads(_duck(
+        root, "plan", "schema:main,+orders", "--json").stdout)["steps"]] == ["raw_orders"]
+    missing = _duck(root, "plan", "schema:finance", code=2)
+    assert "selector 'schema:finance' matches no asset" in missing.output

@@ -89,3 +89,14 @@ def test_completion_of_run_and_backfill_ids(duck, project):
     assert complete(f"duck runs show -p {p} r") == runs
     (backfill,) = catalog_rows(project, "SELECT backfill_id FROM backfills")[0]
     assert complete(f"duck backfill -p {p} --resume b") == [backfill]
+
+
+def test_completion_of_schema_values(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "a.yaml").write_text("assets:\n  - name: orders\n    schema: marts\n    materialize:\n"
+                                 "      sql: select 1 as id\n  - name: raw\n    materialize:\n"
+                                 "      sql: select 1 as id\n")
+    assert complete(f"duck status -p {root} sch") == ["schema:"]
+    assert complete(f"duck status -p {root} schema:") == ["schema:main", "schema:marts"]
+    assert complete(f"duck plan -p {root} +schema:ma") == ["+schema:main", "+schema:marts"]
