@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 from duck_cli.graph import partitions as parts
 from duck_cli.health.state import State
 from duck_cli.records import RunStatus
+from duck_cli.sql import env_schema
 from duck_cli.state import versions
 
 if TYPE_CHECKING:  # annotations only: a writing command renders no status (about 15 ms)
@@ -61,8 +62,9 @@ def plan_doc(plan, state) -> dict:
     assets = state.project.assets
     return doc(
         "plan", command=plan.command, now=ts(state.health.now), empty=not plan.steps,
-        steps=[{"index": s.index, "asset": s.asset, "partitions": ranges(assets[s.asset].partitions,
-                                                                        s.keys),
+        steps=[{"index": s.index, "asset": s.asset,
+                "relation": written(assets[s.asset].relation, state.project.settings.env),
+                "partitions": ranges(assets[s.asset].partitions, s.keys),
                 "partition_count": len(s.keys) if assets[s.asset].partitions else 0,
                 "reasons": list(s.reasons), "reason_codes": list(s.codes),
                 "needs": list(s.needs), "strategy": assets[s.asset].materialize.strategy}
@@ -71,6 +73,16 @@ def plan_doc(plan, state) -> dict:
         estimate={"steps": len(plan.steps), "partitions": plan.partitions,
                   "assets": len({s.asset for s in plan.steps})},
         changes=changes(state), **preview(plan))
+
+
+def written(relation: str, env: str) -> str:
+    """Where a step writes ``relation`` ('schema.name'): in an environment, its own copy.
+
+    >>> written('marts.orders', 'prod'), written('marts.orders', 'pr-7')
+    ('marts.orders', 'marts__pr_7.orders')
+    """
+    schema, _, name = relation.rpartition(".")
+    return f"{env_schema(env, schema or 'main')}.{name}"
 
 
 def preview(plan) -> dict:

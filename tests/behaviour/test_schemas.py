@@ -329,3 +329,18 @@ def test_schema_selects_the_assets_living_in_a_schema(tmp_path):
         root, "plan", "schema:main,+orders", "--json").stdout)["steps"]] == ["raw_orders"]
     missing = _duck(root, "plan", "schema:finance", code=2)
     assert "selector 'schema:finance' matches no asset" in missing.output
+
+
+def test_plan_steps_name_the_relation_they_write(tmp_path):
+    root = _project(tmp_path / "p")
+    steps = json.loads(_duck(root, "plan", "--json").stdout)["steps"]
+    assert {s["asset"]: s["relation"] for s in steps} == {
+        "raw_orders": "main.raw_orders", "orders": "marts.orders",
+        "big_orders": "main.big_orders", "order_count": "main.order_count"}
+    _duck(root, "materialize")
+    (root / "orders.yaml").write_text((root / "orders.yaml").read_text().replace(
+        "amount * 2 as amount", "amount * 3 as amount"))
+    steps = json.loads(_duck(root, "plan", "--env", "pr-7", "--json").stdout)["steps"]
+    assert {s["asset"]: s["relation"] for s in steps} == {
+        "orders": "marts__pr_7.orders", "big_orders": "main__pr_7.big_orders",
+        "order_count": "main__pr_7.order_count"}
