@@ -54,6 +54,15 @@ def ledger_of(env: str) -> str:
 LEDGER_COLS = LedgerRow._fields
 
 
+# whether a schema holds anything (DROP SCHEMA without CASCADE fails, and a failed statement
+# would abort the publish it runs in)
+_SCHEMA_HOLDS = " UNION ALL ".join(
+    f"SELECT 1 FROM {fn}() WHERE schema_name = $s AND database_name = current_database(){extra}"
+    for fn, extra in (("duckdb_tables", ""), ("duckdb_views", ""), ("duckdb_sequences", ""),
+                      ("duckdb_indexes", ""), ("duckdb_functions", " AND NOT internal"),
+                      ("duckdb_types", " AND NOT internal"))) + " LIMIT 1"
+
+
 class Warehouse:
     """The local `WarehouseBackend`: one connection to the DuckDB file for the whole command."""
 
@@ -372,6 +381,9 @@ class Warehouse:
             {"s": env_schema(self.env, schema), "t": table}).fetchone()
         if found:
             self.con.execute(f"DROP {found[0]} {self.relation(name)}")
+        if schema != "main" and not self.con.execute(_SCHEMA_HOLDS, {
+                "s": env_schema(self.env, schema)}).fetchone():  # left empty: tidy it away
+            self.con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(env_schema(self.env, schema))}")
 
 
 def identity(con) -> str | None:

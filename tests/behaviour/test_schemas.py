@@ -73,6 +73,21 @@ def _query(root: Path, sql: str) -> list:
         con.close()
 
 
+def _query_rw(root: Path, sql: str) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def _schemas(root: Path) -> set[str]:
+    return {r[0] for r in _query(root, "SELECT schema_name FROM duckdb_schemas() WHERE "
+                                       "database_name = current_database()")}
+
+
 def _relations(root: Path) -> set[str]:
     """Every user relation of the warehouse file, as 'schema.name'."""
     return {f"{s}.{n}" for s, n in _query(
@@ -172,8 +187,15 @@ def test_moving_an_asset_replans_it_and_downstream_and_drops_the_old_relation(tm
     assert set(steps) == {"orders", "big_orders", "order_count"}
     reasons = " ".join(steps["orders"]["reasons"])
     assert "schema changed marts → finance" in reasons
+    with_macro = _project(tmp_path / "q")  # a schema still holding something is kept
+    _duck(with_macro, "materialize")
+    _query_rw(with_macro, "CREATE MACRO marts.double_it(x) AS x * 2")
+    (with_macro / "orders.yaml").write_text((root / "orders.yaml").read_text())
+    _duck(with_macro, "materialize")
+    assert "marts" in _schemas(with_macro)
     _duck(root, "materialize")
     assert "marts.orders" not in _relations(root)
+    assert "marts" not in _schemas(root)  # emptied by the move: dropped with the relation
     assert _query(root, "SELECT count(*) FROM finance.orders") == [(3,)]
     assert _query(root, "SELECT * FROM main.order_count") == [(3,)]
     assert _json(root, "plan")["steps"] == []
