@@ -268,6 +268,23 @@ class Asset:
         return next((tuple(c.params["columns"]) for c in self.checks if c.kind == "unique"), ())
 
 
+def evolve(asset: Asset, **changes) -> Asset:
+    """``dataclasses.replace`` for an `Asset` (no ``__post_init__``, plain properties) at a
+    fraction of its cost: validation changes each of 10,000 assets twice.
+
+    >>> from dataclasses import replace
+    >>> a = Asset("a", "table", "team:x")
+    >>> evolve(a, schema="m").schema, a.schema, evolve(a, schema="m") == replace(a, schema="m")
+    ('m', 'main', True)
+    """
+    unknown = changes.keys() - asset.__dict__.keys()
+    if unknown:
+        raise TypeError(f"Asset has no field(s) {', '.join(sorted(unknown))}")
+    new = object.__new__(Asset)
+    object.__setattr__(new, "__dict__", {**asset.__dict__, **changes})
+    return new
+
+
 @dataclass(frozen=True)
 class Product:
     """A published, owned group of assets with its own freshness promise."""

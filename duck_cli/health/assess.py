@@ -52,14 +52,24 @@ class AssetHealth:
     partitions: Mapping[str, PartitionHealth]
     freshness: object | None  # freshness.FreshnessResult
     current: Mapping[str, Mat]
+    # unhealthy partitions and counts, computed once: status asks for them several times
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def unhealthy(self) -> list[PartitionHealth]:
         """Partitions that are not fresh, in key order."""
-        return [p for p in (self.partitions[k] for k in self.keys) if p.state != State.FRESH]
+        found = self._memo.get("unhealthy")
+        if found is None:
+            fresh, parts_ = State.FRESH, self.partitions
+            found = self._memo["unhealthy"] = tuple(
+                p for p in map(parts_.__getitem__, self.keys) if p.state != fresh)
+        return list(found)
 
     def counts(self) -> dict[State, int]:
         """How many partitions are in each state."""
-        return count(p.state for p in self.partitions.values())
+        found = self._memo.get("counts")
+        if found is None:
+            found = self._memo["counts"] = count(p.state for p in self.partitions.values())
+        return dict(found)
 
     @property
     def promise(self) -> Promise | None:
@@ -161,29 +171,46 @@ def _built_states(project: Project, asset: Asset, keys, current, snap: Snapshot,
     newest = _upstream_newest(project, asset, keys, done, maps)
     view = asset.materialize.strategy == "view"
     sources = frozenset(d.asset for d in asset.deps if project.assets[d.asset].is_source)
+    name, version, attempts, lost = asset.name, asset.code_version, snap.attempts, snap.lost
+    never = (Reason("never_materialized", "never materialized"),)  # one shared tuple
+    new = tuple.__new__  # PartitionHealth without a Python call each
     out = {}
-    for k in keys:
+    for k in keys:  # the common cases first: 100,000 partitions of one asset take this loop
         mat = current.get(k)
-        attempt = snap.attempts.get((asset.name, k))
-        failed = attempt is not None and attempt.status == RunStatus.FAILED
-        reasons: dict[str, Reason] = {}
-        if failed:
-            code = "check_failed" if attempt.error_kind == "check" else "last_run_failed"
-            reasons[code] = Reason(code, attempt.error or "the last run failed")
-            _since(reasons, asset, attempt.code_version, attempt.input_seq or 0, newest.get(k, ()),
-                   "the failure", view, sources)
-        if mat is None and (asset.name, k) in snap.lost:
-            reasons["data_lost"] = Reason("data_lost", snap.lost[(asset.name, k)])
-        elif mat is None:
-            reasons["never_materialized"] = Reason("never_materialized", "never materialized")
-        elif not failed:
-            _since(reasons, asset, mat.code_version, mat.seq, newest.get(k, ()),
-                   "its last materialization", view, sources)
-        state = partition_state(failed=failed, materialized=mat is not None,
-                                reasons=bool(reasons))
-        out[k] = PartitionHealth(asset.name, k, state, tuple(reasons.values()),
-                                 reader_seq(mat.seq, mat.data_version) if mat else 0)
+        attempt = attempts.get((name, k)) if attempts else None
+        if attempt is None or attempt.status != RunStatus.FAILED:
+            ups = newest.get(k)
+            if mat is None and (not lost or (name, k) not in lost):
+                out[k] = new(PartitionHealth, (name, k, State.MISSING, never, 0))
+                continue
+            if mat is not None and not ups and mat.code_version == version:
+                out[k] = new(PartitionHealth, (name, k, State.FRESH, (),
+                                               reader_seq(mat.seq, mat.data_version)))
+                continue
+        out[k] = _built_state(asset, k, mat, attempt, snap, newest.get(k, ()), view, sources)
     return out
+
+
+def _built_state(asset: Asset, k: str, mat, attempt, snap: Snapshot, newest, view: bool,
+                 sources: frozenset[str]) -> PartitionHealth:
+    """One built partition's state with every reason that applies."""
+    failed = attempt is not None and attempt.status == RunStatus.FAILED
+    reasons: dict[str, Reason] = {}
+    if failed:
+        code = "check_failed" if attempt.error_kind == "check" else "last_run_failed"
+        reasons[code] = Reason(code, attempt.error or "the last run failed")
+        _since(reasons, asset, attempt.code_version, attempt.input_seq or 0, newest,
+               "the failure", view, sources)
+    if mat is None and (asset.name, k) in snap.lost:
+        reasons["data_lost"] = Reason("data_lost", snap.lost[(asset.name, k)])
+    elif mat is None:
+        reasons["never_materialized"] = Reason("never_materialized", "never materialized")
+    elif not failed:
+        _since(reasons, asset, mat.code_version, mat.seq, newest, "its last materialization",
+               view, sources)
+    state = partition_state(failed=failed, materialized=mat is not None, reasons=bool(reasons))
+    return PartitionHealth(asset.name, k, state, tuple(reasons.values()),
+                           reader_seq(mat.seq, mat.data_version) if mat else 0)
 
 
 def _since(reasons: dict, asset: Asset, code_version, seq: int, newest, what: str,
@@ -232,7 +259,7 @@ def breaks_readers(p: PartitionHealth) -> bool:
 def _upstream_newest(project: Project, asset: Asset, keys, done, maps: dict) -> dict[str, list]:
     """For each key, (upstream asset, highest seq among the upstream partitions it reads, whether
     one of them is stale, the key holding that seq)."""
-    out: dict[str, list] = {k: [] for k in keys}
+    out: dict[str, list] = {k: [] for k in keys} if asset.deps else {}
     for index, dep in enumerate(asset.deps):
         up = done[dep.asset]
         mapping = upstream_keys(asset, project.assets[dep.asset], dep, list(keys), list(up.keys))

@@ -86,6 +86,10 @@ def find_blockers(project: Project, health: Health) -> Blockers:
     parents: dict[Node, tuple[Node, ...]] = {}
     roots: dict[Node, Mapping[Node, int]] = {}
     for name, ah in health.assets.items():
+        if not ah.asset.deps:  # nothing upstream holds it back (100,000 hours of one asset)
+            parents.update(dict.fromkeys(((name, p.key) for p in ah.unhealthy()), ()))
+            roots.update(dict.fromkeys(((name, p.key) for p in ah.unhealthy()), _NONE))
+            continue
         for p in ah.unhealthy():
             ups = tuple(dict.fromkeys(
                 u for u in upstream_partitions(project, health, name, p.key, blocking_only=True)

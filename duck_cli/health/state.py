@@ -8,6 +8,7 @@ documents carry the same strings as before.
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import StrEnum
 from typing import Iterable, Mapping
 
@@ -77,8 +78,8 @@ def count(states: Iterable[State]) -> dict[State, int]:
     2
     """
     out = {State.FRESH: 0, State.STALE: 0, State.MISSING: 0, State.FAILED: 0}
-    for s in states:
-        out[s] += 1
+    for s, n in Counter(states).items():  # counted in C: 100,000 partitions of one asset
+        out[s] += n
     return out
 
 

@@ -34,9 +34,9 @@ def reserved_names(built: Built, known: set[str]) -> list[Problem]:
     for asset in built.assets:
         spot = built.spots[asset.name]
         table = asset.source.table if asset.source is not None else None
-        for value, where in ((asset.name, spot.at("name")), (table, spot.at("source", "table"))):
+        for value, path in ((asset.name, ("name",)), (table, ("source", "table"))):
             if value and value.rpartition(".")[2].lower().startswith(RESERVED_PREFIXES):
-                problems.append(where.problem(
+                problems.append(spot.at(*path).problem(
                     f"'{value}' starts with '{value[:6] if value.startswith('__') else value[:5]}',"
                     " a prefix duck reserves for its own staging tables and ledger",
                     "Rename it: names starting with __duck or _duck are duck's."))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from duck_cli.errors import Problem, did_you_mean
 from duck_cli.code_version import contract_part, schema_part
-from duck_cli.models import STATEFUL, Asset, PartitionsDef, StaticPartitions
+from duck_cli.models import STATEFUL, Asset, PartitionsDef, StaticPartitions, evolve
 from duck_cli.manifest.sqlparse import ParsedSQL, SqlSyntaxError, parse_select, serialize_many
 from duck_cli.manifest.entries import Built, SqlOrigin
 from duck_cli.manifest.rules import dep_spot
@@ -41,7 +41,7 @@ def sql_stage(built: Built) -> SqlResult:
             result.errors += _schema_errors(asset, parsed, built)
             result.warnings += _reads_warnings(asset, parsed, tables, built) + _unfiltered(asset, parsed, built)
         reads = parsed.tables if parsed else ()
-        result.assets.append(replace(asset, reads=reads, code_version=code_version(asset, parsed)))
+        result.assets.append(evolve(asset, reads=reads, code_version=code_version(asset, parsed)))
     return result
 
 

@@ -16,7 +16,7 @@ from duck_cli.manifest.variables import annotate
 from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
 from duck_cli.manifest.sql import sql_stage
 from duck_cli.manifest.read import Manifest, parse_document
-from duck_cli.models import Asset, Project, Settings
+from duck_cli.models import Asset, Project, Settings, evolve
 from duck_cli.manifest.settings import SETTINGS_FILE, load_settings
 
 SECTIONS = ("assets", "products", "check_definitions")
@@ -50,9 +50,10 @@ def with_schemas(assets: list[Asset], settings: Settings | None) -> list[Asset]:
     """Each asset with its schema: its own, else duck.yaml's for the deepest folder holding
     its manifest (dbt's ``+schema`` per folder), else duck.yaml's ``schema``, else main."""
     if settings is None:
-        return [a if a.schema else replace(a, schema="main") for a in assets]
-    return [a if a.schema else replace(a, schema=default_schema(settings, a.location.file))
-            for a in assets]
+        return [a if a.schema else evolve(a, schema="main") for a in assets]
+    by_file: dict[str, str] = {}  # a manifest file declares many assets: one answer each
+    return [a if a.schema else evolve(a, schema=by_file.get(a.location.file) or by_file.setdefault(
+        a.location.file, default_schema(settings, a.location.file))) for a in assets]
 
 
 def default_schema(settings: Settings, file: str) -> str:

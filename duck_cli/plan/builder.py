@@ -74,14 +74,20 @@ def build(project: Project, health: Health, order: Iterable[str], req: Request,
     """Decide, for every target partition and what it needs, whether to build it, and why."""
     cone = _cone(project, health, req)
     verdicts: dict[tuple[str, str], tuple] = {}
+    messages = _messages()
     for asset in order:
+        if _reads_nothing(project.assets[asset]):
+            partitions = health.assets[asset].partitions
+            for key in cone.get(asset, ()):
+                verdicts[(asset, key)] = _leaf_verdict(project, health, req, asset, key,
+                                                       partitions[key], messages)
+            continue
         for key in cone.get(asset, ()):
             verdicts[(asset, key)] = _verdict(project, health, req, asset, key, verdicts)
     if req.include_upstream:
         _drop_unneeded(project, health, req, verdicts)
     order = list(order)
-    planned = {a: [k for k in health.assets[a].keys if verdicts.get((a, k), (None,))[0] == PLAN]
-               for a in order}
+    planned = {a: [k for k in cone.get(a, ()) if verdicts[(a, k)][0] == PLAN] for a in order}
     steps = make_steps(project, health, order, planned, lambda a, k: verdicts[(a, k)][1],
                        req.batch_size)
     return Plan(command, steps, _held(project, order, verdicts, req))
@@ -129,6 +135,9 @@ def _stale_by_rebuild(project, health, planned, keep) -> set:
 
 def _cone(project: Project, health: Health, req: Request) -> dict[str, list[str]]:
     """Target partitions, plus (for reconcile) every upstream partition they read."""
+    if not req.include_upstream:  # the targets alone, in key order
+        return {a: _in_order(health.assets[a].keys, keys) for a, keys in req.targets.items()
+                if keys}
     seen = {(a, k) for a, keys in req.targets.items() for k in keys}
     if req.include_upstream:
         stack = list(seen)
@@ -141,6 +150,14 @@ def _cone(project: Project, health: Health, req: Request) -> dict[str, list[str]
     for asset, key in seen:
         out.setdefault(asset, set()).add(key)
     return {a: [k for k in health.assets[a].keys if k in ks] for a, ks in out.items()}
+
+
+def _in_order(all_keys: tuple[str, ...], keys) -> list[str]:
+    """``keys`` in the order of ``all_keys`` (which holds them all when they are every key)."""
+    if keys is all_keys or keys == all_keys:
+        return list(all_keys)
+    wanted = set(keys)
+    return [k for k in all_keys if k in wanted]
 
 
 def _verdict(project: Project, health: Health, req: Request, asset: str, key: str,
@@ -179,6 +196,45 @@ def _verdict(project: Project, health: Health, req: Request, asset: str, key: st
     extra = tuple(dict.fromkeys(f"{a} is rebuilt first" for a, _k in upstream_planned)) \
         if upstream_planned else ()
     return (PLAN, _reasons(p) + extra, None)
+
+
+def _reads_nothing(asset) -> bool:
+    """Whether an asset is built from no other asset's partitions (no deps, not a source)."""
+    return not asset.deps and not asset.is_source
+
+
+def _messages():
+    """A function giving a partition's reasons as sentences, one tuple per distinct set of
+    reasons (100,000 partitions of one asset share a handful, and so do their steps)."""
+    memo: dict = {}
+
+    def messages(p) -> tuple[str, ...]:
+        found = memo.get(p.reasons)
+        if found is None:
+            found = memo[p.reasons] = _reasons(p)
+        return found
+
+    return messages
+
+
+_OK = (OK, (), None)
+
+
+def _leaf_verdict(project: Project, health: Health, req: Request, asset: str, key: str, p,
+                  messages) -> tuple:
+    """`_verdict` for a partition of an asset that reads nothing (`_reads_nothing`): the same
+    answer without the upstream walks (tests/plan/test_leaf_verdict.py holds them equal)."""
+    if (asset, key) in req.forced:
+        refresh = (FULL_REFRESH,) if _stateful(project.assets[asset]) else ()
+        return (PLAN, refresh + (messages(p) or ("requested",)), None)
+    if p.state == State.FRESH:
+        return _OK
+    if asset not in req.scope:
+        return (BLOCKED, (), (asset, key))
+    if p.state == State.FAILED and not req.retry_failed \
+            and _fails_the_same(project, health, asset, key):
+        return (UNFIXABLE, messages(p), (asset, key))
+    return (PLAN, messages(p), None)
 
 
 def _ignored(health: Health, req: Request, up: tuple[str, str], verdict: tuple) -> bool:
@@ -231,12 +287,11 @@ def _held(project: Project, order, verdicts, req: Request) -> tuple[Held, ...]:
     for asset in order:
         if asset not in req.targets or project.assets[asset].is_source and asset not in req.scope:
             continue
+        get, add = verdicts.get, groups.setdefault
         for key in req.targets[asset]:
-            verdict, reasons, root = verdicts.get((asset, key), (OK, (), None))
-            if verdict == PLAN:
-                continue
-            status = State.FRESH if verdict == OK else verdict
-            groups.setdefault((asset, status, root), []).append(key)
+            verdict, _reasons_, root = get((asset, key), _OK)
+            if verdict != PLAN:
+                add((asset, State.FRESH if verdict == OK else verdict, root), []).append(key)
     return tuple(Held(a, tuple(keys), s, _held_message(s, a, root, keys), root)
                  for (a, s, root), keys in groups.items())
 

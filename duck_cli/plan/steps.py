@@ -49,11 +49,13 @@ def make_steps(project: Project, health: Health, order: Iterable[str],
         a = project.assets[asset]
         # a key is not a range; a Python function is called once per partition, as Dagster does
         size = 1 if "$partition_key" in a.materialize.sql or a.materialize.python else batch_size
+        states = health.assets[asset].partitions
         for batch in parts.batches(a.partitions, keys, size):
             ups = tuple(tuple(u for u in upstream_partitions(project, health, asset, k)
-                              if u in where) for k in batch)
+                              if u in where) for k in batch) if a.deps else ((),) * len(batch)
             needs = sorted({where[u] for key_ups in ups for u in key_ups})
-            codes = tuple(sorted({r.code for k in batch for r in health.partition(asset, k).reasons}))
+            codes = tuple(sorted({r.code for rs in _distinct(states[k].reasons for k in batch)
+                                  for r in rs}))
             steps.append(Step(len(steps), asset, tuple(batch), _merge(reasons(asset, k) for k in batch),
                               codes, tuple(needs), upstream=ups))
             where.update({(asset, k): len(steps) - 1 for k in batch})
@@ -63,9 +65,19 @@ def make_steps(project: Project, health: Health, order: Iterable[str],
 
 def _merge(reason_lists: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
     out: dict[str, None] = {}
-    for reasons in reason_lists:
+    for reasons in _distinct(reason_lists):
         out.update(dict.fromkeys(reasons))
     return tuple(out)
+
+
+def _distinct(tuples: Iterable[tuple]) -> Iterable[tuple]:
+    """The tuples, each run of one same object given once (partitions of a batch mostly share
+    their reasons' tuple): what is merged from them does not change, and the work is per run."""
+    last = None
+    for t in tuples:
+        if t is not last:
+            last = t
+            yield t
 
 
 def slices_in_parallel(asset: Asset | None) -> bool:

@@ -103,7 +103,7 @@ def held(plan, state) -> list[dict]:
 
 def changes(state) -> dict:
     """Assets added, removed or modified since the catalog last saw them, and what they stale."""
-    recorded = {a for (a, _k), m in state.snapshot.current.items()}
+    recorded = {a for a, _k in state.snapshot.current}
     project, health = state.project, state.health
     added = [n for n in state.graph.order if n not in recorded]
     removed = sorted(recorded - set(project.assets))

@@ -203,8 +203,7 @@ class Catalog(History):
         """Current materializations, latest attempts and checks per asset partition."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            current = {(m.asset, m.partition): m for m in map(Mat._make, _aware(
-                self.con.execute(LATEST_MATS).fetchall(), 5))}
+            current = _mats(self.con.execute(LATEST_MATS).fetchall())
             attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
                 self.con.execute(f"SELECT * FROM ({LATEST_ATTEMPTS}) WHERE status = 'failed'")
                 .fetchall(), 9))}
@@ -357,6 +356,24 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
                "warehouse keeps the data.")
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
+
+def _mats(rows: list[tuple]) -> dict[tuple[str, str], Mat]:
+    """Materializations by (asset, partition) from LATEST_MATS rows, in one pass: the naive UTC
+    time made aware, and repeated values (asset, run, code version...) one object each, which
+    halves their memory and lets the snapshot cache pickle them as short references."""
+    from datetime import timezone
+
+    seen: dict = {}
+    one, new, utc = seen.setdefault, tuple.__new__, timezone.utc
+    out = {}
+    for seq, asset, key, run, step, at, code, data, rows_, kind in rows:
+        aware = seen.get(at)
+        if aware is None and at is not None:
+            aware = seen[at] = at.replace(tzinfo=utc)
+        out[asset, key] = new(Mat, (seq, one(asset, asset), key, one(run, run), step, aware,
+                                    one(code, code), one(data, data), rows_, one(kind, kind)))
+    return out
+
 
 def _aware(rows: list[tuple], index: int) -> list[tuple]:
     """Rows with the naive UTC timestamp at ``index`` made aware (cheaply: values repeat)."""

@@ -56,8 +56,13 @@ def lost_partitions(snap: Snapshot, facts: Facts | None, path: str,
     if snap.warehouse_id and facts.identity and snap.warehouse_id != facts.identity:
         return {k: f"the warehouse file {path} was replaced by another one" for k, _m in built}
     out = {}
+    held: dict = {}  # (asset, code version) -> whether its relation exists: one lookup each
     for k, m in built:
-        if f"{schema_of(m.code_version)}.{k[0]}".lower() not in facts.relations:
+        found = held.get((k[0], m.code_version))
+        if found is None:
+            found = held[(k[0], m.code_version)] = \
+                f"{schema_of(m.code_version)}.{k[0]}".lower() in facts.relations
+        if not found:
             out[k] = f"its table '{k[0]}' is missing from the warehouse"
         elif m.seq > facts.ledger_max:
             out[k] = (f"the warehouse {path} is older than the catalog (restored from a copy?) "

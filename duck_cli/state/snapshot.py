@@ -62,13 +62,30 @@ def _cached(path, key) -> Snapshot | None:
 
 
 def _pack(snap: Snapshot) -> tuple:
-    """Plain tuples (namedtuples unpickle one Python call at a time: slow at 100,000 rows)."""
+    """Plain tuples (namedtuples unpickle one Python call at a time: slow at 100,000 rows)
+    whose repeated values are one object each: pickle writes an object it has already written
+    as a short reference (the catalog's materializations share theirs already, `catalog._mats`:
+    100,000 rows of one asset pickle to 3 MB in 0.05 s instead of 11 MB in 0.25 s)."""
     return ([tuple(m) for m in snap.current.values()],
-            [tuple(a) for a in snap.attempts.values()],
-            [tuple(c) for rows in snap.checks.values() for c in rows],
+            _shared(snap.attempts.values(), range(len(Attempt._fields))),
+            _shared((c for rows in snap.checks.values() for c in rows),
+                    [i for i, f in enumerate(CheckRow._fields) if f != "sample"]),
             [tuple(r) for r in snap.active_runs], snap.max_seq,
             [tuple(a) for a in snap.last_attempts.values()], snap.check_counts, snap.lost,
             snap.warehouse_id)
+
+
+def _shared(rows, columns) -> list[tuple]:
+    """Rows as tuples whose values at ``columns`` (hashable ones) are one object each."""
+    seen: dict = {}
+    one = seen.setdefault
+    out = []
+    for row in rows:
+        row = list(row)
+        for i in columns:
+            row[i] = one(row[i], row[i])
+        out.append(tuple(row))
+    return out
 
 
 def _unpack(packed: tuple) -> Snapshot:
