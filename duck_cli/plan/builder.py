@@ -77,10 +77,7 @@ def build(project: Project, health: Health, order: Iterable[str], req: Request,
     messages = _messages()
     for asset in order:
         if _reads_nothing(project.assets[asset]):
-            partitions = health.assets[asset].partitions
-            for key in cone.get(asset, ()):
-                verdicts[(asset, key)] = _leaf_verdict(project, health, req, asset, key,
-                                                       partitions[key], messages)
+            _leaf_verdicts(project, health, req, asset, cone.get(asset, ()), verdicts, messages)
             continue
         for key in cone.get(asset, ()):
             verdicts[(asset, key)] = _verdict(project, health, req, asset, key, verdicts)
@@ -218,6 +215,18 @@ def _messages():
 
 
 _OK = (OK, (), None)
+
+
+def _leaf_verdicts(project: Project, health: Health, req: Request, asset: str, keys,
+                   verdicts: dict, messages) -> None:
+    """`_leaf_verdict` of each of ``keys``, a fresh partition nobody forces decided inline."""
+    partitions, forced, fresh = health.assets[asset].partitions, req.forced, State.FRESH
+    for key in keys:
+        p = partitions[key]
+        if p.state == fresh and not (forced and (asset, key) in forced):
+            verdicts[(asset, key)] = _OK
+        else:
+            verdicts[(asset, key)] = _leaf_verdict(project, health, req, asset, key, p, messages)
 
 
 def _leaf_verdict(project: Project, health: Health, req: Request, asset: str, key: str, p,

@@ -358,20 +358,17 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
 def _mats(rows: list[tuple]) -> dict[tuple[str, str], Mat]:
-    """Materializations by (asset, partition) from LATEST_MATS rows, in one pass: the naive UTC
-    time made aware, and repeated values (asset, run, code version...) one object each, which
+    """Materializations by (asset, partition) from LATEST_MATS's groups: each group's shared
+    values (asset, run, code version, time) are one object for all its partitions, which
     halves their memory and lets the snapshot cache pickle them as short references."""
     from datetime import timezone
 
-    seen: dict = {}
-    one, new, utc = seen.setdefault, tuple.__new__, timezone.utc
+    new, utc = tuple.__new__, timezone.utc
     out = {}
-    for seq, asset, key, run, step, at, code, data, rows_, kind in rows:
-        aware = seen.get(at)
-        if aware is None and at is not None:
-            aware = seen[at] = at.replace(tzinfo=utc)
-        out[asset, key] = new(Mat, (seq, one(asset, asset), key, one(run, run), step, aware,
-                                    one(code, code), one(data, data), rows_, one(kind, kind)))
+    for asset, run, step, at, code, data, kind, seqs, keys, counts in rows:
+        at = at.replace(tzinfo=utc) if at is not None else None
+        for seq, key, count in zip(seqs, keys, counts):
+            out[asset, key] = new(Mat, (seq, asset, key, run, step, at, code, data, count, kind))
     return out
 
 

@@ -22,9 +22,13 @@ LATEST_ATTEMPTS = (
 LATEST_CHECKS = (
     "SELECT seq, run_id, asset, partition_key, check_name, kind, severity, passed, observed, "
     "failing, message, sample, stage FROM current_checks")
+# the current materializations grouped by what a publish shares (one row per asset and step,
+# its partitions as lists): 100,000 partitions of one asset become Python objects three values
+# each instead of ten
 LATEST_MATS = (
-    "SELECT seq, asset, partition_key, run_id, step, timezone('UTC', created_at), "
-    "code_version, data_version, row_count, kind FROM current_materializations")
+    "SELECT asset, run_id, step, timezone('UTC', created_at), code_version, data_version, kind, "
+    "list(seq ORDER BY seq), list(partition_key ORDER BY seq), list(row_count ORDER BY seq) "
+    "FROM current_materializations GROUP BY ALL")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS duck_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
