@@ -76,6 +76,8 @@ def unknown_deps(built: Built, known: set[str]) -> list[Problem]:
 def cycles(built: Built, known: set[str]) -> list[Problem]:
     """A dependency cycle, printed as its path: each asset depends on the next."""
     upstream = {a.name: [d.asset for d in a.deps if d.asset in known] for a in built.assets}
+    if acyclic(upstream):  # the common case, decided without graphlib's slower cycle search
+        return []
     try:
         graphlib.TopologicalSorter(upstream).prepare()
     except graphlib.CycleError as err:
@@ -84,6 +86,32 @@ def cycles(built: Built, known: set[str]) -> list[Problem]:
         return [spot.problem(f"dependency cycle: {' -> '.join(path)}",
                              "Each asset depends on the next one; remove one of these deps.")]
     return []
+
+
+def acyclic(upstream: dict[str, list[str]]) -> bool:
+    """Whether no dependency cycle exists (Kahn's algorithm: every node can be taken once
+    what it depends on was taken).
+
+    >>> acyclic({"a": [], "b": ["a"], "c": ["a", "b", "x"]}), acyclic({"a": ["b"], "b": ["a"]})
+    (True, False)
+    >>> acyclic({"a": ["a"]})
+    False
+    """
+    waiting = {node: len(set(ups)) for node, ups in upstream.items()}
+    readers: dict[str, list[str]] = {}
+    for node, ups in upstream.items():
+        for up in set(ups):
+            readers.setdefault(up, []).append(node)
+            waiting.setdefault(up, 0)
+    ready = [node for node, count in waiting.items() if count == 0]
+    taken = 0
+    while ready:
+        taken += 1
+        for reader in readers.get(ready.pop(), ()):
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                ready.append(reader)
+    return taken == len(waiting)
 
 
 def orient_cycle(nodes: list[str], upstream: dict[str, list[str]]) -> list[str]:
