@@ -74,3 +74,27 @@ def test_snapshot_reads_only_the_current_rows(duck, project):
     assert _status(duck) == before
     doc = json.loads(duck("status", "--json").stdout)
     assert all(a["checks"]["failed"] == 0 for a in doc["assets"])
+
+
+@pytest.mark.materialized
+def test_the_snapshot_holds_each_current_materialization_as_recorded(duck, project):
+    """The snapshot reads the current materializations grouped by publish (partitions as
+    lists): each partition still gets its own row's run, step, time, version and row count."""
+    from datetime import timezone
+
+    from duck_cli.records import Mat
+    from duck_cli.state.catalog import open_catalog
+
+    duck("materialize", "zone_metrics", "--partition", "2026-03-12", "--force")
+    duck("materialize", "zone_metrics", "--from", "2026-03-10", "--to", "2026-03-11", "--force")
+    rows = catalog_rows(project, "SELECT seq, asset, partition_key, run_id, step, "
+                        "timezone('UTC', created_at), code_version, data_version, row_count, "
+                        "kind FROM current_materializations")
+    expected = {(r[1], r[2]): Mat(*r[:5], r[5].replace(tzinfo=timezone.utc), *r[6:])
+                for r in rows}
+    with open_catalog(project / ".duck" / "catalog.duckdb", read_only=True, wait=5) as c:
+        current = c.snapshot().current
+    assert current == expected
+    runs = {current[("zone_metrics", d)].run_id for d in ("2026-03-10", "2026-03-11", "2026-03-12")}
+    assert len(runs) == 2  # two publishes, each partition with its own
+    assert all(m.created_at.tzinfo is not None for m in current.values())
