@@ -203,7 +203,7 @@ class Catalog(History):
         """Current materializations, latest attempts and checks per asset partition."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            current = _mats(self.con.execute(LATEST_MATS).fetchall())
+            current, lost = _mats(self.con.execute(LATEST_MATS).fetchall())
             attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
                 self.con.execute(f"SELECT * FROM ({LATEST_ATTEMPTS}) WHERE status = 'failed'")
                 .fetchall(), 9))}
@@ -222,9 +222,6 @@ class Catalog(History):
             warehouse_id = self.meta("warehouse_id")
         finally:
             self.con.execute("COMMIT")
-        lost = {k: m.data_version or "its data is gone" for k, m in current.items()
-                if m.kind == "lost"}  # recorded by a writer that found the data gone
-        current = {k: m for k, m in current.items() if m.kind != "lost"}
         return Snapshot(current, attempts, checks, active, max_seq, last, counts, lost,
                         warehouse_id)
 
@@ -357,19 +354,23 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
-def _mats(rows: list[tuple]) -> dict[tuple[str, str], Mat]:
-    """Materializations by (asset, partition) from LATEST_MATS's groups: each group's shared
-    values (asset, run, code version, time) are one object for all its partitions, which
-    halves their memory and lets the snapshot cache pickle them as short references."""
+def _mats(rows: list[tuple]) -> tuple[dict[tuple[str, str], Mat], dict[tuple[str, str], str]]:
+    """Materializations by (asset, partition) from LATEST_MATS's groups, and the partitions
+    a writer recorded as lost (found their data gone) with why. Each group's shared values
+    (asset, run, code version, time) are one object for all its partitions, which halves their
+    memory and lets the snapshot cache pickle them as short references."""
     from datetime import timezone
 
     new, utc = tuple.__new__, timezone.utc
-    out = {}
+    out, lost = {}, {}
     for asset, run, step, at, code, data, kind, seqs, keys, counts in rows:
+        if kind == "lost":
+            lost.update(dict.fromkeys(((asset, key) for key in keys), data or "its data is gone"))
+            continue
         at = at.replace(tzinfo=utc) if at is not None else None
         for seq, key, count in zip(seqs, keys, counts):
             out[asset, key] = new(Mat, (seq, asset, key, run, step, at, code, data, count, kind))
-    return out
+    return out, lost
 
 
 def _aware(rows: list[tuple], index: int) -> list[tuple]:
