@@ -35,6 +35,9 @@ def run(app) -> None:
 
     from typer.main import get_command_name
 
+    from duck_cli.engine import skip_binding_imports
+
+    skip_binding_imports()  # DuckDB 1.5 would import pandas to bind a parameter (engine.py)
     # A short-lived command allocating hundreds of thousands of small tuples (snapshots, health)
     # spends most of its time in cycle collections that find nothing; raise the bar instead.
     gc.set_threshold(*GC_THRESHOLD)

@@ -189,6 +189,33 @@ def test_a_frame_library_that_is_not_installed_is_named_with_the_fix(tmp_path):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+WATCHED = ("import atexit, sys; from duck_cli.cli.app import main; sys.argv[0] = 'duck'; "
+           "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules, "
+           "file=sys.stderr)); main()")
+
+
+def test_a_command_binding_parameters_never_imports_pandas_for_duckdb(tmp_path):
+    # DuckDB 1.5 imports pandas to bind any parameter (0.4 s of CPU): duck refuses that one
+    # import (engine.skip_binding_imports); a user's own import of pandas or polars still works
+    root = make(tmp_path, "", {})
+    proc = subprocess.run([sys.executable, "-c", WATCHED, "materialize", "-p", str(root)],
+                          capture_output=True, text=True, env={"DUCK_NOW": NOW, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "pandas imported: False" in proc.stderr
+    assert warehouse_rows(root, "SELECT count(*) FROM orders")[0][0] == 9
+    users = make(tmp_path, asset("p", "pipelines/b.py:pandas_frame") +
+                 asset("q", "pipelines/b.py:polars_frame"),
+                 {"pipelines/b.py": "def pandas_frame(context, orders):\n    import pandas as pd\n"
+                                    "    return pd.DataFrame({'id': [7, 8]})\n\n"
+                                    "def polars_frame(context, orders):\n    import polars as pl\n"
+                                    "    return pl.DataFrame({'id': [7, 8, 9]})\n"}, name="u")
+    proc = subprocess.run([sys.executable, "-c", WATCHED, "materialize", "-p", str(users)],
+                          capture_output=True, text=True, env={"DUCK_NOW": NOW, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pandas imported: True" in proc.stderr
+    assert [warehouse_rows(users, f"SELECT count(*) FROM {t}")[0][0] for t in "pq"] == [2, 3]
+
+
 def test_two_projects_in_one_process_keep_their_own_helpers(tmp_path):
     roots = []
     for n in (2, 5):
