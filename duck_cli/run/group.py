@@ -27,14 +27,24 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
     All or nothing: on any error the transaction rolls back and None says so; the caller then
     builds the steps one by one, each in its own transaction, so a bad step fails alone. After a
     first Ctrl-C the group stops after the step in progress and commits the steps it finished:
-    the results are then fewer than the builders."""
+    the results are then fewer than the builders.
+
+    In a lake the group is one DuckLake commit (nothing to audit: plain steps have no checks),
+    labelled and noted like a step's (`lake_publish`); a transaction conflict rolls it back like
+    any error, and the steps then publish one by one with their own retries. Steps reading
+    per-partition source files stay alone there (their TEMP views would be a second database
+    written in the lake's transaction)."""
     import time
 
     from duck_cli.engine import duckdb
 
+    if wh.lake and any(b.inputs for b in builders):
+        return None
     done = []
     wh.begin()
     try:
+        if wh.lake:
+            wh.label_commit(builders[0].run_id, [(b.step, b.asset.name) for b in builders])
         for b in builders:
             if s.interrupted:  # finish the step in progress, not the whole group
                 break
@@ -54,6 +64,8 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         with s.commit_lock:
             ledgers = [b.ledger(rows) for b, _started, rows, _secs in done]
             commit_with_ledger(s, wh, [row for ledger in ledgers for row in ledger])
+            if wh.lake:  # what `runs show` and `why` name (commits here are serialised)
+                ledgers = with_snapshot(ledgers, wh.snapshot_id())
         s.faults.hit("published")
     except (duckdb.Error, RuntimeError, SliceError, inputs.SourceFileError) as err:
         rollback_or_raise(wh, err)
@@ -64,3 +76,13 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         res.ledger, res.seconds = ledger, seconds
         out.append(res)
     return out
+
+
+def with_snapshot(ledgers: list[list], snapshot: int | None) -> list[list]:
+    """The ledger rows with the lake snapshot their commit made noted in ``upstream``."""
+    import json
+
+    def noted(upstream: str | None) -> str:
+        return json.dumps({**(json.loads(upstream) if upstream else {}), "snapshot": snapshot})
+
+    return [[row._replace(upstream=noted(row.upstream)) for row in rows] for rows in ledgers]

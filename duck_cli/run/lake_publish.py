@@ -12,7 +12,6 @@ stay staged meanwhile.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from datetime import datetime
@@ -22,6 +21,7 @@ from duck_cli.records import RunStatus
 from duck_cli.models import STATEFUL
 from duck_cli.run import contracts, files_output, python_asset
 from duck_cli.run.build import Builder
+from duck_cli.run.group import with_snapshot
 from duck_cli.run.transaction import SliceError, commit_with_ledger, rollback_or_raise, used_params
 from duck_cli.sql import key_expr, quote_ident
 from duck_cli.state.lake_config import is_conflict, redact
@@ -160,7 +160,7 @@ class LakeBuilder(Builder):
 
     def label(self) -> None:
         """Name the snapshot this publish makes after its run and step."""
-        self.wh.label_commit(self.run_id, self.step, self.asset.name)
+        self.wh.label_commit(self.run_id, [(self.step, self.asset.name)])
 
     def replace_from(self, relation: str) -> None:
         """Replace the whole table with the staged rows (in the caller's transaction)."""
@@ -181,15 +181,8 @@ class LakeBuilder(Builder):
             snapshot = self.wh.snapshot_id()  # commits in this process are serialised here
         self.s.faults.hit("published")
         res = self.result(started, RunStatus.SUCCESS, rows, checks, None, None)
-        res.ledger = [row._replace(upstream=_with_snapshot(row.upstream, snapshot))
-                      for row in ledger]
+        [res.ledger] = with_snapshot([ledger], snapshot)
         return res
-
-
-def _with_snapshot(upstream: str | None, snapshot: int | None) -> str:
-    body = json.loads(upstream) if upstream else {}
-    body["snapshot"] = snapshot
-    return json.dumps(body)
 
 
 def _params(b: Builder) -> dict:

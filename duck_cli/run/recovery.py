@@ -51,8 +51,9 @@ def record_lost(s) -> list[str]:
     then remember which warehouse the catalog describes. The assets affected."""
     snap, path = s.snapshot, held.shown(s.project)
     # every schema's relations: an asset that moved is still recorded where it was built
-    facts = held.Facts(s.wh.identity(), s.wh.max_seq(),
-                       held.read_facts(s.wh.con, s.settings.env).relations)
+    facts = held.read_facts(s.wh.con, s.settings.env)  # identity, ledger max and relations
+    if facts.identity is None:  # a warehouse duck never wrote: its ledger may still hold rows
+        facts = replace(facts, ledger_max=s.wh.max_seq())
     lost = held.lost_partitions(snap, facts, path, s.project.assets)
     now = s.clock()
     rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",

@@ -56,8 +56,9 @@ def sql_error(err: Exception) -> str:
 
 
 def plain_step(wh, asset: Asset) -> bool:
-    """Nothing to stage for: no checks or contract, SQL (not Python), not a lake (one by one)."""
-    return not (asset.checks or asset.columns or asset.materialize.python is not None or wh.lake)
+    """Nothing to stage for: no checks or contract, SQL (not Python). In a lake a step alone
+    stages anyway (`LakeBuilder`); plain steps there only share group transactions."""
+    return not (asset.checks or asset.columns or asset.materialize.python is not None)
 
 
 def direct_ok(s, wh, asset: Asset) -> bool:

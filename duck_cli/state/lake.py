@@ -175,12 +175,17 @@ class LakeWarehouse(Warehouse):
         row = self.con.execute(f"FROM {ALIAS}.current_snapshot()").fetchone()
         return int(row[0]) if row else None
 
-    def label_commit(self, run_id: str | None, step: int | None, asset: str) -> None:
-        """Name the transaction's snapshot after the run and step (readable in the lake's
-        snapshot list by any client), inside the caller's transaction."""
-        info = json.dumps({"run_id": run_id, "step": step, "asset": asset})
+    def label_commit(self, run_id: str | None, steps: list[tuple[int | None, str]]) -> None:
+        """Name the transaction's snapshot after the run and its steps (readable in the lake's
+        snapshot list by any client), inside the caller's transaction: "r00003 step 4: orders"
+        for one step, "r00003 step 4: a; step 5: b" for a group sharing the commit."""
+        (step, asset), more = steps[0], len(steps) > 1
+        info = {"run_id": run_id, "step": step, "asset": asset}
+        if more:
+            info["steps"] = [{"step": n, "asset": a} for n, a in steps]
         self.con.execute(f"CALL {ALIAS}.set_commit_message('duck', ?, extra_info => ?)",
-                         [f"{run_id} step {step}: {asset}", info])
+                         [f"{run_id} " + "; ".join(f"step {n}: {a}" for n, a in steps),
+                          json.dumps(info)])
 
 
 def prepare_ledger(con) -> None:

@@ -448,3 +448,49 @@ def test_a_lake_of_another_format_version_is_one_clear_error(project, postgres, 
     with psycopg.connect(postgres.dsn(env["PGDATABASE"])) as con:
         assert con.execute("SELECT value FROM ducklake_metadata WHERE key = 'version'"
                            ).fetchone()[0] == version
+
+
+PLAIN = """
+assets:
+  - name: base
+    materialize: {sql: "select range::int as id, date '2026-03-01' + (range % 6)::int as day from range(60)"}
+""" + "".join(f"""
+  - name: t{i}
+    deps: [base]
+    materialize: {{sql: "select id * {i} as v from base"}}
+""" for i in range(6)) + """
+  - name: daily
+    deps: [base]
+    partitions: {daily: {start: "2026-03-01", column: day}}
+    materialize: {strategy: incremental, sql: "select day, count(*) as n from base where day >= $partition_start and day < $partition_end group by day"}
+"""
+
+
+def test_plain_steps_share_lake_commits_each_named_in_its_snapshot(postgres, tmp_path):
+    """Steps with nothing to audit (no checks, no contract) publish in shared DuckLake commits:
+    fewer snapshots than steps, the same tables, every materialization naming the snapshot
+    that holds it, whose commit message names its run and step."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "m.yaml").write_text(PLAIN)
+    env = use_lake(root, postgres, "lake-data")
+    now = "2026-03-06T07:30:00+00:00"
+    result = invoke(root, "materialize", "--jobs", "2", now=now, env=env)
+    assert result.exit_code == 0, result.output
+    back = invoke(root, "backfill", "daily", "--from", "2026-03-01", "--to", "2026-03-05",
+                  "--batch-size", "1", "--jobs", "2", now=now, env=env)
+    assert back.exit_code == 0, back.output
+    assert [lake_rows(root, env, f"SELECT sum(v) FROM t{i}")[0][0] for i in range(6)] == \
+        [i * sum(range(60)) for i in range(6)]
+    assert lake_rows(root, env, "SELECT day::VARCHAR, n FROM daily ORDER BY day") == \
+        [(f"2026-03-0{d}", 10) for d in range(1, 6)]
+    rows = catalog_rows(root, "SELECT run_id, step, asset, upstream FROM materializations WHERE "
+                              "kind = 'materialization'")
+    snapshots = dict(lake_rows(root, env, "SELECT snapshot_id, commit_message FROM "
+                                          "ducklake_snapshots('lake')"))
+    made = {json.loads(upstream)["snapshot"] for *_r, upstream in rows}
+    assert len(rows) == 17 and len(made) < 12  # 7 tables, 5 partitions, 5 again one by one
+    for run_id, step, asset, upstream in rows:
+        message = snapshots[json.loads(upstream)["snapshot"]]
+        assert message.startswith(f"{run_id} ") and f"step {step}: {asset}" in message
+    assert any(";" in snapshots[m] for m in made)  # some commits carried several steps
