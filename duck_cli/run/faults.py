@@ -3,7 +3,8 @@
 DUCK_FAULT is a comma-separated list of ``point``, ``point:N`` (crash the N-th time the point
 is reached) or ``point:N:pause=SECONDS`` (sleep there instead, to hold a window open, e.g. a
 worker that committed but is not recorded yet while another worker's later commit is).
-`duck migrate` has one point of its own, ``migrate``, reached after each part it copies.
+`duck migrate` has one point of its own, ``migrate``, reached after each part it copies;
+`duck promote` one, ``promote``, inside its transaction just before the commit.
 """
 
 from __future__ import annotations

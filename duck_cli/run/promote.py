@@ -24,6 +24,7 @@ from duck_cli.models import STATEFUL, Project
 from duck_cli.plan import defer
 from duck_cli.records import Batch, Mat, RunRecord, RunStatus, Snapshot, StepRecord
 from duck_cli.code_version import moved_keys
+from duck_cli.errors import ExecutionError
 from duck_cli.run import files_output
 from duck_cli.sql import quote_ident, relation, slice_predicate
 from duck_cli.state.warehouse import ledger_row
@@ -97,27 +98,57 @@ def promote(s, env_name: str, mats: dict[str, list[Mat]], env_snap: Snapshot) ->
     is production's writing session)."""
     run_id = f"{env_name}/{max(m.run_id or '' for rows in mats.values() for m in rows)}"
     now = s.clock()
+    ledger = [ledger_row(s.next_seq(), s.project.assets[asset], m.partition, run_id, step, now,
+                         m.row_count, "materialization",
+                         upstream=json.dumps({"promoted_from": env_name, "seq": m.seq}))
+              for step, (asset, rows) in enumerate(mats.items()) for m in rows]
     s.unrecorded()  # a crash after the commit leaves rows the next command records
-    s.wh.begin()
-    try:
-        ledger = []
-        for step, (asset, rows) in enumerate(mats.items()):
-            _copy(s.wh, s.project.assets[asset], [m.partition for m in rows], env_name)
-            _drop_moved(s, s.project.assets[asset], [m.partition for m in rows])
-            ledger += [ledger_row(s.next_seq(), s.project.assets[asset], m.partition, run_id,
-                                  step, now, m.row_count, "materialization",
-                                  upstream=json.dumps({"promoted_from": env_name,
-                                                       "seq": m.seq}))
-                       for m in rows]
-        s.wh.append_ledger(ledger)
-        s.wh.commit()
-    except BaseException:
-        s.wh.rollback()
-        raise
+    _retried(s, env_name, lambda: _publish(s, env_name, mats, ledger))
     _record(s, run_id, mats, ledger, now)
     for asset in (a for a in mats if s.project.assets[a].is_files):
         _copy_files(s.project.root, asset, [m.partition for m in mats[asset]], env_name)
     return Promoted(env_name, run_id, {a: [m.partition for m in rows] for a, rows in mats.items()})
+
+
+def _publish(s, env_name: str, mats: dict[str, list[Mat]], ledger: list) -> None:
+    """One transaction: every asset's copy and the ledger rows (rolled back on any error)."""
+    s.wh.begin()
+    try:
+        for asset, rows in mats.items():
+            _copy(s.wh, s.project.assets[asset], [m.partition for m in rows], env_name)
+            _drop_moved(s, s.project.assets[asset], [m.partition for m in rows])
+        s.wh.append_ledger(ledger)
+        s.faults.hit("promote")
+        s.wh.commit()
+    except BaseException:
+        s.wh.rollback()
+        raise
+
+
+def _retried(s, env_name: str, publish) -> None:
+    """Run ``publish`` until it commits: in a lake, another writer committing to one of the
+    same tables first (a DuckLake transaction conflict) makes the whole promotion run again
+    after a random pause that grows, as a step's publish does (`lake_publish`), up to a bound."""
+    import random
+    import time
+
+    from duck_cli.engine import duckdb
+    from duck_cli.run.lake_publish import ATTEMPTS, MAX_PAUSE, PAUSE
+    from duck_cli.state.lake_config import is_conflict
+
+    for attempt in range(ATTEMPTS):
+        try:
+            return publish()
+        except duckdb.Error as err:
+            if not (s.wh.lake and is_conflict(err)):
+                raise
+        if attempt < ATTEMPTS - 1:
+            time.sleep(random.uniform(0, min(MAX_PAUSE, PAUSE * 2 ** attempt) * 2))
+    raise ExecutionError(
+        f"promoting environment '{env_name}' into production: the lake refused the commit "
+        f"{ATTEMPTS} times because other writers changed the same tables at the same moment "
+        "(DuckLake transaction conflicts); nothing was promoted",
+        hint=f"Run `duck promote --env {env_name}` again once the other writers finish.")
 
 
 def _copy(wh, asset, keys: list[str], env: str) -> None:

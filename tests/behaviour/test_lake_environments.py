@@ -34,6 +34,50 @@ def _state_schemas(postgres, db: str) -> set[str]:
         return {r[0] for r in con.execute("SELECT schema_name FROM information_schema.schemata")}
 
 
+def _promote_refused_while_another_writer_commits(project, env, prod_rows) -> None:
+    """A writer committing to production's table throughout: each promotion transaction (held
+    open 0.3 s at its fault point) meets a DuckLake conflict and runs again, up to the bound;
+    then one error naming the environment, exit 1, and nothing promoted or recorded."""
+    import threading
+
+    import duckdb
+
+    from duck_cli.state import extensions
+
+    stop = threading.Event()
+
+    def write() -> None:
+        con = duckdb.connect()
+        try:
+            extensions.load(con, ("ducklake", "postgres"), project / ".duck")
+            dsn = " ".join(f"{k}={env['PG' + k.upper()]}" for k in ("host", "port", "user",
+                                                                     "password", "database"))
+            con.execute(f"ATTACH 'ducklake:postgres:{dsn.replace('database=', 'dbname=')}' AS w")
+            while not stop.is_set():  # rewrites the previewed slice's rows as they are
+                con.execute("UPDATE w.main.zone_metrics SET trip_date = trip_date "
+                            "WHERE trip_date >= DATE '2026-03-11'")
+                stop.wait(0.05)
+        finally:
+            con.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        faults = ",".join(f"promote:{n}:pause=0.3" for n in range(1, 9))
+        refused = invoke(project, "promote", "--env", "pr", now=NOW,
+                         env={**env, "DUCK_FAULT": faults})
+    finally:
+        stop.set()
+        writer.join()
+    assert refused.exit_code == 1, refused.output
+    words = " ".join(refused.output.split())
+    assert "promoting environment 'pr' into production: the lake refused the commit 8 times" \
+        in words and "nothing was promoted" in words and "Traceback" not in refused.output
+    assert lake_rows(project, env, "SELECT * FROM main.zone_metrics ORDER BY ALL") == prod_rows
+    runs = json.loads(_ok(project, env, "runs", "--json").stdout)["runs"]
+    assert not any(r["run_id"].startswith("pr/") for r in runs)
+
+
 def test_a_preview_on_a_lake_builds_diffs_promotes_and_drops(project, postgres):
     state = postgres.create_database("state")
     env = use_lake(project, postgres, "lake-data", f"state: {{postgres: 'dbname={state}'}}\n")
@@ -59,6 +103,7 @@ def test_a_preview_on_a_lake_builds_diffs_promotes_and_drops(project, postgres):
     assert z["rows"]["added"] == z["rows"]["removed"] == 0 and z["rows"]["changed"] > 0
 
     preview = lake_rows(project, env, "SELECT * FROM main__pr.zone_metrics ORDER BY ALL")
+    _promote_refused_while_another_writer_commits(project, env, prod_rows)
     doc = json.loads(_ok(project, env, "promote", "--env", "pr", "--json").stdout)
     assert "zone_metrics" in {a["asset"] for a in doc["assets"]}
     assert lake_rows(project, env, "SELECT * FROM main.zone_metrics WHERE trip_date >= "
