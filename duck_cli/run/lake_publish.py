@@ -35,6 +35,8 @@ MAX_PAUSE = 2.0
 class LakeBuilder(Builder):
     """A `Builder` for a lake: stage locally, audit, then publish in a retried transaction."""
 
+    staged = False  # whether the rows are in the local stage (not in a group transaction)
+
     def build(self, started: datetime):
         """Build with the step's source inputs in place."""
         if self.asset.materialize.python is not None:  # the same path, staged from Python
@@ -48,6 +50,7 @@ class LakeBuilder(Builder):
         from duck_cli.engine import duckdb
 
         try:
+            self.staged = True
             self.stage_locally()
             self.s.faults.hit("stage")
             relation = quote_ident(STAGE)
@@ -145,7 +148,8 @@ class LakeBuilder(Builder):
     def per_key_counts(self, rows: int) -> dict[str, int]:
         """Rows per partition key, counted in the local stage (what the slice now holds),
         not by reading the slice back from the lake."""
-        if len(self.keys) == 1 or self.asset.materialize.strategy != "incremental":
+        if len(self.keys) == 1 or self.asset.materialize.strategy != "incremental" \
+                or not self.staged:  # in a group transaction: read from the slice itself
             return super().per_key_counts(rows)
         return dict(self.wh.con.execute(
             f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) FROM "

@@ -453,7 +453,7 @@ def test_a_lake_of_another_format_version_is_one_clear_error(project, postgres, 
 PLAIN = """
 assets:
   - name: base
-    materialize: {sql: "select range::int as id, date '2026-03-01' + (range % 6)::int as day from range(60)"}
+    materialize: {sql: "select range::int as id, date '2026-03-01' + (range % 12)::int as day from range(120)"}
 """ + "".join(f"""
   - name: t{i}
     deps: [base]
@@ -474,23 +474,28 @@ def test_plain_steps_share_lake_commits_each_named_in_its_snapshot(postgres, tmp
     root.mkdir()
     (root / "m.yaml").write_text(PLAIN)
     env = use_lake(root, postgres, "lake-data")
-    now = "2026-03-06T07:30:00+00:00"
+    now = "2026-03-12T07:30:00+00:00"
     result = invoke(root, "materialize", "--jobs", "2", now=now, env=env)
     assert result.exit_code == 0, result.output
-    back = invoke(root, "backfill", "daily", "--from", "2026-03-01", "--to", "2026-03-05",
-                  "--batch-size", "1", "--jobs", "2", now=now, env=env)
+    back = invoke(root, "backfill", "daily", "--from", "2026-03-01", "--to", "2026-03-10",
+                  "--batch-size", "2", "--jobs", "2", now=now, env=env)
     assert back.exit_code == 0, back.output
     assert [lake_rows(root, env, f"SELECT sum(v) FROM t{i}")[0][0] for i in range(6)] == \
-        [i * sum(range(60)) for i in range(6)]
+        [i * sum(range(120)) for i in range(6)]
     assert lake_rows(root, env, "SELECT day::VARCHAR, n FROM daily ORDER BY day") == \
-        [(f"2026-03-0{d}", 10) for d in range(1, 6)]
+        [(f"2026-03-{d:02d}", 10) for d in range(1, 12)]
     rows = catalog_rows(root, "SELECT run_id, step, asset, upstream FROM materializations WHERE "
                               "kind = 'materialization'")
     snapshots = dict(lake_rows(root, env, "SELECT snapshot_id, commit_message FROM "
                                           "ducklake_snapshots('lake')"))
     made = {json.loads(upstream)["snapshot"] for *_r, upstream in rows}
-    assert len(rows) == 17 and len(made) < 12  # 7 tables, 5 partitions, 5 again one by one
+    assert len(rows) == 28 and len(made) < 18  # 7 tables and 11 partitions, then 10 again
     for run_id, step, asset, upstream in rows:
         message = snapshots[json.loads(upstream)["snapshot"]]
         assert message.startswith(f"{run_id} ") and f"step {step}: {asset}" in message
     assert any(";" in snapshots[m] for m in made)  # some commits carried several steps
+    backfill = max(r[0] for r in rows)  # its batches of 2 days after the first share commits
+    assert any(";" in snapshots[json.loads(u)["snapshot"]] for r, *_s, u in rows if r == backfill)
+    counts = catalog_rows(root, "SELECT partition_key, row_count FROM materializations WHERE "
+                                "asset = 'daily' AND run_id = ?", [backfill])
+    assert sorted(counts) == [(f"2026-03-{d:02d}", 1) for d in range(1, 11)]  # a row a day
