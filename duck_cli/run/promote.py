@@ -26,7 +26,9 @@ from duck_cli.records import Batch, Mat, RunRecord, RunStatus, Snapshot, StepRec
 from duck_cli.code_version import moved_keys
 from duck_cli.errors import ExecutionError
 from duck_cli.run import files_output
+from duck_cli.run.lake_publish import ATTEMPTS, MAX_PAUSE, PAUSE
 from duck_cli.sql import quote_ident, relation, slice_predicate
+from duck_cli.state.lake_config import is_conflict
 from duck_cli.state.warehouse import ledger_row
 
 
@@ -133,8 +135,6 @@ def _retried(s, env_name: str, publish) -> None:
     import time
 
     from duck_cli.engine import duckdb
-    from duck_cli.run.lake_publish import ATTEMPTS, MAX_PAUSE, PAUSE
-    from duck_cli.state.lake_config import is_conflict
 
     for attempt in range(ATTEMPTS):
         try:
