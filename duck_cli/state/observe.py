@@ -32,18 +32,22 @@ def file_sources(project: Project) -> list[Asset]:
 
 
 def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], object],
-            connect: Callable[[], object] | None = None) -> dict[str, dict[str, str | None]]:
+            connect: Callable[[], object] | None = None,
+            scope: Mapping[str, frozenset[str]] | None = None) -> dict[str, dict[str, str | None]]:
     """Live versions of every file source's partitions, by asset and key.
 
     ``recorded`` (the catalog's current materializations) lets a size:mtime version recorded
     before content versions stand while the file is unchanged; ``connect`` gives a DuckDB
-    connection with the project's extensions and secrets, for remote sources.
+    connection with the project's extensions and secrets, for remote sources. With a
+    ``scope`` (asset -> keys) only those partitions are observed.
     """
     cache = ver.VersionCache(cache_file(project))
     out: dict[str, dict[str, str | None]] = {}
     con = None
     for asset in file_sources(project):
         keys = parts.partition_keys(asset.partitions, now)
+        if scope is not None:
+            keys = [k for k in keys if k in scope.get(asset.name, ())]
         listing = None
         if is_remote(asset.source.path):
             listing, con = _remote(project, asset, keys, con, connect)
@@ -54,6 +58,30 @@ def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], 
         out[asset.name] = live
     cache.save()
     return out
+
+
+def with_voters(project: Project, now: datetime, scope: Mapping[str, frozenset[str]] | None,
+                voters: int = 4) -> Mapping[str, frozenset[str]] | None:
+    """A scope with, for each file source in it, its first few partitions too: a step's file
+    is checked against the columns of a few other files (`run.inputs.reference`), the same
+    ones a whole observation would offer it (the earliest arrived)."""
+    if scope is None:
+        return None
+    out = dict(scope)
+    for asset in file_sources(project):
+        if asset.name in scope:
+            out[asset.name] = scope[asset.name] | frozenset(_first_arrived(
+                project, asset, parts.partition_keys(asset.partitions, now), voters))
+    return out
+
+
+def _first_arrived(project: Project, asset: Asset, keys: list[str], n: int) -> list[str]:
+    """The first ``n`` keys whose local file is there (one listing of its folder), or the
+    first ``n`` keys of a remote or single-file source."""
+    if is_remote(asset.source.path) or not sources.is_per_partition(asset):
+        return keys[:n]
+    found, _entries = sources.partition_files(asset, project.root, keys)
+    return [k for k in keys if found.get(k)][:n]
 
 
 def _remote(project: Project, asset: Asset, keys: list[str], con, connect):
