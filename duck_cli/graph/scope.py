@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Iterable, Mapping
 
 from duck_cli.graph.mapping import upstream_map
-from duck_cli.graph.partitions import partition_keys
-from duck_cli.models import Project
+from duck_cli.graph.partitions import key_count, partition_keys
+from duck_cli.graph.periods import key_indices
+from duck_cli.models import UNPARTITIONED, PartitionsDef, Project, StaticPartitions
 
 Scope = Mapping[str, frozenset[str]]  # asset -> the keys in scope (an asset missing: none)
 
@@ -44,3 +45,26 @@ def covers(scope: Scope | None, asset: str, keys: Iterable[str]) -> bool:
         return True
     mine = scope.get(asset, frozenset())
     return all(k in mine for k in keys)
+
+
+def in_order(defn: PartitionsDef | None, keys: Iterable[str]) -> list[str]:
+    """Existing ``keys`` in the order `partition_keys` lists them, without listing them all
+    (a day's backfill must not cost a pass over ten years of days).
+
+    >>> from datetime import datetime
+    >>> from duck_cli.models import TimePartitions
+    >>> in_order(TimePartitions("daily", datetime(2026, 1, 1)), {"2026-03-02", "2026-02-28"})
+    ['2026-02-28', '2026-03-02']
+    """
+    if defn is None:
+        return [UNPARTITIONED] if UNPARTITIONED in keys else []
+    if isinstance(defn, StaticPartitions):
+        return [v for v in defn.values if v in keys]
+    keys = list(keys)
+    return [k for _i, k in sorted(zip(key_indices(defn, keys), keys))]
+
+
+def whole(scope: Scope | None, asset: str, defn: PartitionsDef | None, now: datetime) -> bool:
+    """Whether every partition of ``asset`` is in scope (no scope: yes)."""
+    return scope is None or len(scope.get(asset, ())) >= key_count(defn, now)
+

@@ -17,6 +17,7 @@ from duck_cli.health import freshness
 from duck_cli.health.state import Promise, State, asset_state, count, partition_state, with_breach
 from duck_cli.records import Mat, RunStatus, Snapshot
 from duck_cli.graph.dag import AssetGraph
+from duck_cli.graph.scope import in_order
 from duck_cli.code_version import changed_parts, contract_change, reader_seq, schema_change
 from duck_cli.models import Asset, Project
 
@@ -137,10 +138,8 @@ def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
     virtual = snap.max_seq + 1  # seq of source data seen on disk but not recorded yet
     for name in graph.order:
         asset = project.assets[name]
-        keys = tuple(parts.partition_keys(asset.partitions, now))
-        if scope is not None:
-            mine = scope.get(name, frozenset())
-            keys = tuple(k for k in keys if k in mine)
+        keys = tuple(parts.partition_keys(asset.partitions, now) if scope is None else
+                     in_order(asset.partitions, scope.get(name, ())))
         current = {k: m for k in keys if (m := snap.current.get((name, k))) is not None}
         if asset.is_source:
             states = _source_states(asset, keys, current, observed.get(name), virtual)

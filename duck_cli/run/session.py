@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Callable, Iterator
 
 from duck_cli.graph import partitions as parts
-from duck_cli.graph.scope import Scope, covers
+from duck_cli.graph.scope import Scope, covers, in_order, whole
 from duck_cli.errors import ExecutionError
 from duck_cli.run.prelude import prepare_connection
 from duck_cli.state import observe, sources, versions as versions_mod
@@ -266,8 +266,8 @@ def observe_sources(s: Session) -> None:
     live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con,
                            scope=observe.with_voters(s.project, now, s.scope))
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
-        keys = [k for k in parts.partition_keys(asset.partitions, now)
-                if s.scope is None or k in s.scope.get(asset.name, ())]
+        keys = parts.partition_keys(asset.partitions, now) if s.scope is None else \
+            in_order(asset.partitions, s.scope.get(asset.name, ()))
         live[asset.name] = s.tables.versions(asset, keys, lambda: s.wh.observe_table(asset, keys))
         s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.observe):
@@ -283,7 +283,7 @@ def observe_sources(s: Session) -> None:
             and covers(s.scope, name, [key])]  # another day's change is not this command's
     for asset in observe.file_sources(s.project):
         arrived = [k for k, v in live[asset.name].items() if v]
-        if not covers(s.scope, asset.name, parts.partition_keys(asset.partitions, now)):
+        if not whole(s.scope, asset.name, asset.partitions, now):
             continue  # the whole-source view needs every file; the steps read their own
         s.source_errors.pop(asset.name, None)
         try:

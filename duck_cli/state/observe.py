@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 
 from duck_cli.errors import ExecutionError
 from duck_cli.graph import partitions as parts
+from duck_cli.graph.scope import in_order
 from duck_cli.models import Asset, Project, is_remote
 from duck_cli.state import remote, sources
 from duck_cli.state import versions as ver
@@ -45,9 +46,8 @@ def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], 
     out: dict[str, dict[str, str | None]] = {}
     con = None
     for asset in file_sources(project):
-        keys = parts.partition_keys(asset.partitions, now)
-        if scope is not None:
-            keys = [k for k in keys if k in scope.get(asset.name, ())]
+        keys = parts.partition_keys(asset.partitions, now) if scope is None else \
+            in_order(asset.partitions, scope.get(asset.name, ()))
         listing = None
         if is_remote(asset.source.path):
             listing, con = _remote(project, asset, keys, con, connect)
@@ -71,13 +71,13 @@ def with_voters(project: Project, now: datetime, scope: Mapping[str, frozenset[s
     for asset in file_sources(project):
         if asset.name in scope:
             out[asset.name] = scope[asset.name] | frozenset(_first_arrived(
-                project, asset, parts.partition_keys(asset.partitions, now), voters))
+                project, asset, parts.first_keys(asset.partitions, now, 4 * voters), voters))
     return out
 
 
 def _first_arrived(project: Project, asset: Asset, keys: list[str], n: int) -> list[str]:
-    """The first ``n`` keys whose local file is there (one listing of its folder), or the
-    first ``n`` keys of a remote or single-file source."""
+    """The first ``n`` of ``keys`` whose local file is there (one listing of its folder), or
+    the first ``n`` keys of a remote or single-file source."""
     if is_remote(asset.source.path) or not sources.is_per_partition(asset):
         return keys[:n]
     found, _entries = sources.partition_files(asset, project.root, keys)
