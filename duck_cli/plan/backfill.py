@@ -10,6 +10,7 @@ from duck_cli.graph.scope import Scope, upstream_closure
 from duck_cli.graph.select import select
 from duck_cli.health.state import State
 from duck_cli.sql import PROD
+from duck_cli.models import is_remote
 
 
 def check_options(selection: list[str], opts) -> None:
@@ -44,7 +45,9 @@ def scope_of(project, selection: list[str], opts, now) -> Scope | None:
     --resume and --downstream, which need the whole picture, in an environment (it merges
     production's state), or when the request is wrong (planning then says why)."""
     if not (opts.keys or opts.first or opts.last) or opts.downstream or opts.resume \
-            or project.settings.env != PROD:
+            or project.settings.env != PROD or any(
+                a.is_source and a.source.path and is_remote(a.source.path)
+                for a in project.assets.values()):  # remote: listed whole anyway
         return None
     try:
         graph = AssetGraph.build(project.assets)

@@ -282,9 +282,9 @@ def observe_sources(s: Session) -> None:
             if version is not None and _changed(known.get((name, key)), version)
             and covers(s.scope, name, [key])]  # another day's change is not this command's
     for asset in observe.file_sources(s.project):
-        arrived = [k for k, v in live[asset.name].items() if v]
-        if not whole(s.scope, asset.name, asset.partitions, now):
-            continue  # the whole-source view needs every file; the steps read their own
+        arrived = [k for k, v in live[asset.name].items() if v] \
+            if whole(s.scope, asset.name, asset.partitions, now) \
+            else observe.arrived(s.project, asset, now)  # listed, not read: checks need it
         s.source_errors.pop(asset.name, None)
         try:
             s.wh.expose_source(asset, sources.view_source(asset, s.project.root, arrived))

@@ -75,8 +75,15 @@ def with_voters(project: Project, now: datetime, scope: Mapping[str, frozenset[s
     return out
 
 
-def _first_arrived(project: Project, asset: Asset, keys: list[str], n: int) -> list[str]:
-    """The first ``n`` of ``keys`` whose local file is there (one listing of its folder), or
+def arrived(project: Project, asset: Asset, now: datetime) -> list[str]:
+    """The keys of a local file source whose files are there, from one listing of its folder
+    (no file read); a command that observes only some partitions still exposes the whole
+    source (a relationships check may read it) without observing every file."""
+    return _first_arrived(project, asset, parts.partition_keys(asset.partitions, now), None)
+
+
+def _first_arrived(project: Project, asset: Asset, keys: list[str], n: int | None) -> list[str]:
+    """The first ``n`` (None: all) of ``keys`` whose local file is there (one listing of its folder), or
     the first ``n`` keys of a remote or single-file source."""
     if is_remote(asset.source.path) or not sources.is_per_partition(asset):
         return keys[:n]
