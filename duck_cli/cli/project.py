@@ -96,7 +96,7 @@ def state_in(s, now: datetime):
     from duck_cli.health.assess import state_of
 
     snap = _merged(s.project, s.snapshot, s.base)
-    return replace(state_of(s.project, snap, now, s.live), base=s.base)
+    return replace(state_of(s.project, snap, now, s.live, s.scope), base=s.base)
 
 
 def _repair(project: Project, env: Env) -> None:
@@ -149,15 +149,16 @@ def with_jobs(project: Project, jobs: int | None) -> Project:
 
 
 def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions,
-            as_json: bool, backfill=None) -> int:
-    """Plan under the write lock, execute exactly that plan, render and report it."""
+            as_json: bool, backfill=None, scope=None) -> int:
+    """Plan under the write lock, execute exactly that plan, render and report it (with a
+    ``scope``, `graph.scope`, looking only at those partitions)."""
     from duck_cli.run import session
 
     screen = env.screen
     report_target(run.junit_xml)
     with session.session(project, command, env.now, wait=wait_of(project, run.wait),
                          on_wait=lambda info: render.waiting(screen, info), hold_catalog=True,
-                         faults=env.faults, per_asset=True) as s:
+                         faults=env.faults, per_asset=True, scope=scope) as s:
         state, p = _locked_plan(s, env, make_plan, shares=backfill is not None)
         shared = backfill(s, p) if backfill is not None else None
         events = render.progress(screen, p, enabled=run.progress and not as_json)

@@ -56,7 +56,7 @@ def backfill(*, options: BackfillOptions, env: Env) -> int:
         return None
 
     return execute(env, project, "backfill", make_plan, options.run, options.target.json,
-                   backfill=record)
+                   backfill=record, scope=bf.scope_of(project, selection, request, env.now()))
 
 
 def lease_of(env: Env) -> float:

@@ -64,6 +64,18 @@ def partition_keys(defn: PartitionsDef | None, now: datetime) -> list[str]:
     return between(defn, _first(defn), _last(defn, now))
 
 
+def first_keys(defn: PartitionsDef | None, now: datetime, n: int) -> list[str]:
+    """The first (at most) ``n`` keys that exist at ``now``, without listing the others.
+
+    >>> first_keys(TimePartitions("daily", datetime(2026, 3, 1)), datetime(2026, 3, 3, 1, tzinfo=UTC), 5)
+    ['2026-03-01', '2026-03-02']
+    """
+    if defn is None or isinstance(defn, StaticPartitions):
+        return partition_keys(defn, now)[:n]
+    first = _first(defn)
+    return between(defn, first, min(first + n - 1, _last(defn, now)))
+
+
 def key_count(defn: PartitionsDef | None, now: datetime) -> int:
     """How many keys exist at ``now``, without listing them (hourly gaps not subtracted).
 

@@ -17,6 +17,7 @@ from duck_cli.health import freshness
 from duck_cli.health.state import Promise, State, asset_state, count, partition_state, with_breach
 from duck_cli.records import Mat, RunStatus, Snapshot
 from duck_cli.graph.dag import AssetGraph
+from duck_cli.graph.scope import in_order
 from duck_cli.code_version import changed_parts, contract_change, reader_seq, schema_change
 from duck_cli.models import Asset, Project
 
@@ -119,27 +120,32 @@ class Assessment:
 
 
 def state_of(project: Project, snap: Snapshot, now: datetime,
-             observed: Mapping[str, Mapping[str, str | None]]) -> Assessment:
+             observed: Mapping[str, Mapping[str, str | None]],
+             scope: Mapping[str, frozenset[str]] | None = None) -> Assessment:
     """Build the graph and assess health from one snapshot and the observed source versions."""
     graph = AssetGraph.build(project.assets)
-    return Assessment(project, graph, snap, assess(project, graph, snap, now, observed))
+    return Assessment(project, graph, snap, assess(project, graph, snap, now, observed, scope))
 
 
 def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
-           observed: Mapping[str, Mapping[str, str | None]]) -> Health:
-    """Compute the health of every asset, upstream first."""
+           observed: Mapping[str, Mapping[str, str | None]],
+           scope: Mapping[str, frozenset[str]] | None = None) -> Health:
+    """Compute the health of every asset, upstream first; with a ``scope`` (asset -> keys,
+    closed upstream: `graph.scope`) only of those partitions, and no freshness (a deadline is
+    about an asset's newest partition, which a backfill of old days does not look at)."""
     out: dict[str, AssetHealth] = {}
     maps: dict = {}  # dep mappings computed here, handed to Health so planning reuses them
     virtual = snap.max_seq + 1  # seq of source data seen on disk but not recorded yet
     for name in graph.order:
         asset = project.assets[name]
-        keys = tuple(parts.partition_keys(asset.partitions, now))
+        keys = tuple(parts.partition_keys(asset.partitions, now) if scope is None else
+                     in_order(asset.partitions, scope.get(name, ())))
         current = {k: m for k in keys if (m := snap.current.get((name, k))) is not None}
         if asset.is_source:
             states = _source_states(asset, keys, current, observed.get(name), virtual)
         else:
             states = _built_states(project, asset, keys, current, snap, out, maps)
-        fresh = _freshness(asset, keys, current, out, now)
+        fresh = _freshness(asset, keys, current, out, now) if scope is None else None
         breached = fresh is not None and fresh.state == Promise.STALE
         if breached and fresh.required_key in states:
             states[fresh.required_key] = _with_freshness(states[fresh.required_key], fresh)

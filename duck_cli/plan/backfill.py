@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from duck_cli.plan import builder as planner, defer
-from duck_cli.errors import UsageError
+from duck_cli.errors import DuckError, UsageError
 from duck_cli.records import Backfill
+from duck_cli.graph.dag import AssetGraph
+from duck_cli.graph.scope import Scope, upstream_closure
 from duck_cli.graph.select import select
 from duck_cli.health.state import State
+from duck_cli.sql import PROD
+from duck_cli.models import is_remote
 
 
 def check_options(selection: list[str], opts) -> None:
@@ -33,6 +37,26 @@ def requested(state, selection: list[str], opts) -> dict[str, tuple[str, ...]]:
         return {n: ks for n, ks in out.items() if ks}
     return planner.requested_keys(state.project, state.health, names, opts.keys, opts.first,
                                   opts.last)
+
+
+def scope_of(project, selection: list[str], opts, now) -> Scope | None:
+    """The partitions a backfill that names its keys is about (them and what they read), so
+    its session observes and assesses only those; None (everything) for --missing, --failed,
+    --resume and --downstream, which need the whole picture, in an environment (it merges
+    production's state), or when the request is wrong (planning then says why)."""
+    if not (opts.keys or opts.first or opts.last) or opts.downstream or opts.resume \
+            or project.settings.env != PROD or any(
+                a.is_source and a.source.path and is_remote(a.source.path)
+                for a in project.assets.values()):  # remote: listed whole anyway
+        return None
+    try:
+        graph = AssetGraph.build(project.assets)
+        names = [n for n in select(project.assets, graph, selection)
+                 if not project.assets[n].is_source]
+        keys = planner.requested_at(project, now, names, opts.keys, opts.first, opts.last)
+        return upstream_closure(project, graph.order, keys, now)
+    except DuckError:
+        return None
 
 
 def make_plan(state, selection: list[str], opts, resume: Backfill | None) -> planner.Plan:

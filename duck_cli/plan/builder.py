@@ -324,14 +324,19 @@ def requested_keys(project: Project, health: Health, assets: Iterable[str], keys
     A key only has to belong to one of the selected assets (a daily key skips a region-partitioned
     asset); a key that belongs to none is an error naming the first asset's expectation.
     """
+    return requested_at(project, health.now, assets, keys, first, last)
 
+
+def requested_at(project: Project, now, assets: Iterable[str], keys: list[str],
+                 first: str | None, last: str | None) -> dict[str, tuple[str, ...]]:
+    """`requested_keys` at the clock ``now``, before any health is assessed."""
     out: dict[str, tuple[str, ...]] = {}
     first_error = None
     partitioned = [a for a in assets if project.assets[a].partitions is not None
                    and not project.assets[a].is_source]
     for name in partitioned:
         try:
-            out[name] = _keys_for(project.assets[name], keys, first, last, health.now)
+            out[name] = _keys_for(project.assets[name], keys, first, last, now)
         except PartitionKeyError as err:
             first_error = first_error or err
     if not out:

@@ -13,6 +13,7 @@ from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import error_document
 from duck_cli.report import lineage
+from duck_cli.report import plain
 from duck_cli.report import runs as runs_view
 from duck_cli.report import status as status_view
 from duck_cli.report import summary
@@ -139,6 +140,11 @@ def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
         # the plain sentence needs no table: rich is not even imported (a no-op's fixed cost)
         screen.stdout.write(runs_view.nothing(d["held"]) + "\n")
         return
+    if not screen.terminal and screen.color is None:  # a file or a pipe: rich only if needed
+        text = plain.run_result(d, result, screen.width)
+        if text is not None:
+            screen.stdout.write(text)
+            return
     runs_view.print_result(screen.out, d, p, result)
 
 

@@ -72,29 +72,46 @@ def print_result(out, d: dict, p, result) -> None:
         elif p.blocked():
             out.print(HELD_HINT)
         return
+    steps = shown_steps(d)
+    rows = [[_esc(a), _esc(parts), styled(status), n, secs, _esc(detail)]
+            for a, parts, status, n, secs, detail in result_cells(steps)]
+    if rows:
+        tables.show(out, tables.fit(f"run {result.run_id}: {result.status}", RESULT_COLUMNS,
+                                    rows, out.width), what)
+    for line in after_result(d, steps, result):
+        out.print(line)
+    held_table(out, d["held"], what)
+
+
+def shown_steps(d: dict) -> list[dict]:
+    """The steps a run's table lists: all, or in a long run those that need attention."""
     steps = d["steps"]
     if len(steps) > FOLD_STEPS:  # a long run: list what needs attention, count the rest
         steps = [s for s in steps if s["status"] != "success"
                  or any(not c["passed"] for c in s["checks"])]
-    rows = [[_esc(s["asset"]), _esc(", ".join(s["partitions"]) or "-"), styled(s["status"]),
+    return steps
+
+
+def result_cells(steps: list[dict]) -> list[list[str]]:
+    """The run table's cells as plain text (RESULT_COLUMNS), before markup."""
+    return [[s["asset"], ", ".join(s["partitions"]) or "-", s["status"],
              "" if s["rows"] is None else f"{s['rows']:,}", f"{s['seconds']:.2f}",
-             _esc(first_line(s["error"]) or _check_note(s["checks"]))] for s in steps]
-    if rows:
-        tables.show(out, tables.fit(f"run {result.run_id}: {result.status}", RESULT_COLUMNS,
-                                    rows, out.width), what)
-    _after_result(out, d, steps, result)
-    held_table(out, d["held"], what)
+             first_line(s["error"]) or _check_note(s["checks"])] for s in steps]
 
 
-def _after_result(out, d: dict, steps: list, result) -> None:
+def after_result(d: dict, steps: list, result) -> list[str]:
+    """The lines under a run's table: how to resume, what was folded, the totals."""
+    lines = []
     if result.status == "canceled" and result.backfill_id:
-        out.print(f"Canceled: `duck backfill --resume {result.backfill_id}` finishes the backfill.")
+        lines.append(f"Canceled: `duck backfill --resume {result.backfill_id}` finishes the "
+                     "backfill.")
     if len(steps) < len(d["steps"]):
-        out.print(f"{len(d['steps']) - len(steps)} more step(s) succeeded with every check "
-                  f"passing; `duck runs show {result.run_id}` lists every step.")
+        lines.append(f"{len(d['steps']) - len(steps)} more step(s) succeeded with every check "
+                     f"passing; `duck runs show {result.run_id}` lists every step.")
     c = d["summary"]
-    out.print(f"{c['success']} succeeded, {c['failed']} failed, {c['skipped']} skipped "
-              f"({d['partitions']} partition(s) published).")
+    lines.append(f"{c['success']} succeeded, {c['failed']} failed, {c['skipped']} skipped "
+                 f"({d['partitions']} partition(s) published).")
+    return lines
 
 
 def _check_note(checks) -> str:

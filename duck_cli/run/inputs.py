@@ -94,11 +94,11 @@ def expose(con, inputs: list[SourceInput], headers: dict, others, fast: bool = T
         versions = dict(item.versions)
         quick = sniffed.select(con, item.source, [(f, versions.get(f)) for f in readable],
                                headers) if fast else None
-        if quick is not None and _created(con, item, quick):
-            used = True
-        else:
+        alike = quick is not None and _created(con, item, quick)
+        if not alike:
             _expose_read(con, item, readable, declared, headers, others)
-        _check_view(con, item, readable, declared, headers, others)
+        used = used or alike
+        _check_view(con, item, readable, declared, headers, others, alike)
     return used
 
 
@@ -122,12 +122,15 @@ def _expose_read(con, item: SourceInput, readable: list[str], declared: dict, he
 
 
 def _check_view(con, item: SourceInput, readable: list[str], declared: dict, headers: dict,
-                others) -> None:
-    """Refuse a step's view whose columns are not the source's, naming the file at fault."""
+                others, alike: bool = False) -> None:
+    """Refuse a step's view whose columns are not the source's, naming the file at fault.
+    ``alike``: every file was sniffed with the same columns, the view's (so each file's
+    header is known without describing it again: a second sniff per file on its first read)."""
     if item.source.source.format != "csv":
         return
+    found = _alike_headers(con, item, readable, headers) if alike else None
     want = [c.lower() for c in declared] if declared else \
-        reference(con, item, None, headers, others)
+        reference(con, item, found, headers, others)
     if want is not None and view_columns(con, item.source.name) != want:
         check_columns(con, item, readable, declared, headers, others)
         raise file_error(item.source, readable, "their columns together are not the "
@@ -141,12 +144,23 @@ def _create(con, item: SourceInput, select: str, files: list[str]) -> None:
         raise file_error(item.source, files, str(err).splitlines()[0]) from None
 
 
-def view_columns(con, name: str) -> list[str]:
-    """The columns of a temporary view, lower-cased, from the catalog (no file is read)."""
+def view_columns(con, name: str, lower: bool = True) -> list[str]:
+    """The columns of a temporary view (lower-cased), from the catalog (no file is read)."""
     rows = con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = 'temp' "
                        "AND lower(table_name) = lower(?) ORDER BY column_index",
                        [name]).fetchall()
-    return [r[0].lower() for r in rows]
+    return [r[0].lower() if lower else r[0] for r in rows]
+
+
+def _alike_headers(con, item: SourceInput, files: list[str], headers: dict) -> dict:
+    """Each file's header when all were sniffed with the view's columns, kept in the header
+    cache as if described one by one."""
+    cols = view_columns(con, item.source.name, lower=False)
+    for f in files:
+        version = item.version(f)
+        if version is not None:
+            headers.setdefault(_header_key(item.source, f, version), cols)
+    return dict.fromkeys(files, cols)
 
 
 def drop(con, inputs: list[SourceInput]) -> None:
@@ -175,7 +189,7 @@ def check_columns(con, item: SourceInput, files: list[str], declared: dict, head
 def header(con, asset: Asset, file: str, headers: dict, version: str | None) -> list[str]:
     """A file's column names as DuckDB's reader sees them, cached by the file's content
     version (in `.duck/cache`): a file is sniffed once, not once per step that compares it."""
-    cache_key = (version, Path(file).name, tuple(sorted(asset.source.options.items())).__repr__())
+    cache_key = _header_key(asset, file, version)
     if version is None or cache_key not in headers:
         try:
             rows = con.execute(f"DESCRIBE {sources.reader_sql(asset, [file])}").fetchall()
@@ -183,6 +197,10 @@ def header(con, asset: Asset, file: str, headers: dict, version: str | None) -> 
             raise file_error(asset, [file], str(err).splitlines()[0]) from None
         headers[cache_key] = [r[0] for r in rows]
     return headers[cache_key]
+
+
+def _header_key(asset: Asset, file: str, version: str | None) -> tuple:
+    return (version, Path(file).name, tuple(sorted(asset.source.options.items())).__repr__())
 
 
 def reference(con, item: SourceInput, found: dict | None, headers: dict,

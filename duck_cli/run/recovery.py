@@ -16,7 +16,7 @@ def recover(s) -> dict:
     (with the state in PostgreSQL, other writers' runs in progress are alive: left alone, and
     one process at a time records a dead run's rows)."""
     with s.state.serial("recover"), s.catalog() as c:
-        snap = c.snapshot()
+        snap = c.snapshot(s.scope)
         live = s.state.alive(snap.active_runs)
         dead = [r for r in snap.active_runs if r.run_id not in live]
         for run in dead:
@@ -27,7 +27,7 @@ def recover(s) -> dict:
         if batch:  # a transaction only when there is something to record
             c.write(batch)
             step_seq += len(batch.steps)
-        s.snapshot = c.snapshot() if (missing or dead) else snap
+        s.snapshot = c.snapshot(s.scope) if (missing or dead) else snap
         s.recorded()
         s.seq = max(snap.max_seq, s.wh.max_seq())
         s.step_seq = step_seq
@@ -54,6 +54,9 @@ def record_lost(s) -> list[str]:
     facts = held.read_facts(s.wh.con, s.settings.env)  # identity, ledger max and relations
     if facts.identity is None:  # a warehouse duck never wrote: its ledger may still hold rows
         facts = replace(facts, ledger_max=s.wh.max_seq())
+    if s.scope is not None and not held.same_warehouse(snap, facts):
+        with s.catalog() as c:  # another or an older warehouse: every partition is checked
+            snap = s.snapshot = c.snapshot()
     lost = held.lost_partitions(snap, facts, path, s.project.assets)
     now = s.clock()
     rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",

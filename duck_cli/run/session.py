@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Callable, Iterator
 
 from duck_cli.graph import partitions as parts
+from duck_cli.graph.scope import Scope, covers, in_order, whole
 from duck_cli.errors import ExecutionError
 from duck_cli.run.prelude import prepare_connection
 from duck_cli.state import observe, sources, versions as versions_mod
@@ -107,6 +108,7 @@ class Session:
         self.command = "materialize"  # the writing command (set by `session`)
         self.per_asset = False  # whether the plan's assets are locked one by one
         self.tables: table_cache.WriterTables | None = None  # table sources' cached versions
+        self.scope: Scope | None = None  # the partitions the command is about (None: all)
 
     @property
     def settings(self):
@@ -201,20 +203,22 @@ class Session:
     def refresh(self) -> None:
         """Read the state again (another writer changed it while this one waited)."""
         with self.catalog() as c:
-            self.snapshot = replace(c.snapshot(), warehouse_id=self.snapshot.warehouse_id)
+            self.snapshot = replace(c.snapshot(self.scope),
+                                    warehouse_id=self.snapshot.warehouse_id)
 
 
 @contextmanager
 def session(project: Project, command: str, clock: Callable[[], datetime], *, wait: float,
             on_wait=None, hold_catalog: bool = False,
             faults: Faults | None = None, prepare=None,
-            per_asset: bool = False) -> Iterator[Session]:
+            per_asset: bool = False, scope: Scope | None = None) -> Iterator[Session]:
     """Lock the project, open the warehouse, repair and observe; flush and close at the end.
 
     With ``hold_catalog`` the catalog connection opened for the repair stays open (readers
     wait) until `run_plan` has recorded the run, so planning costs no second open. With
     ``per_asset`` a PostgreSQL state's project lock is shared (the command then locks the
-    assets it writes: `Session.lock_assets`); else it is the project's alone.
+    assets it writes: `Session.lock_assets`); else it is the project's alone. With a
+    ``scope`` (`graph.scope`) only those partitions are read from the state and observed.
     """
     project = replace(project, settings=replace(project.settings, wait_seconds=wait))
     state = backends.state_backend(project.settings)
@@ -229,7 +233,7 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         # stamped once open: this connection locks the file, so no one else changes it after
         tables = table_cache.WriterTables(project.settings)
         s = Session(project, clock, wh, faults, state)
-        s.command, s.per_asset, s.tables = command, per_asset, tables
+        s.command, s.per_asset, s.tables, s.scope = command, per_asset, tables, scope
         try:
             prepare_connection(wh, project)
             s.held = state.writer(wh, wait=wait)
@@ -259,9 +263,11 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
 def observe_sources(s: Session) -> None:
     """Record new or changed source data, and expose each source under its asset name."""
     snap, now = s.snapshot, s.clock()
-    live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con)
+    live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con,
+                           scope=observe.with_voters(s.project, now, s.scope))
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
-        keys = parts.partition_keys(asset.partitions, now)
+        keys = parts.partition_keys(asset.partitions, now) if s.scope is None else \
+            in_order(asset.partitions, s.scope.get(asset.name, ()))
         live[asset.name] = s.tables.versions(asset, keys, lambda: s.wh.observe_table(asset, keys))
         s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.observe):
@@ -273,9 +279,12 @@ def observe_sources(s: Session) -> None:
     rows = [ledger_row(s.next_seq(), s.project.assets[name], key, None, None, now, None,
                        "observation", data_version=version)
             for name, versions in live.items() for key, version in versions.items()
-            if version is not None and _changed(known.get((name, key)), version)]
+            if version is not None and _changed(known.get((name, key)), version)
+            and covers(s.scope, name, [key])]  # another day's change is not this command's
     for asset in observe.file_sources(s.project):
-        arrived = [k for k, v in live[asset.name].items() if v]
+        arrived = [k for k, v in live[asset.name].items() if v] \
+            if whole(s.scope, asset.name, asset.partitions, now) \
+            else observe.arrived(s.project, asset, now)  # listed, not read: checks need it
         s.source_errors.pop(asset.name, None)
         try:
             s.wh.expose_source(asset, sources.view_source(asset, s.project.root, arrived))

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Mapping
 
 from duck_cli.errors import LockedError, StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
@@ -199,11 +199,12 @@ class Catalog(History):
 
     # -- reading -------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """Current materializations, latest attempts and checks per asset partition."""
+    def snapshot(self, scope: Mapping[str, Iterable[str]] | None = None) -> Snapshot:
+        """Current materializations, latest attempts and checks per asset partition; with a
+        ``scope`` (asset -> keys) only those keys' current materializations are read."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            current, lost = _mats(self.con.execute(LATEST_MATS).fetchall())
+            current, lost = _mats(self._current_rows(scope))
             attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
                 self.con.execute(f"SELECT * FROM ({LATEST_ATTEMPTS}) WHERE status = 'failed'")
                 .fetchall(), 9))}
@@ -224,6 +225,18 @@ class Catalog(History):
             self.con.execute("COMMIT")
         return Snapshot(current, attempts, checks, active, max_seq, last, counts, lost,
                         warehouse_id)
+
+    def _current_rows(self, scope: Mapping[str, Iterable[str]] | None) -> list:
+        if scope is None:
+            return self.con.execute(LATEST_MATS).fetchall()
+        pairs = [(a, k) for a, keys in scope.items() for k in keys]
+        whole = "FROM current_materializations GROUP BY ALL"
+        assert LATEST_MATS.endswith(whole)
+        return self.con.execute(
+            LATEST_MATS[:-len(whole)] + "FROM current_materializations m SEMI JOIN (SELECT "
+            "unnest(?::VARCHAR[]) AS a, unnest(?::VARCHAR[]) AS k) w ON m.asset = w.a AND "
+            "m.partition_key = w.k GROUP BY ALL",
+            [[a for a, _k in pairs], [k for _a, k in pairs]]).fetchall()
 
     def meta(self, key: str) -> str | None:
         """A value kept in duck_meta (None when not set)."""

@@ -70,6 +70,13 @@ def lost_partitions(snap: Snapshot, facts: Facts | None, path: str,
     return out
 
 
+def same_warehouse(snap: Snapshot, facts: Facts) -> bool:
+    """Whether the warehouse is the one the catalog last described, holding all it recorded
+    (then only the partitions a command is about need checking, not every one)."""
+    return bool(facts.identity) and snap.warehouse_id == facts.identity \
+        and snap.max_seq <= facts.ledger_max
+
+
 def without_lost(snap: Snapshot, lost: dict[tuple[str, str], str]) -> Snapshot:
     """The snapshot with ``lost`` partitions taken out of the current materializations."""
     if not lost:

@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 
 from duck_cli.errors import ExecutionError
 from duck_cli.graph import partitions as parts
+from duck_cli.graph.scope import in_order
 from duck_cli.models import Asset, Project, is_remote
 from duck_cli.state import remote, sources
 from duck_cli.state import versions as ver
@@ -32,18 +33,21 @@ def file_sources(project: Project) -> list[Asset]:
 
 
 def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], object],
-            connect: Callable[[], object] | None = None) -> dict[str, dict[str, str | None]]:
+            connect: Callable[[], object] | None = None,
+            scope: Mapping[str, frozenset[str]] | None = None) -> dict[str, dict[str, str | None]]:
     """Live versions of every file source's partitions, by asset and key.
 
     ``recorded`` (the catalog's current materializations) lets a size:mtime version recorded
     before content versions stand while the file is unchanged; ``connect`` gives a DuckDB
-    connection with the project's extensions and secrets, for remote sources.
+    connection with the project's extensions and secrets, for remote sources. With a
+    ``scope`` (asset -> keys) only those partitions are observed.
     """
     cache = ver.VersionCache(cache_file(project))
     out: dict[str, dict[str, str | None]] = {}
     con = None
     for asset in file_sources(project):
-        keys = parts.partition_keys(asset.partitions, now)
+        keys = parts.partition_keys(asset.partitions, now) if scope is None else \
+            in_order(asset.partitions, scope.get(asset.name, ()))
         listing = None
         if is_remote(asset.source.path):
             listing, con = _remote(project, asset, keys, con, connect)
@@ -54,6 +58,37 @@ def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], 
         out[asset.name] = live
     cache.save()
     return out
+
+
+def with_voters(project: Project, now: datetime, scope: Mapping[str, frozenset[str]] | None,
+                voters: int = 4) -> Mapping[str, frozenset[str]] | None:
+    """A scope with, for each file source in it, its first few partitions too: a step's file
+    is checked against the columns of a few other files (`run.inputs.reference`), the same
+    ones a whole observation would offer it (the earliest arrived)."""
+    if scope is None:
+        return None
+    out = dict(scope)
+    for asset in file_sources(project):
+        if asset.name in scope:
+            out[asset.name] = scope[asset.name] | frozenset(_first_arrived(
+                project, asset, parts.first_keys(asset.partitions, now, 4 * voters), voters))
+    return out
+
+
+def arrived(project: Project, asset: Asset, now: datetime) -> list[str]:
+    """The keys of a local file source whose files are there, from one listing of its folder
+    (no file read); a command that observes only some partitions still exposes the whole
+    source (a relationships check may read it) without observing every file."""
+    return _first_arrived(project, asset, parts.partition_keys(asset.partitions, now), None)
+
+
+def _first_arrived(project: Project, asset: Asset, keys: list[str], n: int | None) -> list[str]:
+    """The first ``n`` (None: all) of ``keys`` whose local file is there (one listing of its folder), or
+    the first ``n`` keys of a remote or single-file source."""
+    if is_remote(asset.source.path) or not sources.is_per_partition(asset):
+        return keys[:n]
+    found, _entries = sources.partition_files(asset, project.root, keys)
+    return [k for k in keys if found.get(k)][:n]
 
 
 def _remote(project: Project, asset: Asset, keys: list[str], con, connect):

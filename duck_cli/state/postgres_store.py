@@ -47,8 +47,9 @@ class PgStore:
 
     # -- reading -------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """Current materializations, latest attempts and checks, in one consistent read."""
+    def snapshot(self, scope=None) -> Snapshot:
+        """Current materializations, latest attempts and checks, in one consistent read (every
+        key's: a ``scope`` only narrows what a local catalog reads)."""
         with self.con.transaction():
             self.con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             current = {(m.asset, m.partition): m for m in (Mat._make(_utc(r, 5)) for r in self._all(

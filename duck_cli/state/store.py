@@ -31,8 +31,9 @@ class StateStore(Protocol):
     def close(self) -> None:
         """Close the connection."""
 
-    def snapshot(self) -> Snapshot:
-        """Current materializations, latest attempts and checks per asset partition."""
+    def snapshot(self, scope=None) -> Snapshot:
+        """Current materializations, latest attempts and checks per asset partition (at least
+        those of ``scope``, asset -> keys, when given)."""
 
     def meta(self, key: str) -> str | None:
         """A value kept with the state (None when not set)."""

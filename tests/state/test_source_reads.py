@@ -116,3 +116,33 @@ def test_a_daily_file_linked_from_inside_the_project_is_read(tmp_path):
     duck("materialize")
     assert warehouse_rows(duck.root, "SELECT amount FROM copied ORDER BY day") == [
         ("1",), ("2",), ("3",)]
+
+
+def test_a_backfilled_day_reading_the_day_before_through_an_asset_sees_it(tmp_path):
+    """A backfill looks only at the partitions it rebuilds and what they read, mapped through
+    offsets and other assets: a day reading yesterday's copy gets yesterday's rows, and a day
+    whose yesterday has not arrived is held back as in a full build."""
+    duck = daily_project(tmp_path / "p", {
+        "2026-01-02": "day,amount\n2026-01-02,2\n",
+        "2026-01-03": "day,amount\n2026-01-03,3\n",
+    })
+    with open(duck.root / "m.yaml", "a") as f:
+        f.write(textwrap.indent(textwrap.dedent("""\
+            - name: yesterday
+              deps: [{asset: copied, offset: -1}]
+              partitions: {daily: {start: "2026-01-01", end: "2026-01-03", column: day}}
+              materialize:
+                strategy: incremental
+                sql: "SELECT CAST($partition_start AS DATE) AS day, amount FROM copied
+                      WHERE day = CAST($partition_start AS DATE) - 1"
+            """), "  "))
+    duck("materialize")  # 2026-01-01 has not arrived: yesterday 2026-01-02 is held back
+    query = "SELECT CAST(day AS VARCHAR), amount FROM yesterday ORDER BY day"
+    assert warehouse_rows(duck.root, query) == [("2026-01-03", "2")]
+    (duck.root / "data" / "2026-01-02.csv").write_text("day,amount\n2026-01-02,20\n")
+    duck("backfill", "copied", "yesterday", "--partition", "2026-01-03")
+    assert warehouse_rows(duck.root, query) == [("2026-01-03", "2")]  # yesterday not rebuilt
+    duck("backfill", "+yesterday", "--from", "2026-01-02", "--to", "2026-01-03")
+    assert warehouse_rows(duck.root, query) == [("2026-01-03", "20")]
+    result = duck("backfill", "yesterday", "--partition", "2026-01-02", expect=5)
+    assert "blocked by copied 2026-01-01" in result.output

@@ -118,6 +118,26 @@ def test_a_one_day_backfill_reads_only_that_days_file(built):
     assert stg_rows(root) == before > 0
 
 
+def test_a_one_day_backfill_leaves_another_days_changed_file_to_plan(built):
+    """Another day's file changed: the one-day backfill neither records that change nor
+    rebuilds or reports that day (it is not the command's business); `duck plan` still sees
+    it and plans that day and its downstream, and `duck materialize` then builds it."""
+    root, other = built.root, "2026-03-06"
+    path = root / TRIPS / f"{other}.csv"
+    path.write_text(path.read_text().replace("Zone 2,", "Zone 2 (fixed),"))
+    observations = ("SELECT count(*) FROM materializations WHERE asset = 'raw_trips' AND "
+                    "kind = 'observation' AND partition_key = ?")
+    seen = catalog_rows(root, observations, [other])[0][0]
+    doc = built.json("backfill", "stg_trips", "--partition", DAY)
+    assert [(s["asset"], s["partitions"]) for s in doc["steps"]] == [("stg_trips", [DAY])]
+    assert other not in built("backfill", "stg_trips", "--partition", DAY).output
+    assert catalog_rows(root, observations, [other])[0][0] == seen
+    assert ("stg_trips", [other]) in plan_steps(built)
+    built("materialize")
+    assert catalog_rows(root, observations, [other])[0][0] == seen + 1
+    assert built.json("plan")["empty"] is True
+
+
 @pytest.mark.parametrize("bad", [
     "this,is\n\"not a csv\n",
     "id,when,zone,name,km,price\n1,2026-03-05 01:00:00,2,Zone 2,1.0,2.0\n",
