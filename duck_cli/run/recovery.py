@@ -21,7 +21,8 @@ def recover(s) -> dict:
         dead = [r for r in snap.active_runs if r.run_id not in live]
         for run in dead:
             c.mark_abandoned(run, s.clock())
-        missing = [r for r in s.wh.ledger_unrecorded(snap.max_seq, c) if r.run_id not in live]
+        missing = settled(s, c, [r for r in s.wh.ledger_unrecorded(snap.max_seq, c)
+                                 if r.run_id not in live], snap.max_seq)
         step_seq = c.max_step_seq()
         batch = Batch(mats=missing, steps=_synthetic_steps(missing, step_seq))
         if batch:  # a transaction only when there is something to record
@@ -35,6 +36,18 @@ def recover(s) -> dict:
         s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
     _floors(s)
     return {"abandoned": [r.run_id for r in dead], "recovered": len(missing)}
+
+
+def settled(s, c, rows: list[LedgerRow], recorded_max: int) -> list[LedgerRow]:
+    """Of the unrecorded ledger ``rows``, those no live writer will record: another runner's
+    run that started after the snapshot records its own rows (read the runs again, now), and
+    one that finished since has recorded them (ask the state again, after that read)."""
+    if not rows:
+        return rows
+    busy = s.state.alive(c.in_progress({r.run_id for r in rows if r.run_id}))
+    rows = [r for r in rows if r.run_id not in busy]
+    still = set(c.unrecorded([(r.seq, r.run_id) for r in rows], recorded_max))
+    return [r for r in rows if r.seq in still]
 
 
 def _floors(s) -> None:

@@ -265,6 +265,12 @@ class Catalog(History):
             f"SELECT {_RUN_COLS} FROM runs {where} ORDER BY started_at DESC, run_id DESC LIMIT ?",
             [*params, limit]).fetchall()))
 
+    def in_progress(self, run_ids) -> list[RunRow]:
+        """Those of ``run_ids`` recorded as pending or running now."""
+        return list(map(RunRow._make, self.con.execute(
+            f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running') AND "
+            "list_contains(?, run_id)", [sorted(run_ids)]).fetchall()))
+
     def run(self, run_id: str) -> RunRow | None:
         """One run by id (or by a unique prefix of it)."""
         rows = self.con.execute(f"SELECT {_RUN_COLS} FROM runs WHERE starts_with(run_id, ?) "

@@ -102,6 +102,12 @@ class PgStore:
             f"SELECT {_RUN_COLS} FROM runs {where} ORDER BY started_at DESC, run_id DESC "
             "LIMIT %s", [*([asset] if asset else []), limit])]
 
+    def in_progress(self, run_ids) -> list[RunRow]:
+        """Those of ``run_ids`` recorded as pending or running now."""
+        return [RunRow._make(r) for r in self._all(
+            f"SELECT {_RUN_COLS} FROM runs WHERE status IN ('pending', 'running') AND "
+            "run_id = ANY(%s)", [sorted(run_ids)])]
+
     def run(self, run_id: str) -> RunRow | None:
         """One run by id (or by a unique prefix of it)."""
         rows = self._all(f"SELECT {_RUN_COLS} FROM runs WHERE starts_with(run_id, %s) "

@@ -81,6 +81,9 @@ class StateStore(Protocol):
         materializations, and above ``recorded_max`` or of a run still recorded (rows of runs
         that `duck prune` deleted stay deleted)."""
 
+    def in_progress(self, run_ids: Iterable[str]) -> list[RunRow]:
+        """Those of ``run_ids`` recorded as pending or running now (not as of a snapshot)."""
+
     def recent_runs(self, limit: int) -> tuple[list[RunRow], dict[str, list[StepRecord]]]:
         """The newest ``limit`` runs and the steps of each (in step order), by run id."""
 
