@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
-from duck_cli.errors import DuckError, ExitCode, Interrupted, UsageError
+from duck_cli.errors import DuckError, ExitCode, Interrupted, StateError, UsageError
 
 _ARGV = "duck.argv"  # where the root context keeps the command line it was given
 
@@ -42,11 +42,31 @@ class RootGroup(TyperGroup):
             if env.wants_json:
                 _report(env, _usage_error(err), stderr=False)
             raise
+        except Exception as err:
+            if env.debug or not _from_postgres(err):
+                raise
+            _report(env, _state_error(err))
+            raise typer.Exit(int(StateError.exit_code)) from None
         except KeyboardInterrupt:
             env.stderr.write("interrupted\n")
             if env.wants_json:
                 _report(env, Interrupted("interrupted"), stderr=False)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _from_postgres(err: BaseException) -> bool:
+    """Whether ``err`` is psycopg's (the state in PostgreSQL), without importing psycopg."""
+    return type(err).__module__.split(".")[0] == "psycopg"
+
+
+def _state_error(err: BaseException) -> StateError:
+    """A PostgreSQL error no layer below turned into its own message, as one paragraph: the
+    server's first line (never the connection string, which psycopg's messages omit)."""
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return StateError(f"the PostgreSQL state refused an operation ({type(err).__name__}): "
+                      f"{first}", hint="Run `duck doctor` to check the state's schema and "
+                      "connection, then the command again (what was already published is "
+                      "recorded from the warehouse's ledger); `--debug` shows where it failed.")
 
 
 def _report(env, err: DuckError, stderr: bool = True) -> None:

@@ -167,3 +167,14 @@ def test_a_schema_from_a_newer_duck_is_refused(pg_project: Path) -> None:
         text = _refused(pg_project, args=args)
         assert ("was written by a newer duck (state schema 99, this duck knows "
                 f"{PG_SCHEMA_VERSION})") in text
+
+
+def test_a_damaged_state_table_is_one_clear_error(pg_project: Path) -> None:
+    Duck(pg_project)("materialize")
+    pgmode.query(pgmode.database(pg_project), "ALTER TABLE materializations DROP COLUMN row_count")
+    result = invoke(pg_project, "status")
+    assert result.exit_code == 2, result.output
+    assert "the PostgreSQL state refused an operation (UndefinedColumn)" in result.output
+    assert "row_count" in result.output and "duck doctor" in result.output
+    doc = json.loads(invoke(pg_project, "materialize", "--json").stdout)
+    assert doc["kind"] == "error" and doc["error"]["code"] == "state"
