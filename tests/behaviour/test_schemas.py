@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import invoke, warehouse_rows
+from conftest import invoke
 import pgmode
 
 NOW = "2026-03-14T09:00:00+00:00"
@@ -64,11 +64,23 @@ def _json(root: Path, *args: str, code: int = 0) -> dict:
 
 
 def _query(root: Path, sql: str) -> list:
-    return warehouse_rows(root, sql)
+    import duckdb
+
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def _query_rw(root: Path, sql: str) -> None:
-    warehouse_rows(root, sql, read_only=False)
+    import duckdb
+
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
 
 
 def _schemas(root: Path) -> set[str]:
