@@ -186,11 +186,11 @@ def add_checks_on_published_data(project: Path) -> None:
         "      - {name: cheap_trips, accepted_range: {column: fare, max: 40}, severity: warn}\n"))
 
 
-def warehouse_rows(root: Path, sql: str, params=None):
-    """Query the project's warehouse (read-only) and return all rows."""
+def warehouse_rows(root: Path, sql: str, params=None, read_only: bool = True):
+    """Query the project's warehouse (read-only unless told) and return all rows."""
     import duckdb
 
-    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"), read_only=read_only)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 from duck_cli.graph import partitions as parts
 from duck_cli.health.state import State
 from duck_cli.records import RunStatus
-from duck_cli.sql import env_schema
+from duck_cli.sql import env_schema, split_relation
 from duck_cli.state import versions
 
 if TYPE_CHECKING:  # annotations only: a writing command renders no status (about 15 ms)
@@ -81,8 +81,8 @@ def written(relation: str, env: str) -> str:
     >>> written('marts.orders', 'prod'), written('marts.orders', 'pr-7')
     ('marts.orders', 'marts__pr_7.orders')
     """
-    schema, _, name = relation.rpartition(".")
-    return f"{env_schema(env, schema or 'main')}.{name}"
+    schema, name = split_relation(relation)
+    return f"{env_schema(env, schema)}.{name}"
 
 
 def preview(plan) -> dict:

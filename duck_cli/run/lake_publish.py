@@ -12,8 +12,6 @@ stay staged meanwhile.
 
 from __future__ import annotations
 
-import random
-import time
 from datetime import datetime
 
 from duck_cli.graph import partitions as parts
@@ -22,14 +20,12 @@ from duck_cli.models import STATEFUL
 from duck_cli.run import contracts, files_output, python_asset
 from duck_cli.run.build import Builder
 from duck_cli.run.group import with_snapshot
-from duck_cli.run.transaction import SliceError, commit_with_ledger, rollback_or_raise, used_params
+from duck_cli.run.transaction import (SliceError, attempts, commit_with_ledger,
+                                     rollback_or_raise, used_params)
 from duck_cli.sql import key_expr, quote_ident
 from duck_cli.state.lake_config import is_conflict, redact
 
 STAGE = "__duck_stage"
-ATTEMPTS = 8  # publish transactions tried before the step fails
-PAUSE = 0.05  # seconds: the first retry's mean pause, doubled each time (at most MAX_PAUSE)
-MAX_PAUSE = 2.0
 
 
 class LakeBuilder(Builder):
@@ -99,7 +95,8 @@ class LakeBuilder(Builder):
         and partitions named once ATTEMPTS conflicting transactions are spent."""
         from duck_cli.engine import duckdb
 
-        for attempt in range(ATTEMPTS):
+        tried = 0
+        for tried in attempts():
             try:
                 return publish()
             except SliceError as err:
@@ -108,10 +105,9 @@ class LakeBuilder(Builder):
                 if not is_conflict(err):
                     return self.sql_failed(started, err)
                 rollback_or_raise(self.wh, err)
-                time.sleep(random.uniform(0, min(MAX_PAUSE, PAUSE * 2 ** attempt) * 2))
         where = f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}" \
             if self.asset.partitions else self.asset.name
-        msg = (f"{where}: the lake refused the publish {ATTEMPTS} times because other writers "
+        msg = (f"{where}: the lake refused the publish {tried + 1} times because other writers "
                "changed the same table at the same moment (DuckLake transaction conflicts); "
                "nothing was published. Run the command again, or run fewer writers on this table")
         return self.result(started, RunStatus.FAILED, None, [], msg, "sql")

@@ -26,7 +26,7 @@ from duck_cli.records import Batch, Mat, RunRecord, RunStatus, Snapshot, StepRec
 from duck_cli.code_version import moved_keys
 from duck_cli.errors import ExecutionError
 from duck_cli.run import files_output
-from duck_cli.run.lake_publish import ATTEMPTS, MAX_PAUSE, PAUSE
+from duck_cli.run.transaction import attempts
 from duck_cli.sql import quote_ident, relation, slice_predicate
 from duck_cli.state.lake_config import is_conflict
 from duck_cli.state.warehouse import ledger_row
@@ -131,22 +131,18 @@ def _retried(s, env_name: str, publish) -> None:
     """Run ``publish`` until it commits: in a lake, another writer committing to one of the
     same tables first (a DuckLake transaction conflict) makes the whole promotion run again
     after a random pause that grows, as a step's publish does (`lake_publish`), up to a bound."""
-    import random
-    import time
-
     from duck_cli.engine import duckdb
 
-    for attempt in range(ATTEMPTS):
+    tried = 0
+    for tried in attempts():
         try:
             return publish()
         except duckdb.Error as err:
             if not (s.wh.lake and is_conflict(err)):
                 raise
-        if attempt < ATTEMPTS - 1:
-            time.sleep(random.uniform(0, min(MAX_PAUSE, PAUSE * 2 ** attempt) * 2))
     raise ExecutionError(
         f"promoting environment '{env_name}' into production: the lake refused the commit "
-        f"{ATTEMPTS} times because other writers changed the same tables at the same moment "
+        f"{tried + 1} times because other writers changed the same tables at the same moment "
         "(DuckLake transaction conflicts); nothing was promoted",
         hint=f"Run `duck promote --env {env_name}` again once the other writers finish.")
 

@@ -4,7 +4,10 @@ and the parameters and error text of a step's SQL."""
 
 from __future__ import annotations
 
+import random
 import re
+import time
+from typing import Iterator
 
 from duck_cli.models import Asset
 from duck_cli.records import LedgerRow
@@ -24,6 +27,21 @@ def commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
         s.add_in_flight(-len(ledger))
         raise
     s.faults.hit("commit")
+
+
+ATTEMPTS = 8  # lake publish transactions tried before giving up
+PAUSE = 0.05  # seconds: the first retry's mean pause, doubled each time (at most MAX_PAUSE)
+MAX_PAUSE = 2.0
+
+
+def attempts() -> Iterator[int]:
+    """Number ATTEMPTS tries of a lake transaction, pausing before each retry a random time
+    that grows: DuckLake's own retry gives up under contention, and writers that retry in
+    step would conflict again."""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(MAX_PAUSE, PAUSE * 2 ** (attempt - 1)) * 2))
+        yield attempt
 
 
 def rollback_or_raise(wh, err: Exception) -> None:

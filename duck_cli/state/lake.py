@@ -137,15 +137,11 @@ class LakeWarehouse(Warehouse):
         return LakeWarehouse(con, self.path, kinds=self.kinds, cfg=self.cfg, views=self.views,
                              env=self.env, schemas=self.schemas)
 
-    def temp_views(self) -> frozenset[str]:
-        """The sources readable only as TEMP views (``temp.main.NAME``), lower case."""
-        return frozenset(n.lower() for n in self.views)
-
     def located(self, name: str) -> tuple[str | None, str, str]:
         """A source is a TEMP view here (``temp.main.NAME``), in no schema of the lake;
         the rest as for any warehouse."""
         table = name.rpartition(".")[2]
-        if table.lower() in self.temp_views():
+        if any(table.lower() == n.lower() for n in self.views):
             return "temp", "main", table
         return super().located(name)
 

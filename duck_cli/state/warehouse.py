@@ -140,10 +140,6 @@ class Warehouse:
         env = self.env if _key(name) in self.kinds else PROD
         return None, sqltext.env_schema(env, schema), table
 
-    def temp_views(self) -> frozenset[str]:
-        """The sources readable only as TEMP views (a lake's), lower case: none here."""
-        return frozenset()
-
     def mark(self, name: str, kind: str | None) -> None:
         """Record that duck created (kind) or dropped (None) a relation ('schema.name', or a
         name in main)."""

@@ -369,13 +369,13 @@ class Competitor:
 @pytest.fixture
 def contested(project, postgres, monkeypatch):
     """The example built in a lake, and a way to make duck's next publishes meet conflicts."""
-    from duck_cli.run import lake_publish
+    from duck_cli.run import lake_publish, transaction
 
     env = use_lake(project, postgres, "lake-data")
     assert invoke(project, "materialize", env=env).exit_code == 0
     before = dict(lake_rows(project, env, "SELECT trip_date::VARCHAR, count(*) FROM stg_trips "
                                           "GROUP BY ALL"))
-    monkeypatch.setattr(lake_publish, "PAUSE", 0.01)
+    monkeypatch.setattr(transaction, "PAUSE", 0.01)
 
     def contest(times: int) -> Competitor:
         rival = Competitor(project, env, times)
@@ -408,10 +408,10 @@ def test_a_publish_that_meets_a_conflict_is_tried_again(contested):
 
 def test_conflicts_past_the_bound_fail_the_step_naming_asset_and_partition(contested,
                                                                             monkeypatch):
-    from duck_cli.run import lake_publish
+    from duck_cli.run import transaction
 
     project, env, before, contest = contested
-    monkeypatch.setattr(lake_publish, "ATTEMPTS", 3)
+    monkeypatch.setattr(transaction, "ATTEMPTS", 3)
     rival = contest(times=100)
     result = invoke(project, "backfill", "stg_trips", "--partition", "2026-03-02", env=env)
     assert result.exit_code == 1

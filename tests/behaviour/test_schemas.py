@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import invoke
+from conftest import invoke, warehouse_rows
 import pgmode
 
 NOW = "2026-03-14T09:00:00+00:00"
@@ -64,23 +64,11 @@ def _json(root: Path, *args: str, code: int = 0) -> dict:
 
 
 def _query(root: Path, sql: str) -> list:
-    import duckdb
-
-    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return warehouse_rows(root, sql)
 
 
 def _query_rw(root: Path, sql: str) -> None:
-    import duckdb
-
-    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
-    try:
-        con.execute(sql)
-    finally:
-        con.close()
+    warehouse_rows(root, sql, read_only=False)
 
 
 def _schemas(root: Path) -> set[str]:
