@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from duck_cli.errors import PartitionKeyError, UsageError, did_you_mean
 from duck_cli.models import UNPARTITIONED, PartitionsDef, StaticPartitions, TimePartitions
-from duck_cli.graph.periods import (UTC, between, breaks, index_at, index_key, is_gap, key_index, key_indices,
-                              parse_index, period_start, step)
+from duck_cli.graph.periods import (UTC, between, breaks, index_at, index_key, is_gap, key_index,
+                                    key_indices, parse_index, period_start, step, steps_between)
 
 _UNIT = {"hourly": "hour", "daily": "date", "weekly": "ISO week", "monthly": "month"}
 
@@ -277,10 +277,12 @@ def compact_list(defn: PartitionsDef | None, keys: Iterable[str]) -> list[str]:
         return list(keys)
     keys = list(keys)
     idx = key_indices(defn, keys)
-    if any(b <= a for a, b in zip(idx, idx[1:])):  # not sorted and unique: sort, dropping repeats
+    diffs = steps_between(idx)
+    if diffs and min(diffs) <= 0:  # not sorted and unique: sort, dropping repeats
         pairs = sorted(dict(zip(idx, keys)).items())
         idx, keys = [i for i, _ in pairs], [k for _, k in pairs]
-    cuts = [0, *breaks(defn, idx), len(keys)]
+        diffs = steps_between(idx)
+    cuts = [0, *breaks(defn, idx, diffs), len(keys)]
     pieces: list[str] = []
     for a, b in zip(cuts, cuts[1:]):
         pieces += [f"{keys[a]}..{keys[b - 1]}"] if b - a >= 3 else keys[a:b]

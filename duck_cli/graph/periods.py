@@ -8,11 +8,13 @@ spring forward) is a gap: `step`, `steps`, `between` and `breaks` skip it. Pure 
 
 from __future__ import annotations
 
+import operator
 import re
 from bisect import bisect_left, bisect_right
 from calendar import isleap
 from datetime import date, datetime, timezone
 from functools import lru_cache
+from itertools import islice
 from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -116,15 +118,22 @@ def key_indices(defn: TimePartitions, keys: Iterable[str]) -> list[int]:
     return out  # type: ignore[return-value]
 
 
+_HOUR_OF = {f"{h:02d}": h for h in range(24)}
+
+
 def _hour_indices(keys: Iterable[str]) -> list[int]:
     """Wall-hour indices of canonical hourly keys; parses each day once."""
     days: dict[str, int] = {}
-    out = []
-    for k in keys:
-        base = days.get(k[:10])
-        if base is None:
-            base = days[k[:10]] = date.fromisoformat(k[:10]).toordinal() * 24
-        out.append(base + int(k[11:]))
+    hours, out = _HOUR_OF, []
+    add = out.append
+    try:
+        for k in keys:
+            base = days.get(k[:10])
+            if base is None:
+                base = days[k[:10]] = date.fromisoformat(k[:10]).toordinal() * 24
+            add(base + hours[k[11:]])
+    except KeyError as err:
+        raise ValueError(f"not a canonical hourly key: {err}") from None
     return out
 
 
@@ -225,9 +234,19 @@ def follows(defn: TimePartitions, a: int, b: int) -> bool:
     return b == a + 1 or (b > a + 1 and defn.granularity == "hourly" and _only_gaps(defn.timezone, a, b))
 
 
-def breaks(defn: TimePartitions, idx: Sequence[int]) -> list[int]:
-    """Positions p where idx[p] does not come right after idx[p - 1]."""
-    found = [p for p, (a, b) in enumerate(zip(idx, idx[1:]), 1) if b != a + 1]
+def steps_between(idx: Sequence[int]) -> list[int]:
+    """idx[p] - idx[p - 1] for each p >= 1 (computed in C: 100,000 keys in a few ms)."""
+    return list(map(operator.sub, islice(idx, 1, None), idx))
+
+
+def breaks(defn: TimePartitions, idx: Sequence[int], diffs: list[int] | None = None
+           ) -> list[int]:
+    """Positions p where idx[p] does not come right after idx[p - 1] (``diffs``: the
+    `steps_between` of ``idx``, when the caller has them)."""
+    diffs = steps_between(idx) if diffs is None else diffs
+    if diffs.count(1) == len(diffs):  # one run: the common case, without a Python loop
+        return []
+    found = [p for p, d in enumerate(diffs, 1) if d != 1]
     if defn.granularity == "hourly":
         found = [p for p in found if not follows(defn, idx[p - 1], idx[p])]
     return found

@@ -84,7 +84,8 @@ def build(project: Project, health: Health, order: Iterable[str], req: Request,
     if req.include_upstream:
         _drop_unneeded(project, health, req, verdicts)
     order = list(order)
-    planned = {a: [k for k in cone.get(a, ()) if verdicts[(a, k)][0] == PLAN] for a in order}
+    get = verdicts.get  # a leaf's fresh partitions have no verdict stored: `_OK`
+    planned = {a: [k for k in cone.get(a, ()) if get((a, k), _OK)[0] == PLAN] for a in order}
     steps = make_steps(project, health, order, planned, lambda a, k: verdicts[(a, k)][1],
                        req.batch_size)
     return Plan(command, steps, _held(project, order, verdicts, req))
@@ -219,13 +220,12 @@ _OK = (OK, (), None)
 
 def _leaf_verdicts(project: Project, health: Health, req: Request, asset: str, keys,
                    verdicts: dict, messages) -> None:
-    """`_leaf_verdict` of each of ``keys``, a fresh partition nobody forces decided inline."""
+    """`_leaf_verdict` of each of ``keys``. A fresh partition nobody forces is decided inline
+    and not stored: a missing verdict reads as `_OK` (the fresh partitions of 100,000)."""
     partitions, forced, fresh = health.assets[asset].partitions, req.forced, State.FRESH
     for key in keys:
         p = partitions[key]
-        if p.state == fresh and not (forced and (asset, key) in forced):
-            verdicts[(asset, key)] = _OK
-        else:
+        if p.state != fresh or (forced and (asset, key) in forced):
             verdicts[(asset, key)] = _leaf_verdict(project, health, req, asset, key, p, messages)
 
 
