@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     FAIL_ON = 3  # status/plan found what --fail-on names
     LOCKED = 4  # catalog or warehouse locked past the wait
     HELD_BACK = 5  # nothing could run: the selection was held back entirely (none of it fresh)
+    INTERNAL = 70  # a bug in duck (EX_SOFTWARE of sysexits.h): an unexpected error, reported
     INTERRUPTED = 130
     TERMINATED = 143  # SIGTERM: the run stopped after its current step, recorded as canceled
 
@@ -120,6 +121,13 @@ class ExecutionError(DuckError):
 
     exit_code = ExitCode.FAILED
     code = "execution"
+
+
+class InternalError(DuckError):
+    """An error duck did not expect (a bug in duck): one paragraph instead of a traceback."""
+
+    exit_code = ExitCode.INTERNAL
+    code = "internal"
 
 
 class Interrupted(DuckError):

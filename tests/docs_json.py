@@ -95,7 +95,7 @@ KINDS = {
                 "extensions and a PostgreSQL server are at hand, and kept as it was elsewhere."),
     "error": ("any command given `--json` that fails", "What went wrong, with the same exit "
               "code: a stable `code` (`invalid_manifest`, `invalid_sql`, `usage`, "
-              "`bad_partition_key`, `state`, `locked`, `execution`, `interrupted`), the "
+              "`bad_partition_key`, `state`, `locked`, `execution`, `interrupted`, `internal`), the "
               "`message`, where (`file`, `line`, `asset`, `partition`), how to fix it (`hint`, "
               "with a \"did you mean\" for an unknown name) and the `exit_code`; several manifest "
               "problems are all listed in `problems`. This example is `duck status daily_revenu "

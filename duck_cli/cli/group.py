@@ -10,7 +10,8 @@ from __future__ import annotations
 import typer
 from typer.core import TyperGroup
 
-from duck_cli.errors import DuckError, ExitCode, Interrupted, StateError, UsageError
+from duck_cli.errors import (DuckError, ExitCode, InternalError, Interrupted, StateError,
+                             UsageError)
 
 _ARGV = "duck.argv"  # where the root context keeps the command line it was given
 
@@ -42,11 +43,14 @@ class RootGroup(TyperGroup):
             if env.wants_json:
                 _report(env, _usage_error(err), stderr=False)
             raise
+        except (typer.Exit, typer.Abort):  # click's own ways out: their exit code stands
+            raise
         except Exception as err:
-            if env.debug or not _from_postgres(err):
+            if env.debug:
                 raise
-            _report(env, _state_error(err))
-            raise typer.Exit(int(StateError.exit_code)) from None
+            known = _state_error(err) if _from_postgres(err) else _internal_error(ctx, err)
+            _report(env, known)
+            raise typer.Exit(int(known.exit_code)) from None
         except KeyboardInterrupt:
             env.stderr.write("interrupted\n")
             if env.wants_json:
@@ -67,6 +71,22 @@ def _state_error(err: BaseException) -> StateError:
                       f"{first}", hint="Run `duck doctor` to check the state's schema and "
                       "connection, then the command again (what was already published is "
                       "recorded from the warehouse's ledger); `--debug` shows where it failed.")
+
+
+def _internal_error(ctx, err: BaseException) -> InternalError:
+    """An error no layer expected (a bug in duck) as one paragraph: what it was, that what
+    was published stays published, and how to get the traceback for a report."""
+    from duck_cli.state.lake_config import redact
+
+    command = " ".join(["duck", *([ctx.invoked_subcommand] if ctx.invoked_subcommand else [])])
+    first = redact((str(err).strip().splitlines() or [""])[0])
+    what = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    return InternalError(
+        f"`{command}` stopped on an error duck did not expect ({what}); this is a bug in "
+        "duck, not in the project. What was already published stays in the warehouse and the "
+        "next command records it from the warehouse's ledger",
+        hint="Run the command again with DUCK_DEBUG=1 (or `duck --debug ...`) to see where it "
+             "failed, and report it with that traceback.")
 
 
 def _report(env, err: DuckError, stderr: bool = True) -> None:

@@ -2,7 +2,8 @@
 
 DUCK_FAULT is a comma-separated list of ``point``, ``point:N`` (crash the N-th time the point
 is reached) or ``point:N:pause=SECONDS`` (sleep there instead, to hold a window open, e.g. a
-worker that committed but is not recorded yet while another worker's later commit is).
+worker that committed but is not recorded yet while another worker's later commit is), or
+``point:N:raise`` (raise an unexpected RuntimeError there: how duck reports its own bugs).
 `duck migrate` has one point of its own, ``migrate``, reached after each part it copies;
 `duck promote` one, ``promote``, inside its transaction just before the commit.
 """
@@ -14,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+RAISE = -1.0  # the pause that means: raise an unexpected error instead
 FAULT_POINTS = ("stage", "checks", "publish", "ledger", "commit", "published", "catalog")
 
 
@@ -26,7 +28,7 @@ class Faults:
     session of a command, so ``catalog:2`` means the second catalog flush of the whole command.
     """
 
-    entries: tuple[tuple[str, int, float | None], ...] = ()
+    entries: tuple[tuple[str, int, float | None], ...] = ()  # pause -1: raise instead
     reached: dict[int, int] = field(default_factory=dict, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -39,6 +41,8 @@ class Faults:
         ((('commit', 3, None),), ())
         >>> Faults.parse("published:1:pause=2, commit:2").entries
         (('published', 1, 2.0), ('commit', 2, None))
+        >>> Faults.parse("catalog:1:raise").entries
+        (('catalog', 1, -1.0),)
         """
         if not spec:
             return cls()
@@ -50,6 +54,7 @@ class Faults:
             rest = parts[1:]
             nth = int(rest[0]) if rest and rest[0].isdigit() else 1
             pause = next((float(r[6:]) for r in rest if r.startswith("pause=")), None)
+            pause = RAISE if "raise" in rest else pause
             entries.append((parts[0], nth, pause))
         return cls(tuple(entries))
 
@@ -69,7 +74,9 @@ class Faults:
             self.reached.update(counts)
         for i in mine:
             _name, nth, pause = self.entries[i]
-            if pause is not None and counts[i] == nth:
+            if pause == RAISE and counts[i] == nth:
+                raise RuntimeError(f"fault injected at {point} (DUCK_FAULT)")
+            if pause is not None and pause >= 0 and counts[i] == nth:
                 time.sleep(pause)
             elif pause is None and counts[i] >= nth:
                 os._exit(137)
