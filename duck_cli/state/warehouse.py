@@ -264,9 +264,7 @@ class Warehouse:
                     self.drop(rel)
                 return
             if _key(src.table) != _key(rel):
-                self.con.execute(f"CREATE OR REPLACE VIEW {self.relation(rel)} AS "
-                                 f"SELECT * FROM {quote_table(src.table)}")
-                self.mark(rel, "VIEW")
+                self._table_view(rel, f"SELECT * FROM {quote_table(src.table)}")
             return
         if not files:  # nothing arrived: an empty relation would hide the problem
             self.con.execute(f"DROP VIEW IF EXISTS {self.relation(rel)}")
@@ -277,6 +275,17 @@ class Warehouse:
         if self.view_comment(rel) == stamp:
             return  # binding a view sniffs every file: the slow part, skipped when unchanged
         self.create_source_view(asset, select, stamp)
+
+    def _table_view(self, rel: str, select: str) -> None:
+        """The view a table source is read through under its asset's name, created again only
+        when the table it reads changed name (a write per command otherwise)."""
+        stamp = "duck:" + hashlib.blake2b(select.encode(), digest_size=12).hexdigest()
+        if self.view_comment(rel) == stamp:
+            return
+        self.con.execute(f"CREATE OR REPLACE VIEW {self.relation(rel)} AS {select}")
+        if not self.lake:  # a lake's views keep no comment duck reads back (`view_comment`)
+            self.con.execute(f"COMMENT ON VIEW {self.relation(rel)} IS '{stamp}'")
+        self.mark(rel, "VIEW")
 
     def view_comment(self, name: str) -> str | None:
         """The comment duck left on a view ('schema.name', or a name in main)."""

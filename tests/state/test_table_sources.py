@@ -118,3 +118,24 @@ def test_writers_share_the_cache_and_still_see_a_changed_table(tmp_path):
     duck("materialize")
     assert warehouse_rows(root, "SELECT n, amount FROM order_total") == [(10, 113.5)]
     assert duck.json("materialize")["steps"] == []
+
+
+def test_a_no_op_materialize_leaves_the_warehouse_file_untouched(tmp_path):
+    """The view a table source is read through (under its asset's name) is created once, not
+    again by every writing command: with nothing to do, the warehouse file stays as it was."""
+    import hashlib
+
+    root = project_with(tmp_path, "raw.orders")
+    (root / ".duck").mkdir()
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
+    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.orders AS SELECT range AS id, "
+                "range * 2.5 AS amount FROM range(10)")
+    con.close()
+    duck = Duck(root)
+    duck("materialize")
+    assert warehouse_rows(root, "SELECT count(*) FROM orders") == [(10,)]
+    warehouse = root / ".duck" / "warehouse.duckdb"
+    before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
+    duck("materialize")
+    assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == before
+    assert planned(duck) == []
