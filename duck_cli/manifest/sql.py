@@ -11,7 +11,7 @@ from typing import Any
 from duck_cli.errors import Problem, did_you_mean
 from duck_cli.code_version import contract_part, schema_part
 from duck_cli.models import STATEFUL, Asset, PartitionsDef, StaticPartitions, evolve
-from duck_cli.manifest.sqlparse import ParsedSQL, SqlSyntaxError, parse_select, serialize_many
+from duck_cli.manifest.sqlparse import ParsedSQL, Parses, SqlSyntaxError, parse_select
 from duck_cli.manifest.entries import Built, SqlOrigin
 from duck_cli.manifest.rules import dep_spot
 
@@ -27,12 +27,13 @@ class SqlResult:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def sql_stage(built: Built) -> SqlResult:
-    """Parse each asset's SQL and check SQL; warn where reads and deps disagree."""
+def sql_stage(built: Built, parses: Parses | None = None) -> SqlResult:
+    """Parse each asset's SQL and check SQL; warn where reads and deps disagree. ``parses``
+    may have started on the assets' SQL already (`sql_texts`)."""
     result = SqlResult()
     tables = _table_index(built.assets)
-    parsed_sql = serialize_many([a.materialize.sql for a in built.assets if _has_sql(a, built)]
-                                + [_check_text(c) for a in built.assets for c in _sql_checks(a)])
+    checks = [_check_text(c) for a in built.assets for c in _sql_checks(a)]
+    parsed_sql = (parses or Parses()).result(sql_texts(built, built.assets) + checks)
     for asset in built.assets:
         parsed = _parse_asset(asset, built, result.errors, parsed_sql)
         result.errors += _check_sql_problems(asset, parsed_sql)
@@ -43,6 +44,11 @@ def sql_stage(built: Built) -> SqlResult:
         reads = parsed.tables if parsed else ()
         result.assets.append(evolve(asset, reads=reads, code_version=code_version(asset, parsed)))
     return result
+
+
+def sql_texts(built: Built, assets: list[Asset]) -> list[str]:
+    """The materialization SQL of those of ``assets`` that have one to parse."""
+    return [a.materialize.sql for a in assets if _has_sql(a, built)]
 
 
 def _has_sql(asset: Asset, built: Built) -> bool:

@@ -14,7 +14,8 @@ from duck_cli.manifest.definitions import resolve_uses
 from duck_cli.manifest.macros import read_macros
 from duck_cli.manifest.variables import annotate
 from duck_cli.manifest.schema import fast_valid, make_validator, schema_problems
-from duck_cli.manifest.sql import sql_stage
+from duck_cli.manifest.sql import sql_stage, sql_texts
+from duck_cli.manifest.sqlparse import Parses
 from duck_cli.manifest.read import Manifest, parse_document
 from duck_cli.models import Asset, Project, Settings, evolve
 from duck_cli.manifest.settings import SETTINGS_FILE, load_settings
@@ -28,12 +29,13 @@ def validate(root: Path, manifests: list[Manifest], problems: list[Problem],
 
     settings = _settings(root, problems)
     docs = _parse(manifests, problems)
-    built, skipped = _build(root, docs, problems)
+    parses = Parses()  # DuckDB parses the SQL of files built while the next ones are built
+    built, skipped = _build(root, docs, problems, parses)
     built.assets = with_schemas(built.assets, settings)
     problems += cross_rules(built, skipped)
     macros, macro_problems = read_macros(macro_data)
     problems += resolve_uses(built)
-    sql = sql_stage(built)
+    sql = sql_stage(built, parses)
     problems += sql.errors + built.problems + macro_problems
     if problems or settings is None:
         raise ManifestError(sort_problems(problems))
@@ -95,11 +97,14 @@ def _parse(manifests: list[Manifest], problems: list[Problem]) -> list[tuple[str
     return docs
 
 
-def _build(root: Path, docs: list[tuple[str, Any]], problems: list[Problem]) -> tuple[Any, set[str]]:
-    """Schema-check each document, then build the entries that passed; names of the others."""
+def _build(root: Path, docs: list[tuple[str, Any]], problems: list[Problem],
+           parses: Parses | None = None) -> tuple[Any, set[str]]:
+    """Schema-check each document, then build the entries that passed; names of the others.
+    Each file's SQL texts go to ``parses`` as soon as its assets are built."""
 
     validator, builder, skipped_names = None, EntryBuilder(root), set()
     for file, doc in docs:
+        start = len(builder.out.assets)
         found = []
         if not fast_valid(doc):  # jsonschema only where the compiled schema had doubts
             validator = validator or make_validator()
@@ -111,6 +116,8 @@ def _build(root: Path, docs: list[tuple[str, Any]], problems: list[Problem]) -> 
                 skipped_names |= _name_of(raw) if section == "assets" else set()
             else:
                 getattr(builder, section[:-1])(raw, Spot(file, doc, (section, index)))
+        if parses is not None:
+            parses.add(sql_texts(builder.out, builder.out.assets[start:]))
     return builder.out, skipped_names
 
 

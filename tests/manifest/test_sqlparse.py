@@ -95,3 +95,20 @@ def test_many_texts_parse_side_by_side_to_the_same_trees_in_their_order():
         one = sqlparse._connection().execute("SELECT json_serialize_sql(?)", [text]).fetchone()
         assert many[text] == one[0]
     assert sqlparse.parse_select(texts[1234], many).tables == ("t2",)
+
+
+def test_parses_started_in_the_background_give_every_text_its_own_tree():
+    """Validation hands each file's SQL to `Parses` as it goes (a batch parses on a thread
+    while the next files are built); the result holds each text's parse, as one call gives."""
+    from duck_cli.manifest import sqlparse
+
+    texts = [f"SELECT {i} AS n FROM t{i}" for i in range(1500)]
+    parses = sqlparse.Parses()
+    parses.add(texts[:1200])  # a full batch: starts on the thread
+    parses.add(texts[1200:])  # pending until `result`
+    got = parses.result(["SELECT 1 FROM late", texts[5]])
+    import os
+
+    assert len(parses.futures) == (1 if (os.cpu_count() or 1) > 1 else 0)  # one core: no thread
+    assert len(got) == 1501
+    assert got == sqlparse.serialize_many(texts + ["SELECT 1 FROM late"])
