@@ -28,17 +28,23 @@ def project_with(tmp_path: Path, table: str, settings: str = "") -> Path:
     return root
 
 
-def planned(duck: Duck) -> list[str]:
-    return [s["asset"] for s in duck.json("plan")["steps"]]
-
-
-def test_the_first_plan_observes_a_warehouse_table_source(tmp_path):
+def with_raw_orders(tmp_path: Path) -> Path:
+    """The project over raw.orders, a table of 10 rows already in its warehouse file."""
     root = project_with(tmp_path, "raw.orders")
     (root / ".duck").mkdir()
     con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
     con.execute("CREATE SCHEMA raw; CREATE TABLE raw.orders AS SELECT range AS id, "
                 "range * 2.5 AS amount FROM range(10)")
     con.close()
+    return root
+
+
+def planned(duck: Duck) -> list[str]:
+    return [s["asset"] for s in duck.json("plan")["steps"]]
+
+
+def test_the_first_plan_observes_a_warehouse_table_source(tmp_path):
+    root = with_raw_orders(tmp_path)
     duck = Duck(root)
     assert planned(duck) == ["order_total"]  # not held back as "source has not arrived"
     duck("materialize")
@@ -71,13 +77,8 @@ def test_a_table_in_an_attached_sqlite_database(tmp_path):
 def test_read_only_commands_see_a_changed_warehouse_table_through_their_cache(tmp_path):
     """plan and status remember a warehouse table source's version while the warehouse file
     is unchanged (attaching it loads every table's catalog); any write to it shows."""
-    root = project_with(tmp_path, "raw.orders")
-    (root / ".duck").mkdir()
+    root = with_raw_orders(tmp_path)
     wh = root / ".duck" / "warehouse.duckdb"
-    con = duckdb.connect(str(wh))
-    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.orders AS SELECT range AS id, "
-                "range * 2.5 AS amount FROM range(10)")
-    con.close()
     duck = Duck(root)
     duck("materialize")
     assert planned(duck) == [] and planned(duck) == []  # the second answered from the cache
@@ -125,12 +126,7 @@ def test_a_no_op_materialize_leaves_the_warehouse_file_untouched(tmp_path):
     again by every writing command: with nothing to do, the warehouse file stays as it was."""
     import hashlib
 
-    root = project_with(tmp_path, "raw.orders")
-    (root / ".duck").mkdir()
-    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
-    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.orders AS SELECT range AS id, "
-                "range * 2.5 AS amount FROM range(10)")
-    con.close()
+    root = with_raw_orders(tmp_path)
     duck = Duck(root)
     duck("materialize")
     assert warehouse_rows(root, "SELECT count(*) FROM orders") == [(10,)]
