@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 from duck_cli.errors import PartitionKeyError
 from duck_cli.graph import mapping as pmap
 from duck_cli.graph import partitions as parts
+from duck_cli.graph.scope import in_order
 from duck_cli.health.assess import Health, breaks_readers, upstream_partitions
 from duck_cli.health.state import State, turns_stale
 from duck_cli.models import FULL_REFRESH, STATEFUL, Project
@@ -355,8 +356,8 @@ def _keys_for(asset, keys: list[str], first, last, now) -> tuple[str, ...]:
         lo = first or existing[0]
         hi = last or existing[-1]
         chosen += parts.key_range(defn, lo, hi, asset.name, now)
-    order = {k: i for i, k in enumerate(parts.partition_keys(defn, now))}
-    return tuple(sorted(set(chosen), key=lambda k: order.get(k, -1)))
+    # every chosen key exists (validated): sorted by its index, not by listing every key
+    return tuple(in_order(defn, set(chosen)))
 
 
 def for_materialize(project: Project, health: Health, order, selected: list[str], *,

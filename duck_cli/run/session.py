@@ -284,7 +284,7 @@ def observe_sources(s: Session) -> None:
     for asset in observe.file_sources(s.project):
         arrived = [k for k, v in live[asset.name].items() if v] \
             if whole(s.scope, asset.name, asset.partitions, now) \
-            else observe.arrived(s.project, asset, now)  # listed, not read: checks need it
+            else observe.arrived(s.project, asset, now)  # found by listing, not read
         s.source_errors.pop(asset.name, None)
         try:
             s.wh.expose_source(asset, sources.view_source(asset, s.project.root, arrived))

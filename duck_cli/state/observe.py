@@ -76,10 +76,10 @@ def with_voters(project: Project, now: datetime, scope: Mapping[str, frozenset[s
 
 
 def arrived(project: Project, asset: Asset, now: datetime) -> list[str]:
-    """The keys of a local file source whose files are there, from one listing of its folder
-    (no file read); a command that observes only some partitions still exposes the whole
-    source (a relationships check may read it) without observing every file."""
-    return _first_arrived(project, asset, parts.partition_keys(asset.partitions, now), None)
+    """The keys whose files `sources.view_source` looks for when this command did not observe
+    them all: every key of a local source (one listing of its folder finds which are there),
+    a remote source's every key (never scoped: it is listed whole)."""
+    return parts.partition_keys(asset.partitions, now)
 
 
 def _first_arrived(project: Project, asset: Asset, keys: list[str], n: int | None) -> list[str]:

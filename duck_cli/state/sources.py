@@ -23,6 +23,7 @@ from duck_cli.state import versions as ver
 _PLACEHOLDER = re.compile(r"\{(key|date|hour|week|month|value)\}")
 _PLAIN_KEY = re.compile(r"[^*?\[/]+")  # a key that is a plain file name, no glob, no folder
 READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}
+FEW = 32  # up to this many partitions' files are found by a stat each, not a folder listing
 
 
 def is_per_partition(asset: Asset) -> bool:
@@ -71,14 +72,22 @@ def files_of(asset: Asset, root: Path, keys: Iterable[str], listing=None) -> lis
     return [f for key in keys for f in _matching(location(asset, root, key), listing)]
 
 
-def partition_files(asset: Asset, root: Path, keys: Iterable[str]) -> tuple[dict, dict]:
+def partition_files(asset: Asset, root: Path, keys: Iterable[str],
+                    listed: bool | None = None) -> tuple[dict, dict]:
     """Each key's existing local files (confined to the project), and the folder's entries by
     path (their stat is cached: the version cache needs it). A template naming one folder and
     no glob is listed with one ``os.scandir`` instead of a stat and a path built per key, the
-    difference between a no-op costing a few ms and a few hundred at 3,650 daily files."""
+    difference between a no-op costing a few ms and a few hundred at 3,650 daily files; but
+    a few keys (a one-day backfill) are looked up one by one, so their cost does not grow
+    with the files around them. ``listed``: list the folder (True) or not (False) whatever
+    the number of keys."""
+    keys = list(keys)
     template = location(asset, root)
     folder, base = os.path.split(template)
-    if _PLACEHOLDER.search(folder) or glob.has_magic(_PLACEHOLDER.sub("", template)):
+    if listed is None:
+        listed = len(keys) > FEW
+    if not listed or _PLACEHOLDER.search(folder) or \
+            glob.has_magic(_PLACEHOLDER.sub("", template)):
         found = {k: local_files(location(asset, root, k)) for k in keys}
         confined(asset, root, [f for files in found.values() for f in files])
         return found, {}
@@ -233,7 +242,10 @@ def empty_sql(columns: dict[str, str]) -> str:
 
 def view_source(asset: Asset, root: Path, arrived: list[str]) -> list[str]:
     """What the whole-source view reads: one glob when it names exactly the arrived files
-    (its text then stays the same as files arrive), else the list of files."""
+    (its text then stays the same as files arrive), else the list of files. A local source's
+    ``arrived`` may name keys whose files are not there: one listing of the folder finds
+    which are (a command that observed only some partitions still exposes the whole source,
+    since a relationships check may read it, without observing every file)."""
     if not is_per_partition(asset):
         return [location(asset, root)]
     everything = pattern(asset, root)
@@ -241,10 +253,22 @@ def view_source(asset: Asset, root: Path, arrived: list[str]) -> list[str]:
         http = everything.lower().startswith(("http://", "https://"))
         return [location(asset, root, k) for k in arrived] if http else \
             ([everything] if arrived else [])
-    files = files_of(asset, root, arrived)
-    if sorted(files) == local_files(everything):
-        return [everything]
-    return files
+    found, entries = partition_files(asset, root, arrived, listed=True)
+    files = [f for fs in found.values() for f in fs]
+    globbed = _globbed(everything, entries) if entries else set(local_files(everything))
+    return [everything] if set(files) == globbed else files
+
+
+def _globbed(spec: str, entries: dict) -> set[str]:
+    """What ``glob.glob(spec)`` finds, from a listing of its folder already made (the glob is
+    only in the file name): hidden names are skipped unless the pattern is one."""
+    import fnmatch
+
+    base = os.path.basename(spec)
+    match = re.compile(fnmatch.translate(base)).match
+    shown = base.startswith(".")
+    return {path for path, e in entries.items()
+            if match(e.name) and (shown or not e.name.startswith("."))}
 
 
 def _ident(name: str) -> str:
