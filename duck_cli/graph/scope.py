@@ -26,6 +26,7 @@ def upstream_closure(project: Project, order: Iterable[str],
     are complete before they are mapped onto its own upstream.
     """
     need: dict[str, set[str]] = {a: set(ks) for a, ks in requested.items() if ks}
+    listed: dict[str, list[str]] = {}  # an upstream read by several assets is listed once
     for name in reversed(tuple(order)):
         keys = need.get(name)
         if not keys:
@@ -33,8 +34,10 @@ def upstream_closure(project: Project, order: Iterable[str],
         asset = project.assets[name]
         for dep in asset.deps:
             up = project.assets[dep.asset]
+            if up.name not in listed:
+                listed[up.name] = partition_keys(up.partitions, now)
             mapped = upstream_map(asset.partitions, up.partitions, dep, sorted(keys),
-                                  partition_keys(up.partitions, now))
+                                  listed[up.name])
             need.setdefault(dep.asset, set()).update(k for ks in mapped.values() for k in ks)
     return {a: frozenset(ks) for a, ks in need.items()}
 

@@ -101,8 +101,7 @@ class Session:
         self._flight_lock = threading.Lock()
         self.live: dict[str, dict[str, str | None]] = {}  # source versions observed at start
         self.source_errors: dict[str, ExecutionError] = {}  # whole-source views that failed
-        self.headers: dict[tuple, list[str]] = {}  # source files' columns, by content version
-        self.headers_seen = 0  # how many the cache held when loaded (save only when it grew)
+        self.headers = versions_mod.ShardedCache(None)  # source files' columns, by version
         self.issuer = None  # PostgreSQL state: ids and seqs issued in the state (postgres_ids)
         self.locks = ExitStack()  # the asset locks taken after planning (PostgreSQL state)
         self.command = "materialize"  # the writing command (set by `session`)
@@ -242,7 +241,6 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
             s.recovered["lost"] = recovery.record_lost(s)
             s.base = environment.defer_to_production(s)
             s.headers = session_files.load_headers(s)
-            s.headers_seen = len(s.headers)
             observe_sources(s)
             if not hold_catalog:
                 s.release_catalog()
@@ -250,7 +248,7 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
         finally:
             try:
                 s.flush(force=True)
-                session_files.save_headers(s)
+                s.headers.save()
             finally:
                 s.release_catalog()
                 s.locks.close()

@@ -10,22 +10,13 @@ from typing import Iterator
 
 from duck_cli.errors import StateError
 from duck_cli.models import Project
-from duck_cli.state.versions import load_cache, save_cache
+from duck_cli.state.versions import ShardedCache
 
 
-def _headers_file(s):
-    return s.settings.catalog.parent / "cache" / "headers.pickle"
-
-
-def load_headers(s) -> dict:
-    """Source files' columns by content version, as sniffed by earlier commands."""
-    return load_cache(_headers_file(s))
-
-
-def save_headers(s) -> None:
-    """Keep the headers when more were sniffed than were loaded."""
-    if len(s.headers) != s.headers_seen:
-        save_cache(_headers_file(s), s.headers)
+def load_headers(s) -> ShardedCache:
+    """Source files' columns by content version, as sniffed by earlier commands (read shard by
+    shard as steps ask for them)."""
+    return ShardedCache(s.settings.catalog.parent / "cache" / "headers")
 
 
 @contextmanager

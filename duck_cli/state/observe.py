@@ -23,8 +23,8 @@ from duck_cli.state import versions as ver
 
 
 def cache_file(project: Project) -> Path:
-    """Where content hashes are cached."""
-    return project.settings.catalog.parent / "cache" / "sources.pickle"
+    """Where content hashes are cached (a folder of shards)."""
+    return project.settings.catalog.parent / "cache" / "sources"
 
 
 def file_sources(project: Project) -> list[Asset]:

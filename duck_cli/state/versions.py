@@ -2,7 +2,7 @@
 
 A file's version is a BLAKE2b hash of its bytes (the standard library's, so no new dependency;
 about 1 GB/s, far faster than DuckDB parses the same file). The hash is cached in `.duck/cache`
-keyed by (path, size, mtime_ns, inode), so an unchanged file is never re-read, and a file that
+(`ShardedCache`) keyed by (path, size, mtime_ns, inode), so an unchanged file is never re-read, and a file that
 was touched, copied or checked out again with the same bytes keeps its version: `git clone` of a
 built project plans nothing.
 
@@ -15,20 +15,81 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import threading
+import zlib
 from pathlib import Path
 
 PREFIX = "b2:"
 EMPTY = ";empty"  # suffix: the file holds no data rows (a partition that arrived empty)
 _CHUNK = 1 << 20
+SHARDS = 64  # cache files per cache: a one-day command reads a few of them
+
+
+class ShardedCache:
+    """A dict kept in a folder of small pickle files, each holding the keys that hash to it: a
+    command reads only the shards of the keys it asks for and writes only the shards it
+    changed, so a one-day command's cost does not grow with the files the cache knows (one
+    pickle of every entry cost each command a few ms per 1,000 files). Safe across threads."""
+
+    def __init__(self, folder: Path | None, shards: int = SHARDS):
+        self.folder, self.shards = folder, shards
+        self._parts: dict[int, dict] = {}
+        self._dirty: set[int] = set()
+        self._lock = threading.Lock()
+
+    def _index(self, key) -> int:
+        text = key if isinstance(key, str) else repr(key)  # not hash(): salted per process
+        return zlib.crc32(text.encode()) % self.shards
+
+    def _part(self, index: int) -> dict:
+        part = self._parts.get(index)
+        if part is None:
+            with self._lock:  # two steps asking at once load the shard once
+                part = self._parts.get(index)
+                if part is None:
+                    part = load_cache(None if self.folder is None else
+                                      self.folder / f"{index:03d}.pickle")
+                    self._parts[index] = part
+        return part
+
+    def get(self, key, default=None):
+        """The value cached for ``key``, else ``default``."""
+        return self._part(self._index(key)).get(key, default)
+
+    def __contains__(self, key) -> bool:
+        return key in self._part(self._index(key))
+
+    def __getitem__(self, key):
+        return self._part(self._index(key))[key]
+
+    def __setitem__(self, key, value) -> None:
+        index = self._index(key)
+        part = self._part(index)
+        if key not in part or part[key] != value:
+            part[key] = value
+            self._dirty.add(index)
+
+    def setdefault(self, key, value):
+        """``key``'s value, storing ``value`` first when there is none."""
+        if key not in self:
+            self[key] = value
+        return self[key]
+
+    def save(self) -> None:
+        """Write the shards that changed (a cache: failing to write one only costs its work)."""
+        if self.folder is None:
+            return
+        for index in sorted(self._dirty):
+            if save_cache(self.folder / f"{index:03d}.pickle", self._parts[index]):
+                self._dirty.discard(index)
 
 
 class VersionCache:
-    """Content hashes of files by (size, mtime_ns, inode); saved only when it changed."""
+    """Content hashes of files by (size, mtime_ns, inode); saved only where it changed."""
 
     def __init__(self, path: Path | None):
         self.path = path
-        self.entries: dict[str, tuple] = load_cache(path)
-        self.dirty = False
+        self.entries = ShardedCache(path)
 
     def version(self, file: str, fmt: str = "csv", stamp: tuple | None = None) -> str | None:
         """The content version of one file (None: it does not exist); ``stamp``: its (size,
@@ -44,15 +105,11 @@ class VersionCache:
             return hit[1]
         version = content_version(file, fmt)
         self.entries[file] = (stamp, version)
-        self.dirty = True
         return version
 
     def save(self) -> None:
-        """Write the cache if it changed (a cache: failing to write it only costs a re-hash)."""
-        if not self.dirty or self.path is None:
-            return
-        if save_cache(self.path, self.entries):
-            self.dirty = False
+        """Write what changed."""
+        self.entries.save()
 
 
 def load_cache(path: Path | None) -> dict:
