@@ -18,29 +18,43 @@ from pathlib import Path
 from duck_cli.models import Asset
 from duck_cli.state import sources
 
-def select(con, asset: Asset, files: list[tuple[str, str | None]], cache: dict) -> str | None:
+def select(con, asset: Asset, files: list[tuple[str, str | None]], cache) -> str | None:
     """The SELECT reading ``files`` (each with its content version) with their common sniffed
     options, or None when they have none (options or columns of the source's own, files
-    sniffed differently, a file DuckDB cannot sniff)."""
+    sniffed differently, a file DuckDB cannot sniff). ``cache``: a `versions.ShardedCache`."""
     src = asset.source
     if src.format != "csv" or src.options or src.columns or not files:
         return None
-    found = {_sniff(con, f, version, cache) for f, version in files}
+    found = set(_sniff_all(con, files, cache).values())
     if len(found) != 1 or None in found:
         return None
     listed = ", ".join(sources.literal(f) for f, _v in files)
     return f"SELECT * FROM read_csv([{listed}]{found.pop()})"
 
 
-def _sniff(con, file: str, version: str | None, cache: dict) -> str | None:
-    """The read_csv options DuckDB sniffs in one file, cached by its content version."""
-    key = ("sniff", version, Path(file).name)
-    if version is not None and key in cache:
-        return cache[key]
-    found = _sniffed(con, file)
-    if version is not None:
-        cache[key] = found
-    return found
+def _sniff_all(con, files: list[tuple[str, str | None]], cache) -> dict[str, str | None]:
+    """The read_csv options DuckDB sniffs in each file, cached by its content version. Steps of
+    two assets reading the same files at once split them: a file another step is sniffing is
+    left for last and its result waited for, so each file is sniffed once (not once each)."""
+    out: dict[str, str | None] = {}
+    later = []
+    for file, version in files:
+        key = ("sniff", version, Path(file).name)
+        if version is None:
+            out[file] = _sniffed(con, file)
+        elif key in cache:
+            out[file] = cache[key]
+        elif cache.claim(key):
+            try:
+                out[file] = cache[key] = _sniffed(con, file)
+            finally:
+                cache.release(key)
+        else:
+            later.append((file, key))
+    for file, key in later:
+        cache.wait(key)
+        out[file] = cache[key] if key in cache else _sniffed(con, file)
+    return out
 
 
 def _sniffed(con, file: str) -> str | None:

@@ -36,6 +36,8 @@ class ShardedCache:
         self._parts: dict[int, dict] = {}
         self._dirty: set[int] = set()
         self._lock = threading.Lock()
+        self._making: dict = {}  # key -> Event: a thread is making that key's value
+        self._claims = threading.Lock()  # guards _making (not _lock: `in` may load a shard)
 
     def _index(self, key) -> int:
         text = key if isinstance(key, str) else repr(key)  # not hash(): salted per process
@@ -74,6 +76,29 @@ class ShardedCache:
         if key not in self:
             self[key] = value
         return self[key]
+
+    def claim(self, key) -> bool:
+        """Whether this thread is to make ``key``'s value: none is stored and no other thread
+        is making it. The claimer stores it, then calls `release`; the others `wait`."""
+        with self._claims:  # a value stored before its claim was released is seen here
+            if key in self._making or key in self:
+                return False
+            self._making[key] = threading.Event()
+            return True
+
+    def release(self, key) -> None:
+        """Let the threads waiting for ``key`` go (its value stored, or its making failed)."""
+        with self._claims:
+            done = self._making.pop(key, None)
+        if done is not None:
+            done.set()
+
+    def wait(self, key) -> None:
+        """Until no other thread is making ``key``'s value."""
+        with self._claims:
+            making = self._making.get(key)
+        if making is not None:
+            making.wait()
 
     def save(self) -> None:
         """Write the shards that changed (a cache: failing to write one only costs its work)."""

@@ -72,3 +72,32 @@ def test_a_project_whose_source_cache_was_lost_plans_nothing(project):
     for f in (cache / "sources").iterdir():
         f.write_bytes(b"\x80garbage")
     assert duck.json("plan")["empty"] is True
+
+
+def test_threads_making_the_same_entry_make_it_once_and_the_others_wait(tmp_path):
+    """Two steps reading the same source files at once (two assets of one batch): each file's
+    sniffed options are made by one of them, and the other waits for that value."""
+    cache = ShardedCache(tmp_path / "cache")
+    made: list = []
+    start = threading.Barrier(3)
+
+    def step():
+        start.wait()
+        for i in range(50):
+            key = ("sniff", f"b2:{i}", f"{i}.csv")
+            if cache.claim(key):
+                try:
+                    made.append(key)
+                    cache[key] = f"options {i}"
+                finally:
+                    cache.release(key)
+            else:
+                cache.wait(key)
+                assert cache[key] == f"options {i}"
+
+    threads = [threading.Thread(target=step) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(made) == sorted({("sniff", f"b2:{i}", f"{i}.csv") for i in range(50)})
