@@ -26,7 +26,14 @@ def materialize(*, options: MaterializeOptions, env: Env) -> int:
         return materialize_plan(state, options.target.selector, options.partitions,
                                 options.force)
 
-    return execute(env, project, "materialize", make_plan, options.run, options.target.json)
+    keys, scope = options.partitions, None
+    if keys:  # like a backfill's: observe and assess only those partitions and what they read
+        from duck_cli.plan.backfill import keys_scope
+
+        scope = keys_scope(project, options.target.selector, keys.keys, keys.first, keys.last,
+                           env.now())
+    return execute(env, project, "materialize", make_plan, options.run, options.target.json,
+                   scope=scope)
 
 
 def backfill(*, options: BackfillOptions, env: Env) -> int:

@@ -42,19 +42,28 @@ def requested(state, selection: list[str], opts) -> dict[str, tuple[str, ...]]:
 def scope_of(project, selection: list[str], opts, now) -> Scope | None:
     """The partitions a backfill that names its keys is about (them and what they read), so
     its session observes and assesses only those; None (everything) for --missing, --failed,
-    --resume and --downstream, which need the whole picture, in an environment (it merges
-    production's state), or when the request is wrong (planning then says why)."""
-    if not (opts.keys or opts.first or opts.last) or opts.downstream or opts.resume \
-            or project.settings.env != PROD or any(
-                a.is_source and a.source.path and is_remote(a.source.path)
-                for a in project.assets.values()):  # remote: listed whole anyway
+    --resume and --downstream, which need the whole picture (and see `keys_scope`)."""
+    if not (opts.keys or opts.first or opts.last) or opts.downstream or opts.resume:
+        return None
+    return keys_scope(project, selection, opts.keys, opts.first, opts.last, now)
+
+
+def keys_scope(project, selection: list[str], keys, first: str | None, last: str | None,
+               now) -> Scope | None:
+    """The partitions a command that names its keys (`backfill`, `materialize --partition`)
+    is about: them and every upstream partition they read. None (everything) in an
+    environment (it merges production's state), with a remote source (listed whole anyway),
+    or when the request is wrong (planning then says why)."""
+    if project.settings.env != PROD or any(
+            a.is_source and a.source.path and is_remote(a.source.path)
+            for a in project.assets.values()):
         return None
     try:
         graph = AssetGraph.build(project.assets)
         names = [n for n in select(project.assets, graph, selection)
                  if not project.assets[n].is_source]
-        keys = planner.requested_at(project, now, names, opts.keys, opts.first, opts.last)
-        return upstream_closure(project, graph.order, keys, now)
+        requested = planner.requested_at(project, now, names, list(keys), first, last)
+        return upstream_closure(project, graph.order, requested, now)
     except DuckError:
         return None
 

@@ -138,6 +138,27 @@ def test_a_one_day_backfill_leaves_another_days_changed_file_to_plan(built):
     assert built.json("plan")["empty"] is True
 
 
+def test_materialize_of_one_partition_is_scoped_like_a_backfill(built):
+    """`duck materialize --partition` observes and rebuilds only that day and what it reads:
+    another day's changed file is neither recorded nor rebuilt (plan still sees it), and a
+    third day's file overwritten with garbage of the same size and time is never read."""
+    root, other, garbled = built.root, "2026-03-06", "2026-03-07"
+    path = root / TRIPS / f"{other}.csv"
+    path.write_text(path.read_text().replace("Zone 2,", "Zone 2 (fixed),"))
+    bad = root / TRIPS / f"{garbled}.csv"
+    st = bad.stat()
+    bad.write_bytes(b"#" * st.st_size)
+    os.utime(bad, ns=(st.st_atime_ns, st.st_mtime_ns))
+    observations = ("SELECT count(*) FROM materializations WHERE asset = 'raw_trips' AND "
+                    "kind = 'observation' AND partition_key = ?")
+    seen = catalog_rows(root, observations, [other])[0][0]
+    doc = built.json("materialize", "stg_trips", "--partition", DAY, "--force")
+    assert [(s["asset"], s["partitions"]) for s in doc["steps"]] == [("stg_trips", [DAY])]
+    assert catalog_rows(root, observations, [other])[0][0] == seen
+    assert stg_rows(root) > 0
+    assert ("stg_trips", [other]) in plan_steps(built)
+
+
 @pytest.mark.parametrize("bad", [
     "this,is\n\"not a csv\n",
     "id,when,zone,name,km,price\n1,2026-03-05 01:00:00,2,Zone 2,1.0,2.0\n",
