@@ -32,12 +32,15 @@ def _json_shape(column: list) -> str:
     """Whole numbers as BIGINT (a batch's own ORDER BY seq must not sort them as text), every
     other value as text (the INSERT casts it to the column's type), lists as text lists.
 
-    >>> _json_shape([3, None, 12]), _json_shape(["a", 1]), _json_shape([True]), _json_shape([["k"]])
-    ('["BIGINT"]', '["VARCHAR"]', '["VARCHAR"]', '[["VARCHAR"]]')
+    >>> _json_shape([3, None, 12]), _json_shape(["a", 1]), _json_shape([True, None])
+    ('["BIGINT"]', '["VARCHAR"]', '["VARCHAR"]')
+    >>> _json_shape([None, None]), _json_shape([["k"]])
+    ('["VARCHAR"]', '[["VARCHAR"]]')
     """
     if any(isinstance(v, list) for v in column):
         return '[["VARCHAR"]]'
-    whole = all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in column)
+    values = [v for v in column if v is not None]
+    whole = values and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
     return '["BIGINT"]' if whole else '["VARCHAR"]'
 
 
