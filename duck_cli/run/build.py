@@ -17,10 +17,10 @@ from duck_cli.run.prelude import create_macros
 from duck_cli.run.reads import local_reads
 from duck_cli.run.session import StepResult
 from duck_cli.run.transaction import (SliceError, commit_with_ledger, rollback_or_raise, sql_error,
-                                      direct_ok, used_params)
+                                      direct_ok, slice_counts, used_params)
 from duck_cli.models import STATEFUL, Asset
 from duck_cli.records import LedgerRow, RunStatus
-from duck_cli.sql import key_expr, quote_ident, slice_predicate
+from duck_cli.sql import quote_ident, slice_predicate
 from duck_cli.state.warehouse import ledger_row
 
 STAGE = "__duck_stage"
@@ -40,6 +40,7 @@ class Builder:
         self.kept: dict[str, int] = {}  # keys rebuilt for added nullable columns only: the
         # sequence number their readers still rely on (code_version.kept)
         self.fast_inputs = self.sniffed_once = False  # inputs read with options sniffed once
+        self.counted: dict[str, int] | None = None  # rows per key `replace_slice` counted
 
     def run(self, started: datetime):
         """Build the step in one transaction; a StepResult either way."""
@@ -118,9 +119,11 @@ class Builder:
         self.s.faults.hit("stage")
         sql = self.asset.materialize.sql
         rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", used_params(sql, self.params)).fetchone()[0]
-        inside = con.execute(f"SELECT count(*) FROM {table} WHERE {pred}", params).fetchone()[0]
+        counts = slice_counts(con, self.asset, self.keys, table, (pred, params))
+        inside = sum(counts.values())
         if inside != rows:
             raise SliceError(self.outside_message(rows - inside))
+        self.counted = counts
         self.s.faults.hit("publish")
         return rows
 
@@ -337,6 +340,7 @@ class Builder:
         """Replace the partitions' slice with the staged rows; the first build creates the table."""
         con, name = self.wh.con, self.asset.relation
         table = self.wh.relation(name)
+        self.counted = None  # counted from the stage, not a direct write's slice
         if self.wh.table_kind(name) != "BASE TABLE":
             self.wh.drop(name)
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM {relation}")
@@ -385,12 +389,11 @@ class Builder:
 
     def per_key_counts(self, rows: int) -> dict[str, int]:
         """Rows per partition key of what the step published."""
+        counts, self.counted = self.counted, None  # read once, then stale
         if len(self.keys) == 1:
             return {self.keys[0]: rows}
         if self.asset.materialize.strategy == "incremental":
-            pred, params = slice_predicate(self.asset.partitions, self.params)
-            return dict(self.wh.con.execute(
-                f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) "
-                f"FROM {self.wh.relation(self.asset.relation)} "
-                f"WHERE {pred} GROUP BY k", params).fetchall())
+            return counts if counts is not None else slice_counts(
+                self.wh.con, self.asset, self.keys, self.wh.relation(self.asset.relation),
+                slice_predicate(self.asset.partitions, self.params))
         return {k: rows for k in self.keys}

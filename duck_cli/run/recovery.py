@@ -30,10 +30,12 @@ def recover(s) -> dict:
             step_seq += len(batch.steps)
         s.snapshot = c.snapshot(s.scope) if (missing or dead) else snap
         s.recorded()
-        s.seq = max(snap.max_seq, s.wh.max_seq())
+        # read after the snapshot: the warehouse holds at least what the snapshot records
+        s.facts, last_run = held.writer_facts(s.wh.con, s.settings.env)
+        s.seq = max(snap.max_seq, s.facts.ledger_max)
         s.step_seq = step_seq
         s.ids = c.last_ids()  # counters that survive prune: ids never repeat
-        s.ids["r"] = max(s.ids["r"], s.wh.last_run_number())
+        s.ids["r"] = max(s.ids["r"], last_run)
     _floors(s)
     return {"abandoned": [r.run_id for r in dead], "recovered": len(missing)}
 
@@ -63,13 +65,14 @@ def record_lost(s) -> list[str]:
     warehouse, a dropped table) as lost, so every command sees them missing and plans them;
     then remember which warehouse the catalog describes. The assets affected."""
     snap, path = s.snapshot, held.shown(s.project)
-    # every schema's relations: an asset that moved is still recorded where it was built
-    facts = held.read_facts(s.wh.con, s.settings.env)  # identity, ledger max and relations
-    if facts.identity is None:  # a warehouse duck never wrote: its ledger may still hold rows
-        facts = replace(facts, ledger_max=s.wh.max_seq())
+    # identity, ledger end and every schema's relations (an asset that moved is still recorded
+    # where it was built), read by `recover` after the snapshot
+    facts = s.facts
     if s.scope is not None and not held.same_warehouse(snap, facts):
         with s.catalog() as c:  # another or an older warehouse: every partition is checked
             snap = s.snapshot = c.snapshot()
+        if any(m.kind == "materialization" for m in snap.current.values()):
+            facts = held.writer_facts(s.wh.con, s.settings.env)[0]  # again after the snapshot
     lost = held.lost_partitions(snap, facts, path, s.project.assets)
     now = s.clock()
     rows = [ledger_row(s.next_seq(), s.project.assets[a], k, None, None, now, None, "lost",

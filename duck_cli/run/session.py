@@ -108,6 +108,7 @@ class Session:
         self.per_asset = False  # whether the plan's assets are locked one by one
         self.tables: table_cache.WriterTables | None = None  # table sources' cached versions
         self.scope: Scope | None = None  # the partitions the command is about (None: all)
+        self.facts = None  # state.held.Facts: the warehouse's, read by `recovery.recover`
 
     @property
     def settings(self):

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from duck_cli.models import Asset
 from duck_cli.records import LedgerRow
+from duck_cli.sql import key_expr
 
 
 def commit_with_ledger(s, wh, ledger: list[LedgerRow]) -> None:
@@ -55,6 +56,19 @@ def rollback_or_raise(wh, err: Exception) -> None:
         raise KeyboardInterrupt from err  # Ctrl-C twice: DuckDB stopped the query
     if not isinstance(err, (duckdb.Error, SliceError)):
         raise err
+
+
+def slice_counts(con, asset: Asset, keys: list[str], table: str,
+                 predicate: tuple[str, dict]) -> dict[str, int]:
+    """Rows per partition key in a step's slice of ``table`` (``predicate``: its SQL and
+    parameters). One read of the slice serves both the check that nothing fell outside it and
+    the ledger's row counts: on a lake every read is a round trip."""
+    pred, params = predicate
+    if len(keys) == 1:
+        return {keys[0]: con.execute(f"SELECT count(*) FROM {table} WHERE {pred}",
+                                     params).fetchone()[0]}
+    return dict(con.execute(f"SELECT {key_expr(asset.partitions)} AS k, count(*) FROM {table} "
+                            f"WHERE {pred} GROUP BY k", params).fetchall())
 
 
 class SliceError(Exception):

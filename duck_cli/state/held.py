@@ -85,20 +85,39 @@ def without_lost(snap: Snapshot, lost: dict[tuple[str, str], str]) -> Snapshot:
     return replace(snap, current=current, lost={**snap.lost, **lost})
 
 
+_RELATIONS = ("SELECT schema_name, lower(table_name) FROM duckdb_tables() WHERE NOT temporary "
+              "AND database_name = current_database() UNION ALL SELECT schema_name, "
+              "lower(view_name) FROM duckdb_views() WHERE NOT internal AND NOT temporary AND "
+              "database_name = current_database()")
+
+
 def read_facts(con, env: str = PROD) -> Facts:
     """The facts of the warehouse open on ``con``, for environment ``env``'s tables."""
-    suffix = "" if env == PROD else env_schema(env, "")  # '__<slug>'
-    found = con.execute(
-        "SELECT schema_name, lower(table_name) FROM duckdb_tables() WHERE NOT temporary AND "
-        "database_name = current_database() UNION ALL SELECT schema_name, lower(view_name) "
-        "FROM duckdb_views() WHERE NOT internal AND NOT temporary AND database_name = "
-        "current_database()").fetchall()
-    relations = frozenset(f"{schema[:len(schema) - len(suffix)]}.{name}" for schema, name in found
-                          if (schema.endswith(suffix) if suffix else "__" not in schema))
+    found = con.execute(_RELATIONS).fetchall()
     ident = identity(con)
     ledger_max = con.execute(f"SELECT coalesce(max(seq), 0) FROM {ledger_of(env)}").fetchone()[0] \
         if ident is not None else 0
-    return Facts(ident, ledger_max, relations)
+    return Facts(ident, ledger_max, _relations(found, env))
+
+
+def writer_facts(con, env: str = PROD) -> tuple[Facts, int]:
+    """A writer's facts (its warehouse's ledger and identity exist: opening it made them) and
+    the highest run number (r00012 -> 12) its ledger records, in one query: on a lake each
+    statement is a round trip to its catalog, and each scan of the ledger one more."""
+    ident, (ledger_max, last_run), found = con.execute(
+        'SELECT (SELECT id FROM "_duck"."identity" LIMIT 1), (SELECT [coalesce(max(seq), 0), '
+        "coalesce(max(TRY_CAST(substr(run_id, 2) AS BIGINT)), 0)] FROM "
+        f"{ledger_of(env)}), (SELECT list([schema_name, name]) FROM ({_RELATIONS}) r(schema_name, "
+        "name))").fetchone()
+    return Facts(ident, ledger_max, _relations(found or [], env)), last_run
+
+
+def _relations(found, env: str) -> frozenset[str]:
+    """Lower-case 'schema.name' of environment ``env``'s relations among ``found`` (schema,
+    lower-case name) pairs, under production's schema names."""
+    suffix = "" if env == PROD else env_schema(env, "")  # '__<slug>'
+    return frozenset(f"{schema[:len(schema) - len(suffix)]}.{name}" for schema, name in found
+                     if (schema.endswith(suffix) if suffix else "__" not in schema))
 
 
 def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:

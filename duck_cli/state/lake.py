@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from duck_cli.errors import ExecutionError, StateError
 from duck_cli.models import Settings
 from duck_cli.state import extensions
-from duck_cli.state.lake_config import (ALIAS, LakeConfig, attach_error, attach_sql, config,
-                                        extensions_needed)
+from duck_cli.state.lake_config import (ALIAS, SETUP_HINT, LakeConfig, attach_error, attach_sql,
+                                        config, extensions_needed, redact, shown_catalog)
 from duck_cli.sql import PROD, env_schema, env_slug, of_environment, quote_ident
-from duck_cli.state.schemas import create_schemas, set_search_path
+from duck_cli.state.schemas import missing_schemas, set_search_path
 from duck_cli.state.warehouse import READ_HINT, Warehouse
 
 LEDGER_DDL = """
@@ -94,6 +94,32 @@ def _attach(con, cfg: LakeConfig, read_only: bool) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What the lake holds, read in one query: its schemas and its relations."""
+
+    schemas: frozenset[str]
+    relations: tuple[tuple[str, str, str], ...]  # (schema, lower-case name, kind)
+
+    def has(self, schema: str, *names: str) -> bool:
+        """Whether ``schema`` holds every one of the tables ``names``."""
+        held = {n for s, n, _k in self.relations if s == schema}
+        return all(n in held for n in names)
+
+
+def read_listing(con) -> Listing:
+    """The lake's schemas and relations, in one statement (each is a round trip to the lake's
+    catalog)."""
+    rows = con.execute(
+        "SELECT schema_name, NULL, NULL FROM duckdb_schemas() WHERE database_name = $db "
+        "UNION ALL SELECT schema_name, lower(table_name), 'BASE TABLE' FROM duckdb_tables() "
+        "WHERE database_name = $db AND NOT temporary UNION ALL SELECT schema_name, "
+        "lower(view_name), 'VIEW' FROM duckdb_views() WHERE database_name = $db AND NOT "
+        "internal AND NOT temporary", {"db": ALIAS}).fetchall()
+    return Listing(frozenset(r[0] for r in rows if r[1] is None),
+                   tuple(r for r in rows if r[1] is not None))
+
+
 class LakeWarehouse(Warehouse):
     """A `Warehouse` whose tables are a DuckLake's: one connection for the whole command."""
 
@@ -101,30 +127,41 @@ class LakeWarehouse(Warehouse):
 
     def __init__(self, con, path: Path, kinds: dict[str, str] | None = None,
                  cfg: LakeConfig | None = None, views: dict[str, str] | None = None,
-                 env: str = PROD, schemas: tuple[str, ...] = ("main",)):
+                 env: str = PROD, schemas: tuple[str, ...] = ("main",),
+                 listing: Listing | None = None):
         self.cfg = cfg
         # the sources' TEMP views by name, shared with the workers (each connection its own)
         self.views: dict[str, str] = views if views is not None else {}
+        self.listing = listing  # read at open: the first `load_kinds` needs no query
         super().__init__(con, path, kinds, env=env, schemas=schemas)
 
     @classmethod
     def open(cls, settings: Settings, *, wait: float, read_only: bool = False,
              root: Path | None = None) -> "LakeWarehouse":
-        """Attach the lake (and prepare its ledger)."""
+        """Attach the lake (and prepare its ledger, environment and schemas)."""
         cfg = lake_of(settings, root)
         settings.catalog.parent.mkdir(parents=True, exist_ok=True)
         con = connect(settings, cfg, read_only=read_only)
         try:
+            listing = read_listing(con)
             if not read_only:
-                prepare_ledger(con)
-                prepare_environment(con, settings.env)
-                create_schemas(con, settings.env, settings.asset_schemas)
-            set_search_path(con, settings.env, settings.asset_schemas)
+                listing = prepare(con, cfg, settings, listing)
+            set_search_path(con, settings.env, settings.asset_schemas, found=listing.schemas)
         except BaseException:
             con.close()
             raise
         return cls(con, Path(cfg.data_path), cfg=cfg, env=settings.env,
-                   schemas=settings.asset_schemas)
+                   schemas=settings.asset_schemas, listing=listing)
+
+    def load_kinds(self) -> None:
+        """As `Warehouse.load_kinds`; the first time from the listing read at open."""
+        listing, self.listing = self.listing, None
+        if listing is None:
+            return super().load_kinds()
+        mine = {env_schema(self.env, s): s for s in self.schemas}
+        self.kinds.clear()
+        self.kinds.update({f"{mine[schema]}.{name}": kind for schema, name, kind
+                           in listing.relations if schema in mine})
 
     def worker(self) -> "LakeWarehouse":
         """A worker thread's cursor, in the lake (a cursor does not inherit USE)."""
@@ -184,44 +221,53 @@ class LakeWarehouse(Warehouse):
                           json.dumps(info)])
 
 
-def prepare_ledger(con) -> None:
-    """Create the ledger and the lake's identity once, in one lake commit (DuckLake has no
-    primary keys)."""
+def prepare(con, cfg: LakeConfig, settings: Settings, listing: Listing) -> Listing:
+    """Create what a writer needs and the lake lacks (the ledger and the lake's identity, an
+    environment's schemas and ledger, the asset schemas) in one lake commit, none when nothing
+    is missing; the listing after. Runners started together on a new lake race to create
+    them: the loser reads the lake again and makes what is still missing."""
     from duck_cli.engine import duckdb
 
-    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
-                       "schema_name = '_duck' AND table_name IN ('ledger', 'identity')",
-                       [ALIAS]).fetchone()[0]
-    if made == 2:
-        return
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(LEDGER_DDL)
-        con.execute("INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS "
-                    "(FROM _duck.identity)")
-        con.execute("COMMIT")
-    except duckdb.Error:  # another runner made them at the same moment: theirs stand
+    for attempt in range(4):
+        statements, schemas = _missing(settings, listing)
+        if not statements:
+            return listing
         try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:  # the failed commit ended the transaction already
-            pass
+            con.execute("BEGIN TRANSACTION")
+            for sql in statements:
+                con.execute(sql)
+            con.execute("COMMIT")
+            return replace(listing, schemas=listing.schemas | schemas)  # no table of an asset
+        except duckdb.Error as err:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:  # the failed commit ended the transaction already
+                pass
+            if attempt == 3:
+                raise StateError(f"duck's tables cannot be made in the DuckLake catalog "
+                                 f"{shown_catalog(cfg)}: {redact(str(err).splitlines()[0])}",
+                                 hint=SETUP_HINT) from None
+        time.sleep(0.1 * (attempt + 1))
+        listing = read_listing(con)
+    return listing
 
 
-def prepare_environment(con, env: str) -> None:
-    """An environment's schemas and ledger in the lake, made in one lake commit when missing."""
-    if env == PROD:
-        return
+def _missing(settings: Settings, listing: Listing) -> tuple[list[str], frozenset[str]]:
+    """The statements making what a writer needs that ``listing`` lacks, and the schemas they
+    make (DuckLake has no primary keys: the identity is one row, inserted with its table)."""
+    out, env = [], settings.env
+    if not listing.has("_duck", "ledger", "identity"):
+        out += [LEDGER_DDL, "INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT "
+                "EXISTS (FROM _duck.identity)"]
     tables, housekeeping = env_schema(env), env_schema(env, "_duck")
-    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
-                       "schema_name = ? AND table_name = 'ledger'", [ALIAS, housekeeping]
-                       ).fetchone()[0]
-    if made and con.execute("SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? "
-                            "AND schema_name = ?", [ALIAS, tables]).fetchone()[0]:
-        return
-    con.execute("BEGIN TRANSACTION")
-    con.execute(ENV_DDL.format(tables=quote_ident(tables),
-                               housekeeping=quote_ident(housekeeping)))
-    con.execute("COMMIT")
+    if env != PROD and (not listing.has(housekeeping, "ledger")
+                        or tables not in listing.schemas):
+        out.append(ENV_DDL.format(tables=quote_ident(tables),
+                                  housekeeping=quote_ident(housekeeping)))
+    made = listing.schemas | {tables, housekeeping}  # made by the DDL above, or there before
+    schemas = missing_schemas(env, settings.asset_schemas, made)
+    out += [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(n)}" for n in schemas]
+    return out, frozenset(schemas) | ({"_duck", tables, housekeeping} if out else frozenset())
 
 
 def drop_environment(settings: Settings, env: str, *, wait: float) -> bool:

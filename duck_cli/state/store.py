@@ -154,9 +154,6 @@ class WarehouseBackend(Protocol):
     def max_seq(self) -> int:
         """The highest ledger sequence number."""
 
-    def last_run_number(self) -> int:
-        """The highest run number (r00012 -> 12) the ledger records."""
-
     def append_ledger(self, rows: list[LedgerRow]) -> None:
         """Add ledger rows (inside the caller's transaction)."""
 

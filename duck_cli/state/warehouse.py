@@ -208,11 +208,6 @@ class Warehouse:
         """This warehouse file's identity (made when duck first opened it)."""
         return identity(self.con)
 
-    def last_run_number(self) -> int:
-        """The highest run number (r00012 -> 12) the ledger records."""
-        return self.con.execute(f"SELECT coalesce(max(TRY_CAST(substr(run_id, 2) AS BIGINT)), 0) "
-                                f"FROM {self.ledger}").fetchone()[0]
-
     def max_seq(self) -> int:
         """The highest ledger sequence number."""
         return self.con.execute(f"SELECT coalesce(max(seq), 0) FROM {self.ledger}"
