@@ -67,6 +67,14 @@ def in_order(defn: PartitionsDef | None, keys: Iterable[str]) -> list[str]:
     return [k for _i, k in sorted(zip(key_indices(defn, keys), keys))]
 
 
+def keys_of(scope: Scope | None, asset, now: datetime) -> list[str]:
+    """``asset``'s keys a command looks at, in `partition_keys` order: every one without a
+    scope, else those in it."""
+    if scope is None:
+        return partition_keys(asset.partitions, now)
+    return in_order(asset.partitions, scope.get(asset.name, ()))
+
+
 def whole(scope: Scope | None, asset: str, defn: PartitionsDef | None, now: datetime) -> bool:
     """Whether every partition of ``asset`` is in scope (no scope: yes)."""
     return scope is None or len(scope.get(asset, ())) >= key_count(defn, now)

@@ -17,7 +17,7 @@ from duck_cli.health import freshness
 from duck_cli.health.state import Promise, State, asset_state, count, partition_state, with_breach
 from duck_cli.records import Mat, RunStatus, Snapshot
 from duck_cli.graph.dag import AssetGraph
-from duck_cli.graph.scope import in_order
+from duck_cli.graph.scope import keys_of
 from duck_cli.code_version import changed_parts, contract_change, reader_seq, schema_change
 from duck_cli.models import Asset, Project
 
@@ -138,8 +138,7 @@ def assess(project: Project, graph: AssetGraph, snap: Snapshot, now: datetime,
     virtual = snap.max_seq + 1  # seq of source data seen on disk but not recorded yet
     for name in graph.order:
         asset = project.assets[name]
-        keys = tuple(parts.partition_keys(asset.partitions, now) if scope is None else
-                     in_order(asset.partitions, scope.get(name, ())))
+        keys = tuple(keys_of(scope, asset, now))
         current = {k: m for k in keys if (m := snap.current.get((name, k))) is not None}
         if asset.is_source:
             states = _source_states(asset, keys, current, observed.get(name), virtual)

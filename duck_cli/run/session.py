@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Callable, Iterator
 
 from duck_cli.graph import partitions as parts
-from duck_cli.graph.scope import Scope, covers, in_order, whole
+from duck_cli.graph.scope import Scope, covers, keys_of, whole
 from duck_cli.errors import ExecutionError
 from duck_cli.run.prelude import prepare_connection
 from duck_cli.state import observe, sources, versions as versions_mod
@@ -265,8 +265,7 @@ def observe_sources(s: Session) -> None:
     live = observe.observe(s.project, now, snap.current, connect=lambda: s.wh.con,
                            scope=observe.with_voters(s.project, now, s.scope))
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.table):
-        keys = parts.partition_keys(asset.partitions, now) if s.scope is None else \
-            in_order(asset.partitions, s.scope.get(asset.name, ()))
+        keys = keys_of(s.scope, asset, now)
         live[asset.name] = s.tables.versions(asset, keys, lambda: s.wh.observe_table(asset, keys))
         s.wh.expose_source(asset, [])  # a view under its name, once the table is loaded
     for asset in (a for a in s.project.assets.values() if a.is_source and a.source.observe):
@@ -281,9 +280,11 @@ def observe_sources(s: Session) -> None:
             if version is not None and _changed(known.get((name, key)), version)
             and covers(s.scope, name, [key])]  # another day's change is not this command's
     for asset in observe.file_sources(s.project):
+        # not observed whole: every key, and `view_source` lists which files are there (a
+        # remote source is never scoped: it is listed whole)
         arrived = [k for k, v in live[asset.name].items() if v] \
             if whole(s.scope, asset.name, asset.partitions, now) \
-            else observe.arrived(s.project, asset, now)  # found by listing, not read
+            else parts.partition_keys(asset.partitions, now)
         s.source_errors.pop(asset.name, None)
         try:
             s.wh.expose_source(asset, sources.view_source(asset, s.project.root, arrived))

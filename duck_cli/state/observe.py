@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 from duck_cli.errors import ExecutionError
 from duck_cli.graph import partitions as parts
-from duck_cli.graph.scope import in_order
+from duck_cli.graph.scope import keys_of
 from duck_cli.models import Asset, Project, is_remote
 from duck_cli.state import remote, sources
 from duck_cli.state import versions as ver
@@ -46,8 +46,7 @@ def observe(project: Project, now: datetime, recorded: Mapping[tuple[str, str], 
     out: dict[str, dict[str, str | None]] = {}
     con = None
     for asset in file_sources(project):
-        keys = parts.partition_keys(asset.partitions, now) if scope is None else \
-            in_order(asset.partitions, scope.get(asset.name, ()))
+        keys = keys_of(scope, asset, now)
         listing = None
         if is_remote(asset.source.path):
             listing, con = _remote(project, asset, keys, con, connect)
@@ -73,13 +72,6 @@ def with_voters(project: Project, now: datetime, scope: Mapping[str, frozenset[s
             out[asset.name] = scope[asset.name] | frozenset(_first_arrived(
                 project, asset, parts.first_keys(asset.partitions, now, 4 * voters), voters))
     return out
-
-
-def arrived(project: Project, asset: Asset, now: datetime) -> list[str]:
-    """The keys whose files `sources.view_source` looks for when this command did not observe
-    them all: every key of a local source (one listing of its folder finds which are there),
-    a remote source's every key (never scoped: it is listed whole)."""
-    return parts.partition_keys(asset.partitions, now)
 
 
 def _first_arrived(project: Project, asset: Asset, keys: list[str], n: int | None) -> list[str]:

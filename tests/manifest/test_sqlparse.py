@@ -82,15 +82,15 @@ def test_tables_read_without_ctes_match_the_full_walk(sql: str) -> None:
     assert parse_select(sql).tables == _dedupe(_base_tables(tree, frozenset(), []))
 
 
-def test_many_texts_parse_side_by_side_to_the_same_trees_in_their_order():
-    """Past PARALLEL_FROM texts DuckDB parses them in chunks on several threads: each text
-    still maps to its own parse (the one a single call gives), errors included."""
+def test_many_texts_parse_in_one_call_to_the_same_trees_in_their_order():
+    """Thousands of texts parsed in one call: each text still maps to its own parse (the one
+    a call of its own gives), errors included."""
     from duck_cli.manifest import sqlparse
 
     texts = [f"SELECT {i} AS n, x FROM t{i % 7} WHERE y > {i}" for i in range(2500)]
     texts += ["SELECT FROM WHERE", texts[3]]  # a syntax error, and a repeat
     many = sqlparse.serialize_many(texts)
-    assert len(texts) > sqlparse.PARALLEL_FROM and len(many) == 2501
+    assert len(many) == 2501
     for text in (texts[0], texts[1234], texts[2499], "SELECT FROM WHERE"):
         one = sqlparse._connection().execute("SELECT json_serialize_sql(?)", [text]).fetchone()
         assert many[text] == one[0]
