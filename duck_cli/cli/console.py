@@ -2,7 +2,8 @@
 
 Importing duck creates thousands of objects (classes, functions, dataclass methods) that live
 as long as the process; the cycle collections their creation triggers find nothing and cost
-about 10 ms of every command. `entry.run` keeps the bar raised for the command itself.
+about 10 ms of every command. `entry.run` keeps the bar raised for the command itself, and
+the objects are frozen for the exit.
 """
 
 from __future__ import annotations
@@ -17,4 +18,10 @@ def main() -> None:
     gc.set_threshold(*GC_THRESHOLD)
     from duck_cli.cli.app import main as run_app
 
-    run_app()
+    try:
+        run_app()
+    finally:
+        # The interpreter's shutdown collects cycles among every object still alive (all of
+        # duck's modules): ~20 ms that find nothing. Frozen, they are left to the exit. The
+        # shutdown itself (atexit, flushing and closing files) runs as before.
+        gc.freeze()

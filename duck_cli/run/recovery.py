@@ -68,7 +68,8 @@ def record_lost(s) -> list[str]:
     # identity, ledger end and every schema's relations (an asset that moved is still recorded
     # where it was built), read by `recover` after the snapshot
     facts = s.facts
-    if s.scope is not None and not held.same_warehouse(snap, facts):
+    # (a scoped read of a catalog that records nothing yet was already all of it)
+    if s.scope is not None and snap.max_seq and not held.same_warehouse(snap, facts):
         with s.catalog() as c:  # another or an older warehouse: every partition is checked
             snap = s.snapshot = c.snapshot()
         if any(m.kind == "materialization" for m in snap.current.values()):

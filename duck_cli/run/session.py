@@ -202,6 +202,7 @@ class Session:
 
     def refresh(self) -> None:
         """Read the state again (another writer changed it while this one waited)."""
+        self.flush(force=True)  # this session's own observations first
         with self.catalog() as c:
             self.snapshot = replace(c.snapshot(self.scope),
                                     warehouse_id=self.snapshot.warehouse_id)
@@ -330,8 +331,9 @@ def _record_observations(s: Session, snap: Snapshot, rows: list[LedgerRow]) -> N
     s.wh.begin()
     s.wh.append_ledger(rows)
     s.wh.commit()
+    # recorded with the run's start (one catalog transaction, not two), or by the session's
+    # last flush when nothing runs; the ledger holds them meanwhile (crash safe)
     s.pending.mats.extend(rows)
-    s.flush(force=True)  # only when new source data arrived; readers see it at once
     seen = {(r.asset, r.partition_key): Mat(
         r.seq, r.asset, r.partition_key, None, None, r.created_at, r.code_version,
         r.data_version, None, "observation") for r in rows}
