@@ -104,6 +104,8 @@ class ShardedCache:
         """Write the shards that changed (a cache: failing to write one only costs its work)."""
         if self.folder is None:
             return
+        if self._dirty:  # the one pickle of every entry this folder replaced (an earlier duck)
+            self.folder.with_suffix(".pickle").unlink(missing_ok=True)
         for index in sorted(self._dirty):
             if save_cache(self.folder / f"{index:03d}.pickle", self._parts[index]):
                 self._dirty.discard(index)

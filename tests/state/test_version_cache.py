@@ -101,3 +101,18 @@ def test_threads_making_the_same_entry_make_it_once_and_the_others_wait(tmp_path
     for t in threads:
         t.join()
     assert sorted(made) == sorted({("sniff", f"b2:{i}", f"{i}.csv") for i in range(50)})
+
+
+def test_the_whole_pickle_a_sharded_cache_replaced_is_deleted_when_it_is_written(tmp_path):
+    old = tmp_path / "cache" / "sources.pickle"  # what an older duck kept: every entry at once
+    old.parent.mkdir()
+    old.write_bytes(b"x" * 1000)
+    cache = ShardedCache(tmp_path / "cache" / "sources", shards=4)
+    assert cache.get("/data/1.csv") is None
+    cache.save()  # nothing changed: nothing written, nothing deleted
+    assert old.exists()
+    cache["/data/1.csv"] = ("stamp", "b2:1")
+    cache.save()
+    assert not old.exists()
+    assert ShardedCache(tmp_path / "cache" / "sources", shards=4).get("/data/1.csv") == (
+        "stamp", "b2:1")
