@@ -189,12 +189,17 @@ def _run(s, p, state, command: str, env: Env, events, shared=None):
                               shared=shared)
 
 
+def shares_backfill(s) -> bool:
+    """`shared_backfill.is_shared`, inline: a no-op must not import the step runner, nor a
+    file-mode backfill the PostgreSQL claims."""
+    return s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
+
+
 def _locked_plan(s, env: Env, make_plan, shares: bool):
     """Plan, then lock the assets the plan writes (PostgreSQL state: writers on other assets
     go on side by side; the runners of a shared backfill share their locks). A plan made
     before a wait is stale: plan again, and lock what the new plan adds."""
-    # shared_backfill.is_shared, inline: a no-op must not import the step runner
-    shared = shares and s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
+    shared = shares and shares_backfill(s)
     locked: set[str] = set()
     state = state_in(s, env.now())
     p = make_plan(state, s)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from duck_cli.cli.env import Env
 from duck_cli.cli.options import BackfillOptions, MaterializeOptions
 from duck_cli.cli.project import (execute, materialize_plan, open_project, read_state,
-                                  report_target, selected, wait_of, with_jobs)
+                                  report_target, selected, shares_backfill, wait_of, with_jobs)
 from duck_cli.errors import ExitCode, UsageError
 from duck_cli.models import Project
 from duck_cli.report import render
@@ -39,7 +39,6 @@ def materialize(*, options: MaterializeOptions, env: Env) -> int:
 def backfill(*, options: BackfillOptions, env: Env) -> int:
     """Rebuild requested historical partitions, recorded as a backfill (--dry-run: the plan)."""
     from duck_cli.plan import backfill as bf
-    from duck_cli.run import shared_backfill
     from duck_cli.run.backfill import record as record_backfill
 
     selection, request = options.target.selector, options.request
@@ -54,7 +53,9 @@ def backfill(*, options: BackfillOptions, env: Env) -> int:
         return bf.make_plan(state, selection, request, resumed["request"])
 
     def record(s, p):
-        if shared_backfill.is_shared(s):  # runners on other processes share the backfill
+        if shares_backfill(s):  # runners on other processes share the backfill
+            from duck_cli.run import shared_backfill  # PostgreSQL claims: only when shared
+
             shared = shared_backfill.join(s, p, selection, request, resumed.get("request"),
                                           runner=options.runner, lease=lease_of(env))
             s.backfill_id = shared.backfill_id
