@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from duck_cli.cli.env import Env
-from duck_cli.cli.options import PlanOptions, StatusOptions, ValidateOptions
-from duck_cli.cli.project import materialize_plan, open_project, read_state, selected
+from duck_cli.cli.options_read import PlanOptions, StatusOptions, ValidateOptions
+from duck_cli.cli.project import (materialize_plan, open_project, plan_summary, read_state,
+                                  selected)
 from duck_cli.errors import ExitCode, ManifestError, UsageError
 from duck_cli.records import RunStatus
 from duck_cli.report import render
@@ -76,8 +77,8 @@ def plan(*, options: PlanOptions, env: Env) -> int:
     state = read_state(open_project(options.target, env), env)
     p = materialize_plan(state, options.target.selector, options.partitions, options.force,
                          "plan")
-    render.plan(env.screen, p, state, options.target.json, env.github(options.github),
-                options.show_all)
+    document = render.plan(env.screen, p, state, options.target.json, options.show_all)
+    plan_summary(env, document, options.github)
     return ExitCode.FAIL_ON if options.fail_on and p.steps else ExitCode.OK
 
 

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from duck_cli.cli.env import Env
 from duck_cli.cli.options import BackfillOptions, MaterializeOptions
-from duck_cli.cli.project import (execute, materialize_plan, open_project, read_state,
-                                  report_target, selected, shares_backfill, wait_of, with_jobs)
+from duck_cli.cli.project import (ci_reports, execute, materialize_plan, open_project,
+                                  plan_summary, read_state, report_target, selected,
+                                  shares_backfill, wait_of, with_jobs)
 from duck_cli.errors import ExitCode, UsageError
 from duck_cli.models import Project
 from duck_cli.report import render
@@ -128,8 +129,8 @@ def reconcile(*, options: ReconcileOptions, env: Env) -> int:
 
     if not options.apply:
         state = read_state(project, env)
-        render.plan(env.screen, make_plan(state), state, options.target.json,
-                    env.github(options.run.github))
+        document = render.plan(env.screen, make_plan(state), state, options.target.json)
+        plan_summary(env, document, options.run.github)
         return ExitCode.OK
     return execute(env, project, "reconcile", make_plan, options.run, options.target.json)
 
@@ -148,7 +149,8 @@ def check(*, options: CheckOptions, env: Env) -> int:
     results = audit.check_published(state, names, list(options.partitions.keys), env.now(),
                                     wait=wait_of(project, options.run.wait), faults=env.faults)
     render.check_results(env.screen, results, options.target.json)
-    render.check_reports(results, project, options.run.junit_xml, env.github(options.run.github))
+    ci_reports(env, options.run,
+               lambda ci, github: ci.for_checks(results, project, options.run.junit_xml, github))
     return ExitCode.FAILED if any(r.blocking for _a, _k, r in results) else ExitCode.OK
 
 

@@ -9,7 +9,6 @@ import json
 
 from duck_cli.errors import UsageError
 from duck_cli.health.state import State
-from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import error_document
 from duck_cli.report import lineage
@@ -91,22 +90,21 @@ def graph(screen: Screen, project, g, names, fmt: str, health) -> None:
 # -- plans and runs --------------------------------------------------------------------------
 
 
-def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = None,
-         show_all: bool = False) -> None:
-    """A plan: steps with reasons, then what is held back (and in the GitHub step summary);
-    a summary when that would not fit the screen, unless ``show_all``."""
+def plan(screen: Screen, p, state, as_json: bool, show_all: bool = False) -> dict:
+    """A plan: steps with reasons, then what is held back; a summary when that would not fit
+    the screen, unless ``show_all``. Returns the plan's document (for the GitHub step summary,
+    `report.ci.plan_summary`, which the CLI loads only when asked)."""
     d = docs.plan_doc(p, state)
-    rep.plan_summary(d, github)
     if as_json:
         emit_json(screen, d)
-        return
+        return d
     out = screen.out
     rows = len(d["steps"]) + sum(h["status"] != State.FRESH for h in d["held"])
     if not show_all and not summary.fits(rows, screen.height):
         summary.print_plan_summary(out, d)
         if "preview" in d:
             summary.print_preview(out, d["preview"])
-        return
+        return d
     if not d["steps"]:
         out.print(runs_view.nothing(d["held"]))
     else:
@@ -121,6 +119,7 @@ def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = No
     runs_view.held_table(out, d["held"], f"duck {p.command}")
     if "preview" in d:
         summary.print_preview(out, d["preview"])
+    return d
 
 
 def progress(screen: Screen, p, enabled: bool):
@@ -146,16 +145,6 @@ def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
             screen.stdout.write(text)
             return
     runs_view.print_result(screen.out, d, p, result)
-
-
-def reports(result, project, junit, github) -> None:
-    """JUnit XML and GitHub annotations for a run, when asked."""
-    rep.for_run(result, project, junit, github)
-
-
-def check_reports(results, project, junit, github) -> None:
-    """JUnit XML and GitHub annotations for `duck check`, when asked."""
-    rep.for_checks(results, project, junit, github)
 
 
 def runs(screen: Screen, rows, as_json: bool, asset: str | None = None,

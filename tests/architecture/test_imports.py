@@ -110,13 +110,15 @@ def test_the_console_script_raises_the_collectors_bar_before_duck_loads():
 # What a writing command in file mode (local state, a warehouse file, SQL assets) never needs:
 # the other commands' modules, PostgreSQL's claims of a shared backfill, ctypes (Python assets'
 # timeouts, files assets' atomic swap), tempfile (Python assets' exchange folders), random (a
-# lake transaction's retry), ElementTree (--junit-xml). `cli.group.DuckGroup.lazy` and `Shared.walk` keep them
+# lake transaction's retry), ElementTree and report.ci (--junit-xml, --github), the other
+# commands' options. `cli.group.DuckGroup.lazy` and `Shared.walk` keep them
 # out; this test keeps them out for good.
 NOT_FOR_A_FILE_BACKFILL = ("psycopg", "ctypes", "tempfile", "random", "xml.etree.ElementTree",
                            "duck_cli.state.postgres_claims",
                            "duck_cli.run.shared_backfill", "duck_cli.cli.diff",
                            "duck_cli.cli.env_commands", "duck_cli.cli.migrate_command",
-                           "duck_cli.report.environments")
+                           "duck_cli.report.environments", "duck_cli.report.ci",
+                           "duck_cli.cli.options_read", "duck_cli.cli.options_more")
 
 
 @pytest.mark.materialized
