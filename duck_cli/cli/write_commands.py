@@ -90,10 +90,12 @@ def _backfill_dry_run(project: Project, options: BackfillOptions, env: Env) -> i
     """Render the backfill's plan without taking the write lock."""
     from duck_cli.plan import backfill as bf
 
+    from duck_cli.report import render_read
+
     state = read_state(project, env)
     resume = _resume_request(project, options.request.resume)
     p = bf.make_plan(state, options.target.selector, options.request, resume)
-    render.plan(env.screen, p, state, options.target.json)
+    render_read.plan(env.screen, p, state, options.target.json)
     return ExitCode.OK
 
 
@@ -129,7 +131,9 @@ def reconcile(*, options: ReconcileOptions, env: Env) -> int:
 
     if not options.apply:
         state = read_state(project, env)
-        document = render.plan(env.screen, make_plan(state), state, options.target.json)
+        from duck_cli.report import render_read
+
+        document = render_read.plan(env.screen, make_plan(state), state, options.target.json)
         plan_summary(env, document, options.run.github)
         return ExitCode.OK
     return execute(env, project, "reconcile", make_plan, options.run, options.target.json)

@@ -111,14 +111,16 @@ def test_the_console_script_raises_the_collectors_bar_before_duck_loads():
 # the other commands' modules, PostgreSQL's claims of a shared backfill, ctypes (Python assets'
 # timeouts, files assets' atomic swap), tempfile (Python assets' exchange folders), random (a
 # lake transaction's retry), ElementTree and report.ci (--junit-xml, --github), the other
-# commands' options. `cli.group.DuckGroup.lazy` and `Shared.walk` keep them
+# commands' options and views (lineage, status, summaries). `cli.group.DuckGroup.lazy` and `Shared.walk` keep them
 # out; this test keeps them out for good.
 NOT_FOR_A_FILE_BACKFILL = ("psycopg", "ctypes", "tempfile", "random", "xml.etree.ElementTree",
                            "duck_cli.state.postgres_claims",
                            "duck_cli.run.shared_backfill", "duck_cli.cli.diff",
                            "duck_cli.cli.env_commands", "duck_cli.cli.migrate_command",
                            "duck_cli.report.environments", "duck_cli.report.ci",
-                           "duck_cli.cli.options_read", "duck_cli.cli.options_more")
+                           "duck_cli.cli.options_read", "duck_cli.cli.options_more",
+                           "duck_cli.report.render_read", "duck_cli.report.lineage",
+                           "duck_cli.report.status", "duck_cli.report.summary")
 
 
 @pytest.mark.materialized
