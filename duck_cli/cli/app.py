@@ -13,12 +13,23 @@ from typing import List, NoReturn, Optional
 
 import typer
 
-from duck_cli.cli import diff as diff_command, options as o, params as pm
+from duck_cli.cli import options as o, params as pm
 from duck_cli.cli.group import RootGroup
 from duck_cli.cli.params import (VarOpt, EnvOpt, ExcludeOpt, FromOpt, GithubOpt, JobsOpt, JsonOpt, JunitOpt,
                                  PartOpt, ProgressOpt, ProjectOpt, SelArg, ToOpt, WaitOpt)
 
-app = typer.Typer(cls=RootGroup, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
+
+class DuckGroup(RootGroup):
+    """`duck`: the less used commands and groups load their module only when named (or when
+    every command is listed): a writing command imports neither `duck diff` nor `duck env`."""
+
+    lazy = (("diff", "duck_cli.cli.diff:diff", "check"),  # its parameters and body: cli/diff.py
+            ("promote", "duck_cli.cli.env_commands:promote_command", "doctor"),
+            ("migrate", "duck_cli.cli.migrate_command:migrate_command", "promote"),
+            ("env", "duck_cli.cli.env_commands:env_app", "runs"))
+
+
+app = typer.Typer(cls=DuckGroup, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False)
 
 # -- from the parsed command line to the options dataclasses -----------------------------------
@@ -265,9 +276,6 @@ def check(ctx: typer.Context, var: Optional[List[str]] = VarOpt,
     _done(write.check(options=opts, env=ctx.obj))
 
 
-app.command(name="diff")(diff_command.diff)  # its parameters and body: cli/diff.py
-
-
 @app.command()
 def report(ctx: typer.Context, project: Optional[Path] = ProjectOpt, env_name: Optional[str] = EnvOpt,
            html: Optional[Path] = typer.Option(None, "--html", help="Write the HTML status "
@@ -383,13 +391,6 @@ def doctor(ctx: typer.Context,
 
     opts = o.DoctorOptions(_target(ctx, project, json=json), wait, fix)
     _done(write.doctor(options=opts, env=ctx.obj))
-
-
-from duck_cli.cli.env_commands import env_app, promote_command  # noqa: E402
-from duck_cli.cli.migrate_command import migrate_command  # noqa: E402 - `duck migrate`
-app.add_typer(env_app, name="env")
-app.command("promote")(promote_command)
-app.command("migrate")(migrate_command)
 
 
 def main() -> None:

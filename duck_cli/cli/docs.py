@@ -63,7 +63,9 @@ def command_paths(group=None, prefix: tuple = ()) -> list[tuple]:
     """Every command and subcommand path, groups included, in the order `duck --help` lists them."""
     group = group or typer.main.get_command(app)
     paths = []
-    for name, cmd in group.commands.items():
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):  # the lazy commands (`DuckGroup`) load here
+        cmd = group.get_command(ctx, name)
         paths.append(prefix + (name,))
         if hasattr(cmd, "commands"):  # a group: its subcommands follow it
             paths.extend(command_paths(cmd, prefix + (name,)))

@@ -48,7 +48,8 @@ def run(app) -> None:
     commands, groups = app.registered_commands, app.registered_groups
     mine = [c for c in commands if (c.name or get_command_name(c.callback.__name__)) == name]
     sub = [g for g in groups if g.name == name]
-    if mine or sub:
+    lazy = name in {spec[0] for spec in getattr(app.info.cls, "lazy", ())}  # loads on its own
+    if mine or sub or lazy:
         app.registered_commands, app.registered_groups = mine, sub
     try:
         app()

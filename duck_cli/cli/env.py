@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from functools import cached_property
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import TYPE_CHECKING, Mapping, TextIO
 
 from duck_cli.manifest.settings import clock
-from duck_cli.report.ci import GitHub
 from duck_cli.report.style import Screen
 from duck_cli.run.faults import Faults
+
+if TYPE_CHECKING:  # annotations only: `github` loads it when CI reports are asked for
+    from duck_cli.report.ci import GitHub
 
 PIPED_WIDTH = 120  # logs and CI: wide enough for the tables, narrow enough to read
 PIPED_HEIGHT = 40  # rows of a table before status and plan summarise (a screenful)
@@ -95,6 +97,8 @@ class Env:
         """GitHub reporting when --github asks or the run is inside GitHub Actions."""
         if not (flag or self.github_actions):
             return None
+        from duck_cli.report.ci import GitHub  # CI reports only: a plain run never loads them
+
         return GitHub(self.stderr, self.step_summary)
 
 

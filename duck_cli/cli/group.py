@@ -17,7 +17,45 @@ _ARGV = "duck.argv"  # where the root context keeps the command line it was give
 
 
 class RootGroup(TyperGroup):
-    """The root group: builds the Env, renders every error, maps it to its exit code."""
+    """The root group: builds the Env, renders every error, maps it to its exit code.
+
+    Commands named in ``lazy`` load their module only when the command line names them, or
+    when every command is listed (help, completion, an unknown name's suggestions, the docs):
+    a command never pays for importing and building the others' (`duck diff`'s, `duck env`'s).
+    """
+
+    # (name, "module:attribute", the command it follows in the listing); the attribute is a
+    # command function or a Typer (a group)
+    lazy: tuple[tuple[str, str, str], ...] = ()
+
+    def get_command(self, ctx, cmd_name):
+        found = super().get_command(ctx, cmd_name)
+        spec = next((s for s in self.lazy if s[0] == cmd_name), None)
+        if found is None and spec is not None:
+            found = self.commands[cmd_name] = _load(spec, self.rich_markup_mode)
+        return found
+
+    def list_commands(self, ctx):
+        self.load_all()
+        return super().list_commands(ctx)
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in {s[0] for s in self.lazy}:
+            self.load_all()  # an unknown name: its "Did you mean" weighs every command
+        return super().resolve_command(ctx, args)
+
+    def load_all(self) -> None:
+        """Load every lazy command, each after the command it follows in the listing."""
+        loaded = dict(self.commands)
+        for name, _path, _after in self.lazy:
+            self.get_command(None, name)
+        ordered = {}
+        for name in loaded:
+            ordered[name] = self.commands[name]
+            for lazy_name, _path, after in self.lazy:  # in order: a chain follows its head
+                if after in ordered and lazy_name not in ordered:
+                    ordered[lazy_name] = self.commands[lazy_name]
+        self.commands = {**ordered, **self.commands}
 
     def make_context(self, info_name, args, parent=None, **extra):
         argv = tuple(args)  # before parsing consumes them: the run record and --json need them
@@ -56,6 +94,23 @@ class RootGroup(TyperGroup):
             if env.wants_json:
                 _report(env, Interrupted("interrupted"), stderr=False)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _load(spec: tuple[str, str, str], markup):
+    """The click command of a lazy command: its module imported, its command built."""
+    from importlib import import_module
+
+    from typer.main import get_command_from_info, get_group_from_info
+    from typer.models import CommandInfo, TyperInfo
+
+    name, path, _after = spec
+    module, attribute = path.split(":")
+    target = getattr(import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        return get_group_from_info(TyperInfo(target, name=name), pretty_exceptions_short=True,
+                                   rich_markup_mode=markup, suggest_commands=True)
+    return get_command_from_info(CommandInfo(name=name, callback=target),
+                                 pretty_exceptions_short=True, rich_markup_mode=markup)
 
 
 def _from_postgres(err: BaseException) -> bool:

@@ -2,6 +2,8 @@
 
 `app.py` fills them from the parsed command line; the command bodies read them by name. Shared
 pieces (the project and --json, a partition range, how a run runs) are composed, not copied.
+Here: the writing commands' (materialize, backfill); the reading ones' are in `options_read`,
+the less used ones' in `options_more`, each loaded when a command asks for one of its names.
 """
 
 from __future__ import annotations
@@ -10,25 +12,6 @@ from dataclasses import dataclass, field
 
 # the shared pieces, in a module of their own (`options_more` builds on them too)
 from duck_cli.cli.options_shared import Keys, RunOptions, Target
-
-
-@dataclass(frozen=True)
-class ValidateOptions:
-    """`duck validate`."""
-
-    target: Target = field(default_factory=Target)
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    """`duck plan`."""
-
-    target: Target = field(default_factory=Target)
-    partitions: Keys = field(default_factory=Keys)
-    force: bool = False
-    fail_on: str | None = None
-    github: bool = False  # write the plan to the GitHub step summary
-    show_all: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,24 +60,15 @@ class BackfillOptions:
     runner: str | None = None  # a shared backfill's runner name (default host:pid)
 
 
-@dataclass(frozen=True)
-class StatusOptions:
-    """`duck status`."""
-
-    target: Target = field(default_factory=Target)
-    partitions: bool = False
-    show_all: bool = False
-    fail_on: tuple[str, ...] = ()
-
-
 def __getattr__(name: str):
-    """The options of the less used commands, from `options_more` on first use: a command
-    then creates only the dataclasses it needs (each costs about 0.5 ms to create)."""
+    """The other commands' options, from `options_read` or `options_more` on first use: a
+    command then creates only the dataclasses it needs (each costs about 0.5 ms to create)."""
     if name.startswith("__"):  # the import system asks for __path__ and the like
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from duck_cli.cli import options_more
+    from importlib import import_module
 
-    try:
-        return getattr(options_more, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    for module in ("duck_cli.cli.options_read", "duck_cli.cli.options_more"):
+        found = getattr(import_module(module), name, None)
+        if found is not None:
+            return found
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

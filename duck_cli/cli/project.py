@@ -166,7 +166,7 @@ def execute(env: Env, project: Project, command: str, make_plan, run: RunOptions
             result = _run(s, p, state, command, env, events, shared)
     note_build(project, env.now(), s.base)
     render.run_result(screen, result, p, state, as_json)
-    render.reports(result, project, run.junit_xml, env.github(run.github))
+    ci_reports(env, run, lambda ci, github: ci.for_run(result, project, run.junit_xml, github))
     if result.status == "canceled":
         return ExitCode.TERMINATED if s.terminated else ExitCode.INTERRUPTED
     if not result.results and p.held_back():
@@ -189,12 +189,17 @@ def _run(s, p, state, command: str, env: Env, events, shared=None):
                               shared=shared)
 
 
+def shares_backfill(s) -> bool:
+    """`shared_backfill.is_shared`, inline: a no-op must not import the step runner, nor a
+    file-mode backfill the PostgreSQL claims."""
+    return s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
+
+
 def _locked_plan(s, env: Env, make_plan, shares: bool):
     """Plan, then lock the assets the plan writes (PostgreSQL state: writers on other assets
     go on side by side; the runners of a shared backfill share their locks). A plan made
     before a wait is stale: plan again, and lock what the new plan adds."""
-    # shared_backfill.is_shared, inline: a no-op must not import the step runner
-    shared = shares and s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
+    shared = shares and shares_backfill(s)
     locked: set[str] = set()
     state = state_in(s, env.now())
     p = make_plan(state, s)
@@ -209,6 +214,25 @@ def _locked_plan(s, env: Env, make_plan, shares: bool):
             state = state_in(s, env.now())
             p = make_plan(state, s)
     return state, p
+
+
+def ci_reports(env: Env, run: RunOptions, write) -> None:
+    """JUnit XML and GitHub reports when --junit-xml, --github or GitHub Actions asks for them:
+    ``write(ci, github)`` with `report.ci`, which no other run loads."""
+    github = env.github(run.github)
+    if run.junit_xml is not None or github is not None:
+        from duck_cli.report import ci
+
+        write(ci, github)
+
+
+def plan_summary(env: Env, document: dict, flag: bool) -> None:
+    """A plan's document in the GitHub step summary, when --github or GitHub Actions asks."""
+    github = env.github(flag)
+    if github is not None:
+        from duck_cli.report import ci
+
+        ci.plan_summary(document, github)
 
 
 def report_target(junit: Path | None) -> None:

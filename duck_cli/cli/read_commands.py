@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from duck_cli.cli.env import Env
-from duck_cli.cli.options import PlanOptions, StatusOptions, ValidateOptions
-from duck_cli.cli.project import materialize_plan, open_project, read_state, selected
+from duck_cli.cli.options_read import PlanOptions, StatusOptions, ValidateOptions
+from duck_cli.cli.project import (materialize_plan, open_project, plan_summary, read_state,
+                                  selected)
 from duck_cli.errors import ExitCode, ManifestError, UsageError
 from duck_cli.records import RunStatus
-from duck_cli.report import render
+from duck_cli.report import render, render_read
 
 from duck_cli.health.state import FAIL_ON  # what status --fail-on may name
 
@@ -64,7 +65,7 @@ def graph(*, options: GraphOptions, env: Env) -> int:
 
         g, health = AssetGraph.build(project.assets), None
         names = select(project.assets, g, options.target.selector)
-    render.graph(env.screen, project, g, names, options.format, health)
+    render_read.graph(env.screen, project, g, names, options.format, health)
     return ExitCode.OK
 
 
@@ -76,8 +77,8 @@ def plan(*, options: PlanOptions, env: Env) -> int:
     state = read_state(open_project(options.target, env), env)
     p = materialize_plan(state, options.target.selector, options.partitions, options.force,
                          "plan")
-    render.plan(env.screen, p, state, options.target.json, env.github(options.github),
-                options.show_all)
+    document = render_read.plan(env.screen, p, state, options.target.json, options.show_all)
+    plan_summary(env, document, options.github)
     return ExitCode.FAIL_ON if options.fail_on and p.steps else ExitCode.OK
 
 
@@ -93,7 +94,8 @@ def status(*, options: StatusOptions, env: Env) -> int:
     if options.partitions and len(names) != 1:
         raise UsageError("--partitions shows one asset", hint="Name exactly one asset.")
     report = status_report(state, names)
-    render.status(env.screen, report, options.partitions, options.target.json, options.show_all)
+    render_read.status(env.screen, report, options.partitions, options.target.json,
+                       options.show_all)
     return ExitCode.FAIL_ON if report.fails_on(list(options.fail_on)) else ExitCode.OK
 
 
@@ -104,7 +106,8 @@ def why(*, options: WhyOptions, env: Env) -> int:
     project = open_project(options.target, env)
     state = read_state(project, env)
     report = explain(state, options.name, options.partition)
-    render.why(env.screen, report, options.target.json, _lake_snapshot(project, options.name))
+    render_read.why(env.screen, report, options.target.json,
+                    _lake_snapshot(project, options.name))
     return ExitCode.OK
 
 

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from duck_cli.cli.env import Env
 from duck_cli.cli.options import BackfillOptions, MaterializeOptions
-from duck_cli.cli.project import (execute, materialize_plan, open_project, read_state,
-                                  report_target, selected, wait_of, with_jobs)
+from duck_cli.cli.project import (ci_reports, execute, materialize_plan, open_project,
+                                  plan_summary, read_state, report_target, selected,
+                                  shares_backfill, wait_of, with_jobs)
 from duck_cli.errors import ExitCode, UsageError
 from duck_cli.models import Project
 from duck_cli.report import render
@@ -39,7 +40,6 @@ def materialize(*, options: MaterializeOptions, env: Env) -> int:
 def backfill(*, options: BackfillOptions, env: Env) -> int:
     """Rebuild requested historical partitions, recorded as a backfill (--dry-run: the plan)."""
     from duck_cli.plan import backfill as bf
-    from duck_cli.run import shared_backfill
     from duck_cli.run.backfill import record as record_backfill
 
     selection, request = options.target.selector, options.request
@@ -54,7 +54,9 @@ def backfill(*, options: BackfillOptions, env: Env) -> int:
         return bf.make_plan(state, selection, request, resumed["request"])
 
     def record(s, p):
-        if shared_backfill.is_shared(s):  # runners on other processes share the backfill
+        if shares_backfill(s):  # runners on other processes share the backfill
+            from duck_cli.run import shared_backfill  # PostgreSQL claims: only when shared
+
             shared = shared_backfill.join(s, p, selection, request, resumed.get("request"),
                                           runner=options.runner, lease=lease_of(env))
             s.backfill_id = shared.backfill_id
@@ -88,10 +90,12 @@ def _backfill_dry_run(project: Project, options: BackfillOptions, env: Env) -> i
     """Render the backfill's plan without taking the write lock."""
     from duck_cli.plan import backfill as bf
 
+    from duck_cli.report import render_read
+
     state = read_state(project, env)
     resume = _resume_request(project, options.request.resume)
     p = bf.make_plan(state, options.target.selector, options.request, resume)
-    render.plan(env.screen, p, state, options.target.json)
+    render_read.plan(env.screen, p, state, options.target.json)
     return ExitCode.OK
 
 
@@ -127,8 +131,10 @@ def reconcile(*, options: ReconcileOptions, env: Env) -> int:
 
     if not options.apply:
         state = read_state(project, env)
-        render.plan(env.screen, make_plan(state), state, options.target.json,
-                    env.github(options.run.github))
+        from duck_cli.report import render_read
+
+        document = render_read.plan(env.screen, make_plan(state), state, options.target.json)
+        plan_summary(env, document, options.run.github)
         return ExitCode.OK
     return execute(env, project, "reconcile", make_plan, options.run, options.target.json)
 
@@ -147,7 +153,8 @@ def check(*, options: CheckOptions, env: Env) -> int:
     results = audit.check_published(state, names, list(options.partitions.keys), env.now(),
                                     wait=wait_of(project, options.run.wait), faults=env.faults)
     render.check_results(env.screen, results, options.target.json)
-    render.check_reports(results, project, options.run.junit_xml, env.github(options.run.github))
+    ci_reports(env, options.run,
+               lambda ci, github: ci.for_checks(results, project, options.run.junit_xml, github))
     return ExitCode.FAILED if any(r.blocking for _a, _k, r in results) else ExitCode.OK
 
 

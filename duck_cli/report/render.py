@@ -1,24 +1,21 @@
 """Rendering: rich tables for people, one JSON document for machines.
 
-Rich is imported inside functions: `duck --help` and `--json` output do not pay for it.
+Rich is imported inside functions: `duck --help` and `--json` output do not pay for it. The
+reading commands' views (lineage, plans, status, why) are in `render_read`, which a run does not
+load.
 """
 
 from __future__ import annotations
 
 import json
 
-from duck_cli.errors import UsageError
 from duck_cli.health.state import State
-from duck_cli.report import ci as rep
 from duck_cli.report import documents as docs
 from duck_cli.report import error_document
-from duck_cli.report import lineage
 from duck_cli.report import plain
 from duck_cli.report import runs as runs_view
-from duck_cli.report import status as status_view
-from duck_cli.report import summary
 from duck_cli.report.progress import Progress
-from duck_cli.report.style import Screen, _esc, _table, styled
+from duck_cli.report.style import Screen, _esc, styled
 from duck_cli.state.lock import describe
 
 
@@ -53,7 +50,7 @@ def waiting(screen: Screen, info) -> None:
     screen.err.print(f"waiting for the project lock held by {_esc(describe(info))} ...")
 
 
-# -- validate and graph -------------------------------------------------------------------------
+# -- validate --------------------------------------------------------------------------------
 
 
 def validate_doc(project, problems, err=None) -> dict:
@@ -76,51 +73,7 @@ def validate_report(screen: Screen, project) -> None:
               + (f", {len(project.warnings)} warning(s)" if project.warnings else ""))
 
 
-def graph(screen: Screen, project, g, names, fmt: str, health) -> None:
-    """Lineage as a tree, Mermaid, dot or JSON."""
-    if fmt == "json":
-        emit_json(screen, lineage.graph_doc(project, g, names, health))
-    elif fmt in ("mermaid", "dot"):
-        screen.stdout.write(getattr(lineage, fmt)(project, g, names, health) + "\n")
-    elif fmt == "tree":
-        screen.out.print(lineage.tree(project, g, names, health))
-    else:
-        raise UsageError(f"unknown graph format '{fmt}'", hint="Use tree, mermaid, dot or json.")
-
-
-# -- plans and runs --------------------------------------------------------------------------
-
-
-def plan(screen: Screen, p, state, as_json: bool, github: rep.GitHub | None = None,
-         show_all: bool = False) -> None:
-    """A plan: steps with reasons, then what is held back (and in the GitHub step summary);
-    a summary when that would not fit the screen, unless ``show_all``."""
-    d = docs.plan_doc(p, state)
-    rep.plan_summary(d, github)
-    if as_json:
-        emit_json(screen, d)
-        return
-    out = screen.out
-    rows = len(d["steps"]) + sum(h["status"] != State.FRESH for h in d["held"])
-    if not show_all and not summary.fits(rows, screen.height):
-        summary.print_plan_summary(out, d)
-        if "preview" in d:
-            summary.print_preview(out, d["preview"])
-        return
-    if not d["steps"]:
-        out.print(runs_view.nothing(d["held"]))
-    else:
-        title = "plan" if p.command == "plan" else f"{p.command} plan"
-        table = _table(f"{title}: {len(d['steps'])} step(s), "
-                       f"{d['estimate']['partitions']} partition(s)",
-                       "#", "Asset", "Partitions", "Why", "After")
-        for s in d["steps"]:
-            table.add_row(str(s["index"] + 1), s["asset"], _esc(", ".join(s["partitions"]) or "-"),
-                          _esc("; ".join(s["reasons"])), ", ".join(str(n + 1) for n in s["needs"]))
-        out.print(table)
-    runs_view.held_table(out, d["held"], f"duck {p.command}")
-    if "preview" in d:
-        summary.print_preview(out, d["preview"])
+# -- runs ------------------------------------------------------------------------------------
 
 
 def progress(screen: Screen, p, enabled: bool):
@@ -148,16 +101,6 @@ def run_result(screen: Screen, result, p, state, as_json: bool) -> None:
     runs_view.print_result(screen.out, d, p, result)
 
 
-def reports(result, project, junit, github) -> None:
-    """JUnit XML and GitHub annotations for a run, when asked."""
-    rep.for_run(result, project, junit, github)
-
-
-def check_reports(results, project, junit, github) -> None:
-    """JUnit XML and GitHub annotations for `duck check`, when asked."""
-    rep.for_checks(results, project, junit, github)
-
-
 def runs(screen: Screen, rows, as_json: bool, asset: str | None = None,
          source: bool = False) -> None:
     """Run history (of the runs that built ``asset``, when given; ``source``: it is one)."""
@@ -179,30 +122,7 @@ def run_detail(screen: Screen, run, steps, checks, as_json: bool,
     runs_view.print_detail(screen.out, run, step_docs, checks, screen.tz)
 
 
-# -- status, why, checks -----------------------------------------------------------------------
-
-
-def status(screen: Screen, report, with_partitions: bool, as_json: bool,
-           show_all: bool = False) -> None:
-    """The status table (or document) of a `health.status.StatusReport`."""
-    if as_json:
-        emit_json(screen, docs.status_doc(report, with_partitions))
-        return
-    status_view.print_status(screen.out, report, with_partitions, show_all, screen.tz,
-                             screen.height)
-
-
-def why(screen: Screen, report, as_json: bool, lake_snapshot: int | None = None) -> None:
-    """The answer to 'why is this stale?' (a `health.why.WhyReport`); in lake mode, the lake
-    snapshot of the asset's latest publish."""
-    if as_json:
-        extra = {"lake_snapshot": lake_snapshot} if lake_snapshot is not None else {}
-        emit_json(screen, docs.why_doc(report) | extra)
-        return
-    status_view.print_why(screen.out, report)
-    if lake_snapshot is not None:
-        screen.out.print(f"Readers of the lake see its latest publish as of lake snapshot "
-                         f"{lake_snapshot}.")
+# -- checks ----------------------------------------------------------------------------------
 
 
 def check_results(screen: Screen, results, as_json: bool) -> None:

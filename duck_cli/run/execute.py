@@ -10,7 +10,6 @@ from duck_cli import __version__
 from duck_cli.health.assess import Health
 from duck_cli.plan.builder import Plan
 from duck_cli.records import BackfillStatus, RunRecord, RunStatus
-from duck_cli.run import shared_backfill
 from duck_cli.run.runner import Runner
 from duck_cli.run.session import RunResult, Session, new_run_id
 
@@ -18,7 +17,8 @@ from duck_cli.run.session import RunResult, Session, new_run_id
 def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
              backfill_id: str | None = None, on_event=None, shared=None) -> RunResult:
     """Execute a plan step by step; record the run, its steps and materializations. With
-    ``shared`` (a `shared_backfill.Shared`), build the partitions this runner claims of a
+    ``shared`` (a `shared_backfill.Shared`, which brings its own walk so that a file-mode run
+    never imports the PostgreSQL claims), build the partitions this runner claims of a
     backfill other runners work on too."""
     if not plan.steps:  # nothing to do is not a run
         return RunResult(None, RunStatus.SUCCESS, [], backfill_id)
@@ -35,7 +35,7 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
             if shared is None:
                 runner.run_all()
             else:
-                shared_backfill.Walk(s, plan, shared, on_event).run(runner)
+                shared.walk(s, plan, runner, on_event)
     except KeyboardInterrupt:  # a second Ctrl-C: the open transaction dies with the process
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the cancel record get written
         s.wh.rollback()
@@ -48,7 +48,7 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
     s.pending.runs.append(run._replace(status=status, ended_at=s.clock()))
     if backfill_id:
         state = {"success": "completed", "canceled": "canceled"}.get(status, "partial") \
-            if shared is None else shared_backfill.final_status(s, shared, status)
+            if shared is None else shared.final_status(s, status)
         if state is not None:
             s.pending.backfills.append(BackfillStatus(backfill_id, state))
     s.flush(force=True)

@@ -11,7 +11,6 @@ right before the ledger commits, and swapped back if the commit fails.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 from pathlib import Path
@@ -135,6 +134,8 @@ def exchange(a: Path, b: Path) -> None:
 
 def _renameat2_exchange(a: Path, b: Path) -> bool:
     """Linux's atomic exchange of two paths; False where it is not available."""
+    import ctypes  # a files asset's publish only: an SQL run never loads it
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.renameat2

@@ -8,7 +8,6 @@ projects in one process (tests, a server) never see each other's ``helpers``.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import hashlib
 import sys
@@ -181,6 +180,8 @@ def call(fn: Callable, kwargs: dict, root: Path, timeout: timedelta | None, on_t
 def _stop(worker: threading.Thread, on_timeout) -> None:
     """Stop a function past its timeout: interrupt its query, raise in its thread (Python code
     stops at the next bytecode; a blocking C call when it returns; the thread is a daemon)."""
+    import ctypes  # a timed-out Python function only: an SQL run never loads it
+
     if on_timeout is not None:
         on_timeout()
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident),

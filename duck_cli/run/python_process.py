@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -168,6 +167,8 @@ def ship(relation, folder: Path, name: str) -> Shipped:
 
 def exchange_folder() -> Path:
     """A new folder for one step's files between this process and its worker."""
+    import tempfile  # a Python asset's step only: an SQL run never loads it
+
     return Path(tempfile.mkdtemp(prefix="duck-python-"))
 
 

@@ -51,6 +51,14 @@ class Shared:
     lease: float
     items: int  # how many items the plan enqueued
 
+    def walk(self, s: Session, plan: Plan, runner: Runner, on_event) -> None:
+        """Build the partitions this runner claims until the backfill has none left."""
+        Walk(s, plan, self, on_event).run(runner)
+
+    def final_status(self, s: Session, run_status: str) -> str | None:
+        """The backfill's status once this runner stops (`final_status`)."""
+        return final_status(s, self, run_status)
+
 
 def is_shared(s: Session) -> bool:
     """Whether the session's backfill is shared: PostgreSQL state and a DuckLake warehouse

@@ -4,7 +4,6 @@ and the parameters and error text of a step's SQL."""
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from typing import Iterator
@@ -41,6 +40,8 @@ def attempts() -> Iterator[int]:
     step would conflict again."""
     for attempt in range(ATTEMPTS):
         if attempt:
+            import random  # a lake transaction's retry only: a first attempt never loads it
+
             time.sleep(random.uniform(0, min(MAX_PAUSE, PAUSE * 2 ** (attempt - 1)) * 2))
         yield attempt
 

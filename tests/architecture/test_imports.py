@@ -105,3 +105,61 @@ def test_the_console_script_raises_the_collectors_bar_before_duck_loads():
     assert duck_cli.__version__ in lines[0], result.stdout + result.stderr
     assert lines[-1] == str([GC_THRESHOLD]), result.stdout + result.stderr
     assert lines[-2] == "True", result.stdout + result.stderr  # frozen for the exit
+
+
+# What a writing command in file mode (local state, a warehouse file, SQL assets) never needs:
+# the other commands' modules, PostgreSQL's claims of a shared backfill, ctypes (Python assets'
+# timeouts, files assets' atomic swap), tempfile (Python assets' exchange folders), random (a
+# lake transaction's retry), ElementTree and report.ci (--junit-xml, --github), the other
+# commands' options and views (lineage, status, summaries). `cli.group.DuckGroup.lazy` and `Shared.walk` keep them
+# out; this test keeps them out for good.
+NOT_FOR_A_FILE_BACKFILL = ("psycopg", "ctypes", "tempfile", "random", "xml.etree.ElementTree",
+                           "duck_cli.state.postgres_claims",
+                           "duck_cli.run.shared_backfill", "duck_cli.cli.diff",
+                           "duck_cli.cli.env_commands", "duck_cli.cli.migrate_command",
+                           "duck_cli.report.environments", "duck_cli.report.ci",
+                           "duck_cli.cli.options_read", "duck_cli.cli.options_more",
+                           "duck_cli.report.render_read", "duck_cli.report.lineage",
+                           "duck_cli.report.status", "duck_cli.report.summary")
+
+
+@pytest.mark.materialized
+def test_a_file_mode_backfill_imports_only_what_it_runs(project):
+    """`duck backfill` builds its partitions and records its backfill, and the process never
+    imported another command's modules nor the shared-backfill machinery."""
+    from conftest import invoke
+
+    code = ("import sys\nfrom duck_cli.cli.console import main\n"
+            "sys.argv = ['duck', 'backfill', 'zone_metrics', '--from', '2026-03-10', '--to', "
+            f"'2026-03-12', '-p', {str(project)!r}]\n"
+            "try:\n    main()\nexcept SystemExit as stop:\n    print('exit', stop.code)\n"
+            f"print(sorted(m for m in {NOT_FOR_A_FILE_BACKFILL!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**__import__("os").environ, "DUCK_NOW": "2026-03-13T07:30:00+01:00"})
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2:] == ["exit 0", "[]"], result.stdout + result.stderr
+    backfills = __import__("json").loads(invoke(project, "backfills", "--json").stdout)
+    assert [b["status"] for b in backfills["backfills"]] == ["completed"], backfills
+
+
+def test_the_lazy_commands_load_when_named_or_listed():
+    """`duck diff`, `env`, `promote` and `migrate` load only when named, yet `duck --help` and
+    an unknown name's suggestion still know them, in their place in the listing."""
+    code = ("import sys\nfrom duck_cli.cli.console import main\n"
+            "sys.argv = ['duck', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('duck_cli.cli.diff', 'duck_cli.cli.env_commands') "
+            "if m in sys.modules))")
+
+    def duck(*args):
+        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                              text=True, env={**__import__("os").environ, "COLUMNS": "100"})
+
+    listed = duck("--help")
+    names = [line.split()[0] for line in listed.stdout.split("Commands:")[1].splitlines()
+             if line.startswith("  ")]
+    assert names[names.index("check"):names.index("check") + 3] == ["check", "diff", "report"]
+    assert names[-4:] == ["promote", "migrate", "runs", "env"], names
+    assert "Did you mean 'diff'?" in duck("difff").stderr
+    assert duck("env", "--help").stdout.strip().splitlines()[-1] == "['duck_cli.cli.env_commands']"
+    assert duck("schema").stdout.strip().splitlines()[-1] == "[]"

@@ -39,7 +39,9 @@ DOC_FILES = ("manifest.md", "commands.md", "json.md", "ci.md", "architecture.md"
 def _commands(group=None, prefix=()):
     """(path, click command) for every command and subcommand, groups included."""
     group = group or typer.main.get_command(app)
-    for name, cmd in group.commands.items():
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):  # as `duck --help` lists them, lazy ones loaded
+        cmd = group.get_command(ctx, name)
         yield prefix + (name,), cmd
         if hasattr(cmd, "commands"):
             yield from _commands(cmd, prefix + (name,))

@@ -21,7 +21,7 @@ from duck_cli.cli.env import Env
 from duck_cli.cli.options import Target
 from duck_cli.cli.project import open_project, read_state
 from duck_cli.errors import UsageError
-from duck_cli.report import render
+from duck_cli.report import render_read
 
 
 def _env(environ: dict, stdout=None, **kw) -> Env:
@@ -100,7 +100,7 @@ def test_a_report_drawn_at_80_columns_through_an_env_built_screen(project):
     out = io.StringIO()
     env = _env({"COLUMNS": "80", "DUCK_NOW": MORNING}, out)
     state = read_state(open_project(Target(project), env), env)
-    render.status(env.screen, status_report(state, list(state.project.assets)), False, False)
+    render_read.status(env.screen, status_report(state, list(state.project.assets)), False, False)
     lines = out.getvalue().splitlines()
     assert any("daily_revenue" in line for line in lines)
     assert max(len(line) for line in lines) <= 80
