@@ -45,3 +45,25 @@ def lake_rows(project: Path, env: dict, sql: str, params=None):
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def lake_write(project: Path, env: dict, *statements: str) -> None:
+    """Change the lake as another writer would (an ingestion job): a plain DuckDB with the
+    lake attached read-write at the project's data path, each statement its own commit."""
+    import duckdb
+
+    from duck_cli.state import extensions
+    from duck_cli.state.lake_config import attach_sql, config
+
+    dsn = " ".join(f"{k}={env['PG' + k.upper()]}" for k in ("host", "port", "user", "password"))
+    cfg = config({"catalog": "env:LAKE", "data_path": "lake-data"}, project,
+                 {"LAKE": f"postgres:{dsn} dbname={env['PGDATABASE']}"})
+    con = duckdb.connect()
+    try:
+        extensions.load(con, ("ducklake", "postgres"), project / ".duck")
+        con.execute(attach_sql(cfg, alias="lake"))
+        con.execute("USE lake")
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()

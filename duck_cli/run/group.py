@@ -29,16 +29,33 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
     first Ctrl-C the group stops after the step in progress and commits the steps it finished:
     the results are then fewer than the builders.
 
-    In a lake the group is one DuckLake commit (nothing to audit: plain steps have no checks),
+    In a lake each step's rows are staged locally first (`LakeBuilder.stage_slice`), and the
+    group is one DuckLake commit (nothing to audit: plain steps have no checks),
     labelled and noted like a step's (`lake_publish`); a transaction conflict rolls it back like
     any error, and the steps then publish one by one with their own retries. Steps reading
     per-partition source files stay alone there (their TEMP views would be a second database
     written in the lake's transaction)."""
+    if wh.lake and any(b.inputs for b in builders):
+        return None
+    try:
+        return _in_transaction(s, builders, wh)
+    finally:
+        if wh.lake:  # LakeBuilders
+            for b in builders:
+                b.drop_slice_stage()
+
+
+def _in_transaction(s, builders: list[Builder], wh) -> list | None:
+    """`run_group`'s transaction (a lake's slices staged before it begins)."""
     import time
 
     from duck_cli.engine import duckdb
 
-    if wh.lake and any(b.inputs for b in builders):
+    try:
+        if wh.lake:
+            _stage_slices(s, builders)
+    except (duckdb.Error, RuntimeError, SliceError) as err:
+        rollback_or_raise(wh, err)
         return None
     done = []
     wh.begin()
@@ -46,16 +63,18 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         if wh.lake:
             wh.label_commit(builders[0].run_id, [(b.step, b.asset.name) for b in builders])
         for b in builders:
-            if s.interrupted:  # finish the step in progress, not the whole group
-                break
-            started, t0 = s.clock(), time.perf_counter()
+            if s.interrupted and getattr(b, "slice_stage", None) is None:
+                break  # finish the step in progress (and those staged), not the whole group
+            # a staged step (`LakeBuilder.stage_slice`) began when its staging did
+            started, t0 = getattr(b, "stage_started", None) or s.clock(), time.perf_counter()
             strategy = b.asset.materialize.strategy
             b.open_inputs()
             try:
                 rows = b.replace_table() if strategy == "table" else b.replace_slice()
             finally:
                 inputs.drop(wh.con, b.inputs)
-            done.append((b, started, rows, time.perf_counter() - t0))
+            done.append((b, started, rows, time.perf_counter() - t0
+                         + getattr(b, "stage_seconds", 0.0)))
         if not done:
             wh.rollback()
             return []
@@ -76,6 +95,16 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         res.ledger, res.seconds = ledger, seconds
         out.append(res)
     return out
+
+
+def _stage_slices(s, builders: list[Builder]) -> None:
+    """Stage each incremental step of a lake group before its transaction (a first Ctrl-C
+    stops staging: the transaction then publishes the steps staged so far)."""
+    for b in builders:
+        if s.interrupted:
+            return
+        if b.asset.materialize.strategy == "incremental":
+            b.stage_slice()
 
 
 def with_snapshot(ledgers: list[list], snapshot: int | None) -> list[list]:

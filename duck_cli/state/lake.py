@@ -22,6 +22,7 @@ from pathlib import Path
 from duck_cli.errors import ExecutionError, StateError
 from duck_cli.models import Settings
 from duck_cli.state import extensions
+from duck_cli.state.lake_tables import LakeTables
 from duck_cli.state.lake_config import (ALIAS, SETUP_HINT, LakeConfig, attach_error, attach_sql,
                                         config, extensions_needed, redact, shown_catalog)
 from duck_cli.sql import PROD, env_schema, env_slug, of_environment, quote_ident
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS _duck.ledger (
   kind VARCHAR, upstream VARCHAR);
 CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
 """
+CATALOG_WAL = "1MB"  # a local state catalog's write-ahead log checkpointed past this (`connect`)
 # an environment's schemas in the lake: its tables, and its own ledger (production's never
 # sees a preview's rows)
 ENV_DDL = """
@@ -61,6 +63,12 @@ def connect(settings: Settings, cfg: LakeConfig, *, read_only: bool = False):
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")  # as catalog.connect
+        # The only file this in-memory DuckDB writes is a local state catalog attached to it
+        # (`catalog.attach`). Detaching it need not checkpoint (40-90 ms, twice a command):
+        # what was committed is in its write-ahead log already, replayed by the next open.
+        # The log is kept small (checkpointed past a megabyte) so that replay stays cheap.
+        con.execute(f"PRAGMA disable_checkpoint_on_shutdown; SET checkpoint_threshold = "
+                    f"'{CATALOG_WAL}'")
         if settings.threads:
             con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:
@@ -133,6 +141,7 @@ class LakeWarehouse(Warehouse):
         # the sources' TEMP views by name, shared with the workers (each connection its own)
         self.views: dict[str, str] = views if views is not None else {}
         self.listing = listing  # read at open: the first `load_kinds` needs no query
+        self.tables: LakeTables | None = None  # table sources' versions while unchanged
         super().__init__(con, path, kinds, env=env, schemas=schemas)
 
     @classmethod
@@ -150,8 +159,10 @@ class LakeWarehouse(Warehouse):
         except BaseException:
             con.close()
             raise
-        return cls(con, Path(cfg.data_path), cfg=cfg, env=settings.env,
-                   schemas=settings.asset_schemas, listing=listing)
+        wh = cls(con, Path(cfg.data_path), cfg=cfg, env=settings.env,
+                 schemas=settings.asset_schemas, listing=listing)
+        wh.tables = LakeTables(settings.catalog.parent / "cache" / "lake_tables.pickle", ALIAS)
+        return wh
 
     def load_kinds(self) -> None:
         """As `Warehouse.load_kinds`; the first time from the listing read at open."""
@@ -202,6 +213,33 @@ class LakeWarehouse(Warehouse):
                 f"{str(err).splitlines()[0]}", asset=asset.name, hint=READ_HINT) from err
         self.views[asset.name] = select
         self.mark(asset.relation, "VIEW")
+
+    def observe_table(self, asset, keys: list[str]) -> dict[str, str | None]:
+        """As `Warehouse.observe_table`, without hashing the rows again while the lake's
+        snapshots show no change to the table since they were last hashed (`lake_tables`)."""
+        where = self._lake_table(asset.source.table) if self.tables is not None else None
+        if where is None:
+            return super().observe_table(asset, keys)
+        return self.tables.versions(self.con, asset, keys, where,
+                                    lambda: super(LakeWarehouse, self).observe_table(asset, keys))
+
+    def _lake_table(self, name: str) -> tuple[str, str] | None:
+        """(schema, table) of the lake table a read of ``name`` finds: the first schema of the
+        search path holding it; None for a name in another attached database."""
+        parts = [p.strip('"') for p in name.split(".")]
+        if len(parts) == 2:
+            other = self.con.execute("SELECT count(*) FROM duckdb_databases() WHERE "
+                                     "lower(database_name) = lower(?)", [parts[0]]).fetchone()
+            return None if other[0] else (parts[0], parts[1])
+        if len(parts) != 1:
+            return None
+        setting, found = self.con.execute(
+            "SELECT current_setting('search_path'), (SELECT list(lower(schema_name)) FROM "
+            "duckdb_tables() WHERE database_name = ? AND lower(table_name) = lower(?) AND NOT "
+            "temporary)", [ALIAS, parts[0]]).fetchone()
+        path = [p.strip().strip('"').rpartition(".")[2] for p in setting.split(",") if p.strip()]
+        return next(((s, parts[0]) for s in (path or ["main"]) if s.lower() in (found or [])),
+                    None)
 
     def snapshot_id(self) -> int | None:
         """The lake snapshot the last commit on this connection made (what readers now see)."""
