@@ -29,7 +29,8 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
     first Ctrl-C the group stops after the step in progress and commits the steps it finished:
     the results are then fewer than the builders.
 
-    In a lake each step's rows are staged locally first (`LakeBuilder.stage_slice`), and the
+    In a lake each step's rows are staged locally first (`LakeBuilder.stage_slice`; a first
+    Ctrl-C then stops the staging, and the transaction publishes the steps staged), and the
     group is one DuckLake commit (nothing to audit: plain steps have no checks),
     labelled and noted like a step's (`lake_publish`); a transaction conflict rolls it back like
     any error, and the steps then publish one by one with their own retries. Steps reading
@@ -52,19 +53,24 @@ def _in_transaction(s, builders: list[Builder], wh) -> list | None:
     from duck_cli.engine import duckdb
 
     try:
-        if wh.lake:
-            _stage_slices(s, builders)
+        if wh.lake:  # after a first Ctrl-C: the steps staged before it, all of them
+            builders = _stage_slices(s, builders)
     except (duckdb.Error, RuntimeError, SliceError) as err:
         rollback_or_raise(wh, err)
         return None
+    if not builders:
+        return []
     done = []
     wh.begin()
     try:
         if wh.lake:
             wh.label_commit(builders[0].run_id, [(b.step, b.asset.name) for b in builders])
+            for b in builders:  # every staged slice's DELETE before the first INSERT
+                if b.slice_stage is not None:
+                    b.delete_slice()
         for b in builders:
-            if s.interrupted and getattr(b, "slice_stage", None) is None:
-                break  # finish the step in progress (and those staged), not the whole group
+            if s.interrupted and not wh.lake:  # a lake's slices are deleted already
+                break  # finish the step in progress, not the whole group
             # a staged step (`LakeBuilder.stage_slice`) began when its staging did
             started, t0 = getattr(b, "stage_started", None) or s.clock(), time.perf_counter()
             strategy = b.asset.materialize.strategy
@@ -97,14 +103,16 @@ def _in_transaction(s, builders: list[Builder], wh) -> list | None:
     return out
 
 
-def _stage_slices(s, builders: list[Builder]) -> None:
-    """Stage each incremental step of a lake group before its transaction (a first Ctrl-C
-    stops staging: the transaction then publishes the steps staged so far)."""
-    for b in builders:
+def _stage_slices(s, builders: list[Builder]) -> list[Builder]:
+    """Stage each incremental step of a lake group before its transaction; the steps the
+    transaction builds: all, or after a first Ctrl-C those before it (results stay a prefix
+    of the group's steps)."""
+    for n, b in enumerate(builders):
         if s.interrupted:
-            return
+            return builders[:n]
         if b.asset.materialize.strategy == "incremental":
             b.stage_slice()
+    return builders
 
 
 def with_snapshot(ledgers: list[list], snapshot: int | None) -> list[list]:

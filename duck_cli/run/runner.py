@@ -144,6 +144,11 @@ class Runner:
             return [first]
         others = [i for i in ready if self._simple(i)]
         size = min(GROUP_MAX, -(-(len(others) + 1) // free)) - 1
+        if self.s.wh.lake:  # a table's steps in one transaction: DuckLake checks transactions
+            # on one table against each other at commit (slow, or a conflict and a retry)
+            asset = self.plan.steps[first].asset
+            others = [i for i in others if self.plan.steps[i].asset == asset]
+            size = GROUP_MAX - 1
         taken = others[:size]
         if taken:
             gone = set(taken)

@@ -102,7 +102,7 @@ def attach(con, path: Path, *, wait: float = 30.0) -> "Catalog":
     try:
         cur.execute("SET TimeZone = 'UTC'")
         cur.execute(f"USE {ATTACHED}")
-        catalog = Catalog(cur, path, detach=lambda: con.execute(f"DETACH {ATTACHED}"))
+        catalog = Catalog(cur, path, detach=lambda: _detach(con, path))
         catalog.attached_to = con
         catalog.check_version(False)
         return catalog
@@ -110,6 +110,26 @@ def attach(con, path: Path, *, wait: float = 30.0) -> "Catalog":
         cur.close()
         con.execute(f"DETACH DATABASE IF EXISTS {ATTACHED}")
         raise
+
+
+SMALL_WAL = 16_384  # bytes of write-ahead log a detach may leave for the next open to replay
+BARE = 262_144  # a catalog file below this was never checkpointed (its tables are in the log)
+
+
+def _detach(con, path: Path) -> None:
+    """Detach the catalog. A lake's connection does not checkpoint on detach (`lake.connect`):
+    a short log (a run's start) is cheaper to replay at the next open than to checkpoint;
+    a longer one (a run's records), or one holding the new catalog's tables, is checkpointed
+    here, since every open would replay it."""
+    from duck_cli.engine import duckdb
+
+    wal = path.with_name(path.name + ".wal")
+    try:
+        if wal.stat().st_size > SMALL_WAL or path.stat().st_size < BARE:
+            con.execute(f"CHECKPOINT {ATTACHED}")
+    except (OSError, duckdb.Error):  # no log, or busy: what was committed is in the log
+        pass
+    con.execute(f"DETACH {ATTACHED}")
 
 
 def open_connection(path: Path, *, read_only: bool, wait: float = 30.0) -> "Catalog":

@@ -37,7 +37,6 @@ CREATE TABLE IF NOT EXISTS _duck.ledger (
   kind VARCHAR, upstream VARCHAR);
 CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
 """
-CATALOG_WAL = "1MB"  # a local state catalog's write-ahead log checkpointed past this (`connect`)
 # an environment's schemas in the lake: its tables, and its own ledger (production's never
 # sees a preview's rows)
 ENV_DDL = """
@@ -64,11 +63,10 @@ def connect(settings: Settings, cfg: LakeConfig, *, read_only: bool = False):
     try:
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")  # as catalog.connect
         # The only file this in-memory DuckDB writes is a local state catalog attached to it
-        # (`catalog.attach`). Detaching it need not checkpoint (40-90 ms, twice a command):
-        # what was committed is in its write-ahead log already, replayed by the next open.
-        # The log is kept small (checkpointed past a megabyte) so that replay stays cheap.
-        con.execute(f"PRAGMA disable_checkpoint_on_shutdown; SET checkpoint_threshold = "
-                    f"'{CATALOG_WAL}'")
+        # (`catalog.attach`), detached twice a command. A detach need not checkpoint (40-90 ms):
+        # what was committed is in the write-ahead log already, replayed by the next open;
+        # `catalog._detach` checkpoints only a log long enough to make that replay cost more.
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
         if settings.threads:
             con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:
