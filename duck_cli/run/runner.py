@@ -144,12 +144,13 @@ class Runner:
             return [first]
         others = [i for i in ready if self._simple(i)]
         size = min(GROUP_MAX, -(-(len(others) + 1) // free)) - 1
-        if self.s.wh.lake:  # a table's steps in one transaction: DuckLake checks transactions
-            # on one table against each other at commit (slow, or a conflict and a retry)
-            asset = self.plan.steps[first].asset
-            others = [i for i in others if self.plan.steps[i].asset == asset]
-            size = GROUP_MAX - 1
         taken = others[:size]
+        if self.s.wh.lake:  # all of a table's ready steps in one transaction: DuckLake checks
+            # transactions on one table against each other at commit (slow, or a conflict)
+            asset = self.plan.steps[first].asset
+            same = [i for i in others if self.plan.steps[i].asset == asset]
+            rest = [i for i in others if self.plan.steps[i].asset != asset]
+            taken = (same + rest[:max(0, size - len(same))])[:GROUP_MAX - 1]
         if taken:
             gone = set(taken)
             ready[:] = [i for i in ready if i not in gone]
