@@ -92,9 +92,10 @@ def open_catalog(path: Path, *, read_only: bool, wait: float = 30.0) -> Iterator
 ATTACHED = "duck_catalog"  # the catalog's name when attached to the warehouse connection
 
 
-def attach(con, path: Path, *, wait: float = 30.0) -> "Catalog":
+def attach(con, path: Path, *, wait: float = 30.0, lazy: bool = False) -> "Catalog":
     """The catalog attached (read-write) to an open warehouse connection: a tenth of the cost
-    of a connection of its own (no second database instance), the same file lock."""
+    of a connection of its own (no second database instance), the same file lock. ``lazy``:
+    the connection does not checkpoint on detach (a lake's: `_detach`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     literal = "'" + str(path).replace("'", "''") + "'"
     _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS {ATTACHED}"))
@@ -102,7 +103,8 @@ def attach(con, path: Path, *, wait: float = 30.0) -> "Catalog":
     try:
         cur.execute("SET TimeZone = 'UTC'")
         cur.execute(f"USE {ATTACHED}")
-        catalog = Catalog(cur, path, detach=lambda: _detach(con, path))
+        catalog = Catalog(cur, path, detach=(lambda: _detach(con, path)) if lazy else
+                          (lambda: con.execute(f"DETACH {ATTACHED}")))
         catalog.attached_to = con
         catalog.check_version(False)
         return catalog

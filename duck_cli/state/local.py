@@ -38,7 +38,7 @@ class LocalState:
         """The catalog attached to a local warehouse's connection (a tenth of the cost of a
         connection of its own), else a connection of its own."""
         if isinstance(wh, Warehouse):
-            return cat.attach(wh.con, self.path, wait=wait)
+            return cat.attach(wh.con, self.path, wait=wait, lazy=wh.lake)
         return cat.open_connection(self.path, read_only=False, wait=wait)
 
     def lock(self, command: str, assets: Iterable[str] | None, *, wait: float, now: datetime,
