@@ -5,7 +5,8 @@ is reached) or ``point:N:pause=SECONDS`` (sleep there instead, to hold a window 
 worker that committed but is not recorded yet while another worker's later commit is), or
 ``point:N:raise`` (raise an unexpected RuntimeError there: how duck reports its own bugs).
 `duck migrate` has one point of its own, ``migrate``, reached after each part it copies;
-`duck promote` one, ``promote``, inside its transaction just before the commit.
+`duck promote` one, ``promote``, inside its transaction just before the commit; a writing
+command one, ``observed``, when new source data is in the ledger and not yet in the state.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator
@@ -328,12 +328,20 @@ def _restamp_legacy(s: Session, live: dict) -> None:
 
 def _record_observations(s: Session, snap: Snapshot, rows: list[LedgerRow]) -> None:
     s.unrecorded()
-    s.wh.begin()
-    s.wh.append_ledger(rows)
-    s.wh.commit()
-    # recorded with the run's start (one catalog transaction, not two), or by the session's
-    # last flush when nothing runs; the ledger holds them meanwhile (crash safe)
-    s.pending.mats.extend(rows)
+    # Writers side by side (PostgreSQL state): another runner's `recover` copies ledger rows of
+    # no run (observations) that the state lacks; it must not find these between the ledger's
+    # commit and the state's, or both would record them. Alone, they are recorded with the
+    # run's start (one catalog transaction, not two), or by the session's last flush when
+    # nothing runs; the ledger holds them meanwhile (crash safe).
+    shared = s.state.mode == "postgres"
+    with s.state.serial("recover") if shared else nullcontext():
+        s.wh.begin()
+        s.wh.append_ledger(rows)
+        s.wh.commit()
+        s.faults.hit("observed")
+        s.pending.mats.extend(rows)
+        if shared:
+            s.flush(force=True)
     seen = {(r.asset, r.partition_key): Mat(
         r.seq, r.asset, r.partition_key, None, None, r.created_at, r.code_version,
         r.data_version, None, "observation") for r in rows}

@@ -128,3 +128,27 @@ def test_writers_on_independent_assets_run_side_by_side(shared):
     assert [r[2] for r in runs] == ["success", "success"]
     assert len({r[0] for r in runs}) == 2
     assert lake_rows(root, env, "SELECT count(*) FROM weather") == [(10,)]
+
+
+def test_a_writer_starting_while_another_records_new_source_data_records_it_once(shared):
+    """Writer A has put a source observation in the lake's ledger and not yet in the state
+    (held there by a pause): writer B, starting then, copies ledger rows of no run that the
+    state lacks; it must wait for A to record them, not record them too (A's record would then
+    fail on the state's key)."""
+    root, env = shared
+    (root / "data").mkdir()
+    (root / "data" / "rain.csv").write_text("station,mm\n1,2.5\n2,0.0\n")
+    with (root / "assets.yaml").open("a") as f:
+        f.write("  - name: rain_readings\n    kind: source\n"
+                "    source: {path: data/rain.csv}\n")
+    a = start(root, env, "materialize", "weather", "--no-progress", fault="observed:1:pause=4")
+    time.sleep(2.5)  # A is in its pause: the observation is in the ledger only
+    b = start(root, env, "materialize", "weather", "--no-progress")
+    for code, stdout, stderr in finish([a, b]):
+        assert code == 0, stdout + stderr
+    seen = state_rows(env, "SELECT count(*), count(DISTINCT seq) FROM duck.materializations "
+                           "WHERE asset = 'rain_readings' AND kind = 'observation'")
+    assert seen == [(1, 1)]
+    ledger = lake_rows(root, env, "SELECT count(*) FROM _duck.ledger WHERE asset = "
+                                  "'rain_readings'")
+    assert ledger == [(1,)]
