@@ -190,8 +190,10 @@ def _run(s, p, state, command: str, env: Env, events, shared=None):
 
 
 def shares_backfill(s) -> bool:
-    """`shared_backfill.is_shared`, inline: a no-op must not import the step runner, nor a
-    file-mode backfill the PostgreSQL claims."""
+    """Whether the session's backfill is shared: PostgreSQL state and a DuckLake warehouse (a
+    local warehouse file is one process's at a time, so sharing it gains nothing). Here, not
+    in `run.shared_backfill`: a no-op must not import the step runner, nor a file-mode
+    backfill the PostgreSQL claims."""
     return s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
 
 

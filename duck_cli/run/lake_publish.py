@@ -20,9 +20,9 @@ from duck_cli.models import STATEFUL
 from duck_cli.run import contracts, files_output, python_asset
 from duck_cli.run.build import Builder
 from duck_cli.run.group import with_snapshot
-from duck_cli.run.transaction import (SliceError, attempts, commit_with_ledger,
+from duck_cli.run.transaction import (SliceError, attempts, commit_with_ledger, slice_counts,
                                      rollback_or_raise, used_params)
-from duck_cli.sql import key_expr, quote_ident, slice_predicate
+from duck_cli.sql import quote_ident, slice_predicate
 from duck_cli.state.lake_config import is_conflict, redact
 
 STAGE = "__duck_stage"
@@ -52,9 +52,9 @@ class LakeBuilder(Builder):
                             f"{self.asset.materialize.sql}", _params(self))
         self.slice_stage = name
         self.count_and_verify(name)
-        self.slice_counts = {self.keys[0]: None} if len(self.keys) == 1 else dict(
-            self.wh.con.execute(f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) "
-                                f"FROM {name} GROUP BY k").fetchall())
+        self.slice_counts = {self.keys[0]: None} if len(self.keys) == 1 else slice_counts(
+            self.wh.con, self.asset, self.keys, name,
+            slice_predicate(self.asset.partitions, self.params))
         self.stage_seconds = time.perf_counter() - t0
 
     def drop_slice_stage(self) -> None:
@@ -201,9 +201,8 @@ class LakeBuilder(Builder):
         if len(self.keys) == 1 or self.asset.materialize.strategy != "incremental" \
                 or not self.staged:  # in a group transaction: read from the slice itself
             return super().per_key_counts(rows)
-        return dict(self.wh.con.execute(
-            f"SELECT {key_expr(self.asset.partitions)} AS k, count(*) FROM "
-            f"{quote_ident(STAGE)} GROUP BY k").fetchall())
+        return slice_counts(self.wh.con, self.asset, self.keys, quote_ident(STAGE),
+                            slice_predicate(self.asset.partitions, self.params))
 
     def sql_failed(self, started: datetime, err: Exception):
         """As `Builder.sql_failed`, with any connection secret blanked (a lake error can quote

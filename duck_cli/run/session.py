@@ -292,7 +292,7 @@ def observe_sources(s: Session) -> None:
         except ExecutionError as err:  # a bad file fails its readers, not the command
             s.source_errors[asset.name] = err
     if rows:
-        _record_observations(s, snap, rows)
+        _record_observations(s, rows)
 
 
 def _changed(mat, version: str) -> bool:
@@ -326,7 +326,7 @@ def _restamp_legacy(s: Session, live: dict) -> None:
             (n, k): s.snapshot.current[(n, k)]._replace(data_version=v) for _s, v, n, k in todo}})
 
 
-def _record_observations(s: Session, snap: Snapshot, rows: list[LedgerRow]) -> None:
+def _record_observations(s: Session, rows: list[LedgerRow]) -> None:
     s.unrecorded()
     # Writers side by side (PostgreSQL state): another runner's `recover` copies ledger rows of
     # no run (observations) that the state lacks; it must not find these between the ledger's

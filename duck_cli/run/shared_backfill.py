@@ -60,12 +60,6 @@ class Shared:
         return final_status(s, self, run_status)
 
 
-def is_shared(s: Session) -> bool:
-    """Whether the session's backfill is shared: PostgreSQL state and a DuckLake warehouse
-    (a local warehouse file is one process's at a time, so sharing it gains nothing)."""
-    return s.state.mode == "postgres" and bool(getattr(s.wh, "lake", False))
-
-
 def _schema(s: Session) -> str:
     """The state's schema (an environment's own): the claims' search_path."""
     return getattr(s.state, "schema", "duck")
