@@ -22,7 +22,7 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
     backfill other runners work on too."""
     if not plan.steps:  # nothing to do is not a run
         return RunResult(None, RunStatus.SUCCESS, [], backfill_id)
-    run_id = new_run_id(s)
+    run_id = s.run_id = new_run_id(s)
     started = s.clock()
     run = RunRecord(run_id, command, RunStatus.RUNNING, started, None, os.getpid(),
                     os.uname().nodename, args, backfill_id, None, __version__)

@@ -17,7 +17,7 @@ def recover(s) -> dict:
     one process at a time records a dead run's rows)."""
     with s.state.serial("recover"), s.catalog() as c:
         snap = c.snapshot(s.scope)
-        live = s.state.alive(snap.active_runs)
+        live = _alive(s, snap.active_runs)
         dead = [r for r in snap.active_runs if r.run_id not in live]
         for run in dead:
             c.mark_abandoned(run, s.clock())
@@ -46,10 +46,19 @@ def settled(s, c, rows: list[LedgerRow], recorded_max: int) -> list[LedgerRow]:
     one that finished since has recorded them (ask the state again, after that read)."""
     if not rows:
         return rows
-    busy = s.state.alive(c.in_progress({r.run_id for r in rows if r.run_id}))
+    busy = _alive(s, c.in_progress({r.run_id for r in rows if r.run_id}))
     rows = [r for r in rows if r.run_id not in busy]
     still = set(c.unrecorded([(r.seq, r.run_id) for r in rows], recorded_max))
     return [r for r in rows if r.seq in still]
+
+
+def _alive(s, runs) -> set[str]:
+    """The ids of ``runs`` in progress: other writers' that are alive, and this session's own
+    run (a shared backfill recovers mid-run: its own run is neither dead nor to be repaired,
+    and the rows it published but has not recorded yet are its own to record)."""
+    runs = list(runs)
+    own = {r.run_id for r in runs if s.run_id is not None and r.run_id == s.run_id}
+    return s.state.alive([r for r in runs if r.run_id not in own]) | own
 
 
 def _floors(s) -> None:

@@ -109,6 +109,7 @@ class Session:
         self.tables: table_cache.WriterTables | None = None  # table sources' cached versions
         self.scope: Scope | None = None  # the partitions the command is about (None: all)
         self.facts = None  # state.held.Facts: the warehouse's, read by `recovery.recover`
+        self.run_id: str | None = None  # this session's run once started: alive, not to repair
 
     @property
     def settings(self):

@@ -152,3 +152,31 @@ def test_a_writer_starting_while_another_records_new_source_data_records_it_once
     ledger = lake_rows(root, env, "SELECT count(*) FROM _duck.ledger WHERE asset = "
                                   "'rain_readings'")
     assert ledger == [(1,)]
+
+
+def test_a_runner_finishing_a_dead_runners_claims_keeps_its_own_run_alive(shared):
+    """Runner A dies (like kill -9) just after publishing its first slice, before marking it
+    done. B takes that claim over once A's lease lapsed, finds it built, and records A's run
+    abandoned; its own run stays running until it ends. (B used to take itself for dead there:
+    its run showed abandoned and the backfill partial for the rest of its work, and rows it had
+    published but not recorded yet were copied into the state, so that its own record of them
+    failed on the state's key.)"""
+    root, env = shared
+    a = start(root, env, "backfill", "events+", "--from", FIRST, "--to", LAST, "--no-progress",
+              runner="a", lease=1.0, fault="published:1")
+    assert a.wait(timeout=120) == 137
+    time.sleep(1.5)  # A's lease lapses
+    b = backfill(root, env, runner="b", lease=1.0)
+    own = "SELECT status FROM duck.runs WHERE pid = %s"
+    seen = set()
+    while b.poll() is None:
+        seen |= {status for (status,) in state_rows(env, own, [b.pid])}
+        time.sleep(0.05)
+    stdout, stderr = b.communicate()
+    assert b.returncode == 0, stdout + stderr
+    assert seen <= {"running", "success"}
+    assert state_rows(env, own, [b.pid]) == [("success",)]
+    assert state_rows(env, own, [a.pid]) == [("abandoned",)]
+    built = built_once(env)
+    assert len(built) == 2 * DAYS and set(built.values()) == {1}
+    assert tables(root, env) == direct(root, env)
