@@ -11,61 +11,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
-from duck_cli.errors import LockedError, StateError
-from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow, Mat,
+from duck_cli.errors import StateError
+from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow,
                               RunRow, Snapshot, StepRecord)
 from duck_cli.state.bulk import bulk_insert as _bulk_insert, keep_current as _keep_current
 from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS,
                                            LATEST_MATS, MIGRATIONS, SCHEMA_VERSION, count_issued,
                                            last_ids)
+from duck_cli.state.catalog_rows import aware, decode_backfill, mats
+from duck_cli.state.dbfile import connect, retry_locked
 from duck_cli.state.history import History
-
-
-def _is_lock_error(err: Exception) -> bool:
-    text = str(err)
-    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
-
-
-def connect(path: Path, *, read_only: bool, wait: float):
-    """Open a DuckDB file, retrying with backoff while another process holds it."""
-    from duck_cli.engine import duckdb
-
-    con = _retry_locked(path, wait, lambda: duckdb.connect(str(path), read_only=read_only))
-    # UTC; and no DuckDB progress bar: it draws on stdout after 2 s, into --json documents
-    con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
-    return con
-
-
-def _retry_locked(path: Path, wait: float, open_it):
-    """``open_it()``, retried with backoff while another process holds the file's lock."""
-    from duck_cli.engine import duckdb
-
-    deadline, delay = time.monotonic() + wait, 0.01
-    while True:
-        try:
-            return open_it()
-        except duckdb.IOException as err:
-            if not _is_lock_error(err) or time.monotonic() >= deadline:
-                raise _open_error(path, err) from err
-        except duckdb.Error as err:
-            raise _open_error(path, err) from err
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-
-
-def _open_error(path: Path, err: Exception) -> Exception:
-    if _is_lock_error(err):
-        return LockedError(f"{path} is in use by another process", hint="Wait for it to finish, "
-                           "or raise --wait.")
-    return StateError(f"cannot open {path}: {str(err).splitlines()[0]}", hint=(
-        "The file is not a readable DuckDB database. Move it aside (keep it for inspection) and "
-        "run the command again to start a new one, or restore it from a backup."))
 
 
 @contextmanager
@@ -98,7 +58,7 @@ def attach(con, path: Path, *, wait: float = 30.0, lazy: bool = False) -> "Catal
     the connection does not checkpoint on detach (a lake's: `_detach`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     literal = "'" + str(path).replace("'", "''") + "'"
-    _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS {ATTACHED}"))
+    retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS {ATTACHED}"))
     cur = con.cursor()
     try:
         cur.execute("SET TimeZone = 'UTC'")
@@ -226,11 +186,11 @@ class Catalog(History):
         ``scope`` (asset -> keys) only those keys' current materializations are read."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            current, lost = _mats(self._current_rows(scope))
-            attempts = {(a.asset, a.partition): a for a in map(Attempt._make, _aware(
+            current, lost = mats(self._current_rows(scope))
+            attempts = {(a.asset, a.partition): a for a in map(Attempt._make, aware(
                 self.con.execute(f"SELECT * FROM ({LATEST_ATTEMPTS}) WHERE status = 'failed'")
                 .fetchall(), 9))}
-            last = {a.asset: a for a in map(Attempt._make, _aware(self.con.execute(
+            last = {a.asset: a for a in map(Attempt._make, aware(self.con.execute(
                 f"SELECT * FROM ({LATEST_ATTEMPTS}) QUALIFY row_number() OVER "
                 "(PARTITION BY asset ORDER BY seq DESC) = 1").fetchall(), 9))}
             checks = self._latest_checks()
@@ -334,7 +294,7 @@ class Catalog(History):
             + ("WHERE starts_with(b.backfill_id, ?) " if backfill_id else "")
             + "GROUP BY ALL ORDER BY b.created_at DESC, b.backfill_id DESC",
             [backfill_id] if backfill_id else [])
-        return [_decode_backfill(r) for r in cur.fetchall()]
+        return [decode_backfill(r) for r in cur.fetchall()]
 
     def max_step_seq(self) -> int:
         """The highest step/check sequence number recorded."""
@@ -395,51 +355,9 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
-def _mats(rows: list[tuple]) -> tuple[dict[tuple[str, str], Mat], dict[tuple[str, str], str]]:
-    """Materializations by (asset, partition) from LATEST_MATS's groups, and the partitions
-    a writer recorded as lost (found their data gone) with why. Each group's shared values
-    (asset, run, code version, time) are one object for all its partitions, which halves their
-    memory and lets the snapshot cache pickle them as short references."""
-    from datetime import timezone
-
-    new, utc = tuple.__new__, timezone.utc
-    out, lost = {}, {}
-    for asset, run, step, at, code, data, kind, seqs, keys, counts in rows:
-        if kind == "lost":
-            lost.update(dict.fromkeys(((asset, key) for key in keys), data or "its data is gone"))
-            continue
-        at = at.replace(tzinfo=utc) if at is not None else None
-        for seq, key, count in zip(seqs, keys, counts):
-            out[asset, key] = new(Mat, (seq, asset, key, run, step, at, code, data, count, kind))
-    return out, lost
-
-
-def _aware(rows: list[tuple], index: int) -> list[tuple]:
-    """Rows with the naive UTC timestamp at ``index`` made aware (cheaply: values repeat)."""
-    from datetime import timezone
-
-    seen: dict = {}
-    out = []
-    for row in rows:
-        value = row[index]
-        if value is not None:
-            aware = seen.get(value)
-            if aware is None:
-                aware = seen[value] = value.replace(tzinfo=timezone.utc)
-            row = row[:index] + (aware,) + row[index + 1:]
-        out.append(row)
-    return out
-
-
 def _upsert(con, table: str, key: str, row: tuple) -> None:
     """Insert a whole record, or replace the one with the same key."""
     cols = row._fields
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
     con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}", list(row))
-
-
-def _decode_backfill(row: tuple) -> Backfill:
-    *head, requested, options, status, run_ids, run_statuses = row
-    return Backfill(*head, json.loads(requested or "{}"), json.loads(options or "{}"), status,
-                    [r for r in run_ids or [] if r], [s for s in run_statuses or [] if s])

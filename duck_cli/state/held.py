@@ -20,7 +20,7 @@ from duck_cli.code_version import schema_of
 from duck_cli.errors import DuckError
 from duck_cli.records import Snapshot
 from duck_cli.state import lake
-from duck_cli.state.catalog import connect
+from duck_cli.state.dbfile import connect
 from duck_cli.sql import PROD, env_schema, env_slug
 from duck_cli.state.warehouse import identity, ledger_of
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from duck_cli.graph.dag import AssetGraph
 from duck_cli.health.assess import assess
-from duck_cli.plan import builder as planner
+from duck_cli.plan import builder as planner, verdicts
 from worlds import NOW, _partitioned_project, partitioned_worlds
 
 
@@ -35,17 +35,17 @@ def test_an_asset_reading_nothing_gets_the_general_verdict(world, data):
     project, health = _leaves(world, stateful)
     built = [n for n in names if not project.assets[n].is_source]
     nodes = [(n, k) for n in built for k in health.assets[n].keys]
-    req = planner.Request(
+    req = verdicts.Request(
         scope=frozenset(data.draw(st.sets(st.sampled_from(built)))),
         targets={n: health.assets[n].keys for n in built},
         forced=frozenset(data.draw(st.sets(st.sampled_from(nodes)))),
         retry_failed=data.draw(st.booleans()), read_published=data.draw(st.booleans()))
-    messages = planner._messages()
+    messages = verdicts.messages_memo()
     for asset, key in nodes:
-        assert planner._reads_nothing(project.assets[asset])
+        assert verdicts.reads_nothing(project.assets[asset])
         p = health.partition(asset, key)
-        fast = planner._leaf_verdict(project, health, req, asset, key, p, messages)
-        assert fast == planner._verdict(project, health, req, asset, key, {}), (asset, key, p)
+        fast = verdicts.leaf_verdict(project, health, req, asset, key, p, messages)
+        assert fast == verdicts.verdict(project, health, req, asset, key, {}), (asset, key, p)
 
 
 def test_partitions_of_assets_reading_nothing_are_planned_one_step_each_with_their_reason():
