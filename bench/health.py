@@ -265,19 +265,31 @@ def bench_fixed_backfill(b) -> None:
         w = gen.backfill(b.work / "fixed_backfill" / f"r{rows}", days, rows)
         args = ["backfill", "daily_cat", "--from", w.first_key, "--to", w.last_key]
         statements = run.backfill_set_statements(w)
-        duck_runs, raw_runs = [], []
+        big = rows == sizes[-1] and len(sizes) > 1
+        # at the default size also on a project whose state exists (an untimed `duck doctor`
+        # made the catalog and the ledger first), as in a team's CI after its first job
+        kept = (False,) if big else (False, True)
+        duck_runs: dict[bool, list] = {k: [] for k in kept}
+        raw_runs = []
         for _ in b.reps():
-            proj = run.fresh_copy(w.root, b.work / "fixed_backfill" / "duck")
-            run.run_duck(["validate"], proj, duck=b.duck)  # as after `duck plan` in CI
-            duck_runs.append(run.run_duck(args, proj, duck=b.duck))
+            for state_made in kept:
+                proj = b.work / "fixed_backfill" / ("duck-kept" if state_made else "duck")
+                run.fresh_copy(w.root, proj)
+                run.run_duck(["validate"], proj, duck=b.duck)  # as after `duck plan` in CI
+                if state_made:
+                    run.run_duck(["doctor"], proj, duck=b.duck)
+                duck_runs[state_made].append(run.run_duck(args, proj, duck=b.duck))
             raw_db = run.fresh_copy(w.warehouse, b.work / "fixed_backfill" / "raw.duckdb")
             raw_runs.append(run.time_raw_process(statements, raw_db,
                                                  b.work / "fixed_backfill" / "raw.json"))
-        run._same(b, f"fixed cost, {rows:,} rows", proj / gen.WAREHOUSE, raw_db, w.tables)
-        big = rows == sizes[-1] and len(sizes) > 1
-        b.res.add(run.Row(f"fixed cost: batched backfill of {days} days over {rows:,} rows vs one"
-                          " set-based INSERT in a new process", duck_runs, raw_runs,
-                          target="1.1x" if big else "+0.1s"))
+        for state_made in kept:
+            proj = b.work / "fixed_backfill" / ("duck-kept" if state_made else "duck")
+            run._same(b, f"fixed cost, {rows:,} rows", proj / gen.WAREHOUSE, raw_db, w.tables)
+            b.res.add(run.Row(f"fixed cost: batched backfill of {days} days over {rows:,} rows vs "
+                              "one set-based INSERT in a new process"
+                              + (" (state made before)" if state_made else ""),
+                              duck_runs[state_made], raw_runs,
+                              target="1.1x" if big else "+0.1s"))
 
 
 def bench_validate(b) -> None:

@@ -285,11 +285,17 @@ def test_w3_fixed_cost_builds_what_one_statement_builds(tmp_path, duck_cmd):
 
     b = _bench(tmp_path, duck_cmd, backfill=(10, 2_000), fixed_backfill=(2_000, 5_000))
     health.bench_fixed_backfill(b)
-    assert [(r.name.split(" vs ")[0], r.target) for r in b.res.rows] == [
-        ("fixed cost: batched backfill of 10 days over 2,000 rows", "+0.1s"),
-        ("fixed cost: batched backfill of 10 days over 5,000 rows", "1.1x")]
+    assert [(r.name.split(" vs ")[0], r.name.endswith("(state made before)"), r.target)
+            for r in b.res.rows] == [
+        ("fixed cost: batched backfill of 10 days over 2,000 rows", False, "+0.1s"),
+        ("fixed cost: batched backfill of 10 days over 2,000 rows", True, "+0.1s"),
+        ("fixed cost: batched backfill of 10 days over 5,000 rows", False, "1.1x")]
     assert all(r.raw for r in b.res.rows)
-    assert sum("built the same 1 table(s)" in n for n in b.res.notes) == 2
+    assert sum("built the same 1 table(s)" in n for n in b.res.notes) == 3
+    # the second variant ran on a catalog `duck doctor` made, and recorded its run there
+    kept = tmp_path / "work" / "fixed_backfill" / "duck-kept"
+    runs = _json(duck_cmd, kept, "runs")
+    assert [r["command"] for r in runs["runs"]] == ["backfill"]
 
 
 def test_envs_preview_builds_only_the_change_and_promote_copies_it(tmp_path, duck_cmd):
