@@ -24,6 +24,7 @@ from duck_cli.run import environment, observers, recovery, session_files
 from duck_cli.run.faults import Faults
 from duck_cli.records import Batch, LedgerRow, Mat, RunStatus, Snapshot
 from duck_cli.state import backends, table_cache
+from duck_cli.state.table_cache import relation_key
 from duck_cli.state.snapshot import unrecorded_marker
 from duck_cli.state.store import StateBackend, StateStore, WarehouseBackend
 from duck_cli.state.warehouse import ledger_row
@@ -257,6 +258,9 @@ def session(project: Project, command: str, clock: Callable[[], datetime], *, wa
                 s.locks.close()
                 if s.issuer is not None:
                     s.issuer.close()
+                tables.settle(wh.con, bool(s.python_functions) or s.python_workers is not None,
+                              {relation_key(a.name) for a in project.assets.values()
+                               if not a.is_source})
                 wh.close()
                 tables.close()
 

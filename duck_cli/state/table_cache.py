@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from duck_cli.models import Asset, Settings
+from duck_cli.sql import split_relation
 from duck_cli.state import lake
 from duck_cli.state.versions import load_cache, save_cache
 
@@ -49,6 +50,16 @@ def in_warehouse(asset: Asset, settings: Settings) -> bool:
     """Whether a table source lives in the warehouse (not in a database under `attach`)."""
     first = asset.source.table.split(".", 1)[0].strip('"')
     return "." not in asset.source.table or first not in settings.attach
+
+
+def relation_key(table: str) -> tuple[str, str]:
+    """(schema, name) in lower case of a source's table ('orders', 'raw.orders', '"Raw".x').
+
+    >>> relation_key('Orders'), relation_key('"raw"."orders"'), relation_key('db.raw.orders')
+    (('main', 'orders'), ('raw', 'orders'), ('raw', 'orders'))
+    """
+    schema, name = split_relation(table.replace('"', "").lower())
+    return schema.rpartition(".")[2], name
 
 
 def fingerprint(asset: Asset, keys: list[str]) -> str:
@@ -87,31 +98,59 @@ class TableVersions:
 
 class WriterTables:
     """Table sources' versions for a writing command, through the same cache: the warehouse's
-    stamp is taken once the command has opened it, a cached observation at that stamp is used,
-    and what the command observed is cached only if the file still has that stamp once the
-    command has closed it (it changed nothing, so what it saw is the file as stamped)."""
+    stamp is taken once the command has opened it, and a cached observation at that stamp is
+    used. What the command observed is cached at the stamp the command leaves the file with:
+    no one else wrote the file while the command held it, and duck writes no source table
+    (unless user Python code, given the connection, ran: `settle`). A command that changed
+    nothing caches at the stamp it found."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.stamp = stamp(settings.warehouse) if cacheable(settings) else None
         self.cache = TableVersions(cache_path(settings)) if self.stamp else None
         self.observed: list[tuple[Asset, list[str], dict]] = []
+        self.used: list[tuple[Asset, list[str], dict]] = []  # observed, or read from the cache
+        self.settled: tuple | None = None  # the file's stamp as the command leaves it
 
     def versions(self, asset: Asset, keys: list[str], observe) -> dict:
         """One table source's versions: cached, else ``observe()`` (remembered for `close`)."""
         if self.cache is None or not in_warehouse(asset, self.settings):
             return observe()
         hit = self.cache.get(asset, keys, self.stamp)
-        if hit is not None:
-            return hit
-        found = observe()
-        self.observed.append((asset, keys, found))
-        return found
+        if hit is None:
+            hit = observe()
+            self.observed.append((asset, keys, hit))
+        self.used.append((asset, keys, hit))
+        return hit
+
+    def settle(self, con, user_code_ran: bool, built: set[tuple[str, str]]) -> None:
+        """Before the writer's connection ``con`` closes: checkpoint the file (as the close
+        would) and stamp it, still holding it. Not after user Python code ran: it may have
+        written a source table through the connection. A source reading a table duck builds
+        (one of ``built``, (schema, name) in lower case) is left out: this command may have
+        changed it."""
+        from duck_cli.engine import duckdb
+
+        self.used = [u for u in self.used if relation_key(u[0].source.table) not in built]
+        if self.cache is None or not self.used or user_code_ran:
+            return
+        try:
+            con.execute("CHECKPOINT")
+        except duckdb.Error:  # an open transaction: then nothing is cached at a new stamp
+            return
+        self.settled = stamp(self.settings.warehouse)
 
     def close(self) -> None:
-        """After the warehouse is closed: cache the observations if the file is unchanged."""
-        if not self.observed or stamp(self.settings.warehouse) != self.stamp:
+        """After the warehouse is closed: cache the versions at the stamp the command left
+        (the close wrote nothing more and no one wrote after it), or, if it changed nothing,
+        what it observed at the stamp it found."""
+        now = stamp(self.settings.warehouse)
+        if self.settled is not None and now == self.settled:
+            for asset, keys, found in self.used:
+                self.cache.put(asset, keys, now, found)
+        elif self.observed and now == self.stamp:
+            for asset, keys, found in self.observed:
+                self.cache.put(asset, keys, self.stamp, found)
+        else:
             return
-        for asset, keys, found in self.observed:
-            self.cache.put(asset, keys, self.stamp, found)
         self.cache.save()

@@ -94,9 +94,10 @@ def test_read_only_commands_see_a_changed_warehouse_table_through_their_cache(tm
 
 
 def test_writers_share_the_cache_and_still_see_a_changed_table(tmp_path):
-    """A writing command with nothing to do caches what it observed (it left the file as it
-    found it) and the next one reads that; a write to the table (same row count) still shows,
-    and is built."""
+    """A writing command caches what it observed at the stamp it leaves the warehouse file
+    with, even after writing it (no one else wrote the file while it held it, and duck writes
+    no source table), and the next one reads that; a write to the table (same row count) by
+    another process still shows, and is built."""
     from duck_cli.state import table_cache
 
     root = project_with(tmp_path, "orders")  # read as it is (no view under another name)
@@ -106,10 +107,13 @@ def test_writers_share_the_cache_and_still_see_a_changed_table(tmp_path):
     con.execute("CREATE TABLE orders AS SELECT range AS id, range * 2.5 AS amount FROM range(10)")
     con.close()
     duck = Duck(root)
+    found = table_cache.stamp(wh)
     duck("materialize")
     cache = root / ".duck" / "cache" / "tables.pickle"
-    assert not cache.exists()  # that command wrote the warehouse: nothing to cache
-    for _ in range(2):  # the first observes and caches, the second reads the cache
+    entry = table_cache.TableVersions(cache).entries["orders"]
+    assert table_cache.stamp(wh) != found  # that command wrote the warehouse, and yet
+    assert entry[0] == table_cache.stamp(wh) and entry[2] == {"": entry[2][""]}
+    for _ in range(2):  # each reads the cache and leaves it at the file's stamp
         assert duck.json("materialize")["steps"] == []
         entry = table_cache.TableVersions(cache).entries["orders"]
         assert entry[0] == table_cache.stamp(wh) and entry[2] == {"": entry[2][""]}
@@ -134,4 +138,64 @@ def test_a_no_op_materialize_leaves_the_warehouse_file_untouched(tmp_path):
     before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
     duck("materialize")
     assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == before
+    assert planned(duck) == []
+
+
+PYTHON_WRITER = """assets:
+  - name: orders
+    source: {table: orders}
+  - name: order_total
+    deps: [orders]
+    materialize: {sql: "SELECT count(*) AS n, sum(amount) AS amount FROM orders"}
+  - name: touch
+    materialize: {python: "pipelines/t.py:touch"}
+"""
+
+
+def test_after_user_python_code_a_writer_caches_no_table_source_version(tmp_path):
+    """A Python asset is given the warehouse connection and may write a source table with it
+    (here it adds an order): the writer then caches no version at the stamp it leaves, so the
+    next command observes the table again, and sees the new order."""
+    root = tmp_path / "py"
+    (root / "pipelines").mkdir(parents=True)
+    (root / "duck.yaml").write_text("")
+    (root / "assets.yaml").write_text(PYTHON_WRITER)
+    (root / "pipelines" / "t.py").write_text(
+        "def touch(context):\n"
+        "    context.con.execute('INSERT INTO orders VALUES (99, 1.0)')\n"
+        "    return context.con.sql('SELECT 1 AS touched')\n")
+    (root / ".duck").mkdir()
+    con = duckdb.connect(str(root / ".duck" / "warehouse.duckdb"))
+    con.execute("CREATE TABLE orders AS SELECT range AS id, range * 2.5 AS amount FROM range(10)")
+    con.close()
+    duck = Duck(root)
+    duck("materialize", "order_total")
+    assert warehouse_rows(root, "SELECT n FROM order_total") == [(10,)]
+    duck("materialize", "touch")  # observes orders (10 rows), then the function adds one
+    assert warehouse_rows(root, "SELECT count(*) FROM orders") == [(11,)]
+    assert planned(duck) == ["order_total"]
+    duck("materialize")
+    assert warehouse_rows(root, "SELECT n FROM order_total") == [(11,)]
+
+
+def test_a_source_reading_a_table_duck_builds_is_observed_again_after_a_build(tmp_path):
+    """A table source may read an asset's own table: a writer that rebuilt that table caches
+    no version of the source at the stamp it leaves, so the next command sees the new rows."""
+    root = tmp_path / "own"
+    root.mkdir()
+    (root / "duck.yaml").write_text("")
+    manifest = ("assets:\n"
+                "  - name: a\n    materialize: {sql: \"SELECT range AS v FROM range(N)\"}\n"
+                "  - name: src\n    source: {table: a}\n"
+                "  - name: b\n    deps: [src]\n"
+                "    materialize: {sql: \"SELECT count(*) AS n FROM src\"}\n")
+    (root / "assets.yaml").write_text(manifest.replace("N", "3"))
+    duck = Duck(root)
+    duck("materialize")
+    duck("materialize")  # src observed with a's 3 rows: b counts them
+    assert warehouse_rows(root, "SELECT n FROM b") == [(3,)]
+    (root / "assets.yaml").write_text(manifest.replace("N", "5"))
+    duck("materialize")  # rebuilds a; src was observed before that
+    duck("materialize")
+    assert warehouse_rows(root, "SELECT n FROM b") == [(5,)]
     assert planned(duck) == []
