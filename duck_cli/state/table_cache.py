@@ -1,5 +1,5 @@
-"""Table sources' versions as read-only commands last observed them, cached by the warehouse
-file's identity on disk.
+"""Table sources' versions as the last command observed them, cached by the warehouse file's
+identity on disk (a writer's at the identity it leaves the file with: `WriterTables`).
 
 Observing a table source read-only means attaching the warehouse file, and DuckDB then loads
 the catalog of every table in it: about 0.3 s of CPU at 10,000 tables, most of a `duck status`.
