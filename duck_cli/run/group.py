@@ -19,6 +19,15 @@ def shares_transaction(s, wh, asset: Asset) -> bool:
     return asset.materialize.strategy == "table" or direct_ok(s, wh, asset)
 
 
+def creates_table(wh, asset: Asset) -> bool:
+    """Whether a step would create its incremental table, plain statements otherwise, in a
+    lake: its group's transaction can create the table with the first slice it publishes
+    (`LakeBuilder.clear_slice`), so the step need not commit alone before the rest."""
+    return (wh.lake and asset.materialize is not None and plain_step(wh, asset)
+            and asset.materialize.strategy == "incremental" and asset.partitions is not None
+            and wh.table_kind(asset.relation) is None)
+
+
 def run_group(s, builders: list[Builder], wh) -> list | None:
     """Several steps that `shares_transaction` allows and that do not read each other, in ONE
     transaction with one ledger insert and one commit: commits, not statements, dominate small
@@ -31,7 +40,9 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
 
     In a lake each step's rows are staged locally first (`LakeBuilder.stage_slice`; a first
     Ctrl-C then stops the staging, and the transaction publishes the steps staged), and the
-    group is one DuckLake commit (nothing to audit: plain steps have no checks),
+    group is one DuckLake commit (nothing to audit: plain steps have no checks; an incremental
+    table not made yet is created in it, with the stage's columns, so a crash leaves neither the
+    table nor any slice),
     labelled and noted like a step's (`lake_publish`); a transaction conflict rolls it back like
     any error, and the steps then publish one by one with their own retries. Steps reading
     per-partition source files stay alone there (their TEMP views would be a second database
@@ -42,8 +53,7 @@ def run_group(s, builders: list[Builder], wh) -> list | None:
         return _in_transaction(s, builders, wh)
     finally:
         if wh.lake:  # LakeBuilders
-            for b in builders:
-                b.drop_slice_stage()
+            _drop_stages(wh, builders)
 
 
 def _in_transaction(s, builders: list[Builder], wh) -> list | None:
@@ -54,7 +64,7 @@ def _in_transaction(s, builders: list[Builder], wh) -> list | None:
 
     try:
         if wh.lake:  # after a first Ctrl-C: the steps staged before it, all of them
-            builders = _stage_slices(s, builders)
+            builders = _stage_slices(s, builders, wh)
     except (duckdb.Error, RuntimeError, SliceError) as err:
         rollback_or_raise(wh, err)
         return None
@@ -65,9 +75,10 @@ def _in_transaction(s, builders: list[Builder], wh) -> list | None:
     try:
         if wh.lake:
             wh.label_commit(builders[0].run_id, [(b.step, b.asset.name) for b in builders])
+            made: set[str] = set()  # the tables this transaction creates
             for b in builders:  # every staged slice's DELETE before the first INSERT
                 if b.slice_stage is not None:
-                    b.delete_slice()
+                    b.clear_slice(made)
         for b in builders:
             if s.interrupted and not wh.lake:  # a lake's slices are deleted already
                 break  # finish the step in progress, not the whole group
@@ -103,16 +114,40 @@ def _in_transaction(s, builders: list[Builder], wh) -> list | None:
     return out
 
 
-def _stage_slices(s, builders: list[Builder]) -> list[Builder]:
+def _stage_slices(s, builders: list[Builder], wh) -> list[Builder]:
     """Stage each incremental step of a lake group before its transaction; the steps the
     transaction builds: all, or after a first Ctrl-C those before it (results stay a prefix
-    of the group's steps)."""
+    of the group's steps). In one transaction of their own (they write TEMP tables only):
+    each statement alone would be a transaction of its own, fetching the lake's latest
+    snapshot from its catalog again (a round trip, ~1-3 ms), and every stage reads the same
+    snapshot of the lake."""
+    wh.begin()
+    staged = builders
     for n, b in enumerate(builders):
         if s.interrupted:
-            return builders[:n]
+            staged = builders[:n]
+            break
         if b.asset.materialize.strategy == "incremental":
             b.stage_slice()
-    return builders
+    wh.commit()
+    return staged
+
+
+def _drop_stages(wh, builders: list[Builder]) -> None:
+    """Drop the stages `_stage_slices` made, in one transaction (see there)."""
+    from duck_cli.engine import duckdb
+
+    if not any(b.slice_stage is not None for b in builders):
+        return
+    try:
+        wh.begin()
+        opened = True
+    except duckdb.Error:  # a transaction still open (an interrupt): not this one's to end
+        opened = False
+    for b in builders:
+        b.drop_slice_stage()
+    if opened:
+        wh.commit()
 
 
 def with_snapshot(ledgers: list[list], snapshot: int | None) -> list[list]:

@@ -21,7 +21,7 @@ from duck_cli.run import contracts, files_output, python_asset
 from duck_cli.run.build import Builder
 from duck_cli.run.group import with_snapshot
 from duck_cli.run.transaction import (SliceError, attempts, commit_with_ledger, slice_counts,
-                                     rollback_or_raise, used_params)
+                                     rollback_or_raise, staged_counts, used_params)
 from duck_cli.sql import quote_ident, slice_predicate
 from duck_cli.state.lake_config import is_conflict, redact
 
@@ -51,10 +51,14 @@ class LakeBuilder(Builder):
         self.wh.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                             f"{self.asset.materialize.sql}", _params(self))
         self.slice_stage = name
-        self.count_and_verify(name)
-        self.slice_counts = {self.keys[0]: None} if len(self.keys) == 1 else slice_counts(
-            self.wh.con, self.asset, self.keys, name,
-            slice_predicate(self.asset.partitions, self.params))
+        if len(self.keys) == 1:  # counted by its INSERT
+            self.count_and_verify(name)
+            self.slice_counts = {self.keys[0]: None}
+        else:
+            self.slice_counts, outside = staged_counts(
+                self.wh.con, self.asset, name, slice_predicate(self.asset.partitions, self.params))
+            if outside:
+                raise SliceError(self.outside_message(outside))
         self.stage_seconds = time.perf_counter() - t0
 
     def drop_slice_stage(self) -> None:
@@ -62,6 +66,22 @@ class LakeBuilder(Builder):
         if self.slice_stage is not None:
             self.wh.con.execute(f"DROP TABLE IF EXISTS temp.main.{self.slice_stage}")
             self.slice_stage, self.slice_deleted = None, False
+
+    def clear_slice(self, made: set[str]) -> None:
+        """Make room for the staged slice (in the group's transaction, before any step of it
+        inserts): delete the slice; or, when the table does not exist yet, create it empty with
+        the stage's columns (``made``: the relations this transaction created, whose slices are
+        empty)."""
+        name = self.asset.relation
+        if name not in made and self.wh.table_kind(name) is not None:
+            self.delete_slice()
+            return
+        if name not in made:
+            self.wh.con.execute(f"CREATE TABLE {self.wh.relation(name)} AS SELECT * FROM "
+                                f"{self.slice_stage} LIMIT 0")
+            self.wh.mark(name, "BASE TABLE")
+            made.add(name)
+        self.slice_deleted = True
 
     def delete_slice(self) -> None:
         """Delete the partitions' slice (in the group's transaction, before any step of the

@@ -20,7 +20,7 @@ from duck_cli.records import RunStatus, StepRecord
 from duck_cli.run import inputs, python_process
 from duck_cli.run.build import Builder
 from duck_cli.run.lake_publish import LakeBuilder
-from duck_cli.run.group import run_group, shares_transaction
+from duck_cli.run.group import creates_table, run_group, shares_transaction
 from duck_cli.run.checks import check_records
 from duck_cli.run.session import Session, StepResult
 
@@ -126,7 +126,7 @@ class Runner:
         """The steps one worker takes next (`_take`), as (step, asset, keys to build), and the
         skips of their blocked partitions; a step left with nothing to build finishes here."""
         batch, skipped = [], {}
-        for i in self._take(ready, free):
+        for i in self._take(ready, free, waiting, dependents):
             step = self.plan.steps[i]
             self.on_event("start", step, None)
             asset, skipped[i], todo = self._split(step)
@@ -136,12 +136,12 @@ class Runner:
                 ready.extend(self._finish(step, skipped[i], waiting, dependents))
         return batch, skipped
 
-    def _take(self, ready: list[int], free: int) -> list[int]:
+    def _take(self, ready: list[int], free: int, waiting, dependents) -> list[int]:
         """The next ready step, with (if it is simple) its share of the other simple ready
         steps: they are spread over the free workers, at most GROUP_MAX to a transaction."""
         first = ready.pop(0)
         if not self._simple(first):
-            return [first]
+            return [first] + self._first_slices(first, waiting, dependents)
         others = [i for i in ready if self._simple(i)]
         size = min(GROUP_MAX, -(-(len(others) + 1) // free)) - 1
         taken = others[:size]
@@ -155,6 +155,21 @@ class Runner:
             gone = set(taken)
             ready[:] = [i for i in ready if i not in gone]
         return [first] + taken
+
+    def _first_slices(self, first: int, waiting, dependents) -> list[int]:
+        """In a lake, when ``first`` is the step that creates its table (`group.creates_table`):
+        the steps of that table waiting for nothing else, taken now to share its transaction
+        (the group creates the table in it) rather than start after it, one lake commit later.
+        They are no longer its dependents: its finish must not make them ready again."""
+        step = self.plan.steps[first]
+        if not self.s.wh.lake or not creates_table(self.s.wh, self.s.project.assets[step.asset]):
+            return []
+        taken = [i for i in dependents.get(first, ()) if waiting[i] == {first}
+                 and self.plan.steps[i].asset == step.asset][:GROUP_MAX - 1]
+        if taken:
+            gone = set(taken)
+            dependents[first] = [i for i in dependents[first] if i not in gone]
+        return taken
 
     def _simple(self, index: int) -> bool:
         """Whether a ready step can share a transaction (`group.shares_transaction`)."""

@@ -72,6 +72,20 @@ def slice_counts(con, asset: Asset, keys: list[str], table: str,
                             f"WHERE {pred} GROUP BY k", params).fetchall())
 
 
+def staged_counts(con, asset: Asset, table: str,
+                  predicate: tuple[str, dict]) -> tuple[dict[str, int], int]:
+    """Rows per partition key of a staged slice ``table`` inside the step's partitions
+    (``predicate``), and the rows outside them, in one read: on a lake each statement of a
+    step costs time as its commits do."""
+    pred, params = predicate
+    rows = con.execute(  # the names are duck's own: a table column "inside" would clash
+        f"SELECT __duck_k, count(*) FILTER (WHERE __duck_in), count(*) FILTER (WHERE NOT "
+        f"__duck_in) FROM (SELECT __duck_in, CASE WHEN __duck_in THEN "
+        f"{key_expr(asset.partitions)} END AS __duck_k FROM (SELECT coalesce({pred}, false) "
+        f"AS __duck_in, * FROM {table})) GROUP BY __duck_k", params).fetchall()
+    return {k: n for k, n, _out in rows if n}, sum(out for *_k, out in rows)
+
+
 class SliceError(Exception):
     """Staged rows outside the partitions being built."""
 

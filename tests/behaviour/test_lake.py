@@ -499,3 +499,65 @@ def test_plain_steps_share_lake_commits_each_named_in_its_snapshot(postgres, tmp
     counts = catalog_rows(root, "SELECT partition_key, row_count FROM materializations WHERE "
                                 "asset = 'daily' AND run_id = ?", [backfill])
     assert sorted(counts) == [(f"2026-03-{d:02d}", 1) for d in range(1, 11)]  # a row a day
+
+
+def test_a_new_tables_first_publish_creates_it_with_every_ready_batch(postgres, tmp_path):
+    """A backfill of an incremental table the lake does not hold yet creates the table in the
+    commit that publishes its batches, all of them together (no batch commits alone before the
+    rest); a crash inside that transaction leaves neither the table nor any slice nor ledger
+    row, and the next command builds every partition."""
+    from reliability_check import run_duck
+
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "m.yaml").write_text(PLAIN)
+    env = use_lake(root, postgres, "lake-data")
+    now = "2026-03-12T07:30:00+00:00"
+    assert invoke(root, "materialize", "base", now=now, env=env).exit_code == 0
+    backfill = ("backfill", "daily", "--from", "2026-03-01", "--to", "2026-03-10",
+                "--batch-size", "2", "--jobs", "2")
+    crashed = run_duck(root, *backfill, now=now, DUCK_FAULT="publish:1", **env)
+    assert crashed.returncode == 137, crashed.stdout + crashed.stderr
+    assert lake_rows(root, env, "SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                                "'lake' AND table_name = 'daily'") == [(0,)]
+    assert lake_rows(root, env, "SELECT count(*) FROM _duck.ledger WHERE asset = 'daily'") \
+        == [(0,)]
+    again = invoke(root, *backfill, now=now, env=env)
+    assert again.exit_code == 0, again.output
+    assert lake_rows(root, env, "SELECT day::VARCHAR, n FROM daily ORDER BY day") == \
+        [(f"2026-03-{d:02d}", 10) for d in range(1, 11)]
+    rows = catalog_rows(root, "SELECT step, upstream FROM materializations WHERE asset = "
+                              "'daily' AND kind = 'materialization'")
+    made = {json.loads(upstream)["snapshot"] for _step, upstream in rows}
+    assert len(rows) == 10 and len(made) == 1  # five batches of two days, one commit
+    (message, changes), = lake_rows(root, env, "SELECT commit_message, changes FROM "
+                                               "ducklake_snapshots('lake') WHERE snapshot_id = ?",
+                                    [made.pop()])
+    assert all(f"step {n}: daily" in message for n in range(5)), message
+    assert "tables_created" in changes and any("daily" in t for t in changes["tables_created"])
+
+
+def test_batches_leaking_rows_outside_their_days_fail_alone_on_a_lake(postgres, tmp_path):
+    """Plain batches sharing a lake commit are counted in their local stages: a batch whose
+    SQL yields rows of another day fails (naming the asset, its days and the column) and
+    publishes nothing, while the batch those rows belong to publishes."""
+    root = tmp_path / "leaky"
+    root.mkdir()
+    (root / "m.yaml").write_text(PLAIN.replace(
+        "where day >= $partition_start and day < $partition_end group by day",
+        "where (day >= $partition_start and day < $partition_end) or day = date '2026-03-09' "
+        "group by day"))
+    env = use_lake(root, postgres, "lake-data")
+    now = "2026-03-12T07:30:00+00:00"
+    assert invoke(root, "materialize", "base", now=now, env=env).exit_code == 0
+    result = invoke(root, "backfill", "daily", "--from", "2026-03-01", "--to", "2026-03-10",
+                    "--batch-size", "2", "--jobs", "2", "--json", now=now, env=env)
+    assert result.exit_code == 1, result.output
+    words = " ".join(result.output.split())
+    assert "daily 2026-03-01: the SQL produced 1 row(s) whose 'day' lies outside the " \
+           "partition" in words
+    assert lake_rows(root, env, "SELECT day::VARCHAR, n FROM daily ORDER BY day") == \
+        [("2026-03-09", 10), ("2026-03-10", 10)]
+    built = catalog_rows(root, "SELECT partition_key, row_count FROM materializations WHERE "
+                               "asset = 'daily' AND kind = 'materialization'")
+    assert sorted(built) == [("2026-03-09", 1), ("2026-03-10", 1)]
