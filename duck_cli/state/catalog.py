@@ -214,11 +214,13 @@ class Catalog(History):
         pairs = [(a, k) for a, keys in scope.items() for k in keys]
         whole = "FROM current_materializations GROUP BY ALL"
         assert LATEST_MATS.endswith(whole)
+        # the pairs as JSON text: DuckDB binds a Python list item by item (a 365-day backfill's
+        # 730 pairs: ~5 ms as lists, ~1 ms as JSON)
         return self.con.execute(
             LATEST_MATS[:-len(whole)] + "FROM current_materializations m SEMI JOIN (SELECT "
-            "unnest(?::VARCHAR[]) AS a, unnest(?::VARCHAR[]) AS k) w ON m.asset = w.a AND "
-            "m.partition_key = w.k GROUP BY ALL",
-            [[a for a, _k in pairs], [k for _a, k in pairs]]).fetchall()
+            "unnest(from_json(?, '[\"VARCHAR\"]')) AS a, unnest(from_json(?, '[\"VARCHAR\"]')) "
+            "AS k) w ON m.asset = w.a AND m.partition_key = w.k GROUP BY ALL",
+            [json.dumps([a for a, _k in pairs]), json.dumps([k for _a, k in pairs])]).fetchall()
 
     def meta(self, key: str) -> str | None:
         """A value kept in duck_meta (None when not set)."""

@@ -139,6 +139,7 @@ class LakeWarehouse(Warehouse):
         # the sources' TEMP views by name, shared with the workers (each connection its own)
         self.views: dict[str, str] = views if views is not None else {}
         self.listing = listing  # read at open: the first `load_kinds` needs no query
+        self.opened = listing  # kept: where `_lake_table` finds a source's table
         self.tables: LakeTables | None = None  # table sources' versions while unchanged
         super().__init__(con, path, kinds, env=env, schemas=schemas)
 
@@ -231,10 +232,16 @@ class LakeWarehouse(Warehouse):
             return None if other[0] else (parts[0], parts[1])
         if len(parts) != 1:
             return None
-        setting, found = self.con.execute(
-            "SELECT current_setting('search_path'), (SELECT list(lower(schema_name)) FROM "
-            "duckdb_tables() WHERE database_name = ? AND lower(table_name) = lower(?) AND NOT "
-            "temporary)", [ALIAS, parts[0]]).fetchone()
+        if self.opened is not None:  # the tables listed at open: no round trip to the lake
+            # (a table made or dropped since only costs a hash of its rows: `observe_table`)
+            setting = self.con.execute("SELECT current_setting('search_path')").fetchone()[0]
+            found = [s.lower() for s, n, kind in self.opened.relations
+                     if n == parts[0].lower() and kind == "BASE TABLE"]
+        else:
+            setting, found = self.con.execute(
+                "SELECT current_setting('search_path'), (SELECT list(lower(schema_name)) FROM "
+                "duckdb_tables() WHERE database_name = ? AND lower(table_name) = lower(?) AND "
+                "NOT temporary)", [ALIAS, parts[0]]).fetchone()
         path = [p.strip().strip('"').rpartition(".")[2] for p in setting.split(",") if p.strip()]
         return next(((s, parts[0]) for s in (path or ["main"]) if s.lower() in (found or [])),
                     None)
