@@ -35,15 +35,15 @@ class LakeBuilder(Builder):
     slice_stage: str | None = None  # a group member's own stage, made before the transaction
     stage_started: datetime | None = None  # when `stage_slice` began, and its seconds
     stage_seconds = 0.0
-    slice_deleted = False  # whether `delete_slice` ran in the current transaction
+    slice_counts: dict[str, int] | None = None  # the stage's rows per key (`stage_slice`)
 
     def stage_slice(self) -> None:
         """Before a group's transaction (`group.run_group`): the step's SQL into a TEMP stage
         of its own, its rows counted per partition there and refused if any falls outside.
-        In the transaction the slice is then replaced from it (`replace_slice`), not read
-        back from the lake to count it (a round trip and a read of the files just written,
-        15-70 ms a step); TEMP tables are a second database, written before the lake's
-        transaction begins."""
+        In the transaction the slice is then replaced from it (`clear_slice`, then
+        `group.insert_slices`), not read back from the lake to count it (a round trip and a
+        read of the files just written, 15-70 ms a step); TEMP tables are a second database,
+        written before the lake's transaction begins."""
         import time
 
         self.stage_started, t0 = self.s.clock(), time.perf_counter()
@@ -51,9 +51,8 @@ class LakeBuilder(Builder):
         self.wh.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                             f"{self.asset.materialize.sql}", _params(self))
         self.slice_stage = name
-        if len(self.keys) == 1:  # counted by its INSERT
-            self.count_and_verify(name)
-            self.slice_counts = {self.keys[0]: None}
+        if len(self.keys) == 1:
+            self.slice_counts = {self.keys[0]: self.count_and_verify(name)}
         else:
             self.slice_counts, outside = staged_counts(
                 self.wh.con, self.asset, name, slice_predicate(self.asset.partitions, self.params))
@@ -65,7 +64,7 @@ class LakeBuilder(Builder):
         """Drop the stage `stage_slice` made (after the group's transaction ended)."""
         if self.slice_stage is not None:
             self.wh.con.execute(f"DROP TABLE IF EXISTS temp.main.{self.slice_stage}")
-            self.slice_stage, self.slice_deleted = None, False
+            self.slice_stage = None
 
     def clear_slice(self, made: set[str]) -> None:
         """Make room for the staged slice (in the group's transaction, before any step of it
@@ -81,7 +80,6 @@ class LakeBuilder(Builder):
                                 f"{self.slice_stage} LIMIT 0")
             self.wh.mark(name, "BASE TABLE")
             made.add(name)
-        self.slice_deleted = True
 
     def delete_slice(self) -> None:
         """Delete the partitions' slice (in the group's transaction, before any step of the
@@ -90,22 +88,15 @@ class LakeBuilder(Builder):
         pred, params = slice_predicate(self.asset.partitions, self.params)
         self.wh.con.execute(f"DELETE FROM {self.wh.relation(self.asset.relation)} WHERE {pred}",
                             params)
-        self.slice_deleted = True
 
     def replace_slice(self) -> int:
-        """As `Builder.replace_slice`, from the stage `stage_slice` made when there is one
-        (its slice deleted already by `delete_slice`, or now)."""
+        """As `Builder.replace_slice`; a staged slice (`stage_slice`) is in the table already,
+        inserted with the group's other slices of it (`group.insert_slices`): its rows, as
+        counted in its stage."""
         if self.slice_stage is None:
             return super().replace_slice()
-        table = self.wh.relation(self.asset.relation)
-        if not self.slice_deleted:
-            self.delete_slice()
-        self.s.faults.hit("stage")
-        rows = self.wh.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM "
-                                   f"{self.slice_stage}").fetchone()[0]
-        self.counted = {k: rows if n is None else n for k, n in self.slice_counts.items()}
-        self.s.faults.hit("publish")
-        return rows
+        self.counted = dict(self.slice_counts)
+        return sum(self.slice_counts.values())
 
     def build(self, started: datetime):
         """Build with the step's source inputs in place."""
