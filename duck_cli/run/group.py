@@ -8,7 +8,8 @@ from duck_cli.run import inputs
 from duck_cli.models import Asset
 from duck_cli.run.build import Builder
 from duck_cli.run.transaction import direct_ok, plain_step
-from duck_cli.run.transaction import SliceError, commit_with_ledger, rollback_or_raise
+from duck_cli.run.transaction import (SliceError, commit_with_ledger, rollback_or_raise,
+                                     staged_counts)
 
 
 def shares_transaction(s, wh, asset: Asset) -> bool:
@@ -122,16 +123,31 @@ def _stage_slices(s, builders: list[Builder], wh) -> list[Builder]:
     each statement alone would be a transaction of its own, fetching the lake's latest
     snapshot from its catalog again (a round trip, ~1-3 ms), and every stage reads the same
     snapshot of the lake."""
-    wh.begin()
+    slices = [b.asset.materialize.strategy == "incremental" for b in builders]
+    if any(slices):
+        wh.begin()
     staged = builders
-    for n, b in enumerate(builders):
+    for n, (b, is_slice) in enumerate(zip(builders, slices)):
         if s.interrupted:
             staged = builders[:n]
             break
-        if b.asset.materialize.strategy == "incremental":
+        if is_slice:
             b.stage_slice()
-    wh.commit()
+    if any(slices):
+        count_stages(wh, staged)
+        wh.commit()
     return staged
+
+
+def count_stages(wh, builders: list[Builder]) -> None:
+    """Count the staged slices' rows per partition key, all in one statement, refusing a
+    slice with rows outside its partitions (SliceError: the group falls back to its steps)."""
+    staged = [b for b in builders if b.slice_stage is not None]
+    if not staged:
+        return
+    found = staged_counts(wh.con, [(b.asset, b.slice_stage, b.stage_predicate()) for b in staged])
+    for b, (counts, outside) in zip(staged, found):
+        b.counted_stage(counts, outside)
 
 
 def insert_slices(s, wh, builders: list[Builder]) -> None:

@@ -21,7 +21,7 @@ from duck_cli.run import contracts, files_output, python_asset
 from duck_cli.run.build import Builder
 from duck_cli.run.group import with_snapshot
 from duck_cli.run.transaction import (SliceError, attempts, commit_with_ledger, slice_counts,
-                                     rollback_or_raise, staged_counts, used_params)
+                                     rollback_or_raise, used_params)
 from duck_cli.sql import quote_ident, slice_predicate
 from duck_cli.state.lake_config import is_conflict, redact
 
@@ -39,7 +39,8 @@ class LakeBuilder(Builder):
 
     def stage_slice(self) -> None:
         """Before a group's transaction (`group.run_group`): the step's SQL into a TEMP stage
-        of its own, its rows counted per partition there and refused if any falls outside.
+        of its own, its rows then counted per partition there and refused if any falls outside
+        (`counted_stage`).
         In the transaction the slice is then replaced from it (`clear_slice`, then
         `group.insert_slices`), not read back from the lake to count it (a round trip and a
         read of the files just written, 15-70 ms a step); TEMP tables are a second database,
@@ -51,14 +52,19 @@ class LakeBuilder(Builder):
         self.wh.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                             f"{self.asset.materialize.sql}", _params(self))
         self.slice_stage = name
-        if len(self.keys) == 1:
-            self.slice_counts = {self.keys[0]: self.count_and_verify(name)}
-        else:
-            self.slice_counts, outside = staged_counts(
-                self.wh.con, self.asset, name, slice_predicate(self.asset.partitions, self.params))
-            if outside:
-                raise SliceError(self.outside_message(outside))
         self.stage_seconds = time.perf_counter() - t0
+
+    def counted_stage(self, counts: dict[str, int], outside: int) -> None:
+        """Take the stage's rows per partition key (`group.count_stages`), refusing rows that
+        fall outside the step's partitions."""
+        if outside:
+            raise SliceError(self.outside_message(outside))
+        self.slice_counts = {self.keys[0]: sum(counts.values())} if len(self.keys) == 1 \
+            else counts  # one key: every row inside is its, whatever the key expression says
+
+    def stage_predicate(self) -> tuple[str, dict]:
+        """The predicate (and its parameters) of the partitions the step builds."""
+        return slice_predicate(self.asset.partitions, self.params)
 
     def drop_slice_stage(self) -> None:
         """Drop the stage `stage_slice` made (after the group's transaction ended)."""

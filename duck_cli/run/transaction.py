@@ -72,18 +72,30 @@ def slice_counts(con, asset: Asset, keys: list[str], table: str,
                             f"WHERE {pred} GROUP BY k", params).fetchall())
 
 
-def staged_counts(con, asset: Asset, table: str,
-                  predicate: tuple[str, dict]) -> tuple[dict[str, int], int]:
-    """Rows per partition key of a staged slice ``table`` inside the step's partitions
-    (``predicate``), and the rows outside them, in one read: on a lake each statement of a
-    step costs time as its commits do."""
-    pred, params = predicate
-    rows = con.execute(  # the names are duck's own: a table column "inside" would clash
-        f"SELECT __duck_k, count(*) FILTER (WHERE __duck_in), count(*) FILTER (WHERE NOT "
-        f"__duck_in) FROM (SELECT __duck_in, CASE WHEN __duck_in THEN "
-        f"{key_expr(asset.partitions)} END AS __duck_k FROM (SELECT coalesce({pred}, false) "
-        f"AS __duck_in, * FROM {table})) GROUP BY __duck_k", params).fetchall()
-    return {k: n for k, n, _out in rows if n}, sum(out for *_k, out in rows)
+def staged_counts(con, stages: list[tuple[Asset, str, tuple[str, dict]]]
+                  ) -> list[tuple[dict[str, int], int]]:
+    """For each staged slice (asset, TEMP table, its step's predicate and parameters): its rows
+    per partition key inside the step's partitions, and its rows outside them. All in one
+    statement (each would cost a few ms: on a lake's connection, statements, not rows,
+    dominate small slices); each stage's parameters are renamed apart."""
+    selects, params = [], {}
+    for i, (asset, table, (pred, bound)) in enumerate(stages):
+        params.update({f"s{i}_{name}": value for name, value in bound.items()})
+        pred = pred.replace("$partition_", f"$s{i}_partition_")
+        selects.append(  # duck's own names: a table column "inside" would clash
+            f"SELECT {i} AS __duck_i, __duck_in, CASE WHEN __duck_in THEN "
+            f"{key_expr(asset.partitions)} END AS __duck_k FROM (SELECT coalesce({pred}, false) "
+            f"AS __duck_in, * FROM {table})")
+    rows = con.execute(
+        "SELECT __duck_i, __duck_k, count(*) FILTER (WHERE __duck_in), count(*) FILTER (WHERE "
+        f"NOT __duck_in) FROM ({' UNION ALL '.join(selects)}) GROUP BY ALL", params).fetchall()
+    out: list[tuple[dict[str, int], int]] = [({}, 0) for _ in stages]
+    for i, key, inside, outside in rows:
+        counts, bad = out[i]
+        if inside:
+            counts[key] = inside
+        out[i] = (counts, bad + outside)
+    return out
 
 
 class SliceError(Exception):
