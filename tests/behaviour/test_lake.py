@@ -504,13 +504,18 @@ def test_plain_steps_share_lake_commits_each_named_in_its_snapshot(postgres, tmp
 def test_a_new_tables_first_publish_creates_it_with_every_ready_batch(postgres, tmp_path):
     """A backfill of an incremental table the lake does not hold yet creates the table in the
     commit that publishes its batches, all of them together (no batch commits alone before the
-    rest); a crash inside that transaction leaves neither the table nor any slice nor ledger
-    row, and the next command builds every partition."""
+    rest), in one data file; a crash inside that transaction leaves neither the table nor any
+    slice nor ledger row, and the next command builds every partition."""
     from reliability_check import run_duck
 
     root = tmp_path / "plain"
     root.mkdir()
-    (root / "m.yaml").write_text(PLAIN)
+    # ten rows a day: a batch's 20 rows are more than DuckLake inlines in its catalog (10), so
+    # every INSERT of them writes a Parquet file
+    (root / "m.yaml").write_text(PLAIN.replace(
+        "select day, count(*) as n from base where day >= $partition_start and day < "
+        "$partition_end group by day", "select day, id from base where day >= "
+        "$partition_start and day < $partition_end"))
     env = use_lake(root, postgres, "lake-data")
     now = "2026-03-12T07:30:00+00:00"
     assert invoke(root, "materialize", "base", now=now, env=env).exit_code == 0
@@ -524,17 +529,20 @@ def test_a_new_tables_first_publish_creates_it_with_every_ready_batch(postgres, 
         == [(0,)]
     again = invoke(root, *backfill, now=now, env=env)
     assert again.exit_code == 0, again.output
-    assert lake_rows(root, env, "SELECT day::VARCHAR, n FROM daily ORDER BY day") == \
-        [(f"2026-03-{d:02d}", 10) for d in range(1, 11)]
-    rows = catalog_rows(root, "SELECT step, upstream FROM materializations WHERE asset = "
+    assert lake_rows(root, env, "SELECT day::VARCHAR, count(*) FROM daily GROUP BY day ORDER "
+                                "BY day") == [(f"2026-03-{d:02d}", 10) for d in range(1, 11)]
+    rows = catalog_rows(root, "SELECT row_count, upstream FROM materializations WHERE asset = "
                               "'daily' AND kind = 'materialization'")
-    made = {json.loads(upstream)["snapshot"] for _step, upstream in rows}
+    made = {json.loads(upstream)["snapshot"] for _n, upstream in rows}
     assert len(rows) == 10 and len(made) == 1  # five batches of two days, one commit
+    assert {n for n, _upstream in rows} == {10}
     (message, changes), = lake_rows(root, env, "SELECT commit_message, changes FROM "
                                                "ducklake_snapshots('lake') WHERE snapshot_id = ?",
                                     [made.pop()])
     assert all(f"step {n}: daily" in message for n in range(5)), message
     assert "tables_created" in changes and any("daily" in t for t in changes["tables_created"])
+    # the five slices went in with one INSERT: a reader opens one Parquet file, not five
+    assert len(lake_rows(root, env, "FROM ducklake_list_files('lake', 'daily')")) == 1
 
 
 def test_batches_leaking_rows_outside_their_days_fail_alone_on_a_lake(postgres, tmp_path):
