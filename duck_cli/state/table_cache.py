@@ -86,8 +86,10 @@ class TableVersions:
 
     def put(self, asset: Asset, keys: list[str], now_stamp: tuple, versions: dict) -> None:
         """Remember one table source's versions, observed at ``now_stamp``."""
-        self.entries[asset.name] = (now_stamp, fingerprint(asset, keys), versions)
-        self.dirty = True
+        entry = (now_stamp, fingerprint(asset, keys), versions)
+        if self.entries.get(asset.name) != entry:  # a no-op command leaves the file as it is
+            self.entries[asset.name] = entry
+            self.dirty = True
 
     def save(self) -> None:
         """Write the file if it changed (a cache: failing to write it costs an observation)."""
