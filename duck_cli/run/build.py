@@ -17,7 +17,7 @@ from duck_cli.run.prelude import create_macros
 from duck_cli.run.reads import local_reads
 from duck_cli.run.session import StepResult
 from duck_cli.run.transaction import (SliceError, commit_with_ledger, rollback_or_raise, sql_error,
-                                      direct_ok, slice_counts, used_params)
+                                      direct_ok, outside_rows, slice_counts, used_params)
 from duck_cli.models import STATEFUL, Asset
 from duck_cli.records import LedgerRow, RunStatus
 from duck_cli.sql import quote_ident, slice_predicate
@@ -110,19 +110,28 @@ class Builder:
         self.s.faults.hit("publish")
         return rows
 
+    def predicate(self) -> tuple[str, dict]:
+        """The WHERE predicate of the partitions the step builds, and its parameters."""
+        return slice_predicate(self.asset.partitions, self.params)
+
+    def delete_slice(self) -> None:
+        """Delete the partitions' slice of the asset's table (in the caller's transaction)."""
+        pred, params = self.predicate()
+        self.wh.con.execute(f"DELETE FROM {self.wh.relation(self.asset.relation)} WHERE {pred}",
+                            params)
+
     def replace_slice(self) -> int:
         """Delete and re-insert the partitions' slice (inside the caller's transaction),
         refusing rows outside it (SliceError); the rows inserted."""
         con, table = self.wh.con, self.wh.relation(self.asset.relation)
-        pred, params = slice_predicate(self.asset.partitions, self.params)
-        con.execute(f"DELETE FROM {table} WHERE {pred}", params)
+        self.delete_slice()
         self.s.faults.hit("stage")
         sql = self.asset.materialize.sql
         rows = con.execute(f"INSERT INTO {table} BY NAME {sql}", used_params(sql, self.params)).fetchone()[0]
-        counts = slice_counts(con, self.asset, self.keys, table, (pred, params))
+        counts = slice_counts(con, self.asset, self.keys, table, self.predicate())
         inside = sum(counts.values())
         if inside != rows:
-            raise SliceError(self.outside_message(rows - inside))
+            raise outside_rows(self.asset, self.keys, rows - inside)
         self.counted = counts
         self.s.faults.hit("publish")
         return rows
@@ -301,21 +310,13 @@ class Builder:
         clobber other slices)."""
         if self.asset.materialize.strategy != "incremental":
             return self.wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
-        pred, params = slice_predicate(self.asset.partitions, self.params)
+        pred, params = self.predicate()
         rows, bad = self.wh.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({pred}, false)) "
             f"FROM {relation}", params).fetchone()
         if bad:
-            raise SliceError(self.outside_message(bad))
+            raise outside_rows(self.asset, self.keys, bad)
         return rows
-
-    def outside_message(self, bad: int) -> str:
-        """The error for rows that fall outside the partitions being built."""
-        col = self.asset.partitions.column
-        what = "the function returned" if self.asset.materialize.python else "the SQL produced"
-        return (f"{self.asset.name} {parts.compact(self.asset.partitions, self.keys)}: {what} "
-                f"{bad} row(s) whose '{col}' lies outside the partition. Filter it with "
-                f"$partition_start/$partition_end (or $partition_key) so each run builds one slice")
 
     def audit(self, relation: str) -> list:
         """Run the asset's checks on the staged data (see `scope.audit_staged`)."""
@@ -347,8 +348,7 @@ class Builder:
             self.wh.mark(name, "BASE TABLE")
             return
         dropped = evolve.add_columns(self.s, con, self.asset, relation, table)
-        pred, params = slice_predicate(self.asset.partitions, self.params)
-        con.execute(f"DELETE FROM {table} WHERE {pred}", params)
+        self.delete_slice()
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {relation}")
         self.emptied = dropped  # dropped after the commit (`drop_emptied`)
 
@@ -395,5 +395,5 @@ class Builder:
         if self.asset.materialize.strategy == "incremental":
             return counts if counts is not None else slice_counts(
                 self.wh.con, self.asset, self.keys, self.wh.relation(self.asset.relation),
-                slice_predicate(self.asset.partitions, self.params))
+                self.predicate())
         return {k: rows for k in self.keys}

@@ -145,7 +145,7 @@ def count_stages(wh, builders: list[Builder]) -> None:
     staged = [b for b in builders if b.slice_stage is not None]
     if not staged:
         return
-    found = staged_counts(wh.con, [(b.asset, b.slice_stage, b.stage_predicate()) for b in staged])
+    found = staged_counts(wh.con, [(b.asset, b.slice_stage, b.predicate()) for b in staged])
     for b, (counts, outside) in zip(staged, found):
         b.counted_stage(counts, outside)
 

@@ -20,9 +20,9 @@ from duck_cli.models import STATEFUL
 from duck_cli.run import contracts, files_output, python_asset
 from duck_cli.run.build import Builder
 from duck_cli.run.group import with_snapshot
-from duck_cli.run.transaction import (SliceError, attempts, commit_with_ledger, slice_counts,
-                                     rollback_or_raise, used_params)
-from duck_cli.sql import quote_ident, slice_predicate
+from duck_cli.run.transaction import (SliceError, attempts, commit_with_ledger, outside_rows,
+                                     rollback_or_raise, slice_counts, used_params)
+from duck_cli.sql import quote_ident
 from duck_cli.state.lake_config import is_conflict, redact
 
 STAGE = "__duck_stage"
@@ -58,13 +58,9 @@ class LakeBuilder(Builder):
         """Take the stage's rows per partition key (`group.count_stages`), refusing rows that
         fall outside the step's partitions."""
         if outside:
-            raise SliceError(self.outside_message(outside))
+            raise outside_rows(self.asset, self.keys, outside)
         self.slice_counts = {self.keys[0]: sum(counts.values())} if len(self.keys) == 1 \
             else counts  # one key: every row inside is its, whatever the key expression says
-
-    def stage_predicate(self) -> tuple[str, dict]:
-        """The predicate (and its parameters) of the partitions the step builds."""
-        return slice_predicate(self.asset.partitions, self.params)
 
     def drop_slice_stage(self) -> None:
         """Drop the stage `stage_slice` made (after the group's transaction ended)."""
@@ -74,9 +70,10 @@ class LakeBuilder(Builder):
 
     def clear_slice(self, made: set[str]) -> None:
         """Make room for the staged slice (in the group's transaction, before any step of it
-        inserts): delete the slice; or, when the table does not exist yet, create it empty with
-        the stage's columns (``made``: the relations this transaction created, whose slices are
-        empty)."""
+        inserts: a DELETE after inserts into the same table in one DuckLake transaction reads
+        those inserts too, several times slower): delete the slice; or, when the table does
+        not exist yet, create it empty with the stage's columns (``made``: the relations this
+        transaction created, whose slices are empty)."""
         name = self.asset.relation
         if name not in made and self.wh.table_kind(name) is not None:
             self.delete_slice()
@@ -86,14 +83,6 @@ class LakeBuilder(Builder):
                                 f"{self.slice_stage} LIMIT 0")
             self.wh.mark(name, "BASE TABLE")
             made.add(name)
-
-    def delete_slice(self) -> None:
-        """Delete the partitions' slice (in the group's transaction, before any step of the
-        group inserts: a DELETE after inserts into the same table in one DuckLake transaction
-        reads those inserts too, several times slower)."""
-        pred, params = slice_predicate(self.asset.partitions, self.params)
-        self.wh.con.execute(f"DELETE FROM {self.wh.relation(self.asset.relation)} WHERE {pred}",
-                            params)
 
     def replace_slice(self) -> int:
         """As `Builder.replace_slice`; a staged slice (`stage_slice`) is in the table already,
@@ -219,7 +208,7 @@ class LakeBuilder(Builder):
                 or not self.staged:  # in a group transaction: read from the slice itself
             return super().per_key_counts(rows)
         return slice_counts(self.wh.con, self.asset, self.keys, quote_ident(STAGE),
-                            slice_predicate(self.asset.partitions, self.params))
+                            self.predicate())
 
     def sql_failed(self, started: datetime, err: Exception):
         """As `Builder.sql_failed`, with any connection secret blanked (a lake error can quote

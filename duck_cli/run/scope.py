@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from duck_cli.graph import partitions as parts
 from duck_cli.run import reads, checks, python_checks, strategies
-from duck_cli.sql import slice_predicate
 
 
 def audit_staged(b, relation: str) -> list:
@@ -49,7 +48,7 @@ def resulting_table(b, relation: str) -> tuple[str, dict]:
         return strategies.merged(b.asset, relation, table), {}
     if strategy != "incremental":
         return relation, {}
-    pred, params = slice_predicate(b.asset.partitions, b.params)
+    pred, params = b.predicate()
     # BY NAME: the staged columns may have evolved from the published ones
     return (f"(SELECT * FROM {relation} UNION ALL BY NAME SELECT * FROM {table} "
             f"WHERE NOT coalesce({pred}, false))"), params

@@ -8,6 +8,7 @@ import re
 import time
 from typing import Iterator
 
+from duck_cli.graph import partitions as parts
 from duck_cli.models import Asset
 from duck_cli.records import LedgerRow
 from duck_cli.sql import key_expr
@@ -100,6 +101,16 @@ def staged_counts(con, stages: list[tuple[Asset, str, tuple[str, dict]]]
 
 class SliceError(Exception):
     """Staged rows outside the partitions being built."""
+
+
+def outside_rows(asset: Asset, keys: list[str], bad: int) -> SliceError:
+    """The error for ``bad`` rows that fall outside the partitions ``keys`` being built."""
+    col = asset.partitions.column
+    what = "the function returned" if asset.materialize.python else "the SQL produced"
+    return SliceError(f"{asset.name} {parts.compact(asset.partitions, keys)}: {what} {bad} "
+                      f"row(s) whose '{col}' lies outside the partition. Filter it with "
+                      "$partition_start/$partition_end (or $partition_key) so each run builds "
+                      "one slice")
 
 
 def used_params(sql: str, params: dict) -> dict:

@@ -110,9 +110,9 @@ class WriterTables:
         self.settings = settings
         self.stamp = stamp(settings.warehouse) if cacheable(settings) else None
         self.cache = TableVersions(cache_path(settings)) if self.stamp else None
-        self.observed: list[tuple[Asset, list[str], dict]] = []
         self.used: list[tuple[Asset, list[str], dict]] = []  # observed, or read from the cache
-        self.settled: tuple | None = None  # the file's stamp as the command leaves it
+        self.settled: tuple | None = None  # (the file's stamp as the command leaves it, what
+        # may be cached at it)
 
     def versions(self, asset: Asset, keys: list[str], observe) -> dict:
         """One table source's versions: cached, else ``observe()`` (remembered for `close`)."""
@@ -121,7 +121,6 @@ class WriterTables:
         hit = self.cache.get(asset, keys, self.stamp)
         if hit is None:
             hit = observe()
-            self.observed.append((asset, keys, hit))
         self.used.append((asset, keys, hit))
         return hit
 
@@ -133,26 +132,28 @@ class WriterTables:
         changed it."""
         from duck_cli.engine import duckdb
 
-        self.used = [u for u in self.used if relation_key(u[0].source.table) not in built]
-        if self.cache is None or not self.used or user_code_ran:
+        kept = [u for u in self.used if relation_key(u[0].source.table) not in built]
+        if self.cache is None or not kept or user_code_ran:
             return
         try:
             con.execute("CHECKPOINT")
         except duckdb.Error:  # an open transaction: then nothing is cached at a new stamp
             return
-        self.settled = stamp(self.settings.warehouse)
+        self.settled = (stamp(self.settings.warehouse), kept)
 
     def close(self) -> None:
-        """After the warehouse is closed: cache the versions at the stamp the command left
-        (the close wrote nothing more and no one wrote after it), or, if it changed nothing,
-        what it observed at the stamp it found."""
+        """After the warehouse is closed: if the command changed nothing, its versions at the
+        stamp it found; else those `settle` kept, at the stamp the command left (the close
+        wrote nothing more and no one wrote after it)."""
+        if self.cache is None:
+            return
         now = stamp(self.settings.warehouse)
-        if self.settled is not None and now == self.settled:
-            for asset, keys, found in self.used:
-                self.cache.put(asset, keys, now, found)
-        elif self.observed and now == self.stamp:
-            for asset, keys, found in self.observed:
-                self.cache.put(asset, keys, self.stamp, found)
+        if now == self.stamp:
+            found = self.used
+        elif self.settled is not None and now == self.settled[0]:
+            found = self.settled[1]
         else:
             return
+        for asset, keys, versions in found:
+            self.cache.put(asset, keys, now, versions)
         self.cache.save()
