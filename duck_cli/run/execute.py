@@ -28,7 +28,7 @@ def run_plan(s: Session, plan: Plan, health: Health, *, command: str, args: str,
                     os.uname().nodename, args, backfill_id, None, __version__)
     s.pending.runs.append(run)
     s.flush(force=True)
-    s.release_catalog()
+    s.release_catalog(final=False)  # the run's end is recorded (and checkpointed) later
     runner = Runner(s, plan, health, run_id, on_event)
     try:
         with _graceful_interrupt(s):

@@ -86,30 +86,29 @@ class Runner:
         are plain statements on their table (`_simple`) go to a worker in groups that share one
         transaction (`group.run_group`). Results are recorded on this thread, so the catalog
         batch and the progress stay single-threaded."""
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
         waiting = {st.index: set(st.after) for st in self.plan.steps}
         dependents: dict[int, list[int]] = {}
         for st in self.plan.steps:
             for d in st.after:
                 dependents.setdefault(d, []).append(st.index)
         ready = [i for i, deps in waiting.items() if not deps]
-        workers, running = _Workers(self), {}
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="duck-step")
+        workers, running, pool = _Workers(self), {}, _Threads()
         try:
             while ready or running:
                 while ready and len(running) < jobs and not self.s.interrupted:
                     batch, skipped = self._next_batch(ready, jobs - len(running), waiting,
                                                       dependents)
                     if batch:
-                        running[pool.submit(workers.work, batch)] = (batch, skipped)
+                        running[pool.start(workers.work, batch)] = (batch, skipped)
                 if not running:
                     break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: running[f][0][0][0].index):
-                    batch, skipped = running.pop(future)
-                    for (step, _a, _k), results in zip(batch, future.result()):
-                        ready.extend(self._finish(step, skipped[step.index] + results, waiting,
+                for job, results, err in sorted(pool.finished(),
+                                                key=lambda d: running[d[0]][0][0][0].index):
+                    if err is not None:
+                        raise err
+                    batch, skipped = running.pop(job)
+                    for (step, _a, _k), result in zip(batch, results):
+                        ready.extend(self._finish(step, skipped[step.index] + result, waiting,
                                                   dependents))
                 ready.sort()
                 self.s.flush()
@@ -118,7 +117,7 @@ class Runner:
             workers.interrupt()  # stop the queries in flight; their transactions roll back
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.join()
             workers.close()
         self.results.sort(key=lambda r: r.step)
 
@@ -245,6 +244,45 @@ def default_jobs() -> int:
     core: the workers group small steps into shared transactions (the 200-asset bench DAG builds
     in 1.22 s with 2 workers on one core, 1.54 s one step at a time)."""
     return max(2, min(4, os.cpu_count() or 1))
+
+
+class _Threads:
+    """A thread per job, and the jobs finished so far: what `run_concurrently` needs of a
+    pool (it never starts more jobs than it has workers), without importing
+    concurrent.futures and the logging it loads on every command (about 5 ms)."""
+
+    def __init__(self):
+        from queue import SimpleQueue
+
+        self.done: SimpleQueue = SimpleQueue()  # (job, results, error) as jobs end
+        self.threads: list[threading.Thread] = []
+
+    def start(self, work, arg) -> int:
+        """Run ``work(arg)`` on a new thread; the job's number."""
+        job = len(self.threads)
+
+        def run() -> None:
+            try:
+                self.done.put((job, work(arg), None))
+            except BaseException as err:  # noqa: BLE001 - raised again on the caller's thread
+                self.done.put((job, None, err))
+
+        thread = threading.Thread(target=run, name=f"duck-step-{job}")
+        self.threads.append(thread)
+        thread.start()
+        return job
+
+    def finished(self) -> list[tuple[int, list | None, BaseException | None]]:
+        """The jobs that ended, waiting for one at least: (job, results, error raised)."""
+        out = [self.done.get()]
+        while not self.done.empty():
+            out.append(self.done.get())
+        return out
+
+    def join(self) -> None:
+        """Wait for every thread to end."""
+        for thread in self.threads:
+            thread.join()
 
 
 class _Workers:

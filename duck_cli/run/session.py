@@ -146,11 +146,12 @@ class Session:
         finally:
             catalog.close()
 
-    def release_catalog(self) -> None:
-        """Let readers in: close the connection held since start-up (runs flush briefly)."""
+    def release_catalog(self, *, final: bool = True) -> None:
+        """Let readers in: close the connection held since start-up (runs flush briefly;
+        ``final=False``: the run's end is recorded later, `catalog._detach`)."""
         if self.held is not None:
             held, self.held = self.held, None
-            held.close()
+            held.close(final=final)
 
     def unrecorded(self) -> None:
         """Say (on disk) that the ledger is about to get rows the catalog has not recorded yet:

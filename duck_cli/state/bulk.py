@@ -67,4 +67,18 @@ def keep_current(con, table: str, rows: list[tuple]) -> None:
     the same transaction (so the latest rows never disagree with the history)."""
     if rows:
         select, columns = _unnested(rows)
-        con.execute(CURRENT_OF[table].upsert(f"(SELECT {select})"), columns)
+        con.execute(CURRENT_OF[table].upsert(f"(SELECT {select})",
+                                              distinct=_distinct(table, rows)), columns)
+
+
+def _distinct(table: str, rows: list[tuple]) -> bool:
+    """Whether no key of the current_* table repeats among a batch's rows (as usual): then the
+    upsert needs no window to pick the latest row of each key (a third of its cost)."""
+    if table == "steps":
+        keys = [(r.asset, p) for r in rows if r.status in ("success", "failed")
+                for p in r.partitions]
+    elif table == "materializations":
+        keys = [(r.asset, r.partition_key) for r in rows]
+    else:
+        keys = [(r.asset, r.partition_key, r.check_name) for r in rows]
+    return len(keys) == len(set(keys))

@@ -21,8 +21,7 @@ from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus,
                               RunRow, Snapshot, StepRecord)
 from duck_cli.state.bulk import bulk_insert as _bulk_insert, keep_current as _keep_current
 from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS,
-                                           LATEST_MATS, MIGRATIONS, SCHEMA_VERSION, count_issued,
-                                           last_ids)
+                                           LATEST_MATS, MIGRATIONS, SCHEMA_VERSION, last_ids)
 from duck_cli.state.catalog_rows import aware, decode_backfill, mats
 from duck_cli.state.dbfile import connect, retry_locked
 from duck_cli.state.history import History
@@ -55,18 +54,19 @@ ATTACHED = "duck_catalog"  # the catalog's name when attached to the warehouse c
 def attach(con, path: Path, *, wait: float = 30.0, lazy: bool = False) -> "Catalog":
     """The catalog attached (read-write) to an open warehouse connection: a tenth of the cost
     of a connection of its own (no second database instance), the same file lock. ``lazy``:
-    the connection does not checkpoint on detach (a lake's: `_detach`)."""
+    the connection never checkpoints on its own (a lake's); a file warehouse's connection is
+    told not to for the detach (`_detach`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     literal = "'" + str(path).replace("'", "''") + "'"
+    new = not path.exists()
     retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS {ATTACHED}"))
     cur = con.cursor()
     try:
         cur.execute("SET TimeZone = 'UTC'")
         cur.execute(f"USE {ATTACHED}")
-        catalog = Catalog(cur, path, detach=(lambda: _detach(con, path)) if lazy else
-                          (lambda: con.execute(f"DETACH {ATTACHED}")))
+        catalog = Catalog(cur, path, detach=lambda final: _detach(con, path, final, lazy))
         catalog.attached_to = con
-        catalog.check_version(False)
+        catalog.check_version(False, new=new)
         return catalog
     except BaseException:
         cur.close()
@@ -74,24 +74,43 @@ def attach(con, path: Path, *, wait: float = 30.0, lazy: bool = False) -> "Catal
         raise
 
 
-SMALL_WAL = 16_384  # bytes of write-ahead log a detach may leave for the next open to replay
+SMALL_WAL = 16_384  # bytes of write-ahead log a command's last detach leaves for the next open
+STARTED_WAL = 262_144  # ... and its first (the start of a run): its own end replays it at once
 BARE = 262_144  # a catalog file below this was never checkpointed (its tables are in the log)
 
 
-def _detach(con, path: Path) -> None:
-    """Detach the catalog. A lake's connection does not checkpoint on detach (`lake.connect`):
-    a short log (a run's start) is cheaper to replay at the next open than to checkpoint;
-    a longer one (a run's records), or one holding the new catalog's tables, is checkpointed
-    here, since every open would replay it."""
+def _detach(con, path: Path, final: bool, lazy: bool) -> None:
+    """Detach the catalog, checkpointing it only when that is cheaper than leaving the log.
+    A detach need not checkpoint (DuckDB does by default: 5-10 ms): what was committed is in
+    the write-ahead log, which the next open replays. Replay costs about 1 ms per 25 KB for
+    every later open (readers replay it each time), so a command's last detach (``final``)
+    checkpoints a log longer than SMALL_WAL, or one holding a new catalog's tables; the
+    release of the catalog held while a command starts leaves its log (a run's start, up to
+    STARTED_WAL) to the command's own end, which replays it in a millisecond or two.
+    ``lazy``: the connection (a lake's) never checkpoints on its own; a file warehouse's is
+    told not to for the detach."""
     from duck_cli.engine import duckdb
 
     wal = path.with_name(path.name + ".wal")
+    failed = None
     try:
-        if wal.stat().st_size > SMALL_WAL or path.stat().st_size < BARE:
+        size = wal.stat().st_size
+        if size > (SMALL_WAL if final else STARTED_WAL) or (final and path.stat().st_size < BARE):
             con.execute(f"CHECKPOINT {ATTACHED}")
-    except (OSError, duckdb.Error):  # no log, or busy: what was committed is in the log
-        pass
-    con.execute(f"DETACH {ATTACHED}")
+    except (OSError, duckdb.TransactionException):  # no log, or busy: what was committed is
+        pass  # in the log
+    except duckdb.Error as err:  # a full disk: said once detached (the log keeps the records)
+        failed = err
+    if lazy:
+        con.execute(f"DETACH {ATTACHED}")
+    else:
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        try:
+            con.execute(f"DETACH {ATTACHED}")
+        finally:  # the warehouse itself still checkpoints when closed
+            con.execute("PRAGMA enable_checkpoint_on_shutdown")
+    if failed is not None:
+        raise failed
 
 
 def open_connection(path: Path, *, read_only: bool, wait: float = 30.0) -> "Catalog":
@@ -127,21 +146,23 @@ class Catalog(History):
         self._detach = detach  # set when attached to another connection
         self.attached_to = None  # the warehouse connection it is attached to, if any
 
-    def close(self) -> None:
-        """Close the connection (and detach the file, if attached)."""
+    def close(self, *, final: bool = True) -> None:
+        """Close the connection (and detach the file, if attached: ``final=False`` when the
+        command attaches it again to record its end, `_detach`)."""
         self.con.close()
         if self._detach is not None:
-            self._detach()
+            self._detach(final)
 
-    def check_version(self, read_only: bool) -> None:
-        """Create the schema, migrate an older one (with a backup), refuse a newer one."""
-        version = self._version()
+    def check_version(self, read_only: bool, *, new: bool = False) -> None:
+        """Create the schema (at once in a file that did not exist: ``new``), migrate an older
+        one (with a backup), refuse a newer one."""
+        version = None if new else self._version()
         if version is None:
             if read_only:
                 raise StateError(f"{self.path} is not a duck catalog", hint=_MOVE_ASIDE)
-            self.con.execute(_DDL)
-            self.con.execute("INSERT OR REPLACE INTO duck_meta VALUES ('schema_version', ?)",
-                             [str(SCHEMA_VERSION)])
+            # one transaction: one commit to the log instead of one per table
+            self.con.execute(f"BEGIN TRANSACTION; {_DDL}; INSERT OR REPLACE INTO duck_meta "
+                             f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT")
         elif version > SCHEMA_VERSION:
             raise StateError(f"{self.path} was written by a newer duck (catalog schema "
                              f"{version}, this duck knows {SCHEMA_VERSION})",
@@ -228,8 +249,10 @@ class Catalog(History):
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        """Keep a value in duck_meta."""
-        self.con.execute("INSERT OR REPLACE INTO duck_meta VALUES (?, ?)", [key, value])
+        """Keep a value in duck_meta (an UPDATE, else an INSERT: `_put`)."""
+        if not self.con.execute("UPDATE duck_meta SET value = ? WHERE key = ?",
+                                [value, key]).fetchone()[0]:
+            self.con.execute("INSERT INTO duck_meta VALUES (?, ?)", [key, value])
 
     def _latest_checks(self) -> dict[tuple[str, str], tuple[CheckRow, ...]]:
         rows = self.con.execute(
@@ -306,19 +329,19 @@ class Catalog(History):
     # -- writing -------------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
-        """Write a batch in one transaction (runs and backfills are upserts)."""
+        """Write a batch in one transaction (runs and backfills replace the record with the
+        same id). The id counters are not touched: `last_ids` takes the highest id recorded,
+        and `duck prune` raises the counters before it deletes a run."""
         self.con.execute("BEGIN TRANSACTION")
         try:
             for run in batch.runs:
-                _upsert(self.con, "runs", "run_id", run)
-                count_issued(self.con, run.run_id)
+                _put(self.con, "runs", "run_id", run)
             for bf in batch.backfills:
                 if isinstance(bf, BackfillStatus):
                     self.con.execute("UPDATE backfills SET status = ? WHERE backfill_id = ?",
                                      [bf.status, bf.backfill_id])
                 else:
-                    _upsert(self.con, "backfills", "backfill_id", bf)
-                    count_issued(self.con, bf.backfill_id)
+                    _put(self.con, "backfills", "backfill_id", bf)
             for table, rows in (("steps", batch.steps), ("materializations", batch.mats),
                                 ("check_results", batch.checks)):
                 _bulk_insert(self.con, table, rows)
@@ -357,9 +380,14 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
-def _upsert(con, table: str, key: str, row: tuple) -> None:
-    """Insert a whole record, or replace the one with the same key."""
+def _put(con, table: str, key: str, row: tuple) -> None:
+    """Replace the record with the same key, or insert it: an UPDATE, and an INSERT when it
+    found none (a third of the cost of DuckDB's INSERT ... ON CONFLICT DO UPDATE)."""
     cols = row._fields
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
-    con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                f"ON CONFLICT ({key}) DO UPDATE SET {updates}", list(row))
+    values = list(row)
+    updated = con.execute(f"UPDATE {table} SET " + ", ".join(f"{c} = ?" for c in cols if c != key)
+                          + f" WHERE {key} = ?", [v for c, v in zip(cols, values) if c != key]
+                          + [getattr(row, key)]).fetchone()[0]
+    if not updated:
+        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' * len(cols))})", values)

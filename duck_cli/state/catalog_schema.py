@@ -72,19 +72,23 @@ class Current:
     key: str
     columns: str
     ddl: str
-    latest_of: str  # rows of {source} (history or a batch) -> the latest row per {key}
+    rows_of: str  # rows of {source} (history or a batch) -> its rows in this table's columns
 
-    def derive(self, source: str) -> str:
-        """A query of the latest row per key among ``source``'s rows (history or a batch)."""
-        return self.latest_of.format(source=source, key=self.key)
+    def derive(self, source: str, *, distinct: bool = False) -> str:
+        """A query of the latest row per key among ``source``'s rows (history or a batch);
+        ``distinct``: no key repeats among them, so every row is the latest of its key."""
+        rows = self.rows_of.format(source=source)
+        return rows if distinct else (f"{rows} QUALIFY row_number() OVER (PARTITION BY "
+                                      f"{self.key} ORDER BY seq DESC) = 1")
 
-    def upsert(self, source: str) -> str:
+    def upsert(self, source: str, *, distinct: bool = False) -> str:
         """Keep the table current with ``source``'s rows: insert new keys, replace a row only
         by a newer one (higher seq), so a batch replayed or recovered out of order is harmless."""
         cols = [c.strip() for c in self.columns.split(",")]
         keys = {k.strip() for k in self.key.split(",")}
         sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
-        return (f"INSERT INTO {self.table} ({self.columns}) {self.derive(source)} "
+        return (f"INSERT INTO {self.table} ({self.columns}) "
+                f"{self.derive(source, distinct=distinct)} "
                 f"ON CONFLICT ({self.key}) DO UPDATE SET {sets} "
                 f"WHERE excluded.seq > {self.table}.seq")
 
@@ -94,15 +98,13 @@ class Current:
                 f"INSERT INTO {self.table} ({self.columns}) {self.derive(self.history)}"]
 
 
-_LATEST = ("SELECT {cols} FROM {{source}} QUALIFY row_number() OVER (PARTITION BY {{key}} "
-           "ORDER BY seq DESC) = 1")
 CURRENT = (
     Current("current_materializations", "materializations", "asset, partition_key", _MAT_COLS,
             "CREATE TABLE IF NOT EXISTS current_materializations (seq BIGINT, asset VARCHAR, "
             "partition_key VARCHAR, run_id VARCHAR, step INTEGER, created_at TIMESTAMPTZ, "
             "code_version VARCHAR, data_version VARCHAR, row_count BIGINT, kind VARCHAR, "
             "upstream VARCHAR, PRIMARY KEY (asset, partition_key))",
-            _LATEST.format(cols=_MAT_COLS)),
+            f"SELECT {_MAT_COLS} FROM {{source}}"),
     # a step covers a list of partitions: one attempt per partition, executed steps only
     Current("current_attempts", "steps", "asset, partition_key", _ATTEMPT_COLS,
             "CREATE TABLE IF NOT EXISTS current_attempts (seq BIGINT, run_id VARCHAR, step "
@@ -110,15 +112,14 @@ CURRENT = (
             "error_kind VARCHAR, code_version VARCHAR, ended_at TIMESTAMPTZ, input_seq BIGINT, "
             "PRIMARY KEY (asset, partition_key))",
             f"SELECT {_ATTEMPT_COLS} FROM (SELECT *, unnest(partitions) AS partition_key FROM "
-            "{source} WHERE status IN ('success', 'failed')) QUALIFY row_number() OVER "
-            "(PARTITION BY {key} ORDER BY seq DESC) = 1"),
+            "{source} WHERE status IN ('success', 'failed'))"),
     Current("current_checks", "check_results", "asset, partition_key, check_name", _CHECK_COLS,
             "CREATE TABLE IF NOT EXISTS current_checks (seq BIGINT, run_id VARCHAR, step INTEGER, "
             "asset VARCHAR, partition_key VARCHAR, check_name VARCHAR, kind VARCHAR, severity "
             "VARCHAR, passed BOOLEAN, observed VARCHAR, failing BIGINT, message VARCHAR, sample "
             "VARCHAR, created_at TIMESTAMPTZ, stage VARCHAR, "
             "PRIMARY KEY (asset, partition_key, check_name))",
-            _LATEST.format(cols=_CHECK_COLS)),
+            f"SELECT {_CHECK_COLS} FROM {{source}}"),
 )
 CURRENT_OF = {c.history: c for c in CURRENT}  # history table -> its current table
 DDL += "\n".join(c.ddl + ";" for c in CURRENT) + "\n"
@@ -141,13 +142,6 @@ MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
     3: [statement for c in CURRENT for statement in c.rebuild()],
     4: ["ALTER TABLE steps ADD COLUMN IF NOT EXISTS log VARCHAR"],
 }
-
-
-def count_issued(con, issued: str) -> None:
-    """Keep the counter of ids like ``issued`` (r00012) at or above it."""
-    number = int(issued[1:]) if issued[1:].isdigit() else 0
-    con.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
-                "value = greatest(value, excluded.value)", [issued[:1], number])
 
 
 def last_ids(con) -> dict[str, int]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from duck_cli.code_version import schema_of
 from duck_cli.errors import DuckError
 from duck_cli.records import Snapshot
-from duck_cli.state import lake
 from duck_cli.state.dbfile import connect
 from duck_cli.sql import PROD, env_schema, env_slug
 from duck_cli.state.warehouse import identity, ledger_of
@@ -36,9 +35,10 @@ class Facts:
 
 def shown(project) -> str:
     """The warehouse path as a user knows it: relative to the project folder when inside."""
-    cfg = lake.lake_of(project.settings)
-    if cfg is not None:
-        return f"{cfg.data_path} (DuckLake)"
+    if project.settings.lake:  # (a lake's modules load only for a lake project)
+        import duck_cli.state.lake as lake
+
+        return f"{lake.lake_of(project.settings).data_path} (DuckLake)"
     path = project.settings.warehouse
     try:
         return str(path.relative_to(project.root))
@@ -126,7 +126,7 @@ def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
     warehouse open and checks the rest itself."""
     if not any(m.kind == "materialization" for m in snap.current.values()):
         return snap
-    if lake.lake_of(project.settings) is not None:  # its last committed snapshot, even while
+    if project.settings.lake:  # a lake: its last committed snapshot, even while
         # a writer works (a lake that cannot be attached is one clear error, as for writers)
         return without_lost(snap, lost_partitions(snap, lake_facts(project), shown(project),
                                                   project.assets))
@@ -144,6 +144,8 @@ def reader_check(project, snap: Snapshot, *, locked: bool) -> Snapshot:
 def lake_facts(project) -> Facts:
     """The facts of the project's lake at its last committed snapshot (a StateError when the
     lake cannot be attached: its catalog down, a wrong password or data path)."""
+    import duck_cli.state.lake as lake
+
     cfg = lake.lake_of(project.settings)
     con = lake.connect(project.settings, cfg, read_only=True)
     try:

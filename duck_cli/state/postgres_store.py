@@ -35,8 +35,8 @@ class PgStore:
         self.con = con
         self.path = where  # for messages: where the state lives (never a password)
 
-    def close(self) -> None:
-        """Close the connection."""
+    def close(self, *, final: bool = True) -> None:
+        """Close the connection (``final`` is a local catalog's)."""
         self.con.close()
 
     def _all(self, sql: str, params=None) -> list[tuple]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from duck_cli.state.catalog_schema import CURRENT_OF
+from duck_cli.state.catalog_schema import CURRENT_OF, last_ids
 
 
 def prune_history(con, keep_runs: int | None, older_than: datetime | None,
@@ -15,6 +15,9 @@ def prune_history(con, keep_runs: int | None, older_than: datetime | None,
     con.execute("BEGIN TRANSACTION")
     try:
         doomed = _prunable(con, keep_runs, older_than)
+        if doomed:  # ids are issued above the highest recorded: remember the deleted ones
+            con.execute("INSERT OR REPLACE INTO counters VALUES ('r', ?), ('b', ?)",
+                        list(last_ids(con).values()))
         counts = {t: _delete_runs(con, t, doomed) for t in
                   ("check_results", "steps", "materializations", "runs")}
         if doomed and not dry_run:  # the latest check results left may be older ones: derive

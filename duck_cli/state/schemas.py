@@ -42,11 +42,16 @@ def relation_key(name: str) -> str:
     return f"{schema}.{table}".lower()
 
 
-def create_schemas(con, env: str, schemas: tuple[str, ...]) -> None:
+def create_schemas(con, env: str, schemas: tuple[str, ...],
+                   found: frozenset[str] | None = None) -> frozenset[str]:
     """Create the asset schemas (an environment's copies of them, and production's, which an
-    environment's search path names too)."""
-    for name in missing_schemas(env, schemas, _schemas(con)):
+    environment's search path names too); the database's schemas after. ``found``: its
+    schemas when the caller knows them (else they are read)."""
+    found = _schemas(con) if found is None else found
+    missing = missing_schemas(env, schemas, found)
+    for name in missing:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(name)}")
+    return found | frozenset(missing)
 
 
 def missing_schemas(env: str, schemas: tuple[str, ...], found: frozenset[str]) -> list[str]:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from duck_cli.state import catalog as cat
 from duck_cli.graph import partitions as parts
-from duck_cli.state import extensions, lake, observe, table_cache
+from duck_cli.state import extensions, observe, table_cache
 from duck_cli.state.warehouse import Warehouse
 from duck_cli.models import Project
 from duck_cli.records import Attempt, CheckRow, Mat, RunRow, Snapshot
@@ -170,15 +170,6 @@ def observe_tables(project: Project, now: datetime, tables, con) -> dict:
     if project.settings.lake is not None:
         return {}
     path = project.settings.warehouse
-    cfg = lake.lake_of(project.settings)
-    if cfg is not None:  # the lake's last committed snapshot: readable while a writer works
-        con = lake.connect(project.settings, cfg, read_only=True)
-        try:
-            wh = Warehouse(con, path)
-            return {a.name: wh.observe_table(a, parts.partition_keys(a.partitions, now))
-                    for a in tables}
-        finally:
-            con.close()
     if path.exists():
         literal = str(path).replace("'", "''")
         try:

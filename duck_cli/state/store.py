@@ -28,8 +28,8 @@ from duck_cli.records import Backfill, Batch, CheckRow, LedgerRow, RunRow, Snaps
 class StateStore(Protocol):
     """An open connection to the state's records (a local catalog file, a PostgreSQL schema)."""
 
-    def close(self) -> None:
-        """Close the connection."""
+    def close(self, *, final: bool = True) -> None:
+        """Close the connection (``final``: a local catalog's `catalog._detach`)."""
 
     def snapshot(self, scope=None) -> Snapshot:
         """Current materializations, latest attempts and checks per asset partition (at least

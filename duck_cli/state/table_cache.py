@@ -18,7 +18,6 @@ from pathlib import Path
 
 from duck_cli.models import Asset, Settings
 from duck_cli.sql import split_relation
-from duck_cli.state import lake
 from duck_cli.state.versions import load_cache, save_cache
 
 
@@ -43,7 +42,7 @@ def cache_path(settings: Settings) -> Path:
 
 def cacheable(settings: Settings) -> bool:
     """Whether the warehouse is a local file whose stamp tells a change (not a lake)."""
-    return settings.lake is None and lake.lake_of(settings) is None
+    return settings.lake is None
 
 
 def in_warehouse(asset: Asset, settings: Settings) -> bool:

@@ -30,11 +30,17 @@ _LEDGER_COLUMNS = """(
   created_at TIMESTAMPTZ, code_version VARCHAR, data_version VARCHAR, row_count BIGINT,
   kind VARCHAR, upstream VARCHAR)"""
 _LEDGER_DDL = f"""
+BEGIN TRANSACTION;
 CREATE SCHEMA IF NOT EXISTS _duck;
 CREATE TABLE IF NOT EXISTS _duck.ledger {_LEDGER_COLUMNS};
 CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
 INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS (FROM _duck.identity);
+COMMIT;
 """
+# the warehouse's schemas, and whether its ledger and identity exist (made in one transaction)
+_LAYOUT = ("SELECT (SELECT list(schema_name) FROM duckdb_schemas() WHERE database_name = "
+           "current_database()), (SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+           "current_database() AND schema_name = '_duck' AND table_name IN ('ledger', 'identity'))")
 _ENV_DDL = """
 CREATE SCHEMA IF NOT EXISTS {tables};
 CREATE SCHEMA IF NOT EXISTS {housekeeping};
@@ -160,14 +166,20 @@ class Warehouse:
             con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:
             con.execute("SET memory_limit = ?", [settings.memory_limit])
+        found = None
         if not read_only:
-            con.execute(_LEDGER_DDL)
+            schemas, made = con.execute(_LAYOUT).fetchone()
+            found = frozenset(schemas)
+            if made < 2:  # a new warehouse (a CREATE IF NOT EXISTS costs a write transaction)
+                con.execute(_LEDGER_DDL)
+                found = None
         if not read_only and settings.env != PROD:
             con.execute(_ENV_DDL.format(tables=quote_ident(env_schema(settings.env)),
                                         housekeeping=quote_ident(env_schema(settings.env, "_duck"))))
+            found = None
         if not read_only:
-            create_schemas(con, settings.env, settings.asset_schemas)
-        set_search_path(con, settings.env, settings.asset_schemas)
+            found = create_schemas(con, settings.env, settings.asset_schemas, found)
+        set_search_path(con, settings.env, settings.asset_schemas, found)
         try:
             extensions.prepare(con, settings)
         except BaseException:

@@ -120,7 +120,8 @@ NOT_FOR_A_FILE_BACKFILL = ("psycopg", "ctypes", "tempfile", "random", "xml.etree
                            "duck_cli.report.environments", "duck_cli.report.ci",
                            "duck_cli.cli.options_read", "duck_cli.cli.options_more",
                            "duck_cli.report.render_read", "duck_cli.report.lineage",
-                           "duck_cli.report.status", "duck_cli.report.summary")
+                           "duck_cli.report.status", "duck_cli.report.summary",
+                           "duck_cli.state.lake", "duck_cli.state.lake_tables")
 
 
 @pytest.mark.materialized

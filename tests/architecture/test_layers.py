@@ -28,8 +28,10 @@ ALLOWED = {
 }
 # Heavy modules that stay lazy like third-party ones: DuckDB's engine, the manifest schema
 # compiled to Python (about 30 ms to import) and the validation stages (entries, rules, schema,
-# SQL: about 20 ms); a project read from the validation cache needs neither.
-LAZY = {"duck_cli.engine", "duck_cli.manifest.compiled", "duck_cli.manifest.validate"}
+# SQL: about 20 ms); a project read from the validation cache needs neither. The lake's module
+# (with its tables and configuration, about 5 ms) loads only for a project with a lake.
+LAZY = {"duck_cli.engine", "duck_cli.manifest.compiled", "duck_cli.manifest.validate",
+        "duck_cli.state.lake"}
 PURE = {"manifest", "graph", "health", "plan"}  # may not reach the database
 
 
