@@ -92,7 +92,7 @@ class Runner:
             for d in st.after:
                 dependents.setdefault(d, []).append(st.index)
         ready = [i for i, deps in waiting.items() if not deps]
-        workers, running, pool = _Workers(self), {}, _Threads()
+        workers, running, pool = _Workers(self), {}, _Threads(jobs)
         try:
             while ready or running:
                 while ready and len(running) < jobs and not self.s.interrupted:
@@ -247,30 +247,37 @@ def default_jobs() -> int:
 
 
 class _Threads:
-    """A thread per job, and the jobs finished so far: what `run_concurrently` needs of a
-    pool (it never starts more jobs than it has workers), without importing
-    concurrent.futures and the logging it loads on every command (about 5 ms)."""
+    """At most ``size`` long-lived worker threads (each keeps its warehouse connection,
+    `_Workers`) and the jobs finished so far: what `run_concurrently` needs of a pool, without
+    importing concurrent.futures and the logging it loads (about 5 ms a command)."""
 
-    def __init__(self):
-        from queue import SimpleQueue
+    def __init__(self, size: int):
+        from queue import Empty, SimpleQueue
 
+        self.size, self.empty = size, Empty
+        self.todo: SimpleQueue = SimpleQueue()  # (job, work, arg), None to stop a thread
         self.done: SimpleQueue = SimpleQueue()  # (job, results, error) as jobs end
         self.threads: list[threading.Thread] = []
+        self.jobs = 0
 
     def start(self, work, arg) -> int:
-        """Run ``work(arg)`` on a new thread; the job's number."""
-        job = len(self.threads)
+        """Queue ``work(arg)`` for a worker thread (started when fewer than ``size`` run);
+        the job's number."""
+        job, self.jobs = self.jobs, self.jobs + 1
+        self.todo.put((job, work, arg))
+        if len(self.threads) < self.size:
+            thread = threading.Thread(target=self._serve, name=f"duck-step-{len(self.threads)}")
+            self.threads.append(thread)
+            thread.start()
+        return job
 
-        def run() -> None:
+    def _serve(self) -> None:
+        while (item := self.todo.get()) is not None:
+            job, work, arg = item
             try:
                 self.done.put((job, work(arg), None))
             except BaseException as err:  # noqa: BLE001 - raised again on the caller's thread
                 self.done.put((job, None, err))
-
-        thread = threading.Thread(target=run, name=f"duck-step-{job}")
-        self.threads.append(thread)
-        thread.start()
-        return job
 
     def finished(self) -> list[tuple[int, list | None, BaseException | None]]:
         """The jobs that ended, waiting for one at least: (job, results, error raised)."""
@@ -280,7 +287,14 @@ class _Threads:
         return out
 
     def join(self) -> None:
-        """Wait for every thread to end."""
+        """Drop the jobs not started yet, stop the threads and wait for them."""
+        try:
+            while True:
+                self.todo.get_nowait()
+        except self.empty:
+            pass
+        for _thread in self.threads:
+            self.todo.put(None)
         for thread in self.threads:
             thread.join()
 

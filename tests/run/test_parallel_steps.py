@@ -317,3 +317,22 @@ def test_a_bad_slice_in_a_shared_transaction_fails_alone_and_keeps_its_rows(tmp_
                                 "ORDER BY ALL") == before
     counts = duck.json("status", "daily")["assets"][0]["partitions"]
     assert (counts["failed"], counts["failed_ranges"]) == (1, ["2026-01-15"])
+
+
+def test_steps_side_by_side_reuse_one_connection_per_worker(tmp_path, monkeypatch):
+    """Twelve independent steps on two workers: two worker connections, each reused for the
+    steps its thread takes (a connection per step would repeat its set-up every time)."""
+    from duck_cli.state.warehouse import Warehouse
+
+    opened = []
+    real = Warehouse.worker
+
+    def counted(self):  # the real worker connection, counted
+        opened.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Warehouse, "worker", counted)
+    root = _project(tmp_path, "wide2", WIDE.replace("strategy: table", "strategy: view"), jobs=2)
+    Duck(root, now=NOW)("materialize")
+    assert 1 <= len(opened) <= 2, len(opened)
+    assert warehouse_rows(root, "SELECT count(*) FROM w11") == [(12,)]

@@ -98,3 +98,18 @@ def test_the_snapshot_holds_each_current_materialization_as_recorded(duck, proje
     runs = {current[("zone_metrics", d)].run_id for d in ("2026-03-10", "2026-03-11", "2026-03-12")}
     assert len(runs) == 2  # two publishes, each partition with its own
     assert all(m.created_at.tzinfo is not None for m in current.values())
+
+
+@pytest.mark.materialized
+def test_a_writing_command_leaves_the_catalog_checkpointed_for_its_readers(duck, project):
+    """A run records its start without checkpointing the catalog (its own end replays that
+    short log), and its end leaves at most a short log: every later open, a reader's too,
+    would replay a long one."""
+    from duck_cli.state.catalog import SMALL_WAL
+
+    duck("materialize", "--force", "stg_trips+")
+    wal = project / ".duck" / "catalog.duckdb.wal"
+    assert not wal.exists() or wal.stat().st_size <= SMALL_WAL, wal.stat().st_size
+    runs = catalog_rows(project, "SELECT run_id, status FROM runs ORDER BY run_id")
+    assert runs[-1][1] == "success" and len(runs) == 2, runs
+    assert _status(duck)["assets"] and check_consistency(project) == []
