@@ -65,20 +65,37 @@ def _unnested(rows: list[tuple]) -> tuple[str, list]:
 def keep_current(con, table: str, rows: list[tuple]) -> None:
     """Bring the current_* table of a history table up to date with the rows just written, in
     the same transaction (so the latest rows never disagree with the history)."""
-    if rows:
-        select, columns = _unnested(rows)
-        con.execute(CURRENT_OF[table].upsert(f"(SELECT {select})",
-                                              distinct=_distinct(table, rows)), columns)
+    keys = _keys(table, rows)
+    if not keys:  # (steps that built nothing: no attempt to keep)
+        return
+    current = CURRENT_OF[table]
+    select, columns = _unnested(rows)
+    source = f"(SELECT {select})"
+    if len(keys) != len(set(keys)):
+        con.execute(current.upsert(source), columns)
+    elif _held(con, current, keys):
+        con.execute(current.upsert(source, distinct=True), columns)
+    else:  # keys new to the table (a first build, new partitions): a plain INSERT, the
+        # cheapest of the three (no window, no conflict to resolve)
+        con.execute(f"INSERT INTO {current.table} ({current.columns}) "
+                    f"{current.derive(source, distinct=True)}", columns)
 
 
-def _distinct(table: str, rows: list[tuple]) -> bool:
-    """Whether no key of the current_* table repeats among a batch's rows (as usual): then the
-    upsert needs no window to pick the latest row of each key (a third of its cost)."""
+def _keys(table: str, rows: list[tuple]) -> list[tuple]:
+    """The keys of the current_* table among a batch's rows."""
     if table == "steps":
-        keys = [(r.asset, p) for r in rows if r.status in ("success", "failed")
+        return [(r.asset, p) for r in rows if r.status in ("success", "failed")
                 for p in r.partitions]
-    elif table == "materializations":
-        keys = [(r.asset, r.partition_key) for r in rows]
-    else:
-        keys = [(r.asset, r.partition_key, r.check_name) for r in rows]
-    return len(keys) == len(set(keys))
+    if table == "materializations":
+        return [(r.asset, r.partition_key) for r in rows]
+    return [(r.asset, r.partition_key, r.check_name) for r in rows]
+
+
+def _held(con, current, keys: list[tuple]) -> bool:
+    """Whether the current_* table holds any of ``keys`` already (the keys as JSON text:
+    DuckDB 1.x binds a Python list item by item)."""
+    names = [k.strip() for k in current.key.split(",")]
+    pairs = ", ".join(f"unnest(from_json(?, '[\"VARCHAR\"]')) AS k{i}" for i in range(len(names)))
+    on = " AND ".join(f"t.{n} = w.k{i}" for i, n in enumerate(names))
+    return con.execute(f"SELECT count(*) FROM {current.table} t SEMI JOIN (SELECT {pairs}) w "
+                       f"ON {on}", [json.dumps(list(c)) for c in zip(*keys)]).fetchone()[0] > 0

@@ -146,9 +146,9 @@ MIGRATIONS: dict[int, list[str]] = {  # MIGRATIONS[v] upgrades schema v to v + 1
 
 def last_ids(con) -> dict[str, int]:
     """The last run (``r``) and backfill (``b``) number ever issued: the counters, or the ids
-    still recorded if higher (a catalog written before the counters)."""
-    counted = dict(con.execute("SELECT name, value FROM counters").fetchall())
-    return {prefix: max(counted.get(prefix, 0), con.execute(
-        f"SELECT ({highest(col, tables)})").fetchone()[0])
-        for prefix, col, tables in (("r", "run_id", ("runs",)),
-                                    ("b", "backfill_id", ("backfills",)))}
+    still recorded if higher (a catalog written before the counters), in one query."""
+    counted_r, counted_b, runs, backfills = con.execute(
+        "SELECT (SELECT value FROM counters WHERE name = 'r'), (SELECT value FROM counters "
+        f"WHERE name = 'b'), ({highest('run_id', ('runs',))}), "
+        f"({highest('backfill_id', ('backfills',))})").fetchone()
+    return {"r": max(counted_r or 0, runs), "b": max(counted_b or 0, backfills)}
