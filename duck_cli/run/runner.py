@@ -252,9 +252,9 @@ class _Threads:
     importing concurrent.futures and the logging it loads (about 5 ms a command)."""
 
     def __init__(self, size: int):
-        from queue import Empty, SimpleQueue
+        from queue import SimpleQueue
 
-        self.size, self.empty = size, Empty
+        self.size = size
         self.todo: SimpleQueue = SimpleQueue()  # (job, work, arg), None to stop a thread
         self.done: SimpleQueue = SimpleQueue()  # (job, results, error) as jobs end
         self.threads: list[threading.Thread] = []
@@ -288,10 +288,12 @@ class _Threads:
 
     def join(self) -> None:
         """Drop the jobs not started yet, stop the threads and wait for them."""
+        from queue import Empty
+
         try:
             while True:
                 self.todo.get_nowait()
-        except self.empty:
+        except Empty:
             pass
         for _thread in self.threads:
             self.todo.put(None)

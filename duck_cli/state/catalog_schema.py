@@ -81,21 +81,32 @@ class Current:
         return rows if distinct else (f"{rows} QUALIFY row_number() OVER (PARTITION BY "
                                       f"{self.key} ORDER BY seq DESC) = 1")
 
+    def insert(self, source: str, *, distinct: bool = False) -> str:
+        """Insert the latest row per key among ``source``'s rows (keys the table lacks)."""
+        return f"INSERT INTO {self.table} ({self.columns}) {self.derive(source, distinct=distinct)}"
+
     def upsert(self, source: str, *, distinct: bool = False) -> str:
         """Keep the table current with ``source``'s rows: insert new keys, replace a row only
         by a newer one (higher seq), so a batch replayed or recovered out of order is harmless."""
         cols = [c.strip() for c in self.columns.split(",")]
         keys = {k.strip() for k in self.key.split(",")}
         sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
-        return (f"INSERT INTO {self.table} ({self.columns}) "
-                f"{self.derive(source, distinct=distinct)} "
+        return (f"{self.insert(source, distinct=distinct)} "
                 f"ON CONFLICT ({self.key}) DO UPDATE SET {sets} "
                 f"WHERE excluded.seq > {self.table}.seq")
 
     def rebuild(self) -> list[str]:
         """Statements that derive the whole table again from history (migration, prune)."""
-        return [self.ddl, f"DELETE FROM {self.table}",
-                f"INSERT INTO {self.table} ({self.columns}) {self.derive(self.history)}"]
+        return [self.ddl, f"DELETE FROM {self.table}", self.insert(self.history)]
+
+    def keys_of(self, rows: list[tuple]) -> list[tuple]:
+        """The keys of this table among a batch of its history's records (as ``rows_of``)."""
+        if self.history == "steps":
+            return [(r.asset, p) for r in rows if r.status in EXECUTED for p in r.partitions]
+        return [tuple(getattr(r, k) for k in self.key.split(", ")) for r in rows]
+
+
+EXECUTED = ("success", "failed")  # the steps whose partitions have an attempt to keep
 
 
 CURRENT = (
@@ -112,7 +123,7 @@ CURRENT = (
             "error_kind VARCHAR, code_version VARCHAR, ended_at TIMESTAMPTZ, input_seq BIGINT, "
             "PRIMARY KEY (asset, partition_key))",
             f"SELECT {_ATTEMPT_COLS} FROM (SELECT *, unnest(partitions) AS partition_key FROM "
-            "{source} WHERE status IN ('success', 'failed'))"),
+            "{source} WHERE status IN " + str(EXECUTED) + ")"),
     Current("current_checks", "check_results", "asset, partition_key, check_name", _CHECK_COLS,
             "CREATE TABLE IF NOT EXISTS current_checks (seq BIGINT, run_id VARCHAR, step INTEGER, "
             "asset VARCHAR, partition_key VARCHAR, check_name VARCHAR, kind VARCHAR, severity "
