@@ -98,6 +98,33 @@ class Builder:
         self.asset = local_reads(self.wh, self.asset, [i.source for i in self.inputs],
                                  self.s.project.assets)
 
+    def create_empty(self) -> bool:
+        """Create the asset's new incremental table, empty, with the columns its SQL gives
+        these partitions, in a transaction of its own: every slice can then be built side by
+        side (`Runner.run_concurrently`) instead of all after the first. False if that cannot
+        be done here (a missing input, an SQL error): the first step then creates the table,
+        and says what is wrong."""
+        from duck_cli.engine import duckdb
+
+        try:
+            self.open_inputs()
+        except inputs.SourceFileError:
+            return False
+        try:
+            create_macros(self.wh.con, self.s.project, self.asset.macros)
+            sql, name = self.asset.materialize.sql, self.asset.relation
+            self.wh.begin()
+            self.wh.con.execute(f"CREATE TABLE {self.wh.relation(name)} AS SELECT * FROM (\n"
+                                f"{sql}\n) LIMIT 0", used_params(sql, self.params))
+            self.wh.mark(name, "BASE TABLE")
+            self.wh.commit()
+            return True
+        except duckdb.Error as err:
+            rollback_or_raise(self.wh, err)
+            return False
+        finally:
+            inputs.drop(self.wh.con, self.inputs)
+
     def replace_table(self) -> int:
         """Replace the whole table from the SQL (inside the caller's transaction); its rows."""
         name = self.asset.relation

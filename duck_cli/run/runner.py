@@ -15,13 +15,14 @@ import time
 from duck_cli.health.assess import Health, breaks_readers, upstream_partitions
 from duck_cli.models import FULL_REFRESH, Asset
 from duck_cli.plan.builder import Plan
-from duck_cli.plan.steps import Step
+from duck_cli.plan.steps import Step, slices_in_parallel
 from duck_cli.records import RunStatus, StepRecord
 from duck_cli.run import inputs, python_process
 from duck_cli.run.build import Builder
 from duck_cli.run.lake_publish import LakeBuilder
 from duck_cli.run.group import creates_table, run_group, shares_transaction
 from duck_cli.run.checks import check_records
+from duck_cli.run.transaction import plain_step
 from duck_cli.run.session import Session, StepResult
 
 
@@ -86,11 +87,13 @@ class Runner:
         are plain statements on their table (`_simple`) go to a worker in groups that share one
         transaction (`group.run_group`). Results are recorded on this thread, so the catalog
         batch and the progress stay single-threaded."""
-        waiting = {st.index: set(st.after) for st in self.plan.steps}
+        created = self._create_tables()
+        waiting = {st.index: set(st.after) - ({created[st.asset]} if st.asset in created
+                                              else set()) for st in self.plan.steps}
         dependents: dict[int, list[int]] = {}
-        for st in self.plan.steps:
-            for d in st.after:
-                dependents.setdefault(d, []).append(st.index)
+        for i, deps in waiting.items():
+            for d in deps:
+                dependents.setdefault(d, []).append(i)
         ready = [i for i, deps in waiting.items() if not deps]
         workers, running, pool = _Workers(self), {}, _Threads(jobs)
         try:
@@ -119,7 +122,43 @@ class Runner:
         finally:
             pool.join()
             workers.close()
+            self._drop_unfilled(created)
         self.results.sort(key=lambda r: r.step)
+
+    def _create_tables(self) -> dict[str, int]:
+        """Before the steps run side by side: each new incremental table whose slices may be
+        built side by side (`slices_in_parallel`, plain statements) and whose first step
+        reads nothing this run builds is created empty (`Builder.create_empty`), so that its
+        first slice no longer goes before the others. The assets made, with their first
+        step (which the others then do not wait for)."""
+        s, firsts, count = self.s, {}, {}
+        if s.wh.lake:  # a lake's group creates the table with its first slices instead
+            return {}
+        for st in self.plan.steps:
+            firsts.setdefault(st.asset, st)
+            count[st.asset] = count.get(st.asset, 0) + 1
+        made = {}
+        for name, st in firsts.items():
+            asset = s.project.assets[name]
+            if (count[name] > 1 and not st.after and slices_in_parallel(asset)
+                    and plain_step(s.wh, asset) and s.wh.table_kind(asset.relation) is None
+                    and self.builder(st, asset, list(st.keys)).create_empty()):
+                made[name] = st.index
+        return made
+
+    def _drop_unfilled(self, made: dict[str, int]) -> None:
+        """Drop a table `_create_tables` made that no step filled (each failed, or none ran
+        before a Ctrl-C): a first build that fails leaves no table, as it did when its first
+        step created it (and an environment then reads production's)."""
+        from duck_cli.engine import duckdb
+
+        filled = {r.asset for r in self.results if r.status == RunStatus.SUCCESS}
+        for name in made:
+            if name not in filled:
+                try:
+                    self.s.wh.drop(name)
+                except duckdb.Error:  # kept empty; the next build fills it
+                    pass
 
     def _next_batch(self, ready: list[int], free: int, waiting, dependents):
         """The steps one worker takes next (`_take`), as (step, asset, keys to build), and the

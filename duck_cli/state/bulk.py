@@ -62,20 +62,21 @@ def _unnested(rows: list[tuple]) -> tuple[str, list]:
     return select, [json.dumps([_json_value(v) for v in c]) for c in columns]
 
 
-def keep_current(con, table: str, rows: list[tuple]) -> None:
+def keep_current(con, table: str, rows: list[tuple], empty: bool = False) -> None:
     """Bring the current_* table of a history table up to date with the rows just written, in
     the same transaction (so the latest rows never disagree with the history): a plain INSERT
-    when none of the batch's keys is there yet (a first build, new partitions), else an upsert
-    (without the window that picks each key's latest row when no key repeats)."""
+    when none of the batch's keys is there yet (a first build, new partitions; ``empty``: the
+    table holds nothing, no need to look), else an upsert (without the window that picks each
+    key's latest row when no key repeats)."""
     current = CURRENT_OF[table]
     keys = current.keys_of(rows)
     if not keys:  # (steps that built nothing: no attempt to keep)
         return
     select, columns = _unnested(rows)
     source, distinct = f"(SELECT {select})", len(keys) == len(set(keys))
-    held = con.execute(f"SELECT count(*) FROM {current.table} SEMI JOIN "
-                       f"({key_relation(current.key)}) USING ({current.key})",
-                       key_params(current.key, keys)).fetchone()[0]
+    held = not empty and con.execute(f"SELECT count(*) FROM {current.table} SEMI JOIN "
+                                     f"({key_relation(current.key)}) USING ({current.key})",
+                                     key_params(current.key, keys)).fetchone()[0]
     statement = current.upsert if held or not distinct else current.insert
     con.execute(statement(source, distinct=distinct), columns)
 

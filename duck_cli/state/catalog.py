@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Mapping
 
 from duck_cli.errors import StateError
 from duck_cli.records import (Attempt, Backfill, BackfillRecord, BackfillStatus, Batch, CheckRow,
-                              RunRow, Snapshot, StepRecord)
+                              RunRow, RunStatus, Snapshot, StepRecord)
 from duck_cli.state.bulk import (bulk_insert as _bulk_insert, keep_current as _keep_current,
                                  key_params, key_relation)
 from duck_cli.state.catalog_schema import (DDL as _DDL, LATEST_ATTEMPTS, LATEST_CHECKS,
@@ -146,6 +146,7 @@ class Catalog(History):
         self.path = path
         self._detach = detach  # set when attached to another connection
         self.attached_to = None  # the warehouse connection it is attached to, if any
+        self.fresh = False  # created by this connection, nothing written yet: empty
 
     def close(self, *, final: bool = True) -> None:
         """Close the connection (and detach the file, if attached: ``final=False`` when the
@@ -164,6 +165,7 @@ class Catalog(History):
             # one transaction: one commit to the log instead of one per table
             self.con.execute(f"BEGIN TRANSACTION; {_DDL}; INSERT OR REPLACE INTO duck_meta "
                              f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT")
+            self.fresh = True
         elif version > SCHEMA_VERSION:
             raise StateError(f"{self.path} was written by a newer duck (catalog schema "
                              f"{version}, this duck knows {SCHEMA_VERSION})",
@@ -206,6 +208,8 @@ class Catalog(History):
     def snapshot(self, scope: Mapping[str, Iterable[str]] | None = None) -> Snapshot:
         """Current materializations, latest attempts and checks per asset partition; with a
         ``scope`` (asset -> keys) only those keys' current materializations are read."""
+        if self.fresh:  # a catalog this command just created records nothing: no queries
+            return Snapshot.empty()
         self.con.execute("BEGIN TRANSACTION")
         try:
             current, lost = mats(self._current_rows(scope))
@@ -248,7 +252,12 @@ class Catalog(History):
 
     def set_meta(self, key: str, value: str) -> None:
         """Keep a value in duck_meta."""
-        _put(self.con, "duck_meta", "key", {"key": key, "value": value})
+        record = {"key": key, "value": value}
+        if self.fresh:  # a catalog just created holds no value yet
+            _insert(self.con, "duck_meta", record)
+        else:
+            _put(self.con, "duck_meta", record, "key")
+        self.fresh = False
 
     def _latest_checks(self) -> dict[tuple[str, str], tuple[CheckRow, ...]]:
         rows = self.con.execute(
@@ -319,6 +328,8 @@ class Catalog(History):
 
     def max_step_seq(self) -> int:
         """The highest step/check sequence number recorded."""
+        if self.fresh:
+            return 0
         return self.con.execute("SELECT greatest((SELECT coalesce(max(seq), 0) FROM steps), "
                                 "(SELECT coalesce(max(seq), 0) FROM check_results))").fetchone()[0]
 
@@ -328,20 +339,22 @@ class Catalog(History):
         """Write a batch in one transaction (runs and backfills replace the record with the
         same id). The id counters are not touched: `last_ids` takes the highest id recorded,
         and `duck prune` raises the counters before it deletes a run."""
+        empty, self.fresh = self.fresh, False  # a new catalog's current_* tables are empty
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for run in batch.runs:
-                _put(self.con, "runs", "run_id", run._asdict())
+            for run in batch.runs:  # a run's first record (running) has a new id
+                (_insert(self.con, "runs", run._asdict()) if run.status == RunStatus.RUNNING
+                 else _put(self.con, "runs", run._asdict(), "run_id"))
             for bf in batch.backfills:
                 if isinstance(bf, BackfillStatus):
                     self.con.execute("UPDATE backfills SET status = ? WHERE backfill_id = ?",
                                      [bf.status, bf.backfill_id])
-                else:
-                    _put(self.con, "backfills", "backfill_id", bf._asdict())
+                else:  # a new backfill's request (`run.backfill.record`)
+                    _insert(self.con, "backfills", bf._asdict())
             for table, rows in (("steps", batch.steps), ("materializations", batch.mats),
                                 ("check_results", batch.checks)):
                 _bulk_insert(self.con, table, rows)
-                _keep_current(self.con, table, rows)
+                _keep_current(self.con, table, rows, empty)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -350,16 +363,20 @@ class Catalog(History):
     def restamp(self, versions: list[tuple[int, str]]) -> None:
         """Rewrite the data version of recorded source observations, by seq (the migration
         from size:mtime to content versions: the same data, so nothing downstream is stale)."""
+        self.fresh = False
         for table in ("materializations", "current_materializations"):
             self.con.executemany(f"UPDATE {table} SET data_version = ? WHERE seq = ?",
                                  [[v, seq] for seq, v in versions])
 
     def last_ids(self) -> dict[str, int]:
         """The last run (``r``) and backfill (``b``) number ever issued, pruned ones included."""
+        if self.fresh:
+            return {"r": 0, "b": 0}
         return last_ids(self.con)
 
     def mark_abandoned(self, run: RunRow, now: datetime) -> None:
         """Mark a run whose process died as abandoned."""
+        self.fresh = False
         self.con.execute(
             "UPDATE runs SET status = 'abandoned', ended_at = ?, error = ? WHERE run_id = ?",
             [now, f"process {run.pid} on {run.host} died before the run ended", run.run_id])
@@ -376,11 +393,16 @@ _MOVE_ASIDE = ("Refusing to touch it. Move it aside (e.g. `mv .duck/catalog.duck
 
 _RUN_COLS = ("run_id, command, status, started_at, ended_at, pid, host, args, backfill_id, error")
 
-def _put(con, table: str, key: str, record: dict) -> None:
+def _put(con, table: str, record: dict, key: str) -> None:
     """Replace the record with the same key, or insert it: an UPDATE, and an INSERT when it
     found none (a third of the cost of DuckDB's INSERT ... ON CONFLICT DO UPDATE)."""
     rest = [c for c in record if c != key]
     if not con.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in rest)} WHERE {key} = ?",
                        [record[c] for c in rest] + [record[key]]).fetchone()[0]:
-        con.execute(f"INSERT INTO {table} ({', '.join(record)}) VALUES "
-                    f"({', '.join('?' * len(record))})", list(record.values()))
+        _insert(con, table, record)
+
+
+def _insert(con, table: str, record: dict) -> None:
+    """Insert a record whose key is new."""
+    con.execute(f"INSERT INTO {table} ({', '.join(record)}) VALUES "
+                f"({', '.join('?' * len(record))})", list(record.values()))

@@ -39,6 +39,9 @@ def describe(info: dict | None) -> str:
             f"since {info.get('since')})")
 
 
+LOCK_INFO = 256  # bytes the lock file's holder record is padded to
+
+
 @contextmanager
 def write_lock(state_dir: Path, command: str, *, wait: float, now: datetime,
                on_wait: Callable[[dict | None], None] | None = None) -> Iterator[None]:
@@ -48,8 +51,13 @@ def write_lock(state_dir: Path, command: str, *, wait: float, now: datetime,
         _acquire(fd, state_dir, wait, on_wait)
         info = {"command": command, "pid": os.getpid(), "host": os.uname().nodename,
                 "since": now.isoformat()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        # written over, padded, not truncated first: truncating the file to nothing frees
+        # its block (0.1-0.6 ms here, more on a disk mounted with discard); JSON ignores
+        # the trailing spaces
+        data = json.dumps(info).ljust(LOCK_INFO).encode()
+        os.pwrite(fd, data, 0)
+        if os.fstat(fd).st_size > len(data):
+            os.ftruncate(fd, len(data))
         yield
     finally:
         os.close(fd)  # closing releases the flock

@@ -37,15 +37,28 @@ CREATE TABLE IF NOT EXISTS _duck.identity (id VARCHAR);
 INSERT INTO _duck.identity SELECT uuid()::VARCHAR WHERE NOT EXISTS (FROM _duck.identity);
 COMMIT;
 """
-# the warehouse's schemas, and whether its ledger and identity exist (made in one transaction)
+# the tables and views of the schemas $s (the asset schemas, as named in the environment)
+_KINDS = ("SELECT schema_name AS s, lower(table_name) AS n, 'BASE TABLE' AS k FROM "
+          "duckdb_tables() WHERE list_contains($s, schema_name) AND NOT temporary AND "
+          "database_name = current_database() UNION ALL SELECT schema_name, lower(view_name), "
+          "'VIEW' FROM duckdb_views() WHERE list_contains($s, schema_name) AND NOT internal "
+          "AND NOT temporary AND database_name = current_database()")
+# the warehouse's schemas, whether its ledger and identity exist (made in one transaction),
+# and `_KINDS`: one query where a writer opens the file (DDL later adds no asset relation)
 _LAYOUT = ("SELECT (SELECT list(schema_name) FROM duckdb_schemas() WHERE database_name = "
            "current_database()), (SELECT count(*) FROM duckdb_tables() WHERE database_name = "
-           "current_database() AND schema_name = '_duck' AND table_name IN ('ledger', 'identity'))")
+           "current_database() AND schema_name = '_duck' AND table_name IN ('ledger', "
+           f"'identity')), (SELECT list(r) FROM ({_KINDS}) AS r)")
 _ENV_DDL = """
 CREATE SCHEMA IF NOT EXISTS {tables};
 CREATE SCHEMA IF NOT EXISTS {housekeeping};
 CREATE TABLE IF NOT EXISTS {housekeeping}.ledger COLUMNS;
 """.replace("COLUMNS", _LEDGER_COLUMNS)
+
+
+def _mine(env: str, schemas: tuple[str, ...]) -> dict[str, str]:
+    """The asset schemas as named in the environment, to their production names."""
+    return {env_schema(env, s): s for s in schemas}
 
 
 def ledger_of(env: str) -> str:
@@ -75,7 +88,7 @@ class Warehouse:
     lake = False  # a DuckLake (state/lake.py) publishes differently: run/lake_publish.py
 
     def __init__(self, con, path: Path, kinds: dict[str, str] | None = None, env: str = PROD,
-                 schemas: tuple[str, ...] = ("main",)):
+                 schemas: tuple[str, ...] = ("main",), found: list | None = None):
         self.con = con
         self.path = path
         self.env, self.schema, self.ledger = env, env_schema(env), ledger_of(env)
@@ -86,8 +99,8 @@ class Warehouse:
         self._undo: list[tuple[str, str | None]] | None = None  # marks made in the transaction
         self.prelude: list[tuple[str, dict]] = []  # variables of every connection
         self.deferred: list[str] = []  # and its macros
-        if kinds is None:
-            self.load_kinds()
+        if kinds is None:  # ``found``: `_KINDS`'s rows, read as the file was opened
+            self.load_kinds(found)
 
     def worker(self) -> "Warehouse":
         """A connection for a worker thread: its own transactions, the same database, and the
@@ -115,16 +128,12 @@ class Warehouse:
         self.prelude = list(statements)
         self.deferred = list(deferred)
 
-    def load_kinds(self) -> None:
+    def load_kinds(self, found: list | None = None) -> None:
         """Read which tables and views exist (once; kept up to date as duck changes them).
         In place: worker connections share the dict."""
-        mine = {env_schema(self.env, s): s for s in self.schemas}
-        found = self.con.execute(
-            "SELECT schema_name, lower(table_name), 'BASE TABLE' FROM duckdb_tables() WHERE "
-            "list_contains($s, schema_name) AND NOT temporary AND database_name = "
-            "current_database() UNION ALL SELECT schema_name, lower(view_name), 'VIEW' FROM "
-            "duckdb_views() WHERE list_contains($s, schema_name) AND NOT internal AND NOT "
-            "temporary AND database_name = current_database()", {"s": list(mine)}).fetchall()
+        mine = _mine(self.env, self.schemas)
+        if found is None:
+            found = self.con.execute(_KINDS, {"s": list(mine)}).fetchall()
         self.kinds.clear()
         self.kinds.update({f"{mine[schema]}.{name}": kind for schema, name, kind in found})
 
@@ -166,13 +175,15 @@ class Warehouse:
             con.execute(f"SET threads = {int(settings.threads)}")
         if settings.memory_limit:
             con.execute("SET memory_limit = ?", [settings.memory_limit])
-        found = None
+        found = relations = None
+        asset_schemas = tuple(dict.fromkeys(("main", *settings.asset_schemas)))
         if not read_only:
-            schemas, made = con.execute(_LAYOUT).fetchone()
-            found = frozenset(schemas)
+            schemas, made, relations = con.execute(
+                _LAYOUT, {"s": list(_mine(settings.env, asset_schemas))}).fetchone()
+            found, relations = frozenset(schemas), [tuple(r.values()) for r in relations or ()]
             if made < 2:  # a new warehouse (a CREATE IF NOT EXISTS costs a write transaction)
                 con.execute(_LEDGER_DDL)
-                found = None
+                found |= {"_duck"}
         if not read_only and settings.env != PROD:
             con.execute(_ENV_DDL.format(tables=quote_ident(env_schema(settings.env)),
                                         housekeeping=quote_ident(env_schema(settings.env, "_duck"))))
@@ -185,7 +196,8 @@ class Warehouse:
         except BaseException:
             con.close()
             raise
-        return cls(con, settings.warehouse, env=settings.env, schemas=settings.asset_schemas)
+        return cls(con, settings.warehouse, env=settings.env, schemas=settings.asset_schemas,
+                   found=relations)
 
     def close(self) -> None:
         """Close the connection."""
