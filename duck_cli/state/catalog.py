@@ -147,6 +147,7 @@ class Catalog(History):
         self._detach = detach  # set when attached to another connection
         self.attached_to = None  # the warehouse connection it is attached to, if any
         self.fresh = False  # created by this connection, nothing written yet: empty
+        self.no_current = False  # ... and its current_* tables still empty (`write`)
 
     def close(self, *, final: bool = True) -> None:
         """Close the connection (and detach the file, if attached: ``final=False`` when the
@@ -165,7 +166,7 @@ class Catalog(History):
             # one transaction: one commit to the log instead of one per table
             self.con.execute(f"BEGIN TRANSACTION; {_DDL}; INSERT OR REPLACE INTO duck_meta "
                              f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT")
-            self.fresh = True
+            self.fresh = self.no_current = True
         elif version > SCHEMA_VERSION:
             raise StateError(f"{self.path} was written by a newer duck (catalog schema "
                              f"{version}, this duck knows {SCHEMA_VERSION})",
@@ -339,7 +340,8 @@ class Catalog(History):
         """Write a batch in one transaction (runs and backfills replace the record with the
         same id). The id counters are not touched: `last_ids` takes the highest id recorded,
         and `duck prune` raises the counters before it deletes a run."""
-        empty, self.fresh = self.fresh, False  # a new catalog's current_* tables are empty
+        empty, self.fresh = self.no_current, False  # a new catalog's current_* tables: empty
+        self.no_current = False
         self.con.execute("BEGIN TRANSACTION")
         try:
             for run in batch.runs:  # a run's first record (running) has a new id
