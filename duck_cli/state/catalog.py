@@ -337,16 +337,19 @@ class Catalog(History):
     # -- writing -------------------------------------------------------------------------
 
     def write(self, batch: Batch) -> None:
-        """Write a batch in one transaction (runs and backfills replace the record with the
-        same id). The id counters are not touched: `last_ids` takes the highest id recorded,
-        and `duck prune` raises the counters before it deletes a run."""
+        """Write a batch in one transaction (a run's first record, running, and a backfill's
+        request are new; a run's later records replace its first). The id counters are not
+        touched: `last_ids` takes the highest id recorded, and `duck prune` raises the counters
+        before it deletes a run."""
         empty, self.fresh = self.no_current, False  # a new catalog's current_* tables: empty
         self.no_current = False
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for run in batch.runs:  # a run's first record (running) has a new id
-                (_insert(self.con, "runs", run._asdict()) if run.status == RunStatus.RUNNING
-                 else _put(self.con, "runs", run._asdict(), "run_id"))
+            for run in batch.runs:
+                if run.status == RunStatus.RUNNING:  # its first record: a new id
+                    _insert(self.con, "runs", run._asdict())
+                else:
+                    _put(self.con, "runs", run._asdict(), "run_id")
             for bf in batch.backfills:
                 if isinstance(bf, BackfillStatus):
                     self.con.execute("UPDATE backfills SET status = ? WHERE backfill_id = ?",

@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS {housekeeping}.ledger COLUMNS;
 """.replace("COLUMNS", _LEDGER_COLUMNS)
 
 
+def _with_main(schemas: tuple[str, ...]) -> tuple[str, ...]:
+    """The asset schemas, main first."""
+    return tuple(dict.fromkeys(("main", *schemas)))
+
+
 def _mine(env: str, schemas: tuple[str, ...]) -> dict[str, str]:
     """The asset schemas as named in the environment, to their production names."""
     return {env_schema(env, s): s for s in schemas}
@@ -92,7 +97,7 @@ class Warehouse:
         self.con = con
         self.path = path
         self.env, self.schema, self.ledger = env, env_schema(env), ledger_of(env)
-        self.schemas = tuple(dict.fromkeys(("main", *schemas)))  # the asset schemas
+        self.schemas = _with_main(schemas)  # the asset schemas
         self.shared = kinds is not None  # a worker's connection: kinds shared with others
         # this environment's relations, by lower-case 'schema.name' (production's schema name)
         self.kinds: dict[str, str] = kinds if kinds is not None else {}
@@ -176,10 +181,9 @@ class Warehouse:
         if settings.memory_limit:
             con.execute("SET memory_limit = ?", [settings.memory_limit])
         found = relations = None
-        asset_schemas = tuple(dict.fromkeys(("main", *settings.asset_schemas)))
         if not read_only:
-            schemas, made, relations = con.execute(
-                _LAYOUT, {"s": list(_mine(settings.env, asset_schemas))}).fetchone()
+            mine = _mine(settings.env, _with_main(settings.asset_schemas))
+            schemas, made, relations = con.execute(_LAYOUT, {"s": list(mine)}).fetchone()
             found, relations = frozenset(schemas), [tuple(r.values()) for r in relations or ()]
             if made < 2:  # a new warehouse (a CREATE IF NOT EXISTS costs a write transaction)
                 con.execute(_LEDGER_DDL)
