@@ -338,6 +338,14 @@ def test_steps_side_by_side_reuse_one_connection_per_worker(tmp_path, monkeypatc
     assert warehouse_rows(root, "SELECT count(*) FROM w11") == [(12,)]
 
 
+def _backfilled(root: Path, expect: int = 0) -> Path:
+    """``events`` built, then all of ``daily`` in batches of 8 days (a new table)."""
+    Duck(root, now=NOW)("materialize", "events")
+    Duck(root, now=NOW)("backfill", "daily", "--from", "2026-01-01", "--to", "2026-02-09",
+                        "--batch-size", "8", expect=expect)
+    return root
+
+
 def test_a_new_tables_slices_do_not_wait_for_its_first(tmp_path, monkeypatch):
     """Side by side, a new incremental table is created empty from its SQL before the steps
     (its columns are those the SQL gives), so its first slice is not staged alone before the
@@ -355,11 +363,8 @@ def test_a_new_tables_slices_do_not_wait_for_its_first(tmp_path, monkeypatch):
     monkeypatch.setattr(Builder, "run_staged", counted)
     built = {}
     for jobs in (1, 2):
-        root = built[jobs] = _project(tmp_path, f"jobs{jobs}", DAILY, jobs=jobs)
-        Duck(root, now=NOW)("materialize", "events")
         staged.clear()
-        Duck(root, now=NOW)("backfill", "daily", "--from", "2026-01-01", "--to", "2026-02-09",
-                            "--batch-size", "8")
+        built[jobs] = _backfilled(_project(tmp_path, f"jobs{jobs}", DAILY, jobs=jobs))
         assert staged == ([[f"2026-01-0{d}" for d in range(1, 9)]] if jobs == 1 else []), jobs
     assert _tables(built[1], ["daily"]) == _tables(built[2], ["daily"])
     columns = "SELECT column_name, data_type FROM information_schema.columns WHERE " \
@@ -377,20 +382,14 @@ def test_a_new_table_that_no_slice_fills_is_not_left_behind(tmp_path):
     bad day in the first batch fails alone; the table keeps every other day."""
     bad = DAILY.replace("sum(amount) AS amount", "sum(amount) + CAST('x' || cat AS INTEGER) "
                         "AS amount")
-    root = _project(tmp_path, "bad", bad, jobs=2)
-    Duck(root, now=NOW)("materialize", "events")
-    Duck(root, now=NOW)("backfill", "daily", "--from", "2026-01-01", "--to", "2026-02-09",
-                        "--batch-size", "8", expect=1)
+    root = _backfilled(_project(tmp_path, "bad", bad, jobs=2), expect=1)
     assert warehouse_rows(root, "SELECT count(*) FROM information_schema.tables "
                                 "WHERE table_name = 'daily'") == [(0,)]
     assert catalog_rows(root, "SELECT count(*) FROM materializations WHERE asset = 'daily'") \
         == [(0,)]
     one_day = DAILY.replace("sum(amount) AS amount", "sum(amount) + CASE WHEN day = DATE "
                             "'2026-01-02' THEN CAST('x' || cat AS INTEGER) ELSE 0 END AS amount")
-    root = _project(tmp_path, "one_day", one_day, jobs=2)
-    Duck(root, now=NOW)("materialize", "events")
-    Duck(root, now=NOW)("backfill", "daily", "--from", "2026-01-01", "--to", "2026-02-09",
-                        "--batch-size", "8", expect=1)
+    root = _backfilled(_project(tmp_path, "one_day", one_day, jobs=2), expect=1)
     assert warehouse_rows(root, "SELECT count(DISTINCT day), min(day) = DATE '2026-01-01', "
                                 "bool_or(day = DATE '2026-01-02') FROM daily") == [(39, True, False)]
     failed = catalog_rows(root, "SELECT partition_key FROM current_attempts WHERE asset = "
