@@ -138,10 +138,11 @@ class LakeWarehouse(Warehouse):
         self.cfg = cfg
         # the sources' TEMP views by name, shared with the workers (each connection its own)
         self.views: dict[str, str] = views if views is not None else {}
-        self.listing = listing  # read at open: the first `load_kinds` needs no query
         self.opened = listing  # kept: where `_lake_table` finds a source's table
         self.tables: LakeTables | None = None  # table sources' versions while unchanged
-        super().__init__(con, path, kinds, env=env, schemas=schemas)
+        # the relations listed at open: the first `load_kinds` needs no query
+        super().__init__(con, path, kinds, env=env, schemas=schemas,
+                         found=None if listing is None else listing.relations)
 
     @classmethod
     def open(cls, settings: Settings, *, wait: float, read_only: bool = False,
@@ -162,16 +163,6 @@ class LakeWarehouse(Warehouse):
                  schemas=settings.asset_schemas, listing=listing)
         wh.tables = LakeTables(settings.catalog.parent / "cache" / "lake_tables.pickle", ALIAS)
         return wh
-
-    def load_kinds(self) -> None:
-        """As `Warehouse.load_kinds`; the first time from the listing read at open."""
-        listing, self.listing = self.listing, None
-        if listing is None:
-            return super().load_kinds()
-        mine = {env_schema(self.env, s): s for s in self.schemas}
-        self.kinds.clear()
-        self.kinds.update({f"{mine[schema]}.{name}": kind for schema, name, kind
-                           in listing.relations if schema in mine})
 
     def worker(self) -> "LakeWarehouse":
         """A worker thread's cursor, in the lake (a cursor does not inherit USE)."""

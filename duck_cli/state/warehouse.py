@@ -140,7 +140,8 @@ class Warehouse:
         if found is None:
             found = self.con.execute(_KINDS, {"s": list(mine)}).fetchall()
         self.kinds.clear()
-        self.kinds.update({f"{mine[schema]}.{name}": kind for schema, name, kind in found})
+        self.kinds.update({f"{mine[schema]}.{name}": kind for schema, name, kind in found
+                           if schema in mine})  # (a lake's listing names every schema)
 
     def relation(self, name: str) -> str:
         """The quoted relation duck writes for ``name`` ('schema.name', or a name in main)
