@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 
 from duck_cli.health.assess import Health, breaks_readers, upstream_partitions
 from duck_cli.models import FULL_REFRESH, Asset
@@ -88,8 +89,7 @@ class Runner:
         transaction (`group.run_group`). Results are recorded on this thread, so the catalog
         batch and the progress stay single-threaded."""
         created = self._create_tables()
-        waiting = {st.index: set(st.after) - ({created[st.asset]} if st.asset in created
-                                              else set()) for st in self.plan.steps}
+        waiting = {st.index: set(st.after) - {created.get(st.asset)} for st in self.plan.steps}
         dependents: dict[int, list[int]] = {}
         for i, deps in waiting.items():
             for d in deps:
@@ -131,12 +131,13 @@ class Runner:
         reads nothing this run builds is created empty (`Builder.create_empty`), so that its
         first slice no longer goes before the others. The assets made, with their first
         step (which the others then do not wait for)."""
-        s, firsts, count = self.s, {}, {}
+        s = self.s
         if s.wh.lake:  # a lake's group creates the table with its first slices instead
             return {}
+        count = Counter(st.asset for st in self.plan.steps)
+        firsts: dict = {}  # each asset's first step
         for st in self.plan.steps:
             firsts.setdefault(st.asset, st)
-            count[st.asset] = count.get(st.asset, 0) + 1
         made = {}
         for name, st in firsts.items():
             asset = s.project.assets[name]

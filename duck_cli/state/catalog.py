@@ -368,7 +368,6 @@ class Catalog(History):
     def restamp(self, versions: list[tuple[int, str]]) -> None:
         """Rewrite the data version of recorded source observations, by seq (the migration
         from size:mtime to content versions: the same data, so nothing downstream is stale)."""
-        self.fresh = False
         for table in ("materializations", "current_materializations"):
             self.con.executemany(f"UPDATE {table} SET data_version = ? WHERE seq = ?",
                                  [[v, seq] for seq, v in versions])
@@ -381,7 +380,6 @@ class Catalog(History):
 
     def mark_abandoned(self, run: RunRow, now: datetime) -> None:
         """Mark a run whose process died as abandoned."""
-        self.fresh = False
         self.con.execute(
             "UPDATE runs SET status = 'abandoned', ended_at = ?, error = ? WHERE run_id = ?",
             [now, f"process {run.pid} on {run.host} died before the run ended", run.run_id])

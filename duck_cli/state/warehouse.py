@@ -189,11 +189,11 @@ class Warehouse:
             if made < 2:  # a new warehouse (a CREATE IF NOT EXISTS costs a write transaction)
                 con.execute(_LEDGER_DDL)
                 found |= {"_duck"}
-        if not read_only and settings.env != PROD:
-            con.execute(_ENV_DDL.format(tables=quote_ident(env_schema(settings.env)),
-                                        housekeeping=quote_ident(env_schema(settings.env, "_duck"))))
-            found = None
-        if not read_only:
+            if settings.env != PROD:
+                made_env = (env_schema(settings.env), env_schema(settings.env, "_duck"))
+                con.execute(_ENV_DDL.format(tables=quote_ident(made_env[0]),
+                                            housekeeping=quote_ident(made_env[1])))
+                found |= set(made_env)
             found = create_schemas(con, settings.env, settings.asset_schemas, found)
         set_search_path(con, settings.env, settings.asset_schemas, found)
         try:
